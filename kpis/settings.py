@@ -1,0 +1,15 @@
+"""Settings of the KPI and SLA jobs. Env: ``TOWER_KPIS__<FIELD>``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+class KpiSettings(BaseModel):
+    policy_file: Path | None = Field(
+        default=None,
+        description="YAML file of SLA policies and KPI definitions. Default: the shipped defaults",
+    )
+    interval_s: int = Field(default=60, ge=1, description="Seconds between incremental job runs. Default: 60")

@@ -1,0 +1,224 @@
+"""The one way into ClickHouse: a ``Store`` over clickhouse-connect, embedded (chdb) or a server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
+from clickhouse_connect.driver.query import QueryResult
+
+from storage import lock
+from storage.settings import StorageSettings, check_identifier
+
+
+class StoreError(RuntimeError):
+    """The store could not be opened or used; the message says what to do."""
+
+
+class StoreLockedError(StoreError):
+    """The embedded data directory is held by another process."""
+
+    def __init__(self, error: lock.DataDirLocked) -> None:
+        super().__init__(str(error))
+        self.path = error.path
+        self.holder = error.holder
+
+    @property
+    def api_url(self) -> str | None:
+        url = self.holder.get("api_url")
+        return url if isinstance(url, str) else None
+
+
+class Store:
+    """ClickHouse access bound to one database.
+
+    Queries use the database as the session default, so ``.sql`` files name tables without a
+    database; DDL uses :meth:`ident`. Each thread gets its own clickhouse-connect client (chdb
+    clients on the same path share one engine).
+    """
+
+    def __init__(self, settings: StorageSettings, database: str | None = None) -> None:
+        self.settings = settings
+        self.database = check_identifier(database or settings.database, "database")
+        self.cluster = settings.cluster
+        self.dsn = settings.effective_dsn()
+        self.embedded = self.dsn.startswith("chdb:")
+        self._local = threading.local()
+        self._clients: list[Client] = []
+        self._clients_guard = threading.Lock()
+        self._closed = False
+        self._data_dir: Path | None = _chdb_path(self.dsn) if self.embedded else None
+        self._owns_lock = False
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def _new_client(self, database: str | None) -> Client:
+        kwargs: dict[str, Any] = {"dsn": self.dsn}
+        if database:
+            kwargs["database"] = database
+        if not self.embedded:
+            kwargs.update(
+                connect_timeout=self.settings.connect_timeout_s,
+                send_receive_timeout=self.settings.query_timeout_s,
+                autogenerate_session_id=False,
+            )
+        try:
+            return clickhouse_connect.get_client(**kwargs)
+        except ClickHouseError as exc:
+            where = self._data_dir if self.embedded else _redact(self.dsn)
+            raise StoreError(f"cannot open the ClickHouse store at {where}: {exc}") from exc
+
+    @property
+    def data_path(self) -> Path | None:
+        """The embedded engine's data directory (None for a server)."""
+        return self._data_dir
+
+    @property
+    def client(self) -> Client:
+        """This thread's client, with the store's database as default."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._new_client(self.database)
+            self._local.client = client
+            with self._clients_guard:
+                self._clients.append(client)
+        return client
+
+    def admin_client(self) -> Client:
+        """A client without a default database (for CREATE/DROP DATABASE)."""
+        client = getattr(self._local, "admin", None)
+        if client is None:
+            client = self._new_client(None)
+            self._local.admin = client
+            with self._clients_guard:
+                self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with self._clients_guard:
+            for client in self._clients:
+                try:
+                    client.close()
+                except Exception:  # closing is best effort
+                    pass
+            self._clients.clear()
+        if self._owns_lock and self._data_dir is not None:
+            lock.release(self._data_dir)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def query(
+        self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> QueryResult:
+        return self.client.query(sql, parameters=parameters, settings=settings)
+
+    def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Result rows as dicts keyed by column name."""
+        result = self.query(sql, parameters)
+        names = result.column_names
+        return [dict(zip(names, row, strict=True)) for row in result.result_rows]
+
+    def scalar(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+        result = self.query(sql, parameters).result_rows
+        return result[0][0] if result else None
+
+    def command(
+        self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> Any:
+        return self.client.command(sql, parameters=parameters, settings=settings)
+
+    def insert(
+        self,
+        table: str,
+        data: Sequence[Sequence[Any]],
+        column_names: Sequence[str],
+        *,
+        column_oriented: bool = False,
+        settings: dict[str, Any] | None = None,
+    ) -> int:
+        """Insert rows (or columns with ``column_oriented``); returns the number of rows written."""
+        check_identifier(table, "table")
+        summary = self.client.insert(
+            table,
+            data,
+            column_names=list(column_names),
+            column_oriented=column_oriented,
+            settings=settings,
+        )
+        return int(summary.written_rows)
+
+    # -- identifiers --------------------------------------------------------------------------
+
+    def ident(self, table: str) -> str:
+        """Fully qualified, quoted name of a table in this store's database."""
+        return f"`{self.database}`.`{check_identifier(table, 'table')}`"
+
+    def drop_database(self) -> None:
+        on_cluster = f" ON CLUSTER `{self.cluster}`" if self.cluster else ""
+        self.admin_client().command(f"DROP DATABASE IF EXISTS `{self.database}`{on_cluster} SYNC")
+
+    @contextmanager
+    def bound(self, database: str) -> Iterator[Store]:
+        """A second store on the same engine, bound to another database."""
+        other = Store(self.settings, database)
+        try:
+            yield other
+        finally:
+            other._closed = True
+            for client in other._clients:
+                client.close()
+
+
+def open_store(settings: StorageSettings, *, database: str | None = None, command: str = "tower") -> Store:
+    """Open the store; for the embedded engine, take the data directory's process lock first.
+
+    Raises :class:`StoreLockedError` with a clear message when another process holds it.
+    """
+    dsn = settings.effective_dsn()
+    if dsn.startswith("chdb:"):
+        path = _chdb_path(dsn)
+        try:
+            lock.acquire(path, command)
+        except lock.DataDirLocked as exc:
+            raise StoreLockedError(exc) from None
+    store = Store(settings, database)
+    store._owns_lock = dsn.startswith("chdb:")
+    try:
+        store.admin_client().command("SELECT 1")
+    except Exception:
+        store.close()
+        raise
+    return store
+
+
+def _chdb_path(dsn: str) -> Path:
+    parsed = urlparse(dsn)
+    raw = parsed.path if not parsed.netloc else parsed.netloc + parsed.path
+    if raw in ("", "memory", ":memory:"):
+        raise StoreError("the embedded store needs a directory: chdb:///absolute/path")
+    return Path(raw).resolve()
+
+
+def _redact(dsn: str) -> str:
+    parsed = urlparse(dsn)
+    if parsed.password:
+        return dsn.replace(f":{parsed.password}@", ":***@")
+    return dsn

@@ -1,0 +1,240 @@
+"""Apply the numbered ``.sql`` migrations in order, once each, recorded in ``tower_migrations``.
+
+Migration files are templates with a few placeholders so that one file serves a single node and a
+cluster. Every value substituted is an identifier validated by :mod:`storage.settings`:
+
+``{{db}}``                       the database, quoted
+``{{on_cluster}}``               ``ON CLUSTER `name``` on a cluster, else nothing
+``{{table:NAME}}``               the table that holds data: ``db.NAME`` (``db.NAME_local`` on a cluster)
+``{{engine:EXPR}}``              ``EXPR`` (``ReplicatedEXPR`` with the replica path on a cluster)
+``{{ttl:TABLE:TIME_EXPR}}``      ``TTL TIME_EXPR + toIntervalDay(N)`` when TABLE has a retention
+``{{dedup_window}}``             ``, non_replicated_deduplication_window = N`` on a single node
+``{{distributed:NAME:SHARDING}}`` a Distributed table ``NAME`` over ``NAME_local`` on a cluster
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+
+from storage.client import Store
+
+MIGRATIONS_PACKAGE = "storage.migrations"
+MIGRATIONS_TABLE = "tower_migrations"
+LOCAL_SUFFIX = "_local"
+DEDUP_WINDOW = 10_000
+_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_PLACEHOLDER = re.compile(r"\{\{([a-z_]+)(?::([^{}]*))?\}\}")
+_STATEMENT_END = re.compile(r";\s*$", re.MULTILINE)
+_ENGINE = re.compile(r"^([A-Za-z]*MergeTree)\((.*)\)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    text: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+def available() -> list[Migration]:
+    """Every migration file shipped with the package, in version order."""
+    found: list[Migration] = []
+    for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
+        match = _FILE.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"two migration files share a number: {versions}")
+    return found
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the templates need to know about the target: database, cluster, retention."""
+
+    database: str
+    cluster: str | None
+    ttl_days: Mapping[str, int]
+
+    @classmethod
+    def of(cls, store: Store) -> Layout:
+        return cls(store.database, store.cluster, store.settings.ttl_days)
+
+
+def render(text: str, layout: Layout) -> list[str]:
+    """The statements of one migration file for ``layout`` (empty statements dropped)."""
+    db = f"`{layout.database}`"
+    cluster = layout.cluster
+
+    def table(name: str) -> str:
+        return f"{db}.`{name}{LOCAL_SUFFIX if cluster else ''}`"
+
+    def substitute(match: re.Match[str]) -> str:
+        key, arg = match.group(1), match.group(2) or ""
+        if key == "db":
+            return db
+        if key == "on_cluster":
+            return f"ON CLUSTER `{cluster}`" if cluster else ""
+        if key == "table":
+            return table(arg)
+        if key == "engine":
+            return _engine(arg, cluster)
+        if key == "ttl":
+            name, _, expr = arg.partition(":")
+            days = layout.ttl_days.get(name, 0)
+            return f"TTL {expr} + toIntervalDay({days})" if days > 0 else ""
+        if key == "dedup_window":
+            return "" if cluster else f", non_replicated_deduplication_window = {DEDUP_WINDOW}"
+        if key == "distributed":
+            name, _, sharding = arg.partition(":")
+            if not cluster:
+                return ""
+            return (
+                f"CREATE TABLE IF NOT EXISTS {db}.`{name}` ON CLUSTER `{cluster}` AS {table(name)} "
+                f"ENGINE = Distributed(`{cluster}`, `{layout.database}`, `{name}{LOCAL_SUFFIX}`, {sharding})"
+            )
+        raise MigrationError(f"unknown placeholder {{{{{key}}}}}")
+
+    rendered = _PLACEHOLDER.sub(substitute, text)
+    statements = []
+    for chunk in _STATEMENT_END.split(rendered):
+        body = "\n".join(line for line in chunk.splitlines() if not line.strip().startswith("--")).strip()
+        if body:
+            statements.append(body)
+    return statements
+
+
+def _engine(expr: str, cluster: str | None) -> str:
+    if not cluster:
+        return expr
+    match = _ENGINE.match(expr.strip())
+    if not match:
+        raise MigrationError(f"cannot replicate engine {expr!r}")
+    name, args = match.group(1), match.group(2).strip()
+    path = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
+    return f"Replicated{name}({path}{', ' + args if args else ''})"
+
+
+def applied(store: Store) -> dict[int, str]:
+    """Applied versions and their checksums."""
+    rows = store.query(f"SELECT Version, Checksum FROM {store.ident(MIGRATIONS_TABLE)} FINAL").result_rows
+    return {int(version): checksum for version, checksum in rows}
+
+
+def migrate(store: Store, key_attributes: Mapping[str, bool] | None = None) -> list[Migration]:
+    """Create the database and apply pending migrations; returns those applied now.
+
+    ``key_attributes`` maps span attribute names that are business keys to whether their value is
+    an order id; they are recorded in ``tower_key_attributes`` for the key index to use.
+    """
+    layout = Layout.of(store)
+    admin = store.admin_client()
+    on_cluster = f" ON CLUSTER `{layout.cluster}`" if layout.cluster else ""
+    admin.command(f"CREATE DATABASE IF NOT EXISTS `{layout.database}`{on_cluster}")
+    engine = _engine("ReplacingMergeTree(AppliedAt)", layout.cluster)
+    admin.command(
+        f"CREATE TABLE IF NOT EXISTS {store.ident(MIGRATIONS_TABLE)}{on_cluster} "
+        "(Version UInt32, Name String, Checksum String, AppliedAt DateTime64(3)) "
+        f"ENGINE = {engine} ORDER BY Version"
+    )
+    done = applied(store)
+    newly: list[Migration] = []
+    for migration in available():
+        if migration.version in done:
+            if done[migration.version] != migration.checksum:
+                raise MigrationError(
+                    f"migration {migration.version:04d}_{migration.name}.sql changed after it was applied; "
+                    "migrations are append-only: add a new numbered file instead"
+                )
+            continue
+        for statement in render(migration.text, layout):
+            admin.command(statement)
+        store.insert(
+            MIGRATIONS_TABLE,
+            [[migration.version, migration.name, migration.checksum, datetime.now(UTC)]],
+            ["Version", "Name", "Checksum", "AppliedAt"],
+        )
+        newly.append(migration)
+    if key_attributes is not None:
+        sync_key_attributes(store, key_attributes)
+    apply_ttl(store)
+    return newly
+
+
+def sync_key_attributes(store: Store, key_attributes: Mapping[str, bool]) -> int:
+    """Make ``tower_key_attributes`` hold exactly ``key_attributes``; returns rows written."""
+    current = {
+        name: bool(is_order)
+        for name, is_order in store.query(
+            f"SELECT Name, IsOrderId FROM {store.ident('tower_key_attributes')} FINAL"
+        ).result_rows
+    }
+    wanted = dict(key_attributes)
+    changed = [(n, o) for n, o in wanted.items() if current.get(n) != o]
+    removed = [n for n in current if n not in wanted]
+    version = time.time_ns()
+    if changed:
+        store.insert(
+            "tower_key_attributes",
+            [[n, int(o), version] for n, o in changed],
+            ["Name", "IsOrderId", "Version"],
+        )
+    if removed:
+        store.command(
+            f"DELETE FROM {store.ident('tower_key_attributes')} WHERE Name IN {{names:Array(String)}}",
+            parameters={"names": removed},
+        )
+    return len(changed) + len(removed)
+
+
+_TTL_TABLES: dict[str, str] = {
+    "otel_traces": "toDateTime(Timestamp)",
+    "otel_traces_trace_id_ts": "toDateTime(Start)",
+    "order_keys": "toDateTime(Timestamp)",
+}
+
+
+def register_ttl(table: str, time_expr: str) -> None:
+    """Let a later migration's table take part in configurable retention."""
+    _TTL_TABLES[table] = time_expr
+
+
+def apply_ttl(store: Store, tables: Iterable[str] | None = None) -> list[str]:
+    """Bring each table's TTL in line with the settings; returns the tables altered."""
+    layout = Layout.of(store)
+    suffix = LOCAL_SUFFIX if layout.cluster else ""
+    on_cluster = f" ON CLUSTER `{layout.cluster}`" if layout.cluster else ""
+    altered = []
+    for table in tables or list(_TTL_TABLES):
+        expr = _TTL_TABLES[table]
+        engine_full = store.scalar(
+            "SELECT engine_full FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+            {"db": layout.database, "t": table + suffix},
+        )
+        if engine_full is None:
+            continue
+        days = layout.ttl_days.get(table, 0)
+        has_ttl = " TTL " in f" {engine_full} "
+        want = f"toIntervalDay({days})"
+        if days > 0 and (not has_ttl or want not in engine_full):
+            store.command(f"ALTER TABLE {store.ident(table + suffix)}{on_cluster} MODIFY TTL {expr} + {want}")
+            altered.append(table)
+        elif days == 0 and has_ttl:
+            store.command(f"ALTER TABLE {store.ident(table + suffix)}{on_cluster} REMOVE TTL")
+            altered.append(table)
+    return altered

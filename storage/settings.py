@@ -1,0 +1,101 @@
+"""Settings of the store: where ClickHouse is and how tables are laid out."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+# Retention per table, in days (0 keeps data forever). Tables not listed keep data forever.
+DEFAULT_TTL_DAYS: dict[str, int] = {
+    "otel_traces": 30,
+    "otel_traces_trace_id_ts": 30,
+    "order_keys": 30,
+}
+
+
+def check_identifier(value: str, what: str) -> str:
+    """Return ``value`` when it is a safe ClickHouse identifier, else raise ValueError."""
+    if not IDENTIFIER.match(value):
+        raise ValueError(
+            f"{what} must be letters, digits and underscores (not starting with a digit), got {value!r}"
+        )
+    return value
+
+
+class StorageSettings(BaseModel):
+    """Where the ClickHouse store lives. Env: ``TOWER_STORAGE__<FIELD>``."""
+
+    dsn: SecretStr | None = Field(
+        default=None,
+        description=(
+            "ClickHouse DSN. Default: chdb://<data_dir>/clickhouse (embedded engine). "
+            "Use http(s)://user:pass@host:8123/db for a ClickHouse server or ClickHouse Cloud."
+        ),
+    )
+    data_dir: Path = Field(
+        default=Path(".tower"),
+        description="Directory for the embedded store, the collector spool and other local state. Default: ./.tower",
+    )
+    database: str = Field(
+        default="otel",
+        description="Database holding every tower table. Default: otel (the clickhouseexporter's default).",
+    )
+    cluster: str | None = Field(
+        default=None,
+        description="ClickHouse cluster name. When set, DDL runs ON CLUSTER with Replicated* engines "
+        "and Distributed tables. Default: none (single node).",
+    )
+    ttl_days: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_TTL_DAYS),
+        description="Retention in days per table; 0 keeps data forever. Default: 30 days for spans and keys.",
+    )
+    connect_timeout_s: float = Field(
+        default=10.0, gt=0, description="Connect timeout for a server. Default: 10"
+    )
+    query_timeout_s: float = Field(default=300.0, gt=0, description="Timeout of one query. Default: 300")
+
+    @field_validator("database")
+    @classmethod
+    def _database_identifier(cls, value: str) -> str:
+        return check_identifier(value, "database")
+
+    @field_validator("cluster")
+    @classmethod
+    def _cluster_identifier(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else check_identifier(value, "cluster")
+
+    @field_validator("ttl_days")
+    @classmethod
+    def _ttl_values(cls, value: dict[str, int]) -> dict[str, int]:
+        merged = dict(DEFAULT_TTL_DAYS)
+        for table, days in value.items():
+            check_identifier(table, "ttl_days table name")
+            if days < 0:
+                raise ValueError(f"ttl_days[{table}] must be 0 (keep forever) or more days, got {days}")
+            merged[table] = days
+        return merged
+
+    @field_validator("dsn")
+    @classmethod
+    def _dsn_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        scheme = urlparse(value.get_secret_value()).scheme
+        if scheme not in ("chdb", "http", "https", "clickhouse", "clickhouses"):
+            raise ValueError(f"dsn scheme must be chdb, http or https, got {scheme or 'none'!r}")
+        return value
+
+    def effective_dsn(self) -> str:
+        """The DSN in force: the configured one, or the embedded engine under ``data_dir``."""
+        if self.dsn is not None:
+            return self.dsn.get_secret_value()
+        return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def embedded(self) -> bool:
+        return self.effective_dsn().startswith("chdb:")

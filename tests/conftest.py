@@ -1,0 +1,77 @@
+"""Test harness: the real ClickHouse engine (embedded chdb), one database per test.
+
+chdb opens one data path per process, so a pytest process shares one temporary data path and
+isolates tests by database name. Set ``TOWER_TEST_CLICKHOUSE_URL`` (http://user:pass@host:8123)
+to run the same tests against a ClickHouse server.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storage import StorageSettings, Store, open_store
+from storage.migrate import migrate
+from tracing.conventions import KEY_ATTRIBUTES
+
+SERVER_URL_ENV = "TOWER_TEST_CLICKHOUSE_URL"
+
+
+@pytest.fixture(scope="session")
+def storage_settings(tmp_path_factory: pytest.TempPathFactory) -> StorageSettings:
+    """Settings of the store shared by this pytest process."""
+    url = os.environ.get(SERVER_URL_ENV)
+    data_dir = tmp_path_factory.mktemp("tower-data")
+    if url:
+        return StorageSettings(dsn=url, data_dir=data_dir)
+    return StorageSettings(data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+def engine(storage_settings: StorageSettings) -> Iterator[Store]:
+    """The process-wide store (holds the embedded data-dir lock for the session)."""
+    store = open_store(storage_settings, database="default", command="pytest")
+    yield store
+    store.close()
+
+
+def new_database_name(prefix: str = "t") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def empty_store(engine: Store, storage_settings: StorageSettings) -> Iterator[Store]:
+    """A store bound to a fresh database that does not exist yet; dropped afterwards."""
+    store = Store(storage_settings, new_database_name())
+    yield store
+    store.drop_database()
+    store.close()
+
+
+@pytest.fixture
+def store(empty_store: Store) -> Store:
+    """A store bound to a fresh, fully migrated database."""
+    migrate(empty_store, KEY_ATTRIBUTES)
+    return empty_store
+
+
+@pytest.fixture(scope="module")
+def module_store(engine: Store, storage_settings: StorageSettings) -> Iterator[Store]:
+    """A migrated database shared by one test module (for expensive data sets)."""
+    store = Store(storage_settings, new_database_name("m"))
+    migrate(store, KEY_ATTRIBUTES)
+    yield store
+    store.drop_database()
+    store.close()
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    """Where tests save screenshots and other artifacts for people to look at."""
+    path = Path(os.environ.get("TOWER_TEST_ARTIFACTS", "test-artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,81 @@
+"""The ``tower`` command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tower import runtime
+from tower.settings import dump_yaml, masked
+
+app = typer.Typer(
+    name="tower",
+    help="Order Control Tower: trace every order hop across ERP, EDI, WMS and carriers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Inspect settings.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML config file (also TOWER_CONFIG).", envvar="TOWER_CONFIG"),
+]
+
+
+@app.command()
+def migrate(config: ConfigOption = None) -> None:
+    """Create the database and apply pending schema migrations (safe to run again)."""
+    settings = runtime.settings_or_exit(config)
+    with runtime.store_or_exit(settings, "tower migrate", migrate_first=False) as store:
+        try:
+            applied = runtime.migrate_store(store)
+        except runtime.MigrationError as exc:
+            runtime.fail(str(exc))
+        if applied:
+            typer.echo(f"applied {len(applied)} migration(s) to {store.database}: " + ", ".join(applied))
+        else:
+            typer.echo(f"database {store.database} is up to date")
+
+
+@config_app.command("show")
+def config_show(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of YAML.")] = False,
+) -> None:
+    """Print the effective settings, secrets masked."""
+    settings = runtime.settings_or_exit(config)
+    data = masked(settings)
+    typer.echo(json.dumps(data, indent=2) if as_json else dump_yaml(data), nl=not as_json)
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    roles: Annotated[
+        str, typer.Option("--roles", help="Comma-separated roles: collector, web, scheduler.")
+    ] = "collector,web,scheduler",
+) -> None:
+    """Run the tower: OTLP collector, dashboard and scheduled jobs, in one process by default."""
+    from tower.serve import ROLES, run
+
+    chosen = [r.strip() for r in roles.split(",") if r.strip()]
+    unknown = [r for r in chosen if r not in ROLES]
+    if unknown:
+        runtime.fail(f"unknown role(s) {', '.join(unknown)}; choose from {', '.join(ROLES)}")
+    settings = runtime.settings_or_exit(config)
+    runtime.configure_logging(settings.log_level)
+    with runtime.store_or_exit(settings, f"tower serve --roles {','.join(chosen)}") as store:
+        run(settings, store, chosen)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

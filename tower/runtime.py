@@ -1,0 +1,64 @@
+"""Process assembly helpers shared by the commands: settings, store, errors as one clear line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn
+
+from storage import Store, StoreError, StoreLockedError, open_store
+from storage.migrate import MigrationError, migrate
+
+__all__ = ["MigrationError", "fail", "migrate_store", "settings_or_exit", "store_or_exit"]
+from tower.settings import SettingsError, TowerSettings, load_settings
+from tracing.conventions import KEY_ATTRIBUTES
+
+log = logging.getLogger("tower")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``tower: <message>`` on stderr and exit."""
+    print(f"tower: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def settings_or_exit(config: Path | None) -> TowerSettings:
+    try:
+        return load_settings(config)
+    except SettingsError as exc:
+        fail(str(exc))
+
+
+def migrate_store(store: Store) -> list[str]:
+    """Apply pending migrations with the tower's key attributes; returns the names applied."""
+    return [f"{m.version:04d}_{m.name}" for m in migrate(store, KEY_ATTRIBUTES)]
+
+
+@contextmanager
+def store_or_exit(settings: TowerSettings, command: str, *, migrate_first: bool = True) -> Iterator[Store]:
+    """Open (and migrate) the store for a command; clear one-line errors instead of stack traces."""
+    try:
+        store = open_store(settings.storage, command=command)
+    except StoreLockedError as exc:
+        fail(str(exc))
+    except StoreError as exc:
+        fail(str(exc))
+    try:
+        if migrate_first:
+            try:
+                migrate_store(store)
+            except MigrationError as exc:
+                fail(str(exc))
+        yield store
+    finally:
+        store.close()
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )

@@ -1,0 +1,148 @@
+"""Order-hop span conventions: the attribute names every hop span uses, defined once.
+
+A *hop* is one system's work on an order (an ERP validating it, the WMS picking it, a carrier
+delivering it). Hop spans carry the canonical order id when known, any business keys they saw, the
+stage, and which system did the work. OpenTelemetry semantic conventions are reused where one
+exists (``service.name``, ``service.instance.id``, ``enduser.id``, ``messaging.*``, ``error.type``);
+the rest live under the ``order.``, ``edi.``, ``shipment.``, ``invoice.``, ``system.``,
+``warehouse.`` and ``customer.`` namespaces. The reference page is ``docs/conventions.md``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+# -- OpenTelemetry semantic conventions reused -------------------------------------------------
+SERVICE_NAME: Final = "service.name"  # resource: the system instance, e.g. "erp-east"
+SERVICE_INSTANCE_ID: Final = "service.instance.id"
+ENDUSER_ID: Final = "enduser.id"  # the person who acted on the order (a manual touch)
+ERROR_TYPE: Final = "error.type"
+MESSAGING_SYSTEM: Final = "messaging.system"
+MESSAGING_DESTINATION: Final = "messaging.destination.name"
+
+# -- canonical order and its external keys -----------------------------------------------------
+ORDER_ID: Final = "order.id"  # canonical order number, e.g. "SO-104233"
+ORDER_CUSTOMER_PO: Final = "order.customer_po"  # customer purchase-order number (EDI BEG03)
+ORDER_ECOMMERCE_ID: Final = "order.ecommerce_id"  # web-shop / marketplace order id
+ORDER_LINE_COUNT: Final = "order.line_count"
+ORDER_PRIORITY: Final = "order.priority"  # standard | expedite
+EDI_INTERCHANGE_CONTROL_NUMBER: Final = "edi.interchange_control_number"  # ISA13
+EDI_GROUP_CONTROL_NUMBER: Final = "edi.group_control_number"  # GS06
+EDI_TRANSACTION_SET_CONTROL_NUMBER: Final = "edi.transaction_set_control_number"  # ST02
+EDI_TRANSACTION_SET: Final = "edi.transaction_set"  # 850, 855, 856, 810, 997
+EDI_SENDER_ID: Final = "edi.sender_id"  # ISA06
+EDI_RECEIVER_ID: Final = "edi.receiver_id"  # ISA08
+SHIPMENT_ID: Final = "shipment.id"
+SHIPMENT_TRACKING_NUMBER: Final = "shipment.tracking_number"  # one number, or a list
+SHIPMENT_CARRIER: Final = "shipment.carrier"
+INVOICE_ID: Final = "invoice.id"
+
+# -- batches: one span for a file or batch that carries many orders -----------------------------
+BATCH_ID: Final = "order.batch.id"
+BATCH_ORDER_IDS: Final = "order.batch.order_ids"  # list of the order ids in the batch
+BATCH_SIZE: Final = "order.batch.size"
+
+# -- where the order is and who did the work -----------------------------------------------------
+STAGE: Final = "order.stage"
+CHANNEL: Final = "order.channel"
+SYSTEM_KIND: Final = "system.kind"
+SYSTEM_INSTANCE: Final = "system.instance"
+REGION: Final = "order.region"
+WAREHOUSE_ID: Final = "warehouse.id"
+CUSTOMER_ID: Final = "customer.id"
+CUSTOMER_TIER: Final = "customer.tier"
+MANUAL_TOUCH: Final = "order.manual_touch"  # true when a person acted on the order in this hop
+EXCEPTION_TYPE: Final = "order.exception.type"
+EXCEPTION_OUTCOME: Final = "order.exception.outcome"
+STATUS: Final = "order.status"  # business outcome of the hop, e.g. accepted, held, backordered
+
+
+class Stage(StrEnum):
+    CAPTURE = "capture"
+    VALIDATION = "validation"
+    CREDIT = "credit"
+    PRICING = "pricing"
+    ALLOCATION = "allocation"
+    PICK = "pick"
+    PACK = "pack"
+    SHIP = "ship"
+    DELIVER = "deliver"
+    INVOICE = "invoice"
+    ACKNOWLEDGE = "acknowledge"
+
+
+STAGE_ORDER: Final[tuple[Stage, ...]] = (
+    Stage.CAPTURE,
+    Stage.VALIDATION,
+    Stage.CREDIT,
+    Stage.PRICING,
+    Stage.ALLOCATION,
+    Stage.PICK,
+    Stage.PACK,
+    Stage.SHIP,
+    Stage.DELIVER,
+    Stage.INVOICE,
+)
+
+
+class Channel(StrEnum):
+    EDI = "edi"
+    ECOMMERCE = "ecommerce"
+    PORTAL = "portal"
+    SALES = "sales"
+
+
+class SystemKind(StrEnum):
+    ECOMMERCE = "ecommerce"
+    EDI = "edi"
+    MIDDLEWARE = "middleware"
+    ERP = "erp"
+    WMS = "wms"
+    TMS = "tms"
+    CARRIER = "carrier"
+    FINANCE = "finance"
+
+
+class CustomerTier(StrEnum):
+    STRATEGIC = "strategic"
+    KEY = "key"
+    STANDARD = "standard"
+
+
+class ExceptionType(StrEnum):
+    CREDIT_HOLD = "credit_hold"
+    PRICING = "pricing"
+    STOCKOUT = "stockout"
+    BACKORDER = "backorder"
+    EDI_MAPPING = "edi_mapping"
+    EDI_REJECTED = "edi_rejected"
+    CARRIER_DELAY = "carrier_delay"
+    CARRIER_EXCEPTION = "carrier_exception"
+    INVOICE = "invoice"
+    DUPLICATE = "duplicate"
+    ENVELOPE = "edi_envelope"
+
+
+class ExceptionOutcome(StrEnum):
+    OPENED = "opened"
+    RESOLVED = "resolved"
+    AUTO_RESOLVED = "auto_resolved"
+    CANCELLED = "cancelled"
+
+
+# Attributes that are business keys: "find an order by any key" looks these up in order_keys.
+# The value says whether the attribute's value *is* an order id (so the key row's order is itself).
+KEY_ATTRIBUTES: Final[dict[str, bool]] = {
+    ORDER_ID: True,
+    BATCH_ORDER_IDS: True,
+    ORDER_CUSTOMER_PO: False,
+    ORDER_ECOMMERCE_ID: False,
+    EDI_INTERCHANGE_CONTROL_NUMBER: False,
+    EDI_GROUP_CONTROL_NUMBER: False,
+    EDI_TRANSACTION_SET_CONTROL_NUMBER: False,
+    SHIPMENT_ID: False,
+    SHIPMENT_TRACKING_NUMBER: False,
+    INVOICE_ID: False,
+    BATCH_ID: False,
+}
