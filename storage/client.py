@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -109,10 +109,8 @@ class Store:
         self._closed = True
         with self._clients_guard:
             for client in self._clients:
-                try:
+                with suppress(Exception):  # closing is best effort
                     client.close()
-                except Exception:  # closing is best effort
-                    pass
             self._clients.clear()
         if self._owns_lock and self._data_dir is not None:
             lock.release(self._data_dir)
