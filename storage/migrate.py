@@ -206,6 +206,7 @@ _TTL_TABLES: dict[str, str] = {
     "otel_traces": "toDateTime(Timestamp)",
     "otel_traces_trace_id_ts": "toDateTime(Start)",
     "order_keys": "toDateTime(Timestamp)",
+    "span_links": "toDateTime(Timestamp)",
 }
 
 

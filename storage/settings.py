@@ -15,6 +15,7 @@ DEFAULT_TTL_DAYS: dict[str, int] = {
     "otel_traces": 30,
     "otel_traces_trace_id_ts": 30,
     "order_keys": 30,
+    "span_links": 30,
 }
 
 
