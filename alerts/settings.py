@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AlertSettings(BaseModel):
+
+    model_config = ConfigDict(extra="forbid")
+
     rules_file: Path | None = Field(
         default=None, description="YAML file of alert rules, routes and receivers. Default: none (no alerts)"
     )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class KpiSettings(BaseModel):
+
+    model_config = ConfigDict(extra="forbid")
+
     policy_file: Path | None = Field(
         default=None,
         description="YAML file of SLA policies and KPI definitions. Default: the shipped defaults",

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -30,6 +30,8 @@ def check_identifier(value: str, what: str) -> str:
 
 class StorageSettings(BaseModel):
     """Where the ClickHouse store lives. Env: ``TOWER_STORAGE__<FIELD>``."""
+
+    model_config = ConfigDict(extra="forbid")
 
     dsn: SecretStr | None = Field(
         default=None,
