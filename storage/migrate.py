@@ -207,6 +207,8 @@ _TTL_TABLES: dict[str, str] = {
     "otel_traces_trace_id_ts": "toDateTime(Start)",
     "order_keys": "toDateTime(Timestamp)",
     "span_links": "toDateTime(Timestamp)",
+    "alert_state_history": "toDateTime(At)",
+    "alert_notifications": "toDateTime(At)",
 }
 
 

@@ -16,6 +16,8 @@ DEFAULT_TTL_DAYS: dict[str, int] = {
     "otel_traces_trace_id_ts": 30,
     "order_keys": 30,
     "span_links": 30,
+    "alert_state_history": 90,
+    "alert_notifications": 90,
 }
 
 
