@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -55,12 +57,14 @@ class Store:
         self._clients_guard = threading.Lock()
         self._closed = False
         self._data_dir: Path | None = _chdb_path(self.dsn) if self.embedded else None
+        if self.embedded:
+            _pin_utc()
         self._owns_lock = False
 
     # -- connection ---------------------------------------------------------------------------
 
     def _new_client(self, database: str | None) -> Client:
-        kwargs: dict[str, Any] = {"dsn": self.dsn}
+        kwargs: dict[str, Any] = {"dsn": self.dsn, "settings": {"session_timezone": "UTC"}}
         if database:
             kwargs["database"] = database
         if not self.embedded:
@@ -205,6 +209,16 @@ def open_store(settings: StorageSettings, *, database: str | None = None, comman
         store.close()
         raise
     return store
+
+
+def _pin_utc() -> None:
+    """The embedded engine takes the process time zone as the server's: the tower keeps UTC.
+
+    Datetimes then round-trip as naive UTC on every engine, whatever TZ the host has.
+    """
+    if os.environ.get("TZ") != "UTC":
+        os.environ["TZ"] = "UTC"
+        time.tzset()
 
 
 def _chdb_path(dsn: str) -> Path:
