@@ -1,0 +1,129 @@
+"""A small builder of otel_traces rows for tests, shaped as the clickhouseexporter writes them.
+
+``SpanBuilder`` hands out deterministic trace and span ids; ``insert`` writes the rows through the
+real store so the materialized views (trace time range, key index, span links) fire as in production.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from storage import Store
+
+COLUMNS = [
+    "Timestamp",
+    "TraceId",
+    "SpanId",
+    "ParentSpanId",
+    "TraceState",
+    "SpanName",
+    "SpanKind",
+    "ServiceName",
+    "ResourceAttributes",
+    "ScopeName",
+    "ScopeVersion",
+    "SpanAttributes",
+    "Duration",
+    "StatusCode",
+    "StatusMessage",
+    "Events.Timestamp",
+    "Events.Name",
+    "Events.Attributes",
+    "Links.TraceId",
+    "Links.SpanId",
+    "Links.TraceState",
+    "Links.Attributes",
+]
+
+
+def _hex(seed: str, length: int) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:length]
+
+
+def trace_id(name: str) -> str:
+    return _hex(f"trace:{name}", 32)
+
+
+def span_id(name: str) -> str:
+    return _hex(f"span:{name}", 16)
+
+
+@dataclass
+class SpanRow:
+    trace: str
+    name: str
+    start: datetime
+    duration: timedelta
+    service: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    parent: str = ""
+    status: str = "Unset"
+    status_message: str = ""
+    events: list[tuple[datetime, str, dict[str, str]]] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (trace id, span id)
+    key: str = ""  # unique name of the span within the scenario
+
+    @property
+    def trace_id(self) -> str:
+        return trace_id(self.trace)
+
+    @property
+    def span_id(self) -> str:
+        return span_id(self.key or f"{self.trace}/{self.name}/{self.start.isoformat()}")
+
+    @property
+    def end(self) -> datetime:
+        return self.start + self.duration
+
+    def row(self) -> list[Any]:
+        attrs = {k: _stringify(v) for k, v in self.attributes.items()}
+        return [
+            self.start,
+            self.trace_id,
+            self.span_id,
+            self.parent,
+            "",
+            self.name,
+            "Internal",
+            self.service,
+            {"service.name": self.service},
+            "tests",
+            "1",
+            attrs,
+            int(self.duration.total_seconds() * 1_000_000) * 1000,
+            self.status,
+            self.status_message,
+            [e[0] for e in self.events],
+            [e[1] for e in self.events],
+            [e[2] for e in self.events],
+            [lk[0] for lk in self.links],
+            [lk[1] for lk in self.links],
+            ["" for _ in self.links],
+            [{} for _ in self.links],
+        ]
+
+
+def _stringify(value: Any) -> str:
+    """OTLP values as the exporter stores them: arrays as JSON text, booleans lower case."""
+    if isinstance(value, list | tuple):
+        return json.dumps([str(v) for v in value])
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def insert(store: Store, spans: list[SpanRow]) -> int:
+    return store.insert("otel_traces", [s.row() for s in spans], COLUMNS)
+
+
+# Scenario days count from 25 days ago (midnight UTC), inside the default 30-day span retention.
+ANCHOR = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=25)
+
+
+def at(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    """Scenario day ``day`` (0..24) at the given time (UTC), for readable scenarios."""
+    return ANCHOR + timedelta(days=day, hours=hour, minutes=minute, seconds=second)

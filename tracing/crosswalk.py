@@ -1,0 +1,406 @@
+"""Crosswalk and stitching: from any business key to orders, and from an order to all its spans.
+
+Real integrations break trace context (EDI batch files, file drops, polling, nightly jobs), so one
+order is spread over many traces. An order's spans are found by following, from the key index
+(``order_keys``):
+
+* the spans that carry the order id (``order.id``) or list it in a batch (``order.batch.order_ids``);
+* the other spans of those traces that belong to no other order;
+* spans without an order id that share one of the order's keys (a carrier event that carries only
+  the tracking number, a consolidated invoice, an EDI envelope);
+* span links in both directions: links from the order's spans, and spans in other traces linking
+  into the order's traces (the ``span_links`` side table keyed by the linked trace id).
+
+Every read is a point lookup on a sorted key (``order_keys.Key``, ``span_links.LinkedTraceId``) or a
+read of ``otel_traces`` by trace id bounded by the ``otel_traces_trace_id_ts`` time range; nothing
+scans ``otel_traces``.
+
+This module is the store half of ``tracing``; the instrumentation half never imports it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from storage import SqlFiles, Store
+from tracing import conventions as c
+
+SQL = SqlFiles("tracing.queries")
+
+ORDER_ID_KEY_TYPES: frozenset[str] = frozenset(
+    name for name, is_order in c.KEY_ATTRIBUTES.items() if is_order
+)
+STITCH_KEY_TYPES: frozenset[str] = frozenset(
+    name for name, is_order in c.KEY_ATTRIBUTES.items() if not is_order
+)
+MAX_KEY_LENGTH = 256
+ROW_LIMIT = 100_000
+TRACE_CHUNK = 200
+
+
+class CrosswalkError(ValueError):
+    """A key or order id that cannot be looked up (empty, too long, control characters)."""
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    time_ns: int
+    name: str
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RawLink:
+    trace_id: str
+    span_id: str
+    attributes: dict[str, str]
+
+
+@dataclass
+class RawSpan:
+    """One row of ``otel_traces`` as the stitching and the timeline need it."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    name: str
+    kind: str
+    service: str
+    start_ns: int
+    duration_ns: int
+    status_code: str
+    status_message: str
+    attributes: dict[str, str]
+    resource_attributes: dict[str, str]
+    events: list[RawEvent] = field(default_factory=list)
+    links: list[RawLink] = field(default_factory=list)
+
+    @property
+    def ref(self) -> tuple[str, str]:
+        return (self.trace_id, self.span_id)
+
+    @property
+    def end_ns(self) -> int:
+        return self.start_ns + self.duration_ns
+
+    @property
+    def order_id(self) -> str:
+        return self.attributes.get(c.ORDER_ID, "")
+
+    @property
+    def batch_order_ids(self) -> list[str]:
+        return attribute_values(self.attributes.get(c.BATCH_ORDER_IDS, ""))
+
+    def explicit_orders(self) -> set[str]:
+        """Orders this span names itself (its order id and any batch list)."""
+        found = set(self.batch_order_ids)
+        if self.order_id:
+            found.add(self.order_id)
+        return found
+
+    def stitch_keys(self) -> dict[str, list[str]]:
+        """Business keys other than order ids, by attribute name."""
+        keys = {}
+        for name in STITCH_KEY_TYPES:
+            values = attribute_values(self.attributes.get(name, ""))
+            if values:
+                keys[name] = values
+        return keys
+
+
+@dataclass
+class OrderSpans:
+    """All spans stitched to one order, with why each was attached."""
+
+    order_id: str
+    spans: list[RawSpan]
+    via: dict[tuple[str, str], str]
+    trace_ids: list[str]
+    keys: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class KeyMatch:
+    """One order a key leads to, and how."""
+
+    order_id: str
+    key: str
+    key_types: list[str]
+    first_seen: datetime
+    last_seen: datetime
+    trace_ids: list[str]
+    via: str  # "key": the key was on a span of the order; "trace"/"related_key": stitched
+
+
+def attribute_values(raw: str) -> list[str]:
+    """An attribute value as a list: JSON arrays (how the exporter stores OTLP arrays) give elements."""
+    if not raw:
+        return []
+    if raw.startswith("["):
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            return [raw]
+        if isinstance(parsed, list):
+            return [str(v) for v in parsed if v not in (None, "")]
+    return [raw]
+
+
+def clean_key(key: str) -> str:
+    """A key as typed by a person, trimmed; a clear error when it cannot be a key."""
+    value = key.strip()
+    if not value:
+        raise CrosswalkError(
+            "the key is empty: give an order number, PO, EDI control number, shipment, tracking or invoice number"
+        )
+    if len(value) > MAX_KEY_LENGTH:
+        raise CrosswalkError(f"the key is {len(value)} characters long; keys are at most {MAX_KEY_LENGTH}")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise CrosswalkError("the key contains control characters")
+    return value
+
+
+# -- key -> orders -------------------------------------------------------------------------------
+
+
+def find_order_keys(store: Store, key: str) -> list[KeyMatch]:
+    """Every order a business key leads to (an invoice or batch key may lead to many), oldest first."""
+    value = clean_key(key)
+    rows = store.rows(SQL["find_orders"], {"key": value, "limit": ROW_LIMIT})
+    by_order: dict[str, dict[str, Any]] = {}
+    orderless: list[dict[str, Any]] = []
+    for row in rows:
+        if row["OrderId"]:
+            _merge_match(by_order, row["OrderId"], row["KeyType"], row, "key")
+        else:
+            orderless.append(row)
+    if orderless and not by_order:
+        # The key was only on spans without an order id: stitch through their traces.
+        refs = {(t, s) for row in orderless for t, s in zip(row["TraceIds"], row["SpanIds"], strict=False)}
+        trace_ids = sorted({t for row in orderless for t in row["TraceIds"]})
+        spans = fetch_trace_spans(store, trace_ids)
+        related: set[str] = set()
+        for span in spans:
+            for order in span.explicit_orders():
+                _merge_match(by_order, order, orderless[0]["KeyType"], _first_row(orderless), "trace")
+            if span.ref in refs or not span.explicit_orders():
+                for values in span.stitch_keys().values():
+                    related.update(values)
+        related.discard(value)
+        # links out of those spans: a consolidated invoice linking to each order's ERP span
+        linked = {(link.trace_id, link.span_id) for span in spans if span.ref in refs for link in span.links}
+        if not by_order and linked:
+            for span in fetch_trace_spans(store, sorted({t for t, _s in linked})):
+                if span.ref in linked:
+                    for order in span.explicit_orders():
+                        _merge_match(by_order, order, orderless[0]["KeyType"], _first_row(orderless), "link")
+        if not by_order and related:
+            for row in store.rows(SQL["keys_to_orders"], {"keys": sorted(related), "limit": ROW_LIMIT}):
+                _merge_match(
+                    by_order, row["OrderId"], orderless[0]["KeyType"], _first_row(orderless), "related_key"
+                )
+    return sorted(
+        (
+            KeyMatch(
+                order_id=order,
+                key=value,
+                key_types=sorted(data["key_types"]),
+                first_seen=_utc(data["first"]),
+                last_seen=_utc(data["last"]),
+                trace_ids=sorted(data["traces"]),
+                via=data["via"],
+            )
+            for order, data in by_order.items()
+        ),
+        key=lambda m: (m.first_seen, m.order_id),
+    )
+
+
+def _first_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "FirstSeen": min(r["FirstSeen"] for r in rows),
+        "LastSeen": max(r["LastSeen"] for r in rows),
+        "TraceIds": sorted({t for r in rows for t in r["TraceIds"]}),
+    }
+
+
+def _merge_match(
+    by_order: dict[str, dict[str, Any]], order: str, key_type: str, row: dict[str, Any], via: str
+) -> None:
+    data = by_order.setdefault(
+        order,
+        {"key_types": set(), "first": row["FirstSeen"], "last": row["LastSeen"], "traces": set(), "via": via},
+    )
+    data["key_types"].add(key_type)
+    data["first"] = min(data["first"], row["FirstSeen"])
+    data["last"] = max(data["last"], row["LastSeen"])
+    data["traces"].update(row["TraceIds"])
+
+
+# -- order -> spans ------------------------------------------------------------------------------
+
+
+def fetch_trace_spans(store: Store, trace_ids: Sequence[str]) -> list[RawSpan]:
+    """Every span of these traces, each read bounded by the trace-time table."""
+    spans: list[RawSpan] = []
+    ids = sorted(set(trace_ids))
+    for i in range(0, len(ids), TRACE_CHUNK):
+        chunk = ids[i : i + TRACE_CHUNK]
+        for row in store.rows(SQL["trace_spans"], {"trace_ids": chunk, "limit": ROW_LIMIT}):
+            spans.append(_raw_span(row))
+    return spans
+
+
+def _raw_span(row: dict[str, Any]) -> RawSpan:
+    return RawSpan(
+        trace_id=row["TraceId"],
+        span_id=row["SpanId"],
+        parent_span_id=row["ParentSpanId"],
+        name=row["SpanName"],
+        kind=row["SpanKind"],
+        service=row["ServiceName"],
+        start_ns=int(row["StartNs"]),
+        duration_ns=int(row["Duration"]),
+        status_code=row["StatusCode"],
+        status_message=row["StatusMessage"],
+        attributes=dict(row["SpanAttributes"]),
+        resource_attributes=dict(row["ResourceAttributes"]),
+        events=[
+            RawEvent(int(t), n, dict(a))
+            for t, n, a in zip(row["EventTimes"], row["EventNames"], row["EventAttributes"], strict=False)
+        ],
+        links=[
+            RawLink(t, s, dict(a))
+            for t, s, a in zip(row["LinkTraceIds"], row["LinkSpanIds"], row["LinkAttributes"], strict=False)
+            if t
+        ],
+    )
+
+
+def order_spans(store: Store, order_id: str, *, max_rounds: int = 4, max_traces: int = 2000) -> OrderSpans:
+    """All spans stitched to ``order_id`` (empty when the order is unknown).
+
+    Rounds: read the traces found so far, decide which of their spans belong to the order, then
+    follow the order's keys (to spans without an order id) and span links (both ways) to new
+    traces; stop when nothing new turns up or after ``max_rounds``/``max_traces``.
+    """
+    order = clean_key(order_id)
+    seeds: dict[tuple[str, str], str] = {}
+    for row in store.rows(SQL["order_seeds"], {"order_id": order, "limit": ROW_LIMIT}):
+        reason = "batch" if row["KeyType"] == c.BATCH_ORDER_IDS else "order"
+        seeds.setdefault((row["TraceId"], row["SpanId"]), reason)
+    spans: dict[tuple[str, str], RawSpan] = {}
+    fetched: set[str] = set()
+    owned: dict[tuple[str, str], str] = {}
+    order_keys: dict[str, set[str]] = {}
+    looked_up_keys: set[str] = set()
+    linked_checked: set[str] = set()
+    for _ in range(max_rounds):
+        wanted = {t for t, _s in seeds} - fetched
+        if not wanted:
+            break
+        room = max_traces - len(fetched)
+        if room <= 0:
+            break
+        batch = sorted(wanted)[:room]
+        for span in fetch_trace_spans(store, batch):
+            spans[span.ref] = span
+        fetched.update(batch)
+        owned, order_keys = _ownership(order, spans, seeds)
+        # keys of the order -> spans without an order id that carried them
+        all_keys = {v for values in order_keys.values() for v in values} - looked_up_keys
+        if all_keys:
+            looked_up_keys |= all_keys
+            for row in store.rows(SQL["orderless_key_spans"], {"keys": sorted(all_keys), "limit": ROW_LIMIT}):
+                seeds.setdefault((row["TraceId"], row["SpanId"]), f"key:{row['KeyType']}")
+        # links out of the order's spans
+        for ref in owned:
+            for link in spans[ref].links:
+                seeds.setdefault((link.trace_id, link.span_id), "link")
+        # links into the order's traces from spans elsewhere
+        owned_traces = {t for t, _s in owned} - linked_checked
+        if owned_traces:
+            linked_checked |= owned_traces
+            owned_span_ids = {s for _t, s in owned}
+            for row in store.rows(SQL["links_into"], {"trace_ids": sorted(owned_traces), "limit": ROW_LIMIT}):
+                if not row["LinkedSpanId"] or row["LinkedSpanId"] in owned_span_ids:
+                    seeds.setdefault((row["TraceId"], row["SpanId"]), "linked_from")
+    owned, order_keys = _ownership(order, spans, seeds)
+    chosen = sorted((spans[ref] for ref in owned), key=lambda s: (s.start_ns, s.end_ns, s.span_id))
+    return OrderSpans(
+        order_id=order,
+        spans=chosen,
+        via={ref: owned[ref] for ref in owned},
+        trace_ids=sorted({s.trace_id for s in chosen}),
+        keys={name: sorted(values) for name, values in sorted(order_keys.items())},
+    )
+
+
+def _ownership(
+    order: str, spans: dict[tuple[str, str], RawSpan], seeds: dict[tuple[str, str], str]
+) -> tuple[dict[tuple[str, str], str], dict[str, set[str]]]:
+    """Which fetched spans belong to the order (and why), and the order's keys; to a fixpoint."""
+    trace_orders: dict[str, set[str]] = {}
+    for span in spans.values():
+        trace_orders.setdefault(span.trace_id, set()).update(span.explicit_orders())
+    owned: dict[tuple[str, str], str] = {}
+    keys: dict[str, set[str]] = {}
+    changed = True
+    while changed:
+        changed = False
+        key_values = {v for values in keys.values() for v in values}
+        for ref, span in spans.items():
+            if ref in owned:
+                continue
+            reason = _belongs(order, span, seeds.get(ref), key_values, trace_orders[span.trace_id], owned)
+            if reason is None:
+                continue
+            owned[ref] = reason
+            for name, values in span.stitch_keys().items():
+                keys.setdefault(name, set()).update(values)
+            changed = True
+    return owned, keys
+
+
+def _belongs(
+    order: str,
+    span: RawSpan,
+    seed: str | None,
+    order_keys: set[str],
+    trace_orders: set[str],
+    owned: dict[tuple[str, str], str],
+) -> str | None:
+    """Why ``span`` belongs to the order, or None: spans naming another order never do."""
+    if span.order_id == order:
+        return "order"
+    if order in span.batch_order_ids:
+        return "batch"
+    if span.explicit_orders():
+        return None  # another order's span
+    span_keys = {v for values in span.stitch_keys().values() for v in values}
+    if seed is not None:
+        return seed
+    if span_keys & order_keys:
+        return "key"
+    if trace_orders and trace_orders <= {order}:
+        return "trace"
+    if not span_keys and (span.trace_id, span.parent_span_id) in owned:
+        return "parent"
+    return None
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    """Nanoseconds since the epoch as an aware UTC datetime (microsecond precision)."""
+    return datetime.fromtimestamp(ns // 1000 / 1_000_000, tz=UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def flatten(values: Iterable[Iterable[str]]) -> list[str]:
+    return sorted({v for group in values for v in group})
