@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
 
 
 class CollectorSettings(BaseModel):
-
-    model_config = ConfigDict(extra="forbid")
-
     host: str = Field(default="127.0.0.1", description="Address the OTLP receivers bind. Default: 127.0.0.1")
     http_port: int = Field(default=4318, ge=0, le=65535, description="OTLP/HTTP port. Default: 4318")
     grpc_port: int = Field(default=4317, ge=0, le=65535, description="OTLP/gRPC port. Default: 4317")
@@ -21,3 +20,55 @@ class CollectorSettings(BaseModel):
         gt=0,
         description="Largest request body after decompression. Default: 20 MiB",
     )
+    max_inflight_bytes: int = Field(
+        default=128 * 1024 * 1024,
+        gt=0,
+        description="Request bytes being decoded at once (memory bound); beyond it requests get "
+        "429 / gRPC UNAVAILABLE with a retry delay. Default: 128 MiB",
+    )
+    spool_dir: Path | None = Field(
+        default=None,
+        description="Write-ahead spool directory. Default: <storage.data_dir>/spool",
+    )
+    spool_max_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        gt=0,
+        description="Spooled bytes not yet written to ClickHouse; beyond it requests get 503 / gRPC "
+        "UNAVAILABLE with a retry delay. Default: 1 GiB",
+    )
+    batch_max_rows: int = Field(
+        default=50_000,
+        ge=1,
+        description="Rows per ClickHouse insert (a spool segment is sealed at this size). Default: 50000",
+    )
+    flush_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Longest time spans wait in the spool before a (smaller) insert. Default: 1.0",
+    )
+    retry_initial_backoff_s: float = Field(
+        default=0.2, gt=0, description="First retry delay of a failed insert. Default: 0.2"
+    )
+    retry_max_backoff_s: float = Field(
+        default=10.0, gt=0, description="Longest retry delay of a failed insert (with jitter). Default: 10"
+    )
+    retry_after_s: int = Field(
+        default=2, ge=1, description="Retry-After seconds sent with 429/503 answers. Default: 2"
+    )
+    max_attributes: int = Field(
+        default=128, ge=1, description="Attributes kept per span, event, link or resource. Default: 128"
+    )
+    max_attribute_key_length: int = Field(
+        default=256, ge=1, description="Longest attribute key (longer keys are cut). Default: 256"
+    )
+    max_attribute_value_length: int = Field(
+        default=16 * 1024,
+        ge=1,
+        description="Longest attribute value as text (longer are cut). Default: 16384",
+    )
+    max_array_length: int = Field(
+        default=1000, ge=1, description="Elements kept of an array attribute. Default: 1000"
+    )
+    max_events: int = Field(default=1000, ge=0, description="Events kept per span. Default: 1000")
+    max_links: int = Field(default=1000, ge=0, description="Links kept per span. Default: 1000")
+    grpc_workers: int = Field(default=8, ge=1, description="Threads serving OTLP/gRPC. Default: 8")

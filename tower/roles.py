@@ -1,3 +1,18 @@
 """Registers the services of each role with :mod:`tower.serve` (the composition root's wiring)."""
 
 from __future__ import annotations
+
+from storage import Store
+from tower.serve import Service, register
+from tower.settings import TowerSettings
+
+
+# -- collector: OTLP/HTTP + OTLP/gRPC receivers, write-ahead spool, store writer -------------------
+def _collector_service(settings: TowerSettings, store: Store) -> Service:
+    from collector.service import Collector
+
+    spool_dir = settings.collector.spool_dir or settings.storage.data_dir / "spool"
+    return Collector(settings.collector, store, spool_dir)
+
+
+register("collector", _collector_service)

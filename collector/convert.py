@@ -1,0 +1,357 @@
+"""OTLP spans -> ``otel_traces`` columns, the way the OTel Collector's clickhouseexporter maps them.
+
+Mapping (``exporter/clickhouseexporter/exporter_traces.go``): ids as lower-case hex (empty parent
+when absent), ``SpanKind`` and ``StatusCode`` as the pdata names ("Server", "Error", ...),
+``ServiceName`` from the resource's ``service.name``, attribute values in their string form (bools
+``true``/``false``, integers and doubles as numbers, bytes base64, arrays and maps as JSON text),
+``Duration`` = end - start in ns, events and links as the Nested columns.
+
+The result is built column by column and serialised once with orjson as a ``JSONCompactColumns``
+block, which ClickHouse parses natively; blocks concatenate, so a spool segment is one insert.
+Spans that cannot be stored (bad ids, end before start, time out of range) are rejected one by
+one; limits cut attributes and count what was cut.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from collector.settings import CollectorSettings
+
+# Column order of the JSONCompactColumns blocks (a subset of otel_traces, in insert order).
+COLUMNS: tuple[str, ...] = (
+    "Timestamp",
+    "TraceId",
+    "SpanId",
+    "ParentSpanId",
+    "TraceState",
+    "SpanName",
+    "SpanKind",
+    "ServiceName",
+    "ResourceAttributes",
+    "ScopeName",
+    "ScopeVersion",
+    "SpanAttributes",
+    "Duration",
+    "StatusCode",
+    "StatusMessage",
+    "Events.Timestamp",
+    "Events.Name",
+    "Events.Attributes",
+    "Links.TraceId",
+    "Links.SpanId",
+    "Links.TraceState",
+    "Links.Attributes",
+)
+INSERT_FORMAT = "JSONCompactColumns"
+
+SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
+STATUS_CODES = ("Unset", "Ok", "Error")
+# DateTime64(9) holds times up to 2262-04-11; later (or negative) times cannot be stored.
+MAX_TIME_NS = 9_223_372_036_854_775_807
+_NS = 1_000_000_000
+_ZERO_TRACE = bytes(16)
+_ZERO_SPAN = bytes(8)
+MAX_ERROR_EXAMPLES = 5
+
+
+@dataclass
+class Limits:
+    """Attribute limits applied to every span, event, link and resource."""
+
+    max_attributes: int = 128
+    max_key_length: int = 256
+    max_value_length: int = 16 * 1024
+    max_array_length: int = 1000
+    max_events: int = 1000
+    max_links: int = 1000
+
+    @classmethod
+    def of(cls, settings: CollectorSettings) -> Limits:
+        return cls(
+            max_attributes=settings.max_attributes,
+            max_key_length=settings.max_attribute_key_length,
+            max_value_length=settings.max_attribute_value_length,
+            max_array_length=settings.max_array_length,
+            max_events=settings.max_events,
+            max_links=settings.max_links,
+        )
+
+
+@dataclass
+class Conversion:
+    """Outcome of one request: the block to store and what was rejected or cut."""
+
+    block: bytes
+    accepted: int
+    rejected: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+    truncated: int = 0
+
+    @property
+    def error_message(self) -> str:
+        """The partial-success message: counts per reason and a few examples."""
+        if not self.rejected:
+            return ""
+        counts = ", ".join(f"{n} {reason}" for reason, n in sorted(self.reasons.items()))
+        return f"rejected {self.rejected} span(s): {counts}; e.g. " + "; ".join(self.examples)
+
+
+def time_text(ns: int) -> str:
+    """Unix nanoseconds as the ``seconds.fraction`` text ClickHouse reads into DateTime64(9)."""
+    return f"{ns // _NS}.{ns % _NS:09d}"
+
+
+def go_float(value: float) -> str:
+    """A double as Go's ``strconv.FormatFloat(v, 'f', -1, 64)`` writes it (pdata's AsString)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    text = repr(value)
+    if "e" in text or "E" in text:
+        from decimal import Decimal
+
+        text = format(Decimal(text), "f")
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text
+
+
+class _Cutter:
+    """Applies the limits; counts every cut."""
+
+    __slots__ = ("limits", "truncated")
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.truncated = 0
+
+    def attributes(self, kvs: Any) -> dict[str, str]:
+        limits = self.limits
+        out: dict[str, str] = {}
+        if len(kvs) > limits.max_attributes:
+            self.truncated += len(kvs) - limits.max_attributes
+            kvs = kvs[: limits.max_attributes]
+        max_value = limits.max_value_length
+        for kv in kvs:
+            key = kv.key
+            if len(key) > limits.max_key_length:
+                key = key[: limits.max_key_length]
+                self.truncated += 1
+            value = kv.value
+            which = value.WhichOneof("value")
+            if which == "string_value":
+                text = value.string_value
+            elif which is None:
+                text = ""
+            else:
+                text = self.text(value, which)
+            if len(text) > max_value:
+                text = text[:max_value]
+                self.truncated += 1
+            out[key] = text
+        return out
+
+    def text(self, value: Any, which: str) -> str:
+        if which == "bool_value":
+            return "true" if value.bool_value else "false"
+        if which == "int_value":
+            return str(value.int_value)
+        if which == "double_value":
+            return go_float(value.double_value)
+        if which == "bytes_value":
+            return base64.b64encode(value.bytes_value).decode("ascii")
+        if which == "string_value":
+            return str(value.string_value)
+        return orjson.dumps(self.raw(value, which)).decode()
+
+    def raw(self, value: Any, which: str | None, depth: int = 0) -> Any:
+        """An AnyValue as plain JSON data (pdata's AsRaw), arrays and maps cut to the limits."""
+        if which is None:
+            return None
+        if which == "string_value":
+            return value.string_value
+        if which == "bool_value":
+            return value.bool_value
+        if which == "int_value":
+            return value.int_value
+        if which == "double_value":
+            number = value.double_value
+            return number if math.isfinite(number) else go_float(number)
+        if which == "bytes_value":
+            return base64.b64encode(value.bytes_value).decode("ascii")
+        if depth >= 16:
+            self.truncated += 1
+            return None
+        if which == "array_value":
+            items = value.array_value.values
+            if len(items) > self.limits.max_array_length:
+                self.truncated += len(items) - self.limits.max_array_length
+                items = items[: self.limits.max_array_length]
+            return [self.raw(item, item.WhichOneof("value"), depth + 1) for item in items]
+        kvs = value.kvlist_value.values
+        if len(kvs) > self.limits.max_attributes:
+            self.truncated += len(kvs) - self.limits.max_attributes
+            kvs = kvs[: self.limits.max_attributes]
+        return {kv.key: self.raw(kv.value, kv.value.WhichOneof("value"), depth + 1) for kv in kvs}
+
+
+def convert(request: ExportTraceServiceRequest, limits: Limits) -> Conversion:
+    """Columns for every storable span of ``request``; the others are rejected with a reason."""
+    cut = _Cutter(limits)
+    attributes = cut.attributes
+    ts_col: list[str] = []
+    trace_col: list[str] = []
+    span_col: list[str] = []
+    parent_col: list[str] = []
+    state_col: list[str] = []
+    name_col: list[str] = []
+    kind_col: list[str] = []
+    service_col: list[str] = []
+    resource_col: list[dict[str, str]] = []
+    scope_name_col: list[str] = []
+    scope_version_col: list[str] = []
+    attrs_col: list[dict[str, str]] = []
+    duration_col: list[int] = []
+    status_col: list[str] = []
+    message_col: list[str] = []
+    ev_ts_col: list[list[str]] = []
+    ev_name_col: list[list[str]] = []
+    ev_attrs_col: list[list[dict[str, str]]] = []
+    ln_trace_col: list[list[str]] = []
+    ln_span_col: list[list[str]] = []
+    ln_state_col: list[list[str]] = []
+    ln_attrs_col: list[list[dict[str, str]]] = []
+    reasons: Counter[str] = Counter()
+    examples: list[str] = []
+    kinds = SPAN_KINDS
+    statuses = STATUS_CODES
+    max_events = limits.max_events
+    max_links = limits.max_links
+    empty: list[Any] = []
+
+    def reject(reason: str, span: Any, detail: str) -> None:
+        reasons[reason] += 1
+        if len(examples) < MAX_ERROR_EXAMPLES:
+            examples.append(f"span {span.span_id.hex() or '(no id)'} {span.name[:80]!r}: {detail}")
+
+    for resource_spans in request.resource_spans:
+        resource = attributes(resource_spans.resource.attributes)
+        service = resource.get("service.name", "")
+        for scope_spans in resource_spans.scope_spans:
+            scope = scope_spans.scope
+            scope_name = scope.name
+            scope_version = scope.version
+            for span in scope_spans.spans:
+                trace_id = span.trace_id
+                span_id = span.span_id
+                parent = span.parent_span_id
+                start = span.start_time_unix_nano
+                end = span.end_time_unix_nano
+                if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
+                    reject(
+                        "invalid_trace_id", span, f"trace id must be 16 non-zero bytes, got {len(trace_id)}"
+                    )
+                    continue
+                if len(span_id) != 8 or span_id == _ZERO_SPAN:
+                    reject("invalid_span_id", span, f"span id must be 8 non-zero bytes, got {len(span_id)}")
+                    continue
+                if parent and len(parent) != 8:
+                    reject(
+                        "invalid_parent_span_id", span, f"parent span id must be 8 bytes, got {len(parent)}"
+                    )
+                    continue
+                if start == 0 or start > MAX_TIME_NS or end > MAX_TIME_NS:
+                    reject("invalid_time", span, f"start {start} / end {end} ns out of range")
+                    continue
+                if end < start:
+                    reject("end_before_start", span, f"end {end} is before start {start}")
+                    continue
+                ts_col.append(f"{start // _NS}.{start % _NS:09d}")
+                trace_col.append(trace_id.hex())
+                span_col.append(span_id.hex())
+                parent_col.append("" if not parent or parent == _ZERO_SPAN else parent.hex())
+                state_col.append(span.trace_state)
+                name_col.append(span.name)
+                kind = span.kind
+                kind_col.append(kinds[kind] if 0 <= kind < 6 else "Unspecified")
+                service_col.append(service)
+                resource_col.append(resource)
+                scope_name_col.append(scope_name)
+                scope_version_col.append(scope_version)
+                attrs_col.append(attributes(span.attributes))
+                duration_col.append(end - start)
+                status = span.status
+                code = status.code
+                status_col.append(statuses[code] if 0 <= code < 3 else "Unset")
+                message_col.append(status.message)
+                events = span.events
+                if events:
+                    if len(events) > max_events:
+                        cut.truncated += len(events) - max_events
+                        events = events[:max_events]
+                    ev_ts_col.append([time_text(min(e.time_unix_nano, MAX_TIME_NS)) for e in events])
+                    ev_name_col.append([e.name for e in events])
+                    ev_attrs_col.append([attributes(e.attributes) for e in events])
+                else:
+                    ev_ts_col.append(empty)
+                    ev_name_col.append(empty)
+                    ev_attrs_col.append(empty)
+                links = span.links
+                if links:
+                    if len(links) > max_links:
+                        cut.truncated += len(links) - max_links
+                        links = links[:max_links]
+                    ln_trace_col.append([link.trace_id.hex() for link in links])
+                    ln_span_col.append([link.span_id.hex() for link in links])
+                    ln_state_col.append([link.trace_state for link in links])
+                    ln_attrs_col.append([attributes(link.attributes) for link in links])
+                else:
+                    ln_trace_col.append(empty)
+                    ln_span_col.append(empty)
+                    ln_state_col.append(empty)
+                    ln_attrs_col.append(empty)
+
+    columns = [
+        ts_col,
+        trace_col,
+        span_col,
+        parent_col,
+        state_col,
+        name_col,
+        kind_col,
+        service_col,
+        resource_col,
+        scope_name_col,
+        scope_version_col,
+        attrs_col,
+        duration_col,
+        status_col,
+        message_col,
+        ev_ts_col,
+        ev_name_col,
+        ev_attrs_col,
+        ln_trace_col,
+        ln_span_col,
+        ln_state_col,
+        ln_attrs_col,
+    ]
+    accepted = len(ts_col)
+    block = orjson.dumps(columns) + b"\n" if accepted else b""
+    return Conversion(
+        block=block,
+        accepted=accepted,
+        rejected=sum(reasons.values()),
+        reasons=reasons,
+        examples=examples,
+        truncated=cut.truncated,
+    )

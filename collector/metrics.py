@@ -1,0 +1,94 @@
+"""The collector's self-metrics (Prometheus format at ``/metrics`` on the OTLP/HTTP port)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from collector.spool import Spool
+
+
+class CollectorMetrics:
+    """One registry per collector, so that several collectors in one process do not clash."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "tower_collector_requests",
+            "Export requests by transport and outcome",
+            ["transport", "outcome"],
+            registry=r,
+        )
+        self.spans_received = Counter(
+            "tower_collector_spans_received",
+            "Spans received in decodable requests",
+            ["transport"],
+            registry=r,
+        )
+        self.spans_accepted = Counter(
+            "tower_collector_spans_accepted",
+            "Spans acknowledged (durable in the spool)",
+            ["transport"],
+            registry=r,
+        )
+        self.spans_rejected = Counter(
+            "tower_collector_spans_rejected", "Spans rejected individually, by reason", ["reason"], registry=r
+        )
+        self.requests_rejected = Counter(
+            "tower_collector_requests_rejected", "Whole requests refused, by reason", ["reason"], registry=r
+        )
+        self.truncated = Counter(
+            "tower_collector_attributes_truncated",
+            "Attributes, values, array elements, events or links cut by limits",
+            registry=r,
+        )
+        self.repaired = Counter(
+            "tower_collector_strings_repaired", "Strings with invalid UTF-8 repaired with U+FFFD", registry=r
+        )
+        self.spans_spooled = Counter(
+            "tower_collector_spans_spooled", "Spans appended and fsynced to the write-ahead spool", registry=r
+        )
+        self.bytes_spooled = Counter(
+            "tower_collector_spool_bytes_written", "Bytes appended to the write-ahead spool", registry=r
+        )
+        self.spans_written = Counter(
+            "tower_collector_spans_written", "Spans inserted into ClickHouse", registry=r
+        )
+        self.batches_written = Counter(
+            "tower_collector_batches_written", "Insert batches committed to ClickHouse", registry=r
+        )
+        self.write_failures = Counter(
+            "tower_collector_write_failures", "Failed insert attempts (each is retried)", registry=r
+        )
+        self.write_retries = Counter(
+            "tower_collector_write_retries", "Insert retries after a failure", registry=r
+        )
+        self.write_seconds = Histogram(
+            "tower_collector_write_seconds",
+            "Latency of one insert batch",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.inflight_bytes = Gauge(
+            "tower_collector_inflight_bytes", "Request bytes being decoded now", registry=r
+        )
+        self.queue_bytes = Gauge(
+            "tower_collector_queue_bytes", "Spooled bytes not yet written to ClickHouse", registry=r
+        )
+        self.queue_rows = Gauge(
+            "tower_collector_queue_spans", "Spooled spans not yet written to ClickHouse", registry=r
+        )
+        self.queue_depth = Gauge(
+            "tower_collector_queue_segments", "Sealed spool segments waiting for insert", registry=r
+        )
+
+    def observe_spool(self, spool: Spool) -> None:
+        self.queue_bytes.set(spool.pending_bytes)
+        self.queue_rows.set(spool.pending_rows)
+        self.queue_depth.set(spool.sealed_count)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

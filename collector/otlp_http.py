@@ -1,0 +1,136 @@
+"""OTLP/HTTP receiver: ``POST /v1/traces`` (protobuf or JSON, optionally gzip) and ``GET /metrics``.
+
+Answers follow the OTLP/HTTP specification: 200 with ``ExportTraceServiceResponse`` (with
+``partial_success`` when spans were rejected), 400 with a ``google.rpc.Status`` for a malformed
+body, 401 for a missing or wrong token, 413 for a body over the limit after decompression, 415 for
+an unsupported content type or encoding, 429 / 503 with ``Retry-After`` when the collector or its
+spool is full. Responses use the request's content type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from google.protobuf import json_format
+from google.rpc import code_pb2, status_pb2
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from collector.pipeline import Pipeline, Refusal
+
+log = logging.getLogger("collector.http")
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+TRANSPORT = "http"
+
+_HTTP_STATUS = {
+    "unauthenticated": 401,
+    "unsupported_media_type": 415,
+    "unsupported_encoding": 415,
+    "too_large": 413,
+    "malformed": 400,
+    "overloaded": 429,
+    "spool_full": 503,
+    "stopping": 503,
+    "spool_error": 503,
+}
+_RPC_CODE = {
+    "unauthenticated": code_pb2.UNAUTHENTICATED,
+    "unsupported_media_type": code_pb2.INVALID_ARGUMENT,
+    "unsupported_encoding": code_pb2.INVALID_ARGUMENT,
+    "too_large": code_pb2.RESOURCE_EXHAUSTED,
+    "malformed": code_pb2.INVALID_ARGUMENT,
+    "overloaded": code_pb2.RESOURCE_EXHAUSTED,
+    "spool_full": code_pb2.UNAVAILABLE,
+    "stopping": code_pb2.UNAVAILABLE,
+    "spool_error": code_pb2.UNAVAILABLE,
+}
+
+
+def create_app(pipeline: Pipeline) -> Starlette:
+    """The OTLP/HTTP ASGI app over ``pipeline``."""
+    settings = pipeline.settings
+    limit = settings.max_body_bytes
+
+    def refuse(refusal: Refusal, as_json: bool, peer: str) -> Response:
+        pipeline.refused(refusal, TRANSPORT, peer)
+        status = status_pb2.Status(code=_RPC_CODE[refusal.kind], message=refusal.message)
+        code = _HTTP_STATUS[refusal.kind]
+        headers = {"Retry-After": str(settings.retry_after_s)} if code in (429, 503) else None
+        if code == 401:
+            headers = {"WWW-Authenticate": 'Bearer realm="otlp"'}
+        if as_json:
+            return Response(json_format.MessageToJson(status, indent=None), code, headers, JSON)
+        return Response(status.SerializeToString(), code, headers, PROTOBUF)
+
+    async def export(request: Request) -> Response:
+        headers = request.headers
+        peer = request.client.host if request.client else "?"
+        media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        as_json = media == JSON
+        try:
+            pipeline.authorize(headers.get("authorization"))
+            if media not in (PROTOBUF, JSON):
+                raise Refusal(
+                    "unsupported_media_type",
+                    f"content type {media or '(none)'!r} is not supported; use {PROTOBUF} or {JSON}",
+                )
+            encoding = headers.get("content-encoding", "identity").strip().lower()
+            if encoding not in ("identity", "gzip", ""):
+                raise Refusal(
+                    "unsupported_encoding", f"content encoding {encoding!r} is not supported; use gzip"
+                )
+            declared = headers.get("content-length")
+            size = int(declared) if declared and declared.isdigit() else 0
+            if size > limit:
+                raise Refusal("too_large", f"body is {size} bytes, the limit is {limit}")
+        except Refusal as refusal:
+            return refuse(refusal, as_json, peer)
+        reserved = max(size, 64 * 1024) * (4 if encoding == "gzip" else 3)
+        try:
+            pipeline.admit(reserved)
+        except Refusal as refusal:
+            return refuse(refusal, as_json, peer)
+        try:
+            chunks = []
+            received = 0
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > limit:
+                    raise Refusal("too_large", f"body is over the limit of {limit} bytes")
+                chunks.append(chunk)
+            body = b"".join(chunks)
+            decoded = pipeline.decode(body, json=as_json, gzip=encoding == "gzip", transport=TRANSPORT)
+            future = pipeline.spool_block(decoded.conversion)
+            if future is not None:
+                try:
+                    await asyncio.wrap_future(future)
+                except OSError as exc:
+                    raise Refusal("spool_error", f"spool write failed: {exc}") from None
+            response = pipeline.acknowledged(decoded.conversion, TRANSPORT)
+        except Refusal as refusal:
+            return refuse(refusal, as_json, peer)
+        finally:
+            pipeline.release(reserved)
+        if as_json:
+            return Response(json_format.MessageToJson(response, indent=None), 200, media_type=JSON)
+        return Response(response.SerializeToString(), 200, media_type=PROTOBUF)
+
+    async def metrics(request: Request) -> Response:
+        pipeline.metrics.observe_spool(pipeline.spool)
+        return Response(pipeline.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "spool_pending_spans": pipeline.spool.pending_rows})
+
+    return Starlette(
+        routes=[
+            Route("/v1/traces", export, methods=["POST"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            Route("/healthz", health, methods=["GET"]),
+        ]
+    )

@@ -1,0 +1,324 @@
+"""Write-ahead spool: a request is acknowledged once its block is appended and fsynced here.
+
+Blocks go to numbered segment files (``<time_ns>-<run>-<n>.wal``) as records ``[length, crc32,
+rows][payload]``. One thread appends and fsyncs for every waiting request at once (group commit).
+A segment is sealed when it holds ``batch_max_rows`` rows or is ``flush_interval_s`` old; sealed
+segments are handed to the store writer, which inserts each as one batch with the segment's name
+as ``insert_deduplication_token`` and then deletes it. After a crash every segment on disk is
+sealed and replayed; a torn tail record (never acknowledged) is ignored. Replaying a segment that
+was already inserted is harmless: ClickHouse drops the batch by its token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import struct
+import threading
+import time
+import uuid
+import zlib
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("collector.spool")
+
+_HEADER = struct.Struct("<III")  # payload length, crc32 of payload, rows
+SUFFIX = ".wal"
+
+
+class SpoolFull(RuntimeError):
+    """The spool holds ``max_bytes`` not yet written to the store."""
+
+
+class SpoolClosed(RuntimeError):
+    """The spool is stopping."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    path: Path
+    rows: int
+    size: int
+
+    @property
+    def token(self) -> str:
+        """Deduplication token of the segment's batch: its unique file name."""
+        return self.path.stem
+
+
+@dataclass
+class _Append:
+    payload: bytes
+    rows: int
+    future: Future[None]
+
+
+def read_segment(path: Path) -> tuple[list[bytes], int]:
+    """The intact records of a segment file and their row count (stops at a torn tail)."""
+    data = path.read_bytes()
+    payloads: list[bytes] = []
+    rows = 0
+    offset = 0
+    while offset + _HEADER.size <= len(data):
+        length, crc, count = _HEADER.unpack_from(data, offset)
+        start = offset + _HEADER.size
+        payload = data[start : start + length]
+        if len(payload) != length or zlib.crc32(payload) != crc:
+            log.warning(
+                "spool segment %s: ignoring torn record at byte %d (never acknowledged)", path, offset
+            )
+            break
+        payloads.append(payload)
+        rows += count
+        offset = start + length
+    return payloads, rows
+
+
+class Spool:
+    """Durable append-only queue of insert blocks between the receivers and the store writer."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_bytes: int,
+        segment_max_rows: int,
+        flush_interval_s: float,
+    ) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.segment_max_rows = segment_max_rows
+        self.flush_interval_s = flush_interval_s
+        self._run = uuid.uuid4().hex[:12]
+        self._counter = 0
+        self._queue: queue.Queue[_Append | None] = queue.Queue()
+        self._sealed: deque[Segment] = deque()
+        self._cond = threading.Condition()
+        self._pending_bytes = 0  # appended or queued, not yet written to the store
+        self._pending_rows = 0
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._fd: int | None = None
+        self._active: Path | None = None
+        self._active_rows = 0
+        self._active_size = 0
+        self._active_since = 0.0
+        self.fsyncs = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def open(self) -> list[Segment]:
+        """Create the directory, recover segments left by an earlier run; start the append thread."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        recovered = []
+        for path in sorted(self.directory.glob(f"*{SUFFIX}")):
+            _payloads, rows = read_segment(path)
+            size = path.stat().st_size
+            if rows == 0:
+                path.unlink()
+                continue
+            recovered.append(Segment(path, rows, size))
+        with self._cond:
+            for segment in recovered:
+                self._sealed.append(segment)
+                self._pending_bytes += segment.size
+                self._pending_rows += segment.rows
+            self._cond.notify_all()
+        if recovered:
+            log.info(
+                "spool: replaying %d segment(s), %d rows from %s",
+                len(recovered),
+                sum(s.rows for s in recovered),
+                self.directory,
+            )
+        self._thread = threading.Thread(target=self._append_loop, name="collector-spool", daemon=True)
+        self._thread.start()
+        return recovered
+
+    def close(self) -> None:
+        """Stop accepting, finish queued appends, seal the active segment."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        with self._cond:
+            self._cond.notify_all()
+
+    # -- receivers' side ---------------------------------------------------------------------
+
+    def append(self, payload: bytes, rows: int) -> Future[None]:
+        """Queue a block; the future completes once it is on disk (raises :class:`SpoolFull`)."""
+        future: Future[None] = Future()
+        size = len(payload) + _HEADER.size
+        with self._cond:
+            if self._closed:
+                raise SpoolClosed("the collector is stopping")
+            if self._pending_bytes + size > self.max_bytes:
+                raise SpoolFull(
+                    f"spool holds {self._pending_bytes} bytes not yet written (limit {self.max_bytes})"
+                )
+            self._pending_bytes += size
+            self._pending_rows += rows
+        self._queue.put(_Append(payload, rows, future))
+        return future
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._pending_bytes
+
+    @property
+    def pending_rows(self) -> int:
+        return self._pending_rows
+
+    @property
+    def sealed_count(self) -> int:
+        return len(self._sealed)
+
+    # -- writer's side -----------------------------------------------------------------------
+
+    def next_sealed(self, timeout: float) -> Segment | None:
+        """The oldest sealed segment (left in place until :meth:`release`), or None on timeout."""
+        with self._cond:
+            if not self._sealed:
+                self._cond.wait(timeout)
+            return self._sealed[0] if self._sealed else None
+
+    def release(self, segment: Segment) -> None:
+        """The segment is in the store: delete it."""
+        with contextlib.suppress(FileNotFoundError):
+            segment.path.unlink()
+        with self._cond:
+            if self._sealed and self._sealed[0] == segment:
+                self._sealed.popleft()
+            else:
+                with contextlib.suppress(ValueError):
+                    self._sealed.remove(segment)
+            self._pending_bytes -= segment.size
+            self._pending_rows -= segment.rows
+            self._cond.notify_all()
+
+    def wait_drained(self, timeout: float) -> bool:
+        """Wait until everything appended so far is in the store."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending_rows > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.1))
+            return True
+
+    def seal_now(self) -> None:
+        """Ask the append thread to seal the active segment (used on shutdown and in tests)."""
+        self._queue.put(_Append(b"", 0, Future()))
+
+    # -- append thread -----------------------------------------------------------------------
+
+    def _append_loop(self) -> None:
+        while True:
+            timeout = None
+            if self._fd is not None:
+                timeout = max(0.0, self._active_since + self.flush_interval_s - time.monotonic())
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                self._seal()
+                continue
+            batch = [item]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(entry is None for entry in batch)
+            appends = [entry for entry in batch if entry is not None]
+            try:
+                self._write(appends)
+            except OSError as exc:
+                log.error("spool: cannot write %s: %s", self.directory, exc)
+                for entry in appends:
+                    with self._cond:
+                        self._pending_bytes -= len(entry.payload) + _HEADER.size
+                        self._pending_rows -= entry.rows
+                    entry.future.set_exception(exc)
+                self._discard_active()
+            if stop:
+                self._seal()
+                return
+
+    def _write(self, appends: list[_Append]) -> None:
+        flush_request = any(not entry.payload for entry in appends)
+        real = [entry for entry in appends if entry.payload]
+        if real:
+            if self._fd is None:
+                self._new_segment()
+            assert self._fd is not None
+            chunks = []
+            rows = 0
+            for entry in real:
+                chunks.append(_HEADER.pack(len(entry.payload), zlib.crc32(entry.payload), entry.rows))
+                chunks.append(entry.payload)
+                rows += entry.rows
+            written = os.writev(self._fd, chunks)
+            expected = sum(len(c) for c in chunks)
+            if written != expected:  # a short write on a regular file: write the rest
+                data = b"".join(chunks)[written:]
+                while data:
+                    data = data[os.write(self._fd, data) :]
+            os.fsync(self._fd)
+            self.fsyncs += 1
+            self._active_rows += rows
+            self._active_size += expected
+        for entry in appends:
+            if not entry.future.done():
+                entry.future.set_result(None)
+        if self._fd is not None and (flush_request or self._active_rows >= self.segment_max_rows):
+            self._seal()
+
+    def _new_segment(self) -> None:
+        self._counter += 1
+        name = f"{time.time_ns():020d}-{self._run}-{self._counter:06d}{SUFFIX}"
+        path = self.directory / name
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        _fsync_dir(self.directory)
+        self._active = path
+        self._active_rows = 0
+        self._active_size = 0
+        self._active_since = time.monotonic()
+
+    def _seal(self) -> None:
+        if self._fd is None or self._active is None:
+            return
+        os.close(self._fd)
+        segment = Segment(self._active, self._active_rows, self._active_size)
+        self._fd = None
+        self._active = None
+        with self._cond:
+            self._sealed.append(segment)
+            self._cond.notify_all()
+
+    def _discard_active(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        if self._active is not None and self._active_rows:
+            with self._cond:
+                self._sealed.append(Segment(self._active, self._active_rows, self._active_size))
+        self._active = None
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

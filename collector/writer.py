@@ -1,0 +1,110 @@
+"""Store writer: sealed spool segments -> one idempotent ClickHouse insert each.
+
+Each segment is inserted as one batch with ``insert_deduplication_token`` = the segment's unique
+name (``otel_traces`` keeps a ``non_replicated_deduplication_window``), so a segment replayed after
+a crash, or retried after an error whose outcome was unknown, is stored once. Failures are retried
+with exponential back-off and full jitter until the store comes back; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+
+from collector.convert import COLUMNS, INSERT_FORMAT
+from collector.metrics import CollectorMetrics
+from collector.spool import Segment, Spool, read_segment
+from storage import Store
+
+log = logging.getLogger("collector.writer")
+
+TABLE = "otel_traces"
+
+
+def insert_block(store: Store, block: bytes, token: str) -> None:
+    """Insert concatenated ``JSONCompactColumns`` blocks into ``otel_traces`` as one batch."""
+    store.client.raw_insert(
+        TABLE,
+        list(COLUMNS),
+        insert_block=block,
+        fmt=INSERT_FORMAT,
+        settings={"insert_deduplication_token": token, "insert_deduplicate": 1},
+    )
+
+
+class StoreWriter:
+    """Thread that moves sealed segments from the spool into ClickHouse."""
+
+    def __init__(
+        self,
+        store: Store,
+        spool: Spool,
+        metrics: CollectorMetrics,
+        *,
+        initial_backoff_s: float = 0.2,
+        max_backoff_s: float = 10.0,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.spool = spool
+        self.metrics = metrics
+        self.initial_backoff_s = initial_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.failures = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="collector-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            segment = self.spool.next_sealed(timeout=0.2)
+            if segment is None:
+                continue
+            if self._write(segment):
+                attempt = 0
+                continue
+            attempt += 1
+            self.metrics.write_retries.inc()
+            ceiling = min(self.max_backoff_s, self.initial_backoff_s * (2 ** min(attempt, 30)))
+            self._stop.wait(random.uniform(self.initial_backoff_s / 2, ceiling))
+
+    def _write(self, segment: Segment) -> bool:
+        started = time.perf_counter()
+        try:
+            payloads, rows = read_segment(segment.path)
+        except FileNotFoundError:
+            log.error("spool segment %s vanished; releasing it", segment.path)
+            self.spool.release(segment)
+            return True
+        try:
+            if payloads:
+                insert_block(self.store, b"".join(payloads), segment.token)
+        except Exception as exc:
+            self.failures += 1
+            self.metrics.write_failures.inc()
+            log.warning(
+                "collector.write_failed segment=%s rows=%d error=%s (will retry)",
+                segment.token,
+                rows,
+                str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
+            )
+            return False
+        elapsed = time.perf_counter() - started
+        self.metrics.write_seconds.observe(elapsed)
+        self.metrics.spans_written.inc(rows)
+        self.metrics.batches_written.inc()
+        self.spool.release(segment)
+        self.metrics.observe_spool(self.spool)
+        return True
