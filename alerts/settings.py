@@ -4,17 +4,43 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 
 class AlertSettings(BaseModel):
-
-    model_config = ConfigDict(extra="forbid")
-
     rules_file: Path | None = Field(
         default=None, description="YAML file of alert rules, routes and receivers. Default: none (no alerts)"
     )
     allow_private_targets: bool = Field(
         default=False,
         description="Allow webhook/Slack targets on loopback, link-local and private addresses. Default: false",
+    )
+    allowed_target_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDR networks allowed as notification targets even when private (e.g. an internal "
+        "relay subnet). Default: none",
+    )
+    external_url: str = Field(
+        default="http://localhost:8080",
+        description="URL of the dashboard used in links of notifications (externalURL, generatorURL, "
+        "order links). Default: http://localhost:8080",
+    )
+    tick_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often the scheduler runs the evaluator; each rule still runs at its own interval. "
+        "Default: 15",
+    )
+    notify_timeout_s: float = Field(
+        default=10.0, gt=0, description="Timeout of one notification request. Default: 10"
+    )
+    retry_attempts: int = Field(
+        default=4, ge=1, le=20, description="Delivery attempts for retryable failures. Default: 4"
+    )
+    retry_initial_backoff_s: float = Field(
+        default=1.0, ge=0, description="Back-off before the second attempt; doubles each time. Default: 1"
+    )
+    retry_max_backoff_s: float = Field(default=30.0, ge=0, description="Longest back-off. Default: 30")
+    max_orders_per_alert: int = Field(
+        default=20, ge=0, le=1000, description="Affected orders kept and linked per alert. Default: 20"
     )

@@ -1,0 +1,253 @@
+"""Alert notification pipeline, after Alertmanager's ``notify/notify.go`` stages.
+
+For each route and group: time-interval mute -> silence and inhibition (suppression reasons are
+kept on the alert) -> wait (``group_wait`` for a new group, ``group_interval`` between
+notifications) -> de-duplication against the persisted notification log (new firing alerts,
+newly resolved or acknowledged alerts, or ``repeat_interval`` elapsed) -> retry with back-off on
+retryable failures -> record the outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+
+from alerts import state
+from alerts.matchers import Matcher, all_match, parse_matcher
+from alerts.model import Alert, AlertState, NotificationRecord
+from alerts.notifiers.base import Delivery, Message, Notifier, build_notifiers
+from alerts.route import RouteNode, build, group_key, match
+from alerts.rules import RulesConfig
+from alerts.settings import AlertSettings
+from alerts.timeintervals import interval_contains
+from storage import Store
+
+log = logging.getLogger("alerts.dispatch")
+NFLOG_HORIZON = timedelta(days=30)
+
+
+@dataclass
+class Group:
+    route: RouteNode
+    labels: dict[str, str]
+    key: str
+    alerts: list[Alert] = field(default_factory=list)
+
+
+@dataclass
+class Sent:
+    """A notification attempt series, as recorded in the notification log."""
+
+    receiver: str
+    integration: str
+    group_key: str
+    status: str
+    alerts: list[str]
+    delivery: Delivery
+    attempts: int
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        config: RulesConfig,
+        settings: AlertSettings,
+        client: httpx.Client,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.settings = settings
+        self.sleep = sleep
+        self.tree = build(config.route)
+        self.intervals = {t.name: t for t in config.time_intervals}
+        self.inhibit = [(r.source_matchers, r.target_matchers, tuple(r.equal)) for r in config.inhibit_rules]
+        self.notifiers = {
+            r.name: build_notifiers(r, client, settings.notify_timeout_s) for r in config.receivers
+        }
+
+    # -- suppression ------------------------------------------------------------------------------
+
+    def _mark_suppressed(self, alerts: list[Alert], now: datetime) -> None:
+        silences = [
+            (s.id, [parse_matcher(m) for m in s.matchers])
+            for s in state.list_silences(self.store, active_at=now)
+        ]
+        firing = [a for a in alerts if a.state is AlertState.FIRING]
+        for alert in alerts:
+            alert.suppressed_by = [sid for sid, ms in silences if all_match(ms, alert.labels)]
+            if self._inhibited(alert, firing):
+                alert.suppressed_by.append("inhibited")
+
+    def _inhibited(self, target: Alert, firing: list[Alert]) -> bool:
+        for source_m, target_m, equal in self.inhibit:
+            if not all_match(target_m, target.labels):
+                continue
+            for source in firing:
+                if source.fingerprint == target.fingerprint or not _matches(source_m, source.labels):
+                    continue
+                if all(source.labels.get(k, "") == target.labels.get(k, "") for k in equal):
+                    return True
+        return False
+
+    def _muted(self, route: RouteNode, now: datetime) -> str | None:
+        for name in route.mute_time_intervals:
+            if interval_contains(self.intervals[name], now):
+                return f"muted:{name}"
+        if route.active_time_intervals and not any(
+            interval_contains(self.intervals[n], now) for n in route.active_time_intervals
+        ):
+            return "muted:outside active time"
+        return None
+
+    # -- grouping ---------------------------------------------------------------------------------
+
+    def groups(self, alerts: list[Alert]) -> list[Group]:
+        groups: dict[tuple[str, str], Group] = {}
+        for alert in alerts:
+            for route in match(self.tree, alert.labels):
+                labels = route.group_labels(alert.labels)
+                key = group_key(route, labels)
+                group = groups.setdefault((route.receiver, key), Group(route, labels, key))
+                group.alerts.append(alert)
+        return list(groups.values())
+
+    # -- the pipeline -----------------------------------------------------------------------------
+
+    def flush(self, alerts: list[Alert], now: datetime) -> list[Sent]:
+        """Send what is due at ``now`` for ``alerts`` (firing and recently resolved)."""
+        if not alerts:
+            return []
+        self._mark_suppressed(alerts, now)
+        entries = state.nflog_entries(self.store, now - NFLOG_HORIZON)
+        sent: list[Sent] = []
+        for group in self.groups(alerts):
+            muted = self._muted(group.route, now)
+            if muted:
+                for alert in group.alerts:
+                    alert.suppressed_by.append(muted)
+                continue
+            visible = [a for a in group.alerts if not a.suppressed_by]
+            for integration, notifier in self.notifiers.get(group.route.receiver, []):
+                entry = entries.get((group.route.receiver, integration, group.key))
+                result = self._flush_integration(group, visible, integration, notifier, entry, now)
+                if result is not None:
+                    sent.append(result)
+        return sent
+
+    def _flush_integration(
+        self,
+        group: Group,
+        visible: list[Alert],
+        integration: str,
+        notifier: Notifier,
+        entry: state.NflogEntry | None,
+        now: datetime,
+    ) -> Sent | None:
+        firing = [a for a in visible if a.state is AlertState.FIRING]
+        known = entry.firing if entry else set()
+        resolved = [a for a in visible if a.state is AlertState.RESOLVED and a.fingerprint in known]
+        if not firing and not resolved:
+            return None
+        f_set = {a.fingerprint for a in firing}
+        r_set = {a.fingerprint for a in resolved}
+        acked = {a.fingerprint for a in firing if a.ack is not None}
+        route = group.route
+        if entry is None:
+            start = min((a.fired_at or a.active_at) for a in firing)
+            if now < start + route.group_wait:
+                return None
+        elif now < entry.sent_at + route.group_interval:
+            return None
+        if not _needs_update(entry, f_set, r_set, acked, notifier.send_resolved, route.repeat_interval, now):
+            return None
+        receiver = route.receiver
+        new_entry = state.NflogEntry(f_set, r_set, acked, now)
+        if not firing and not notifier.send_resolved:
+            state.save_nflog(self.store, receiver, integration, group.key, new_entry)
+            return None
+        message = Message(
+            receiver=receiver,
+            group_key=group.key,
+            group_labels=group.labels,
+            alerts=firing + (resolved if notifier.send_resolved else []),
+            external_url=self.settings.external_url,
+        )
+        delivery, attempts = self._deliver(notifier, message)
+        state.log_notification(
+            self.store,
+            NotificationRecord(
+                at=now,
+                receiver=receiver,
+                integration=integration,
+                group_key=group.key,
+                status=message.status,
+                firing=sorted(f_set),
+                resolved=sorted(r_set),
+                outcome="sent" if delivery.ok else "failed",
+                attempts=attempts,
+                retryable=delivery.retryable,
+                error=delivery.error,
+                target=notifier.target(),
+            ),
+        )
+        if delivery.ok:
+            state.save_nflog(self.store, receiver, integration, group.key, new_entry)
+        else:
+            log.warning(
+                "notification to %s/%s failed after %d attempt(s): %s",
+                receiver,
+                integration,
+                attempts,
+                delivery.error,
+            )
+        return Sent(
+            receiver, integration, group.key, message.status, sorted(f_set | r_set), delivery, attempts
+        )
+
+    def _deliver(self, notifier: Notifier, message: Message) -> tuple[Delivery, int]:
+        delay = self.settings.retry_initial_backoff_s
+        attempts = 0
+        while True:
+            attempts += 1
+            delivery = notifier.notify(message)
+            if delivery.ok or not delivery.retryable or attempts >= self.settings.retry_attempts:
+                return delivery, attempts
+            wait = max(delay, min(delivery.retry_after or 0.0, self.settings.retry_max_backoff_s))
+            self.sleep(min(wait, self.settings.retry_max_backoff_s))
+            delay = min(delay * 2, self.settings.retry_max_backoff_s)
+
+
+def _matches(matchers: list[Matcher], labels: dict[str, str]) -> bool:
+    return all_match(matchers, labels)
+
+
+def _needs_update(
+    entry: state.NflogEntry | None,
+    firing: set[str],
+    resolved: set[str],
+    acked: set[str],
+    send_resolved: bool,
+    repeat: timedelta,
+    now: datetime,
+) -> bool:
+    """Alertmanager's DedupStage.needsUpdate, plus acknowledgements."""
+    if entry is None:
+        return bool(firing)
+    if not firing <= entry.firing:
+        return True
+    if not firing:
+        return bool(entry.firing)
+    if send_resolved and not resolved <= entry.resolved:
+        return True
+    if not acked <= entry.acked:
+        return True
+    if firing <= acked:
+        return False  # acknowledged alerts do not repeat
+    return now >= entry.sent_at + repeat

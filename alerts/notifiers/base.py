@@ -1,0 +1,169 @@
+"""What every notifier shares: the message of one alert group, the delivery outcome, HTTP posting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from alerts.model import Alert, AlertState
+from alerts.rules import Receiver
+from alerts.ssrf import TargetRefused
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def rfc3339(ts: datetime | None) -> str:
+    if ts is None:
+        return ZERO_TIME
+    return ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Message:
+    """One notification: an alert group for one receiver, with links back to the dashboard."""
+
+    receiver: str
+    group_key: str
+    group_labels: dict[str, str]
+    alerts: list[Alert]
+    external_url: str
+
+    @property
+    def firing(self) -> list[Alert]:
+        return [a for a in self.alerts if a.state is AlertState.FIRING]
+
+    @property
+    def resolved(self) -> list[Alert]:
+        return [a for a in self.alerts if a.state is AlertState.RESOLVED]
+
+    @property
+    def status(self) -> str:
+        return "firing" if self.firing else "resolved"
+
+    @property
+    def common_labels(self) -> dict[str, str]:
+        return _common([a.labels for a in self.alerts])
+
+    @property
+    def common_annotations(self) -> dict[str, str]:
+        return _common([a.annotations for a in self.alerts])
+
+    @property
+    def title(self) -> str:
+        name = self.group_labels.get("alertname") or self.common_labels.get("alertname", "alerts")
+        extra = " ".join(f"{k}={v}" for k, v in self.group_labels.items() if k != "alertname")
+        count = len(self.firing) if self.firing else len(self.resolved)
+        return f"[{self.status.upper()}:{count}] {name}" + (f" ({extra})" if extra else "")
+
+    def alert_url(self, alert: Alert) -> str:
+        return f"{self.external_url.rstrip('/')}/alerts/{alert.fingerprint}"
+
+    def order_url(self, order_id: str) -> str:
+        return f"{self.external_url.rstrip('/')}/orders/{quote(order_id, safe='')}"
+
+
+def _common(maps: list[dict[str, str]]) -> dict[str, str]:
+    if not maps:
+        return {}
+    first = maps[0]
+    return {k: v for k, v in sorted(first.items()) if all(m.get(k) == v for m in maps[1:])}
+
+
+@dataclass
+class Delivery:
+    ok: bool
+    retryable: bool = False
+    error: str = ""
+    status_code: int | None = None
+    retry_after: float | None = None
+
+    @classmethod
+    def success(cls, status_code: int | None = None) -> Delivery:
+        return cls(ok=True, status_code=status_code)
+
+
+class Notifier(Protocol):
+    kind: str
+    send_resolved: bool
+
+    def notify(self, message: Message) -> Delivery: ...
+
+    def target(self) -> str: ...
+
+
+@dataclass
+class HttpPoster:
+    """Posts JSON through the SSRF-guarded client and classifies the outcome."""
+
+    client: httpx.Client
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+    def post(self, url: str, body: Any, ok: Callable[[httpx.Response], bool] | None = None) -> Delivery:
+        try:
+            response = self.client.post(url, json=body, headers=self.extra_headers)
+        except TargetRefused as exc:
+            return Delivery(ok=False, retryable=False, error=str(exc))
+        except httpx.TimeoutException as exc:
+            return Delivery(ok=False, retryable=True, error=f"timeout: {type(exc).__name__}")
+        except httpx.UnsupportedProtocol as exc:
+            return Delivery(ok=False, retryable=False, error=str(exc))
+        except httpx.TransportError as exc:
+            return Delivery(ok=False, retryable=True, error=f"connection failed: {exc}")
+        return classify(response, ok)
+
+
+def classify(response: httpx.Response, ok: Callable[[httpx.Response], bool] | None = None) -> Delivery:
+    code = response.status_code
+    if 200 <= code < 300 and (ok is None or ok(response)):
+        return Delivery.success(code)
+    snippet = response.text[:300].strip()
+    if 300 <= code < 400:
+        where = response.headers.get("location", "")
+        return Delivery(
+            ok=False,
+            retryable=False,
+            status_code=code,
+            error=f"HTTP {code} redirect to {where!r} not followed",
+        )
+    retry_after = None
+    if "retry-after" in response.headers:
+        try:
+            retry_after = float(response.headers["retry-after"])
+        except ValueError:
+            retry_after = None
+    retryable = code == 429 or code >= 500
+    return Delivery(
+        ok=False,
+        retryable=retryable,
+        status_code=code,
+        error=f"HTTP {code}: {snippet}",
+        retry_after=retry_after,
+    )
+
+
+def redact(url: str) -> str:
+    """Scheme, host and port only: target URLs often carry secrets in the path."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+
+
+def build_notifiers(receiver: Receiver, client: httpx.Client, timeout: float) -> list[tuple[str, Notifier]]:
+    """The receiver's integrations as (``kind[index]``, notifier) pairs."""
+    from alerts.notifiers.email import EmailNotifier
+    from alerts.notifiers.pagerduty import PagerDutyNotifier
+    from alerts.notifiers.slack import SlackNotifier
+    from alerts.notifiers.webhook import WebhookNotifier
+
+    out: list[tuple[str, Notifier]] = []
+    out += [(f"webhook[{i}]", WebhookNotifier(c, client)) for i, c in enumerate(receiver.webhook_configs)]
+    out += [(f"slack[{i}]", SlackNotifier(c, client)) for i, c in enumerate(receiver.slack_configs)]
+    out += [
+        (f"pagerduty[{i}]", PagerDutyNotifier(c, client)) for i, c in enumerate(receiver.pagerduty_configs)
+    ]
+    out += [(f"email[{i}]", EmailNotifier(c, timeout)) for i, c in enumerate(receiver.email_configs)]
+    return out

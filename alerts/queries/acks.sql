@@ -1,0 +1,3 @@
+SELECT Fingerprint, FiredAt, AckedBy, Comment, AckedAt
+FROM alert_acks FINAL
+WHERE has({fingerprints:Array(String)}, Fingerprint)

@@ -1,0 +1,478 @@
+"""Alert rules, routes, receivers, inhibit rules and mute time intervals, read from YAML.
+
+The file follows Alertmanager's configuration where the concepts match (``route`` tree with
+``continue``, ``group_by``/``group_wait``/``group_interval``/``repeat_interval``, ``receivers`` with
+``*_configs``, ``inhibit_rules``, ``time_intervals``); rules select one of the tower's signals
+(:mod:`alerts.signals`). Errors name the file, line and field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from alerts.matchers import Matcher, MatcherError, parse_matcher
+
+MAX_RULES_FILE_BYTES = 2_000_000
+_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+TEMPLATES = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+
+
+class RulesError(ValueError):
+    """The rules file is invalid; the message names file, line and field."""
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``90s``, ``5m``, ``1h30m``, ``2d``, ``1w`` or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"invalid duration {value!r}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"duration must not be negative, got {value}")
+        return timedelta(seconds=value)
+    text = str(value).strip()
+    match = _DURATION.match(text)
+    if not text or not match or not any(match.groups()):
+        raise ValueError(f"invalid duration {value!r}: use e.g. 30s, 5m, 1h30m, 2d")
+    w, d, h, m, s, ms = (int(g or 0) for g in match.groups())
+    return timedelta(weeks=w, days=d, hours=h, minutes=m, seconds=s, milliseconds=ms)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _threshold(value: Any) -> float:
+    if isinstance(value, str) and not re.match(r"^-?[\d.]+(e-?\d+)?$", value.strip()):
+        return parse_duration(value).total_seconds()
+    return float(value)
+
+
+Threshold = Annotated[float, BeforeValidator(_threshold)]
+
+# Segments that rules filter and group by, and the span attribute each one reads.
+SEGMENTS: dict[str, str] = {
+    "stage": "order.stage",
+    "system": "system.instance",
+    "system_kind": "system.kind",
+    "channel": "order.channel",
+    "region": "order.region",
+    "warehouse": "warehouse.id",
+    "customer_tier": "customer.tier",
+}
+
+SignalName = Literal[
+    "stalled_orders",
+    "sla_breach_count",
+    "sla_breach_rate",
+    "at_risk_orders",
+    "exception_age",
+    "kpi",
+    "system_error_rate",
+    "system_latency",
+    "system_quiet",
+    "span_count",
+]
+
+_OPS = {">", ">=", "<", "<=", "==", "!="}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Rule(_Strict):
+    name: str = Field(description="Alert name (the alertname label).")
+    signal: SignalName
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Signal options (window, age, kpi, ...)."
+    )
+    filters: dict[str, list[str]] = Field(default_factory=dict, description="segment -> allowed values")
+    group_by: list[str] = Field(default_factory=list, description="Segments giving one alert per value.")
+    op: str = ">"
+    threshold: Threshold = 0.0
+    for_: Duration = Field(default=timedelta(0), alias="for")
+    keep_firing_for: Duration = timedelta(0)
+    interval: Duration = timedelta(minutes=1)
+    no_data: Literal["ok", "alerting"] = Field(
+        default="ok", description="When the signal has no data at all: ok, or fire a no-data alert."
+    )
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9_.:-]{1,100}$", value):
+            raise ValueError("rule name must be 1-100 letters, digits, '_', '.', ':' or '-'")
+        return value
+
+    @field_validator("filters")
+    @classmethod
+    def _filters(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for key, allowed in value.items():
+            if key not in SEGMENTS:
+                raise ValueError(f"unknown segment {key!r} in filters; choose from {', '.join(SEGMENTS)}")
+            if not allowed:
+                raise ValueError(f"filter {key!r} needs at least one value")
+        return value
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by(cls, value: list[str]) -> list[str]:
+        for key in value:
+            if key not in SEGMENTS:
+                raise ValueError(f"unknown segment {key!r} in group_by; choose from {', '.join(SEGMENTS)}")
+        if len(set(value)) != len(value):
+            raise ValueError("group_by lists a segment twice")
+        return value
+
+    @field_validator("op")
+    @classmethod
+    def _op(cls, value: str) -> str:
+        if value not in _OPS:
+            raise ValueError(f"op must be one of {' '.join(sorted(_OPS))}, got {value!r}")
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("interval must be at least 1s")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not _LABEL_NAME.match(key):
+                raise ValueError(f"label name {key!r} must be letters, digits and underscores")
+            if key == "alertname":
+                raise ValueError("the alertname label is the rule name; do not set it")
+        return value
+
+    @field_validator("annotations")
+    @classmethod
+    def _annotations(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, text in value.items():
+            try:
+                TEMPLATES.parse(text)
+            except TemplateSyntaxError as exc:
+                raise ValueError(f"annotation {key!r} is not a valid template: {exc.message}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _signal_params(self) -> Rule:
+        from alerts.signals import check_params
+
+        self.params = check_params(self.signal, self.params)
+        return self
+
+    def compare(self, value: float) -> bool:
+        t = self.threshold
+        return {
+            ">": value > t,
+            ">=": value >= t,
+            "<": value < t,
+            "<=": value <= t,
+            "==": value == t,
+            "!=": value != t,
+        }[self.op]
+
+
+def _matchers(value: Any) -> list[Matcher]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, dict):  # {name: value} shorthand for equality matchers
+        return [Matcher(str(k), "=", str(v)) for k, v in value.items()]
+    out = []
+    for item in value:
+        if isinstance(item, Matcher):
+            out.append(item)
+            continue
+        try:
+            out.append(parse_matcher(str(item)))
+        except MatcherError as exc:
+            raise ValueError(str(exc)) from None
+    return out
+
+
+Matchers = Annotated[list[Matcher], BeforeValidator(_matchers)]
+
+
+class HttpTarget(_Strict):
+    url: SecretStr
+    send_resolved: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: SecretStr) -> SecretStr:
+        from alerts.ssrf import check_scheme
+
+        check_scheme(value.get_secret_value())
+        return value
+
+
+class WebhookConfig(HttpTarget):
+    max_alerts: int = Field(default=0, ge=0, description="Alerts per message; 0 sends all.")
+
+
+class SlackConfig(HttpTarget):
+    channel: str | None = None
+    username: str | None = None
+
+
+PdSeverity = Literal["critical", "error", "warning", "info"]
+
+
+def _default_severity_map() -> dict[str, PdSeverity]:
+    return {
+        "critical": "critical",
+        "page": "critical",
+        "error": "error",
+        "warning": "warning",
+        "info": "info",
+    }
+
+
+class PagerDutyConfig(_Strict):
+    routing_key: SecretStr
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+    send_resolved: bool = True
+    send_acknowledged: bool = True
+    client: str = "Order Control Tower"
+    severity_map: dict[str, PdSeverity] = Field(
+        default_factory=_default_severity_map,
+        description="severity label -> PagerDuty severity; others map to default_severity",
+    )
+    default_severity: PdSeverity = "error"
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        from alerts.ssrf import check_scheme
+
+        check_scheme(value)
+        return value
+
+
+class EmailConfig(_Strict):
+    to: list[str]
+    from_: str = Field(alias="from")
+    smarthost: str = Field(description="host:port of the SMTP server")
+    require_tls: bool = True
+    auth_username: str | None = None
+    auth_password: SecretStr | None = None
+    tls_ca_file: Path | None = None
+    send_resolved: bool = True
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _to_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("smarthost")
+    @classmethod
+    def _smarthost(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"smarthost must be host:port, got {value!r}")
+        return value
+
+
+class Receiver(_Strict):
+    name: str
+    webhook_configs: list[WebhookConfig] = Field(default_factory=list)
+    slack_configs: list[SlackConfig] = Field(default_factory=list)
+    pagerduty_configs: list[PagerDutyConfig] = Field(default_factory=list)
+    email_configs: list[EmailConfig] = Field(default_factory=list)
+
+
+class Route(_Strict):
+    receiver: str | None = None
+    group_by: list[str] | None = None
+    matchers: Matchers = Field(default_factory=list)
+    continue_: bool = Field(default=False, alias="continue")
+    group_wait: Duration | None = None
+    group_interval: Duration | None = None
+    repeat_interval: Duration | None = None
+    mute_time_intervals: list[str] = Field(default_factory=list)
+    active_time_intervals: list[str] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+
+
+class TimeRange(_Strict):
+    start_time: str = "00:00"
+    end_time: str = "24:00"
+
+    @field_validator("start_time", "end_time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        match = re.match(r"^(\d{2}):(\d{2})$", value)
+        if not match or int(match.group(1)) > 24 or int(match.group(2)) > 59:
+            raise ValueError(f"time must be HH:MM, got {value!r}")
+        return value
+
+
+class TimeIntervalSpec(_Strict):
+    times: list[TimeRange] = Field(default_factory=list)
+    weekdays: list[str] = Field(default_factory=list)
+    days_of_month: list[str] = Field(default_factory=list)
+    months: list[str] = Field(default_factory=list)
+    years: list[str] = Field(default_factory=list)
+    location: str = "UTC"
+
+    @model_validator(mode="after")
+    def _check(self) -> TimeIntervalSpec:
+        from alerts.timeintervals import check_spec
+
+        check_spec(self)
+        return self
+
+
+class TimeInterval(_Strict):
+    name: str
+    time_intervals: list[TimeIntervalSpec]
+
+
+class InhibitRule(_Strict):
+    source_matchers: Matchers
+    target_matchers: Matchers
+    equal: list[str] = Field(default_factory=list)
+
+
+class RulesConfig(_Strict):
+    rules: list[Rule] = Field(default_factory=list)
+    route: Route = Field(default_factory=lambda: Route(receiver=None))
+    receivers: list[Receiver] = Field(default_factory=list)
+    inhibit_rules: list[InhibitRule] = Field(default_factory=list)
+    time_intervals: list[TimeInterval] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> RulesConfig:
+        names = [r.name for r in self.rules]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"rule names must be unique; repeated: {', '.join(sorted(dup))}")
+        receivers = {r.name for r in self.receivers}
+        if len(receivers) != len(self.receivers):
+            raise ValueError("receiver names must be unique")
+        intervals = {t.name for t in self.time_intervals}
+        if self.rules and self.route.receiver is None:
+            raise ValueError("route.receiver is required (the default receiver)")
+
+        def walk(route: Route, where: str) -> None:
+            if route.receiver is not None and route.receiver not in receivers:
+                raise ValueError(f"{where}.receiver {route.receiver!r} is not a defined receiver")
+            for name in (*route.mute_time_intervals, *route.active_time_intervals):
+                if name not in intervals:
+                    raise ValueError(f"{where} names time interval {name!r}, which is not defined")
+            for i, child in enumerate(route.routes):
+                walk(child, f"{where}.routes[{i}]")
+
+        walk(self.route, "route")
+        return self
+
+    def rule(self, name: str) -> Rule:
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        raise KeyError(name)
+
+    def receiver(self, name: str) -> Receiver:
+        for receiver in self.receivers:
+            if receiver.name == name:
+                return receiver
+        raise KeyError(name)
+
+
+# -- loading with line numbers -------------------------------------------------------------------
+
+
+def load_rules(path: Path | str) -> RulesConfig:
+    """Read and validate a rules file; raise :class:`RulesError` naming line and field."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RulesError(f"rules file {path} cannot be read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_RULES_FILE_BYTES:
+        raise RulesError(f"rules file {path} is larger than {MAX_RULES_FILE_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RulesError(f"rules file {path} is not UTF-8 text") from None
+    return parse_rules(text, str(path))
+
+
+def parse_rules(text: str, source: str = "<rules>") -> RulesConfig:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise RulesError(f"{source}{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise RulesError(f"{source} line 1: expected a mapping with rules, route and receivers")
+    try:
+        return RulesConfig.model_validate(data)
+    except ValidationError as exc:
+        raise RulesError(_describe(exc, node, source)) from None
+
+
+def _describe(exc: ValidationError, node: yaml.Node | None, source: str) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = [p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        line = _line_of(node, loc)
+        field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+        lines.append(f"{source}{f' line {line}' if line else ''}: {field or 'file'}: {message}")
+    return "; ".join(lines)
+
+
+def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
+    best = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = None
+            for key, value in node.value:
+                if key.value == part or (isinstance(part, str) and key.value == part.rstrip("_")):
+                    found = (key, value)
+                    break
+            if found is None:
+                return best
+            best = found[0].start_mark.line + 1
+            node = found[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            best = node.start_mark.line + 1
+        else:
+            return best
+    return best

@@ -1,0 +1,198 @@
+"""The tower's alert signals: each turns the store into samples (group labels, value, orders).
+
+Signals over spans (``stalled_orders``, ``system_error_rate``, ``system_latency``,
+``system_quiet``, ``span_count``) query ``otel_traces`` directly, bounded by time. Signals over
+SLA breaches, at-risk orders, exception aging and KPIs read the KPI engine's tables through
+:mod:`kpis` (see :func:`_kpi_samples`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from alerts.rules import SEGMENTS, Duration, Rule
+from storage import SqlFiles, Store
+
+SQL = SqlFiles("alerts.queries")
+LATENCY_QUANTILES = (0.5, 0.9, 0.95, 0.99)
+NO_DATA_LABEL = "alert_reason"
+
+
+class SignalError(RuntimeError):
+    """A signal could not be evaluated (missing source, bad data); the message says why."""
+
+
+@dataclass
+class Sample:
+    """One evaluated group: its segment labels, the value compared with the threshold, orders."""
+
+    group: dict[str, str]
+    value: float
+    orders: list[str] = field(default_factory=list)
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StalledParams(_Params):
+    age: Duration = Field(description="An order is stalled when its latest hop ended this long ago.")
+    lookback: Duration = Field(default=timedelta(days=7), description="How far back orders are read.")
+    terminal_stages: list[str] = Field(default_factory=lambda: ["deliver", "invoice"])
+
+
+class WindowParams(_Params):
+    window: Duration = timedelta(minutes=5)
+    min_spans: int = Field(default=1, ge=1, description="Groups with fewer spans are skipped.")
+
+
+class LatencyParams(WindowParams):
+    quantile: float = Field(default=0.95, description="One of 0.5, 0.9, 0.95, 0.99.")
+
+    @field_validator("quantile")
+    @classmethod
+    def _quantile(cls, value: float) -> float:
+        if value not in LATENCY_QUANTILES:
+            raise ValueError(f"quantile must be one of {', '.join(map(str, LATENCY_QUANTILES))}")
+        return value
+
+
+class QuietParams(_Params):
+    lookback: Duration = Field(
+        default=timedelta(days=1), description="Systems seen in this window are known."
+    )
+
+
+class KpiSourceParams(_Params):
+    window: Duration = timedelta(hours=1)
+    age: Duration | None = None
+    kpi: str | None = None
+
+
+_PARAMS: dict[str, type[_Params]] = {
+    "stalled_orders": StalledParams,
+    "system_error_rate": WindowParams,
+    "system_latency": LatencyParams,
+    "system_quiet": QuietParams,
+    "span_count": WindowParams,
+    "sla_breach_count": KpiSourceParams,
+    "sla_breach_rate": KpiSourceParams,
+    "at_risk_orders": KpiSourceParams,
+    "exception_age": KpiSourceParams,
+    "kpi": KpiSourceParams,
+}
+
+
+def check_params(signal: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Validate a rule's ``params`` for its signal; returns them with defaults filled in."""
+    try:
+        model = _PARAMS[signal].model_validate(params)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            if e["type"] != "extra_forbidden"
+            else f"params.{'.'.join(str(p) for p in e['loc'])}: unknown option for signal {signal}"
+            for e in exc.errors()
+        )
+        raise ValueError(problems) from None
+    if signal == "exception_age" and model.age is None:  # type: ignore[attr-defined]
+        raise ValueError("params.age is required for signal exception_age")
+    if signal == "kpi" and not model.kpi:  # type: ignore[attr-defined]
+        raise ValueError("params.kpi is required for signal kpi")
+    return dict(model)
+
+
+def evaluate(store: Store, rule: Rule, now: datetime, max_orders: int = 20) -> list[Sample]:
+    """The rule's signal at ``now``: one sample per group (possibly none)."""
+    p = rule.params
+    if rule.signal == "stalled_orders":
+        return _stalled(store, rule, now, max_orders)
+    if rule.signal in ("system_error_rate", "system_latency", "span_count", "system_quiet"):
+        return _span_health(store, rule, now)
+    return _kpi_samples(store, rule, now, p)
+
+
+def _naive(ts: datetime) -> datetime:
+    """Naive UTC, as ClickHouse returns and compares DateTime64 values."""
+    return ts if ts.tzinfo is None else ts.astimezone(UTC).replace(tzinfo=None)
+
+
+def _filters(rule: Rule) -> tuple[list[str], list[list[str]]]:
+    keys = list(rule.filters)
+    return [SEGMENTS[k] for k in keys], [list(rule.filters[k]) for k in keys]
+
+
+def _stalled(store: Store, rule: Rule, now: datetime, max_orders: int) -> list[Sample]:
+    p = rule.params
+    group = list(rule.group_by)
+    filter_keys = [k for k in rule.filters if k not in group]
+    attrs = [SEGMENTS[k] for k in group + filter_keys]
+    allowed = [list(rule.filters.get(k, [])) for k in group + filter_keys]
+    until = _naive(now)
+    rows = store.rows(
+        SQL["stalled_orders"],
+        {
+            "attrs": attrs,
+            "allowed": allowed,
+            "n_group": len(group),
+            "max_orders": max(max_orders, 1),
+            "since": until - p["lookback"],
+            "until": until,
+            "stalled_before": until - p["age"],
+            "terminal": p["terminal_stages"],
+        },
+    )
+    return [
+        Sample(
+            dict(zip(group, row["grp"], strict=True)), float(row["stalled"]), list(row["orders"])[:max_orders]
+        )
+        for row in rows
+    ]
+
+
+def _span_health(store: Store, rule: Rule, now: datetime) -> list[Sample]:
+    p = rule.params
+    group = list(rule.group_by)
+    if rule.signal == "system_quiet" and "system" not in group:
+        group = ["system", *group]
+    filter_attrs, filter_values = _filters(rule)
+    until = _naive(now)
+    span = p["lookback"] if rule.signal == "system_quiet" else p["window"]
+    rows = store.rows(
+        SQL["span_health"],
+        {
+            "group_attrs": [SEGMENTS[k] for k in group],
+            "filter_attrs": filter_attrs,
+            "filter_values": filter_values,
+            "since": until - span,
+            "until": until,
+        },
+    )
+    samples = []
+    for row in rows:
+        labels = dict(zip(group, row["grp"], strict=True))
+        if rule.signal == "system_quiet":
+            if not labels.get("system"):
+                continue
+            value = max((until - row["last_seen"]).total_seconds(), 0.0)
+        elif rule.signal == "span_count":
+            value = float(row["spans"])
+        elif row["spans"] < p["min_spans"]:
+            continue
+        elif rule.signal == "system_error_rate":
+            value = row["errors"] / row["spans"]
+        else:
+            value = float(row["latency"][LATENCY_QUANTILES.index(p["quantile"])])
+        samples.append(Sample(labels, value))
+    return samples
+
+
+def _kpi_samples(store: Store, rule: Rule, now: datetime, params: dict[str, Any]) -> list[Sample]:
+    """Signals computed by the KPI engine (SLA breaches, at-risk orders, exception aging, KPIs)."""
+    raise SignalError(
+        f"signal {rule.signal} needs the KPI engine's tables (kpis package), which this build does not provide yet"
+    )
