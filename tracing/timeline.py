@@ -312,12 +312,16 @@ def build_timeline(stitched: OrderSpans, *, as_of: datetime | None = None) -> Ti
 
 
 def system_of(span: RawSpan) -> str:
-    """The hop's system: ``system.instance``, else ``service.name``."""
-    return span.attributes.get(c.SYSTEM_INSTANCE) or span.service
+    """The hop's system: ``system.instance`` (span, then resource attribute), else ``service.name``."""
+    return (
+        span.attributes.get(c.SYSTEM_INSTANCE)
+        or span.resource_attributes.get(c.SYSTEM_INSTANCE)
+        or span.service
+    )
 
 
 def system_kind_of(span: RawSpan) -> str:
-    return span.attributes.get(c.SYSTEM_KIND, "")
+    return span.attributes.get(c.SYSTEM_KIND) or span.resource_attributes.get(c.SYSTEM_KIND, "")
 
 
 def _stage(span: RawSpan) -> str:

@@ -331,3 +331,19 @@ __all__ = [
     "linked_order",
     "span_id",
 ]
+
+
+if __name__ == "__main__":
+    # python tests/tracing/scenarios.py DATA_DIR: load the scenarios into the embedded store there
+    # (for tests that run the tower command in a subprocess with its own data dir).
+    import sys
+
+    from spanbuilder import insert
+
+    from storage import StorageSettings, open_store
+    from storage.migrate import migrate
+    from tracing.conventions import KEY_ATTRIBUTES
+
+    with open_store(StorageSettings(data_dir=sys.argv[1]), command="load scenarios") as target:
+        migrate(target, KEY_ATTRIBUTES)
+        insert(target, edi_split_order() + linked_order())
