@@ -186,7 +186,10 @@ class _Cutter:
             return value.int_value
         if which == "double_value":
             number = value.double_value
-            return number if math.isfinite(number) else go_float(number)
+            if not math.isfinite(number):
+                return go_float(number)
+            # Go's encoding/json writes integral doubles without a fraction (2.0 -> 2)
+            return int(number) if number.is_integer() and abs(number) < 1e21 else number
         if which == "bytes_value":
             return base64.b64encode(value.bytes_value).decode("ascii")
         if depth >= 16:
