@@ -56,6 +56,8 @@ MANUAL_TOUCH: Final = "order.manual_touch"  # true when a person acted on the or
 EXCEPTION_TYPE: Final = "order.exception.type"
 EXCEPTION_OUTCOME: Final = "order.exception.outcome"
 STATUS: Final = "order.status"  # business outcome of the hop, e.g. accepted, held, backordered
+# set by the instrumentation library on spans that break these conventions (list of problems)
+CONVENTION_VIOLATIONS: Final = "order.convention.violations"
 
 
 class Stage(StrEnum):

@@ -1,0 +1,227 @@
+"""Where span records go: OTLP through the OpenTelemetry SDK exporter, or straight into ClickHouse.
+
+* :func:`to_readable_spans` / :class:`OtlpSink` turn records into SDK ``ReadableSpan`` s with their
+  recorded start/end times and export them with any ``SpanExporter`` (``OTLPSpanExporter`` over
+  HTTP/protobuf by default) - the path real services take.
+* :func:`write_to_store` inserts records into ``otel_traces`` column by column, exactly as the
+  Collector's clickhouseexporter would store them - the fast path for tests and benchmarks.
+
+ClickHouse is only needed by ``write_to_store`` (a ``storage.Store`` is passed in), so importing this
+module does not import a ClickHouse client.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+from tracing.records import SpanRecord, text_map
+
+if TYPE_CHECKING:
+    from storage import Store
+
+T = TypeVar("T")
+
+OTEL_TRACES_COLUMNS: tuple[str, ...] = (
+    "Timestamp",
+    "TraceId",
+    "SpanId",
+    "ParentSpanId",
+    "TraceState",
+    "SpanName",
+    "SpanKind",
+    "ServiceName",
+    "ResourceAttributes",
+    "ScopeName",
+    "ScopeVersion",
+    "SpanAttributes",
+    "Duration",
+    "StatusCode",
+    "StatusMessage",
+    "Events.Timestamp",
+    "Events.Name",
+    "Events.Attributes",
+    "Links.TraceId",
+    "Links.SpanId",
+    "Links.TraceState",
+    "Links.Attributes",
+)
+
+_KINDS = {
+    "Internal": SpanKind.INTERNAL,
+    "Server": SpanKind.SERVER,
+    "Client": SpanKind.CLIENT,
+    "Producer": SpanKind.PRODUCER,
+    "Consumer": SpanKind.CONSUMER,
+}
+_STATUS = {"Unset": StatusCode.UNSET, "Ok": StatusCode.OK, "Error": StatusCode.ERROR}
+
+
+class ExportError(RuntimeError):
+    """The exporter did not accept a batch (after its own retries)."""
+
+
+# -- ClickHouse -------------------------------------------------------------------------------
+
+
+def write_to_store(
+    store: Store, records: Iterable[SpanRecord], *, table: str = "otel_traces", batch_size: int = 100_000
+) -> int:
+    """Insert records into ``otel_traces`` (one insert per ``batch_size`` spans); returns spans written."""
+    written = 0
+    for batch in _batches(records, batch_size):
+        written += store.insert(table, _columns(batch), OTEL_TRACES_COLUMNS, column_oriented=True)
+    return written
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _columns(batch: Sequence[SpanRecord]) -> list[list[Any]]:
+    resources: dict[int, dict[str, str]] = {}
+    cols: list[list[Any]] = [[] for _ in OTEL_TRACES_COLUMNS]
+    (ts, tid, sid, psid, tstate, name, kind, service, res, scope, scope_v, attrs, dur, status, msg,
+     ev_ts, ev_name, ev_attrs, ln_tid, ln_sid, ln_state, ln_attrs) = cols  # fmt: skip
+    for r in batch:
+        ts.append(r.start_ns)
+        tid.append(r.trace_id)
+        sid.append(r.span_id)
+        psid.append(r.parent_span_id)
+        tstate.append("")
+        name.append(r.name)
+        kind.append(r.kind)
+        service.append(r.service_name)
+        resource = resources.get(id(r.resource))
+        if resource is None:
+            resource = resources[id(r.resource)] = dict(r.resource)
+        res.append(resource)
+        scope.append(r.scope_name)
+        scope_v.append(r.scope_version)
+        attrs.append(text_map(r.attributes))
+        dur.append(r.end_ns - r.start_ns)
+        status.append(r.status_code)
+        msg.append(r.status_message)
+        ev_ts.append([e.time_ns for e in r.events])
+        ev_name.append([e.name for e in r.events])
+        ev_attrs.append([text_map(e.attributes) for e in r.events])
+        ln_tid.append([link.trace_id for link in r.links])
+        ln_sid.append([link.span_id for link in r.links])
+        ln_state.append(["" for _ in r.links])
+        ln_attrs.append([text_map(link.attributes) for link in r.links])
+    return cols
+
+
+# -- OpenTelemetry SDK ------------------------------------------------------------------------
+
+
+def to_readable_spans(records: Iterable[SpanRecord]) -> Iterator[ReadableSpan]:
+    """SDK spans with the records' own ids and times, ready for any ``SpanExporter``."""
+    resources: dict[int, Resource] = {}
+    scopes: dict[tuple[str, str], InstrumentationScope] = {}
+    flags = TraceFlags(TraceFlags.SAMPLED)
+    for r in records:
+        resource = resources.get(id(r.resource))
+        if resource is None:
+            resource = resources[id(r.resource)] = Resource.create(r.resource)
+        scope = scopes.get((r.scope_name, r.scope_version))
+        if scope is None:
+            scope = scopes[(r.scope_name, r.scope_version)] = InstrumentationScope(
+                r.scope_name, r.scope_version
+            )
+        trace_id = int(r.trace_id, 16)
+        parent = (
+            SpanContext(trace_id, int(r.parent_span_id, 16), is_remote=False, trace_flags=flags)
+            if r.parent_span_id
+            else None
+        )
+        status = _STATUS.get(r.status_code, StatusCode.UNSET)
+        yield ReadableSpan(
+            name=r.name,
+            context=SpanContext(trace_id, int(r.span_id, 16), is_remote=False, trace_flags=flags),
+            parent=parent,
+            resource=resource,
+            attributes=dict(r.attributes),
+            events=[Event(e.name, dict(e.attributes), timestamp=e.time_ns) for e in r.events],
+            links=[
+                Link(
+                    SpanContext(
+                        int(link.trace_id, 16), int(link.span_id, 16), is_remote=True, trace_flags=flags
+                    ),
+                    dict(link.attributes),
+                )
+                for link in r.links
+            ],
+            kind=_KINDS.get(r.kind, SpanKind.INTERNAL),
+            status=Status(status, r.status_message if status is StatusCode.ERROR else None),
+            start_time=r.start_ns,
+            end_time=r.end_ns,
+            instrumentation_scope=scope,
+        )
+
+
+class OtlpSink:
+    """Exports records in batches through a ``SpanExporter`` (OTLP/HTTP protobuf by default).
+
+    Batches are exported synchronously: a batch the exporter rejects after its own retries raises
+    :class:`ExportError` (nothing is dropped silently). Counts what was sent.
+    """
+
+    def __init__(
+        self,
+        exporter: SpanExporter | None = None,
+        *,
+        endpoint: str | None = None,
+        token: str | None = None,
+        batch_size: int = 512,
+        timeout_s: float = 10.0,
+    ) -> None:
+        if exporter is None:
+            from opentelemetry.exporter.otlp.proto.http import Compression
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            headers = {"authorization": f"Bearer {token}"} if token else None
+            exporter = OTLPSpanExporter(
+                endpoint=traces_endpoint(endpoint) if endpoint else None,
+                headers=headers,
+                timeout=timeout_s,
+                compression=Compression.Gzip,
+            )
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.exporter = exporter
+        self.batch_size = batch_size
+        self.spans_sent = 0
+        self.batches_sent = 0
+
+    def send(self, records: Iterable[SpanRecord]) -> int:
+        """Export the records; returns how many were sent by this call."""
+        sent = 0
+        for batch in _batches(to_readable_spans(records), self.batch_size):
+            result = self.exporter.export(batch)
+            if result is not SpanExportResult.SUCCESS:
+                raise ExportError(
+                    f"the exporter rejected a batch of {len(batch)} spans after {self.spans_sent + sent} were sent"
+                )
+            sent += len(batch)
+            self.batches_sent += 1
+        self.spans_sent += sent
+        return sent
+
+    def close(self) -> None:
+        self.exporter.shutdown()
+
+
+def traces_endpoint(url: str) -> str:
+    """``http://host:4318`` -> ``http://host:4318/v1/traces`` (a full ``/v1/traces`` URL is kept)."""
+    url = url.rstrip("/")
+    return url if url.endswith("/v1/traces") else f"{url}/v1/traces"
