@@ -10,6 +10,7 @@ import typer
 
 from tower import runtime
 from tower.settings import dump_yaml, masked
+from tower.users import users_app
 
 app = typer.Typer(
     name="tower",
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect settings.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(users_app, name="users")
 
 ConfigOption = Annotated[
     Path | None,

@@ -7,6 +7,16 @@ from tower.serve import Service, register
 from tower.settings import TowerSettings
 
 
+# -- web: the dashboard (uvicorn in a thread on web.host/web.port) -------------------------------
+def _web_service(settings: TowerSettings, store: Store) -> Service:
+    from tower.web_service import WebService
+
+    return WebService(settings, store)
+
+
+register("web", _web_service)
+
+
 # -- collector: OTLP/HTTP + OTLP/gRPC receivers, write-ahead spool, store writer -------------------
 def _collector_service(settings: TowerSettings, store: Store) -> Service:
     from collector.service import Collector

@@ -1,0 +1,166 @@
+"""The dashboard's app factory: Jinja2 pages and the JSON API under ``/api/``, one router per area."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import Response
+
+from storage import Store
+from web import formatting
+from web.accounts import Accounts
+from web.deps import WebState, render
+from web.security import LoginThrottle, NotAuthenticated, SecurityHeadersMiddleware, is_api, safe_href
+from web.settings import WebSettings
+
+log = logging.getLogger("web")
+SESSION_COOKIE = "tower_session"
+
+
+def templates_env() -> jinja2.Environment:
+    """Jinja2 with autoescaping for every template (HTML and SVG alike) and the tower's filters."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        dt=formatting.fmt_datetime,
+        time=formatting.fmt_time,
+        dur=formatting.fmt_duration,
+        num=formatting.fmt_number,
+        pct=formatting.fmt_percent,
+        safe_href=safe_href,
+    )
+    return env
+
+
+def create_app(settings: WebSettings, store: Store, *, secret_key: str | None = None) -> FastAPI:
+    """Build the dashboard for ``store``.
+
+    ``secret_key`` signs session cookies; it defaults to ``settings.secret_key``, else a random key
+    (sessions then end when the process restarts; ``tower serve`` keeps one in the data dir).
+    """
+    key = secret_key or (settings.secret_key.get_secret_value() if settings.secret_key else None)
+    if not key:
+        log.warning("web.secret_key is not set: using a random key, logins end when the process restarts")
+        key = secrets.token_urlsafe(32)
+
+    app = FastAPI(
+        title="Order Control Tower",
+        version="1",
+        summary="Order traces, SLAs, exceptions and KPIs across ERP, EDI, WMS and carriers.",
+        openapi_url="/api/openapi.json",
+        docs_url=None,  # Swagger UI needs scripts from a CDN: forbidden by the CSP; the schema is served
+        redoc_url=None,
+    )
+    templates = Jinja2Templates(env=templates_env())
+    app.state.web = WebState(
+        settings=settings,
+        store=store,
+        accounts=Accounts(store, settings),
+        templates=templates,
+        throttle=LoginThrottle(settings.login_attempts_per_minute),
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=key,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age_s,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    static_dir = Path(str(resources.files("web").joinpath("static")))
+    app.mount("/static", StaticFiles(directory=static_dir), name="static")
+    _install_error_handlers(app)
+    _include_routers(app)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from web.routers import admin, auth, health, optional_routers, orders
+
+    nav: list[tuple[str, str, str]] = [("/", "Orders", "orders")]
+    for module in (health, auth, orders, admin):
+        app.include_router(module.router)
+    for module in optional_routers():
+        app.include_router(module.router)
+        nav.append(module.NAV)
+    nav.append(("/admin", "Admin", "admin"))
+    app.state.nav_items = nav
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotAuthenticated)
+    async def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
+        if is_api(request):
+            return JSONResponse(
+                {"detail": exc.reason}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        from urllib.parse import urlencode
+
+        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return _error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        detail = getattr(exc, "detail", "not found")
+        if is_api(request):
+            return JSONResponse({"detail": detail}, status_code=404)
+        return _error_page(request, 404, str(detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {"field": ".".join(str(p) for p in err.get("loc", ())), "problem": str(err.get("msg", ""))}
+            for err in exc.errors()
+        ]
+        if is_api(request):
+            return JSONResponse({"detail": problems}, status_code=422)
+        text = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+        return _error_page(request, 400, f"invalid request: {text}")
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if is_api(request):
+            return JSONResponse({"detail": "internal error; see the tower log"}, status_code=500)
+        return _error_page(request, 500, "internal error; see the tower log")
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    state: WebState = request.app.state.web
+    principal = None
+    try:
+        from web.deps import optional_principal
+
+        principal = optional_principal(request, state) if "session" in request.scope else None
+    except Exception:
+        principal = None
+    return render(
+        request,
+        state,
+        "error.html",
+        {"status": status, "message": message, "nav": ""},
+        principal=principal,
+        status_code=status,
+    )

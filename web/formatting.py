@@ -1,0 +1,63 @@
+"""Template filters: times, durations and numbers as people read them."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+
+def as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def fmt_datetime(value: datetime | None) -> str:
+    """``2026-11-26 14:03:07 UTC``; ClickHouse hands back naive UTC."""
+    if value is None:
+        return "-"
+    return as_utc(value).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def fmt_time(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return as_utc(value).strftime("%m-%d %H:%M:%S")
+
+
+def fmt_duration(value: float | timedelta | None) -> str:
+    """Seconds (or a timedelta) as ``3d 4h``, ``2h 05m``, ``4m 10s``, ``850 ms``."""
+    if value is None:
+        return "-"
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if math.isnan(seconds):
+        return "-"
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    if seconds < 1:
+        return f"{sign}{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{sign}{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{sign}{days}d {hours}h"
+    if hours:
+        return f"{sign}{hours}h {minutes:02d}m"
+    return f"{sign}{minutes}m {secs:02d}s"
+
+
+def fmt_number(value: float | int | None, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and math.isnan(value):
+        return "-"
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.{digits}f}"
+
+
+def fmt_percent(value: float | None, digits: int = 1) -> str:
+    """A ratio 0..1 as a percentage."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value * 100:.{digits}f}%"

@@ -1,0 +1,108 @@
+"""Find an order by any key, and its timeline (Gantt of hops across systems, with the raw spans)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from tracing.crosswalk import MAX_KEY_LENGTH
+from tracing.timeline import CrosswalkError, OrderMatch, OrderNotFound, Timeline, find_orders, order_timeline
+from web import charts, services
+from web.deps import StateDep, StoreDep, Viewer, render
+
+router = APIRouter(tags=["orders"])
+
+SearchKey = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        description="Any business key: order number, customer PO, EDI control number, shipment id, "
+        "tracking number, invoice number, batch id.",
+    ),
+]
+OrderId = Annotated[str, Path(min_length=1, max_length=MAX_KEY_LENGTH, description="Canonical order id.")]
+
+
+def _search(store: StoreDep, q: str) -> list[OrderMatch]:
+    try:
+        return find_orders(store, q)
+    except CrosswalkError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+
+
+def _timeline(store: StoreDep, order_id: str) -> Timeline:
+    try:
+        return order_timeline(store, order_id)
+    except CrosswalkError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    except OrderNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
+@router.get("/api/search", response_model=list[OrderMatch])
+def api_search(q: SearchKey, store: StoreDep, principal: Viewer) -> list[OrderMatch]:
+    """Orders a key leads to (one key may lead to several, e.g. a consolidated invoice)."""
+    return _search(store, q)
+
+
+@router.get("/api/orders/{order_id}/timeline", response_model=Timeline)
+def api_timeline(order_id: OrderId, store: StoreDep, principal: Viewer) -> Timeline:
+    """The order's hops, handoff gaps, critical path, state, exceptions and raw spans."""
+    return _timeline(store, order_id)
+
+
+@router.get("/", include_in_schema=False)
+def search_page(
+    request: Request,
+    state: StateDep,
+    principal: Viewer,
+    q: Annotated[str | None, Query(max_length=MAX_KEY_LENGTH)] = None,
+) -> Response:
+    key = (q or "").strip()
+    matches: list[OrderMatch] | None = None
+    error = None
+    if key:
+        try:
+            matches = find_orders(state.store, key)
+        except CrosswalkError as exc:
+            error = str(exc)
+        if matches is not None and len({m.order_id for m in matches}) == 1:
+            return RedirectResponse(f"/orders/{quote(matches[0].order_id, safe='')}", status_code=303)
+    overview = services.order_overview(state.store) if not key else None
+    return render(
+        request,
+        state,
+        "search.html",
+        {"nav": "orders", "q": key, "matches": matches, "error": error, "overview": overview},
+        principal=principal,
+        status_code=400 if error else 200,
+    )
+
+
+@router.get("/orders/{order_id}", include_in_schema=False)
+def timeline_page(request: Request, order_id: OrderId, state: StateDep, principal: Viewer) -> Response:
+    timeline = _timeline(state.store, order_id)
+    now = datetime.now(UTC)
+    marks = services.sla_marks(state.store, timeline.order_id)
+    hop_spans = {span_id for hop in timeline.hops for span_id in hop.span_ids}
+    return render(
+        request,
+        state,
+        "timeline.html",
+        {
+            "nav": "orders",
+            "t": timeline,
+            "gantt": charts.gantt(timeline, now=now, sla_marks=marks),
+            "sla_marks": marks,
+            "spans_by_id": {span.span_id: span for span in timeline.spans},
+            "other_spans": [span for span in timeline.spans if span.span_id not in hop_spans],
+            "exceptions": services.order_exceptions(state.store, timeline.order_id),
+        },
+        principal=principal,
+    )
