@@ -75,6 +75,37 @@ def serve(
         run(settings, store, chosen)
 
 
+@app.command()
+def trace(
+    key: Annotated[
+        str,
+        typer.Argument(
+            help="Any key: order number, PO, EDI control number, shipment, tracking or invoice number."
+        ),
+    ],
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the matches and timelines as JSON.")] = False,
+    api: Annotated[
+        str | None,
+        typer.Option(
+            "--api",
+            help="Ask a running tower's API (default: the store, or the API of the tower holding it).",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="API token for --api.", envvar="TOWER_API_TOKEN")
+    ] = None,
+    max_orders: Annotated[
+        int, typer.Option("--max-orders", min=1, help="Timelines to show when a key matches several orders.")
+    ] = 5,
+) -> None:
+    """Show an order's journey across every system: hops, waits at handoffs, state. Exit 1 when nothing matches."""
+    from tower.trace import run as run_trace
+
+    settings = runtime.settings_or_exit(config)
+    raise typer.Exit(run_trace(settings, key, as_json=as_json, api=api, token=token, max_orders=max_orders))
+
+
 def main() -> None:
     app()
 

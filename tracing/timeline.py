@@ -470,7 +470,7 @@ def _state(
 
 
 def _complete(hop_spans: list[RawSpan]) -> bool:
-    """Invoiced without error, and every shipment that left was delivered."""
+    """Shipped, invoiced without error, and every shipment that left was delivered."""
     invoiced = any(_stage(s) == FINAL_STAGE and s.status_code != "Error" for s in hop_spans)
     shipped = {
         attribute_values(s.attributes.get(c.SHIPMENT_ID, ""))[0]
@@ -480,7 +480,7 @@ def _complete(hop_spans: list[RawSpan]) -> bool:
         if _stage(s) == c.Stage.SHIP.value and s.status_code != "Error"
     }
     delivered = [s for s in hop_spans if _stage(s) == c.Stage.DELIVER.value and s.status_code != "Error"]
-    return invoiced and len(delivered) >= len(shipped)
+    return invoiced and bool(shipped) and len(delivered) >= len(shipped)
 
 
 def _exceptions(spans: list[RawSpan]) -> list[ExceptionEvent]:
