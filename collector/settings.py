@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
 
+from collector.agents.settings import AgentSettings
+
 
 class CollectorSettings(BaseModel):
     host: str = Field(default="127.0.0.1", description="Address the OTLP receivers bind. Default: 127.0.0.1")
@@ -72,3 +74,7 @@ class CollectorSettings(BaseModel):
     max_events: int = Field(default=1000, ge=0, description="Events kept per span. Default: 1000")
     max_links: int = Field(default=1000, ge=0, description="Links kept per span. Default: 1000")
     grpc_workers: int = Field(default=8, ge=1, description="Threads serving OTLP/gRPC. Default: 8")
+    agents: AgentSettings = Field(
+        default_factory=AgentSettings,
+        description="Agents for EDI files, carrier webhooks and DB pollers, run by tower serve. Default: none enabled",
+    )

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from tower import runtime
+from tower.agent import agent_app
 from tower.settings import dump_yaml, masked
 from tower.users import users_app
 
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect settings.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(agent_app, name="agent")
 app.add_typer(users_app, name="users")
 
 ConfigOption = Annotated[

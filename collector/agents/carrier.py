@@ -1,0 +1,361 @@
+"""Carrier tracking webhook agent: tracking events (JSON over HTTP) -> hop spans keyed by tracking number.
+
+Built-in mapping for the common multi-carrier *Event* shape (EasyPost-style: ``{"id", "object":
+"Event", "description": "tracker.updated", "result": {"tracking_code", "status", "carrier",
+"shipment_id", "tracking_details": [...]}}``) and a configurable dotted-path field mapping for any
+other JSON body. When a secret is set, the raw body must carry a valid HMAC-SHA256 signature
+(hex, optionally ``hmac-sha256-hex=``/``sha256=`` prefixed, or base64), compared in constant time.
+
+Answers: 200 accepted / duplicate / ignored, 400 malformed JSON, 401 bad signature, 413 too large,
+422 valid JSON without the mapped fields, 503 (with Retry-After) when the collector did not take
+the spans, so the carrier retries. A replayed event id (the seen-ids store survives restarts) is
+answered 200 and emits nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from collector.agents.emitter import AttrValue, Emitter, ExportError, Hop
+from collector.agents.settings import CarrierAgentSettings, FieldMapping
+from collector.agents.state import SeenIds
+from tracing import conventions as c
+
+log = logging.getLogger("tower.agents.carrier")
+
+SHIPMENT_EVENT_ID = "shipment.event.id"  # the carrier's event id (replays are counted once)
+SHIPMENT_CARRIER_STATUS = "shipment.carrier_status"  # the carrier's own status word
+SHIPMENT_STATUS_MESSAGE = "shipment.status_message"
+
+STATUSES = (
+    "label_created",
+    "picked_up",
+    "in_transit",
+    "out_for_delivery",
+    "available_for_pickup",
+    "delivered",
+    "exception",
+    "unknown",
+)
+_SHIP_STATUSES = {"label_created", "picked_up"}
+
+EASYPOST = FieldMapping(
+    event_id="id",
+    tracking_number="result.tracking_code",
+    status="result.status",
+    carrier="result.carrier",
+    shipment_id="result.shipment_id",
+    order_id="result.order_id",
+    occurred_at="result.tracking_details.-1.datetime",
+    message="result.tracking_details.-1.message",
+    status_map={
+        "pre_transit": "label_created",
+        "in_transit": "in_transit",
+        "out_for_delivery": "out_for_delivery",
+        "delivered": "delivered",
+        "available_for_pickup": "available_for_pickup",
+        "return_to_sender": "exception",
+        "failure": "exception",
+        "error": "exception",
+        "cancelled": "exception",
+        "unknown": "unknown",
+    },
+)
+_EASYPOST_EVENTS = {"tracker.created", "tracker.updated"}
+
+
+class WebhookError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class TrackingEvent:
+    event_id: str
+    tracking_number: str
+    status: str  # one of STATUSES (or the carrier's word, normalised, when unmapped)
+    carrier_status: str
+    carrier: str = ""
+    shipment_id: str = ""
+    order_id: str = ""
+    occurred_at_ns: int | None = None
+    message: str = ""
+
+
+def pick(data: Any, path: str) -> Any:
+    """Value at a dotted path (``result.tracking_details.-1.datetime``); None when absent."""
+    cur = data
+    for part in path.split("."):
+        if isinstance(cur, dict):
+            cur = cur.get(part)
+        elif isinstance(cur, list):
+            try:
+                cur = cur[int(part)]
+            except (ValueError, IndexError):
+                return None
+        else:
+            return None
+        if cur is None:
+            return None
+    return cur
+
+
+def parse_time(value: Any) -> int | None:
+    """Epoch ns from ISO 8601 text or epoch seconds/milliseconds; None when unreadable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value / 1000 if value > 1e11 else value
+        return int(seconds * 1e9)
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return int(dt.timestamp() * 1e9)
+    return None
+
+
+def normalise_status(raw: str, status_map: dict[str, str]) -> str:
+    if raw in status_map:
+        return status_map[raw]
+    word = raw.strip().lower().replace(" ", "_").replace("-", "_")
+    return status_map.get(word, word or "unknown")
+
+
+def map_event(body: Any, mapping: FieldMapping) -> TrackingEvent:
+    """The tracking event described by a decoded body; raises WebhookError(422) when fields are missing."""
+    if not isinstance(body, dict):
+        raise WebhookError(400, f"body must be a JSON object, got {type(body).__name__}")
+
+    def text(path: str | None) -> str:
+        if not path:
+            return ""
+        value = pick(body, path)
+        if isinstance(value, dict | list):
+            return ""
+        return "" if value is None else str(value).strip()
+
+    missing = [
+        name
+        for name, path in (
+            ("event_id", mapping.event_id),
+            ("tracking_number", mapping.tracking_number),
+            ("status", mapping.status),
+        )
+        if not text(path)
+    ]
+    if missing:
+        raise WebhookError(422, "missing " + ", ".join(f"{m} ({getattr(mapping, m)})" for m in missing))
+    raw_status = text(mapping.status)
+    return TrackingEvent(
+        event_id=text(mapping.event_id)[:200],
+        tracking_number=text(mapping.tracking_number)[:100],
+        status=normalise_status(raw_status, mapping.status_map),
+        carrier_status=raw_status[:100],
+        carrier=text(mapping.carrier)[:100],
+        shipment_id=text(mapping.shipment_id)[:100],
+        order_id=text(mapping.order_id)[:100],
+        occurred_at_ns=parse_time(pick(body, mapping.occurred_at)) if mapping.occurred_at else None,
+        message=text(mapping.message)[:500],
+    )
+
+
+def sign(secret: str, body: bytes) -> str:
+    """Hex HMAC-SHA256 of ``body`` (what a sender puts in the signature header)."""
+    key = unicodedata.normalize("NFKD", secret).encode()
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
+    if not header:
+        return False
+    value = header.strip()
+    for prefix in ("hmac-sha256-hex=", "sha256="):
+        if value.lower().startswith(prefix):
+            value = value[len(prefix) :]
+            break
+    key = unicodedata.normalize("NFKD", secret).encode()
+    digest = hmac.new(key, body, hashlib.sha256).digest()
+    hex_ok = hmac.compare_digest(digest.hex(), value.lower())
+    b64_ok = hmac.compare_digest(base64.b64encode(digest).decode(), value)
+    return hex_ok or b64_ok
+
+
+def event_hop(event: TrackingEvent, system_instance: str, received_ns: int) -> Hop:
+    start = event.occurred_at_ns or received_ns
+    stage = c.Stage.SHIP if event.status in _SHIP_STATUSES else c.Stage.DELIVER
+    attrs: dict[str, AttrValue] = {
+        c.SYSTEM_KIND: c.SystemKind.CARRIER.value,
+        c.SYSTEM_INSTANCE: (event.carrier.lower() or system_instance),
+        c.STAGE: stage.value,
+        c.STATUS: event.status,
+        c.SHIPMENT_TRACKING_NUMBER: event.tracking_number,
+        SHIPMENT_EVENT_ID: event.event_id,
+        SHIPMENT_CARRIER_STATUS: event.carrier_status,
+    }
+    for key, value in (
+        (c.SHIPMENT_CARRIER, event.carrier),
+        (c.SHIPMENT_ID, event.shipment_id),
+        (c.ORDER_ID, event.order_id),
+        (SHIPMENT_STATUS_MESSAGE, event.message),
+    ):
+        if value:
+            attrs[key] = value
+    hop = Hop(
+        name=f"carrier {event.status}",
+        seed=f"carrier:{event.event_id}",
+        start_ns=start,
+        end_ns=start,
+        attributes=attrs,
+    )
+    if event.status == "exception":
+        attrs[c.EXCEPTION_TYPE] = c.ExceptionType.CARRIER_EXCEPTION.value
+        attrs[c.EXCEPTION_OUTCOME] = c.ExceptionOutcome.OPENED.value
+        attrs[c.ERROR_TYPE] = c.ExceptionType.CARRIER_EXCEPTION.value
+        hop.error = f"carrier exception for {event.tracking_number}: {event.message or event.carrier_status}"
+    return hop
+
+
+class CarrierWebhook:
+    """The webhook's logic, independent of the HTTP server: verify, decode, map, de-duplicate, emit."""
+
+    def __init__(self, settings: CarrierAgentSettings, emitter: Emitter, state_dir: Path) -> None:
+        self.settings = settings
+        self.emitter = emitter
+        custom = settings.field_mapping if settings.mapping == "custom" else None
+        self.mapping: FieldMapping = custom or EASYPOST
+        self.seen = SeenIds(state_dir / "carrier-seen-ids.sqlite3", settings.seen_ids_limit)
+        self._lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+
+    def _count(self, outcome: str) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+    def handle(self, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
+        try:
+            return self._handle(body, signature)
+        except WebhookError as exc:
+            self._count(str(exc.status))
+            return exc.status, {"error": str(exc)}
+
+    def _handle(self, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
+        if len(body) > self.settings.max_body_bytes:
+            raise WebhookError(413, f"body larger than {self.settings.max_body_bytes} bytes")
+        secret = self.settings.secret.get_secret_value()
+        if secret and not signature_ok(secret, body, signature):
+            raise WebhookError(401, f"missing or bad signature in {self.settings.signature_header}")
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise WebhookError(400, f"malformed JSON: {exc}") from None
+        if self.settings.mapping == "easypost" and isinstance(data, dict):
+            description = str(data.get("description", ""))
+            if data.get("object") == "Event" and description and description not in _EASYPOST_EVENTS:
+                self._count("ignored")
+                return 200, {"status": "ignored", "reason": f"event {description} is not a tracker event"}
+        event = map_event(data, self.mapping)
+        with self._lock:
+            if event.event_id in self.seen:
+                self._count("duplicate")
+                return 200, {"status": "duplicate", "event_id": event.event_id}
+            hop = event_hop(event, self.settings.system_instance, time.time_ns())
+            try:
+                spans = self.emitter.emit([hop])
+            except ExportError as exc:
+                log.warning("carrier event %s not acknowledged: %s", event.event_id, exc)
+                self._count("503")
+                return 503, {"error": "collector unavailable, retry later"}
+            self.seen.add(event.event_id)
+        self._count("accepted")
+        return 200, {"status": "accepted", "event_id": event.event_id, "spans": spans}
+
+    def close(self) -> None:
+        self.seen.close()
+
+
+def create_app(webhook: CarrierWebhook) -> Starlette:
+    settings = webhook.settings
+    limit = settings.max_body_bytes
+
+    async def receive(request: Request) -> JSONResponse:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            return JSONResponse({"error": f"body larger than {limit} bytes"}, status_code=413)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return JSONResponse({"error": f"body larger than {limit} bytes"}, status_code=413)
+            chunks.append(chunk)
+        status, payload = webhook.handle(b"".join(chunks), request.headers.get(settings.signature_header))
+        headers = {"Retry-After": "30"} if status == 503 else None
+        return JSONResponse(payload, status_code=status, headers=headers)
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "counts": webhook.counts, "seen_ids": len(webhook.seen)})
+
+    return Starlette(routes=[Route(settings.path, receive, methods=["POST"]), Route("/healthz", health)])
+
+
+class CarrierAgent:
+    """The webhook served by uvicorn in a thread (a ``tower serve`` service)."""
+
+    name = "carrier-agent"
+
+    def __init__(self, settings: CarrierAgentSettings, emitter: Emitter, state_dir: Path) -> None:
+        self.webhook = CarrierWebhook(settings, emitter, state_dir)
+        config = uvicorn.Config(
+            create_app(self.webhook),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        self.server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        sock = self.server.servers[0].sockets[0].getsockname()
+        return f"http://{sock[0]}:{sock[1]}{self.webhook.settings.path}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.server.run, name="carrier-agent", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"carrier webhook could not listen on {self.webhook.settings.host}:{self.webhook.settings.port}"
+                )
+            time.sleep(0.02)
+        log.info("carrier webhook listening on %s", self.url)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.webhook.close()

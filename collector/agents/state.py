@@ -1,0 +1,126 @@
+"""Durable agent state kept in files under the data directory: ledgers, seen ids, cursors.
+
+SQLite (stdlib) gives atomic, crash-safe updates for the sets; the poller cursor is a small JSON
+file replaced atomically (write temp, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Replace ``path`` with ``data`` as JSON so a crash leaves the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class _Db:
+    def __init__(self, path: Path, ddl: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute(ddl)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class FileLedger(_Db):
+    """Processed files by name, size and sha256: a file already recorded is never processed again."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            path,
+            "CREATE TABLE IF NOT EXISTS processed (name TEXT NOT NULL, size INTEGER NOT NULL, "
+            "sha256 TEXT NOT NULL, outcome TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (name, size, sha256))",
+        )
+
+    def seen(self, name: str, size: int, sha256: str) -> bool:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM processed WHERE name = ? AND size = ? AND sha256 = ?", (name, size, sha256)
+            ).fetchone()
+        return row is not None
+
+    def record(self, name: str, size: int, sha256: str, outcome: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO processed VALUES (?, ?, ?, ?, ?)",
+                (name, size, sha256, outcome, time.time()),
+            )
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count() FROM processed").fetchone()[0])
+
+
+class SeenIds(_Db):
+    """Event ids already accepted, oldest forgotten beyond ``limit`` (replays are counted once)."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        super().__init__(
+            path, "CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE)"
+        )
+        self.limit = limit
+
+    def __contains__(self, event_id: str) -> bool:
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM seen WHERE id = ?", (event_id,)).fetchone() is not None
+
+    def add(self, event_id: str) -> None:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                seq = self._conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM seen").fetchone()[0]
+                self._conn.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (event_id, seq))
+                self._conn.execute("DELETE FROM seen WHERE seq <= ?", (seq - self.limit,))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count() FROM seen").fetchone()[0])

@@ -1,0 +1,210 @@
+"""``tower agent edi|carrier|poller``: run one agent standalone, and the agents inside ``tower serve``.
+
+Standalone agents send OTLP to ``--endpoint`` (default: the configured agent export endpoint, else
+the local collector address from the settings) with ``--token``; they need no store.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from collector.agents import runtime as agents_runtime
+from collector.agents.poller import PollerConfigError
+from collector.agents.runtime import Agent, AgentsService
+from collector.agents.settings import ExportSettings
+from tower import runtime
+from tower.settings import TowerSettings
+
+agent_app = typer.Typer(
+    help="Run an agent for a system that cannot be instrumented (EDI files, carrier webhooks, DB pollers).",
+    no_args_is_help=True,
+)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML config file (also TOWER_CONFIG).", envvar="TOWER_CONFIG"),
+]
+EndpointOption = Annotated[
+    str | None, typer.Option("--endpoint", help="Collector base URL, e.g. http://127.0.0.1:4318.")
+]
+TokenOption = Annotated[
+    str | None, typer.Option("--token", help="Collector bearer token.", envvar="TOWER_AGENT_TOKEN")
+]
+OnceOption = Annotated[bool, typer.Option("--once", help="Process what is there now, then exit.")]
+
+
+def local_endpoint(settings: TowerSettings) -> tuple[str, str]:
+    """The collector address and first token of these settings (what a local agent talks to)."""
+    host = settings.collector.host
+    host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    tokens = settings.collector.tokens
+    return f"http://{host}:{settings.collector.http_port}", (tokens[0].get_secret_value() if tokens else "")
+
+
+def _export(base: ExportSettings, endpoint: str | None, token: str | None) -> ExportSettings:
+    data: dict[str, Any] = base.model_dump()
+    if endpoint:
+        data["endpoint"] = endpoint
+    if token:
+        data["token"] = token
+    return ExportSettings(**data)
+
+
+def _run_until_signal(agent: Agent) -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    agent.start()
+    try:
+        stop.wait()
+    finally:
+        agent.stop()
+
+
+@agent_app.command("edi")
+def edi(
+    config: ConfigOption = None,
+    inbound: Annotated[
+        list[Path] | None, typer.Option("--inbound", help="Inbound directory (repeat).")
+    ] = None,
+    outbound: Annotated[
+        list[Path] | None, typer.Option("--outbound", help="Outbound directory (repeat).")
+    ] = None,
+    endpoint: EndpointOption = None,
+    token: TokenOption = None,
+    settle: Annotated[
+        float | None, typer.Option("--settle", help="Seconds a file must stay unchanged.")
+    ] = None,
+    once: OnceOption = False,
+) -> None:
+    """Watch directories for X12 interchanges (850/855/856/810/997) and send their hop spans."""
+    settings = runtime.settings_or_exit(config)
+    runtime.configure_logging(settings.log_level)
+    edi_settings = settings.collector.agents.edi.model_copy(
+        update={
+            "inbound_dirs": inbound or settings.collector.agents.edi.inbound_dirs,
+            "outbound_dirs": outbound or settings.collector.agents.edi.outbound_dirs,
+            "export": _export(settings.collector.agents.edi.export, endpoint, token),
+            **({"settle_seconds": settle} if settle is not None else {}),
+        }
+    )
+    if not edi_settings.inbound_dirs and not edi_settings.outbound_dirs:
+        runtime.fail("give --inbound and/or --outbound directories (or collector.agents.edi in the config)")
+    agent = agents_runtime.edi_agent(edi_settings, settings.storage.data_dir, *local_endpoint(settings))
+    if once:
+        report = agent.scan_once()
+        agent.ledger.close()
+        typer.echo(
+            f"processed {len(report.processed)}, quarantined {len(report.quarantined)}, "
+            f"waiting {len(report.waiting)}, failed {len(report.failed)}, spans {report.spans}"
+        )
+        raise typer.Exit(1 if report.failed else 0)
+    _run_until_signal(agent)
+
+
+@agent_app.command("carrier")
+def carrier(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option("--host", help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (0 = any free port).")] = None,
+    endpoint: EndpointOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Serve the carrier tracking webhook and send a hop span per tracking event."""
+    settings = runtime.settings_or_exit(config)
+    runtime.configure_logging(settings.log_level)
+    base = settings.collector.agents.carrier
+    update: dict[str, Any] = {"export": _export(base.export, endpoint, token)}
+    if host is not None:
+        update["host"] = host
+    if port is not None:
+        update["port"] = port
+    agent = agents_runtime.carrier_agent(
+        base.model_copy(update=update), settings.storage.data_dir, *local_endpoint(settings)
+    )
+    _run_until_signal(agent)
+
+
+@agent_app.command("poller")
+def poller(
+    config: ConfigOption = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Which configured poller (default: the first).")
+    ] = None,
+    endpoint: EndpointOption = None,
+    token: TokenOption = None,
+    once: OnceOption = False,
+) -> None:
+    """Poll a SQL table or query (collector.agents.pollers in the config) and send hop spans."""
+    settings = runtime.settings_or_exit(config)
+    runtime.configure_logging(settings.log_level)
+    pollers = settings.collector.agents.pollers
+    chosen = [p for p in pollers if name is None or p.name == name]
+    if not chosen:
+        runtime.fail(f"no poller {name!r} in collector.agents.pollers" if name else "no poller configured")
+    base = chosen[0]
+    try:
+        agent = agents_runtime.poller_agent(
+            base.model_copy(update={"export": _export(base.export, endpoint, token)}),
+            settings.storage.data_dir,
+            *local_endpoint(settings),
+        )
+    except PollerConfigError as exc:
+        runtime.fail(str(exc))
+    if once:
+        try:
+            rows = agent.drain()
+        finally:
+            agent.engine.dispose()
+        typer.echo(f"exported {rows} row(s); cursor {agent.cursor!r}")
+        return
+    _run_until_signal(agent)
+
+
+class CollectorWithAgents:
+    """A collector service plus the enabled agents, started after it so they can reach its real port."""
+
+    def __init__(self, collector: Any, settings: TowerSettings) -> None:
+        self.collector = collector
+        self.settings = settings
+        self.name = getattr(collector, "name", "collector")
+        self.agents: AgentsService | None = None
+
+    def start(self) -> None:
+        self.collector.start()
+        endpoint, token = local_endpoint(self.settings)
+        endpoint = getattr(self.collector, "http_endpoint", None) or endpoint
+        agents = agents_runtime.build_agents(
+            self.settings.collector.agents, self.settings.storage.data_dir, endpoint, token
+        )
+        if agents:
+            self.agents = AgentsService(agents)
+            self.agents.start()
+
+    def stop(self) -> None:
+        try:
+            if self.agents is not None:
+                self.agents.stop()
+        finally:
+            self.collector.stop()
+
+    def __getattr__(self, item: str) -> Any:
+        return getattr(self.collector, item)
+
+
+def with_agents(factory: Any) -> Any:
+    """Wrap a collector-role factory so that ``tower serve`` also runs the configured agents."""
+
+    def build(settings: TowerSettings, store: Any) -> CollectorWithAgents:
+        return CollectorWithAgents(factory(settings, store), settings)
+
+    return build
+
+
+logging.getLogger("tower.agents").addHandler(logging.NullHandler())
