@@ -1,0 +1,316 @@
+"""The distributor simulator: deterministic, complete use of the conventions, realistic structure."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from collector.testing import running_collector
+from storage import Store
+from tracing import conventions
+from tracing.conventions import Channel, ExceptionOutcome, ExceptionType, Stage
+from tracing.instrument import check_attributes
+from tracing.records import SpanRecord
+from tracing.simulator import DAY, HOUR, ExceptionRates, Simulator, SimulatorConfig
+from tracing.sinks import OtlpSink, write_to_store
+
+END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def simulate(orders: int = 400, days: float = 10, seed: int = 7, **kwargs: object) -> list[SpanRecord]:
+    config = SimulatorConfig(orders=orders, days=days, seed=seed, end=END, **kwargs)  # type: ignore[arg-type]
+    return list(Simulator(config).generate())
+
+
+@pytest.fixture(scope="module")
+def default_run() -> list[SpanRecord]:
+    """Default rates, enough orders that every rare exception happens at least once."""
+    return simulate(orders=5000, days=30)
+
+
+def attribute_values(records: Iterable[SpanRecord], name: str) -> set[str]:
+    return {str(r.attributes[name]) for r in records if name in r.attributes}
+
+
+def hops(records: Iterable[SpanRecord]) -> list[SpanRecord]:
+    return [r for r in records if conventions.STAGE in r.attributes]
+
+
+def test_same_seed_same_spans_and_other_seed_other_spans() -> None:
+    first, second, other = simulate(seed=11), simulate(seed=11), simulate(seed=12)
+    assert [(r.trace_id, r.span_id, r.start_ns, r.attributes) for r in first] == [
+        (r.trace_id, r.span_id, r.start_ns, r.attributes) for r in second
+    ]
+    assert {r.span_id for r in first}.isdisjoint({r.span_id for r in other})
+
+
+def test_every_conventions_constant_is_used(default_run: list[SpanRecord]) -> None:
+    used_names: set[str] = set()
+    for record in default_run:
+        used_names.update(record.attributes)
+        used_names.update(record.resource)
+    constants = {
+        name: value
+        for name, value in vars(conventions).items()
+        if name.isupper() and isinstance(value, str) and "." in value
+    }
+    unused = {name: value for name, value in constants.items() if value not in used_names}
+    assert not unused, f"conventions never emitted by the simulator: {unused}"
+    assert set(conventions.KEY_ATTRIBUTES) <= used_names
+
+    by_enum: dict[type[StrEnum], str] = {
+        Stage: conventions.STAGE,
+        Channel: conventions.CHANNEL,
+        conventions.SystemKind: conventions.SYSTEM_KIND,
+        conventions.CustomerTier: conventions.CUSTOMER_TIER,
+        ExceptionType: conventions.EXCEPTION_TYPE,
+        ExceptionOutcome: conventions.EXCEPTION_OUTCOME,
+    }
+    for enum, attribute in by_enum.items():
+        seen = attribute_values(default_run, attribute)
+        missing = {str(member) for member in enum} - seen
+        assert not missing, f"{attribute} never takes the values {missing}"
+
+
+def test_hop_spans_follow_the_conventions(default_run: list[SpanRecord]) -> None:
+    flagged = [r for r in default_run if conventions.CONVENTION_VIOLATIONS in r.attributes]
+    assert flagged, "the legacy poller's malformed spans should be there, flagged"
+    for record in flagged:
+        problems = record.attributes[conventions.CONVENTION_VIOLATIONS]
+        assert isinstance(problems, list)
+        assert any("replenish" in p for p in problems)
+        assert any("no order.id" in p for p in problems)
+    for record in hops(default_run):
+        if record in flagged:
+            continue
+        assert check_attributes(record.attributes) == [], (record.name, record.attributes)
+
+
+def test_spans_are_well_formed(default_run: list[SpanRecord]) -> None:
+    by_span = {(r.trace_id, r.span_id): r for r in default_run}
+    assert len(by_span) == len(default_run), "span ids are unique"
+    all_spans = {r.span_id for r in default_run}
+    for record in default_run:
+        assert len(record.trace_id) == 32 and len(record.span_id) == 16
+        assert record.end_ns > record.start_ns
+        if record.parent_span_id:
+            assert (record.trace_id, record.parent_span_id) in by_span, record.name
+        for link in record.links:
+            assert link.span_id in all_spans
+        for event in record.events:
+            assert record.start_ns <= event.time_ns <= record.end_ns
+
+
+def test_channel_mix_and_systems(default_run: list[SpanRecord]) -> None:
+    captures = Counter(
+        str(r.attributes[conventions.CHANNEL])
+        for r in default_run
+        if r.attributes.get(conventions.STAGE) == Stage.CREDIT and r.name == "credit check"
+    )
+    total = sum(captures.values())
+    assert total == 5000
+    assert 0.40 < captures["edi"] / total < 0.50
+    assert 0.30 < captures["ecommerce"] / total < 0.40
+    systems = {r.service_name for r in default_run}
+    assert {"erp-east", "erp-west", "finance-cloud", "wms", "middleware", "edi-gateway"} <= systems
+    assert len({s for s in systems if s.startswith("carrier-")}) == 3
+    assert len(attribute_values(default_run, conventions.WAREHOUSE_ID)) >= 4
+
+
+def test_edi_orders_are_separate_traces_joined_by_keys_and_links(default_run: list[SpanRecord]) -> None:
+    by_span = {r.span_id: r for r in default_run}
+    translations = [r for r in default_run if r.name == "translate 850"]
+    assert translations
+    assert all(conventions.ORDER_ID not in r.attributes for r in translations), "no canonical id yet"
+    canonical = [r for r in default_run if r.name == "map canonical order"]
+    for order_span in canonical:
+        linked = [by_span[link.span_id] for link in order_span.links]
+        names = {r.name for r in linked}
+        assert names & {"translate 850", "reprocess 850"}
+        assert all(r.trace_id != order_span.trace_id for r in linked)
+        source = next(r for r in linked if r.name in ("translate 850", "reprocess 850"))
+        assert (
+            source.attributes[conventions.ORDER_CUSTOMER_PO]
+            == order_span.attributes[conventions.ORDER_CUSTOMER_PO]
+        )
+        if "split 850 batch" in names:
+            batch = next(r for r in linked if r.name == "split 850 batch")
+            assert (
+                order_span.attributes[conventions.ORDER_ID] in batch.attributes[conventions.BATCH_ORDER_IDS]
+            )  # type: ignore[operator]
+
+
+def test_people_work_business_hours_and_count_as_manual_touches(default_run: list[SpanRecord]) -> None:
+    touched = [r for r in default_run if r.attributes.get(conventions.MANUAL_TOUCH) is True]
+    assert touched
+    for record in touched:
+        assert record.attributes[conventions.ENDUSER_ID]
+        day = record.start_ns // DAY
+        assert (day + 3) % 7 < 5, f"{record.name} on a weekend"
+        assert 13 * HOUR <= record.start_ns - day * DAY < 22 * HOUR, f"{record.name} outside business hours"
+
+
+def test_exceptions_open_and_resolve(default_run: list[SpanRecord]) -> None:
+    opened: dict[str, set[str]] = defaultdict(set)
+    closed: dict[str, set[str]] = defaultdict(set)
+    for record in default_run:
+        kind = record.attributes.get(conventions.EXCEPTION_TYPE)
+        order = record.attributes.get(conventions.ORDER_ID)
+        if kind != ExceptionType.CREDIT_HOLD or order is None:
+            continue
+        if record.attributes[conventions.EXCEPTION_OUTCOME] == ExceptionOutcome.OPENED:
+            opened[str(order)].add(record.name)
+        else:
+            closed[str(order)].add(record.name)
+    assert opened
+    assert set(opened) == set(closed), "every credit hold is released or cancelled by a person"
+
+
+def test_zero_rates_give_touchless_orders_and_high_rates_give_exceptions() -> None:
+    calm = simulate(
+        orders=150,
+        rates=ExceptionRates(**dict.fromkeys(ExceptionRates.names(), 0.0)),
+        channel_mix={"edi": 1, "ecommerce": 1},
+    )
+    assert not attribute_values(calm, conventions.EXCEPTION_TYPE)
+    assert not [r for r in calm if r.attributes.get(conventions.MANUAL_TOUCH)]
+
+    rates = ExceptionRates(credit_hold=1.0, stockout=1.0, split_shipment=1.0, backorder_cancel=0.0)
+    stormy = simulate(orders=60, rates=rates, channel_mix={"ecommerce": 1})
+    holds = [r for r in stormy if r.name == "credit check"]
+    assert holds and all(r.attributes[conventions.STATUS] == "held" for r in holds)
+    shipments: dict[str, set[str]] = defaultdict(set)
+    for record in stormy:
+        if record.name == "pick":
+            shipments[str(record.attributes[conventions.ORDER_ID])].add(
+                str(record.attributes[conventions.SHIPMENT_ID])
+            )
+    lines = {
+        str(r.attributes[conventions.ORDER_ID]): r.attributes[conventions.ORDER_LINE_COUNT]
+        for r in stormy
+        if r.name == "POST /checkout"
+    }
+    for order, count in lines.items():
+        if order in shipments:  # not cancelled at credit review
+            assert len(shipments[order]) == (2 if count > 1 else 1), order
+
+
+def test_consolidated_invoices_list_several_orders(default_run: list[SpanRecord]) -> None:
+    consolidated = [
+        r for r in default_run if r.name == "post invoice" and conventions.BATCH_ORDER_IDS in r.attributes
+    ]
+    assert consolidated
+    assert all(len(r.attributes[conventions.BATCH_ORDER_IDS]) >= 2 for r in consolidated)  # type: ignore[arg-type]
+    assert all(conventions.ORDER_ID not in r.attributes for r in consolidated)
+
+
+def test_invalid_config_is_rejected_clearly() -> None:
+    with pytest.raises(ValueError, match="credit_hold must be between 0 and 1"):
+        ExceptionRates(credit_hold=1.5)
+    with pytest.raises(ValueError, match="unknown channel"):
+        SimulatorConfig(channel_mix={"fax": 1.0})
+    with pytest.raises(ValueError, match="days must be more than 0"):
+        SimulatorConfig(days=0)
+
+
+def test_backfill_then_live_releases_each_span_once_when_it_has_ended() -> None:
+    config = SimulatorConfig(orders=200, days=5, end=END, live_orders_per_hour=0)
+    everything = list(Simulator(config).generate())
+    sim = Simulator(config)
+    now = config.end_ns
+    history = list(sim.backfill(now))
+    assert history and all(r.end_ns <= now for r in history)
+    assert sim.pending > 0, "orders still in flight at the end of the history"
+    later = sim.advance(now + 2 * HOUR)
+    assert all(now < r.end_ns <= now + 2 * HOUR for r in later)
+    rest = sim.advance(now + 60 * DAY)
+    released = history + later + rest
+    assert sim.pending == 0
+    assert sorted(r.span_id for r in released) == sorted(r.span_id for r in everything)
+
+
+def test_live_traffic_adds_new_orders() -> None:
+    sim = Simulator(SimulatorConfig(orders=20, days=1, end=END, live_orders_per_hour=600))
+    now = SimulatorConfig(end=END).end_ns
+    list(sim.backfill(now))
+    released = sim.advance(now + HOUR)
+    new_captures = [
+        r for r in released if r.attributes.get(conventions.STAGE) == Stage.CAPTURE and r.start_ns >= now
+    ]
+    assert len(new_captures) > 100
+
+
+def test_write_to_store_keeps_every_field_and_fills_the_key_index(store: Store) -> None:
+    records = simulate(orders=120, days=5)
+    assert write_to_store(store, records) == len(records)
+    assert store.scalar("SELECT count() FROM otel_traces") == len(records)
+    batch = next(r for r in records if r.name == "split 850 batch")
+    row = store.rows(
+        "SELECT SpanAttributes, ResourceAttributes, Duration, `Links.SpanId` AS links FROM otel_traces WHERE SpanId = {s:String}",
+        {"s": batch.span_id},
+    )[0]
+    assert (
+        json.loads(row["SpanAttributes"][conventions.BATCH_ORDER_IDS])
+        == batch.attributes[conventions.BATCH_ORDER_IDS]
+    )
+    assert row["ResourceAttributes"][conventions.SERVICE_NAME] == "middleware"
+    assert row["Duration"] == batch.duration_ns
+    assert row["links"] == [link.span_id for link in batch.links]
+    touch = next(r for r in records if r.attributes.get(conventions.MANUAL_TOUCH) is True)
+    stored = store.scalar(
+        "SELECT SpanAttributes['order.manual_touch'] FROM otel_traces WHERE SpanId = {s:String}",
+        {"s": touch.span_id},
+    )
+    assert stored == "true"
+    # every kind of key finds its order through the key index
+    delivered = next(r for r in records if r.name == "delivery")
+    order_id = delivered.attributes[conventions.ORDER_ID]
+    for key_type in (conventions.SHIPMENT_TRACKING_NUMBER, conventions.SHIPMENT_ID):
+        orders = store.rows(
+            "SELECT DISTINCT OrderId FROM order_keys WHERE Key = {k:String} AND KeyType = {t:String}",
+            {"k": delivered.attributes[key_type], "t": key_type},
+        )
+        assert [row["OrderId"] for row in orders] == [order_id]
+    key_types = {row["KeyType"] for row in store.rows("SELECT DISTINCT KeyType FROM order_keys")}
+    assert key_types == set(conventions.KEY_ATTRIBUTES)
+
+
+def test_otlp_sink_exports_the_records_as_sdk_spans() -> None:
+    records = simulate(orders=30, days=3)
+    exporter = InMemorySpanExporter()
+    sink = OtlpSink(exporter, batch_size=50)
+    assert sink.send(records) == len(records)
+    spans = exporter.get_finished_spans()
+    assert len(spans) == len(records) and sink.batches_sent == -(-len(records) // 50)
+    first, span = records[0], spans[0]
+    assert span.context is not None
+    assert (
+        f"{span.context.trace_id:032x}" == first.trace_id and f"{span.context.span_id:016x}" == first.span_id
+    )
+    assert (span.start_time, span.end_time) == (first.start_ns, first.end_ns)
+    assert span.resource.attributes[conventions.SERVICE_NAME] == first.service_name
+    linked = next(r for r in records if r.links)
+    sdk = next(s for s in spans if s.context is not None and f"{s.context.span_id:016x}" == linked.span_id)
+    assert [f"{link.context.span_id:016x}" for link in sdk.links] == [link.span_id for link in linked.links]
+
+
+def test_otlp_sink_through_the_real_collector(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    records = simulate(orders=25, days=3)
+    with running_collector(store, tmp_path / "spool", tokens=["s3cret"]) as collector:
+        sink = OtlpSink(endpoint=collector.http_endpoint, token="s3cret", batch_size=100)
+        sink.send(records)
+        sink.close()
+        collector.wait_drained()
+    assert store.scalar("SELECT count() FROM otel_traces") == len(records)
+    po = next(r for r in records if r.name == "translate 850").attributes[conventions.ORDER_CUSTOMER_PO]
+    orders = {
+        row["OrderId"]
+        for row in store.rows("SELECT OrderId FROM order_keys WHERE Key = {k:String}", {"k": po})
+    }
+    assert any(o.startswith("SO-") for o in orders)
