@@ -165,7 +165,7 @@ def _repair(source: Message, target: Message) -> int:
     target_fields = target.DESCRIPTOR.fields_by_name
     for field, value in source.ListFields():
         target_field = target_fields[field.name]
-        repeated = field.label == FieldDescriptor.LABEL_REPEATED
+        repeated = field.is_repeated
         if field.message_type is not None:
             if repeated:
                 container = getattr(target, field.name)

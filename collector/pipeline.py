@@ -109,6 +109,9 @@ class Pipeline:
             raise Refusal("too_large", str(exc)) from None
         except BodyError as exc:
             raise Refusal("malformed", str(exc)) from None
+        except Exception as exc:  # a body no parser path expected: still the sender's problem
+            log.exception("collector: unexpected error decoding a %s body", "JSON" if json else "protobuf")
+            raise Refusal("malformed", f"body cannot be decoded: {type(exc).__name__}") from None
         conversion = convert(request, self.limits)
         received = conversion.accepted + conversion.rejected
         metrics = self.metrics
