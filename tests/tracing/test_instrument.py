@@ -125,12 +125,14 @@ def test_missing_order_id_and_keys_is_reported_at_the_end_of_the_hop(
 
 
 def test_strict_mode_raises(tracer: Tracer, exporter: InMemorySpanExporter) -> None:
-    with pytest.raises(ConventionError, match="unknown system.kind 'mainframe'"):
-        with hop("pick", system_kind="mainframe", order_id="SO-1", tracer=tracer, strict=True):
-            pass
+    with (
+        pytest.raises(ConventionError, match=r"unknown system\.kind 'mainframe'"),
+        hop("pick", system_kind="mainframe", order_id="SO-1", tracer=tracer, strict=True),
+    ):
+        pass
     assert exporter.get_finished_spans() == ()  # nothing emitted for a rejected hop
     set_strict(True)
-    with pytest.raises(ConventionError, match="no order.id"), hop("pick", system_kind="wms", tracer=tracer):
+    with pytest.raises(ConventionError, match=r"no order\.id"), hop("pick", system_kind="wms", tracer=tracer):
         pass
     assert only(exporter).attributes[c.CONVENTION_VIOLATIONS]  # type: ignore[index]
 
@@ -259,6 +261,6 @@ def test_links_reach_the_span(tracer: Tracer, exporter: InMemorySpanExporter) ->
         "validation", system_kind="middleware", order_id="SO-9", links=[Link(batch_context)], tracer=tracer
     ):
         pass
-    first, second = exporter.get_finished_spans()
+    _, second = exporter.get_finished_spans()
     assert [link.context.span_id for link in second.links] == [batch_context.span_id]
     assert second.context is not None and second.context.trace_id != batch_context.trace_id
