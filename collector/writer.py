@@ -31,7 +31,11 @@ def insert_block(store: Store, block: bytes, token: str) -> None:
         list(COLUMNS),
         insert_block=block,
         fmt=INSERT_FORMAT,
-        settings={"insert_deduplication_token": token, "insert_deduplicate": 1},
+        settings={
+            "insert_deduplication_token": token,
+            "insert_deduplicate": 1,
+            "deduplicate_blocks_in_dependent_materialized_views": 1,
+        },
     )
 
 

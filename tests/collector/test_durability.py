@@ -1,0 +1,106 @@
+"""Acknowledged means durable: idempotent replay, store outage, crash (SIGKILL) of a real process."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import grpc
+import httpx
+from google.rpc import error_details_pb2, status_pb2
+
+from collector.convert import Limits, convert
+from collector.spool import Spool
+from collector.testing import order_hop_request, running_collector
+from storage import Store
+
+PROTOBUF = {"Content-Type": "application/x-protobuf"}
+METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def spool_with(directory: Path, requests: int, spans: int) -> list[Path]:
+    """Write ``requests`` blocks into a spool the way the receivers do; returns the sealed files."""
+    spool = Spool(directory, max_bytes=1 << 30, segment_max_rows=10**6, flush_interval_s=60)
+    spool.open()
+    for seed in range(requests):
+        conversion = convert(order_hop_request(spans, seed=seed), Limits())
+        spool.append(conversion.block, conversion.accepted).result(10)
+    spool.close()
+    return sorted(directory.glob("*.wal"))
+
+
+def counts(store: Store) -> tuple[int, int, int]:
+    return (
+        store.scalar("SELECT count() FROM otel_traces"),
+        store.scalar("SELECT uniqExact(SpanId) FROM otel_traces"),
+        store.scalar("SELECT count() FROM order_keys"),
+    )
+
+
+def test_a_replayed_spool_segment_is_stored_once(store: Store, tmp_path: Path) -> None:
+    spool_dir = tmp_path / "spool"
+    [segment] = spool_with(spool_dir, requests=3, spans=200)
+    saved = tmp_path / segment.name
+    shutil.copy(segment, saved)
+    with running_collector(store, spool_dir) as collector:  # replays the spool at start-up
+        assert collector.wait_drained(30)
+    assert not segment.exists()
+    assert counts(store) == (600, 600, 1200)  # order.id and order.customer_po per span
+    # a crash after the insert but before the segment was deleted: the same segment again
+    shutil.copy(saved, segment)
+    with running_collector(store, spool_dir) as collector:
+        assert collector.wait_drained(30)
+        assert collector.metrics.batches_written._value.get() == 1  # it was inserted ...
+    assert counts(store) == (600, 600, 1200)  # ... and ClickHouse dropped it by its token
+    # control: the same rows under another segment name (another token) are stored again
+    shutil.copy(saved, spool_dir / ("9" + segment.name[1:]))
+    with running_collector(store, spool_dir) as collector:
+        assert collector.wait_drained(30)
+    assert counts(store)[0] == 1200
+
+
+def test_store_outage_spools_up_to_its_bound_then_503_then_drains(store: Store, tmp_path: Path) -> None:
+    block = convert(order_hop_request(200), Limits()).block
+    bound = int(len(block) * 3.5)
+    with running_collector(store, tmp_path / "spool", spool_max_bytes=bound) as collector:
+        store.command(f"DETACH TABLE {store.ident('otel_traces')}")
+        try:
+            url = collector.http_endpoint + "/v1/traces"
+            acked: list[str] = []
+            answers = []
+            for seed in range(6):
+                request = order_hop_request(200, seed=seed)
+                response = httpx.post(url, content=request.SerializeToString(), headers=PROTOBUF, timeout=30)
+                answers.append(response.status_code)
+                if response.status_code == 200:
+                    acked += [s.span_id.hex() for s in request.resource_spans[0].scope_spans[0].spans]
+                else:
+                    assert response.headers["Retry-After"] == "2"
+            assert answers == [200, 200, 200, 503, 503, 503]
+            with grpc.insecure_channel(collector.grpc_endpoint) as channel:
+                try:
+                    channel.unary_unary(METHOD)(
+                        order_hop_request(200, seed=9).SerializeToString(), timeout=10
+                    )
+                    raise AssertionError("gRPC export was accepted while the spool is full")
+                except grpc.RpcError as refused:
+                    assert refused.code() is grpc.StatusCode.UNAVAILABLE
+                    details = dict(refused.trailing_metadata())["grpc-status-details-bin"]
+                    status = status_pb2.Status.FromString(details)
+                    retry = error_details_pb2.RetryInfo()
+                    assert status.details[0].Unpack(retry)
+                    assert retry.retry_delay.seconds == 2
+            assert not collector.wait_drained(0.5)  # the writer keeps failing and retrying
+            assert collector.writer.failures >= 1
+        finally:
+            store.command(f"ATTACH TABLE {store.ident('otel_traces')}")
+        assert collector.wait_drained(30)
+        stored = [r["SpanId"] for r in store.rows("SELECT SpanId FROM otel_traces")]
+        assert sorted(stored) == sorted(acked)  # nothing lost, nothing doubled
+        # accepting again now that the store is back
+        again = httpx.post(
+            collector.http_endpoint + "/v1/traces",
+            content=order_hop_request(10, seed=42).SerializeToString(),
+            headers=PROTOBUF,
+        )
+        assert again.status_code == 200
