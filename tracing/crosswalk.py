@@ -281,12 +281,13 @@ def _raw_span(row: dict[str, Any]) -> RawSpan:
     )
 
 
-def order_spans(store: Store, order_id: str, *, max_rounds: int = 4, max_traces: int = 2000) -> OrderSpans:
-    """All spans stitched to ``order_id`` (empty when the order is unknown).
+def order_spans(store: Store, order_id: str, *, max_rounds: int = 6, max_spans: int = 20_000) -> OrderSpans:
+    """All spans stitched to ``order_id`` (none when the order is unknown).
 
-    Rounds: read the traces found so far, decide which of their spans belong to the order, then
-    follow the order's keys (to spans without an order id) and span links (both ways) to new
-    traces; stop when nothing new turns up or after ``max_rounds``/``max_traces``.
+    Each round reads, by reference, the spans found so far plus the children of the order's spans,
+    decides which belong to the order, then follows the order's keys (to spans without an order
+    id) and span links (both ways) to new spans. Only referenced spans and children are read, so
+    a nightly run's trace with thousands of other orders costs no more than its matching spans.
     """
     order = clean_key(order_id)
     seeds: dict[tuple[str, str], str] = {}
@@ -294,103 +295,94 @@ def order_spans(store: Store, order_id: str, *, max_rounds: int = 4, max_traces:
         reason = "batch" if row["KeyType"] == c.BATCH_ORDER_IDS else "order"
         seeds.setdefault((row["TraceId"], row["SpanId"]), reason)
     spans: dict[tuple[str, str], RawSpan] = {}
-    fetched: set[str] = set()
     owned: dict[tuple[str, str], str] = {}
-    order_keys: dict[str, set[str]] = {}
+    asked: set[tuple[str, str]] = set()
+    parents_asked: set[tuple[str, str]] = set()
     looked_up_keys: set[str] = set()
     linked_checked: set[str] = set()
+    keys: dict[str, set[str]] = {}
     for _ in range(max_rounds):
-        wanted = {t for t, _s in seeds} - fetched
-        if not wanted:
+        wanted = [ref for ref in seeds if ref not in asked]
+        parents = [ref for ref in owned if ref not in parents_asked]
+        if not (wanted or parents) or len(spans) >= max_spans:
             break
-        room = max_traces - len(fetched)
-        if room <= 0:
-            break
-        batch = sorted(wanted)[:room]
-        for span in fetch_trace_spans(store, batch):
+        asked.update(wanted)
+        parents_asked.update(parents)
+        parent_refs = set(parents)
+        new_owned: list[RawSpan] = []
+        for span in _fetch_refs(store, order, wanted, parents):
+            if span.ref in spans:
+                continue
+            seed = seeds.get(span.ref)
+            is_child = (span.trace_id, span.parent_span_id) in parent_refs
+            if seed is None and not is_child:
+                continue  # same span id in another trace
             spans[span.ref] = span
-        fetched.update(batch)
-        owned, order_keys = _ownership(order, spans, seeds)
-        # keys of the order -> spans without an order id that carried them
-        all_keys = {v for values in order_keys.values() for v in values} - looked_up_keys
-        if all_keys:
-            looked_up_keys |= all_keys
-            for row in store.rows(SQL["orderless_key_spans"], {"keys": sorted(all_keys), "limit": ROW_LIMIT}):
-                seeds.setdefault((row["TraceId"], row["SpanId"]), f"key:{row['KeyType']}")
-        # links out of the order's spans
-        for ref in owned:
-            for link in spans[ref].links:
+            reason = _belongs(order, span, seed or "parent")
+            if reason is not None:
+                owned[span.ref] = reason
+                new_owned.append(span)
+        for span in new_owned:
+            for name, values in span.stitch_keys().items():
+                keys.setdefault(name, set()).update(values)
+            for link in span.links:
                 seeds.setdefault((link.trace_id, link.span_id), "link")
-        # links into the order's traces from spans elsewhere
-        owned_traces = {t for t, _s in owned} - linked_checked
-        if owned_traces:
-            linked_checked |= owned_traces
-            owned_span_ids = {s for _t, s in owned}
-            for row in store.rows(SQL["links_into"], {"trace_ids": sorted(owned_traces), "limit": ROW_LIMIT}):
-                if not row["LinkedSpanId"] or row["LinkedSpanId"] in owned_span_ids:
+        # the order's keys -> spans without an order id that carried them
+        fresh_keys = {v for values in keys.values() for v in values} - looked_up_keys
+        if fresh_keys:
+            looked_up_keys |= fresh_keys
+            for row in store.rows(SQL["orderless_key_spans"], {"keys": sorted(fresh_keys), "limit": ROW_LIMIT}):
+                seeds.setdefault((row["TraceId"], row["SpanId"]), f"key:{row['KeyType']}")
+        # spans elsewhere that link into the order's spans
+        fresh_traces = {s.trace_id for s in new_owned} - linked_checked
+        if fresh_traces:
+            linked_checked |= fresh_traces
+            for row in store.rows(SQL["links_into"], {"trace_ids": sorted(fresh_traces), "limit": ROW_LIMIT}):
+                if (row["LinkedTraceId"], row["LinkedSpanId"]) in owned or not row["LinkedSpanId"]:
                     seeds.setdefault((row["TraceId"], row["SpanId"]), "linked_from")
-    owned, order_keys = _ownership(order, spans, seeds)
     chosen = sorted((spans[ref] for ref in owned), key=lambda s: (s.start_ns, s.end_ns, s.span_id))
     return OrderSpans(
         order_id=order,
         spans=chosen,
-        via={ref: owned[ref] for ref in owned},
+        via=dict(owned),
         trace_ids=sorted({s.trace_id for s in chosen}),
-        keys={name: sorted(values) for name, values in sorted(order_keys.items())},
+        keys={name: sorted(values) for name, values in sorted(keys.items())},
     )
 
 
-def _ownership(
-    order: str, spans: dict[tuple[str, str], RawSpan], seeds: dict[tuple[str, str], str]
-) -> tuple[dict[tuple[str, str], str], dict[str, set[str]]]:
-    """Which fetched spans belong to the order (and why), and the order's keys; to a fixpoint."""
-    trace_orders: dict[str, set[str]] = {}
-    for span in spans.values():
-        trace_orders.setdefault(span.trace_id, set()).update(span.explicit_orders())
-    owned: dict[tuple[str, str], str] = {}
-    keys: dict[str, set[str]] = {}
-    changed = True
-    while changed:
-        changed = False
-        key_values = {v for values in keys.values() for v in values}
-        for ref, span in spans.items():
-            if ref in owned:
-                continue
-            reason = _belongs(order, span, seeds.get(ref), key_values, trace_orders[span.trace_id], owned)
-            if reason is None:
-                continue
-            owned[ref] = reason
-            for name, values in span.stitch_keys().items():
-                keys.setdefault(name, set()).update(values)
-            changed = True
-    return owned, keys
+def _fetch_refs(
+    store: Store, order: str, refs: Sequence[tuple[str, str]], parents: Sequence[tuple[str, str]]
+) -> list[RawSpan]:
+    """The referenced spans and the children of ``parents`` that name no other order."""
+    by_trace: dict[str, tuple[set[str], set[str]]] = {}
+    for trace, span in refs:
+        by_trace.setdefault(trace, (set(), set()))[0].add(span)
+    for trace, span in parents:
+        by_trace.setdefault(trace, (set(), set()))[1].add(span)
+    traces = sorted(by_trace)
+    found: list[RawSpan] = []
+    for i in range(0, len(traces), TRACE_CHUNK):
+        chunk = traces[i : i + TRACE_CHUNK]
+        params = {
+            "trace_ids": chunk,
+            "span_ids": sorted({s for t in chunk for s in by_trace[t][0]}),
+            "parent_ids": sorted({s for t in chunk for s in by_trace[t][1]}),
+            "order_id": order,
+            "limit": ROW_LIMIT,
+        }
+        found.extend(_raw_span(row) for row in store.rows(SQL["order_spans"], params))
+    return found
 
 
-def _belongs(
-    order: str,
-    span: RawSpan,
-    seed: str | None,
-    order_keys: set[str],
-    trace_orders: set[str],
-    owned: dict[tuple[str, str], str],
-) -> str | None:
-    """Why ``span`` belongs to the order, or None: spans naming another order never do."""
+def _belongs(order: str, span: RawSpan, reason: str) -> str | None:
+    """Why ``span`` belongs to the order, or None: spans naming only other orders never do."""
     if span.order_id == order:
         return "order"
     if order in span.batch_order_ids:
         return "batch"
     if span.explicit_orders():
-        return None  # another order's span
-    span_keys = {v for values in span.stitch_keys().values() for v in values}
-    if seed is not None:
-        return seed
-    if span_keys & order_keys:
-        return "key"
-    if trace_orders and trace_orders <= {order}:
-        return "trace"
-    if not span_keys and (span.trace_id, span.parent_span_id) in owned:
-        return "parent"
-    return None
+        return None
+    return reason
 
 
 def ns_to_datetime(ns: int) -> datetime:

@@ -1,0 +1,43 @@
+-- Spans of an order by reference: the spans asked for by id, plus the children of the order's spans
+-- that name no other order (a batch run's children for other orders stay out). Read by trace id and
+-- bounded by the traces' time range from otel_traces_trace_id_ts; never a scan of otel_traces.
+WITH bounds AS (
+    SELECT min(Start) AS lo, max(End) AS hi
+    FROM otel_traces_trace_id_ts
+    WHERE TraceId IN {trace_ids:Array(String)}
+)
+SELECT
+    TraceId,
+    SpanId,
+    ParentSpanId,
+    SpanName,
+    SpanKind,
+    ServiceName,
+    toUnixTimestamp64Nano(Timestamp) AS StartNs,
+    Duration,
+    StatusCode,
+    StatusMessage,
+    SpanAttributes,
+    ResourceAttributes,
+    arrayMap(t -> toUnixTimestamp64Nano(t), `Events.Timestamp`) AS EventTimes,
+    `Events.Name` AS EventNames,
+    `Events.Attributes` AS EventAttributes,
+    `Links.TraceId` AS LinkTraceIds,
+    `Links.SpanId` AS LinkSpanIds,
+    `Links.Attributes` AS LinkAttributes
+FROM otel_traces
+WHERE TraceId IN {trace_ids:Array(String)}
+    AND Timestamp >= (SELECT lo FROM bounds)
+    AND Timestamp < (SELECT hi FROM bounds) + INTERVAL 1 SECOND
+    AND (
+        SpanId IN {span_ids:Array(String)}
+        OR (
+            ParentSpanId IN {parent_ids:Array(String)}
+            AND SpanAttributes['order.id'] IN ('', {order_id:String})
+            AND (
+                SpanAttributes['order.batch.order_ids'] IN ('', {order_id:String})
+                OR has(JSONExtract(SpanAttributes['order.batch.order_ids'], 'Array(String)'), {order_id:String})
+            )
+        )
+    )
+LIMIT {limit:UInt32}
