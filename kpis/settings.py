@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class KpiSettings(BaseModel):
-
     model_config = ConfigDict(extra="forbid")
 
     policy_file: Path | None = Field(

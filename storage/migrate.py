@@ -209,6 +209,15 @@ _TTL_TABLES: dict[str, str] = {
     "span_links": "toDateTime(Timestamp)",
     "alert_state_history": "toDateTime(At)",
     "alert_notifications": "toDateTime(At)",
+    "order_hops": "toDateTime(Timestamp)",
+    "order_exception_events": "toDateTime(Timestamp)",
+    "order_facts": "toDateTime(CaptureAt)",
+    "sla_results": "toDateTime(CaptureAt)",
+    "order_exceptions": "toDateTime(OpenedAt)",
+    "exception_actions": "toDateTime(At)",
+    "kpi_daily": "toDateTime(Day)",
+    "kpi_system_daily": "toDateTime(Day)",
+    "job_runs": "toDateTime(StartedAt)",
 }
 
 

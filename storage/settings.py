@@ -18,6 +18,15 @@ DEFAULT_TTL_DAYS: dict[str, int] = {
     "span_links": 30,
     "alert_state_history": 90,
     "alert_notifications": 90,
+    "order_hops": 30,
+    "order_exception_events": 30,
+    "order_facts": 400,
+    "sla_results": 400,
+    "order_exceptions": 400,
+    "exception_actions": 0,
+    "kpi_daily": 0,
+    "kpi_system_daily": 0,
+    "job_runs": 30,
 }
 
 

@@ -1,0 +1,270 @@
+"""The KPI and SLA jobs: order facts, SLA results, exceptions, KPI rollups.
+
+Each job is one ``INSERT ... SELECT`` in ClickHouse (``kpis/queries/*.sql``) over the orders (or
+days) its input changed for. Jobs are incremental on *arrival* time: a job keeps a watermark (the
+insert time it has processed up to), and each run takes what arrived after it, so late spans are
+picked up whatever their event time. Everything a job writes is a full recomputation of the orders
+or days it touches (ReplacingMergeTree, newest version wins), so runs are idempotent and a
+``--from/--to`` re-run gives the same result as the incremental runs did.
+
+The jobs form a chain: order_facts (from order_hops) -> sla_results and order_exceptions (from
+order_facts and the raw hops) -> kpi_daily; kpi_system_daily reads order_hops directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from kpis.policy import Policy, sla_parameters
+from storage import SqlFiles, Store
+
+log = logging.getLogger("kpis.jobs")
+SQL = SqlFiles("kpis.queries")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Inserts that started before a run's upper bound may commit shortly after it; each incremental
+# run re-reads this much before its watermark (recomputing an order twice is harmless).
+OVERLAP = timedelta(seconds=30)
+JOB_NAMES = ("order_facts", "sla_results", "order_exceptions", "kpi_daily", "kpi_system_daily")
+
+
+@dataclass(frozen=True)
+class Window:
+    """What a run covers: arrivals in (since, until], event times in [start, end), or everything."""
+
+    since: datetime = EPOCH
+    until: datetime = EPOCH
+    start: datetime = EPOCH
+    end: datetime = EPOCH
+    everything: bool = False
+    orders: tuple[str, ...] = ()
+
+    @property
+    def mode(self) -> str:
+        if self.everything:
+            return "full"
+        if self.start < self.end:
+            return "range"
+        if self.orders:
+            return "orders"
+        return "incremental"
+
+    def parameters(self) -> dict[str, Any]:
+        return {
+            "since": _naive(self.since),
+            "until": _naive(self.until),
+            "from": _naive(self.start),
+            "to": _naive(self.end),
+            "all": int(self.everything),
+            "orders": list(self.orders),
+        }
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job: str
+    mode: str
+    rows: int
+    duration_s: float
+    watermark_from: datetime | None
+    watermark_to: datetime | None
+    status: str = "ok"
+    error: str = ""
+
+
+def _naive(moment: datetime) -> datetime:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+class KpiEngine:
+    """Runs the jobs against one store with one policy; records runs and watermarks."""
+
+    def __init__(self, store: Store, policy: Policy) -> None:
+        self.store = store
+        self.policy = policy
+        self._jobs: dict[str, Callable[[Window, int], int]] = {
+            "order_facts": self._order_facts,
+            "sla_results": self._sla_results,
+            "order_exceptions": self._order_exceptions,
+            "kpi_daily": self._kpi_daily,
+            "kpi_system_daily": self._kpi_system_daily,
+        }
+
+    # -- entry points ---------------------------------------------------------------------------
+
+    def run(self, job: str, window: Window | None = None) -> JobResult:
+        """Run one job (incremental from its watermark unless ``window`` says otherwise).
+
+        The run is recorded in job_runs; an error is recorded and returned, not raised.
+        """
+        if job not in self._jobs:
+            raise KeyError(f"unknown job {job!r}; jobs: {', '.join(JOB_NAMES)}")
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        incremental = window is None
+        wm_from: datetime | None = None
+        wm_to: datetime | None = None
+        try:
+            if window is None:
+                wm_from = self.watermark(job)
+                wm_to = self.db_now()
+                window = Window(
+                    since=max(wm_from - OVERLAP, EPOCH) if wm_from > EPOCH else EPOCH, until=wm_to
+                )
+            rows = self._jobs[job](window, time.time_ns())
+            if incremental and wm_to is not None:
+                self.set_watermark(job, wm_to)
+            result = JobResult(job, window.mode, rows, time.perf_counter() - t0, wm_from, wm_to)
+        except Exception as exc:  # a failing job is recorded and never stops the others
+            log.exception("job %s failed", job)
+            mode = window.mode if window is not None else "incremental"
+            result = JobResult(
+                job,
+                mode,
+                0,
+                time.perf_counter() - t0,
+                wm_from,
+                wm_to,
+                "error",
+                f"{type(exc).__name__}: {exc}",
+            )
+        self._record(result, started)
+        return result
+
+    def run_all(self, window: Window | None = None, jobs: list[str] | None = None) -> list[JobResult]:
+        """Run the chain in order; a failing job is recorded and the others still run."""
+        return [self.run(job, window) for job in (jobs or list(JOB_NAMES))]
+
+    def recompute(self, start: datetime | None = None, end: datetime | None = None) -> list[JobResult]:
+        """Recompute everything (``start``/``end`` unset) or the orders and days of a time range."""
+        if start is None and end is None:
+            return self.run_all(Window(everything=True))
+        return self.run_all(Window(start=start or EPOCH, end=end or self.db_now() + timedelta(days=1)))
+
+    def refresh_orders(self, orders: list[str], jobs: list[str] | None = None) -> list[JobResult]:
+        """Recompute the given orders now (used after a person acted on an exception)."""
+        began = self.db_now()
+        chosen = jobs or ["order_facts", "sla_results", "order_exceptions"]
+        results = self.run_all(Window(orders=tuple(orders)), [j for j in chosen if j != "kpi_daily"])
+        if jobs is None or "kpi_daily" in jobs:
+            results.append(
+                self.run("kpi_daily", Window(since=began - timedelta(milliseconds=1), until=self.db_now()))
+            )
+        return results
+
+    # -- watermarks -----------------------------------------------------------------------------
+
+    def watermark(self, job: str) -> datetime:
+        value = self.store.scalar(
+            "SELECT argMax(Watermark, Version) FROM job_watermarks WHERE Job = {job:String} HAVING count() > 0",
+            {"job": job},
+        )
+        return value.replace(tzinfo=UTC) if isinstance(value, datetime) else EPOCH
+
+    def set_watermark(self, job: str, value: datetime) -> None:
+        self.store.insert(
+            "job_watermarks",
+            [[job, _naive(value), datetime.now(UTC).replace(tzinfo=None), time.time_ns()]],
+            ["Job", "Watermark", "UpdatedAt", "Version"],
+        )
+
+    def db_now(self) -> datetime:
+        value = self.store.scalar("SELECT now64(3, 'UTC')")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def _record(self, result: JobResult, started: datetime) -> None:
+        try:
+            self.store.insert(
+                "job_runs",
+                [
+                    [
+                        uuid.uuid4(),
+                        result.job,
+                        result.mode,
+                        _naive(started),
+                        result.duration_s,
+                        result.rows,
+                        _naive(result.watermark_from) if result.watermark_from else None,
+                        _naive(result.watermark_to) if result.watermark_to else None,
+                        result.status,
+                        result.error[:4000],
+                    ]
+                ],
+                [
+                    "RunId",
+                    "Job",
+                    "Mode",
+                    "StartedAt",
+                    "DurationS",
+                    "Rows",
+                    "WatermarkFrom",
+                    "WatermarkTo",
+                    "Status",
+                    "Error",
+                ],
+            )
+        except Exception:
+            log.exception("recording the run of %s failed", result.job)
+
+    # -- the jobs -------------------------------------------------------------------------------
+
+    def _policy_parameters(self) -> dict[str, Any]:
+        low, high = self._calendar_range()
+        return sla_parameters(self.policy, low, high)
+
+    def _calendar_range(self) -> tuple[date, date]:
+        """Days the business calendars must cover: the data's first day to well past today."""
+        first = self.store.scalar("SELECT min(toDate(CaptureAt)) FROM order_facts")
+        today = datetime.now(UTC).date()
+        low = first if isinstance(first, date) and first.year > 1970 else today
+        high_data = self.store.scalar("SELECT max(toDate(LastActivityAt)) FROM order_facts")
+        high = max(today, high_data if isinstance(high_data, date) else today)
+        return low - timedelta(days=7), high + timedelta(days=120)
+
+    def _insert(self, name: str, window: Window, version: int, extra: dict[str, Any] | None = None) -> int:
+        params = {**window.parameters(), "version": version, **(extra or {})}
+        self.store.command(SQL[name], params)
+        # the embedded engine does not report written rows: count this run's version instead
+        return int(
+            self.store.scalar(f"SELECT count() FROM {name} WHERE Version = {{v:UInt64}}", {"v": version})
+        )
+
+    def _order_facts(self, window: Window, version: int) -> int:
+        p = self.policy
+        extra = {
+            "closing_stage": p.closing_stage,
+            "cancelled_statuses": p.cancelled_statuses,
+            "incomplete_statuses": p.perfect_order.incomplete_statuses,
+            "damage_statuses": p.perfect_order.damage_statuses,
+            "invoice_error_statuses": p.perfect_order.invoice_error_statuses,
+            "alloc_failure_statuses": p.allocation.failure_statuses,
+            "alloc_failure_exceptions": p.allocation.failure_exceptions,
+        }
+        return self._insert("order_facts", window, version, extra)
+
+    def _sla_results(self, window: Window, version: int) -> int:
+        return self._insert("sla_results", window, version, self._policy_parameters())
+
+    def _order_exceptions(self, window: Window, version: int) -> int:
+        return self._insert(
+            "order_exceptions", window, version, {"resolved_outcomes": self.policy.resolved_outcomes}
+        )
+
+    def _kpi_daily(self, window: Window, version: int) -> int:
+        extra = {
+            "on_time_sla": self.policy.perfect_order.on_time_sla,
+            "sla_names": [s.name for s in self.policy.slas],
+        }
+        return self._insert("kpi_daily", window, version, extra)
+
+    def _kpi_system_daily(self, window: Window, version: int) -> int:
+        if window.orders:
+            return 0
+        return self._insert("kpi_system_daily", window, version)

@@ -1,0 +1,79 @@
+-- Recompute kpi_daily for whole days: every day when {all} = 1, else the capture days of orders
+-- whose facts or SLA results changed in (since, until], the opening days of exceptions that changed,
+-- and the days in [from, to). All rows of a recomputed day share one Version; readers keep, per
+-- day, only the latest Version, so a segment that no longer has orders disappears.
+INSERT INTO kpi_daily
+WITH
+    days AS (
+        SELECT DISTINCT toDate(CaptureAt) AS Day FROM order_facts
+        WHERE UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
+        UNION DISTINCT
+        SELECT DISTINCT toDate(CaptureAt) FROM sla_results
+        WHERE UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
+        UNION DISTINCT
+        SELECT DISTINCT toDate(OpenedAt) FROM order_exceptions
+        WHERE UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
+        UNION DISTINCT
+        SELECT arrayJoin(arrayMap(d -> toDate({from:DateTime64(3)}) + d,
+            range(toUInt32(greatest(dateDiff('day', toDate({from:DateTime64(3)}), toDate({to:DateTime64(3)})), 0)))))
+    ),
+    on_time AS (
+        SELECT OrderId, State FROM sla_results FINAL
+        WHERE Sla = {on_time_sla:String} AND ({all:UInt8} = 1 OR toDate(CaptureAt) IN days)
+    )
+SELECT
+    Day, Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority,
+    sum(orders) AS Orders,
+    sum(closed) AS Closed,
+    sum(touchless) AS Touchless,
+    sum(perfect_eligible) AS PerfectEligible,
+    sum(perfect) AS Perfect,
+    sum(alloc_eligible) AS AllocationEligible,
+    sum(alloc_accurate) AS AllocationAccurate,
+    groupArrayArray(cycle) AS CycleTimes,
+    groupArrayArray(invoice) AS InvoiceLatencies,
+    sumMap(sla_evaluated) AS SlaEvaluated,
+    sumMap(sla_met) AS SlaMet,
+    sum(exc_opened) AS ExceptionsOpened,
+    sum(exc_resolved) AS ExceptionsResolved,
+    groupArrayArray(resolution) AS ResolutionTimes,
+    {version:UInt64} AS Version
+FROM (
+    SELECT
+        toDate(f.CaptureAt) AS Day, f.Channel AS Channel, f.Region AS Region, f.ErpInstance AS ErpInstance,
+        f.Warehouse AS Warehouse, f.CustomerTier AS CustomerTier, f.Priority AS Priority,
+        1 AS orders,
+        toUInt64(f.Status = 'closed') AS closed,
+        toUInt64(f.Touchless) AS touchless,
+        toUInt64(f.PerfectEligible) AS perfect_eligible,
+        toUInt64(f.PerfectEligible = 1 AND f.PerfectOtherwise = 1 AND o.State = 'met') AS perfect,
+        toUInt64(f.AllocationCount > 0) AS alloc_eligible,
+        toUInt64(f.AllocationCount > 0 AND f.AllocationAccurate = 1) AS alloc_accurate,
+        if(f.CycleTimeS IS NULL, [], [assumeNotNull(f.CycleTimeS)]) AS cycle,
+        if(f.InvoiceLatencyS IS NULL, [], [assumeNotNull(f.InvoiceLatencyS)]) AS invoice,
+        map() :: Map(String, UInt64) AS sla_evaluated,
+        map() :: Map(String, UInt64) AS sla_met,
+        toUInt64(0) AS exc_opened,
+        toUInt64(0) AS exc_resolved,
+        [] :: Array(Float64) AS resolution
+    FROM (SELECT * FROM order_facts FINAL WHERE {all:UInt8} = 1 OR toDate(CaptureAt) IN days) AS f
+    LEFT JOIN on_time AS o ON o.OrderId = f.OrderId
+    UNION ALL
+    SELECT
+        toDate(CaptureAt), Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority,
+        0, 0, 0, 0, 0, 0, 0, [], [],
+        map(Sla, toUInt64(1)), map(Sla, toUInt64(State = 'met')),
+        0, 0, []
+    FROM sla_results FINAL
+    WHERE State IN ('met', 'breached') AND has({sla_names:Array(String)}, Sla)
+      AND ({all:UInt8} = 1 OR toDate(CaptureAt) IN days)
+    UNION ALL
+    SELECT
+        toDate(OpenedAt), Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority,
+        0, 0, 0, 0, 0, 0, 0, [], [], map(), map(),
+        1, toUInt64(Status = 'resolved'), if(ResolutionS IS NULL, [], [assumeNotNull(ResolutionS)])
+    FROM order_exceptions FINAL
+    WHERE {all:UInt8} = 1 OR toDate(OpenedAt) IN days
+)
+GROUP BY Day, Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority
+SETTINGS join_use_nulls = 0

@@ -1,0 +1,90 @@
+-- Rebuild order_exceptions for the selected orders: one row per order and exception type, from
+-- exception spans (order_hops) and span events (order_exception_events), merged with what people
+-- did (exception_actions: last assign sets the owner, a resolve closes it unless spans reopened it
+-- later). Opened = first sign of the exception; resolved = when the latest outcome is a resolution.
+INSERT INTO order_exceptions
+WITH
+    touched AS (
+        SELECT OrderId FROM order_hops
+        WHERE ExceptionType != '' AND ((ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
+           OR (Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)}))
+        UNION DISTINCT
+        SELECT OrderId FROM order_exception_events
+        WHERE (ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
+           OR (Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)})
+        UNION DISTINCT
+        SELECT OrderId FROM exception_actions WHERE At > {since:DateTime64(3)} AND At <= {until:DateTime64(3)}
+        UNION DISTINCT
+        SELECT OrderId FROM order_facts
+        WHERE ExceptionCount > 0 AND UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
+        UNION DISTINCT
+        SELECT arrayJoin({orders:Array(String)}) AS OrderId
+    ),
+    signals AS (
+        SELECT OrderId, ExceptionType, ExceptionOutcome AS Outcome, Timestamp AS At, System, Stage, User
+        FROM order_hops
+        WHERE ExceptionType != '' AND ({all:UInt8} = 1 OR OrderId IN touched)
+        UNION ALL
+        SELECT OrderId, ExceptionType, ExceptionOutcome AS Outcome, Timestamp AS At, System, Stage, User
+        FROM order_exception_events
+        WHERE {all:UInt8} = 1 OR OrderId IN touched
+    ),
+    x AS (
+        SELECT
+            OrderId,
+            ExceptionType,
+            min(At) AS opened,
+            argMin(System, At) AS system,
+            argMin(Stage, At) AS stage,
+            argMax(Outcome, (At, has({resolved_outcomes:Array(String)}, Outcome))) AS last_outcome,
+            max(At) AS last_at,
+            argMax(if(User != '', User, System), At) AS last_by,
+            maxIf(At, NOT has({resolved_outcomes:Array(String)}, Outcome)) AS last_open_at
+        FROM signals
+        GROUP BY OrderId, ExceptionType
+    ),
+    a AS (
+        SELECT
+            OrderId,
+            ExceptionType,
+            argMaxIf(Owner, At, Action = 'assign') AS owner,
+            maxIf(At, Action = 'resolve') AS resolved_at,
+            argMaxIf(Actor, At, Action = 'resolve') AS resolved_by,
+            maxIf(At, Action = 'reopen') AS reopened_at,
+            countIf(Action = 'comment') AS comments
+        FROM exception_actions
+        WHERE {all:UInt8} = 1 OR OrderId IN touched
+        GROUP BY OrderId, ExceptionType
+    ),
+    f AS (
+        SELECT OrderId, Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority
+        FROM order_facts FINAL
+        WHERE {all:UInt8} = 1 OR OrderId IN touched
+    )
+SELECT
+    x.OrderId AS OrderId,
+    x.ExceptionType AS ExceptionType,
+    x.system AS System,
+    x.stage AS Stage,
+    toDateTime64(x.opened, 3, 'UTC') AS OpenedAt,
+    multiIf(has({resolved_outcomes:Array(String)}, x.last_outcome), toDateTime64(x.last_at, 3, 'UTC'),
+            a.resolved_at > toDateTime64(x.last_open_at, 3, 'UTC') AND a.resolved_at > a.reopened_at, a.resolved_at,
+            NULL) AS ResolvedAt,
+    multiIf(has({resolved_outcomes:Array(String)}, x.last_outcome), x.last_by,
+            ResolvedAt IS NOT NULL, a.resolved_by, '') AS ResolvedBy,
+    if(ResolvedAt IS NULL, NULL, greatest(toUnixTimestamp64Milli(ResolvedAt) - toUnixTimestamp64Milli(OpenedAt), 0) / 1000.0) AS ResolutionS,
+    if(ResolvedAt IS NULL, 'open', 'resolved') AS Status,
+    a.owner AS Owner,
+    a.comments AS Comments,
+    f.Channel AS Channel,
+    f.Region AS Region,
+    f.ErpInstance AS ErpInstance,
+    f.Warehouse AS Warehouse,
+    f.CustomerTier AS CustomerTier,
+    f.Priority AS Priority,
+    now64(3) AS UpdatedAt,
+    {version:UInt64} AS Version
+FROM x
+LEFT JOIN a ON a.OrderId = x.OrderId AND a.ExceptionType = x.ExceptionType
+LEFT JOIN f ON f.OrderId = x.OrderId
+SETTINGS join_use_nulls = 0

@@ -1,0 +1,91 @@
+-- Evaluate every SLA of the policy for the selected orders (from their order_facts): one row per
+-- order and SLA whose start edge happened. Targets and calendars per segment come from the policy
+-- compiled by kpis/policy.py (sla_parameters): seg_* pick the segment's targets with one lookup,
+-- cal_* are per-day business hours as epoch milliseconds (business time between two instants is
+-- the difference of their cumulative business-time values), cal_hour_first inverts that for due
+-- times. Open rows carry DueAt; whether they are at risk or breached *now* is decided at read time.
+INSERT INTO sla_results
+WITH
+    touched AS (
+        SELECT OrderId FROM order_facts
+        WHERE UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
+        UNION DISTINCT
+        SELECT OrderId FROM order_hops
+        WHERE Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)}
+        UNION DISTINCT
+        SELECT arrayJoin({orders:Array(String)}) AS OrderId
+    ),
+    length({sla_names:Array(String)}) AS n_sla,
+    3600000 AS hour_ms
+SELECT
+    OrderId,
+    sla AS Sla,
+    {sla_kinds:Array(String)}[i] AS Kind,
+    {sla_stages:Array(String)}[i] AS Stage,
+    multiIf(b_ms > 0, if(elapsed_s <= target_s, 'met', 'breached'), Status = 'open', 'open', 'skipped') AS State,
+    fromUnixTimestamp64Milli(a_ms, 'UTC') AS StartAt,
+    if(b_ms > 0, fromUnixTimestamp64Milli(b_ms, 'UTC'), NULL) AS EndAt,
+    fromUnixTimestamp64Milli(toInt64(due_ms), 'UTC') AS DueAt,
+    target_s AS TargetS,
+    if(b_ms > 0, elapsed_s, NULL) AS ElapsedS,
+    {sla_warn_s:Array(Float64)}[i] AS WarnS,
+    toUInt8(cal > 0) AS Business,
+    CaptureAt,
+    Status AS OrderStatus,
+    CurrentStage,
+    CurrentSystem,
+    Channel,
+    Region,
+    ErpInstance,
+    Warehouse,
+    CustomerTier,
+    Priority,
+    now64(3) AS UpdatedAt,
+    {version:UInt64} AS Version
+FROM (
+    SELECT
+        *,
+        -- business-time value of the start (with the warehouse cut-off) and of the end
+        {cal_pos:Array(Int64)}[cal] AS pos,
+        pos + least(greatest(intDiv(a_ms + {cal_offset_ms:Array(Int64)}[cal], 86400000) - {cal_base_day:Array(Int64)}[cal] + 1, 1), {cal_ndays:Array(Int64)}[cal]) AS pa,
+        pos + least(greatest(intDiv(b_ms + {cal_offset_ms:Array(Int64)}[cal], 86400000) - {cal_base_day:Array(Int64)}[cal] + 1, 1), {cal_ndays:Array(Int64)}[cal]) AS pb,
+        {cal_close:Array(Int64)}[pa] - {cal_open:Array(Int64)}[pa] AS len_a,
+        if({sla_cutoff:Array(UInt8)}[i] = 1 AND {cal_cutoff:Array(Int64)}[pa] > 0 AND a_ms > {cal_cutoff:Array(Int64)}[pa],
+           {cal_cum:Array(Int64)}[pa] + len_a,
+           {cal_cum:Array(Int64)}[pa] + least(greatest(a_ms - {cal_open:Array(Int64)}[pa], 0), len_a)) AS ba,
+        {cal_cum:Array(Int64)}[pb] + least(greatest(b_ms - {cal_open:Array(Int64)}[pb], 0),
+                                           {cal_close:Array(Int64)}[pb] - {cal_open:Array(Int64)}[pb]) AS bb,
+        greatest(if(cal = 0, b_ms - a_ms, bb - ba), 0) / 1000.0 AS elapsed_s,
+        -- due time: business-time value start + target, back to a wall-clock instant
+        ba + toInt64(target_s * 1000) AS bdue,
+        {cal_hpos:Array(Int64)}[cal] + least(intDiv(bdue, hour_ms), {cal_nhours:Array(Int64)}[cal] - 1) + 1 AS hk,
+        pos + if({cal_cumend:Array(Int64)}[pos + {cal_hour_first:Array(Int64)}[hk]] >= bdue,
+                 {cal_hour_first:Array(Int64)}[hk], {cal_hour_first:Array(Int64)}[hk + 1]) AS pd,
+        if(cal = 0, a_ms + target_s * 1000, {cal_open:Array(Int64)}[pd] + (bdue - {cal_cum:Array(Int64)}[pd])) AS due_ms
+    FROM (
+        SELECT
+            OrderId, CaptureAt, Status, CurrentStage, CurrentSystem,
+            Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority,
+            i,
+            {sla_names:Array(String)}[i] AS sla,
+            toInt64(if({sla_from_end:Array(UInt8)}[i] = 1,
+                       toUnixTimestamp64Milli(StageEnd[{sla_from_stage:Array(String)}[i]]),
+                       toUnixTimestamp64Milli(StageStart[{sla_from_stage:Array(String)}[i]]))) AS a_ms,
+            toInt64(if({sla_to_end:Array(UInt8)}[i] = 1,
+                       toUnixTimestamp64Milli(StageEnd[{sla_to_stage:Array(String)}[i]]),
+                       toUnixTimestamp64Milli(StageStart[{sla_to_stage:Array(String)}[i]]))) AS b_ms,
+            arrayStringConcat(arrayFilter((v, d) -> d = 1, [
+                if(has({seg_values:Array(Array(String))}[1], Channel), Channel, ''),
+                if(has({seg_values:Array(Array(String))}[2], Priority), Priority, ''),
+                if(has({seg_values:Array(Array(String))}[3], CustomerTier), CustomerTier, ''),
+                if(has({seg_values:Array(Array(String))}[4], Warehouse), Warehouse, ''),
+                if(has({seg_values:Array(Array(String))}[5], Region), Region, '')], {seg_dims:Array(UInt8)}), '|') AS seg_key,
+            (indexOf({seg_keys:Array(String)}, seg_key) - 1) * n_sla + i AS seg_cell,
+            {seg_targets:Array(Float64)}[seg_cell] AS target_s,
+            {seg_cals:Array(Int64)}[seg_cell] AS cal
+        FROM order_facts FINAL
+        ARRAY JOIN range(1, n_sla + 1) AS i
+        WHERE ({all:UInt8} = 1 OR OrderId IN touched)
+    )
+    WHERE a_ms > 0
+)
