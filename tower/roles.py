@@ -25,4 +25,11 @@ def _collector_service(settings: TowerSettings, store: Store) -> Service:
     return Collector(settings.collector, store, spool_dir)
 
 
-register("collector", _collector_service)
+# -- agents (EDI files, carrier webhooks, DB pollers): started with the collector when enabled -----
+def _collector_with_agents(settings: TowerSettings, store: Store) -> Service:
+    from tower.agent import CollectorWithAgents
+
+    return CollectorWithAgents(_collector_service(settings, store), settings)
+
+
+register("collector", _collector_with_agents)
