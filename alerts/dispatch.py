@@ -68,6 +68,7 @@ class Dispatcher:
         self.tree = build(config.route)
         self.intervals = {t.name: t for t in config.time_intervals}
         self.inhibit = [(r.source_matchers, r.target_matchers, tuple(r.equal)) for r in config.inhibit_rules]
+        self._failed_at: dict[tuple[str, str, str], datetime] = {}
         self.notifiers = {
             r.name: build_notifiers(r, client, settings.notify_timeout_s) for r in config.receivers
         }
@@ -165,9 +166,13 @@ class Dispatcher:
                 return None
         elif now < entry.sent_at + route.group_interval:
             return None
+        receiver = route.receiver
+        failed_key = (receiver, integration, group.key)
+        failed_at = self._failed_at.get(failed_key)
+        if failed_at is not None and now < failed_at + route.group_interval:
+            return None  # the last delivery failed: try again after group_interval, not every tick
         if not _needs_update(entry, f_set, r_set, acked, notifier.send_resolved, route.repeat_interval, now):
             return None
-        receiver = route.receiver
         new_entry = state.NflogEntry(f_set, r_set, acked, now)
         if not firing and not notifier.send_resolved:
             state.save_nflog(self.store, receiver, integration, group.key, new_entry)
@@ -198,8 +203,10 @@ class Dispatcher:
             ),
         )
         if delivery.ok:
+            self._failed_at.pop(failed_key, None)
             state.save_nflog(self.store, receiver, integration, group.key, new_entry)
         else:
+            self._failed_at[failed_key] = now
             log.warning(
                 "notification to %s/%s failed after %d attempt(s): %s",
                 receiver,

@@ -28,7 +28,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class TargetRefused(Exception):
+class TargetRefused(ValueError):
     """The target is not allowed (scheme or address); never retried."""
 
 

@@ -12,7 +12,7 @@ import httpx
 
 from alerts.model import Alert, AlertState
 from alerts.rules import Receiver
-from alerts.ssrf import TargetRefused
+from alerts.ssrf import TargetRefused, check_scheme
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -105,6 +105,7 @@ class HttpPoster:
 
     def post(self, url: str, body: Any, ok: Callable[[httpx.Response], bool] | None = None) -> Delivery:
         try:
+            check_scheme(url)
             response = self.client.post(url, json=body, headers=self.extra_headers)
         except TargetRefused as exc:
             return Delivery(ok=False, retryable=False, error=str(exc))

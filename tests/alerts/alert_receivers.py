@@ -1,0 +1,146 @@
+"""Real receivers on 127.0.0.1 for alert tests: an HTTP recorder with scripted replies, SMTP via aiosmtpd."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Recorder:
+    """Records every POST; replies with the scripted statuses in turn, then ``default_status``."""
+
+    host: str = "127.0.0.1"
+    script: list[int] = field(default_factory=list)
+    default_status: int = 200
+    redirect_to: str | None = None
+    requests: list[Request] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://{self.host}:{self.server.server_address[1]}"
+
+    def delivered(self) -> list[Request]:
+        """Requests answered with a 2xx."""
+        return [r for r, code in zip(self.requests, self._codes, strict=True) if 200 <= code < 300]
+
+    def __post_init__(self) -> None:
+        self._codes: list[int] = []
+        self._lock = threading.Lock()
+
+    def _next(self) -> int:
+        with self._lock:
+            return self.script.pop(0) if self.script else self.default_status
+
+
+@contextmanager
+def http_recorder(
+    script: list[int] | None = None,
+    default_status: int = 200,
+    host: str = "127.0.0.1",
+    redirect_to: str | None = None,
+) -> Iterator[Recorder]:
+    recorder = Recorder(
+        host=host, script=list(script or []), default_status=default_status, redirect_to=redirect_to
+    )
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", "0"))
+            body = self.rfile.read(length)
+            status = 302 if recorder.redirect_to else recorder._next()
+            with recorder._lock:
+                recorder.requests.append(Request(self.path, dict(self.headers), body))
+                recorder._codes.append(status)
+            self.send_response(status)
+            if recorder.redirect_to:
+                self.send_header("Location", recorder.redirect_to)
+            reply = b'{"status":"success","message":"Event processed"}' if status == 202 else b"ok"
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, 0), Handler)
+    recorder.server = server
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield recorder
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Mailbox:
+    messages: list[tuple[Envelope, Message]] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
+        self.messages.append((envelope, message_from_bytes(content)))
+        return "250 Message accepted for delivery"
+
+
+@contextmanager
+def smtp_server(
+    username: str | None = None, password: str | None = None, tls_context: Any = None
+) -> Iterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox()
+
+    def authenticate(
+        server: Any, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == username
+            and auth_data.password.decode() == password
+        ):
+            mailbox.logins.append(username or "")
+            return AuthResult(success=True)
+        return AuthResult(success=False, handled=False)
+
+    kwargs: dict[str, Any] = {}
+    if username is not None:
+        kwargs.update(authenticator=authenticate, auth_require_tls=tls_context is not None)
+    if tls_context is not None:
+        kwargs.update(tls_context=tls_context, require_starttls=True)
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, **kwargs)
+    controller.start()
+    try:
+        yield mailbox, port
+    finally:
+        controller.stop()
