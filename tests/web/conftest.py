@@ -61,9 +61,10 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> TestCl
     return client
 
 
-@pytest.fixture
-def app(store: Store, password_hash: str) -> FastAPI:
-    return make_app(store, password_hash)
+@pytest.fixture(scope="module")
+def app(module_store: Store, password_hash: str) -> FastAPI:
+    """One app per test module over the module's database (tests add data with unique keys)."""
+    return make_app(module_store, password_hash)
 
 
 @pytest.fixture

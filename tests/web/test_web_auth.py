@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from conftest import PASSWORD, csrf_of, login
+from conftest import PASSWORD, csrf_of, login, make_app
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from storage import Store
 
 
 def test_pages_redirect_to_login_and_api_answers_401(anon: TestClient) -> None:
@@ -62,7 +64,8 @@ def test_wrong_password_and_unknown_user_are_rejected_alike(anon: TestClient) ->
     assert anon.get("/api/me").status_code == 401
 
 
-def test_repeated_failed_logins_are_throttled(anon: TestClient) -> None:
+def test_repeated_failed_logins_are_throttled(module_store: Store, password_hash: str) -> None:
+    anon = TestClient(make_app(module_store, password_hash))  # its own throttle
     token = csrf_of(anon.get("/login").text)
     codes = [
         anon.post(

@@ -51,7 +51,7 @@ def api_search(q: SearchKey, store: StoreDep, principal: Viewer) -> list[OrderMa
     return _search(store, q)
 
 
-@router.get("/api/orders/{order_id}/timeline", response_model=Timeline)
+@router.get("/api/orders/{order_id:path}/timeline", response_model=Timeline)
 def api_timeline(order_id: OrderId, store: StoreDep, principal: Viewer) -> Timeline:
     """The order's hops, handoff gaps, critical path, state, exceptions and raw spans."""
     return _timeline(store, order_id)
@@ -85,7 +85,7 @@ def search_page(
     )
 
 
-@router.get("/orders/{order_id}", include_in_schema=False)
+@router.get("/orders/{order_id:path}", include_in_schema=False)
 def timeline_page(request: Request, order_id: OrderId, state: StateDep, principal: Viewer) -> Response:
     timeline = _timeline(state.store, order_id)
     now = datetime.now(UTC)
