@@ -22,8 +22,10 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect settings.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-app.add_typer(agent_app, name="agent")
+bench_app = typer.Typer(help="Benchmarks that print JSON.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 app.add_typer(users_app, name="users")
+app.add_typer(agent_app, name="agent")
 
 ConfigOption = Annotated[
     Path | None,
@@ -106,6 +108,35 @@ def trace(
 
     settings = runtime.settings_or_exit(config)
     raise typer.Exit(run_trace(settings, key, as_json=as_json, api=api, token=token, max_orders=max_orders))
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    seconds: Annotated[float, typer.Option("--seconds", min=1, help="How long the clients send.")] = 10.0,
+    clients: Annotated[int, typer.Option("--clients", min=1, help="Concurrent OTLP/HTTP clients.")] = 4,
+    spans_per_request: Annotated[int, typer.Option("--spans-per-request", min=1)] = 500,
+    work_dir: Annotated[
+        Path | None, typer.Option("--work-dir", help="Where the fresh stores go. Default: a temp dir.")
+    ] = None,
+) -> None:
+    """OTLP/HTTP ingest throughput of a collector process on a fresh embedded store (JSON)."""
+    from tower.bench_ingest import run_bench
+
+    result = run_bench(
+        seconds=seconds, clients=clients, spans_per_request=spans_per_request, work_dir=work_dir
+    )
+    typer.echo(json.dumps(result, indent=2))
+
+
+def _register_simulator_commands() -> None:
+    from tower.demo import demo_command
+    from tower.simulate import simulate_command
+
+    app.command("simulate")(simulate_command)
+    app.command("demo")(demo_command)
+
+
+_register_simulator_commands()
 
 
 def main() -> None:

@@ -188,6 +188,7 @@ SYSTEMS: tuple[System, ...] = (
     *CARRIERS.values(),
 )
 OUR_EDI_ID = "DISTRIBUTOR01"
+INVOICE_RUN_MAX = 500  # orders listed by one invoice-run span (collectors cap array attributes)
 QUEUE = "orders.inbound"
 
 
@@ -482,6 +483,7 @@ class Simulator:
         return customers
 
     def _new_order(self, plan: _Plan, po: str | None = None) -> _Order:
+        self.orders_generated += 1
         customer = plan.customer
         region = customer.region
         order_id = f"SO-{plan.seq}"
@@ -1264,6 +1266,21 @@ class Simulator:
         self._invoice_runs[run][order.plan.customer].append(order)
 
     def _invoice_run(self, run: int, by_customer: Mapping[Customer, list[_Order]]) -> None:
+        """One night's invoicing, in runs of at most ``INVOICE_RUN_MAX`` orders each."""
+        parts: list[dict[Customer, list[_Order]]] = [{}]
+        size = 0
+        for customer, orders in by_customer.items():
+            for i in range(0, len(orders), INVOICE_RUN_MAX):
+                chunk = orders[i : i + INVOICE_RUN_MAX]
+                if size and size + len(chunk) > INVOICE_RUN_MAX:
+                    parts.append({})
+                    size = 0
+                parts[-1].setdefault(customer, []).extend(chunk)
+                size += len(chunk)
+        for number, part in enumerate(parts, 1):
+            self._invoice_part(run, part, number if len(parts) > 1 else 0)
+
+    def _invoice_part(self, run: int, by_customer: Mapping[Customer, list[_Order]], part: int) -> None:
         rng = self._rng
         rates = self.config.rates
         order_ids = [o.id for orders in by_customer.values() for o in orders]
@@ -1277,7 +1294,8 @@ class Simulator:
             run,
             self._secs(5, 20) + len(order_ids) * SECOND // 20,
             {
-                c.BATCH_ID: f"INVRUN-{datetime.fromtimestamp(run / 1e9, UTC):%Y%m%d}",
+                c.BATCH_ID: f"INVRUN-{datetime.fromtimestamp(run / 1e9, UTC):%Y%m%d}"
+                + (f"-{part}" if part else ""),
                 c.BATCH_ORDER_IDS: order_ids,
                 c.BATCH_SIZE: len(order_ids),
             },
