@@ -301,45 +301,59 @@ def order_spans(store: Store, order_id: str, *, max_rounds: int = 6, max_spans: 
     looked_up_keys: set[str] = set()
     linked_checked: set[str] = set()
     keys: dict[str, set[str]] = {}
+    links_in: list[tuple[tuple[str, str], tuple[str, str]]] = []
     for _ in range(max_rounds):
         wanted = [ref for ref in seeds if ref not in asked]
-        parents = [ref for ref in owned if ref not in parents_asked]
+        # children are asked for with their parents (speculatively) to save a round
+        parents = [ref for ref in (*owned, *wanted) if ref not in parents_asked]
         if not (wanted or parents) or len(spans) >= max_spans:
             break
         asked.update(wanted)
         parents_asked.update(parents)
-        parent_refs = set(parents)
+        fetched = [s for s in _fetch_refs(store, order, wanted, parents) if s.ref not in spans]
+        by_ref = {s.ref: s for s in fetched}
         new_owned: list[RawSpan] = []
-        for span in _fetch_refs(store, order, wanted, parents):
-            if span.ref in spans:
-                continue
-            seed = seeds.get(span.ref)
-            is_child = (span.trace_id, span.parent_span_id) in parent_refs
-            if seed is None and not is_child:
-                continue  # same span id in another trace
-            spans[span.ref] = span
-            reason = _belongs(order, span, seed or "parent")
-            if reason is not None:
-                owned[span.ref] = reason
-                new_owned.append(span)
+        pending = sorted(fetched, key=lambda s: (s.ref not in seeds, s.start_ns))
+        progress = True
+        while pending and progress:  # a child is decided once its parent is
+            progress = False
+            later = []
+            for span in pending:
+                seed = seeds.get(span.ref)
+                parent = (span.trace_id, span.parent_span_id)
+                if seed is None and parent not in owned:
+                    if parent in by_ref and parent not in spans:
+                        later.append(span)  # its parent is decided in this round
+                    continue
+                spans[span.ref] = span
+                progress = True
+                reason = _belongs(order, span, seed or "parent")
+                if reason is not None:
+                    owned[span.ref] = reason
+                    new_owned.append(span)
+            pending = later
         for span in new_owned:
             for name, values in span.stitch_keys().items():
                 keys.setdefault(name, set()).update(values)
             for link in span.links:
                 seeds.setdefault((link.trace_id, link.span_id), "link")
-        # the order's keys -> spans without an order id that carried them
         fresh_keys = {v for values in keys.values() for v in values} - looked_up_keys
-        if fresh_keys:
-            looked_up_keys |= fresh_keys
-            for row in store.rows(SQL["orderless_key_spans"], {"keys": sorted(fresh_keys), "limit": ROW_LIMIT}):
-                seeds.setdefault((row["TraceId"], row["SpanId"]), f"key:{row['KeyType']}")
-        # spans elsewhere that link into the order's spans
         fresh_traces = {s.trace_id for s in new_owned} - linked_checked
-        if fresh_traces:
+        if fresh_keys or fresh_traces:
+            looked_up_keys |= fresh_keys
             linked_checked |= fresh_traces
-            for row in store.rows(SQL["links_into"], {"trace_ids": sorted(fresh_traces), "limit": ROW_LIMIT}):
-                if (row["LinkedTraceId"], row["LinkedSpanId"]) in owned or not row["LinkedSpanId"]:
-                    seeds.setdefault((row["TraceId"], row["SpanId"]), "linked_from")
+            params = {"keys": sorted(fresh_keys), "trace_ids": sorted(fresh_traces), "limit": ROW_LIMIT}
+            for row in store.rows(SQL["expand"], params):
+                ref = (row["TraceId"], row["SpanId"])
+                if row["Kind"] == "key":
+                    # the order's keys -> spans without an order id that carried them
+                    seeds.setdefault(ref, f"key:{row['Detail']}")
+                else:
+                    links_in.append((ref, (row["LinkedTraceId"], row["LinkedSpanId"])))
+        for ref, target in links_in:
+            # a span elsewhere linking into one of the order's spans (or into its trace as a whole)
+            if target in owned or (not target[1] and any(t == target[0] for t, _s in owned)):
+                seeds.setdefault(ref, "linked_from")
     chosen = sorted((spans[ref] for ref in owned), key=lambda s: (s.start_ns, s.end_ns, s.span_id))
     return OrderSpans(
         order_id=order,

@@ -1,11 +1,11 @@
 -- Spans of an order by reference: the spans asked for by id, plus the children of the order's spans
 -- that name no other order (a batch run's children for other orders stay out). Read by trace id and
 -- bounded by the traces' time range from otel_traces_trace_id_ts; never a scan of otel_traces.
-WITH bounds AS (
-    SELECT min(Start) AS lo, max(End) AS hi
+WITH (
+    SELECT (min(Start), max(End))
     FROM otel_traces_trace_id_ts
     WHERE TraceId IN {trace_ids:Array(String)}
-)
+) AS bounds
 SELECT
     TraceId,
     SpanId,
@@ -27,8 +27,8 @@ SELECT
     `Links.Attributes` AS LinkAttributes
 FROM otel_traces
 WHERE TraceId IN {trace_ids:Array(String)}
-    AND Timestamp >= (SELECT lo FROM bounds)
-    AND Timestamp < (SELECT hi FROM bounds) + INTERVAL 1 SECOND
+    AND Timestamp >= bounds.1
+    AND Timestamp < bounds.2 + INTERVAL 1 SECOND
     AND (
         SpanId IN {span_ids:Array(String)}
         OR (

@@ -1,10 +1,10 @@
 -- Every span of the given traces, bounded by the traces' time range from otel_traces_trace_id_ts
 -- (Start/End are whole seconds of span starts), so otel_traces is never read without a time bound.
-WITH bounds AS (
-    SELECT min(Start) AS lo, max(End) AS hi
+WITH (
+    SELECT (min(Start), max(End))
     FROM otel_traces_trace_id_ts
     WHERE TraceId IN {trace_ids:Array(String)}
-)
+) AS bounds
 SELECT
     TraceId,
     SpanId,
@@ -26,6 +26,6 @@ SELECT
     `Links.Attributes` AS LinkAttributes
 FROM otel_traces
 WHERE TraceId IN {trace_ids:Array(String)}
-    AND Timestamp >= (SELECT lo FROM bounds)
-    AND Timestamp < (SELECT hi FROM bounds) + INTERVAL 1 SECOND
+    AND Timestamp >= bounds.1
+    AND Timestamp < bounds.2 + INTERVAL 1 SECOND
 LIMIT {limit:UInt32}
