@@ -52,10 +52,13 @@ def build(route: Route, parent: RouteNode | None = None, index: int = 0) -> Rout
         key=key,
         receiver=route.receiver or (parent.receiver if parent else ""),
         group_by=group_by,
-        group_wait=route.group_wait or (parent.group_wait if parent else DEFAULT_GROUP_WAIT),
-        group_interval=route.group_interval or (parent.group_interval if parent else DEFAULT_GROUP_INTERVAL),
-        repeat_interval=route.repeat_interval
-        or (parent.repeat_interval if parent else DEFAULT_REPEAT_INTERVAL),
+        group_wait=_pick(route.group_wait, parent.group_wait if parent else DEFAULT_GROUP_WAIT),
+        group_interval=_pick(
+            route.group_interval, parent.group_interval if parent else DEFAULT_GROUP_INTERVAL
+        ),
+        repeat_interval=_pick(
+            route.repeat_interval, parent.repeat_interval if parent else DEFAULT_REPEAT_INTERVAL
+        ),
         mute_time_intervals=tuple(route.mute_time_intervals),
         active_time_intervals=tuple(route.active_time_intervals),
         route=route,
@@ -63,6 +66,10 @@ def build(route: Route, parent: RouteNode | None = None, index: int = 0) -> Rout
     children = tuple(build(child, node, i) for i, child in enumerate(route.routes))
     object.__setattr__(node, "children", children)
     return node
+
+
+def _pick(value: timedelta | None, inherited: timedelta) -> timedelta:
+    return inherited if value is None else value
 
 
 def match(node: RouteNode, labels: dict[str, str]) -> list[RouteNode]:
