@@ -203,7 +203,7 @@ def test_email_wrong_password_is_not_retried() -> None:
                 "require_tls": False,
                 "auth_username": "alerts",
                 "auth_password": "wrong",
-            }  # fmt: skip
+            }
         )
         delivery = EmailNotifier(config, 5.0).notify(message(alert()))
     assert not delivery.ok and not delivery.retryable
@@ -231,7 +231,7 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
             "/CN=127.0.0.1",
             "-addext",
             "subjectAltName=IP:127.0.0.1",
-        ],  # fmt: skip
+        ],
         check=True,
         capture_output=True,
     )
@@ -243,8 +243,13 @@ def test_email_starttls_then_auth(tmp_path: Path) -> None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     with smtp_server(username="alerts", password="s3cret", tls_context=context) as (mailbox, port):
-        base = {"to": "ops@example.com", "from": "t@example.com", "smarthost": f"127.0.0.1:{port}",
-                "auth_username": "alerts", "auth_password": "s3cret"}  # fmt: skip
+        base = {
+            "to": "ops@example.com",
+            "from": "t@example.com",
+            "smarthost": f"127.0.0.1:{port}",
+            "auth_username": "alerts",
+            "auth_password": "s3cret",
+        }
         ok = EmailNotifier(EmailConfig.model_validate({**base, "tls_ca_file": str(cert)}), 5.0).notify(
             message(alert())
         )
