@@ -171,4 +171,3 @@ class LoginThrottle:
         with self._lock:
             for key in keys:
                 self._failures.pop(key, None)
-

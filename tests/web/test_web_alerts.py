@@ -1,0 +1,85 @@
+"""Alerts page and API over the alerts package's state (real tables)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import csrf_of
+from fastapi.testclient import TestClient
+
+from alerts import state as alert_state
+from alerts.model import Alert, AlertState, fingerprint
+from storage import Store
+
+LABELS = {"alertname": "WarehouseStalled", "warehouse": "DC-<script>3"}
+
+
+@pytest.fixture(scope="module")
+def firing(module_store: Store) -> str:
+    now = datetime.now(UTC)
+    fp = fingerprint(LABELS)
+    alert_state.save_alerts(
+        module_store,
+        [
+            Alert(
+                fingerprint=fp,
+                rule="warehouse_stalled",
+                labels=LABELS,
+                annotations={"summary": "DC-3 <b>stopped</b> picking"},
+                state=AlertState.FIRING,
+                value=12,
+                orders=["SO-7001", "SO-7002"],
+                active_at=now - timedelta(minutes=20),
+                fired_at=now - timedelta(minutes=10),
+                last_active_at=now,
+                evaluated_at=now,
+            )
+        ],
+    )
+    return fp
+
+
+def test_alerts_page_lists_firing_alert_with_orders(firing: str, viewer: TestClient) -> None:
+    page = viewer.get("/alerts")
+    assert page.status_code == 200
+    assert "WarehouseStalled" in page.text
+    assert 'href="/orders/SO-7001"' in page.text
+    assert "DC-&lt;script&gt;3" in page.text and "&lt;b&gt;stopped&lt;/b&gt;" in page.text
+    assert "Acknowledge" not in page.text  # viewers get no action buttons
+
+
+def test_viewer_cannot_acknowledge(firing: str, viewer: TestClient) -> None:
+    token = csrf_of(viewer.get("/alerts").text)
+    response = viewer.post(f"/alerts/{firing}/ack", data={"csrf_token": token, "comment": "x"})
+    assert response.status_code == 403
+
+
+def test_ops_acknowledges_and_the_ack_shows(firing: str, ops: TestClient) -> None:
+    page = ops.get("/alerts")
+    assert "Acknowledge" in page.text
+    done = ops.post(f"/alerts/{firing}/ack", data={"csrf_token": csrf_of(page.text), "comment": "on it"})
+    assert done.status_code == 200  # redirected back to the list
+    assert "by otto: on it" in done.text
+    detail = ops.get(f"/api/alerts/{firing}").json()
+    assert detail["alert"]["ack"]["acked_by"] == "otto"
+    assert any("acknowledged by otto" in change["note"] for change in detail["history"])
+
+
+def test_silence_via_api_and_expire(firing: str, ops: TestClient) -> None:
+    token = csrf_of(ops.get("/alerts").text)
+    bad = ops.post("/api/silences", json={"matchers": ['warehouse=~".*"'], "comment": "x"}, headers={"X-CSRF-Token": token})
+    assert bad.status_code == 400
+    made = ops.post(
+        "/api/silences", json={"matchers": ['warehouse="DC-3"'], "hours": 1, "comment": "maintenance"}, headers={"X-CSRF-Token": token}
+    )
+    assert made.status_code == 201
+    silence_id = made.json()["id"]
+    assert [s["id"] for s in ops.get("/api/alerts").json()["silences"]] == [silence_id]
+    assert ops.delete(f"/api/silences/{silence_id}", headers={"X-CSRF-Token": token}).status_code == 200
+    assert ops.get("/api/alerts").json()["silences"] == []
+
+
+def test_unknown_alert_is_404(firing: str, viewer: TestClient) -> None:
+    assert viewer.get("/api/alerts/abcdef").status_code == 404
+    assert viewer.get("/api/alerts/not-hex!").status_code == 422

@@ -1,0 +1,169 @@
+"""Alerts: firing and pending alerts with the orders behind them, acknowledgements, silences,
+the notification log (services in ``alerts.state``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field, ValidationError
+from starlette.responses import Response
+
+from alerts import state as alert_state
+from alerts.model import Ack, Alert, AlertState, NotificationRecord, Silence, StateChange
+from web.deps import Ops, StateDep, StoreDep, Viewer, render
+from web.settings import Role
+
+router = APIRouter(tags=["alerts"])
+NAV = ("/alerts", "Alerts", "alerts")
+
+Fingerprint = Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$", description="Alert fingerprint.")]
+SilenceId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$", description="Silence id.")]
+STATE_ORDER = {AlertState.FIRING: 0, AlertState.PENDING: 1}
+
+
+class AlertDetail(BaseModel):
+    alert: Alert
+    history: list[StateChange]
+
+
+class AckRequest(BaseModel):
+    comment: str = Field(default="", max_length=2000)
+
+
+class SilenceRequest(BaseModel):
+    matchers: list[str] = Field(
+        min_length=1, max_length=50, description='Label matchers, e.g. warehouse="DC-3".'
+    )
+    hours: float = Field(default=2.0, gt=0, le=24 * 30, description="How long the silence lasts. Default: 2")
+    comment: str = Field(min_length=1, max_length=2000, description="Why.")
+
+
+class AlertsOverview(BaseModel):
+    alerts: list[Alert]
+    silences: list[Silence]
+    notifications: list[NotificationRecord]
+
+
+def _overview(store: StoreDep, state: AlertState | None) -> AlertsOverview:
+    alerts = alert_state.list_alerts(store, [state] if state else [], limit=500)
+    alerts.sort(key=lambda a: (STATE_ORDER.get(a.state, 2), -(a.last_active_at.timestamp())))
+    return AlertsOverview(
+        alerts=alerts,
+        silences=alert_state.list_silences(store, active_at=datetime.now(UTC), limit=200),
+        notifications=alert_state.notification_log(store, limit=50),
+    )
+
+
+@router.get("/api/alerts", response_model=AlertsOverview)
+def api_alerts(
+    store: StoreDep, principal: Viewer, state: Annotated[AlertState | None, Query()] = None
+) -> AlertsOverview:
+    """Alerts (firing first), active silences and the latest notifications."""
+    return _overview(store, state)
+
+
+@router.get("/api/alerts/{fingerprint}", response_model=AlertDetail)
+def api_alert(fingerprint: Fingerprint, store: StoreDep, principal: Viewer) -> AlertDetail:
+    """One alert and its state history."""
+    try:
+        alert = alert_state.get_alert(store, fingerprint)
+    except alert_state.AlertNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    return AlertDetail(
+        alert=alert, history=alert_state.alert_history(store, fingerprint=fingerprint, limit=100)
+    )
+
+
+def _ack(store: StoreDep, fingerprint: str, by: str, comment: str) -> Ack:
+    try:
+        return alert_state.acknowledge(store, fingerprint, by, comment)
+    except alert_state.AlertNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    except alert_state.InvalidRequest as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+
+
+@router.post("/api/alerts/{fingerprint}/ack", response_model=Ack)
+def api_ack(fingerprint: Fingerprint, body: AckRequest, store: StoreDep, principal: Ops) -> Ack:
+    """Acknowledge a firing alert (ops role): repeats stop until it resolves."""
+    return _ack(store, fingerprint, principal.name, body.comment)
+
+
+@router.post("/api/silences", response_model=Silence, status_code=201)
+def api_silence(body: SilenceRequest, store: StoreDep, principal: Ops) -> Silence:
+    """Silence alerts matching every matcher, from now for ``hours`` (ops role)."""
+    now = datetime.now(UTC)
+    try:
+        return alert_state.create_silence(
+            store, body.matchers, now, now + timedelta(hours=body.hours), principal.name, body.comment
+        )
+    except alert_state.InvalidRequest as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+
+
+@router.delete("/api/silences/{silence_id}", response_model=Silence)
+def api_expire_silence(silence_id: SilenceId, store: StoreDep, principal: Ops) -> Silence:
+    """End a silence now (ops role)."""
+    try:
+        return alert_state.expire_silence(store, silence_id)
+    except alert_state.AlertNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
+@router.get("/alerts", include_in_schema=False)
+def alerts_page(
+    request: Request,
+    state: StateDep,
+    principal: Viewer,
+    alert_filter: Annotated[AlertState | None, Query(alias="state")] = None,
+) -> Response:
+    return render(
+        request,
+        state,
+        "alerts.html",
+        {
+            "nav": "alerts",
+            "data": _overview(state.store, alert_filter),
+            "states": list(AlertState),
+            "chosen": alert_filter.value if alert_filter else "",
+            "can_act": principal.role.allows(Role.OPS),
+        },
+        principal=principal,
+    )
+
+
+@router.post("/alerts/{fingerprint}/ack", include_in_schema=False)
+def ack_form(
+    fingerprint: Fingerprint,
+    state: StateDep,
+    principal: Ops,
+    comment: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    _ack(state.store, fingerprint, principal.name, comment)
+    return RedirectResponse("/alerts", status_code=303)
+
+
+@router.post("/alerts/silences", include_in_schema=False)
+def silence_form(
+    state: StateDep,
+    principal: Ops,
+    matchers: Annotated[str, Form(max_length=2000)],
+    comment: Annotated[str, Form(max_length=2000)],
+    hours: Annotated[float, Form(gt=0, le=24 * 30)] = 2.0,
+) -> Response:
+    lines = [line.strip() for line in matchers.splitlines() if line.strip()]
+    try:
+        request = SilenceRequest(matchers=lines, hours=hours, comment=comment)
+    except ValidationError as exc:
+        raise HTTPException(status_code=400, detail=f"invalid silence: {exc.errors()[0]['msg']}") from None
+    api_silence(request, state.store, principal)
+    return RedirectResponse("/alerts", status_code=303)
+
+
+@router.post("/alerts/silences/{silence_id}/expire", include_in_schema=False)
+def expire_form(silence_id: SilenceId, state: StateDep, principal: Ops) -> Response:
+    api_expire_silence(silence_id, state.store, principal)
+    return RedirectResponse("/alerts", status_code=303)
