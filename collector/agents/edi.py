@@ -4,9 +4,9 @@ One span per interchange (the batch: its control number, its orders' POs and ids
 per transaction set (850 capture, 855 acknowledge, 856 ship, 810 invoice, 997 acknowledge) carrying
 the business keys, plus exception children for envelope errors and 997 rejections.
 
-A file is read only once it is stable: its size and mtime are unchanged since the previous scan
-and it has been quiet for ``settle_seconds`` (names with a partial suffix or a leading dot are
-never read). A file is recorded in the processed-files
+A file is read only once it is stable: not modified for ``settle_seconds`` (by its mtime, or as
+observed across scans) and, when an earlier scan saw it, unchanged since then; names with a
+partial suffix (``.tmp``, ``.part``, ...) or a leading dot are never read. A file is recorded in the processed-files
 ledger (name + size + sha256) only after the collector accepted its spans, so a restart neither
 loses nor repeats it. A file that is not a readable interchange, or is larger than the limit, is
 moved to the quarantine folder with ``<file>.reason.txt``; the agent carries on.
@@ -168,14 +168,15 @@ class EdiAgent:
             if self._done.get(path) == (st.st_size, st.st_mtime_ns):
                 continue
             seen = self._watch.get(path)
+            first_sight = seen is None
             unchanged = seen is not None and (seen.size, seen.mtime_ns) == (st.st_size, st.st_mtime_ns)
             if seen is None or not unchanged:
                 self._watch[path] = seen = _Seen(st.st_size, st.st_mtime_ns, now)
-            # stable: unchanged since the previous scan, and quiet for settle_seconds (observed or by mtime)
+            # stable: not modified for settle_seconds (by its mtime, or as observed across scans) and,
+            # when an earlier scan saw it, unchanged since then
             settle = self.settings.settle_seconds
-            settled = unchanged and (
-                now - seen.since >= settle or time.time_ns() - st.st_mtime_ns >= settle * 1e9
-            )
+            quiet = time.time_ns() - st.st_mtime_ns >= settle * 1e9
+            settled = (unchanged and (quiet or now - seen.since >= settle)) or (first_sight and quiet)
             if settle > 0 and not settled:
                 report.waiting.append(path.name)
                 continue

@@ -1,0 +1,118 @@
+"""``tower agent edi|poller --once`` as a user runs them: a real subprocess sending to a real receiver."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from tracing import conventions as c
+
+
+def tower(*args: str, data_dir: Path, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TOWER_STORAGE__DATA_DIR": str(data_dir), **env_vars}
+    env.pop("TOWER_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "tower.cli", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_edi_once_processes_and_quarantines(tmp_path: Path, sink: Any, drop: Any) -> None:
+    inbound = tmp_path / "inbound"
+    drop("850_two_orders.x12", inbound)
+    drop("truncated.x12", inbound)
+    args = [
+        "agent",
+        "edi",
+        "--once",
+        "--inbound",
+        str(inbound),
+        "--endpoint",
+        sink.url,
+        "--token",
+        "agent-token",
+    ]
+    fresh = tower(*args, "--settle", "30", data_dir=tmp_path / "data")  # just written: not read yet
+    assert "processed 0, quarantined 0, waiting 2" in fresh.stdout
+    old = time.time() - 60
+    for path in inbound.iterdir():
+        os.utime(path, (old, old))
+    result = tower(*args, data_dir=tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    assert "processed 1, quarantined 1, waiting 0, failed 0, spans 3" in result.stdout
+    assert (tmp_path / "data" / "agents" / "edi" / "quarantine" / "truncated.x12.reason.txt").exists()
+    assert sorted(s.attributes.get(c.ORDER_CUSTOMER_PO) for s in sink.named("EDI 850")) == [
+        "PO-77120",
+        "PO-77121",
+    ]
+    again = tower(*args, data_dir=tmp_path / "data")  # a second run: the ledger says done
+    assert "processed 0, quarantined 0" in again.stdout
+    assert len(sink.spans) == 3
+
+
+def test_edi_once_reports_an_unreachable_collector_and_keeps_the_file(tmp_path: Path, drop: Any) -> None:
+    inbound = tmp_path / "inbound"
+    drop("810_invoice.x12", inbound)
+    result = tower(
+        "agent",
+        "edi",
+        "--once",
+        "--inbound",
+        str(inbound),
+        "--settle",
+        "0",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        data_dir=tmp_path,
+        TOWER_COLLECTOR__AGENTS__EDI__EXPORT__TIMEOUT_SECONDS="1",
+    )
+    assert result.returncode == 1
+    assert "failed 1" in result.stdout
+    assert (inbound / "810_invoice.x12").exists()
+
+
+def test_edi_without_directories_is_a_clear_error(tmp_path: Path) -> None:
+    result = tower("agent", "edi", "--once", data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "give --inbound and/or --outbound directories" in result.stderr
+
+
+def test_poller_once_from_a_config_file(tmp_path: Path, sink: Any) -> None:
+    db = tmp_path / "erp.db"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("CREATE TABLE releases (seq INTEGER PRIMARY KEY, order_no TEXT, released_at TEXT)")
+        )
+        conn.execute(
+            sa.text("INSERT INTO releases VALUES (1, 'SO-1', '2026-11-26T10:00:00'), (2, 'SO-2', NULL)")
+        )
+    engine.dispose()
+    config = tmp_path / "tower.yaml"
+    config.write_text(
+        f"""
+collector:
+  agents:
+    pollers:
+      - name: releases
+        url: sqlite:///{db}
+        table: releases
+        cursor_column: seq
+        system_instance: erp-west
+        mapping:
+          stage: allocation
+          start_column: released_at
+          attributes: {{order.id: order_no}}
+"""
+    )
+    args = ["agent", "poller", "--once", "-c", str(config), "--endpoint", sink.url, "--token", "agent-token"]
+    result = tower(*args, data_dir=tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    assert "exported 2 row(s); cursor 2" in result.stdout
+    assert [s.attributes[c.ORDER_ID] for s in sink.spans] == ["SO-1", "SO-2"]
+    assert tower(*args, data_dir=tmp_path / "data").stdout.startswith("exported 0 row(s)")
