@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -104,7 +105,7 @@ class Rule(_Strict):
     name: str = Field(description="Alert name (the alertname label).")
     signal: SignalName
     params: dict[str, Any] = Field(
-        default_factory=dict, description="Signal options (window, age, kpi, ...)."
+        default_factory=dict, validate_default=True, description="Signal options (window, age, kpi, ...)."
     )
     filters: dict[str, list[str]] = Field(default_factory=dict, description="segment -> allowed values")
     group_by: list[str] = Field(default_factory=list, description="Segments giving one alert per value.")
@@ -180,12 +181,13 @@ class Rule(_Strict):
                 raise ValueError(f"annotation {key!r} is not a valid template: {exc.message}") from None
         return value
 
-    @model_validator(mode="after")
-    def _signal_params(self) -> Rule:
+    @field_validator("params")
+    @classmethod
+    def _signal_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         from alerts.signals import check_params
 
-        self.params = check_params(self.signal, self.params)
-        return self
+        signal = info.data.get("signal")
+        return check_params(signal, value) if signal else value
 
     def compare(self, value: float) -> bool:
         t = self.threshold
