@@ -121,14 +121,14 @@ def order_hop_request(
             "order.line_count": 1 + order % 40,
             "order.manual_touch": order % 11 == 0,
         }
-        for key, value in values.items():
+        for name, item in values.items():
             attribute = span.attributes.add()
-            attribute.key = key
-            if isinstance(value, bool):
-                attribute.value.bool_value = value
-            elif isinstance(value, int):
-                attribute.value.int_value = value
+            attribute.key = name
+            if isinstance(item, bool):
+                attribute.value.bool_value = item
+            elif isinstance(item, int):
+                attribute.value.int_value = item
             else:
-                attribute.value.string_value = value
+                attribute.value.string_value = item
         span.status.code = 1
     return request

@@ -83,7 +83,7 @@ def _start_server(data_dir: Path, extra_env: dict[str, str]) -> tuple[subprocess
 
 def _get_json(url: str) -> Any:
     parsed = urlparse(url)
-    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    connection = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=30)
     try:
         connection.request("GET", parsed.path)
         return json.loads(connection.getresponse().read())
@@ -142,7 +142,7 @@ def run_bench(
 
     def client(index: int) -> None:
         nonlocal acked, refused, errors
-        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+        connection = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=60)
         i = index
         while not stop.is_set():
             body = bodies[i % len(bodies)]
@@ -157,7 +157,9 @@ def run_bench(
                 with lock:
                     errors += 1
                 connection.close()
-                connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+                connection = http.client.HTTPConnection(
+                    parsed.hostname or "127.0.0.1", parsed.port, timeout=60
+                )
                 continue
             with lock:
                 if response.status == 200:
