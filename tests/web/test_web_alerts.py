@@ -68,10 +68,16 @@ def test_ops_acknowledges_and_the_ack_shows(firing: str, ops: TestClient) -> Non
 
 def test_silence_via_api_and_expire(firing: str, ops: TestClient) -> None:
     token = csrf_of(ops.get("/alerts").text)
-    bad = ops.post("/api/silences", json={"matchers": ['warehouse=~".*"'], "comment": "x"}, headers={"X-CSRF-Token": token})
+    bad = ops.post(
+        "/api/silences",
+        json={"matchers": ['warehouse=~".*"'], "comment": "x"},
+        headers={"X-CSRF-Token": token},
+    )
     assert bad.status_code == 400
     made = ops.post(
-        "/api/silences", json={"matchers": ['warehouse="DC-3"'], "hours": 1, "comment": "maintenance"}, headers={"X-CSRF-Token": token}
+        "/api/silences",
+        json={"matchers": ['warehouse="DC-3"'], "hours": 1, "comment": "maintenance"},
+        headers={"X-CSRF-Token": token},
     )
     assert made.status_code == 201
     silence_id = made.json()["id"]

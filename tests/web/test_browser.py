@@ -1,0 +1,127 @@
+"""The dashboard in a real headless chromium (Debian's /usr/bin/chromium, driven by Playwright).
+
+Spans come from the distributor simulator; the app is served by the real ``web`` role (uvicorn in a
+thread). Screenshots land in the ``artifacts_dir`` for people to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import PASSWORD, web_settings_for
+
+from storage import StorageSettings, Store
+from tower.settings import TowerSettings
+from tower.web_service import WebService
+from tracing.simulator import Simulator, SimulatorConfig
+from tracing.sinks import write_to_store
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium)"),
+]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def simulated(module_store: Store) -> Store:
+    config = SimulatorConfig(seed=11, orders=120, days=6, end=datetime.now(UTC))
+    write_to_store(module_store, Simulator(config).generate())
+    return module_store
+
+
+@pytest.fixture(scope="module")
+def server(simulated: Store, storage_settings: StorageSettings, password_hash: str) -> Iterator[str]:
+    from conftest import make_app
+
+    make_app(simulated, password_hash)
+    web = web_settings_for(password_hash).model_copy(update={"port": 0})
+    settings = TowerSettings(storage=storage_settings, web=web)
+    service = WebService(settings, simulated)
+    service.start()
+    try:
+        yield service.url
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Iterator[Any]:
+    context = browser.new_context(base_url=server, viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    yield page
+    context.close()
+    # a strict CSP that the pages themselves violate would show up here
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def log_in(page: Any, user: str) -> None:
+    page.goto("/")
+    assert "/login" in page.url
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert "/login" not in page.url
+
+
+def test_login_search_by_customer_po_and_open_timeline(
+    page: Any, simulated: Store, artifacts_dir: Path
+) -> None:
+    po, order_id = simulated.query(
+        "SELECT Key, OrderId FROM order_keys WHERE KeyType = 'order.customer_po' AND OrderId != '' "
+        "GROUP BY Key, OrderId HAVING uniqExact(OrderId) = 1 ORDER BY count() DESC, Key LIMIT 1"
+    ).result_rows[0]
+    log_in(page, "otto")
+    page.screenshot(path=str(artifacts_dir / "web-01-search.png"), full_page=True)
+    page.fill("input[name=q]", po)
+    page.press("input[name=q]", "Enter")
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/orders/{order_id}")
+    assert page.locator("h1").inner_text().startswith(f"Order {order_id}")
+    bars = page.locator("svg.gantt rect.hop")
+    assert bars.count() >= 3
+    assert page.locator("svg.gantt rect.hop.critical").count() >= 1
+    page.screenshot(path=str(artifacts_dir / "web-02-timeline.png"), full_page=True)
+    # clicking a hop in the Gantt jumps to its drill-down; opening it shows the span attributes
+    first = page.locator("details.hop").first
+    first.locator("> summary").click()
+    assert first.get_attribute("open") is not None
+    assert first.locator("details.span").first.get_attribute("open") is not None
+    assert "order.stage" in first.inner_text()
+    page.screenshot(path=str(artifacts_dir / "web-03-hop-spans.png"), full_page=False)
+
+
+def test_wrong_password_stays_on_login(page: Any) -> None:
+    page.goto("/login")
+    page.fill("input[name=username]", "otto")
+    page.fill("input[name=password]", "not the password")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert "Wrong user name or password." in page.inner_text("main")
