@@ -86,9 +86,10 @@ def _naive(moment: datetime) -> datetime:
 class KpiEngine:
     """Runs the jobs against one store with one policy; records runs and watermarks."""
 
-    def __init__(self, store: Store, policy: Policy) -> None:
+    def __init__(self, store: Store, policy: Policy, overlap: timedelta = OVERLAP) -> None:
         self.store = store
         self.policy = policy
+        self.overlap = overlap
         self._jobs: dict[str, Callable[[Window, int], int]] = {
             "order_facts": self._order_facts,
             "sla_results": self._sla_results,
@@ -143,9 +144,18 @@ class KpiEngine:
         return [self.run(job, window) for job in (jobs or list(JOB_NAMES))]
 
     def recompute(self, start: datetime | None = None, end: datetime | None = None) -> list[JobResult]:
-        """Recompute everything (``start``/``end`` unset) or the orders and days of a time range."""
+        """Recompute everything (``start``/``end`` unset) or the orders and days of a time range.
+
+        A full recompute covers everything that arrived before it began, so it moves every
+        watermark there; a range re-run leaves the watermarks alone.
+        """
         if start is None and end is None:
-            return self.run_all(Window(everything=True))
+            began = self.db_now()
+            results = self.run_all(Window(everything=True))
+            for result in results:
+                if result.status == "ok":
+                    self.set_watermark(result.job, began)
+            return results
         return self.run_all(Window(start=start or EPOCH, end=end or self.db_now() + timedelta(days=1)))
 
     def refresh_orders(self, orders: list[str], jobs: list[str] | None = None) -> list[JobResult]:
@@ -180,38 +190,7 @@ class KpiEngine:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     def _record(self, result: JobResult, started: datetime) -> None:
-        try:
-            self.store.insert(
-                "job_runs",
-                [
-                    [
-                        uuid.uuid4(),
-                        result.job,
-                        result.mode,
-                        _naive(started),
-                        result.duration_s,
-                        result.rows,
-                        _naive(result.watermark_from) if result.watermark_from else None,
-                        _naive(result.watermark_to) if result.watermark_to else None,
-                        result.status,
-                        result.error[:4000],
-                    ]
-                ],
-                [
-                    "RunId",
-                    "Job",
-                    "Mode",
-                    "StartedAt",
-                    "DurationS",
-                    "Rows",
-                    "WatermarkFrom",
-                    "WatermarkTo",
-                    "Status",
-                    "Error",
-                ],
-            )
-        except Exception:
-            log.exception("recording the run of %s failed", result.job)
+        record_run(self.store, result, started)
 
     # -- the jobs -------------------------------------------------------------------------------
 
@@ -268,3 +247,37 @@ class KpiEngine:
         if window.orders:
             return 0
         return self._insert("kpi_system_daily", window, version)
+
+
+_RUN_COLUMNS = [
+    "RunId",
+    "Job",
+    "Mode",
+    "StartedAt",
+    "DurationS",
+    "Rows",
+    "WatermarkFrom",
+    "WatermarkTo",
+    "Status",
+    "Error",
+]
+
+
+def record_run(store: Store, result: JobResult, started: datetime) -> None:
+    """Append one run to job_runs (best effort: a failure to record is logged, not raised)."""
+    row = [
+        uuid.uuid4(),
+        result.job,
+        result.mode,
+        _naive(started),
+        result.duration_s,
+        result.rows,
+        _naive(result.watermark_from) if result.watermark_from else None,
+        _naive(result.watermark_to) if result.watermark_to else None,
+        result.status,
+        result.error[:4000],
+    ]
+    try:
+        store.insert("job_runs", [row], _RUN_COLUMNS)
+    except Exception:
+        log.exception("recording the run of %s failed", result.job)

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 
 class KpiSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
     policy_file: Path | None = Field(
         default=None,
-        description="YAML file of SLA policies and KPI definitions. Default: the shipped defaults",
+        description="YAML file of SLA policies and KPI definitions. Default: the shipped defaults "
+        "(kpis/default_policy.yaml)",
     )
     interval_s: int = Field(default=60, ge=1, description="Seconds between incremental job runs. Default: 60")
+    arrival_overlap_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Each incremental run re-reads this many seconds before its watermark, so inserts "
+        "that committed late are not missed (recomputing an order twice is harmless). Default: 30",
+    )
+    enabled: bool = Field(
+        default=True, description="Run the KPI jobs in the scheduler role. Default: true"
+    )

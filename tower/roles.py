@@ -33,3 +33,13 @@ def _collector_with_agents(settings: TowerSettings, store: Store) -> Service:
 
 
 register("collector", _collector_with_agents)
+
+
+# -- scheduler: KPI and SLA jobs (kpis/); other packages add periodic jobs in tower/scheduling.py ---
+def _scheduler_service(settings: TowerSettings, store: Store) -> Service:
+    from tower.scheduling import build_scheduler
+
+    return build_scheduler(settings, store)
+
+
+register("scheduler", _scheduler_service)

@@ -21,11 +21,10 @@ WITH
             OrderId,
             min(s_ms) AS first_ms,
             max(e_ms) AS last_ms,
-            mapFromArrays(st.1, st.2) AS sm_start,
-            mapFromArrays(en.1, en.2) AS sm_end,
-            minMapIf([Stage], [s_ms], Stage != '') AS st,
-            maxMapIf([Stage], [e_ms], Stage != '') AS en,
             arraySort(groupArrayIf((s_ms, e_ms, System, Stage), Stage != '')) AS hops,
+            arrayDistinct(arrayMap(x -> x.4, hops)) AS stage_keys,
+            mapFromArrays(stage_keys, arrayMap(k -> arrayFirst(x -> x.4 = k, hops).1, stage_keys)) AS sm_start,
+            mapFromArrays(stage_keys, arrayMap(k -> arrayMax(arrayMap(x -> if(x.4 = k, x.2, 0), hops)), stage_keys)) AS sm_end,
             argMinIf(Channel, s_ms, Channel != '') AS channel,
             argMinIf(Region, s_ms, Region != '') AS region,
             argMinIf(System, s_ms, SystemKind = 'erp') AS erp,
@@ -33,20 +32,23 @@ WITH
             argMinIf(CustomerTier, s_ms, CustomerTier != '') AS tier,
             argMinIf(Priority, s_ms, Priority != '') AS priority,
             argMinIf(CustomerId, s_ms, CustomerId != '') AS customer,
-            argMaxIf(Stage, (s_ms, e_ms), Stage != '') AS current_stage,
-            argMaxIf(System, (s_ms, e_ms), Stage != '') AS current_system,
-            uniqExactIf(SpanId, Stage != '') AS hop_count,
-            uniqExactIf(SpanId, StatusCode = 'Error') AS error_count,
-            uniqExactIf(SpanId, ManualTouch = 1) AS touch_count,
+            hops[-1].4 AS current_stage,
+            hops[-1].3 AS current_system,
+            length(hops) AS hop_count,
+            countIf(StatusCode = 'Error') AS error_count,
+            countIf(ManualTouch = 1) AS touch_count,
             argMinIf(Stage, s_ms, ManualTouch = 1) AS touch_stage,
             argMinIf(System, s_ms, ManualTouch = 1) AS touch_system,
             argMinIf(User, s_ms, ManualTouch = 1) AS touch_user,
             minIf(s_ms, ManualTouch = 1) AS touch_ms,
             groupUniqArrayIf(OrderStatus, OrderStatus != '') AS statuses,
             groupUniqArrayIf(ExceptionType, ExceptionType != '') AS span_exceptions,
-            uniqExactIf(SpanId, Stage = 'allocation') AS allocations
+            countIf(Stage = 'allocation') AS allocations
         FROM (
-            SELECT *, toUnixTimestamp64Milli(Timestamp) AS s_ms, s_ms + intDiv(DurationNs, 1000000) AS e_ms
+            SELECT
+                OrderId, Stage, System, SystemKind, Channel, Region, Warehouse, CustomerTier, Priority, CustomerId,
+                OrderStatus, ManualTouch, User, ExceptionType, StatusCode,
+                toUnixTimestamp64Milli(Timestamp) AS s_ms, s_ms + intDiv(DurationNs, 1000000) AS e_ms
             FROM order_hops
             WHERE {all:UInt8} = 1 OR OrderId IN touched
         )
