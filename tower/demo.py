@@ -156,7 +156,8 @@ def _feed(
         f"live traffic: about {options.live_orders_per_hour:g} new orders an hour. Ctrl-C stops the demo."
     )
     try:
-        live(simulator, sink, stop, samples=samples)
+        sent = live(simulator, sink, stop, samples=samples)
+        console.print(f"demo stopped: {sent:,} live spans sent, {simulator.pending:,} still in flight")
     except ExportError as exc:
         console.print(f"[red]the collector stopped accepting spans: {exc}[/]")
         return 1

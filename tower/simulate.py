@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
+from urllib.parse import urlparse
 
 import typer
 from rich.console import Console
@@ -184,10 +185,14 @@ def run(
     batch_size: int,
     duration_s: float | None,
     show_progress: bool,
+    timeout_s: float = 10.0,
 ) -> dict[str, Any]:
     """What ``tower simulate`` does; returns the summary it prints."""
     console = Console(stderr=True)
-    sink = OtlpSink(endpoint=url, token=token, batch_size=batch_size)
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise SimulateError(f"--url must be an http(s) URL of an OTLP/HTTP endpoint, got {url!r}")
+    sink = OtlpSink(endpoint=url, token=token, batch_size=batch_size, timeout_s=timeout_s)
     simulator = Simulator(config)
     started = time.perf_counter()
     try:
@@ -258,6 +263,9 @@ def simulate_command(
         float | None, typer.Option("--duration", min=0, help="Stop live traffic after this many seconds.")
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Spans per OTLP request.")] = 512,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Seconds the exporter keeps retrying one request.")
+    ] = 10.0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
     """Run the distributor simulator against any OTLP endpoint: backfill history, optionally stay live."""
@@ -275,6 +283,7 @@ def simulate_command(
             batch_size=batch_size,
             duration_s=duration,
             show_progress=progress and sys.stderr.isatty(),
+            timeout_s=timeout,
         )
     except (SimulateError, ValueError) as exc:
         runtime.fail(str(exc))

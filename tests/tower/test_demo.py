@@ -1,0 +1,125 @@
+"""``tower demo`` and ``tower simulate`` as users run them: real processes, real collector, real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from collector.testing import running_collector
+from storage import Store
+
+ROW = re.compile(r"^[│|]\s*(\S+)\s*[│|]\s*(\S+)\s*[│|]\s*(SO-\d+)\s*[│|]\s*(\S+(?: \S+)?)\s*[│|]\s*$")
+
+
+def tower(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tower", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        check=False,
+    )
+
+
+def demo_env(data_dir: Path) -> dict[str, str]:
+    return {
+        "TOWER_STORAGE__DATA_DIR": str(data_dir),
+        "TOWER_COLLECTOR__HTTP_PORT": "0",
+        "TOWER_COLLECTOR__GRPC_PORT": "0",
+        "TOWER_WEB__PORT": "0",
+    }
+
+
+@pytest.mark.slow
+def test_demo_backfills_and_prints_keys_that_find_their_order(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    env = demo_env(data_dir)
+    result = tower(
+        "demo", "--data-dir", str(data_dir), "--orders", "50", "--days", "5", "--no-live",
+        "--exit-after-backfill", "--no-progress", env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [m.groups() for line in result.stdout.splitlines() if (m := ROW.match(line.strip()))]
+    key_types = {row[0] for row in rows}
+    assert {"order.id", "order.customer_po", "shipment.tracking_number", "invoice.id"} <= key_types, (
+        result.stdout
+    )
+    assert "edi.transaction_set_control_number" in key_types and "order.ecommerce_id" in key_types
+    assert all(row[3] == "yes" for row in rows), result.stdout
+    assert re.search(r"dashboard: http://127\.0\.0\.1:\d+", result.stdout)
+    assert re.search(r"log in as demo with password \S+", result.stdout)
+
+    # the keys find their orders in the store the demo filled (tower trace, no server running now)
+    for key_type, key, order, _ in rows:
+        if key_type in ("order.customer_po", "shipment.tracking_number", "invoice.id"):
+            traced = tower("trace", key, "--json", env={"TOWER_STORAGE__DATA_DIR": str(data_dir)})
+            assert traced.returncode == 0, traced.stderr
+            assert order in traced.stdout
+
+    # a second demo on the same directory starts from nothing again
+    again = tower(
+        "demo", "--data-dir", str(data_dir), "--orders", "20", "--days", "2", "--seed", "99", "--no-live",
+        "--exit-after-backfill", "--no-progress", env=env,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    tracking = next(key for key_type, key, _, _ in rows if key_type == "shipment.tracking_number")
+    gone = tower("trace", tracking, env={"TOWER_STORAGE__DATA_DIR": str(data_dir)})
+    assert gone.returncode == 1, "the first demo's orders are gone"
+
+
+@pytest.mark.slow
+def test_demo_keeps_live_traffic_flowing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    result = tower(
+        "demo", "--data-dir", str(data_dir), "--orders", "20", "--days", "2", "--live-rate", "20000",
+        "--duration", "3", "--no-progress", env=demo_env(data_dir),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    sent = re.search(r"demo stopped: ([\d,]+) live spans sent", result.stdout)
+    assert sent and int(sent.group(1).replace(",", "")) > 0, result.stdout
+
+
+def test_demo_refuses_a_server_store(tmp_path: Path) -> None:
+    result = tower(
+        "demo", "--data-dir", str(tmp_path), env={"TOWER_STORAGE__DSN": "http://user:pw@127.0.0.1:9/db"}
+    )
+    assert result.returncode == 2
+    assert "fresh embedded store" in result.stderr
+
+
+def test_simulate_sends_through_a_real_collector(store: Store, tmp_path: Path) -> None:
+    with running_collector(store, tmp_path / "spool", tokens=["t0ken"]) as collector:
+        result = tower(
+            "simulate", "--url", collector.http_endpoint, "--token", "t0ken", "--orders", "40", "--days", "3",
+            "--rate", "credit_hold=1", "--no-progress",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        collector.wait_drained()
+    summary = json.loads(result.stdout)
+    assert summary["spans_backfilled"] > 40 * 10
+    assert store.scalar("SELECT count() FROM otel_traces") == summary["spans_backfilled"]
+    holds = store.scalar(
+        "SELECT uniqExact(SpanAttributes['order.id']) FROM otel_traces WHERE SpanName = 'credit check' "
+        "AND SpanAttributes['order.exception.type'] = 'credit_hold'"
+    )
+    assert holds == 40
+
+
+def test_simulate_rejects_bad_options_clearly() -> None:
+    bad_rate = tower("simulate", "--rate", "meteor_strike=0.5")
+    assert bad_rate.returncode == 2 and "--rate expects NAME=VALUE" in bad_rate.stderr
+    out_of_range = tower("simulate", "--rate", "duplicate=7")
+    assert out_of_range.returncode == 2 and "duplicate must be between 0 and 1" in out_of_range.stderr
+    bad_url = tower("simulate", "--url", "ftp://example.com")
+    assert bad_url.returncode == 2 and "http(s) URL" in bad_url.stderr
+    unreachable = tower("simulate", "--url", "http://127.0.0.1:9", "--orders", "3", "--timeout", "0.5")
+    assert unreachable.returncode == 2 and "did not accept the spans" in unreachable.stderr
