@@ -128,6 +128,57 @@ def bench_ingest(
     typer.echo(json.dumps(result, indent=2))
 
 
+@bench_app.command("web")
+def bench_web(
+    spans: Annotated[int, typer.Option("--spans", min=10, help="Spans to generate.")] = 10_000_000,
+    samples: Annotated[int, typer.Option("--samples", min=2, help="Requests per figure.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the orders sampled.")] = 7,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="New directory for the store. Default: a temp dir.")
+    ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the generated store.")] = False,
+) -> None:
+    """p50/p95/p99 latency of the timeline, KPI and exception pages and their JSON API (JSON)."""
+    from tower.bench_web import run_bench as run_web_bench
+
+    try:
+        result = run_web_bench(spans=spans, samples=samples, seed=seed, data_dir=data_dir, keep=keep)
+    except ValueError as exc:
+        runtime.fail(str(exc))
+    typer.echo(json.dumps(result, indent=2))
+
+
+@bench_app.command("kpis")
+def bench_kpis(
+    orders: Annotated[int, typer.Option("--orders", min=1, help="Orders for the full recompute.")] = 1_000_000,
+    new_orders: Annotated[
+        int, typer.Option("--new-orders", min=1, help="Orders arriving before the incremental run.")
+    ] = 10_000,
+    days: Annotated[int, typer.Option("--days", min=1, max=30, help="Days the orders span.")] = 30,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="New directory for the store. Default: a temp dir.")
+    ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the generated store.")] = False,
+) -> None:
+    """KPI jobs: full recompute of N orders over D days, then an incremental run after M new orders (JSON)."""
+    from tower.bench_kpis import run_bench as run_kpis_bench
+
+    try:
+        result = run_kpis_bench(orders=orders, new_orders=new_orders, days=days, data_dir=data_dir, keep=keep)
+    except ValueError as exc:
+        runtime.fail(str(exc))
+    typer.echo(json.dumps(result, indent=2))
+
+
+def _register_kpis_commands() -> None:
+    from tower.kpis_command import kpis_app
+
+    app.add_typer(kpis_app, name="kpis")
+
+
+_register_kpis_commands()
+
+
 def _register_simulator_commands() -> None:
     from tower.demo import demo_command
     from tower.simulate import simulate_command

@@ -1,0 +1,166 @@
+"""``tower bench web``: p50/p95/p99 latency of dashboard pages and their JSON API over real HTTP.
+
+Generates the data set of ``tower bench query`` (10 million simulator-shaped spans by default) into a
+fresh embedded store, runs the KPI jobs once so the KPI, SLA and exception pages have their tables,
+serves the dashboard with the real ``web`` role (uvicorn on 127.0.0.1, a free port) and requests
+each page as a logged-in user and each API endpoint with a Bearer token. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from storage import StorageSettings, open_store
+from tower import runtime
+from tower.bench_query import KEYS, _percentiles, _retained, generate
+from tower.settings import TowerSettings
+from tower.web_service import WebService
+from web.accounts import Accounts
+from web.settings import Role, WebSettings
+
+TARGET_P95_MS = 150.0
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _kpi_jobs(store: Any, progress: Callable[[str], None]) -> dict[str, Any]:
+    """Run every KPI job once over the data (the scheduler would have); None when kpis is absent."""
+    try:
+        from kpis.jobs import KpiEngine
+        from kpis.policy import load_policy
+    except ImportError:
+        return {"ran": False}
+    started = time.perf_counter()
+    results = KpiEngine(store, load_policy()).run_all()
+    elapsed = time.perf_counter() - started
+    progress(f"KPI jobs in {elapsed:.0f}s")
+    return {
+        "ran": True,
+        "seconds": round(elapsed, 1),
+        "errors": [f"{r.job}: {r.error}" for r in results if getattr(r, "error", "")],
+    }
+
+
+def _login(client: httpx.Client, username: str, password: str) -> None:
+    form = client.get("/login")
+    match = _CSRF.search(form.text)
+    if match is None:
+        raise RuntimeError("the login page has no CSRF token")
+    answer = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": match.group(1), "next": "/"}
+    )
+    if answer.status_code != 303:
+        raise RuntimeError(f"login failed with HTTP {answer.status_code}")
+
+
+def _measure(client: httpx.Client, paths: list[str]) -> dict[str, Any]:
+    times: list[float] = []
+    statuses: dict[int, int] = {}
+    sizes: list[int] = []
+    for path in paths:
+        started = time.perf_counter()
+        response = client.get(path)
+        times.append((time.perf_counter() - started) * 1000)
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+        sizes.append(len(response.content))
+    figures = _percentiles(times)
+    figures["bytes_avg"] = int(sum(sizes) / len(sizes))
+    figures["status"] = {str(k): v for k, v in sorted(statuses.items())}
+    return figures
+
+
+def endpoints(orders: int, samples: int, seed: int, available: set[str]) -> dict[str, tuple[str, list[str]]]:
+    """figure -> (page or api, the request paths sampled); only areas the app serves."""
+    rng = random.Random(seed)
+    picks = [rng.randrange(orders) for _ in range(samples)]
+    order_ids = [quote(KEYS["order.id"](n), safe="") for n in picks]
+    pos = [quote(KEYS["order.customer_po"](n), safe="") for n in picks]
+    wanted: dict[str, tuple[str, list[str]]] = {
+        "timeline_page": ("page", [f"/orders/{o}" for o in order_ids]),
+        "timeline_api": ("api", [f"/api/orders/{o}/timeline" for o in order_ids]),
+        "search_api": ("api", [f"/api/search?q={p}" for p in pos]),
+    }
+    if "/kpis" in available:
+        wanted["kpi_page"] = ("page", ["/kpis"] * samples)
+        wanted["kpi_api"] = ("api", ["/api/kpis"] * samples)
+    if "/exceptions" in available:
+        wanted["exceptions_page"] = ("page", ["/exceptions"] * samples)
+        wanted["exceptions_api"] = ("api", ["/api/exceptions"] * samples)
+    if "/sla" in available:
+        wanted["sla_page"] = ("page", ["/sla"] * samples)
+    return wanted
+
+
+def run_bench(
+    *, spans: int, samples: int, seed: int, data_dir: Path | None, keep: bool, quiet: bool = False
+) -> dict[str, Any]:
+    """Generate, serve, measure; returns the JSON figures."""
+    if samples < 2:
+        raise ValueError(f"--samples must be at least 2, got {samples}")
+    owned_dir = data_dir is None
+    root = Path(tempfile.mkdtemp(prefix="tower-bench-web-")) if data_dir is None else data_dir
+    if data_dir is not None and (data_dir / "clickhouse").exists():
+        raise ValueError(f"{data_dir} already holds a store; give an empty or new directory")
+
+    def progress(message: str) -> None:
+        if not quiet:
+            print(f"bench web: {message}", file=sys.stderr, flush=True)
+
+    storage = StorageSettings(data_dir=root, database="bench", ttl_days=dict.fromkeys(_retained(), 0))
+    store = open_store(storage, command="tower bench web")
+    password = secrets.token_urlsafe(16)
+    service: WebService | None = None
+    try:
+        runtime.migrate_store(store)
+        written = generate(store, spans, progress=progress)
+        kpis = _kpi_jobs(store, progress)
+        web = WebSettings(port=0, secret_key=secrets.token_urlsafe(32), login_attempts_per_minute=1000)
+        accounts = Accounts(store, web)
+        accounts.add_user("bench", password, Role.ADMIN)
+        token = accounts.create_token("bench", Role.VIEWER, "bench").token
+        service = WebService(TowerSettings(storage=storage, web=web), store)
+        service.start()
+        available = {getattr(route, "path", "") for route in service.app.routes}
+        figures: dict[str, Any] = {}
+        with (
+            httpx.Client(base_url=service.url, timeout=60) as pages,
+            httpx.Client(
+                base_url=service.url, timeout=60, headers={"Authorization": f"Bearer {token}"}
+            ) as api,
+        ):
+            _login(pages, "bench", password)
+            plan = endpoints(written["orders"], samples, seed, available)
+            for name, (kind, paths) in plan.items():
+                client = pages if kind == "page" else api
+                for path in paths[:3]:  # warm-up, as a running tower is
+                    client.get(path)
+                progress(f"measuring {name} ({len(paths)} requests)")
+                figures[name] = _measure(client, paths)
+    finally:
+        if service is not None:
+            service.stop()
+        store.close()
+        if owned_dir and not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    worst = max(f["p95_ms"] for f in figures.values())
+    return {
+        "benchmark": "web",
+        **written,
+        "kpi_jobs": kpis,
+        "requests": figures,
+        "target_p95_ms": TARGET_P95_MS,
+        "worst_p95_ms": worst,
+        "met": worst <= TARGET_P95_MS,
+        "data_dir": str(root) if keep or not owned_dir else None,
+    }
