@@ -10,6 +10,7 @@ import typer
 
 from tower import runtime
 from tower.agent import agent_app
+from tower.alerts_cli import alerts_app
 from tower.settings import dump_yaml, masked
 from tower.users import users_app
 
@@ -26,6 +27,7 @@ bench_app = typer.Typer(help="Benchmarks that print JSON.", no_args_is_help=True
 app.add_typer(bench_app, name="bench")
 app.add_typer(users_app, name="users")
 app.add_typer(agent_app, name="agent")
+app.add_typer(alerts_app, name="alerts")
 
 ConfigOption = Annotated[
     Path | None,

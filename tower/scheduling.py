@@ -7,6 +7,7 @@ None); runs are recorded in job_runs, failures never stop other jobs, runs never
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from kpis.jobs import KpiEngine
@@ -30,4 +31,16 @@ def build_scheduler(settings: TowerSettings, store: Store) -> Scheduler:
     scheduler = Scheduler(store)
     if settings.kpis.enabled:
         add_kpi_jobs(scheduler, kpi_engine(settings, store), settings.kpis.interval_s)
+    if settings.alerts.rules_file is not None:
+        scheduler.add_job("alerts_evaluate", alert_job(settings, store), settings.alerts.tick_seconds)
     return scheduler
+
+
+def alert_job(settings: TowerSettings, store: Store) -> Callable[[], int]:
+    """Alert evaluation (each rule at its own interval); a bad rules file exits with one clear line."""
+    from alerts.service import RulesError, evaluation_job
+
+    try:
+        return evaluation_job(settings.alerts, store)
+    except RulesError as exc:
+        runtime.fail(f"invalid alert rules: {exc}")

@@ -1,0 +1,94 @@
+"""Assembly helpers for processes: the evaluator from settings, the scheduler job, previews."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from alerts.evaluator import Evaluator
+from alerts.notifiers.base import Message
+from alerts.notifiers.email import render as render_email
+from alerts.notifiers.pagerduty import event as pagerduty_event
+from alerts.notifiers.slack import payload as slack_payload
+from alerts.notifiers.webhook import payload as webhook_payload
+from alerts.rules import RulesConfig, RulesError, load_rules
+from alerts.settings import AlertSettings
+from storage import Store
+
+log = logging.getLogger("alerts")
+
+
+def load_config(settings: AlertSettings) -> RulesConfig:
+    """The configured rules file (an empty configuration when none is set)."""
+    if settings.rules_file is None:
+        return RulesConfig()
+    return load_rules(settings.rules_file)
+
+
+def build_evaluator(settings: AlertSettings, store: Store) -> Evaluator:
+    """An evaluator over the configured rules; raises :class:`RulesError` for a bad rules file."""
+    return Evaluator(store, load_config(settings), settings)
+
+
+def evaluation_job(settings: AlertSettings, store: Store) -> Callable[[], int]:
+    """A scheduler job: one ``evaluate_once`` per call; returns state changes plus notifications."""
+    evaluator = build_evaluator(settings, store)
+
+    def run() -> int:
+        report = evaluator.evaluate_once()
+        failed = [r for r in report.rules if r.error]
+        if failed:
+            log.warning("alert rules failed: %s", "; ".join(f"{r.rule}: {r.error}" for r in failed))
+        return len(report.changes) + len(report.sent)
+
+    return run
+
+
+def preview_notifications(config: RulesConfig, messages: list[Message]) -> list[dict[str, Any]]:
+    """What each receiver integration would be sent for ``messages`` (secrets left out)."""
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        try:
+            receiver = config.receiver(message.receiver)
+        except KeyError:
+            continue
+        for i, webhook in enumerate(receiver.webhook_configs):
+            out.append(
+                {
+                    "receiver": receiver.name,
+                    "integration": f"webhook[{i}]",
+                    "payload": webhook_payload(message, webhook.max_alerts),
+                }
+            )
+        for i, slack in enumerate(receiver.slack_configs):
+            out.append(
+                {
+                    "receiver": receiver.name,
+                    "integration": f"slack[{i}]",
+                    "payload": slack_payload(message, slack),
+                }
+            )
+        for i, pd in enumerate(receiver.pagerduty_configs):
+            events = [pagerduty_event(message, a, pd) for a in message.alerts]
+            for e in events:
+                e["routing_key"] = "***"
+            out.append({"receiver": receiver.name, "integration": f"pagerduty[{i}]", "payload": events})
+        for i, email in enumerate(receiver.email_configs):
+            mail = render_email(message, email)
+            body = mail.get_body(preferencelist=("plain",))
+            out.append(
+                {
+                    "receiver": receiver.name,
+                    "integration": f"email[{i}]",
+                    "payload": {
+                        "to": list(email.to),
+                        "subject": mail["Subject"],
+                        "text": body.get_content() if body is not None else "",
+                    },
+                }
+            )
+    return out
+
+
+__all__ = ["RulesError", "build_evaluator", "evaluation_job", "load_config", "preview_notifications"]
