@@ -98,3 +98,22 @@ def test_timeline_page_draws_hops_gaps_and_flags(orders: Store, viewer: TestClie
 def test_timeline_page_for_unknown_order_is_404(orders: Store, viewer: TestClient) -> None:
     page = viewer.get("/orders/SO-404")
     assert page.status_code == 404 and "no spans found" in page.text
+
+
+def test_gantt_geometry_shows_waits_as_space_between_bars(orders: Store, viewer: TestClient) -> None:
+    html = viewer.get("/orders/SO-5001").text
+    bars = [
+        (float(x), float(w))
+        for x, w in re.findall(r'<rect class="hop[^"]*" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', html)
+    ]
+    assert len(bars) == 7
+    starts = [x for x, _ in bars]
+    assert starts == sorted(starts)  # hops left to right in time
+    # each wait is empty space: the next hop starts to the right of where the previous one ended
+    waits = [bars[i + 1][0] - (bars[i][0] + bars[i][1]) for i in range(len(bars) - 1)]
+    assert all(w > 0 for w in waits)
+    # credit ends at +75 min, pick starts at +120 min: that 45-minute wait is drawn wider than the
+    # 4-minute wait between capture and validation
+    assert waits[2] > 5 * waits[0]
+    # the 45-minute credit hold is the widest bar
+    assert max(bars, key=lambda b: b[1]) == bars[2]
