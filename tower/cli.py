@@ -181,6 +181,20 @@ def _register_kpis_commands() -> None:
 _register_kpis_commands()
 
 
+@bench_app.command("edi")
+def bench_edi(
+    files: Annotated[int, typer.Option("--files", min=1, help="850 interchanges to generate.")] = 200,
+    orders: Annotated[int, typer.Option("--orders", min=1, help="Purchase orders per interchange.")] = 20,
+    work_dir: Annotated[
+        Path | None, typer.Option("--work-dir", help="Where files and the fresh store go. Default: a temp dir.")
+    ] = None,
+) -> None:
+    """EDI X12 agent throughput (parse-only and end to end into a real collector and store) as JSON."""
+    from tower.bench_agents import run_bench as run_edi_bench
+
+    typer.echo(json.dumps(run_edi_bench(files=files, orders=orders, work_dir=work_dir), indent=2))
+
+
 def _register_simulator_commands() -> None:
     from tower.demo import demo_command
     from tower.simulate import simulate_command

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -82,18 +83,37 @@ class ScanReport:
 
 
 @dataclass
+class _Parsed:
+    path: Path
+    size: int
+    mtime_ns: int
+    digest: str
+    hops: list[Hop]
+    spans: int
+
+
+@dataclass
 class _Seen:
     size: int
     mtime_ns: int
     since: float
 
 
-def sha256_of(path: Path) -> str:
+_BINARY_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1b\x7f]")  # control bytes no X12 text contains
+
+
+def sha256_of(path: Path) -> tuple[str, int | None]:
+    """The file's sha256 and the offset of its first binary (control) byte, if any; read in 1 MiB chunks."""
     digest = hashlib.sha256()
+    offset = 0
+    binary_at: int | None = None
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1024 * 1024), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+            if binary_at is None and (found := _BINARY_BYTES.search(chunk)) is not None:
+                binary_at = offset + found.start()
+            offset += len(chunk)
+    return digest.hexdigest(), binary_at
 
 
 class EdiAgent:
@@ -110,6 +130,7 @@ class EdiAgent:
         self.quarantine_dir = settings.quarantine_dir or state_dir / "quarantine"
         self.ledger = FileLedger(state_dir / "edi-ledger.sqlite3")
         self._watch: dict[Path, _Seen] = {}
+        self._pending: list[_Parsed] = []
         self._done: dict[Path, tuple[int, int]] = {}  # path -> (size, mtime) known to be in the ledger
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -181,6 +202,7 @@ class EdiAgent:
                 report.waiting.append(path.name)
                 continue
             self._process(path, direction, st.st_size, st.st_mtime_ns, report)
+        self._flush(report)
         for gone in set(self._watch) - present:
             del self._watch[gone]
         for gone in set(self._done) - present:
@@ -199,10 +221,16 @@ class EdiAgent:
                 report,
             )
             return
-        digest = sha256_of(path)
+        digest, binary_at = sha256_of(path)
         if self.ledger.seen(path.name, size, digest):
             self._done[path] = (size, mtime_ns)
             self._watch.pop(path, None)
+            return
+        if binary_at is not None:
+            self._quarantine(
+                path, f"malformed X12: binary data at byte {binary_at}: not an X12 text file", report
+            )
+            self.ledger.record(path.name, size, digest, "quarantined")
             return
         started = time.perf_counter_ns()
         try:
@@ -222,19 +250,27 @@ class EdiAgent:
             )
             for index, ic in enumerate(interchanges)
         ]
-        try:
-            report.spans += self.emitter.emit(hops)
-        except ExportError as exc:
-            log.warning("EDI file %s not acknowledged (will retry): %s", path.name, exc)
-            report.failed.append(path.name)
+        self._pending.append(_Parsed(path, size, mtime_ns, digest, hops, sum(1 for _ in _walk(hops))))
+        if sum(p.spans for p in self._pending) >= self.settings.export_batch_spans:
+            self._flush(report)
+
+    def _flush(self, report: ScanReport) -> None:
+        """Export the parsed files' spans in one request; ledger them only when it was accepted."""
+        pending, self._pending = self._pending, []
+        if not pending:
             return
-        self.ledger.record(path.name, size, digest, "processed")
-        self._done[path] = (size, mtime_ns)
-        self._watch.pop(path, None)
-        report.processed.append(path.name)
-        log.info(
-            "EDI file %s: %d interchange(s), %d span(s)", path.name, len(interchanges), len(list(_walk(hops)))
-        )
+        try:
+            report.spans += self.emitter.emit([hop for p in pending for hop in p.hops])
+        except ExportError as exc:
+            log.warning("%d EDI file(s) not acknowledged (will retry): %s", len(pending), exc)
+            report.failed.extend(p.path.name for p in pending)
+            return
+        for p in pending:
+            self.ledger.record(p.path.name, p.size, p.digest, "processed")
+            self._done[p.path] = (p.size, p.mtime_ns)
+            self._watch.pop(p.path, None)
+            report.processed.append(p.path.name)
+            log.info("EDI file %s: %d span(s) accepted", p.path.name, p.spans)
 
     def _quarantine(self, path: Path, reason: str, report: ScanReport) -> None:
         self.quarantine_dir.mkdir(parents=True, exist_ok=True)

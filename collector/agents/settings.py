@@ -63,6 +63,12 @@ class EdiAgentSettings(BaseModel):
         default_factory=lambda: [".tmp", ".part", ".partial", ".filepart"],
         description="Names ending so are still being written and never read. Default: .tmp .part .partial .filepart",
     )
+    export_batch_spans: int = Field(
+        default=2000,
+        gt=0,
+        description="Spans of several files sent in one export (each file is still acknowledged only "
+        "after its export succeeded). Default: 2000",
+    )
     system_instance: str = Field(
         default="edi-gateway", description="system.instance / service.name of the spans. Default: edi-gateway"
     )

@@ -234,9 +234,8 @@ class _Walk:
                 f"(wrong delimiters? the ISA declares element separator {self.delims.element!r} "
                 f"and segment terminator {self.delims.segment!r})"
             )
-        if _BINARY.search(str(seg)):
-            raise MalformedInterchange(f"segment {self.segment_no} ({seg_id}): binary data")
-        els = [seg.get_value(f"{i:02d}") or "" for i in range(1, len(seg) + 1)]
+        needs_elements = seg_id in _KEPT or seg_id in ("ISA", "GS", "ST")
+        els = [e.format() for e in seg.elements] if needs_elements else []
         if seg_id == "ISA":
             self.interchanges.append(
                 Interchange(
