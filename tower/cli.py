@@ -130,6 +130,26 @@ def bench_ingest(
     typer.echo(json.dumps(result, indent=2))
 
 
+@bench_app.command("query")
+def bench_query(
+    spans: Annotated[int, typer.Option("--spans", min=10, help="Spans to generate.")] = 10_000_000,
+    samples: Annotated[int, typer.Option("--samples", min=2, help="Measurements per figure.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the orders sampled.")] = 7,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="New directory for the store. Default: a temp dir.")
+    ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the generated store.")] = False,
+) -> None:
+    """Key lookup, timeline and trace-by-id latency (p50/p95/p99) on generated spans (JSON)."""
+    from tower.bench_query import run_bench as run_query_bench
+
+    try:
+        result = run_query_bench(spans=spans, samples=samples, seed=seed, data_dir=data_dir, keep=keep)
+    except ValueError as exc:
+        runtime.fail(str(exc))
+    typer.echo(json.dumps(result, indent=2))
+
+
 @bench_app.command("web")
 def bench_web(
     spans: Annotated[int, typer.Option("--spans", min=10, help="Spans to generate.")] = 10_000_000,

@@ -37,6 +37,17 @@ ORDER_ID_KEY_TYPES: frozenset[str] = frozenset(
 STITCH_KEY_TYPES: frozenset[str] = frozenset(
     name for name, is_order in c.KEY_ATTRIBUTES.items() if not is_order
 )
+# Keys shared by many orders or reused over time (an EDI interchange or its transaction-set numbers,
+# a batch): stitching never follows them from an order to spans without an order id.
+WEAK_KEY_TYPES: frozenset[str] = frozenset(
+    {
+        c.EDI_INTERCHANGE_CONTROL_NUMBER,
+        c.EDI_GROUP_CONTROL_NUMBER,
+        c.EDI_TRANSACTION_SET_CONTROL_NUMBER,
+        c.BATCH_ID,
+    }
+)
+STRONG_KEY_TYPES: frozenset[str] = STITCH_KEY_TYPES - WEAK_KEY_TYPES
 MAX_KEY_LENGTH = 256
 ROW_LIMIT = 100_000
 TRACE_CHUNK = 200
@@ -101,6 +112,10 @@ class RawSpan:
         if self.order_id:
             found.add(self.order_id)
         return found
+
+    def strong_keys(self) -> set[str]:
+        """Values of the keys that identify one order, shipment or invoice (not a batch)."""
+        return {v for name, values in self.stitch_keys().items() if name in STRONG_KEY_TYPES for v in values}
 
     def stitch_keys(self) -> dict[str, list[str]]:
         """Business keys other than order ids, by attribute name."""
@@ -179,30 +194,7 @@ def find_order_keys(store: Store, key: str) -> list[KeyMatch]:
         else:
             orderless.append(row)
     if orderless and not by_order:
-        # The key was only on spans without an order id: stitch through their traces.
-        refs = {(t, s) for row in orderless for t, s in zip(row["TraceIds"], row["SpanIds"], strict=False)}
-        trace_ids = sorted({t for row in orderless for t in row["TraceIds"]})
-        spans = fetch_trace_spans(store, trace_ids)
-        related: set[str] = set()
-        for span in spans:
-            for order in span.explicit_orders():
-                _merge_match(by_order, order, orderless[0]["KeyType"], _first_row(orderless), "trace")
-            if span.ref in refs or not span.explicit_orders():
-                for values in span.stitch_keys().values():
-                    related.update(values)
-        related.discard(value)
-        # links out of those spans: a consolidated invoice linking to each order's ERP span
-        linked = {(link.trace_id, link.span_id) for span in spans if span.ref in refs for link in span.links}
-        if not by_order and linked:
-            for span in fetch_trace_spans(store, sorted({t for t, _s in linked})):
-                if span.ref in linked:
-                    for order in span.explicit_orders():
-                        _merge_match(by_order, order, orderless[0]["KeyType"], _first_row(orderless), "link")
-        if not by_order and related:
-            for row in store.rows(SQL["keys_to_orders"], {"keys": sorted(related), "limit": ROW_LIMIT}):
-                _merge_match(
-                    by_order, row["OrderId"], orderless[0]["KeyType"], _first_row(orderless), "related_key"
-                )
+        _stitch_orderless(store, value, orderless, by_order)
     return sorted(
         (
             KeyMatch(
@@ -218,6 +210,36 @@ def find_order_keys(store: Store, key: str) -> list[KeyMatch]:
         ),
         key=lambda m: (m.first_seen, m.order_id),
     )
+
+
+def _stitch_orderless(
+    store: Store, value: str, orderless: list[dict[str, Any]], by_order: dict[str, dict[str, Any]]
+) -> None:
+    """The key was only on spans without an order id: find their orders through, in turn, the
+    orders those spans list (batch spans), their span links, their other strong keys (a PO on an
+    EDI translation span) and, last, order ids on other spans of their traces."""
+    first = _first_row(orderless)
+    key_type = orderless[0]["KeyType"]
+    refs = {(t, s) for row in orderless for t, s in row["Refs"]}
+    spans = [s for s in _fetch_refs(store, "", sorted(refs), []) if s.ref in refs]
+    for span in spans:
+        for order in span.explicit_orders():
+            _merge_match(by_order, order, key_type, first, "trace")
+    if not by_order:
+        linked = {(link.trace_id, link.span_id) for span in spans for link in span.links}
+        for span in _fetch_refs(store, "", sorted(linked), []):
+            if span.ref in linked:
+                for order in span.explicit_orders():
+                    _merge_match(by_order, order, key_type, first, "link")
+    if not by_order:
+        related = {v for span in spans for v in span.strong_keys()} - {value}
+        if related:
+            for row in store.rows(SQL["keys_to_orders"], {"keys": sorted(related), "limit": ROW_LIMIT}):
+                _merge_match(by_order, row["OrderId"], key_type, first, "related_key")
+    if not by_order:
+        for span in fetch_trace_spans(store, sorted({t for t, _s in refs})):
+            for order in span.explicit_orders():
+                _merge_match(by_order, order, key_type, first, "trace")
 
 
 def _first_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -313,6 +335,7 @@ def order_spans(store: Store, order_id: str, *, max_rounds: int = 6, max_spans: 
         fetched = [s for s in _fetch_refs(store, order, wanted, parents) if s.ref not in spans]
         by_ref = {s.ref: s for s in fetched}
         new_owned: list[RawSpan] = []
+        strong = {v for name, values in keys.items() if name in STRONG_KEY_TYPES for v in values}
         pending = sorted(fetched, key=lambda s: (s.ref not in seeds, s.start_ns))
         progress = True
         while pending and progress:  # a child is decided once its parent is
@@ -327,7 +350,7 @@ def order_spans(store: Store, order_id: str, *, max_rounds: int = 6, max_spans: 
                     continue
                 spans[span.ref] = span
                 progress = True
-                reason = _belongs(order, span, seed or "parent")
+                reason = _belongs(order, span, seed or "parent", strong)
                 if reason is not None:
                     owned[span.ref] = reason
                     new_owned.append(span)
@@ -337,7 +360,9 @@ def order_spans(store: Store, order_id: str, *, max_rounds: int = 6, max_spans: 
                 keys.setdefault(name, set()).update(values)
             for link in span.links:
                 seeds.setdefault((link.trace_id, link.span_id), "link")
-        fresh_keys = {v for values in keys.values() for v in values} - looked_up_keys
+        fresh_keys = {
+            v for name, values in keys.items() if name in STRONG_KEY_TYPES for v in values
+        } - looked_up_keys
         fresh_traces = {s.trace_id for s in new_owned} - linked_checked
         if fresh_keys or fresh_traces:
             looked_up_keys |= fresh_keys
@@ -388,14 +413,19 @@ def _fetch_refs(
     return found
 
 
-def _belongs(order: str, span: RawSpan, reason: str) -> str | None:
-    """Why ``span`` belongs to the order, or None: spans naming only other orders never do."""
+def _belongs(order: str, span: RawSpan, reason: str, strong_keys: set[str]) -> str | None:
+    """Why ``span`` belongs to the order, or None: spans naming only other orders never do, nor
+    spans without an order id reached by a key whose strong keys are all another order's."""
     if span.order_id == order:
         return "order"
     if order in span.batch_order_ids:
         return "batch"
     if span.explicit_orders():
         return None
+    if reason.startswith("key:"):
+        theirs = span.strong_keys()
+        if theirs and not theirs & strong_keys:
+            return None
     return reason
 
 

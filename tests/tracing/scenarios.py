@@ -98,6 +98,23 @@ def edi_split_order() -> list[SpanRow]:
         at(2, 8, 3),
         **{"order.id": "SO-1002", "order.customer_po": "PO-5000"},
     )
+    # the gateway's translation spans: no order id yet, only the PO and the envelope's numbers
+    translations = [
+        SpanRow(
+            trace="edi-batch-77",
+            key=f"translate-{po}",
+            name="translate 850",
+            start=at(2, 8, 0, 30),
+            duration=10 * SEC,
+            service="edi-gateway",
+            attributes={
+                "order.customer_po": po,
+                "edi.interchange_control_number": "000000101",
+                "edi.transaction_set_control_number": st,
+            },
+        )
+        for po, st in (("PO-4711", "0001"), ("PO-5000", "0002"))
+    ]
     validation = hop(
         "mw-1001",
         "validation",
@@ -245,6 +262,7 @@ def edi_split_order() -> list[SpanRow]:
     invoice.links = [(allocation.trace_id, allocation.span_id), (other_erp.trace_id, other_erp.span_id)]
     return [
         batch,
+        *translations,
         other_in_batch,
         validation,
         mapping_child,

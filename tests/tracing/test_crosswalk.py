@@ -59,7 +59,16 @@ def test_other_orders_in_a_shared_trace_stay_out(loaded: Store) -> None:
     assert all(s.order_id in ("", "SO-1001") for s in stitched.spans)
     assert not any(s.attributes.get("order.customer_po") == "PO-5000" for s in stitched.spans)
     other = order_spans(loaded, "SO-1002")
-    assert sorted(s.name for s in other.spans) == ["edi.capture", "edi.validation"]
+    assert sorted(s.name for s in other.spans) == ["edi.capture", "edi.validation", "translate 850"]
+
+
+def test_translation_span_without_order_id_joins_by_po_not_by_shared_envelope(loaded: Store) -> None:
+    stitched = order_spans(loaded, "SO-1001")
+    translations = [s for s in stitched.spans if s.name == "translate 850"]
+    # both translations share the interchange number; only the one with SO-1001's PO belongs
+    assert [(s.attributes["order.customer_po"], stitched.via[s.ref]) for s in translations] == [
+        ("PO-4711", "key:order.customer_po")
+    ]
 
 
 def test_span_links_are_followed_in_both_directions(loaded: Store) -> None:

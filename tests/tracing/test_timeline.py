@@ -153,7 +153,7 @@ def test_unknown_order_is_not_found(loaded: Store) -> None:
 def test_timeline_json_round_trips_for_the_api(timeline: Timeline) -> None:
     again = Timeline.model_validate_json(timeline.model_dump_json())
     assert again == timeline
-    assert len(again.spans) == 11  # ten hop spans and the mapping child span
+    assert len(again.spans) == 12  # ten hop spans, the EDI translation and the mapping child span
 
 
 def _raw(name: str, start_min: int, minutes: int, stage: str = "pick") -> RawSpan:

@@ -6,7 +6,7 @@ SELECT
     min(Timestamp) AS FirstSeen,
     max(Timestamp) AS LastSeen,
     groupUniqArray(1000)(TraceId) AS TraceIds,
-    groupUniqArray(1000)(SpanId) AS SpanIds
+    groupUniqArray(1000)((TraceId, SpanId)) AS Refs
 FROM order_keys
 WHERE Key = {key:String}
 GROUP BY OrderId, KeyType
