@@ -161,3 +161,110 @@ def test_hostile_configuration_is_refused_clearly(tmp_path: Path) -> None:
     broken.write_text("attributes: [unclosed\n")
     with pytest.raises(PollerConfigError, match=r"broken\.yaml"):
         load_mapping(broken)
+
+
+# -- PostgreSQL: a throwaway server when the binaries are installed (or TOWER_TEST_POSTGRES_URL) --------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Any:
+    import shutil
+    import subprocess
+    import tempfile
+
+    url = os.environ.get("TOWER_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    pytest.importorskip("psycopg", reason="psycopg is not installed")
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("PostgreSQL is not installed (or set TOWER_TEST_POSTGRES_URL)")
+    base = Path(tempfile.mkdtemp(prefix="tower-pg-"))
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        if not shutil.which("runuser"):
+            pytest.skip("running as root without runuser: cannot start PostgreSQL")
+        import pwd
+
+        try:
+            pg_user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user")
+        os.chown(base, pg_user.pw_uid, pg_user.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    data = base / "data"
+    try:
+        subprocess.run(
+            [*run_as, initdb, "-D", str(data), "-U", "tower", "--auth=trust", "-E", "UTF8"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        subprocess.run(
+            [
+                *run_as,
+                pg_ctl,
+                "-D",
+                str(data),
+                "-l",
+                str(base / "log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(f"could not start a PostgreSQL server: {exc}")
+    try:
+        yield f"postgresql+psycopg://tower@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*run_as, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True, timeout=60
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_postgresql_source_restart_mid_stream(
+    tmp_path: Path, sink: Any, make_emitter: Any, postgres_url: str
+) -> None:
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS order_status_log"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE order_status_log (id BIGSERIAL PRIMARY KEY, order_no TEXT, stage TEXT, status TEXT, "
+                "warehouse TEXT, changed_at TIMESTAMPTZ)"
+            )
+        )
+        for i in range(1, 8):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO order_status_log (order_no, stage, status, warehouse, changed_at) "
+                    "VALUES (:o, 'pick', 'picked', 'WH-WEST', '2026-11-26T10:00:00Z')"
+                ),
+                {"o": f"SO-{1000 + i}"},
+            )
+    engine.dispose()
+    first = poller(tmp_path, make_emitter, postgres_url, batch_size=3)
+    assert first.drain(max_batches=1) == 3
+    first.engine.dispose()
+    second = poller(tmp_path, make_emitter, postgres_url, batch_size=3)
+    assert second.drain() == 4
+    second.engine.dispose()
+    assert order_ids(sink) == [f"SO-{1000 + i}" for i in range(1, 8)]
+    assert sink.spans[0].start_ns == 1795687200 * 10**9  # timestamptz -> the hop start
