@@ -1,0 +1,150 @@
+"""``tower alerts`` as a user runs it (a real subprocess on its own store) and the scheduler job."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from alert_receivers import http_recorder
+from alert_scenario import T0
+
+from alerts import state
+from alerts.model import AlertState
+from storage import Store
+from tower.scheduling import build_scheduler
+from tower.settings import load_settings
+
+RULES = """
+rules:
+  - name: WarehouseStalled
+    signal: stalled_orders
+    params: {age: 30m}
+    group_by: [warehouse]
+    labels: {severity: critical}
+    annotations: {summary: "{{ value|int }} orders waiting at {{ labels.warehouse }}"}
+route: {receiver: ops, group_by: [alertname, warehouse], group_wait: 0s}
+receivers:
+  - name: ops
+    webhook_configs: [{url: "URL/hook"}]
+    pagerduty_configs: [{routing_key: secret-routing-key}]
+"""
+
+SEED = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from alert_scenario import stalled_warehouse
+from tower.runtime import store_or_exit
+from tower.settings import load_settings
+with store_or_exit(load_settings(), "seed") as store:
+    stalled_warehouse(store)
+"""
+
+
+def tower(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tower.cli", *args], env=env, capture_output=True, text=True, timeout=180
+    )
+
+
+def test_alerts_test_shows_what_a_rule_would_send(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.replace("URL", "https://hooks.example.com"))
+    env = {
+        **os.environ,
+        "TOWER_STORAGE__DATA_DIR": str(tmp_path / "data"),
+        "TOWER_ALERTS__RULES_FILE": str(rules),
+        "TOWER_ALERTS__EXTERNAL_URL": "https://tower.example.com",
+    }
+    env.pop("TOWER_CONFIG", None)
+    seeded = subprocess.run(
+        [sys.executable, "-c", SEED, str(Path(__file__).parent)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert seeded.returncode == 0, seeded.stderr
+
+    result = tower("alerts", "test", "WarehouseStalled", "--at", T0.isoformat(), "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert [(s["group"], s["value"]) for s in out["samples"]] == [({"warehouse": "wh-2"}, 3.0)]
+    [alert] = out["alerts"]
+    assert alert["labels"] == {"alertname": "WarehouseStalled", "severity": "critical", "warehouse": "wh-2"}
+    assert alert["annotations"] == {"summary": "3 orders waiting at wh-2"}
+    webhook, pagerduty = out["notifications"]
+    assert webhook["integration"] == "webhook[0]"
+    assert webhook["payload"]["groupKey"] == '{}:{alertname="WarehouseStalled", warehouse="wh-2"}'
+    assert webhook["payload"]["externalURL"] == "https://tower.example.com"
+    assert [e["event_action"] for e in pagerduty["payload"]] == ["trigger"]
+    assert "secret-routing-key" not in result.stdout
+
+    # nothing was stored: listing shows no alerts
+    listed = tower("alerts", "list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["alerts"] == []
+
+    unknown = tower("alerts", "test", "Nope", env=env)
+    assert unknown.returncode == 2
+    assert "no rule named 'Nope'; rules: WarehouseStalled" in unknown.stderr
+
+    silenced = tower(
+        "alerts",
+        "silence",
+        "add",
+        'warehouse="wh-2"',
+        "--author",
+        "ana",
+        "--comment",
+        "patching",
+        "--duration",
+        "2h",
+        env=env,
+    )
+    assert silenced.returncode == 0, silenced.stderr
+    listed = json.loads(tower("alerts", "silence", "list", "--json", env=env).stdout)
+    assert [(s["matchers"], s["created_by"], s["comment"]) for s in listed] == [
+        (['warehouse="wh-2"'], "ana", "patching")
+    ]
+
+
+def test_alerts_check_reports_line_and_field(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: A\n    signal: system_quiet\n    for: soon\n")
+    env = {
+        **os.environ,
+        "TOWER_ALERTS__RULES_FILE": str(rules),
+        "TOWER_STORAGE__DATA_DIR": str(tmp_path / "d"),
+    }
+    result = tower("alerts", "check", env=env)
+    assert result.returncode == 2
+    assert f"invalid alert rules: {rules} line 4: rules[0].for: invalid duration 'soon'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_scheduler_role_runs_alert_evaluation(store: Store, tmp_path: Path) -> None:
+    from alert_scenario import stalled_warehouse
+
+    stalled_warehouse(store)
+    with http_recorder() as hook:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(
+            RULES.replace("URL", hook.url).replace(
+                "    pagerduty_configs: [{routing_key: secret-routing-key}]\n", ""
+            )
+        )
+        settings = load_settings(
+            alerts={"rules_file": str(rules), "allow_private_targets": True},
+            kpis={"enabled": False},
+        )
+        scheduler = build_scheduler(settings, store)
+        assert "alerts_evaluate" in scheduler.jobs()
+        result = scheduler.run_now("alerts_evaluate")
+        assert (result.status, result.error) == ("ok", "")
+        assert result.rows == 3  # inactive -> pending -> firing (for: 0), and one notification sent
+    [alert] = state.list_alerts(store)
+    assert alert.state is AlertState.FIRING
+    assert len(hook.requests) == 1
