@@ -57,6 +57,11 @@ class CollectorMetrics:
         self.spans_written = Counter(
             "tower_collector_spans_written", "Spans inserted into ClickHouse", registry=r
         )
+        self.spans_quarantined = Counter(
+            "tower_collector_spans_quarantined",
+            "Spans in spool segments ClickHouse refused as data, moved to the spool's quarantine/",
+            registry=r,
+        )
         self.batches_written = Counter(
             "tower_collector_batches_written", "Insert batches committed to ClickHouse", registry=r
         )

@@ -205,6 +205,16 @@ class Spool:
             self._pending_rows -= segment.rows
             self._cond.notify_all()
 
+    def quarantine(self, segment: Segment) -> Path:
+        """Move a segment ClickHouse refuses as data into ``quarantine/``, out of the way."""
+        target_dir = self.directory / "quarantine"
+        target_dir.mkdir(exist_ok=True)
+        target = target_dir / segment.path.name
+        with contextlib.suppress(FileNotFoundError):
+            segment.path.rename(target)
+        self.release(segment)
+        return target
+
     def wait_drained(self, timeout: float) -> bool:
         """Wait until everything appended so far is in the store."""
         deadline = time.monotonic() + timeout

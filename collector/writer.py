@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,17 @@ from storage import Store
 log = logging.getLogger("collector.writer")
 
 TABLE = "otel_traces"
+# ClickHouse errors that say the data itself cannot be stored (retrying will never succeed):
+# a segment failing with one of these a few times is moved aside instead of blocking the spool.
+DATA_ERROR_CODES = frozenset({6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 190, 321, 407})
+POISON_ATTEMPTS = 3
+_CODE = re.compile(r"Code: (\d+)")
+
+
+def error_code(exc: BaseException) -> int | None:
+    """The ClickHouse error code named in an exception's text, if any."""
+    match = _CODE.search(str(exc))
+    return int(match.group(1)) if match else None
 
 
 def insert_block(store: Store, block: bytes, token: str) -> None:
@@ -60,6 +72,7 @@ class StoreWriter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failures = 0
+        self._data_errors: dict[str, int] = {}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="collector-writer", daemon=True)
@@ -98,11 +111,27 @@ class StoreWriter:
         except Exception as exc:
             self.failures += 1
             self.metrics.write_failures.inc()
+            first_line = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            if error_code(exc) in DATA_ERROR_CODES:
+                count = self._data_errors.get(segment.token, 0) + 1
+                self._data_errors[segment.token] = count
+                if count >= POISON_ATTEMPTS:
+                    moved = self.spool.quarantine(segment)
+                    self._data_errors.pop(segment.token, None)
+                    self.metrics.spans_quarantined.inc(rows)
+                    log.error(
+                        "collector.segment_quarantined segment=%s rows=%d path=%s error=%s",
+                        segment.token,
+                        rows,
+                        moved,
+                        first_line,
+                    )
+                    return True
             log.warning(
                 "collector.write_failed segment=%s rows=%d error=%s (will retry)",
                 segment.token,
                 rows,
-                str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
+                first_line,
             )
             return False
         elapsed = time.perf_counter() - started

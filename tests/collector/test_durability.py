@@ -104,3 +104,27 @@ def test_store_outage_spools_up_to_its_bound_then_503_then_drains(store: Store, 
             headers=PROTOBUF,
         )
         assert again.status_code == 200
+
+
+def test_a_segment_clickhouse_refuses_as_data_is_quarantined_not_blocking(
+    store: Store, tmp_path: Path
+) -> None:
+    spool_dir = tmp_path / "spool"
+    spool = Spool(spool_dir, max_bytes=1 << 30, segment_max_rows=10**6, flush_interval_s=60)
+    spool.open()
+    good = convert(order_hop_request(5, seed=1), Limits())
+    timestamp = good.block.split(b'"', 2)[1]  # the first span's start time text
+    poison = good.block.replace(timestamp, b"not a time", 1)
+    spool.append(poison, good.accepted).result(10)
+    spool.close()
+    with running_collector(store, spool_dir) as collector:
+        response = httpx.post(
+            collector.http_endpoint + "/v1/traces",
+            content=order_hop_request(7, seed=2).SerializeToString(),
+            headers=PROTOBUF,
+        )
+        assert response.status_code == 200
+        assert collector.wait_drained(30)  # the bad segment does not hold up the good one
+        assert collector.metrics.spans_quarantined._value.get() == 5
+    assert store.scalar("SELECT count() FROM otel_traces") == 7
+    assert len(list((spool_dir / "quarantine").glob("*.wal"))) == 1
