@@ -216,11 +216,13 @@ def bench_edi(
 
 
 def _register_simulator_commands() -> None:
+    from tower.bench_simulator import bench_simulator_command
     from tower.demo import demo_command
     from tower.simulate import simulate_command
 
     app.command("simulate")(simulate_command)
     app.command("demo")(demo_command)
+    bench_app.command("simulator")(bench_simulator_command)
 
 
 _register_simulator_commands()

@@ -314,3 +314,15 @@ def test_otlp_sink_through_the_real_collector(store: Store, tmp_path: Path) -> N
         for row in store.rows("SELECT OrderId FROM order_keys WHERE Key = {k:String}", {"k": po})
     }
     assert any(o.startswith("SO-") for o in orders)
+
+
+def test_big_invoice_runs_are_split_so_collectors_keep_every_order() -> None:
+    records = simulate(
+        orders=1500, days=1, channel_mix={"ecommerce": 1}, rates=ExceptionRates(late_invoice=0.0)
+    )
+    runs = [r for r in records if r.name == "invoice run"]
+    listed = [order for r in runs for order in r.attributes[conventions.BATCH_ORDER_IDS]]  # type: ignore[union-attr]
+    assert max(len(r.attributes[conventions.BATCH_ORDER_IDS]) for r in runs) <= 500  # type: ignore[arg-type]
+    assert any(str(r.attributes[conventions.BATCH_ID]).endswith("-2") for r in runs)
+    invoiced = {str(r.attributes[conventions.ORDER_ID]) for r in records if r.name == "post invoice"}
+    assert len(listed) == len(set(listed)) and set(listed) == invoiced
