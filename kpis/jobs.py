@@ -29,7 +29,7 @@ SQL = SqlFiles("kpis.queries")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Inserts that started before a run's upper bound may commit shortly after it; each incremental
 # run re-reads this much before its watermark (recomputing an order twice is harmless).
-OVERLAP = timedelta(seconds=30)
+OVERLAP = timedelta(seconds=5)
 JOB_NAMES = ("order_facts", "sla_results", "order_exceptions", "kpi_daily", "kpi_system_daily")
 
 
@@ -143,20 +143,24 @@ class KpiEngine:
         """Run the chain in order; a failing job is recorded and the others still run."""
         return [self.run(job, window) for job in (jobs or list(JOB_NAMES))]
 
-    def recompute(self, start: datetime | None = None, end: datetime | None = None) -> list[JobResult]:
+    def recompute(
+        self, start: datetime | None = None, end: datetime | None = None, jobs: list[str] | None = None
+    ) -> list[JobResult]:
         """Recompute everything (``start``/``end`` unset) or the orders and days of a time range.
 
         A full recompute covers everything that arrived before it began, so it moves every
         watermark there; a range re-run leaves the watermarks alone.
         """
         if start is None and end is None:
-            began = self.db_now()
-            results = self.run_all(Window(everything=True))
-            for result in results:
+            results = []
+            for job in jobs or list(JOB_NAMES):
+                began = self.db_now()
+                result = self.run(job, Window(everything=True))
                 if result.status == "ok":
-                    self.set_watermark(result.job, began)
+                    self.set_watermark(job, began)
+                results.append(result)
             return results
-        return self.run_all(Window(start=start or EPOCH, end=end or self.db_now() + timedelta(days=1)))
+        return self.run_all(Window(start=start or EPOCH, end=end or self.db_now() + timedelta(days=1)), jobs)
 
     def refresh_orders(self, orders: list[str], jobs: list[str] | None = None) -> list[JobResult]:
         """Recompute the given orders now (used after a person acted on an exception)."""
@@ -225,6 +229,9 @@ class KpiEngine:
             "invoice_error_statuses": p.perfect_order.invoice_error_statuses,
             "alloc_failure_statuses": p.allocation.failure_statuses,
             "alloc_failure_exceptions": p.allocation.failure_exceptions,
+            "sla_names": [s.name for s in p.slas],
+            "sla_start_edges": [f"{s.start.stage}.{s.start.at}" for s in p.slas],
+            "sla_end_edges": [f"{s.end.stage}.{s.end.at}" for s in p.slas],
         }
         return self._insert("order_facts", window, version, extra)
 

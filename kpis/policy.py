@@ -453,7 +453,11 @@ def sla_parameters(policy: Policy, start: date, end: date) -> dict[str, Any]:
             row_c.append(cal_names.index(calendar) + 1 if sla.clock == "business" and calendar else 0)
         targets.append(row_t)
         cals.append(row_c)
-    pos, hpos, nhours, hour_first, cumend = [], [], [], [], []
+    pos: list[int] = []
+    hpos: list[int] = []
+    nhours: list[int] = []
+    hour_first: list[int] = []
+    cumend: list[int] = []
     for table in tables:
         pos.append(sum(len(t.open_ms) for t in tables[: len(pos)]))
         ends = [c + (b - a) for c, a, b in zip(table.cum_ms, table.open_ms, table.close_ms, strict=True)]

@@ -99,7 +99,14 @@ class Scheduler:
         except Exception as exc:  # recorded; the other jobs keep running
             log.exception("job %s failed", name)
             result = JobResult(
-                name, "scheduled", 0, time.perf_counter() - t0, None, None, "error", f"{type(exc).__name__}: {exc}"
+                name,
+                "scheduled",
+                0,
+                time.perf_counter() - t0,
+                None,
+                None,
+                "error",
+                f"{type(exc).__name__}: {exc}",
             )
         finally:
             job.lock.release()

@@ -15,11 +15,9 @@ class KpiSettings(BaseModel):
     )
     interval_s: int = Field(default=60, ge=1, description="Seconds between incremental job runs. Default: 60")
     arrival_overlap_s: float = Field(
-        default=30.0,
+        default=5.0,
         ge=0,
         description="Each incremental run re-reads this many seconds before its watermark, so inserts "
-        "that committed late are not missed (recomputing an order twice is harmless). Default: 30",
+        "that committed late are not missed (recomputing an order twice is harmless). Default: 5",
     )
-    enabled: bool = Field(
-        default=True, description="Run the KPI jobs in the scheduler role. Default: true"
-    )
+    enabled: bool = Field(default=True, description="Run the KPI jobs in the scheduler role. Default: true")

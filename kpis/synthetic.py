@@ -22,4 +22,8 @@ def generate_orders(store: Store, count: int, start: datetime, end: datetime, fi
 
 
 def _naive(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is None else moment.replace(tzinfo=None) - (moment.utcoffset() or (moment - moment))
+    return (
+        moment
+        if moment.tzinfo is None
+        else moment.replace(tzinfo=None) - (moment.utcoffset() or (moment - moment))
+    )

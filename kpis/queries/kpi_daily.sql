@@ -19,7 +19,7 @@ WITH
     ),
     on_time AS (
         SELECT OrderId, State FROM sla_results FINAL
-        WHERE Sla = {on_time_sla:String} AND ({all:UInt8} = 1 OR toDate(CaptureAt) IN days)
+        WHERE Sla = {on_time_sla:String} AND State = 'breached' AND ({all:UInt8} = 1 OR toDate(CaptureAt) IN days)
     )
 SELECT
     Day, Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority,
@@ -33,7 +33,7 @@ SELECT
     groupArrayArray(cycle) AS CycleTimes,
     groupArrayArray(invoice) AS InvoiceLatencies,
     sumMap(sla_evaluated) AS SlaEvaluated,
-    sumMap(sla_met) AS SlaMet,
+    mapApply((k, v) -> (k, toUInt64(greatest(toInt64(v) - toInt64(sumMap(sla_breached)[k]), 0))), SlaEvaluated) AS SlaMet,
     sum(exc_opened) AS ExceptionsOpened,
     sum(exc_resolved) AS ExceptionsResolved,
     groupArrayArray(resolution) AS ResolutionTimes,
@@ -46,13 +46,16 @@ FROM (
         toUInt64(f.Status = 'closed') AS closed,
         toUInt64(f.Touchless) AS touchless,
         toUInt64(f.PerfectEligible) AS perfect_eligible,
-        toUInt64(f.PerfectEligible = 1 AND f.PerfectOtherwise = 1 AND o.State = 'met') AS perfect,
+        toUInt64(f.PerfectEligible = 1 AND f.PerfectOtherwise = 1 AND has(f.SlaCompleted, {on_time_sla:String})
+                AND o.State != 'breached') AS perfect,
         toUInt64(f.AllocationCount > 0) AS alloc_eligible,
         toUInt64(f.AllocationCount > 0 AND f.AllocationAccurate = 1) AS alloc_accurate,
         if(f.CycleTimeS IS NULL, [], [assumeNotNull(f.CycleTimeS)]) AS cycle,
         if(f.InvoiceLatencyS IS NULL, [], [assumeNotNull(f.InvoiceLatencyS)]) AS invoice,
-        map() :: Map(String, UInt64) AS sla_evaluated,
-        map() :: Map(String, UInt64) AS sla_met,
+        mapFromArrays(arrayFilter(x -> has({sla_names:Array(String)}, x), f.SlaCompleted),
+                      arrayMap(x -> toUInt64(1), arrayFilter(x -> has({sla_names:Array(String)}, x), f.SlaCompleted)))
+            :: Map(String, UInt64) AS sla_evaluated,
+        map() :: Map(String, UInt64) AS sla_breached,
         toUInt64(0) AS exc_opened,
         toUInt64(0) AS exc_resolved,
         [] :: Array(Float64) AS resolution
@@ -62,10 +65,10 @@ FROM (
     SELECT
         toDate(CaptureAt), Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority,
         0, 0, 0, 0, 0, 0, 0, [], [],
-        map(Sla, toUInt64(1)), map(Sla, toUInt64(State = 'met')),
+        map(), map(Sla, toUInt64(1)),
         0, 0, []
     FROM sla_results FINAL
-    WHERE State IN ('met', 'breached') AND has({sla_names:Array(String)}, Sla)
+    WHERE State = 'breached' AND has({sla_names:Array(String)}, Sla)
       AND ({all:UInt8} = 1 OR toDate(CaptureAt) IN days)
     UNION ALL
     SELECT

@@ -108,10 +108,13 @@ SELECT
             ExceptionCount > 0, 'exception',
             hasAny(statuses, {invoice_error_statuses:Array(String)}), 'invoice_error', '') AS PerfectMiss,
     toUInt8(PerfectMiss = '') AS PerfectOtherwise,
+    arrayFilter((name, a, b) -> has(edges, a) AND has(edges, b),
+                {sla_names:Array(String)}, {sla_start_edges:Array(String)}, {sla_end_edges:Array(String)}) AS SlaCompleted,
     now64(3) AS UpdatedAt,
     {version:UInt64} AS Version
 FROM (
-    SELECT h.*, e.event_exceptions, if(mapContains(h.sm_start, 'capture'), h.sm_start['capture'], h.first_ms) AS capture_ms
+    SELECT h.*, e.event_exceptions, if(mapContains(h.sm_start, 'capture'), h.sm_start['capture'], h.first_ms) AS capture_ms,
+           arrayConcat(arrayMap(k -> k || '.start', mapKeys(h.sm_start)), arrayMap(k -> k || '.end', mapKeys(h.sm_end))) AS edges
     FROM h LEFT JOIN e USING OrderId
 )
 SETTINGS join_use_nulls = 0

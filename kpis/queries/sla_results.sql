@@ -4,7 +4,9 @@
 -- cal_* are per-day business hours as epoch milliseconds (business time between two instants is
 -- the difference of their cumulative business-time values), cal_hour_first inverts that for due
 -- times. Open rows carry DueAt; whether they are at risk or breached *now* is decided at read time.
+-- Met results are written only when they replace a breached/open/skipped row.
 INSERT INTO sla_results
+SELECT * FROM (
 WITH
     touched AS (
         SELECT OrderId FROM order_facts
@@ -89,3 +91,15 @@ FROM (
     )
     WHERE a_ms > 0
 )
+)
+WHERE State != 'met'
+   OR (OrderId, Sla) IN (
+        SELECT OrderId, Sla FROM sla_results FINAL
+        WHERE State != 'met' AND ({all:UInt8} = 1 OR OrderId IN (
+            SELECT OrderId FROM order_facts
+            WHERE UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
+            UNION DISTINCT
+            SELECT OrderId FROM order_hops
+            WHERE Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)}
+            UNION DISTINCT
+            SELECT arrayJoin({orders:Array(String)}) AS OrderId)))

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS {{table:order_facts}} {{on_cluster}} (
     PerfectEligible UInt8,
     PerfectMiss LowCardinality(String),
     PerfectOtherwise UInt8,
+    SlaCompleted Array(LowCardinality(String)),
     UpdatedAt DateTime64(3),
     Version UInt64,
     INDEX idx_updated UpdatedAt TYPE minmax GRANULARITY 1,
@@ -55,9 +56,10 @@ ORDER BY OrderId
 
 {{distributed:order_facts:cityHash64(OrderId)}};
 
--- SLA results: one row per order and SLA whose start edge happened. State is met, breached
--- (completed late), open (not completed yet; at risk or breached by now is judged at read time from
--- DueAt, so open rows never go stale) or skipped (the order closed without the end edge).
+-- SLA results: one row per order and SLA that is breached (completed late), open (not completed yet;
+-- at risk or breached by now is judged at read time from DueAt, so open rows never go stale) or
+-- skipped (the order closed without the end edge). Met results are written only when they replace
+-- one of those; attainment counts come from order_facts.SlaCompleted minus the breached rows.
 CREATE TABLE IF NOT EXISTS {{table:sla_results}} {{on_cluster}} (
     OrderId String,
     Sla LowCardinality(String),
