@@ -185,7 +185,11 @@ class CollectorWithAgents:
         )
         if agents:
             self.agents = AgentsService(agents)
-            self.agents.start()
+            try:
+                self.agents.start()
+            except BaseException:
+                self.collector.stop()  # serve only stops services whose start() returned
+                raise
 
     def stop(self) -> None:
         try:

@@ -343,7 +343,7 @@ class CarrierAgent:
         return f"http://{sock[0]}:{sock[1]}{self.webhook.settings.path}"
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.server.run, name="carrier-agent", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="carrier-agent", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self.server.started:
@@ -354,8 +354,15 @@ class CarrierAgent:
             time.sleep(0.02)
         log.info("carrier webhook listening on %s", self.url)
 
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind; start() reports it
+            pass
+
     def stop(self) -> None:
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.webhook.close()
+        self.webhook.emitter.shutdown()

@@ -147,6 +147,7 @@ class EdiAgent:
         if self._thread is not None:
             self._thread.join(timeout=30)
         self.ledger.close()
+        self.emitter.shutdown()
 
     def _run(self) -> None:
         while not self._stop.is_set():

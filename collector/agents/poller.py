@@ -211,3 +211,4 @@ class Poller:
         if self._thread is not None:
             self._thread.join(timeout=30)
         self.engine.dispose()
+        self.emitter.shutdown()

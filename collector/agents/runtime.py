@@ -95,7 +95,11 @@ class AgentsService:
 
     def start(self) -> None:
         for agent in self.agents:
-            agent.start()
+            try:
+                agent.start()
+            except BaseException:
+                self.stop()  # the agents already started
+                raise
             self._started.append(agent)
             log.info("agent %s started", agent.name)
 

@@ -198,3 +198,13 @@ def test_custom_field_mapping(tmp_path: Path, make_emitter: Any, sink: Any) -> N
 def test_custom_mapping_requires_a_field_mapping() -> None:
     with pytest.raises(ValueError, match="mapping=custom needs field_mapping"):
         CarrierAgentSettings(mapping="custom")
+
+
+def test_a_busy_port_is_a_clear_start_error(tmp_path: Path, make_emitter: Any, agent: CarrierAgent) -> None:
+    port = int(agent.url.split(":")[2].split("/")[0])
+    clash = CarrierAgent(
+        CarrierAgentSettings(port=port), make_emitter("carrier-webhook", "carrier"), tmp_path / "s2"
+    )
+    with pytest.raises(RuntimeError, match=f"could not listen on 127.0.0.1:{port}"):
+        clash.start()
+    clash.stop()
