@@ -15,6 +15,7 @@ answered 200 and emits nothing.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -355,10 +356,8 @@ class CarrierAgent:
         log.info("carrier webhook listening on %s", self.url)
 
     def _serve(self) -> None:
-        try:
+        with contextlib.suppress(SystemExit):  # uvicorn exits when it cannot bind; start() reports it
             self.server.run()
-        except SystemExit:  # uvicorn exits when it cannot bind; start() reports it
-            pass
 
     def stop(self) -> None:
         self.server.should_exit = True
