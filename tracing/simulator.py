@@ -259,6 +259,7 @@ class Simulator:
         self._out: list[SpanRecord] = []
         self._invoice_runs: dict[int, dict[Customer, list[_Order]]] = defaultdict(lambda: defaultdict(list))
         self._edi_carry: dict[str, list[_Order]] = defaultdict(list)  # duplicate POs resent in a later file
+        self._edi_waiting: list[_Plan] = []  # EDI orders whose partner's file has not been sent yet
         self._seq = itertools.count()
         self._pending: list[_Due] = []
         self._generated_until: int | None = None
@@ -310,7 +311,7 @@ class Simulator:
 
     def _window(self, start: int, end: int, count: int, flush_until: int | None) -> Iterator[SpanRecord]:
         plans = self._plans(start, end, count)
-        units = self._units(plans)
+        units = self._units(plans, flush_until)
         for at, unit in units:
             if isinstance(unit, tuple):
                 self._edi_file(*unit)
@@ -358,17 +359,27 @@ class Simulator:
             return 1.0 if hour >= 12 or hour < 4 else 0.45
         return 1.0 if self._is_business(at) else 0.08
 
-    def _units(self, plans: list[_Plan]) -> list[tuple[int, _Plan | tuple[Customer, int, list[_Plan]]]]:
-        """Orders sorted by when their first system sees them; EDI orders grouped into files."""
+    def _units(
+        self, plans: list[_Plan], until: int | None
+    ) -> list[tuple[int, _Plan | tuple[Customer, int, list[_Plan]]]]:
+        """Orders sorted by when their first system sees them; EDI orders grouped into files.
+
+        A partner's file is sent when its slot closes: EDI orders of a slot still open at ``until``
+        wait for a later window (live traffic), so a file holds every order of its slot.
+        """
         units: list[tuple[int, _Plan | tuple[Customer, int, list[_Plan]]]] = []
         files: dict[tuple[str, int], list[_Plan]] = defaultdict(list)
         slot = self.config.edi_batch_minutes * MINUTE
-        for plan in plans:
+        waiting, self._edi_waiting = self._edi_waiting, []
+        for plan in waiting + plans:
             if plan.channel is Channel.EDI:
                 files[(plan.customer.id, plan.at // slot)].append(plan)
             else:
                 units.append((plan.at, plan))
         for (_, index), members in files.items():
+            if until is not None and (index + 1) * slot > until:
+                self._edi_waiting.extend(members)
+                continue
             at = (index + 1) * slot + self._rng.randint(0, 5 * MINUTE)
             units.append((at, (members[0].customer, at, members)))
         units.sort(key=lambda u: (u[0], _unit_seq(u[1])))

@@ -326,3 +326,22 @@ def test_big_invoice_runs_are_split_so_collectors_keep_every_order() -> None:
     assert any(str(r.attributes[conventions.BATCH_ID]).endswith("-2") for r in runs)
     invoiced = {str(r.attributes[conventions.ORDER_ID]) for r in records if r.name == "post invoice"}
     assert len(listed) == len(set(listed)) and set(listed) == invoiced
+
+
+def test_live_edi_files_hold_every_order_of_their_slot() -> None:
+    config = SimulatorConfig(
+        orders=0, days=1, end=END, live_orders_per_hour=3000, channel_mix={"edi": 1}, customers=8,
+        rates=ExceptionRates(edi_envelope=0.0),
+    )  # fmt: skip
+    sim = Simulator(config)
+    now = config.end_ns
+    list(sim.backfill(now))
+    released: list[SpanRecord] = []
+    for minute in range(1, 6 * 60, 7):  # ticks that do not line up with the 2-hour file slots
+        released += sim.advance(now + minute * 60 * 10**9)
+    files = [r for r in released if r.name == "receive 850 file"]
+    per_slot = Counter(
+        (r.attributes[conventions.CUSTOMER_ID], r.start_ns // (120 * 60 * 10**9)) for r in files
+    )
+    assert files and max(per_slot.values()) == 1
+    assert max(int(str(r.attributes[conventions.BATCH_SIZE])) for r in files) >= 10
