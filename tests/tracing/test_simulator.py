@@ -330,7 +330,7 @@ def test_big_invoice_runs_are_split_so_collectors_keep_every_order() -> None:
 
 def test_live_edi_files_hold_every_order_of_their_slot() -> None:
     config = SimulatorConfig(
-        orders=0, days=1, end=END, live_orders_per_hour=3000, channel_mix={"edi": 1}, customers=8,
+        orders=0, days=1, end=END, live_orders_per_hour=300, channel_mix={"edi": 1}, customers=8,
         rates=ExceptionRates(edi_envelope=0.0),
     )  # fmt: skip
     sim = Simulator(config)
