@@ -25,7 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opentelemetry.trace import SpanKind
+from opentelemetry import trace
+from opentelemetry.trace import SpanContext, SpanKind
 
 from collector.agents.emitter import AttrValue, Emitter, ExportError, Hop
 from collector.agents.settings import EdiAgentSettings
@@ -39,6 +40,7 @@ from collector.agents.x12 import (
     parse_file,
 )
 from tracing import conventions as c
+from tracing.instrument import EDI_REF_NAME, EDI_REF_QUALIFIER, context_from_name, context_from_traceparent
 
 log = logging.getLogger("tower.agents.edi")
 
@@ -348,6 +350,17 @@ def transaction_keys(tx: TransactionSet) -> dict[str, AttrValue]:
     return {k: v for k, v in keys.items() if v not in (None, "")}
 
 
+def sender_contexts(tx: TransactionSet) -> list[SpanContext]:
+    """Trace context the sender put in the set (``REF*ZZ*TRACEPARENT*...``, tracing.instrument.inject_edi)."""
+    found = []
+    for ref in tx.all("REF"):
+        if element(ref, 1) == EDI_REF_QUALIFIER and element(ref, 2) == EDI_REF_NAME:
+            ctx = context_from_traceparent(element(ref, 3))
+            if ctx is not None:
+                found.append(trace.get_current_span(ctx).get_span_context())
+    return found
+
+
 def ack_results(tx: TransactionSet) -> list[tuple[str, str, str]]:
     """(AK201 set code, AK202 control number, AK501 code) for each AK2 loop of a 997."""
     results: list[tuple[str, str, str]] = []
@@ -411,6 +424,7 @@ def interchange_hop(
             start_ns=start_ns,
             end_ns=end_ns,
             attributes=attrs,
+            remote_links=sender_contexts(tx),
         )
         if tx.code == "997":
             tx_hop.children.extend(_rejections(tx, base, tx_seed, start_ns, end_ns, ic.sender_id))
@@ -429,8 +443,10 @@ def interchange_hop(
         attrs[c.ORDER_CUSTOMER_PO] = unique_pos[0] if len(unique_pos) == 1 else unique_pos
     if order_ids:
         attrs[c.BATCH_ORDER_IDS] = list(dict.fromkeys(order_ids))
+    from_name = context_from_name(file_name)
     root = Hop(
         name=f"EDI interchange {ic.control_number}",
+        remote_links=[trace.get_current_span(from_name).get_span_context()] if from_name else [],
         seed=seed,
         start_ns=start_ns,
         end_ns=end_ns,

@@ -47,6 +47,7 @@ class Hop:
     events: list[tuple[str, dict[str, AttrValue], int]] = field(default_factory=list)
     children: list[Hop] = field(default_factory=list)
     links_to: list[str] = field(default_factory=list)  # seeds of other hops of the same emit
+    remote_links: list[SpanContext] = field(default_factory=list)  # e.g. the sender's traceparent
     kind: SpanKind = SpanKind.INTERNAL
 
     def walk(self) -> Iterator[Hop]:
@@ -154,6 +155,7 @@ class Emitter:
     ) -> None:
         ctx = trace.set_span_in_context(parent) if parent is not None else None
         links = [Link(contexts[s]) for s in hop.links_to if s in contexts]
+        links += [Link(ctx) for ctx in hop.remote_links if ctx.is_valid]
         token = _next_ids.set((trace_id, span_id_for(hop.seed)))
         try:
             span = self._tracer.start_span(

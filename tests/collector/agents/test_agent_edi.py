@@ -300,3 +300,27 @@ def test_agent_thread_keeps_running_after_bad_files(
         agent.stop()
     assert len(by_set(sink, "850")) == 2
     assert sorted(agent.totals.quarantined) == ["junk.x12", "truncated.x12"]
+
+
+def test_sender_trace_context_in_the_file_becomes_span_links(
+    tmp_path: Path, sink: Any, make_emitter: Any, fixtures_dir: Path
+) -> None:
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    from tracing.instrument import inject_edi, name_with_context
+
+    sender = SpanContext(0xABC, 0xDEF1, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    ctx = trace.set_span_in_context(NonRecordingSpan(sender))
+    document = inject_edi((fixtures_dir / "850_two_orders.x12").read_text(), ctx)
+    name = name_with_context("850_two_orders.x12", ctx)
+    (tmp_path / "in").mkdir(parents=True)
+    (tmp_path / "in" / name).write_text(document)
+    agent = make_agent(tmp_path, make_emitter)
+    assert agent.scan_once().processed == [name]  # SE01 was recounted by inject_edi: no envelope error
+    assert not sink.named("EDI envelope error")
+    sender_span = f"{0xDEF1:016x}"
+    pos = by_set(sink, "850")
+    assert len(pos) == 2 and all(s.links == [sender_span] for s in pos)
+    (batch,) = sink.named("EDI interchange")
+    assert batch.links == [sender_span]
