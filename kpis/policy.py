@@ -324,13 +324,37 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         problems = []
         for error in exc.errors():
             loc = tuple(error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            if not loc:
+                loc = _locate(data, message)
             field = ".".join(str(p) for p in loc) or "policy"
             line = _line_of(lines, loc)
-            message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = "unknown field"
             problems.append(f"{source} line {line}: {field}: {message}")
         raise PolicyError("; ".join(problems)) from None
+
+
+def _locate(data: dict[str, Any], message: str) -> tuple[Any, ...]:
+    """Where a cross-field error belongs (errors of the whole policy carry no location)."""
+    match = re.match(r"SLA (\w+)", message)
+    slas = data.get("slas")
+    if match and isinstance(slas, list):
+        for i, sla in enumerate(slas):
+            if isinstance(sla, dict) and sla.get("name") == match.group(1):
+                for key in ("calendar", "apply_cutoff", "clock"):
+                    if key in message and key in sla:
+                        return ("slas", i, key)
+                if "calendar" in message:
+                    for j, override in enumerate(sla.get("overrides") or []):
+                        if isinstance(override, dict) and "calendar" in override:
+                            return ("slas", i, "overrides", j, "calendar")
+                return ("slas", i)
+    if "on_time_sla" in message:
+        return ("perfect_order", "on_time_sla")
+    if "SLA names must be unique" in message:
+        return ("slas",)
+    return ()
 
 
 def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
