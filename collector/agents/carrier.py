@@ -36,7 +36,7 @@ from starlette.routing import Route
 
 from collector.agents.emitter import AttrValue, Emitter, ExportError, Hop
 from collector.agents.settings import CarrierAgentSettings, FieldMapping
-from collector.agents.state import SeenIds
+from collector.agents.state import OpenKeys, SeenIds
 from tracing import conventions as c
 
 log = logging.getLogger("tower.agents.carrier")
@@ -203,7 +203,11 @@ def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
     return hex_ok or b64_ok
 
 
-def event_hop(event: TrackingEvent, system_instance: str, received_ns: int) -> Hop:
+def event_hop(
+    event: TrackingEvent, system_instance: str, received_ns: int, resolves_exception: bool = False
+) -> Hop:
+    """The hop span of one tracking event; an exception status opens a carrier exception, and the
+    next event of the same tracking number that is not an exception resolves it."""
     start = event.occurred_at_ns or received_ns
     stage = c.Stage.SHIP if event.status in _SHIP_STATUSES else c.Stage.DELIVER
     attrs: dict[str, AttrValue] = {
@@ -235,6 +239,9 @@ def event_hop(event: TrackingEvent, system_instance: str, received_ns: int) -> H
         attrs[c.EXCEPTION_OUTCOME] = c.ExceptionOutcome.OPENED.value
         attrs[c.ERROR_TYPE] = c.ExceptionType.CARRIER_EXCEPTION.value
         hop.error = f"carrier exception for {event.tracking_number}: {event.message or event.carrier_status}"
+    elif resolves_exception:
+        attrs[c.EXCEPTION_TYPE] = c.ExceptionType.CARRIER_EXCEPTION.value
+        attrs[c.EXCEPTION_OUTCOME] = c.ExceptionOutcome.RESOLVED.value
     return hop
 
 
@@ -247,6 +254,7 @@ class CarrierWebhook:
         custom = settings.field_mapping if settings.mapping == "custom" else None
         self.mapping: FieldMapping = custom or EASYPOST
         self.seen = SeenIds(state_dir / "carrier-seen-ids.sqlite3", settings.seen_ids_limit)
+        self.open_exceptions = OpenKeys(state_dir / "carrier-open-exceptions.sqlite3")
         self._lock = threading.Lock()
         self.counts: dict[str, int] = {}
 
@@ -280,7 +288,8 @@ class CarrierWebhook:
             if event.event_id in self.seen:
                 self._count("duplicate")
                 return 200, {"status": "duplicate", "event_id": event.event_id}
-            hop = event_hop(event, self.settings.system_instance, time.time_ns())
+            was_open = event.tracking_number in self.open_exceptions
+            hop = event_hop(event, self.settings.system_instance, time.time_ns(), resolves_exception=was_open)
             try:
                 spans = self.emitter.emit([hop])
             except ExportError as exc:
@@ -288,11 +297,16 @@ class CarrierWebhook:
                 self._count("503")
                 return 503, {"error": "collector unavailable, retry later"}
             self.seen.add(event.event_id)
+            if event.status == "exception":
+                self.open_exceptions.add(event.tracking_number)
+            elif was_open:
+                self.open_exceptions.discard(event.tracking_number)
         self._count("accepted")
         return 200, {"status": "accepted", "event_id": event.event_id, "spans": spans}
 
     def close(self) -> None:
         self.seen.close()
+        self.open_exceptions.close()
 
 
 def create_app(webhook: CarrierWebhook) -> Starlette:

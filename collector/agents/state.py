@@ -124,3 +124,24 @@ class SeenIds(_Db):
     def __len__(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT count() FROM seen").fetchone()[0])
+
+
+class OpenKeys(_Db):
+    """Keys with something open (e.g. tracking numbers with an open carrier exception)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            path, "CREATE TABLE IF NOT EXISTS open_keys (key TEXT PRIMARY KEY, at REAL NOT NULL)"
+        )
+
+    def __contains__(self, key: str) -> bool:
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM open_keys WHERE key = ?", (key,)).fetchone() is not None
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            self._conn.execute("INSERT OR REPLACE INTO open_keys VALUES (?, ?)", (key, time.time()))
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            self._conn.execute("DELETE FROM open_keys WHERE key = ?", (key,))

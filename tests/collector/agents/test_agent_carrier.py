@@ -155,6 +155,14 @@ def test_carrier_exception_opens_an_exception(agent: CarrierAgent, sink: Any) ->
     assert span.attributes[c.EXCEPTION_OUTCOME] == "opened"
     assert span.status_code == 2
     assert "1Z999AA10123456784" in span.status_message
+    # the next event of that tracking number resolves the exception
+    assert post(agent, json.dumps(easypost_event("evt_008b", "delivered")).encode()).status_code == 200
+    resolved = sink.spans[1]
+    assert resolved.attributes[c.EXCEPTION_TYPE] == "carrier_exception"
+    assert resolved.attributes[c.EXCEPTION_OUTCOME] == "resolved"
+    assert resolved.status_code != 2
+    assert post(agent, json.dumps(easypost_event("evt_008c", "delivered")).encode()).status_code == 200
+    assert c.EXCEPTION_OUTCOME not in sink.spans[2].attributes
 
 
 def test_non_tracker_events_are_ignored(agent: CarrierAgent, sink: Any) -> None:
