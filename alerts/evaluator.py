@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from jinja2 import TemplateError
@@ -82,8 +83,10 @@ class Evaluator:
         *,
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        kpi_policy: Any = None,
     ) -> None:
         self.store = store
+        self.kpi_policy = kpi_policy
         self.config = config
         self.settings = settings
         self._own_client = client is None
@@ -127,7 +130,9 @@ class Evaluator:
 
     def _run_rule(self, rule: Rule, now: datetime) -> RuleResult:
         try:
-            samples = signals.evaluate(self.store, rule, now, self.settings.max_orders_per_alert)
+            samples = signals.evaluate(
+                self.store, rule, now, self.settings.max_orders_per_alert, policy=self.kpi_policy
+            )
         except signals.SignalError as exc:
             log.warning("rule %s: %s", rule.name, exc)
             return RuleResult(rule.name, error=str(exc))

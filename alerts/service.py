@@ -26,14 +26,17 @@ def load_config(settings: AlertSettings) -> RulesConfig:
     return load_rules(settings.rules_file)
 
 
-def build_evaluator(settings: AlertSettings, store: Store) -> Evaluator:
-    """An evaluator over the configured rules; raises :class:`RulesError` for a bad rules file."""
-    return Evaluator(store, load_config(settings), settings)
+def build_evaluator(settings: AlertSettings, store: Store, kpi_policy: Any = None) -> Evaluator:
+    """An evaluator over the configured rules; raises :class:`RulesError` for a bad rules file.
+
+    ``kpi_policy`` is the KPI engine's SLA policy used by SLA signals (default: the shipped one).
+    """
+    return Evaluator(store, load_config(settings), settings, kpi_policy=kpi_policy)
 
 
-def evaluation_job(settings: AlertSettings, store: Store) -> Callable[[], int]:
+def evaluation_job(settings: AlertSettings, store: Store, kpi_policy: Any = None) -> Callable[[], int]:
     """A scheduler job: one ``evaluate_once`` per call; returns state changes plus notifications."""
-    evaluator = build_evaluator(settings, store)
+    evaluator = build_evaluator(settings, store, kpi_policy)
 
     def run() -> int:
         report = evaluator.evaluate_once()

@@ -68,9 +68,12 @@ class QuietParams(_Params):
 
 
 class KpiSourceParams(_Params):
-    window: Duration = timedelta(hours=1)
-    age: Duration | None = None
-    kpi: str | None = None
+    window: Duration = Field(default=timedelta(days=1), description="Orders captured this far back count.")
+    age: Duration | None = Field(default=None, description="exception_age: open exceptions older than this.")
+    kpi: str | None = Field(default=None, description="kpi: the KPI's name, e.g. touchless_rate.")
+    sla: str = Field(default="", description="Only this SLA (default: every SLA of the policy).")
+    exception_type: str = Field(default="", description="exception_age: only this exception type.")
+    open_only: bool = Field(default=True, description="sla_breach_count: only orders still open and overdue.")
 
 
 _PARAMS: dict[str, type[_Params]] = {
@@ -106,14 +109,18 @@ def check_params(signal: str, params: dict[str, Any]) -> dict[str, Any]:
     return dict(model)
 
 
-def evaluate(store: Store, rule: Rule, now: datetime, max_orders: int = 20) -> list[Sample]:
-    """The rule's signal at ``now``: one sample per group (possibly none)."""
-    p = rule.params
+def evaluate(
+    store: Store, rule: Rule, now: datetime, max_orders: int = 20, policy: Any = None
+) -> list[Sample]:
+    """The rule's signal at ``now``: one sample per group (possibly none).
+
+    ``policy`` is the KPI engine's SLA policy (``kpis.policy.Policy``; default: the shipped one).
+    """
     if rule.signal == "stalled_orders":
         return _stalled(store, rule, now, max_orders)
     if rule.signal in ("system_error_rate", "system_latency", "span_count", "system_quiet"):
         return _span_health(store, rule, now)
-    return _kpi_samples(store, rule, now, p)
+    return _kpi_samples(store, rule, now, policy, max_orders)
 
 
 def _naive(ts: datetime) -> datetime:
@@ -191,8 +198,89 @@ def _span_health(store: Store, rule: Rule, now: datetime) -> list[Sample]:
     return samples
 
 
-def _kpi_samples(store: Store, rule: Rule, now: datetime, params: dict[str, Any]) -> list[Sample]:
-    """Signals computed by the KPI engine (SLA breaches, at-risk orders, exception aging, KPIs)."""
-    raise SignalError(
-        f"signal {rule.signal} needs the KPI engine's tables (kpis package), which this build does not provide yet"
+# Segment -> attribute of the KPI engine's records (kpis.service.SlaBreach / OrderException).
+_KPI_FIELDS = {
+    "stage": "stage",
+    "system": "current_system",
+    "channel": "channel",
+    "region": "region",
+    "warehouse": "warehouse",
+    "customer_tier": "customer_tier",
+}
+_EXCEPTION_FIELDS = {**_KPI_FIELDS, "system": "system"}
+_KPI_LIMIT = 100_000
+
+
+def _kpi_samples(store: Store, rule: Rule, now: datetime, policy: Any, max_orders: int) -> list[Sample]:
+    """Signals the KPI engine computes: SLA breaches, at-risk orders, exception aging, KPI values."""
+    try:
+        from kpis import service as kpi
+        from kpis.policy import load_policy
+    except ImportError as exc:  # pragma: no cover - the KPI engine ships with the tower
+        raise SignalError(f"signal {rule.signal} needs the KPI engine (kpis): {exc}") from None
+    p = rule.params
+    if policy is None:
+        policy = load_policy(None)
+    segment = kpi.Segment(
+        **{k: v[0] for k, v in rule.filters.items() if len(v) == 1 and k in kpi.Segment.model_fields}
     )
+    if rule.signal in ("sla_breach_count", "at_risk_orders"):
+        at_risk = rule.signal == "at_risk_orders"
+        records: list[Any] = kpi.sla_breaches(
+            store,
+            policy,
+            status="at_risk" if at_risk else "breached",
+            sla=p["sla"],
+            open_only=p["open_only"] or at_risk,
+            segment=segment,
+            since=now - p["window"],
+            now=now,
+            limit=_KPI_LIMIT,
+        )
+        return _count(rule, records, _KPI_FIELDS, max_orders)
+    if rule.signal == "exception_age":
+        queue = kpi.exceptions_queue(
+            store,
+            policy,
+            status="open",
+            exception_type=p["exception_type"],
+            segment=segment,
+            now=now,
+            limit=_KPI_LIMIT,
+        )
+        old = [e for e in queue.items if e.age_s >= p["age"].total_seconds()]
+        return _count(rule, old, _EXCEPTION_FIELDS, max_orders)
+    if rule.group_by:
+        raise SignalError(f"signal {rule.signal} does not group; use filters (one value each) instead")
+    end = now.date() + timedelta(days=1)
+    start = end - timedelta(days=max(1, round(p["window"] / timedelta(days=1))))
+    report = kpi.kpi_report(store, policy, start, end, segment)
+    if rule.signal == "sla_breach_rate":
+        slas = [s for s in report.sla if not p["sla"] or s.sla == p["sla"]]
+        evaluated = sum(s.evaluated for s in slas)
+        if evaluated == 0:
+            return []
+        return [Sample({}, 1.0 - sum(s.met for s in slas) / evaluated)]
+    try:
+        value = report.value(p["kpi"]).value
+    except KeyError:
+        known = ", ".join(v.name for v in report.values)
+        raise SignalError(f"unknown KPI {p['kpi']!r}; KPIs: {known}") from None
+    return [] if value is None else [Sample({}, float(value))]
+
+
+def _count(rule: Rule, records: list[Any], fields: dict[str, str], max_orders: int) -> list[Sample]:
+    """Records counted per group (after the rule's filters), with the affected orders."""
+    for name in [*rule.group_by, *rule.filters]:
+        if name not in fields:
+            raise SignalError(f"signal {rule.signal} cannot filter or group by {name!r}")
+    groups: dict[tuple[str, ...], Sample] = {}
+    for record in records:
+        if any(getattr(record, fields[k]) not in allowed for k, allowed in rule.filters.items()):
+            continue
+        key = tuple(str(getattr(record, fields[k])) for k in rule.group_by)
+        sample = groups.setdefault(key, Sample(dict(zip(rule.group_by, key, strict=True)), 0.0))
+        sample.value += 1
+        if record.order_id not in sample.orders and len(sample.orders) < max_orders:
+            sample.orders.append(record.order_id)
+    return [groups[k] for k in sorted(groups)]

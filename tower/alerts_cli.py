@@ -40,6 +40,15 @@ def _config(settings: TowerSettings) -> RulesConfig:
         runtime.fail(f"invalid alert rules: {exc}")
 
 
+def _kpi_policy(settings: TowerSettings) -> Any:
+    from kpis.policy import PolicyError, load_policy
+
+    try:
+        return load_policy(settings.kpis.policy_file)
+    except PolicyError as exc:
+        runtime.fail(f"invalid KPI policy: {exc}")
+
+
 def _echo_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
@@ -123,7 +132,7 @@ def test_command(
         runtime.fail(f"no rule named {rule!r}; rules: {', '.join(r.name for r in rules.rules) or 'none'}")
     now = _parse_time(at)
     with runtime.store_or_exit(settings, "tower alerts test") as store:
-        evaluator = Evaluator(store, rules, settings.alerts)
+        evaluator = Evaluator(store, rules, settings.alerts, kpi_policy=_kpi_policy(settings))
         try:
             result, alerts, messages = evaluator.preview(chosen, now)
         finally:

@@ -41,6 +41,10 @@ def alert_job(settings: TowerSettings, store: Store) -> Callable[[], int]:
     from alerts.service import RulesError, evaluation_job
 
     try:
-        return evaluation_job(settings.alerts, store)
+        policy = load_policy(settings.kpis.policy_file)
+    except PolicyError as exc:
+        runtime.fail(f"invalid KPI policy: {exc}")
+    try:
+        return evaluation_job(settings.alerts, store, kpi_policy=policy)
     except RulesError as exc:
         runtime.fail(f"invalid alert rules: {exc}")
