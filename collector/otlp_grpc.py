@@ -97,7 +97,6 @@ def create_server(pipeline: Pipeline, host: str, port: int, workers: int) -> tup
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
         ],
-        maximum_concurrent_rpcs=workers * 8,
     )
     receiver = TraceReceiver(pipeline)
     handler: Any = grpc.method_handlers_generic_handler(

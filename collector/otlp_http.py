@@ -15,7 +15,7 @@ import logging
 from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -114,6 +114,9 @@ def create_app(pipeline: Pipeline) -> Starlette:
             response = pipeline.acknowledged(decoded.conversion, TRANSPORT)
         except Refusal as refusal:
             return refuse(refusal, as_json, peer)
+        except ClientDisconnect:
+            log.info("collector.client_disconnected transport=http peer=%s (nothing stored)", peer)
+            return Response(status_code=400)
         finally:
             pipeline.release(reserved)
         if as_json:
