@@ -278,6 +278,8 @@ class CarrierWebhook:
             data = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise WebhookError(400, f"malformed JSON: {exc}") from None
+        except RecursionError:
+            raise WebhookError(400, "malformed JSON: nested too deeply") from None
         if self.settings.mapping == "easypost" and isinstance(data, dict):
             description = str(data.get("description", ""))
             if data.get("object") == "Event" and description and description not in _EASYPOST_EVENTS:
