@@ -78,22 +78,25 @@ class FileLedger(_Db):
         )
 
     def seen(self, name: str, size: int, sha256: str) -> bool:
+        """True when this exact file was processed (quarantined files are examined again)."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT 1 FROM processed WHERE name = ? AND size = ? AND sha256 = ?", (name, size, sha256)
+                "SELECT 1 FROM processed WHERE name = ? AND size = ? AND sha256 = ? AND outcome = 'processed'",
+                (name, size, sha256),
             ).fetchone()
         return row is not None
 
     def record(self, name: str, size: int, sha256: str, outcome: str) -> None:
         with self._lock:
             self._conn.execute(
-                "INSERT OR IGNORE INTO processed VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO processed VALUES (?, ?, ?, ?, ?)",
                 (name, size, sha256, outcome, time.time()),
             )
 
-    def count(self) -> int:
+    def count(self, outcome: str = "processed") -> int:
         with self._lock:
-            return int(self._conn.execute("SELECT count() FROM processed").fetchone()[0])
+            row = self._conn.execute("SELECT count() FROM processed WHERE outcome = ?", (outcome,)).fetchone()
+            return int(row[0])
 
 
 class SeenIds(_Db):

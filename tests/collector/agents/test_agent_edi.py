@@ -159,6 +159,11 @@ def test_malformed_files_are_quarantined_with_a_reason(
     text = (tmp_path / "state" / "quarantine" / f"{fixture}.reason.txt").read_text()
     assert reason in text
     assert {s.attributes.get(c.INVOICE_ID) for s in by_set(sink, "810")} == {"INV-90017"}
+    # the partner drops the same bad file again: quarantined again, never silently left behind
+    drop(fixture, tmp_path / "in")
+    assert agent.scan_once().quarantined == [fixture]
+    assert not (tmp_path / "in" / fixture).exists()
+    assert len(list((tmp_path / "state" / "quarantine").glob("*.reason.txt"))) == 2
 
 
 def test_binary_junk_and_non_x12_text_are_quarantined(tmp_path: Path, sink: Any, make_emitter: Any) -> None:
