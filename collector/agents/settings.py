@@ -81,14 +81,19 @@ class FieldMapping(BaseModel):
     event_id: str = Field(description="Unique event id (replays are counted once)")
     tracking_number: str = Field(description="Tracking number")
     status: str = Field(description="Carrier status of the event")
-    carrier: str | None = Field(default=None, description="Carrier name or SCAC")
-    shipment_id: str | None = Field(default=None, description="Shipment id")
-    order_id: str | None = Field(default=None, description="Canonical order id, when the carrier echoes it")
-    occurred_at: str | None = Field(default=None, description="Event time (ISO 8601 or epoch seconds)")
-    message: str | None = Field(default=None, description="Human readable status detail")
+    carrier: str | None = Field(default=None, description="Carrier name or SCAC. Default: none")
+    shipment_id: str | None = Field(default=None, description="Shipment id. Default: none")
+    order_id: str | None = Field(
+        default=None, description="Canonical order id, when the carrier echoes it. Default: none"
+    )
+    occurred_at: str | None = Field(
+        default=None, description="Event time (ISO 8601 or epoch seconds). Default: none = receive time"
+    )
+    message: str | None = Field(default=None, description="Human readable status detail. Default: none")
     status_map: dict[str, str] = Field(
         default_factory=dict,
-        description="Carrier status -> picked_up|in_transit|out_for_delivery|delivered|exception",
+        description="Carrier status -> picked_up|in_transit|out_for_delivery|delivered|exception; "
+        "unmapped statuses are lower-cased. Default: none",
     )
 
 
@@ -178,7 +183,10 @@ class PollerAgentSettings(BaseModel):
     batch_size: int = Field(default=500, gt=0, description="Rows per poll and export. Default: 500")
     poll_seconds: float = Field(default=5.0, gt=0, description="Interval between polls. Default: 5")
     mapping_file: Path | None = Field(default=None, description="YAML RowMapping file. Default: none")
-    mapping: RowMapping = Field(default_factory=RowMapping, description="Row mapping (when no mapping_file)")
+    mapping: RowMapping = Field(
+        default_factory=RowMapping,
+        description="Row mapping (when no mapping_file). Default: span order.status_change, no attributes",
+    )
     state_dir: Path | None = Field(
         default=None, description="Where the cursor is kept. Default: <storage.data_dir>/agents/poller"
     )
@@ -207,9 +215,11 @@ class PollerAgentSettings(BaseModel):
 class AgentSettings(BaseModel):
     """The agents section of the collector settings."""
 
-    edi: EdiAgentSettings = Field(default_factory=EdiAgentSettings, description="EDI X12 file agent")
+    edi: EdiAgentSettings = Field(
+        default_factory=EdiAgentSettings, description="EDI X12 file agent. Default: disabled"
+    )
     carrier: CarrierAgentSettings = Field(
-        default_factory=CarrierAgentSettings, description="Carrier webhooks"
+        default_factory=CarrierAgentSettings, description="Carrier tracking webhook. Default: disabled"
     )
     pollers: list[PollerAgentSettings] = Field(
         default_factory=list, description="Database pollers. Default: none"
