@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from pydantic import SecretStr
 
 from storage import StorageSettings, open_store
 from tower import runtime
@@ -74,7 +75,7 @@ def _measure(client: httpx.Client, paths: list[str]) -> dict[str, Any]:
         times.append((time.perf_counter() - started) * 1000)
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
         sizes.append(len(response.content))
-    figures = _percentiles(times)
+    figures: dict[str, Any] = dict(_percentiles(times))
     figures["bytes_avg"] = int(sum(sizes) / len(sizes))
     figures["status"] = {str(k): v for k, v in sorted(statuses.items())}
     return figures
@@ -125,7 +126,9 @@ def run_bench(
         runtime.migrate_store(store)
         written = generate(store, spans, progress=progress)
         kpis = _kpi_jobs(store, progress)
-        web = WebSettings(port=0, secret_key=secrets.token_urlsafe(32), login_attempts_per_minute=1000)
+        web = WebSettings(
+            port=0, secret_key=SecretStr(secrets.token_urlsafe(32)), login_attempts_per_minute=1000
+        )
         accounts = Accounts(store, web)
         accounts.add_user("bench", password, Role.ADMIN)
         token = accounts.create_token("bench", Role.VIEWER, "bench").token

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
+from kpis.policy import load_policy
 from storage import Store
 from tower.settings import TowerSettings
 from web import create_app
@@ -45,7 +46,8 @@ class WebService:
 
     def __init__(self, settings: TowerSettings, store: Store) -> None:
         self.settings = settings
-        self.app = create_app(settings.web, store, secret_key=secret_key(settings))
+        policy = load_policy(settings.kpis.policy_file)
+        self.app = create_app(settings.web, store, policy=policy, secret_key=secret_key(settings))
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None

@@ -16,6 +16,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
+from kpis.jobs import KpiEngine
+from kpis.policy import Policy, load_policy
 from storage import Store
 from web import formatting
 from web.accounts import Accounts
@@ -47,12 +49,16 @@ def templates_env() -> jinja2.Environment:
     return env
 
 
-def create_app(settings: WebSettings, store: Store, *, secret_key: str | None = None) -> FastAPI:
+def create_app(
+    settings: WebSettings, store: Store, *, policy: Policy | None = None, secret_key: str | None = None
+) -> FastAPI:
     """Build the dashboard for ``store``.
 
-    ``secret_key`` signs session cookies; it defaults to ``settings.secret_key``, else a random key
-    (sessions then end when the process restarts; ``tower serve`` keeps one in the data dir).
+    ``policy`` is the SLA/KPI policy (default: the shipped one). ``secret_key`` signs session
+    cookies; it defaults to ``settings.secret_key``, else a random key (sessions then end when the
+    process restarts; ``tower serve`` keeps one in the data dir).
     """
+    policy = policy or load_policy(None)
     key = secret_key or (settings.secret_key.get_secret_value() if settings.secret_key else None)
     if not key:
         log.warning("web.secret_key is not set: using a random key, logins end when the process restarts")
@@ -73,6 +79,8 @@ def create_app(settings: WebSettings, store: Store, *, secret_key: str | None = 
         accounts=Accounts(store, settings),
         templates=templates,
         throttle=LoginThrottle(settings.login_attempts_per_minute),
+        policy=policy,
+        engine=KpiEngine(store, policy),
     )
     app.add_middleware(
         SessionMiddleware,

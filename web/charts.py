@@ -339,3 +339,92 @@ def bars(
 
 def age_since(value: datetime, now: datetime | None = None) -> timedelta:
     return (now or datetime.now(UTC)) - as_utc(value)
+
+
+KIND_LAYER = {
+    "ecommerce": 0,
+    "edi": 0,
+    "middleware": 1,
+    "erp": 2,
+    "wms": 3,
+    "tms": 4,
+    "carrier": 5,
+    "finance": 6,
+}
+
+
+@dataclass
+class MapNode:
+    name: str
+    kind: str
+    x: float
+    y: float
+
+
+@dataclass
+class MapEdge:
+    path: str
+    width: float
+    label: str
+    label_x: float
+    label_y: float
+    title: str
+
+
+@dataclass
+class HandoffMap:
+    width: int
+    height: int
+    nodes: list[MapNode]
+    edges: list[MapEdge]
+    node_width: int = 120
+    node_height: int = 30
+
+
+def handoff_map(kinds: dict[str, str], edges: list[tuple[str, str, int, float]]) -> HandoffMap:
+    """Systems in columns by kind (channels -> middleware -> ERP -> WMS -> carriers -> finance) and
+    one curve per handoff, as wide as its volume, labelled with the median wait."""
+    names = sorted(
+        {n for e in edges for n in e[:2]} | set(kinds), key=lambda n: (KIND_LAYER.get(kinds.get(n, ""), 7), n)
+    )
+    layers: dict[int, list[str]] = {}
+    for name in names:
+        layers.setdefault(KIND_LAYER.get(kinds.get(name, ""), 7), []).append(name)
+    columns = sorted(layers)
+    col_of = {layer: i for i, layer in enumerate(columns)}
+    gap_x, gap_y, node_w, node_h = 170, 52, 120, 30
+    nodes: dict[str, MapNode] = {}
+    for layer, members in layers.items():
+        for row, name in enumerate(members):
+            nodes[name] = MapNode(
+                name=name, kind=kinds.get(name, ""), x=20 + col_of[layer] * gap_x, y=20 + row * gap_y
+            )
+    top = max((e[2] for e in edges), default=1) or 1
+    drawn = []
+    for source, target, volume, median_wait in edges:
+        a, b = nodes[source], nodes[target]
+        x1, y1 = a.x + node_w, a.y + node_h / 2
+        x2, y2 = b.x, b.y + node_h / 2
+        if x2 <= x1:  # back or sideways: loop under the nodes
+            x1, x2 = a.x + node_w / 2, b.x + node_w / 2
+            y1, y2 = a.y + node_h, b.y + node_h
+            depth = max(y1, y2) + 24
+            path = f"M{x1},{y1} C{x1},{depth} {x2},{depth} {x2},{y2}"
+            lx, ly = (x1 + x2) / 2, depth - 4
+        else:
+            mid = (x1 + x2) / 2
+            path = f"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}"
+            lx, ly = mid, (y1 + y2) / 2 - 3
+        drawn.append(
+            MapEdge(
+                path=path,
+                width=round(1 + 7 * math.sqrt(volume / top), 1),
+                label=fmt_duration(median_wait),
+                label_x=round(lx, 1),
+                label_y=round(ly, 1),
+                title=f"{source} -> {target}: {volume:,} handoffs, median wait {fmt_duration(median_wait)}",
+            )
+        )
+    width = 40 + max(1, len(columns)) * gap_x
+    height = 60 + max((len(m) for m in layers.values()), default=1) * gap_y
+    return HandoffMap(width=width, height=height, nodes=list(nodes.values()), edges=drawn)

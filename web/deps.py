@@ -9,6 +9,8 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from kpis.jobs import KpiEngine
+from kpis.policy import Policy
 from storage import Store
 from web.accounts import Accounts, Principal
 from web.security import (
@@ -35,6 +37,8 @@ class WebState:
     accounts: Accounts
     templates: Jinja2Templates
     throttle: LoginThrottle
+    policy: Policy
+    engine: KpiEngine  # for exception actions, which refresh the order's rows
 
 
 def get_state(request: Request) -> WebState:

@@ -1,26 +1,269 @@
-"""The dashboard's view of the KPI engine and alerts: thin calls into ``kpis`` and ``alerts``.
+"""The dashboard's view of the KPI engine: thin calls into ``kpis.service`` and ``kpis.explain``.
 
-Handlers call these functions (never SQL); each returns the services' pydantic models.
+Handlers call these (never SQL); the results are the KPI engine's pydantic models, composed into
+page-sized bundles that are also the JSON API's response models.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Literal
 
+from fastapi import Depends, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from kpis import service
+from kpis.explain import Explanation, explain, kpi_names
+from kpis.policy import Policy
+from kpis.service import (
+    ExceptionAction,
+    ExceptionQueue,
+    Handoff,
+    JobRun,
+    KpiDay,
+    KpiReport,
+    OrderException,
+    Segment,
+    SlaBreach,
+    SystemHealth,
+)
 from storage import Store
 from web.charts import SlaMark
 
-
-def order_overview(store: Store) -> dict[str, Any] | None:
-    """Recent and at-risk orders for the search page (None until the KPI engine is available)."""
-    return None
+Text = Annotated[str, Query(max_length=100, pattern=r"^[^\x00-\x1f]*$")]
 
 
-def sla_marks(store: Store, order_id: str) -> list[SlaMark]:
-    """SLA due times of one order, for the Gantt."""
-    return []
+def segment_filter(
+    channel: Text = "",
+    region: Text = "",
+    erp_instance: Text = "",
+    warehouse: Text = "",
+    customer_tier: Text = "",
+    priority: Text = "",
+) -> Segment:
+    """Segment filters from the query string (each optional, bound as parameters downstream)."""
+    return Segment(
+        channel=channel.strip(),
+        region=region.strip(),
+        erp_instance=erp_instance.strip(),
+        warehouse=warehouse.strip(),
+        customer_tier=customer_tier.strip(),
+        priority=priority.strip(),
+    )
 
 
-def order_exceptions(store: Store, order_id: str) -> list[Any]:
-    """Exceptions of one order from the exceptions queue."""
-    return []
+SegmentDep = Annotated[Segment, Depends(segment_filter)]
+
+
+class Period(BaseModel):
+    start: date
+    end: date = Field(description="Exclusive.")
+    days: int
+
+
+def period_filter(
+    days: Annotated[
+        int, Query(ge=1, le=366, description="Length of the period ending today. Default: 7")
+    ] = 7,
+    start: Annotated[date | None, Query(description="First day (overrides days).")] = None,
+    end: Annotated[date | None, Query(description="Day after the last day. Default: tomorrow.")] = None,
+) -> Period:
+    if start is None:
+        first, stop = service.default_period(days)
+        if end is not None:
+            first, stop = end - timedelta(days=days), end
+        return Period(start=first, end=stop, days=days)
+    stop = end or service.default_period(1)[1]
+    if not start < stop:
+        raise HTTPException(status_code=400, detail="start must be before end")
+    if (stop - start).days > 366:
+        raise HTTPException(status_code=400, detail="a period is at most 366 days")
+    return Period(start=start, end=stop, days=(stop - start).days)
+
+
+PeriodDep = Annotated[Period, Depends(period_filter)]
+
+
+# -- orders ----------------------------------------------------------------------------------------
+
+
+class OrdersOverview(BaseModel):
+    at_risk: list[SlaBreach]
+    breached_open: list[SlaBreach]
+
+
+def order_overview(store: Store, policy: Policy, limit: int = 15) -> OrdersOverview:
+    """At-risk orders (soonest breach first) and open orders already past an SLA."""
+    return OrdersOverview(
+        at_risk=service.sla_breaches(store, policy, status="at_risk", open_only=True, limit=limit),
+        breached_open=service.sla_breaches(store, policy, status="breached", open_only=True, limit=limit),
+    )
+
+
+def sla_marks(store: Store, policy: Policy, order_id: str) -> list[SlaMark]:
+    """Due times of the order's SLAs that are breached or at risk, for the Gantt."""
+    return [
+        SlaMark(name=b.sla, due=b.due_at, state=b.status)
+        for b in service.sla_breaches(store, policy, order_id=order_id, limit=50)
+    ]
+
+
+def order_exceptions(store: Store, policy: Policy, order_id: str) -> list[OrderException]:
+    return service.exceptions_queue(store, policy, status="", order_id=order_id, limit=100).items
+
+
+# -- exceptions ------------------------------------------------------------------------------------
+
+
+class ExceptionFilters(BaseModel):
+    status: Literal["", "open", "resolved"] = "open"
+    exception_type: str = ""
+    system: str = ""
+    owner: str = ""
+
+
+def exception_filters(
+    status: Annotated[Literal["", "open", "resolved"], Query()] = "open",
+    exception_type: Text = "",
+    system: Text = "",
+    owner: Text = "",
+) -> ExceptionFilters:
+    return ExceptionFilters(
+        status=status, exception_type=exception_type.strip(), system=system.strip(), owner=owner.strip()
+    )
+
+
+ExceptionFiltersDep = Annotated[ExceptionFilters, Depends(exception_filters)]
+
+
+def exception_queue(
+    store: Store, policy: Policy, filters: ExceptionFilters, segment: Segment, limit: int
+) -> ExceptionQueue:
+    return service.exceptions_queue(
+        store,
+        policy,
+        status=filters.status,
+        exception_type=filters.exception_type,
+        system=filters.system,
+        owner=filters.owner,
+        segment=segment,
+        limit=limit,
+    )
+
+
+class ExceptionDetail(BaseModel):
+    exception: OrderException
+    history: list[ExceptionAction]
+
+
+def exception_detail(store: Store, policy: Policy, order_id: str, exception_type: str) -> ExceptionDetail:
+    items = service.exceptions_queue(
+        store, policy, status="", order_id=order_id, exception_type=exception_type, limit=1
+    ).items
+    if not items:
+        raise HTTPException(status_code=404, detail=f"order {order_id} has no {exception_type} exception")
+    return ExceptionDetail(
+        exception=items[0], history=service.exception_history(store, order_id, exception_type)
+    )
+
+
+# -- SLA -------------------------------------------------------------------------------------------
+
+
+class StageCount(BaseModel):
+    stage: str
+    breached: int
+    at_risk: int
+
+
+class SlaOverview(BaseModel):
+    period: Period
+    segment: Segment
+    attainment: list[service.SlaAttainment]
+    by_stage: list[StageCount]
+    breaches: list[SlaBreach]
+
+
+def sla_overview(
+    store: Store,
+    policy: Policy,
+    period: Period,
+    segment: Segment,
+    status: Literal["", "breached", "at_risk"],
+    sla: str,
+    open_only: bool,
+    limit: int,
+) -> SlaOverview:
+    if sla and sla not in {s.name for s in policy.slas}:
+        raise HTTPException(status_code=400, detail=f"unknown SLA {sla!r}")
+    report = service.kpi_report(store, policy, period.start, period.end, segment)
+    since = datetime.combine(period.start, datetime.min.time(), UTC)
+    breaches = service.sla_breaches(
+        store, policy, status=status, sla=sla, open_only=open_only, segment=segment, since=since, limit=limit
+    )
+    breached = Counter(b.stage or b.sla for b in breaches if b.status == "breached")
+    at_risk = Counter(b.stage or b.sla for b in breaches if b.status == "at_risk")
+    stages = sorted(set(breached) | set(at_risk), key=lambda s: (-(breached[s] + at_risk[s]), s))
+    return SlaOverview(
+        period=period,
+        segment=segment,
+        attainment=report.sla,
+        by_stage=[StageCount(stage=s, breached=breached[s], at_risk=at_risk[s]) for s in stages],
+        breaches=breaches,
+    )
+
+
+# -- KPIs ------------------------------------------------------------------------------------------
+
+
+class KpiOverview(BaseModel):
+    report: KpiReport
+    trend: list[KpiDay]
+    previous_trend: list[KpiDay]
+
+
+def kpi_overview(store: Store, policy: Policy, period: Period, segment: Segment) -> KpiOverview:
+    return KpiOverview(
+        report=service.kpi_report(store, policy, period.start, period.end, segment),
+        trend=service.kpi_trend(store, period.start, period.end, segment),
+        previous_trend=service.kpi_trend(
+            store, period.start - (period.end - period.start), period.start, segment
+        ),
+    )
+
+
+def kpi_orders(
+    store: Store, policy: Policy, kpi: str, period: Period, segment: Segment, limit: int
+) -> Explanation:
+    if kpi not in kpi_names(policy):
+        raise HTTPException(status_code=404, detail=f"unknown KPI {kpi!r}")
+    return explain(store, policy, kpi, period.start, period.end, segment, limit=limit)
+
+
+# -- systems and jobs -----------------------------------------------------------------------------
+
+
+class SystemsOverview(BaseModel):
+    window_s: int
+    health: list[SystemHealth]
+    handoffs: list[Handoff]
+
+
+def systems_overview(store: Store, period: Period, segment: Segment, window_s: int) -> SystemsOverview:
+    start = datetime.combine(period.start, datetime.min.time(), UTC)
+    end = datetime.combine(period.end, datetime.min.time(), UTC)
+    return SystemsOverview(
+        window_s=window_s,
+        health=service.system_health(store, window_s=window_s),
+        handoffs=service.handoff_map(store, start, end, segment),
+    )
+
+
+class JobsOverview(BaseModel):
+    runs: list[JobRun]
+    watermarks: dict[str, datetime | None]
+
+
+def jobs_overview(store: Store, engine: service.KpiEngine, job: str, limit: int) -> JobsOverview:
+    return JobsOverview(runs=service.job_runs(store, job, limit), watermarks=service.job_watermarks(engine))

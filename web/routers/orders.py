@@ -74,7 +74,7 @@ def search_page(
             error = str(exc)
         if matches is not None and len({m.order_id for m in matches}) == 1:
             return RedirectResponse(f"/orders/{quote(matches[0].order_id, safe='')}", status_code=303)
-    overview = services.order_overview(state.store) if not key else None
+    overview = services.order_overview(state.store, state.policy) if not key else None
     return render(
         request,
         state,
@@ -89,7 +89,7 @@ def search_page(
 def timeline_page(request: Request, order_id: OrderId, state: StateDep, principal: Viewer) -> Response:
     timeline = _timeline(state.store, order_id)
     now = datetime.now(UTC)
-    marks = services.sla_marks(state.store, timeline.order_id)
+    marks = services.sla_marks(state.store, state.policy, timeline.order_id)
     hop_spans = {span_id for hop in timeline.hops for span_id in hop.span_ids}
     return render(
         request,
@@ -102,7 +102,7 @@ def timeline_page(request: Request, order_id: OrderId, state: StateDep, principa
             "sla_marks": marks,
             "spans_by_id": {span.span_id: span for span in timeline.spans},
             "other_spans": [span for span in timeline.spans if span.span_id not in hop_spans],
-            "exceptions": services.order_exceptions(state.store, timeline.order_id),
+            "exceptions": services.order_exceptions(state.store, state.policy, timeline.order_id),
         },
         principal=principal,
     )

@@ -1,0 +1,128 @@
+"""Exceptions queue: open exceptions with aging buckets and filters; assign, comment, resolve and
+reopen (ops role) with the audit trail (services in ``kpis.service``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, HTTPException, Path, Request
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from kpis import service
+from kpis.service import ExceptionActionError, ExceptionQueue, OrderException
+from web import charts
+from web.deps import Ops, StateDep, Viewer, WebState, render
+from web.services import (
+    ExceptionDetail,
+    ExceptionFiltersDep,
+    SegmentDep,
+    exception_detail,
+    exception_queue,
+)
+from web.settings import Role
+
+router = APIRouter(tags=["exceptions"])
+NAV = ("/exceptions", "Exceptions", "exceptions")
+
+ExceptionType = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,100}$", description="Exception type.")]
+OrderId = Annotated[str, Path(min_length=1, max_length=256, description="Canonical order id.")]
+Action = Literal["assign", "comment", "resolve", "reopen"]
+
+
+class ActionRequest(BaseModel):
+    owner: str = Field(default="", max_length=200, description="New owner (assign).")
+    note: str = Field(default="", max_length=10_000, description="Comment or resolution note.")
+
+
+def _act(
+    state: WebState, order_id: str, exception_type: str, action: str, actor: str, body: ActionRequest
+) -> OrderException:
+    engine = state.engine
+    try:
+        if action == "assign":
+            return service.assign(engine, order_id, exception_type, body.owner, actor)
+        if action == "comment":
+            return service.comment(engine, order_id, exception_type, body.note, actor)
+        if action == "resolve":
+            return service.resolve(engine, order_id, exception_type, actor, body.note)
+        return service.reopen(engine, order_id, exception_type, actor, body.note)
+    except ExceptionActionError as exc:
+        status = 404 if "has no" in str(exc) else 400
+        raise HTTPException(status_code=status, detail=str(exc)) from None
+
+
+@router.get("/api/exceptions", response_model=ExceptionQueue)
+def api_exceptions(
+    state: StateDep, principal: Viewer, filters: ExceptionFiltersDep, segment: SegmentDep
+) -> ExceptionQueue:
+    """Exceptions matching the filters (oldest first) and the aging buckets of the open ones."""
+    return exception_queue(state.store, state.policy, filters, segment, state.settings.page_size)
+
+
+@router.get("/api/exceptions/{exception_type}/{order_id:path}", response_model=ExceptionDetail)
+def api_exception(
+    exception_type: ExceptionType, order_id: OrderId, state: StateDep, principal: Viewer
+) -> ExceptionDetail:
+    """One exception and its audit trail."""
+    return exception_detail(state.store, state.policy, order_id, exception_type)
+
+
+@router.post("/api/exceptions/{exception_type}/{action}/{order_id:path}", response_model=OrderException)
+def api_exception_action(
+    exception_type: ExceptionType,
+    action: Action,
+    order_id: OrderId,
+    body: ActionRequest,
+    state: StateDep,
+    principal: Ops,
+) -> OrderException:
+    """Assign (owner), comment (note), resolve or reopen an exception (ops role); recorded in the audit trail."""
+    return _act(state, order_id, exception_type, action, principal.name, body)
+
+
+@router.get("/exceptions", include_in_schema=False)
+def exceptions_page(
+    request: Request, state: StateDep, principal: Viewer, filters: ExceptionFiltersDep, segment: SegmentDep
+) -> Response:
+    queue = exception_queue(state.store, state.policy, filters, segment, state.settings.page_size)
+    aging = charts.bars([(b.label, float(b.open_exceptions), "") for b in queue.aging], width=520)
+    return render(
+        request,
+        state,
+        "exceptions.html",
+        {"nav": "exceptions", "queue": queue, "aging": aging, "filters": filters, "segment": segment},
+        principal=principal,
+    )
+
+
+@router.get("/exceptions/{exception_type}/{order_id:path}", include_in_schema=False)
+def exception_page(
+    request: Request, exception_type: ExceptionType, order_id: OrderId, state: StateDep, principal: Viewer
+) -> Response:
+    detail = exception_detail(state.store, state.policy, order_id, exception_type)
+    return render(
+        request,
+        state,
+        "exception.html",
+        {"nav": "exceptions", "d": detail, "can_act": principal.role.allows(Role.OPS)},
+        principal=principal,
+    )
+
+
+@router.post("/exceptions/{exception_type}/{action}/{order_id:path}", include_in_schema=False)
+def exception_action_form(
+    exception_type: ExceptionType,
+    action: Action,
+    order_id: OrderId,
+    state: StateDep,
+    principal: Ops,
+    owner: Annotated[str, Form(max_length=200)] = "",
+    note: Annotated[str, Form(max_length=10_000)] = "",
+) -> Response:
+    _act(state, order_id, exception_type, action, principal.name, ActionRequest(owner=owner, note=note))
+    return RedirectResponse(
+        f"/exceptions/{quote(exception_type)}/{quote(order_id, safe='')}", status_code=303
+    )
