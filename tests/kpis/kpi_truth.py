@@ -1,0 +1,197 @@
+"""An independent recomputation of the KPIs with pandas over raw spans exported from ClickHouse.
+
+Written from the definitions (README "KPIs and SLAs"), not from the SQL: spans are read from
+otel_traces, exploded per order in Python, and aggregated with pandas.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from kpis.policy import Calendar, Policy, Sla
+from storage import Store
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def raw_spans(store: Store) -> pd.DataFrame:
+    """One row per (order, span) and per (order, exception event), from otel_traces."""
+    rows = store.rows(
+        "SELECT Timestamp, Duration, SpanId, ServiceName, SpanAttributes AS a, ResourceAttributes AS r, "
+        "StatusCode, `Events.Timestamp` AS ev_t, `Events.Attributes` AS ev_a FROM otel_traces"
+    )
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        a = r["a"]
+        batch = a.get("order.batch.order_ids", "")
+        if a.get("order.id"):
+            orders = [a["order.id"]]
+        elif batch.startswith("["):
+            orders = json.loads(batch)
+        else:
+            orders = [batch] if batch else []
+        start = r["Timestamp"].replace(tzinfo=UTC)
+        end = start + timedelta(microseconds=r["Duration"] / 1000)
+        system = a.get("system.instance") or r["r"].get("system.instance") or r["ServiceName"]
+        for order in [o for o in orders if o]:
+            base = {
+                "order": order,
+                "span": r["SpanId"],
+                "start": start,
+                "end": end,
+                "stage": a.get("order.stage", ""),
+                "system": system,
+                "kind": a.get("system.kind") or r["r"].get("system.kind", ""),
+                "manual": a.get("order.manual_touch", "").lower() == "true" or bool(a.get("enduser.id")),
+                "status": a.get("order.status", ""),
+                "error": r["StatusCode"] == "Error",
+                "channel": a.get("order.channel", ""),
+                "priority": a.get("order.priority", ""),
+                "tier": a.get("customer.tier", ""),
+                "warehouse": a.get("warehouse.id", ""),
+                "region": a.get("order.region", ""),
+                "exc": a.get("order.exception.type", ""),
+                "outcome": a.get("order.exception.outcome", ""),
+                "event": False,
+            }
+            out.append(base)
+            for ev_t, ev_a in zip(r["ev_t"], r["ev_a"], strict=True):
+                if ev_a.get("order.exception.type"):
+                    out.append(
+                        {
+                            **base,
+                            "start": ev_t.replace(tzinfo=UTC),
+                            "end": ev_t.replace(tzinfo=UTC),
+                            "stage": "",
+                            "manual": False,
+                            "status": "",
+                            "exc": ev_a["order.exception.type"],
+                            "outcome": ev_a.get("order.exception.outcome", ""),
+                            "event": True,
+                        }
+                    )
+    return pd.DataFrame(out)
+
+
+def business_seconds(cal: Calendar, start: datetime, end: datetime) -> float:
+    zone = ZoneInfo(cal.timezone)
+    total = 0.0
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    while day <= end.astimezone(zone).date() + timedelta(days=1):
+        span = cal.working_hours.get(WEEKDAYS[day.weekday()])
+        if span and day not in cal.holidays:
+            a, b = (time.fromisoformat(x) for x in span.split("-"))
+            lo = max(start, datetime.combine(day, a, zone))
+            hi = min(end, datetime.combine(day, b, zone))
+            total += max((hi - lo).total_seconds(), 0.0)
+        day += timedelta(days=1)
+    return total
+
+
+def after_cutoff(cal: Calendar, moment: datetime) -> datetime:
+    """Work arriving after the cut-off on a working day counts from that day's closing time."""
+    zone = ZoneInfo(cal.timezone)
+    local = moment.astimezone(zone)
+    span = cal.working_hours.get(WEEKDAYS[local.weekday()])
+    if cal.cutoff and span and local.date() not in cal.holidays:
+        if local.time() > time.fromisoformat(cal.cutoff):
+            close = time.fromisoformat(span.split("-")[1])
+            return max(moment, datetime.combine(local.date(), close, zone))
+    return moment
+
+
+def target_for(sla: Sla, segment: dict[str, str]) -> tuple[float, str | None]:
+    for override in sla.overrides:
+        if all(segment.get(k) == v for k, v in override.when.fields().items()):
+            return override.target, override.calendar or sla.calendar
+    return sla.target, sla.calendar
+
+
+def orders_table(spans: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """One row per order with everything the KPIs need, computed with pandas."""
+    hops = spans[(spans.stage != "") & ~spans.event]
+    rows = []
+    for order, g in spans.groupby("order"):
+        h = hops[hops.order == order].sort_values(["start", "end"])
+        allspan = g[~g.event].sort_values("start")
+
+        def first(col: str, frame: pd.DataFrame = allspan) -> str:
+            vals = frame[frame[col] != ""][col]
+            return str(vals.iloc[0]) if len(vals) else ""
+
+        stage_start = h.groupby("stage").start.min().to_dict()
+        stage_end = h.groupby("stage").end.max().to_dict()
+        capture = stage_start.get("capture", allspan.start.min())
+        statuses = set(g.status) - {""}
+        exc_types = set(g.exc) - {""}
+        erp = h[h.kind == "erp"]
+        seg = {
+            "channel": first("channel"),
+            "priority": first("priority"),
+            "customer_tier": first("tier"),
+            "warehouse": first("warehouse"),
+            "region": first("region"),
+        }
+        row: dict[str, Any] = {
+            "order": order,
+            **seg,
+            "erp": str(erp.sort_values("start").system.iloc[0]) if len(erp) else "",
+            "capture": capture,
+            "touched": bool(allspan.manual.any()),
+            "cancelled": bool(statuses & set(policy.cancelled_statuses)),
+            "closed": "invoice" in stage_end and not (statuses & set(policy.cancelled_statuses)),
+            "cycle": (stage_end["ship"] - capture).total_seconds() if "ship" in stage_end else None,
+            "invoice_latency": (stage_end["invoice"] - stage_end["ship"]).total_seconds()
+            if "ship" in stage_end and "invoice" in stage_end
+            else None,
+            "exceptions": len(exc_types),
+            "allocations": int((h.stage == "allocation").sum()),
+            "allocation_ok": int((h.stage == "allocation").sum()) == 1
+            and not statuses & set(policy.allocation.failure_statuses)
+            and not exc_types & set(policy.allocation.failure_exceptions),
+        }
+        edges = {f"{k}.start": v for k, v in stage_start.items()} | {
+            f"{k}.end": v for k, v in stage_end.items()
+        }
+        for sla in policy.slas:
+            a, b = edges.get(f"{sla.start.stage}.{sla.start.at}"), edges.get(f"{sla.end.stage}.{sla.end.at}")
+            target, cal_name = target_for(sla, seg)
+            if a is None or b is None:
+                row[f"sla_{sla.name}"] = None
+                continue
+            if sla.clock == "business" and cal_name:
+                cal = policy.calendars[cal_name]
+                a_eff = after_cutoff(cal, a) if sla.apply_cutoff else a
+                elapsed = business_seconds(cal, a_eff, b) if b > a_eff else 0.0
+            else:
+                elapsed = max((b - a).total_seconds(), 0.0)
+            row[f"sla_{sla.name}"] = elapsed <= target + 1e-6
+        incomplete = bool(statuses & set(policy.perfect_order.incomplete_statuses))
+        damaged = bool(statuses & set(policy.perfect_order.damage_statuses))
+        bad_invoice = bool(statuses & set(policy.perfect_order.invoice_error_statuses))
+        on_time = row.get(f"sla_{policy.perfect_order.on_time_sla}") is True
+        row["perfect"] = row["closed"] and on_time and not (incomplete or damaged or bad_invoice or exc_types)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def exceptions_table(spans: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    exc = spans[spans.exc != ""]
+    rows = []
+    for (order, kind), g in exc.groupby(["order", "exc"]):
+        g = g.assign(resolved=g.outcome.isin(policy.resolved_outcomes)).sort_values(["start", "resolved"])
+        last = g.iloc[-1]
+        opened = g.start.min()
+        resolution = (last.start - opened).total_seconds() if last.resolved else None
+        rows.append({"order": order, "type": kind, "opened": opened, "resolution": resolution})
+    return pd.DataFrame(rows)
+
+
+def percentile(values: pd.Series, q: float) -> float:
+    return float(np.percentile(values.dropna().astype(float), q * 100))

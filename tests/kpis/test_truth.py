@@ -1,0 +1,111 @@
+"""Truth of the numbers: on a simulator run, every KPI and SLA count equals an independent pandas
+recomputation over the raw spans exported from ClickHouse (exact counts, percentiles to rounding)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import kpi_truth as truth
+import pandas as pd
+import pytest
+
+from kpis import explain, service
+from kpis.jobs import KpiEngine
+from kpis.policy import Policy, load_policy
+from storage import Store
+from tracing.simulator import Simulator, SimulatorConfig
+from tracing.sinks import write_to_store
+
+END = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy()
+
+
+@pytest.fixture(scope="module")
+def computed(module_store: Store, policy: Policy) -> tuple[Store, pd.DataFrame, pd.DataFrame]:
+    write_to_store(module_store, Simulator(SimulatorConfig(orders=400, days=10, end=END, seed=11)).generate())
+    engine = KpiEngine(module_store, policy)
+    results = engine.recompute()
+    assert [r.status for r in results] == ["ok"] * len(results), [r.error for r in results]
+    spans = truth.raw_spans(module_store)
+    return module_store, truth.orders_table(spans, policy), truth.exceptions_table(spans, policy)
+
+
+def _period() -> tuple:  # type: ignore[type-arg]
+    return (END - timedelta(days=12)).date(), (END + timedelta(days=10)).date()
+
+
+def test_order_counts_rates_and_percentiles_match_pandas(computed, policy) -> None:  # type: ignore[no-untyped-def]
+    store, orders, _ = computed
+    report = service.kpi_report(store, policy, *_period())
+    v = {x.name: x for x in report.values}
+    assert v["orders"].value == len(orders) > 300
+    assert v["touchless_rate"].numerator == int((~orders.touched).sum())
+    assert v["touchless_rate"].denominator == len(orders)
+    assert v["perfect_order_rate"].denominator == int(orders.closed.sum())
+    assert v["perfect_order_rate"].numerator == int(orders.perfect.sum())
+    assert 0 < v["perfect_order_rate"].value < 1
+    assert v["allocation_accuracy"].denominator == int((orders.allocations > 0).sum())
+    assert v["allocation_accuracy"].numerator == int(((orders.allocations > 0) & orders.allocation_ok).sum())
+    for q in (0.5, 0.9, 0.95):
+        assert v[f"cycle_time_p{int(q * 100)}"].value == pytest.approx(
+            truth.percentile(orders.cycle, q), abs=0.01
+        )
+    assert v["invoice_latency_p50"].value == pytest.approx(
+        truth.percentile(orders.invoice_latency, 0.5), abs=0.01
+    )
+    assert v["invoice_latency_mean"].value == pytest.approx(orders.invoice_latency.dropna().mean(), abs=0.01)
+
+
+def test_exception_volume_and_resolution_match_pandas(computed, policy) -> None:  # type: ignore[no-untyped-def]
+    store, _, exceptions = computed
+    report = service.kpi_report(store, policy, *_period())
+    v = {x.name: x for x in report.values}
+    assert v["exception_volume"].value == len(exceptions) > 10
+    resolved = exceptions.resolution.dropna()
+    assert v["exception_resolution_mean"].denominator == len(resolved)
+    assert v["exception_resolution_mean"].value == pytest.approx(resolved.mean(), abs=0.01)
+    assert v["exception_resolution_p90"].value == pytest.approx(truth.percentile(resolved, 0.9), abs=0.01)
+    queue = service.exceptions_queue(store, policy, status="", limit=10_000)
+    assert len(queue.items) == len(exceptions)
+    assert sum(b.open_exceptions for b in queue.aging) == int(exceptions.resolution.isna().sum())
+
+
+def test_sla_attainment_and_breaches_match_pandas(computed, policy) -> None:  # type: ignore[no-untyped-def]
+    store, orders, _ = computed
+    report = service.kpi_report(store, policy, *_period())
+    breaches = service.sla_breaches(store, policy, limit=100_000, now=END + timedelta(days=30))
+    for att in report.sla:
+        column = orders[f"sla_{att.sla}"].dropna()
+        assert (att.sla, att.evaluated, att.met) == (att.sla, len(column), int(column.sum()))
+        late = {b.order_id for b in breaches if b.sla == att.sla and not b.open}
+        assert late == set(orders[orders[f"sla_{att.sla}"] == False].order)  # noqa: E712
+    assert any(a.met < a.evaluated for a in report.sla)
+
+
+def test_segment_filter_matches_pandas(computed, policy) -> None:  # type: ignore[no-untyped-def]
+    store, orders, _ = computed
+    edi = orders[orders.channel == "edi"]
+    report = service.kpi_report(store, policy, *_period(), service.Segment(channel="edi"))
+    assert report.value("orders").value == len(edi) > 0
+    assert report.value("touchless_rate").numerator == int((~edi.touched).sum())
+    by_erp = orders.groupby("erp").size().to_dict()
+    for erp, count in by_erp.items():
+        got = service.kpi_report(store, policy, *_period(), service.Segment(erp_instance=erp))
+        assert got.value("orders").value == count
+
+
+def test_explain_lists_exactly_the_orders_behind_the_value(computed, policy) -> None:  # type: ignore[no-untyped-def]
+    store, orders, _ = computed
+    touched = explain.explain(store, policy, "touchless_rate", *_period(), limit=10_000)
+    assert {o.order_id for o in touched.orders} == set(orders[orders.touched].order)
+    assert all(o.reason.startswith("manual touch at stage ") for o in touched.orders)
+    imperfect = explain.explain(store, policy, "perfect_order_rate", *_period(), limit=10_000)
+    assert {o.order_id for o in imperfect.orders} == set(orders[orders.closed & ~orders.perfect].order)
+    assert imperfect.denominator - imperfect.numerator == len(imperfect.orders)
+    sla = explain.explain(store, policy, "sla:release_to_ship", *_period(), limit=10_000)
+    assert {o.order_id for o in sla.orders} == set(orders[orders.sla_release_to_ship == False].order)  # noqa: E712
+    assert all("release_to_ship took" in o.reason and "business time" in o.reason for o in sla.orders)
