@@ -99,10 +99,10 @@ def after_cutoff(cal: Calendar, moment: datetime) -> datetime:
     zone = ZoneInfo(cal.timezone)
     local = moment.astimezone(zone)
     span = cal.working_hours.get(WEEKDAYS[local.weekday()])
-    if cal.cutoff and span and local.date() not in cal.holidays:
-        if local.time() > time.fromisoformat(cal.cutoff):
-            close = time.fromisoformat(span.split("-")[1])
-            return max(moment, datetime.combine(local.date(), close, zone))
+    cutoff = time.fromisoformat(cal.cutoff) if cal.cutoff else None
+    if cutoff and span and local.date() not in cal.holidays and local.time() > cutoff:
+        close = time.fromisoformat(span.split("-")[1])
+        return max(moment, datetime.combine(local.date(), close, zone))
     return moment
 
 
