@@ -4,6 +4,7 @@ valid spans in the same request are kept."""
 from __future__ import annotations
 
 import gzip
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -223,3 +224,60 @@ def test_grpc_malformed_and_oversize_messages(small_collector: Collector, store:
     assert store.scalar("SELECT count() FROM otel_traces") == 3
     time.sleep(0)  # the server is still up:
     assert_still_serving(small_collector, store)
+
+
+def test_long_keys_values_and_arrays_are_cut_to_the_limits(store: Store, tmp_path: Path) -> None:
+    with running_collector(
+        store,
+        tmp_path / "spool",
+        max_attribute_key_length=8,
+        max_attribute_value_length=5,
+        max_array_length=2,
+    ) as collector:
+        request = order_hop_request(1, seed=4)
+        span = request.resource_spans[0].scope_spans[0].spans[0]
+        del span.attributes[:]
+        del request.resource_spans[0].resource.attributes[:]  # (they would be cut as well)
+        span.attributes.add(key="a-very-long-key", value={"string_value": "short"})
+        span.attributes.add(key="long", value={"string_value": "\u00e9" * 10})
+        array = span.attributes.add(key="list").value.array_value.values
+        for item in ("x", "y", "z", "w"):
+            array.add(string_value=item)
+        assert post(collector, request.SerializeToString()).status_code == 200
+        assert collector.wait_drained(20)
+        [row] = read_spans(store)
+        # cut to 8 / 5 characters (not bytes); the array to 2 elements, then its JSON text to 5
+        assert row["SpanAttributes"] == {"a-very-l": "short", "long": "\u00e9" * 5, "list": '["x",'}
+        assert metric(collector, "tower_collector_attributes_truncated_total") == 5
+
+
+def test_too_many_bytes_in_flight_is_429_with_retry_after(store: Store, tmp_path: Path) -> None:
+    with running_collector(store, tmp_path / "spool", max_inflight_bytes=300_000) as collector:
+        body = order_hop_request(200).SerializeToString()
+        port = int(collector.http_endpoint.rsplit(":", 1)[1])
+        # a slow sender: headers and half of its body, holding its bytes in flight
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(
+            b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[: len(body) // 2]
+        )
+        deadline = time.monotonic() + 10
+        while metric(collector, "tower_collector_inflight_bytes") == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        refused = post(collector, body)
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"] == "2"
+        assert status_of(refused).code == code_pb2.RESOURCE_EXHAUSTED
+        with grpc.insecure_channel(collector.grpc_endpoint) as channel:
+            with pytest.raises(grpc.RpcError) as busy:
+                channel.unary_unary(METHOD)(body, timeout=10)
+            assert busy.value.code() is grpc.StatusCode.UNAVAILABLE
+        slow.sendall(body[len(body) // 2 :])  # the slow request completes and is acknowledged
+        assert b"200 OK" in slow.recv(65536)
+        slow.close()
+        assert post(collector, body).status_code == 200  # and there is room again
+        assert collector.wait_drained(20)
+        # both acknowledged requests are stored (a sender's resend is a new request: OTLP is
+        # at-least-once; only the collector's own replays are deduplicated)
+        assert store.scalar("SELECT count() FROM otel_traces") == 400
