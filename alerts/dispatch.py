@@ -29,6 +29,7 @@ from storage import Store
 
 log = logging.getLogger("alerts.dispatch")
 NFLOG_HORIZON = timedelta(days=30)
+DEFAULT_EXTERNAL_URL = "http://localhost:8080"
 
 
 @dataclass
@@ -182,7 +183,7 @@ class Dispatcher:
             group_key=group.key,
             group_labels=group.labels,
             alerts=firing + (resolved if notifier.send_resolved else []),
-            external_url=self.settings.external_url,
+            external_url=self.settings.external_url or DEFAULT_EXTERNAL_URL,
         )
         delivery, attempts = self._deliver(notifier, message)
         state.log_notification(

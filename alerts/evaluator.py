@@ -21,7 +21,7 @@ import httpx
 from jinja2 import TemplateError
 
 from alerts import signals, state
-from alerts.dispatch import Dispatcher, Sent
+from alerts.dispatch import DEFAULT_EXTERNAL_URL, Dispatcher, Sent
 from alerts.model import Alert, AlertState, StateChange, fingerprint, utc
 from alerts.notifiers.base import Message
 from alerts.route import match
@@ -170,7 +170,13 @@ class Evaluator:
                 )
             )
         messages = [
-            Message(g.route.receiver, g.key, g.labels, g.alerts, self.settings.external_url)
+            Message(
+                g.route.receiver,
+                g.key,
+                g.labels,
+                g.alerts,
+                self.settings.external_url or DEFAULT_EXTERNAL_URL,
+            )
             for g in self.dispatcher.groups(alerts)
         ]
         return result, alerts, messages

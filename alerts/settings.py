@@ -20,10 +20,10 @@ class AlertSettings(BaseModel):
         description="CIDR networks allowed as notification targets even when private (e.g. an internal "
         "relay subnet). Default: none",
     )
-    external_url: str = Field(
-        default="http://localhost:8080",
+    external_url: str | None = Field(
+        default=None,
         description="URL of the dashboard used in links of notifications (externalURL, generatorURL, "
-        "order links). Default: http://localhost:8080",
+        "order links). Default: web.public_url, else http://<web.host>:<web.port>",
     )
     tick_seconds: float = Field(
         default=15.0,

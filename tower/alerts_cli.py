@@ -15,7 +15,9 @@ from alerts.evaluator import Evaluator
 from alerts.model import AlertState
 from alerts.rules import RulesConfig, RulesError, parse_duration
 from alerts.service import load_config, preview_notifications
+from alerts.settings import AlertSettings
 from tower import runtime
+from tower.serve import api_url
 from tower.settings import TowerSettings
 
 alerts_app = typer.Typer(
@@ -38,6 +40,13 @@ def _config(settings: TowerSettings) -> RulesConfig:
         return load_config(settings.alerts)
     except RulesError as exc:
         runtime.fail(f"invalid alert rules: {exc}")
+
+
+def alert_settings(settings: TowerSettings) -> AlertSettings:
+    """The alert settings, with links pointing at the dashboard's public URL unless set otherwise."""
+    if settings.alerts.external_url:
+        return settings.alerts
+    return settings.alerts.model_copy(update={"external_url": api_url(settings)})
 
 
 def _kpi_policy(settings: TowerSettings) -> Any:
@@ -132,7 +141,7 @@ def test_command(
         runtime.fail(f"no rule named {rule!r}; rules: {', '.join(r.name for r in rules.rules) or 'none'}")
     now = _parse_time(at)
     with runtime.store_or_exit(settings, "tower alerts test") as store:
-        evaluator = Evaluator(store, rules, settings.alerts, kpi_policy=_kpi_policy(settings))
+        evaluator = Evaluator(store, rules, alert_settings(settings), kpi_policy=_kpi_policy(settings))
         try:
             result, alerts, messages = evaluator.preview(chosen, now)
         finally:

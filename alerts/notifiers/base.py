@@ -15,6 +15,7 @@ from alerts.rules import Receiver
 from alerts.ssrf import TargetRefused, check_scheme
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
+MAX_REPLY_BYTES = 64 * 1024
 
 
 def rfc3339(ts: datetime | None) -> str:
@@ -61,7 +62,8 @@ class Message:
         return f"[{self.status.upper()}:{count}] {name}" + (f" ({extra})" if extra else "")
 
     def alert_url(self, alert: Alert) -> str:
-        return f"{self.external_url.rstrip('/')}/alerts/{alert.fingerprint}"
+        # the dashboard's alerts page (web/routers/alerts.py), pointed at this alert
+        return f"{self.external_url.rstrip('/')}/alerts?fingerprint={alert.fingerprint}"
 
     def order_url(self, order_id: str) -> str:
         return f"{self.external_url.rstrip('/')}/orders/{quote(order_id, safe='')}"
@@ -106,7 +108,16 @@ class HttpPoster:
     def post(self, url: str, body: Any, ok: Callable[[httpx.Response], bool] | None = None) -> Delivery:
         try:
             check_scheme(url)
-            response = self.client.post(url, json=body, headers=self.extra_headers)
+            request = self.client.build_request("POST", url, json=body, headers=self.extra_headers)
+            response = self.client.send(request, stream=True)
+            try:
+                head = b""
+                for chunk in response.iter_bytes():  # a receiver's reply is read up to a small bound
+                    head += chunk
+                    if len(head) >= MAX_REPLY_BYTES:
+                        break
+            finally:
+                response.close()
         except TargetRefused as exc:
             return Delivery(ok=False, retryable=False, error=str(exc))
         except httpx.TimeoutException as exc:
@@ -115,14 +126,17 @@ class HttpPoster:
             return Delivery(ok=False, retryable=False, error=str(exc))
         except httpx.TransportError as exc:
             return Delivery(ok=False, retryable=True, error=f"connection failed: {exc}")
-        return classify(response, ok)
+        return classify(response, head, ok)
 
 
-def classify(response: httpx.Response, ok: Callable[[httpx.Response], bool] | None = None) -> Delivery:
+def classify(
+    response: httpx.Response, body: bytes, ok: Callable[[httpx.Response], bool] | None = None
+) -> Delivery:
+    """Success, or a failure that says whether retrying could help (429 and 5xx do; 3xx and 4xx not)."""
     code = response.status_code
     if 200 <= code < 300 and (ok is None or ok(response)):
         return Delivery.success(code)
-    snippet = response.text[:300].strip()
+    snippet = body[:300].decode("utf-8", "replace").strip()
     if 300 <= code < 400:
         where = response.headers.get("location", "")
         return Delivery(

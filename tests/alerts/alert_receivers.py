@@ -35,6 +35,7 @@ class Recorder:
     script: list[int] = field(default_factory=list)
     default_status: int = 200
     redirect_to: str | None = None
+    reply: bytes | None = None
     requests: list[Request] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
 
@@ -79,6 +80,8 @@ def http_recorder(
             if recorder.redirect_to:
                 self.send_header("Location", recorder.redirect_to)
             reply = b'{"status":"success","message":"Event processed"}' if status == 202 else b"ok"
+            if recorder.reply is not None:
+                reply = recorder.reply
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
             self.wfile.write(reply)

@@ -17,7 +17,8 @@ from alerts.notifiers.base import Message
 from alerts.notifiers.email import EmailNotifier
 from alerts.notifiers.pagerduty import PagerDutyNotifier
 from alerts.notifiers.slack import SlackNotifier
-from alerts.rules import EmailConfig, PagerDutyConfig, SlackConfig, parse_rules
+from alerts.notifiers.webhook import WebhookNotifier
+from alerts.rules import EmailConfig, PagerDutyConfig, SlackConfig, WebhookConfig, parse_rules
 from alerts.settings import AlertSettings
 from alerts.ssrf import TargetPolicy, guarded_client
 from storage import Store
@@ -84,7 +85,7 @@ def test_slack_block_kit_payload_escapes_user_text(client) -> None:
             "¦", "|"
         ),
         f"Orders: <{EXTERNAL}/orders/SO-1|SO-1>, <{EXTERNAL}/orders/SO%2F2|SO/2>",
-        f"<{EXTERNAL}/alerts/0123456789abcdef|Alert> | <https://runbooks.example.com/quiet|Runbook>",
+        f"<{EXTERNAL}/alerts?fingerprint=0123456789abcdef|Alert> | <https://runbooks.example.com/quiet|Runbook>",
     ]
     assert "<!channel>" not in text and "<@U123>" not in text
     assert actions == {
@@ -133,10 +134,10 @@ def test_pagerduty_trigger_acknowledge_resolve_share_a_stable_dedup_key(client) 
             },
         },
         "client": "Order Control Tower",
-        "client_url": f"{EXTERNAL}/alerts/0123456789abcdef",
+        "client_url": f"{EXTERNAL}/alerts?fingerprint=0123456789abcdef",
         "links": [
             {
-                "href": f"{EXTERNAL}/alerts/0123456789abcdef",
+                "href": f"{EXTERNAL}/alerts?fingerprint=0123456789abcdef",
                 "text": "Alert SystemQuiet in Order Control Tower",
             },
             {"href": f"{EXTERNAL}/orders/SO-1", "text": "Order SO-1"},
@@ -309,3 +310,11 @@ def test_retries_give_up_after_the_configured_attempts(store: Store) -> None:
     assert not sent.delivery.ok and sent.attempts == 4 and sent.delivery.retryable
     assert sleeps == [0.5, 1.0, 2.0]
     assert len(hook.requests) == 4
+
+
+def test_a_huge_error_reply_is_read_only_up_to_a_bound(client) -> None:
+    with http_recorder(default_status=503) as hook:
+        hook.reply = b"<html>" + b"x" * 5_000_000
+        delivery = WebhookNotifier(WebhookConfig(url=f"{hook.url}/h"), client).notify(message(alert()))
+    assert not delivery.ok and delivery.retryable
+    assert delivery.error.startswith("HTTP 503: <html>xxx") and len(delivery.error) < 400

@@ -19,6 +19,10 @@ def test_the_example_rules_file_loads() -> None:
     config = load_rules(EXAMPLE)
     assert [r.name for r in config.rules] == [
         "WarehouseStalled",
+        "SlaBreached",
+        "OrdersAtRisk",
+        "ExceptionsAging",
+        "TouchlessRateLow",
         "SystemQuiet",
         "SystemErrorRate",
         "WmsSlowHops",
@@ -173,3 +177,17 @@ def test_weekend_mute_window_in_its_time_zone() -> None:
     assert interval_contains(nights, datetime(2026, 12, 31, 23, 0, tzinfo=UTC))
     assert not interval_contains(nights, datetime(2026, 12, 30, 23, 0, tzinfo=UTC))
     assert not interval_contains(nights, datetime(2026, 12, 31, 21, 59, tzinfo=UTC))
+
+
+def test_every_example_rule_evaluates_on_a_real_store(store) -> None:  # type: ignore[no-untyped-def]
+    from alert_scenario import T0, stalled_warehouse
+
+    from alerts.evaluator import Evaluator
+    from alerts.settings import AlertSettings
+
+    stalled_warehouse(store)
+    evaluator = Evaluator(store, load_rules(EXAMPLE), AlertSettings())
+    report = evaluator.evaluate_once(T0)
+    evaluator.close()
+    assert [(r.rule, r.error) for r in report.rules] == [(r.name, "") for r in load_rules(EXAMPLE).rules]
+    assert report.sent == []  # nothing here crosses a threshold long enough to notify

@@ -115,7 +115,7 @@ def test_stalled_warehouse_pages_once_repeats_silences_and_resolves(store: Store
         "annotations": body["commonAnnotations"],
         "startsAt": rfc3339(at(10)),  # e.g. 2026-01-05T10:10:00.000Z
         "endsAt": "0001-01-01T00:00:00Z",
-        "generatorURL": f"https://tower.example.com/alerts/{fp}",
+        "generatorURL": f"https://tower.example.com/alerts?fingerprint={fp}",
         "fingerprint": fp,
         "orders": [{"id": o, "url": f"https://tower.example.com/orders/{o}"} for o in alert_orders(alert)],
     }
