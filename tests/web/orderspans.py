@@ -132,3 +132,44 @@ def standard_order(store: Store, order_id: str, *, start: datetime | None = None
         ],
         {"order.channel": "ecommerce", "customer.id": "C-1", "order.customer_po": f"PO-{order_id}", **common},
     )
+
+
+def quick_order(
+    store: Store,
+    order_id: str,
+    *,
+    start: datetime | None = None,
+    manual: bool = False,
+    open_exception: str = "",
+    channel: str = "ecommerce",
+    region: str = "east",
+) -> None:
+    """A small order: capture -> validation -> credit -> pick -> ship (-> invoice unless an exception
+    is left open at the pick, with a WMS event opening it)."""
+    t0 = start or base_time()
+    m = timedelta(minutes=1)
+    credit = {"order.manual_touch": "true", "enduser.id": "credit.clerk"} if manual else {}
+    pick_events = (
+        [
+            (
+                t0 + 41 * m,
+                "exception",
+                {"order.exception.type": open_exception, "order.exception.outcome": "opened"},
+            )
+        ]
+        if open_exception
+        else []
+    )
+    hops = [
+        Hop("capture", "shop-web", "ecommerce", t0, 1),
+        Hop("validation", "middleware", "middleware", t0 + 5 * m, 2),
+        Hop("credit", "erp-east", "erp", t0 + 10 * m, 20 if manual else 1, credit),
+        Hop("pick", "wms-central", "wms", t0 + 40 * m, 15, {"warehouse.id": "DC-1"}, events=pick_events),
+    ]
+    if not open_exception:
+        hops += [
+            Hop("ship", "wms-central", "wms", t0 + 70 * m, 5, {"warehouse.id": "DC-1"}),
+            Hop("deliver", "carrier-ups", "carrier", t0 + 600 * m, 1),
+            Hop("invoice", "finance-cloud", "finance", t0 + 700 * m, 2),
+        ]
+    insert_order(store, order_id, hops, {"order.channel": channel, "order.region": region})

@@ -1,0 +1,118 @@
+"""KPI, SLA, exception, system and job pages on KPI tables computed by the real KPI jobs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import csrf_of
+from fastapi.testclient import TestClient
+from orderspans import quick_order
+
+from kpis.jobs import KpiEngine
+from kpis.policy import load_policy
+from storage import Store
+
+
+@pytest.fixture(scope="module")
+def facts(module_store: Store) -> Store:
+    quick_order(module_store, "SO-6001")  # touchless
+    quick_order(module_store, "SO-6002", manual=True)
+    quick_order(module_store, "SO-6003", manual=True, channel="edi", region="west")
+    quick_order(module_store, "SO-6004", open_exception="stockout")
+    results = KpiEngine(module_store, load_policy()).run_all()
+    assert [r for r in results if r.status != "ok"] == []
+    return module_store
+
+
+def _value(report: dict, name: str) -> dict:
+    return next(v for v in report["values"] if v["name"] == name)
+
+
+def test_kpi_api_values_and_segment_filter(facts: Store, viewer: TestClient) -> None:
+    report = viewer.get("/api/kpis", params={"days": 7}).json()["report"]
+    assert _value(report, "orders")["value"] == 4
+    touchless = _value(report, "touchless_rate")
+    assert (touchless["numerator"], touchless["denominator"]) == (2, 4)
+    edi = viewer.get("/api/kpis", params={"days": 7, "channel": "edi"}).json()["report"]
+    assert _value(edi, "orders")["value"] == 1
+    assert _value(edi, "touchless_rate")["value"] == 0
+
+
+def test_kpi_page_tiles_link_to_the_orders_behind_them(facts: Store, viewer: TestClient) -> None:
+    page = viewer.get("/kpis", params={"days": 7})
+    assert page.status_code == 200
+    assert 'id="kpi-touchless_rate"' in page.text and "50.0%" in page.text
+    link = re.search(r'href="(/kpis/touchless_rate/orders\?[^"]+)"', page.text)
+    assert link, "the touchless tile is not a link"
+    drill = viewer.get(link.group(1).replace("&amp;", "&"))
+    assert drill.status_code == 200
+    assert 'href="/orders/SO-6002"' in drill.text and 'href="/orders/SO-6003"' in drill.text
+    assert "SO-6001" not in drill.text and "credit.clerk" in drill.text
+    explained = viewer.get("/api/kpis/touchless_rate/orders", params={"days": 7}).json()
+    assert sorted(o["order_id"] for o in explained["orders"]) == ["SO-6002", "SO-6003"]
+
+
+def test_kpi_inputs_are_validated(facts: Store, viewer: TestClient) -> None:
+    assert viewer.get("/api/kpis", params={"days": 0}).status_code == 422
+    assert viewer.get("/api/kpis", params={"start": "2026-02-10", "end": "2026-02-01"}).status_code == 400
+    assert viewer.get("/api/kpis", params={"channel": "x" * 101}).status_code == 422
+    assert viewer.get("/api/kpis/not_a_kpi/orders").status_code == 404
+    assert viewer.get("/api/kpis/<script>/orders").status_code in (404, 422)
+    page = viewer.get("/kpis", params={"days": "lots"})
+    assert page.status_code == 400 and "invalid request" in page.text
+
+
+def test_exceptions_queue_and_resolve_with_audit_trail(
+    facts: Store, viewer: TestClient, ops: TestClient
+) -> None:
+    queue = viewer.get("/api/exceptions").json()
+    assert [(e["order_id"], e["exception_type"]) for e in queue["items"]] == [("SO-6004", "stockout")]
+    assert sum(b["open_exceptions"] for b in queue["aging"]) == 1
+    page = viewer.get("/exceptions")
+    assert 'href="/exceptions/stockout/SO-6004"' in page.text
+    detail = viewer.get("/exceptions/stockout/SO-6004")
+    assert 'id="resolve"' not in detail.text  # viewers cannot act
+    forbidden = viewer.post("/exceptions/stockout/resolve/SO-6004", data={"csrf_token": csrf_of(detail.text)})
+    assert forbidden.status_code == 403
+    form = ops.get("/exceptions/stockout/SO-6004")
+    assert 'id="resolve"' in form.text
+    no_csrf = ops.post("/exceptions/stockout/resolve/SO-6004", data={"note": "x"})
+    assert no_csrf.status_code == 403
+    token = csrf_of(form.text)
+    ops.post("/exceptions/stockout/assign/SO-6004", data={"csrf_token": token, "owner": "dc1-lead"})
+    done = ops.post(
+        "/exceptions/stockout/resolve/SO-6004", data={"csrf_token": token, "note": "<b>restocked</b>"}
+    )
+    assert done.status_code == 200
+    assert 'id="exception-status">resolved' in done.text
+    assert "&lt;b&gt;restocked&lt;/b&gt;" in done.text
+    trail = viewer.get("/api/exceptions/stockout/SO-6004").json()["history"]
+    assert [(a["action"], a["actor"]) for a in trail] == [("assign", "otto"), ("resolve", "otto")]
+    assert viewer.get("/api/exceptions").json()["items"] == []
+    missing = ops.post("/api/exceptions/stockout/resolve/SO-404", json={}, headers={"X-CSRF-Token": token})
+    assert missing.status_code == 404
+
+
+def test_sla_systems_and_jobs_pages(facts: Store, viewer: TestClient) -> None:
+    sla = viewer.get("/sla", params={"days": 7})
+    assert sla.status_code == 200 and "capture_to_ship" in sla.text
+    assert viewer.get("/api/sla", params={"sla": "nope"}).status_code == 400
+    systems = viewer.get("/systems", params={"window_s": 604800, "days": 7})
+    assert systems.status_code == 200
+    assert ">erp-east</text>" in systems.text and 'class="edge"' in systems.text
+    handoffs = viewer.get("/api/systems", params={"window_s": 604800, "days": 7}).json()["handoffs"]
+    assert {"from_system": "shop-web", "to_system": "middleware"}.items() <= next(
+        h for h in handoffs if h["from_system"] == "shop-web"
+    ).items()
+    jobs = viewer.get("/jobs")
+    assert jobs.status_code == 200 and "order_facts" in jobs.text
+    runs = viewer.get("/api/jobs").json()["runs"]
+    assert {r["job"] for r in runs} >= {"order_facts", "kpi_daily"}
+
+
+def test_search_page_overview_and_timeline_exception_link(facts: Store, viewer: TestClient) -> None:
+    home = viewer.get("/")
+    assert home.status_code == 200 and "At risk" in home.text and "Past due, still open" in home.text
+    timeline = viewer.get("/orders/SO-6004")
+    assert 'href="/exceptions/stockout/SO-6004"' in timeline.text
