@@ -150,6 +150,25 @@ def bench_query(
     typer.echo(json.dumps(result, indent=2))
 
 
+@bench_app.command("alerts")
+def bench_alerts(
+    spans: Annotated[int, typer.Option("--spans", min=10, help="Spans to generate.")] = 1_000_000,
+    samples: Annotated[int, typer.Option("--samples", min=2, help="Evaluations per signal.")] = 20,
+    groups: Annotated[int, typer.Option("--groups", min=1, help="Alert groups to dispatch.")] = 200,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="New directory for the store. Default: a temp dir.")
+    ] = None,
+) -> None:
+    """Alert signal evaluation latency and notification throughput on generated spans (JSON)."""
+    from tower.bench_alerts import run_bench as run_alerts_bench
+
+    try:
+        result = run_alerts_bench(spans=spans, samples=samples, groups=groups, data_dir=data_dir)
+    except ValueError as exc:
+        runtime.fail(str(exc))
+    typer.echo(json.dumps(result, indent=2))
+
+
 @bench_app.command("web")
 def bench_web(
     spans: Annotated[int, typer.Option("--spans", min=10, help="Spans to generate.")] = 10_000_000,
