@@ -1,8 +1,10 @@
 """``tower bench simulator``: how fast the simulator makes history, and how fast each sink takes it.
 
 Measures, on a fresh embedded store in a temporary directory: span generation (``generate()``),
-the direct store path (``write_to_store``, materialized views included) and the OTLP path
-(``OtlpSink`` -> a real in-process collector over HTTP, until every span is durable). Prints JSON.
+the direct store path (``write_to_store``, materialized views included), the OTLP path
+(``OtlpSink`` -> a real in-process collector over HTTP, until every span is durable) and, with
+``--fill-spans N``, ``fill_store`` (benchmark-scale data: a base history copied inside ClickHouse).
+Prints JSON.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ import typer
 from storage import StorageSettings, open_store
 from tower import runtime
 from tracing.simulator import Simulator, SimulatorConfig
-from tracing.sinks import OtlpSink, write_to_store
+from tracing.sinks import OtlpSink, fill_store, write_to_store
 
 
-def run_bench(orders: int, days: float, otlp_orders: int, work_dir: Path | None = None) -> dict[str, Any]:
+def run_bench(
+    orders: int, days: float, otlp_orders: int, work_dir: Path | None = None, fill_spans: int = 0
+) -> dict[str, Any]:
     base = Path(tempfile.mkdtemp(prefix="tower-bench-sim-", dir=work_dir))
     try:
         config = SimulatorConfig(orders=orders, days=days, seed=1)
@@ -52,6 +56,13 @@ def run_bench(orders: int, days: float, otlp_orders: int, work_dir: Path | None 
                 keys_indexed=int(store.scalar("SELECT count() FROM order_keys")),
             )
             result.update(_otlp(store, base, otlp_orders, days))
+            if fill_spans:
+                store.command(f"TRUNCATE TABLE {store.ident('otel_traces')}")
+                store.command(f"TRUNCATE TABLE {store.ident('order_keys')}")
+                fill = fill_store(
+                    store, fill_spans, config=SimulatorConfig(days=days, seed=3), progress=_stderr
+                )
+                result["fill_store"] = fill
         finally:
             store.drop_database()
             store.close()
@@ -91,6 +102,10 @@ def _otlp(store: Any, base: Path, orders: int, days: float) -> dict[str, Any]:
     }
 
 
+def _stderr(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
 def bench_simulator_command(
     orders: Annotated[
         int, typer.Option("--orders", min=1, help="Orders generated and written directly.")
@@ -100,6 +115,15 @@ def bench_simulator_command(
     work_dir: Annotated[
         Path | None, typer.Option("--work-dir", help="Where the temporary store goes. Default: a temp dir.")
     ] = None,
+    fill_spans: Annotated[
+        int,
+        typer.Option(
+            "--fill-spans",
+            min=0,
+            help="Also time fill_store (base history + copies in ClickHouse) to this many spans.",
+        ),
+    ] = 0,
 ) -> None:
     """Simulator throughput: spans generated/s, written to the store/s, and through OTLP/s (JSON)."""
-    sys.stdout.write(json.dumps(run_bench(orders, days, otlp_orders, work_dir), indent=2) + "\n")
+    figures = run_bench(orders, days, otlp_orders, work_dir, fill_spans)
+    sys.stdout.write(json.dumps(figures, indent=2) + "\n")

@@ -13,7 +13,10 @@ module does not import a ClickHouse client.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.sdk.resources import Resource
@@ -22,10 +25,11 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from tracing.records import SpanRecord, text_map
+from tracing.records import SCOPE_NAME, SpanRecord, text_map
 
 if TYPE_CHECKING:
     from storage import Store
+    from tracing.simulator import SimulatorConfig
 
 T = TypeVar("T")
 
@@ -119,6 +123,93 @@ def _columns(batch: Sequence[SpanRecord]) -> list[list[Any]]:
         ln_state.append(["" for _ in r.links])
         ln_attrs.append([text_map(link.attributes) for link in r.links])
     return cols
+
+
+COPY_SCOPE_NAME = SCOPE_NAME + ".copy"
+
+
+def replicate_in_store(
+    store: Store,
+    copies: int,
+    *,
+    first: int = 1,
+    copies_per_insert: int = 4,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Copy the simulated spans already in the store ``copies`` times inside ClickHouse.
+
+    Each copy gets fresh trace/span ids and keys suffixed ``-c<n>`` (see
+    ``tracing/queries/replicate_simulated_spans.sql``): benchmark-scale data in seconds, with the
+    simulator's shape. Returns the spans written; ``progress(copies_done, copies)`` after each insert.
+    """
+    from storage import SqlFiles
+    from tracing.conventions import KEY_ATTRIBUTES
+
+    sql = SqlFiles("tracing.queries")["replicate_simulated_spans"]
+    count_sql = "SELECT count() FROM otel_traces WHERE ScopeName = {scope:String}"
+    before = int(store.scalar(count_sql, {"scope": COPY_SCOPE_NAME}))
+    done = 0
+    while done < copies:
+        step = min(copies_per_insert, copies - done)
+        store.command(
+            sql,
+            {
+                "first": first + done,
+                "count": step,
+                "scope": SCOPE_NAME,
+                "copy_scope": COPY_SCOPE_NAME,
+                "keys": list(KEY_ATTRIBUTES),
+            },
+        )
+        done += step
+        if progress is not None:
+            progress(done, copies)
+    return int(store.scalar(count_sql, {"scope": COPY_SCOPE_NAME})) - before
+
+
+def fill_store(
+    store: Store,
+    spans: int,
+    *,
+    config: SimulatorConfig | None = None,
+    base_orders: int = 20_000,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """At least ``spans`` simulator-shaped spans in the store, fast: a simulated base history written
+    with :func:`write_to_store`, then copied inside ClickHouse. Returns what was written and how fast."""
+    from tracing.simulator import Simulator, SimulatorConfig
+
+    say = progress or (lambda _message: None)
+    base_config = config or SimulatorConfig()
+    started = time.perf_counter()
+    probe = list(Simulator(replace(base_config, orders=min(base_orders, 500))).generate())
+    per_order = max(len(probe) / min(base_orders, 500), 1.0)
+    orders = max(1, min(base_orders, math.ceil(spans / per_order)))
+    records = list(Simulator(replace(base_config, orders=orders)).generate())
+    generated_s = time.perf_counter() - started
+    say(f"generated {len(records):,} spans of {orders:,} orders in {generated_s:.1f}s")
+    written = write_to_store(store, records)
+    base_s = time.perf_counter() - started
+    say(f"wrote the base history in {base_s - generated_s:.1f}s")
+    copies = max(0, math.ceil(spans / max(written, 1)) - 1)
+    copied = replicate_in_store(
+        store,
+        copies,
+        progress=lambda done, total: say(f"copied {done} of {total} ({time.perf_counter() - started:.0f}s)"),
+    )
+    total_s = time.perf_counter() - started
+    return {
+        "base_orders": orders,
+        "base_spans": written,
+        "copies": copies,
+        "spans": written + copied,
+        "orders": orders * (copies + 1),
+        "generate_seconds": round(generated_s, 2),
+        "base_write_seconds": round(base_s - generated_s, 2),
+        "copy_seconds": round(total_s - base_s, 2),
+        "seconds": round(total_s, 2),
+        "spans_per_second": round((written + copied) / total_s) if total_s > 0 else None,
+    }
 
 
 # -- OpenTelemetry SDK ------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 def test_bench_simulator_prints_json_with_every_figure(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tower", "bench", "simulator", "--orders", "60", "--days", "3",
-         "--otlp-orders", "10", "--work-dir", str(tmp_path)],
+         "--otlp-orders", "10", "--fill-spans", "3000", "--work-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -20,4 +20,5 @@ def test_bench_simulator_prints_json_with_every_figure(tmp_path: Path) -> None:
     assert figures["otlp_spans"] == figures["otlp_spans_stored"] > 0
     for name in ("generate_spans_per_second", "store_spans_per_second", "otlp_durable_spans_per_second"):
         assert figures[name] > 0
+    assert figures["fill_store"]["spans"] >= 3000
     assert list(tmp_path.iterdir()) == [], "the temporary store is removed"

@@ -19,7 +19,7 @@ from tracing.conventions import Channel, ExceptionOutcome, ExceptionType, Stage
 from tracing.instrument import check_attributes
 from tracing.records import SpanRecord
 from tracing.simulator import DAY, HOUR, ExceptionRates, Simulator, SimulatorConfig
-from tracing.sinks import OtlpSink, write_to_store
+from tracing.sinks import OtlpSink, fill_store, write_to_store
 
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -345,3 +345,39 @@ def test_live_edi_files_hold_every_order_of_their_slot() -> None:
     )
     assert files and max(per_slot.values()) == 1
     assert max(int(str(r.attributes[conventions.BATCH_SIZE])) for r in files) >= 10
+
+
+def test_fill_store_copies_the_simulated_history_with_distinct_ids_and_keys(store: Store) -> None:
+    config = SimulatorConfig(orders=40, days=4, end=END)
+    result = fill_store(store, 2000, config=config, base_orders=40)
+    assert result["copies"] >= 2 and result["spans"] == result["base_spans"] * (result["copies"] + 1)
+    assert store.scalar("SELECT count() FROM otel_traces") == result["spans"]
+    assert store.scalar("SELECT uniqExact(SpanId) FROM otel_traces") == result["spans"]
+    # every link and parent of a copy points at a span of the same copy
+    dangling = store.scalar(
+        "SELECT count() FROM (SELECT arrayJoin(`Links.SpanId`) AS l FROM otel_traces) "
+        "WHERE l NOT IN (SELECT SpanId FROM otel_traces)"
+    )
+    assert dangling == 0
+    orphans = store.scalar(
+        "SELECT count() FROM otel_traces WHERE ParentSpanId != '' AND ParentSpanId NOT IN (SELECT SpanId FROM otel_traces)"
+    )
+    assert orphans == 0
+    # a copied order is found by its copied keys, including list-valued batch members
+    base_po = next(r for r in simulate(orders=40, days=4) if r.name == "map canonical order")
+    po = f"{base_po.attributes[conventions.ORDER_CUSTOMER_PO]}-c1"
+    orders = {
+        row["OrderId"]
+        for row in store.rows("SELECT OrderId FROM order_keys WHERE Key = {k:String}", {"k": po})
+    }
+    assert f"{base_po.attributes[conventions.ORDER_ID]}-c1" in orders
+    batch_members = store.scalar(
+        "SELECT count() FROM order_keys WHERE KeyType = 'order.batch.order_ids' AND endsWith(Key, '-c2')"
+    )
+    assert batch_members > 0
+    per_copy = store.rows(
+        "SELECT ScopeName, countIf(SpanAttributes['order.exception.type'] != '') AS exceptions "
+        "FROM otel_traces GROUP BY ScopeName ORDER BY ScopeName"
+    )
+    base, copies = per_copy[0]["exceptions"], per_copy[1]["exceptions"]
+    assert copies == base * result["copies"]
