@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from conftest import PASSWORD, web_settings_for
 
+from kpis.jobs import KpiEngine
+from kpis.policy import load_policy
 from storage import StorageSettings, Store
 from tower.settings import TowerSettings
 from tower.web_service import WebService
@@ -39,6 +41,8 @@ LAUNCH_ARGS = [
 def simulated(module_store: Store) -> Store:
     config = SimulatorConfig(seed=11, orders=120, days=6, end=datetime.now(UTC))
     write_to_store(module_store, Simulator(config).generate())
+    results = KpiEngine(module_store, load_policy()).run_all()
+    assert all(r.status == "ok" for r in results), results
     return module_store
 
 
@@ -125,3 +129,49 @@ def test_wrong_password_stays_on_login(page: Any) -> None:
     page.click("button[type=submit]")
     page.wait_for_load_state()
     assert "Wrong user name or password." in page.inner_text("main")
+
+
+def test_resolve_an_exception(page: Any, simulated: Store, artifacts_dir: Path) -> None:
+    log_in(page, "otto")
+    page.goto("/exceptions")
+    assert page.locator("h1").inner_text() == "Exceptions"
+    page.screenshot(path=str(artifacts_dir / "web-04-exceptions.png"), full_page=True)
+    rows = page.locator("table tbody tr td:nth-child(2) a")
+    assert rows.count() >= 1, "the simulator left no open exception"
+    rows.first.click()
+    page.wait_for_load_state()
+    assert page.locator("#exception-status").inner_text() == "open"
+    page.fill("input[name=owner]", "otto")
+    page.click("button:text-is('Assign')")
+    page.wait_for_load_state()
+    page.fill("form:has(#resolve) input[name=note]", "released by hand")
+    page.click("#resolve")
+    page.wait_for_load_state()
+    assert page.locator("#exception-status").inner_text() == "resolved"
+    trail = page.locator("table").last.inner_text()
+    assert "assign" in trail and "resolve" in trail and "released by hand" in trail
+    page.screenshot(path=str(artifacts_dir / "web-05-exception-resolved.png"), full_page=True)
+
+
+def test_kpi_page_and_drill_into_orders_behind_a_tile(page: Any, artifacts_dir: Path) -> None:
+    log_in(page, "vera")
+    page.click("nav >> text=KPIs")
+    page.wait_for_load_state()
+    assert page.locator(".tile").count() >= 10
+    assert page.locator(".tile svg polyline.trend").count() >= 1
+    page.screenshot(path=str(artifacts_dir / "web-06-kpis.png"), full_page=True)
+    tile = page.locator("#kpi-touchless_rate a.figure")
+    figure = tile.inner_text()
+    assert figure.endswith("%")
+    tile.click()
+    page.wait_for_load_state()
+    assert "/kpis/touchless_rate/orders" in page.url
+    orders = page.locator("table tbody tr td:first-child a")
+    assert orders.count() >= 1
+    page.screenshot(path=str(artifacts_dir / "web-07-kpi-orders.png"), full_page=True)
+    order_id = orders.first.inner_text()
+    orders.first.click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text().startswith(f"Order {order_id}")
+    # the reason the order is not touchless is visible on its timeline
+    assert page.locator("svg.gantt circle.marker-manual").count() >= 1
