@@ -392,7 +392,7 @@ def handoff_map(kinds: dict[str, str], edges: list[tuple[str, str, int, float]])
         layers.setdefault(KIND_LAYER.get(kinds.get(name, ""), 7), []).append(name)
     columns = sorted(layers)
     col_of = {layer: i for i, layer in enumerate(columns)}
-    gap_x, gap_y, node_w, node_h = 170, 52, 120, 30
+    gap_x, gap_y, node_w, node_h = 200, 70, 120, 30
     nodes: dict[str, MapNode] = {}
     for layer, members in layers.items():
         for row, name in enumerate(members):

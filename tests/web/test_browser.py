@@ -175,3 +175,11 @@ def test_kpi_page_and_drill_into_orders_behind_a_tile(page: Any, artifacts_dir: 
     assert page.locator("h1").inner_text().startswith(f"Order {order_id}")
     # the reason the order is not touchless is visible on its timeline
     assert page.locator("svg.gantt circle.marker-manual").count() >= 1
+
+
+def test_systems_page_draws_the_handoff_map(page: Any, artifacts_dir: Path) -> None:
+    log_in(page, "vera")
+    page.goto("/systems?window_s=604800&days=7")
+    assert page.locator("svg.map path.edge").count() >= 5
+    assert page.locator("table").first.locator("tbody tr").count() >= 5
+    page.screenshot(path=str(artifacts_dir / "web-08-systems.png"), full_page=True)
