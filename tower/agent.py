@@ -10,16 +10,16 @@ import logging
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from collector.agents import runtime as agents_runtime
-from collector.agents.poller import PollerConfigError
-from collector.agents.runtime import Agent, AgentsService
 from collector.agents.settings import ExportSettings
 from tower import runtime
 from tower.settings import TowerSettings
+
+if TYPE_CHECKING:  # the agents (SQLAlchemy, uvicorn, pyx12) load only when an agent runs
+    from collector.agents.runtime import Agent, AgentsService
 
 agent_app = typer.Typer(
     help="Run an agent for a system that cannot be instrumented (EDI files, carrier webhooks, DB pollers).",
@@ -84,6 +84,8 @@ def edi(
     once: OnceOption = False,
 ) -> None:
     """Watch directories for X12 interchanges (850/855/856/810/997) and send their hop spans."""
+    from collector.agents import runtime as agents_runtime
+
     settings = runtime.settings_or_exit(config)
     runtime.configure_logging(settings.log_level)
     edi_settings = settings.collector.agents.edi.model_copy(
@@ -117,6 +119,8 @@ def carrier(
     token: TokenOption = None,
 ) -> None:
     """Serve the carrier tracking webhook and send a hop span per tracking event."""
+    from collector.agents import runtime as agents_runtime
+
     settings = runtime.settings_or_exit(config)
     runtime.configure_logging(settings.log_level)
     base = settings.collector.agents.carrier
@@ -142,6 +146,9 @@ def poller(
     once: OnceOption = False,
 ) -> None:
     """Poll a SQL table or query (collector.agents.pollers in the config) and send hop spans."""
+    from collector.agents import runtime as agents_runtime
+    from collector.agents.poller import PollerConfigError
+
     settings = runtime.settings_or_exit(config)
     runtime.configure_logging(settings.log_level)
     pollers = settings.collector.agents.pollers
@@ -177,6 +184,8 @@ class CollectorWithAgents:
         self.agents: AgentsService | None = None
 
     def start(self) -> None:
+        from collector.agents import runtime as agents_runtime
+
         self.collector.start()
         endpoint, token = local_endpoint(self.settings)
         endpoint = getattr(self.collector, "http_endpoint", None) or endpoint
@@ -184,7 +193,7 @@ class CollectorWithAgents:
             self.settings.collector.agents, self.settings.storage.data_dir, endpoint, token
         )
         if agents:
-            self.agents = AgentsService(agents)
+            self.agents = agents_runtime.AgentsService(agents)
             try:
                 self.agents.start()
             except BaseException:

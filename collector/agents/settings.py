@@ -10,13 +10,15 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
 class ExportSettings(BaseModel):
     """Where an agent sends its spans (OTLP/HTTP)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     endpoint: str = Field(
         default="",
@@ -34,6 +36,8 @@ class ExportSettings(BaseModel):
 
 class EdiAgentSettings(BaseModel):
     """Watches directories for X12 interchanges (850, 855, 856, 810, 997)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(default=False, description="Run this agent inside tower serve. Default: false")
     inbound_dirs: list[Path] = Field(
@@ -78,6 +82,8 @@ class EdiAgentSettings(BaseModel):
 class FieldMapping(BaseModel):
     """Dotted JSON paths of a carrier webhook body (``a.b.0.c``)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     event_id: str = Field(description="Unique event id (replays are counted once)")
     tracking_number: str = Field(description="Tracking number")
     status: str = Field(description="Carrier status of the event")
@@ -99,6 +105,8 @@ class FieldMapping(BaseModel):
 
 class CarrierAgentSettings(BaseModel):
     """HTTP endpoint receiving carrier tracking webhooks."""
+
+    model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(default=False, description="Run this agent inside tower serve. Default: false")
     host: str = Field(default="127.0.0.1", description="Bind address. Default: 127.0.0.1")
@@ -144,6 +152,8 @@ class CarrierAgentSettings(BaseModel):
 class RowMapping(BaseModel):
     """How one polled row becomes a hop span: attribute -> column name (or a fixed value)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     span_name: str = Field(
         default="order.status_change", description="Span name. Default: order.status_change"
     )
@@ -169,6 +179,8 @@ class RowMapping(BaseModel):
 
 class PollerAgentSettings(BaseModel):
     """Polls a SQL table or query for order status changes with a monotonic cursor column."""
+
+    model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(default=False, description="Run this agent inside tower serve. Default: false")
     name: str = Field(
@@ -214,6 +226,8 @@ class PollerAgentSettings(BaseModel):
 
 class AgentSettings(BaseModel):
     """The agents section of the collector settings."""
+
+    model_config = ConfigDict(extra="forbid")
 
     edi: EdiAgentSettings = Field(
         default_factory=EdiAgentSettings, description="EDI X12 file agent. Default: disabled"

@@ -116,3 +116,11 @@ collector:
     assert "exported 2 row(s); cursor 2" in result.stdout
     assert [s.attributes[c.ORDER_ID] for s in sink.spans] == ["SO-1", "SO-2"]
     assert tower(*args, data_dir=tmp_path / "data").stdout.startswith("exported 0 row(s)")
+
+
+def test_a_misspelt_agent_setting_is_a_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "tower.yaml"
+    config.write_text("collector:\n  agents:\n    edi:\n      inbound_dir: /edi/in\n")
+    result = tower("agent", "edi", "--once", "-c", str(config), data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "invalid setting collector.agents.edi.inbound_dir: unknown setting" in result.stderr
