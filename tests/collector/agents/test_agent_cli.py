@@ -13,13 +13,21 @@ import sqlalchemy as sa
 
 from tracing import conventions as c
 
+# ``tower agent ...`` without loading every other command (the same typer app ``tower`` mounts);
+# the first test runs the real ``tower`` entry point.
+_AGENT_ONLY = (
+    "import sys; from tower.agent import agent_app; agent_app(sys.argv[2:], prog_name='tower agent')"
+)
 
-def tower(*args: str, data_dir: Path, **env_vars: str) -> subprocess.CompletedProcess[str]:
+
+def tower(
+    *args: str, data_dir: Path, full: bool = False, **env_vars: str
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TOWER_STORAGE__DATA_DIR": str(data_dir), **env_vars}
     env.pop("TOWER_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "tower.cli", *args], capture_output=True, text=True, env=env, timeout=120
-    )
+    assert args[0] == "agent"
+    command = ["-m", "tower.cli", *args] if full else ["-c", _AGENT_ONLY, *args]
+    return subprocess.run([sys.executable, *command], capture_output=True, text=True, env=env, timeout=120)
 
 
 def test_edi_once_processes_and_quarantines(tmp_path: Path, sink: Any, drop: Any) -> None:
@@ -42,7 +50,7 @@ def test_edi_once_processes_and_quarantines(tmp_path: Path, sink: Any, drop: Any
     old = time.time() - 60
     for path in inbound.iterdir():
         os.utime(path, (old, old))
-    result = tower(*args, data_dir=tmp_path / "data")
+    result = tower(*args, data_dir=tmp_path / "data", full=True)
     assert result.returncode == 0, result.stderr
     assert "processed 1, quarantined 1, waiting 0, failed 0, spans 3" in result.stdout
     assert (tmp_path / "data" / "agents" / "edi" / "quarantine" / "truncated.x12.reason.txt").exists()
