@@ -43,7 +43,8 @@ def test_cluster_tables_are_replicated_locals_behind_distributed_tables() -> Non
     distributed_names = {re.search(r"`otel`\.`(\w+)` ON CLUSTER", s).group(1) for s in distributed}  # type: ignore[union-attr]
     assert local_names == distributed_names
     assert "Distributed(`prod`, `otel`, `otel_traces_local`, rand())" in "\n".join(distributed)
-    assert "non_replicated_deduplication_window" not in "\n".join(statements)
+    # replicated tables deduplicate by themselves: no non-replicated window in their definitions
+    assert "non_replicated_deduplication_window" not in "\n".join(creates)
 
 
 def test_cluster_views_read_and_write_local_tables() -> None:
