@@ -99,12 +99,12 @@ def create_app(
 
 
 def _include_routers(app: FastAPI) -> None:
-    from web.routers import admin, auth, health, optional_routers, orders
+    from web.routers import admin, areas, auth, health, orders
 
     nav: list[tuple[str, str, str]] = [("/", "Orders", "orders")]
     for module in (health, auth, orders, admin):
         app.include_router(module.router)
-    for module in optional_routers():
+    for module in areas():
         app.include_router(module.router)
         nav.append(module.NAV)
     nav.append(("/admin", "Admin", "admin"))
