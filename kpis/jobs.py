@@ -117,7 +117,7 @@ class KpiEngine:
                 wm_from = self.watermark(job)
                 wm_to = self.db_now()
                 window = Window(
-                    since=max(wm_from - OVERLAP, EPOCH) if wm_from > EPOCH else EPOCH, until=wm_to
+                    since=max(wm_from - self.overlap, EPOCH) if wm_from > EPOCH else EPOCH, until=wm_to
                 )
             rows = self._jobs[job](window, time.time_ns())
             if incremental and wm_to is not None:
