@@ -76,7 +76,9 @@ def test_business_time_skips_the_weekend_and_the_holiday(store: Store, policy: P
     assert [(b.order_id, b.status, b.elapsed_s, b.business_time) for b in breaches] == [
         ("SO-LATE", "breached", 4.5 * 3600, True)
     ]
-    report = service.kpi_report(store, policy, FRIDAY.date() - timedelta(days=1), FRIDAY.date() + timedelta(days=6))
+    report = service.kpi_report(
+        store, policy, FRIDAY.date() - timedelta(days=1), FRIDAY.date() + timedelta(days=6)
+    )
     credit = next(a for a in report.sla if a.sla == "credit_check")
     assert (credit.evaluated, credit.met) == (2, 1)
 

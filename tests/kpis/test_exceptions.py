@@ -1,0 +1,132 @@
+"""Exceptions from spans and span events, aging buckets, and people's assign/comment/resolve with an
+audit trail; bad requests are refused clearly and change nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from kpi_spans import hop, order_flow, write
+
+from kpis import service
+from kpis.jobs import KpiEngine
+from kpis.policy import load_policy
+from storage import Store
+
+POLICY = load_policy()
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def _exception(order: str, kind: str, outcome: str, at: datetime, stage: str = "credit", **extra: str):  # type: ignore[no-untyped-def]
+    return hop(
+        order,
+        stage,
+        at,
+        60,
+        attrs={"order.exception.type": kind, "order.exception.outcome": outcome, **extra},
+    )
+
+
+def _engine(store: Store) -> KpiEngine:
+    return KpiEngine(store, POLICY, overlap=timedelta(0))
+
+
+def test_exceptions_from_spans_and_events_with_resolution_and_aging(store: Store) -> None:
+    spans = []
+    for i, age_h in enumerate([1, 10, 30, 100]):
+        spans += order_flow(f"SO-{i}", NOW - timedelta(hours=age_h + 1), stages=["capture", "validation"])
+        spans.append(_exception(f"SO-{i}", "credit_hold", "opened", NOW - timedelta(hours=age_h)))
+    # a pricing exception opened and resolved as events on one span
+    carrier = hop("SO-0", "pricing", NOW - timedelta(minutes=50), 60)
+    carrier.events = [
+        (
+            NOW - timedelta(minutes=50),
+            "exception",
+            {"order.exception.type": "pricing", "order.exception.outcome": "opened"},
+        ),
+        (
+            NOW - timedelta(minutes=20),
+            "exception",
+            {"order.exception.type": "pricing", "order.exception.outcome": "resolved"},
+        ),
+    ]
+    spans.append(carrier)
+    write(store, spans)
+    _engine(store).run_all()
+    queue = service.exceptions_queue(store, POLICY, status="", now=NOW)
+    found = {(e.order_id, e.exception_type): e for e in queue.items}
+    assert len(found) == 5
+    pricing = found[("SO-0", "pricing")]
+    assert (pricing.status, pricing.resolution_s, pricing.system) == ("resolved", 1800.0, "erp-east")
+    assert [(b.label, b.open_exceptions) for b in queue.aging] == [
+        ("<4h", 1),
+        ("4h-1d", 1),
+        ("1d-3d", 1),
+        (">3d", 1),
+    ]
+    assert [e.order_id for e in service.exceptions_queue(store, POLICY, now=NOW).items] == [
+        "SO-3",
+        "SO-2",
+        "SO-1",
+        "SO-0",
+    ]
+    report = service.kpi_report(
+        store, POLICY, (NOW - timedelta(days=6)).date(), (NOW + timedelta(days=1)).date()
+    )
+    assert report.value("exception_volume").value == 5
+    assert report.value("exception_resolution_mean").value == 1800.0
+
+
+def test_assign_comment_resolve_keep_an_audit_trail(store: Store) -> None:
+    engine = _engine(store)
+    write(
+        store,
+        [
+            *order_flow("SO-7", NOW - timedelta(hours=3), stages=["capture"]),
+            _exception("SO-7", "credit_hold", "opened", NOW - timedelta(hours=2)),
+        ],
+    )
+    engine.run_all()
+    hostile = "<script>alert(1)</script>'; DROP TABLE order_exceptions; -- ünïcødé"
+    assert service.assign(engine, "SO-7", "credit_hold", "alice", actor="bob").owner == "alice"
+    assert service.comment(engine, "SO-7", "credit_hold", hostile, actor="alice").comments == 1
+    resolved = service.resolve(engine, "SO-7", "credit_hold", actor="alice", note="limit raised")
+    assert (resolved.status, resolved.resolved_by, resolved.owner) == ("resolved", "alice", "alice")
+    assert resolved.resolution_s is not None and resolved.resolution_s >= 2 * 3600
+    trail = service.exception_history(store, "SO-7", "credit_hold")
+    assert [(a.action, a.actor, a.owner, a.note) for a in trail] == [
+        ("assign", "bob", "alice", ""),
+        ("comment", "alice", "", hostile),
+        ("resolve", "alice", "", "limit raised"),
+    ]
+    # the queue shows it resolved, and the next scheduled run keeps it that way
+    engine.run_all()
+    assert service.exceptions_queue(store, POLICY, status="open").items == []
+    # the system reports the hold again later: it reopens
+    write(store, [_exception("SO-7", "credit_hold", "opened", datetime.now(UTC) + timedelta(seconds=1))])
+    engine.run_all()
+    again = service.exceptions_queue(store, POLICY, status="open").items
+    assert [(e.order_id, e.owner) for e in again] == [("SO-7", "alice")]
+
+
+BAD_ACTIONS = [
+    (
+        lambda e: service.assign(e, "SO-404", "credit_hold", "alice", actor="bob"),
+        "has no 'credit_hold' exception",
+    ),
+    (lambda e: service.assign(e, "SO-8", "credit_hold", " ", actor="bob"), "needs an owner"),
+    (lambda e: service.resolve(e, "SO-8", "credit_hold", actor=""), "needs the actor"),
+    (lambda e: service.comment(e, "SO-8", "credit_hold", "x" * 10_001, actor="bob"), "limited to 10000"),
+    (lambda e: service.comment(e, "SO-8", "credit_hold", "", actor="bob"), "needs text"),
+]
+
+
+def test_bad_actions_are_refused_and_change_nothing(store: Store) -> None:
+    engine = _engine(store)
+    write(store, [_exception("SO-8", "credit_hold", "opened", NOW - timedelta(hours=1))])
+    engine.run_all()
+    for call, message in BAD_ACTIONS:
+        with pytest.raises(service.ExceptionActionError, match=message):
+            call(engine)
+    assert service.exception_history(store, "SO-8") == []
+    assert [e.status for e in service.exceptions_queue(store, POLICY, status="").items] == ["open"]
