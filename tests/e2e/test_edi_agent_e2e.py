@@ -8,15 +8,20 @@ numbers and its timeline holds the agent's hop.
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+import sqlalchemy as sa
 
+from collector.agents.carrier import sign
 from collector.agents.edi import EdiAgent
 from collector.agents.emitter import Emitter, otlp_exporter
 from collector.agents.settings import EdiAgentSettings
@@ -124,12 +129,35 @@ def test_simulated_edi_files_are_found_by_control_number_in_the_timeline(
     assert capture and capture[0].stage == "capture" and capture[0].system == "edi-gateway"
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(store: Store, key: str, timeout: float = 60) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        matches = find_orders(store, key)
+        if matches:
+            return [m.order_id for m in matches]
+        time.sleep(0.2)
+    return []
+
+
 @pytest.mark.slow
-def test_tower_serve_runs_the_configured_edi_agent_with_the_collector(store: Store, tmp_path: Path) -> None:
+def test_tower_serve_runs_the_configured_agents_with_the_collector(store: Store, tmp_path: Path) -> None:
+    """EDI files, a carrier webhook and a DB poller configured under collector.agents, run by serve."""
     from tower.serve import run
 
     inbound = tmp_path / "inbound"
     inbound.mkdir()
+    erp = sa.create_engine(f"sqlite:///{tmp_path / 'erp.db'}")
+    with erp.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE picks (seq INTEGER PRIMARY KEY, order_no TEXT, wave TEXT)"))
+        conn.execute(sa.text("INSERT INTO picks VALUES (1, 'SO-900001', 'W-1'), (2, 'SO-900002', 'W-1')"))
+    erp.dispose()
+    webhook_port = _free_port()
     settings = TowerSettings.model_validate(
         {
             "storage": {"data_dir": str(tmp_path / "data")},
@@ -144,7 +172,24 @@ def test_tower_serve_runs_the_configured_edi_agent_with_the_collector(store: Sto
                         "inbound_dirs": [str(inbound)],
                         "settle_seconds": 0,
                         "poll_seconds": 0.1,
-                    }
+                    },
+                    "carrier": {"enabled": True, "port": webhook_port, "secret": "whsec-e2e"},
+                    "pollers": [
+                        {
+                            "name": "wms-picks",
+                            "enabled": True,
+                            "url": f"sqlite:///{tmp_path / 'erp.db'}",
+                            "table": "picks",
+                            "cursor_column": "seq",
+                            "poll_seconds": 0.1,
+                            "system_kind": "wms",
+                            "system_instance": "wms-main",
+                            "mapping": {
+                                "stage": "pick",
+                                "attributes": {"order.id": "order_no", "warehouse.id": "wave"},
+                            },
+                        }
+                    ],
                 },
             },
         }
@@ -155,14 +200,44 @@ def test_tower_serve_runs_the_configured_edi_agent_with_the_collector(store: Sto
     try:
         src = Path(__file__).parent.parent / "collector" / "agents" / "fixtures" / "856_asn.x12"
         (inbound / "asn.x12").write_bytes(src.read_bytes())
-        deadline = time.monotonic() + 60
-        matches = []
-        while time.monotonic() < deadline and not matches:
-            time.sleep(0.2)
-            matches = find_orders(store, "1Z999AA10123456795")
-        assert [m.order_id for m in matches] == ["SO-104233"]
+        assert _wait_for(store, "1Z999AA10123456795") == ["SO-104233"]  # tracking number from the 856
+
+        event = {
+            "id": "evt_e2e_1",
+            "object": "Event",
+            "description": "tracker.updated",
+            "result": {
+                "tracking_code": "TRK-E2E-1",
+                "status": "delivered",
+                "carrier": "FedEx",
+                "order_id": "SO-104233",
+            },
+        }
+        body = json.dumps(event).encode()
+        url = f"http://127.0.0.1:{webhook_port}/webhooks/carrier"
+        deadline = time.monotonic() + 30
+        while True:  # the webhook starts with the collector role
+            try:
+                response = httpx.post(
+                    url, content=body, headers={"X-Hmac-Signature": sign("whsec-e2e", body)}
+                )
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert response.status_code == 200, response.text
+        assert _wait_for(store, "TRK-E2E-1") == ["SO-104233"]
+
+        assert _wait_for(store, "SO-900002") == ["SO-900002"]  # the poller's rows
+        timeline = order_timeline(store, "SO-104233")
+        assert "ship" in {h.stage for h in timeline.hops}
         ledger = tmp_path / "data" / "agents" / "edi" / "edi-ledger.sqlite3"
         assert ledger.exists()
+        assert (
+            (tmp_path / "data" / "agents" / "poller" / "poller-wms-picks.cursor.json")
+            .read_text()
+            .startswith('{"cursor": 2')
+        )
     finally:
         stop.set()
         thread.join(timeout=60)
