@@ -204,7 +204,11 @@ class EdiAgent:
             if settle > 0 and not settled:
                 report.waiting.append(path.name)
                 continue
-            self._process(path, direction, st.st_size, st.st_mtime_ns, report)
+            try:
+                self._process(path, direction, st.st_size, st.st_mtime_ns, report)
+            except OSError as exc:  # vanished, unreadable or unmovable: the other files still go on
+                log.warning("EDI file %s skipped this scan: %s", path, exc)
+                report.failed.append(path.name)
         self._flush(report)
         for gone in set(self._watch) - present:
             del self._watch[gone]

@@ -329,3 +329,16 @@ def test_sender_trace_context_in_the_file_becomes_span_links(
     assert len(pos) == 2 and all(s.links == [sender_span] for s in pos)
     (batch,) = sink.named("EDI interchange")
     assert batch.links == [sender_span]
+
+
+def test_a_file_that_cannot_be_quarantined_does_not_block_the_others(
+    tmp_path: Path, sink: Any, make_emitter: Any, drop: Any
+) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    agent = make_agent(tmp_path, make_emitter, quarantine_dir=blocked)
+    drop("truncated.x12", tmp_path / "in")
+    drop("810_invoice.x12", tmp_path / "out")
+    report = agent.scan_once()
+    assert report.failed == ["truncated.x12"] and report.processed == ["810_invoice.x12"]
+    assert (tmp_path / "in" / "truncated.x12").exists()  # kept, tried again next scan
