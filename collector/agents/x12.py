@@ -299,10 +299,3 @@ class _Walk:
                 "transaction": ic.transactions[-1].control_number if ic.transactions else "",
             }[level]
             ic.problems.append(EnvelopeProblem(level=level, control_number=number, message=message))
-
-
-def repetitions(value: str, delims: Delimiters) -> list[str]:
-    """Split a repeated element (ISA11 repetition separator) into its values."""
-    if delims.repetition and delims.repetition in value:
-        return [v for v in value.split(delims.repetition) if v]
-    return [value] if value else []
