@@ -171,12 +171,15 @@ def test_binary_junk_and_non_x12_text_are_quarantined(tmp_path: Path, sink: Any,
     (tmp_path / "in" / "junk.bin").write_bytes(bytes(range(256)) * 64)
     (tmp_path / "in" / "hello.txt").write_text("hello, this is not EDI\n")
     (tmp_path / "in" / "empty.x12").write_bytes(b"")
+    text = (Path(__file__).parent / "fixtures" / "850_two_orders.x12").read_text()
+    (tmp_path / "in" / "v00300.x12").write_text(text.replace("*U*00401*", "*U*00300*", 1))
     report = agent.scan_once()
-    assert sorted(report.quarantined) == ["empty.x12", "hello.txt", "junk.bin"]
+    assert sorted(report.quarantined) == ["empty.x12", "hello.txt", "junk.bin", "v00300.x12"]
     reasons = {p.name: p.read_text() for p in (tmp_path / "state" / "quarantine").glob("*.reason.txt")}
     assert "binary data" in reasons["junk.bin.reason.txt"]
     assert "does not begin with an ISA segment" in reasons["hello.txt.reason.txt"]
     assert "empty file" in reasons["empty.x12.reason.txt"]
+    assert "ISA Interchange Control Version Number is unknown: 00300" in reasons["v00300.x12.reason.txt"]
     assert sink.spans == []
 
 
