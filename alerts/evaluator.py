@@ -117,9 +117,9 @@ class Evaluator:
         for rule in self.due(now):
             result = self._run_rule(rule, now)
             report.rules.append(result)
+            self._last_run[rule.name] = now  # a failing rule is retried at its interval, not every tick
             if result.error:
                 continue  # keep the last known state; the error is logged and reported
-            self._last_run[rule.name] = now
             self._advance(rule, result.samples, now, current, changed, report.changes)
         self._retire_unknown_rules(now, current, changed, report.changes)
         state.save_alerts(self.store, list(changed.values()))

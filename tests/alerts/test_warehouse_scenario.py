@@ -215,3 +215,39 @@ def test_condition_clearing_before_for_never_notifies(store: Store, receiver: Re
     assert receiver.requests == []
     [alert] = state.list_alerts(store)
     assert alert.state is AlertState.INACTIVE
+
+
+def test_keep_firing_for_holds_a_flapping_alert(store: Store, receiver: Recorder) -> None:
+    stalled = stalled_warehouse(store)
+    rules = RULES.replace("    for: 10m\n", "    for: 0s\n    keep_firing_for: 10m\n")
+    evaluator = Evaluator(store, parse_rules(rules.replace("{url}", receiver.url)), SETTINGS)
+    evaluator.evaluate_once(at(0))
+    evaluator.evaluate_once(at(1))
+    fp = state.list_alerts(store)[0].fingerprint
+    assert state.get_alert(store, fp).state is AlertState.FIRING
+    recover(store, stalled, at(2))
+    evaluator.evaluate_once(at(5))  # condition cleared 4 minutes after it was last seen: still firing
+    assert state.get_alert(store, fp).state is AlertState.FIRING
+    evaluator.evaluate_once(at(12))  # 11 minutes: resolved
+    assert state.get_alert(store, fp).state is AlertState.RESOLVED
+    evaluator.close()
+    assert [r.json()["status"] for r in receiver.requests] == ["firing", "resolved"]
+
+
+def test_rules_run_at_their_interval_and_a_failing_rule_does_not_stop_the_others(
+    store: Store, receiver: Recorder
+) -> None:
+    stalled_warehouse(store)
+    broken = "  - name: Broken\n    signal: sla_breach_count\n    group_by: [system_kind]\n    interval: 1m\n"
+    text = RULES.replace("route:", broken + "route:", 1).replace("{url}", receiver.url)
+    evaluator = Evaluator(store, parse_rules(text), SETTINGS)
+    report = evaluator.evaluate_once(at(0))
+    assert [(r.rule, r.error) for r in report.rules] == [
+        ("WarehouseStalled", ""),
+        ("Broken", "signal sla_breach_count cannot filter or group by 'system_kind'"),
+    ]
+    assert [a.rule for a in state.list_alerts(store)] == ["WarehouseStalled"]
+    # 30s later no rule is due (interval 1m; the failed one is retried at its interval too)
+    assert evaluator.evaluate_once(at(0.5)).rules == []
+    assert [r.rule for r in evaluator.evaluate_once(at(1)).rules] == ["WarehouseStalled", "Broken"]
+    evaluator.close()
