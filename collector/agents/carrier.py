@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from prometheus_client import CollectorRegistry, Counter, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from collector.agents.emitter import AttrValue, Emitter, ExportError, Hop
@@ -257,9 +258,17 @@ class CarrierWebhook:
         self.open_exceptions = OpenKeys(state_dir / "carrier-open-exceptions.sqlite3")
         self._lock = threading.Lock()
         self.counts: dict[str, int] = {}
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._requests = Counter(
+            "tower_agent_carrier_requests",
+            "Webhook requests by outcome (accepted, duplicate, ignored, or the HTTP status of a refusal)",
+            ["outcome"],
+            registry=self.registry,
+        )
 
     def _count(self, outcome: str) -> None:
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        self._requests.labels(outcome).inc()
 
     def handle(self, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
         try:
@@ -333,7 +342,18 @@ def create_app(webhook: CarrierWebhook) -> Starlette:
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "counts": webhook.counts, "seen_ids": len(webhook.seen)})
 
-    return Starlette(routes=[Route(settings.path, receive, methods=["POST"]), Route("/healthz", health)])
+    async def metrics(request: Request) -> Response:
+        return Response(
+            generate_latest(webhook.registry), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    return Starlette(
+        routes=[
+            Route(settings.path, receive, methods=["POST"]),
+            Route("/healthz", health),
+            Route("/metrics", metrics),
+        ]
+    )
 
 
 class CarrierAgent:

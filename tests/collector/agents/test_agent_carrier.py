@@ -97,6 +97,8 @@ def test_malformed_json_is_400_and_missing_fields_422(agent: CarrierAgent, sink:
     assert "malformed JSON" in response.json()["error"]
     assert post(agent, b"\xff\xfe\x00garbage").status_code == 400
     assert post(agent, b"[1, 2, 3]").status_code == 400
+    metrics = httpx.get(agent.url.rsplit("/", 2)[0] + "/metrics", timeout=5).text
+    assert 'tower_agent_carrier_requests_total{outcome="400"} 3.0' in metrics
     deep = post(agent, b"[" * 20_000 + b"]" * 20_000)
     assert deep.status_code == 400 and "nested too deeply" in deep.json()["error"]
     missing = post(
