@@ -111,8 +111,8 @@ class SimulatorConfig:
     def __post_init__(self) -> None:
         if self.orders < 0:
             raise ValueError(f"orders must be 0 or more, got {self.orders}")
-        if self.days <= 0:
-            raise ValueError(f"days must be more than 0, got {self.days}")
+        if not 0 < self.days <= 3660:
+            raise ValueError(f"days must be more than 0 and at most 3660, got {self.days}")
         if self.customers < 4:
             raise ValueError(f"customers must be at least 4, got {self.customers}")
         if self.edi_batch_minutes < 1:
@@ -271,13 +271,13 @@ class Simulator:
         """Every span of ``config.orders`` orders captured over the history window."""
         end = self.config.end_ns
         start = end - int(self.config.days * DAY)
-        yield from self._window(start, end, self.config.orders, flush_until=None)
+        yield from self._history(start, end, self.config.orders, flush_until=None)
 
     def backfill(self, now_ns: int | None = None) -> Iterator[SpanRecord]:
         """History up to ``now`` (default ``config.end``): spans that have ended; the rest wait."""
         now = now_ns if now_ns is not None else self.config.end_ns
         start = now - int(self.config.days * DAY)
-        for record in self._window(start, now, self.config.orders, flush_until=now):
+        for record in self._history(start, now, self.config.orders, flush_until=now):
             if record.end_ns <= now:
                 yield record
             else:
@@ -305,6 +305,33 @@ class Simulator:
         return len(self._pending)
 
     # -- windows --------------------------------------------------------------------------------
+
+    def _history(self, start: int, end: int, count: int, flush_until: int | None) -> Iterator[SpanRecord]:
+        """A long window day by day (bounded memory), with more orders on busier days."""
+        days = max(1, -(-(end - start) // DAY))
+        bounds = [start + (end - start) * i // days for i in range(days + 1)]
+        weights = [self._day_weight(bounds[i], bounds[i + 1]) for i in range(days)]
+        total = sum(weights) or 1.0
+        shares = [count * w / total for w in weights]
+        counts = [int(share) for share in shares]
+        by_remainder = sorted(range(days), key=lambda i: shares[i] - counts[i], reverse=True)
+        for i in by_remainder[: count - sum(counts)]:
+            counts[i] += 1
+        for i in range(days):
+            last = i == days - 1
+            yield from self._window(
+                bounds[i], bounds[i + 1], counts[i], flush_until if last else bounds[i + 1]
+            )
+
+    def _day_weight(self, start: int, end: int) -> float:
+        """Expected arrivals in [start, end) relative to a busy hour, over the channel mix."""
+        mix = self.config.channel_mix
+        weight = 0.0
+        t = start + HOUR // 2
+        while t < end:
+            weight += sum(share * self._arrival_weight(t, Channel(name)) for name, share in mix.items())
+            t += HOUR
+        return weight * (end - start) / max(1, ((end - start + HOUR - 1) // HOUR) * HOUR)
 
     def _push(self, record: SpanRecord) -> None:
         heapq.heappush(self._pending, _Due(record.end_ns, next(self._seq), record))

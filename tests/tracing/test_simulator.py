@@ -215,7 +215,7 @@ def test_invalid_config_is_rejected_clearly() -> None:
         ExceptionRates(credit_hold=1.5)
     with pytest.raises(ValueError, match="unknown channel"):
         SimulatorConfig(channel_mix={"fax": 1.0})
-    with pytest.raises(ValueError, match="days must be more than 0"):
+    with pytest.raises(ValueError, match="days must be more than 0 and at most 3660"):
         SimulatorConfig(days=0)
 
 
