@@ -31,6 +31,10 @@ from tracing.simulator import Simulator, SimulatorConfig
 from tracing.sinks import ExportError, OtlpSink
 
 DEMO_USER = "demo"
+_PORT_HINT = {
+    "collector": "(set collector.http_port/grpc_port, e.g. TOWER_COLLECTOR__HTTP_PORT=0 for any free port)",
+    "web": "(set web.port, e.g. TOWER_WEB__PORT=0 for any free port)",
+}
 
 
 @dataclass
@@ -58,7 +62,12 @@ def run(settings: TowerSettings, options: DemoOptions, console: Console | None =
         stop = threading.Event()
         try:
             for service in services:
-                service.start()
+                try:
+                    service.start()
+                except (OSError, RuntimeError) as exc:
+                    runtime.fail(
+                        f"the {service.name} role could not start: {exc} {_PORT_HINT.get(service.name, '')}"
+                    )
                 started.append(service)
             collector = next((s for s in started if s.name == "collector"), None)
             if collector is None:

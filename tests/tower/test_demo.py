@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,18 @@ def test_simulate_rejects_bad_options_clearly() -> None:
     assert bad_url.returncode == 2 and "http(s) URL" in bad_url.stderr
     unreachable = tower("simulate", "--url", "http://127.0.0.1:9", "--orders", "3", "--timeout", "0.5")
     assert unreachable.returncode == 2 and "did not accept the spans" in unreachable.stderr
+
+
+def test_demo_says_which_port_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        env = {**demo_env(tmp_path / "demo"), "TOWER_COLLECTOR__HTTP_PORT": str(busy.getsockname()[1])}
+        result = tower(
+            "demo", "--data-dir", str(tmp_path / "demo"), "--orders", "5", "--no-progress", env=env
+        )
+    assert result.returncode == 2
+    assert (
+        "the collector role could not start" in result.stderr
+        and "TOWER_COLLECTOR__HTTP_PORT" in result.stderr
+    )
