@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from alerts.evaluator import Evaluator
+from alerts.model import Alert
 from alerts.notifiers.base import Message
 from alerts.notifiers.email import render as render_email
 from alerts.notifiers.pagerduty import event as pagerduty_event
@@ -46,6 +50,42 @@ def evaluation_job(settings: AlertSettings, store: Store, kpi_policy: Any = None
         return len(report.changes) + len(report.sent)
 
     return run
+
+
+class RulePreview(BaseModel):
+    """``tower alerts test``: what a rule finds at ``at`` and what it would send (nothing stored or sent)."""
+
+    rule: str
+    at: datetime
+    error: str = ""
+    samples: list[dict[str, Any]]
+    alerts: list[Alert]
+    notifications: list[dict[str, Any]]
+
+
+def preview_rule(
+    store: Store, settings: AlertSettings, rule: str, now: datetime, kpi_policy: Any = None
+) -> RulePreview:
+    """Evaluate one configured rule at ``now`` without storing or sending; KeyError for an unknown rule.
+
+    The dashboard can serve this at ``GET /api/alerts/rules/{rule}/test?at=ISO`` so that
+    ``tower alerts test`` works while ``tower serve`` holds the embedded store.
+    """
+    config = load_config(settings)
+    chosen = config.rule(rule)
+    evaluator = Evaluator(store, config, settings, kpi_policy=kpi_policy)
+    try:
+        result, alerts, messages = evaluator.preview(chosen, now)
+    finally:
+        evaluator.close()
+    return RulePreview(
+        rule=rule,
+        at=now,
+        error=result.error,
+        samples=[{"group": s.group, "value": s.value, "orders": s.orders} for s in result.samples],
+        alerts=alerts,
+        notifications=preview_notifications(config, messages) if not result.error else [],
+    )
 
 
 def preview_notifications(config: RulesConfig, messages: list[Message]) -> list[dict[str, Any]]:
@@ -94,4 +134,12 @@ def preview_notifications(config: RulesConfig, messages: list[Message]) -> list[
     return out
 
 
-__all__ = ["RulesError", "build_evaluator", "evaluation_job", "load_config", "preview_notifications"]
+__all__ = [
+    "RulePreview",
+    "RulesError",
+    "build_evaluator",
+    "evaluation_job",
+    "load_config",
+    "preview_notifications",
+    "preview_rule",
+]

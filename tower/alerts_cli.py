@@ -1,21 +1,30 @@
-"""``tower alerts``: check the rules file, list alerts, test a rule, silences and acknowledgements."""
+"""``tower alerts``: check the rules file, list alerts, test a rule, silences and acknowledgements.
+
+Commands read the store directly, or — when a ``tower serve`` holds the embedded store — ask its
+JSON API (``/api/alerts``, ``/api/alerts/{fingerprint}/ack``, ``/api/silences``,
+``/api/alerts/rules/{rule}/test``) with ``--token`` / ``TOWER_API_TOKEN``.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
+from pydantic import TypeAdapter, ValidationError
 
 from alerts import state
-from alerts.evaluator import Evaluator
-from alerts.model import AlertState
+from alerts.model import Ack, Alert, AlertState, Silence
 from alerts.rules import RulesConfig, RulesError, parse_duration
-from alerts.service import load_config, preview_notifications
+from alerts.service import RulePreview, load_config, preview_rule
 from alerts.settings import AlertSettings
+from storage import Store, StoreError, StoreLockedError, open_store
 from tower import runtime
 from tower.serve import api_url
 from tower.settings import TowerSettings
@@ -31,6 +40,21 @@ ConfigOption = Annotated[
     typer.Option("--config", "-c", help="YAML config file (also TOWER_CONFIG).", envvar="TOWER_CONFIG"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token", help="API token, used when a tower serve holds the store.", envvar="TOWER_API_TOKEN"
+    ),
+]
+ALERTS = TypeAdapter(list[Alert])
+SILENCES = TypeAdapter(list[Silence])
+
+
+def alert_settings(settings: TowerSettings) -> AlertSettings:
+    """The alert settings, with links pointing at the dashboard's public URL unless set otherwise."""
+    if settings.alerts.external_url:
+        return settings.alerts
+    return settings.alerts.model_copy(update={"external_url": api_url(settings)})
 
 
 def _config(settings: TowerSettings) -> RulesConfig:
@@ -40,13 +64,6 @@ def _config(settings: TowerSettings) -> RulesConfig:
         return load_config(settings.alerts)
     except RulesError as exc:
         runtime.fail(f"invalid alert rules: {exc}")
-
-
-def alert_settings(settings: TowerSettings) -> AlertSettings:
-    """The alert settings, with links pointing at the dashboard's public URL unless set otherwise."""
-    if settings.alerts.external_url:
-        return settings.alerts
-    return settings.alerts.model_copy(update={"external_url": api_url(settings)})
 
 
 def _kpi_policy(settings: TowerSettings) -> Any:
@@ -72,6 +89,75 @@ def _parse_time(text: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# -- the store, or the API of the tower serve holding it ---------------------------------------------
+
+
+class Api:
+    """The JSON API of a running tower (used when it holds the embedded store)."""
+
+    def __init__(self, base: str, token: str | None) -> None:
+        self.base = base.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = httpx.Client(base_url=self.base, headers=headers, timeout=60.0, trust_env=False)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            runtime.fail(f"the tower API at {self.base} cannot be reached: {exc}")
+        if response.is_success:
+            return response.json()
+        try:
+            body = response.json()
+            detail = str(body.get("detail", "")) if isinstance(body, dict) else ""
+        except ValueError:
+            detail = response.text[:200]
+        hint = (
+            "; pass an API token with --token or TOWER_API_TOKEN"
+            if response.status_code in (401, 403)
+            else ""
+        )
+        runtime.fail(
+            f"the tower API at {self.base} answered {response.status_code}{': ' + detail if detail else ''}{hint}"
+        )
+
+
+@contextmanager
+def store_or_api(settings: TowerSettings, command: str, token: str | None) -> Iterator[Store | Api]:
+    """The store; or, when a ``tower serve`` holds it, that server's API."""
+    try:
+        store = open_store(settings.storage, command=command)
+    except StoreLockedError as exc:
+        if not exc.api_url:
+            runtime.fail(str(exc))
+        api = Api(exc.api_url, token)
+        try:
+            yield api
+        finally:
+            api.client.close()
+        return
+    except StoreError as exc:
+        runtime.fail(str(exc))
+    try:
+        try:
+            runtime.migrate_store(store)
+        except runtime.MigrationError as exc:
+            runtime.fail(str(exc))
+        yield store
+    finally:
+        store.close()
+
+
+def _parse(adapter: TypeAdapter[Any], data: Any, what: str) -> Any:
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as exc:
+        runtime.fail(f"the tower API sent unexpected {what}: {exc.errors()[0]['msg']}")
+
+
+# -- commands ---------------------------------------------------------------------------------------
+
+
 @alerts_app.command("check")
 def check(config: ConfigOption = None) -> None:
     """Validate the rules file (exit 2 with file, line and field on the first problems)."""
@@ -90,6 +176,7 @@ def list_command(
         list[str] | None, typer.Option("--state", help="pending, firing, resolved, inactive (repeatable).")
     ] = None,
     as_json: JsonOption = False,
+    token: TokenOption = None,
 ) -> None:
     """The configured rules and the current alert instances."""
     settings = runtime.settings_or_exit(config)
@@ -98,8 +185,12 @@ def list_command(
     for s in wanted:
         if s not in {v.value for v in AlertState}:
             runtime.fail(f"unknown state {s!r}; choose from pending, firing, resolved, inactive")
-    with runtime.store_or_exit(settings, "tower alerts list") as store:
-        alerts = state.list_alerts(store, states=wanted)
+    with store_or_api(settings, "tower alerts list", token) as source:
+        if isinstance(source, Api):
+            data = source.call("GET", "/api/alerts")
+            alerts = [a for a in _parse(ALERTS, data.get("alerts", []), "alerts") if a.state.value in wanted]
+        else:
+            alerts = state.list_alerts(source, states=wanted)
     if as_json:
         _echo_json(
             {
@@ -131,50 +222,38 @@ def test_command(
         str | None, typer.Option("--at", help="Evaluate as of this ISO time (default: now).")
     ] = None,
     as_json: JsonOption = False,
+    token: TokenOption = None,
 ) -> None:
     """Evaluate one rule now and show what it would send (nothing is stored or sent)."""
     settings = runtime.settings_or_exit(config)
     rules = _config(settings)
-    try:
-        chosen = rules.rule(rule)
-    except KeyError:
+    if rule not in {r.name for r in rules.rules}:
         runtime.fail(f"no rule named {rule!r}; rules: {', '.join(r.name for r in rules.rules) or 'none'}")
     now = _parse_time(at)
-    with runtime.store_or_exit(settings, "tower alerts test") as store:
-        evaluator = Evaluator(store, rules, alert_settings(settings), kpi_policy=_kpi_policy(settings))
-        try:
-            result, alerts, messages = evaluator.preview(chosen, now)
-        finally:
-            evaluator.close()
-    if result.error:
-        runtime.fail(f"rule {rule} could not be evaluated: {result.error}")
-    previews = preview_notifications(rules, messages)
+    with store_or_api(settings, "tower alerts test", token) as source:
+        if isinstance(source, Api):
+            data = source.call("GET", f"/api/alerts/rules/{rule}/test", params={"at": now.isoformat()})
+            preview = _parse(TypeAdapter(RulePreview), data, "a rule test")
+        else:
+            preview = preview_rule(source, alert_settings(settings), rule, now, _kpi_policy(settings))
+    if preview.error:
+        runtime.fail(f"rule {rule} could not be evaluated: {preview.error}")
     if as_json:
-        _echo_json(
-            {
-                "rule": rule,
-                "at": now.isoformat(),
-                "samples": [{"group": s.group, "value": s.value, "orders": s.orders} for s in result.samples],
-                "alerts": [a.model_dump(mode="json") for a in alerts],
-                "notifications": previews,
-            }
-        )
+        _echo_json(preview.model_dump(mode="json"))
         return
     typer.echo(
-        f"rule {rule} at {now:%Y-%m-%d %H:%M:%S}Z: {len(result.samples)} group(s), {len(alerts)} over the threshold"
+        f"rule {rule} at {now:%Y-%m-%d %H:%M:%S}Z: {len(preview.samples)} group(s), "
+        f"{len(preview.alerts)} over the threshold"
     )
-    for s in result.samples:
-        mark = (
-            "ALERT"
-            if any(
-                a.value == s.value and all(a.labels.get(k) == v for k, v in s.group.items()) for a in alerts
-            )
-            else "ok"
+    alerting = [a.labels for a in preview.alerts]
+    for s in preview.samples:
+        hit = any(all(labels.get(k) == v for k, v in s["group"].items()) for labels in alerting)
+        typer.echo(
+            f"  {'ALERT' if hit else 'ok':5} {s['group'] or '{}'} value={s['value']:g} orders={len(s['orders'])}"
         )
-        typer.echo(f"  {mark:5} {s.group or '{}'} value={s.value:g} orders={len(s.orders)}")
-    if not previews:
+    if not preview.notifications:
         typer.echo("would send nothing")
-    for p in previews:
+    for p in preview.notifications:
         typer.echo(f"would send to {p['receiver']}/{p['integration']}:")
         typer.echo(json.dumps(p["payload"], indent=2, default=str))
 
@@ -182,17 +261,27 @@ def test_command(
 @alerts_app.command("ack")
 def ack(
     fingerprint: Annotated[str, typer.Argument(help="Alert fingerprint (see `tower alerts list`).")],
-    by: Annotated[str, typer.Option("--by", help="Who acknowledges.")],
+    by: Annotated[str, typer.Option("--by", help="Who acknowledges (through the API: the token's name).")],
     comment: Annotated[str, typer.Option("--comment", help="Why / what is being done.")] = "",
     config: ConfigOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Acknowledge a firing alert: repeats stop and PagerDuty is told."""
+    if not re.fullmatch(r"[0-9a-f]{1,64}", fingerprint):
+        runtime.fail(f"a fingerprint is hex digits, got {fingerprint!r}")
     settings = runtime.settings_or_exit(config)
-    with runtime.store_or_exit(settings, "tower alerts ack") as store:
-        try:
-            result = state.acknowledge(store, fingerprint, by, comment)
-        except (state.InvalidRequest, state.AlertNotFound) as exc:
-            runtime.fail(str(exc))
+    with store_or_api(settings, "tower alerts ack", token) as source:
+        if isinstance(source, Api):
+            result = _parse(
+                TypeAdapter(Ack),
+                source.call("POST", f"/api/alerts/{fingerprint}/ack", json={"comment": comment}),
+                "an ack",
+            )
+        else:
+            try:
+                result = state.acknowledge(source, fingerprint, by, comment)
+            except (state.InvalidRequest, state.AlertNotFound) as exc:
+                runtime.fail(str(exc))
     typer.echo(f"alert {fingerprint} acknowledged by {result.acked_by}")
 
 
@@ -201,11 +290,14 @@ def silence_add(
     matchers: Annotated[
         list[str], typer.Argument(help='Label matchers, e.g. warehouse="wh-2" alertname=~"Ware.*".')
     ],
-    author: Annotated[str, typer.Option("--author", help="Who creates the silence.")],
+    author: Annotated[
+        str, typer.Option("--author", help="Who creates the silence (through the API: the token's name).")
+    ],
     comment: Annotated[str, typer.Option("--comment", help="Why.")],
     duration: Annotated[str, typer.Option("--duration", help="How long, e.g. 2h.")] = "1h",
     start: Annotated[str | None, typer.Option("--start", help="ISO start time (default: now).")] = None,
     config: ConfigOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Silence alerts matching every matcher for a while."""
     settings = runtime.settings_or_exit(config)
@@ -216,24 +308,40 @@ def silence_add(
     if length <= timedelta(0):
         runtime.fail("--duration must be more than zero")
     begin = _parse_time(start)
-    with runtime.store_or_exit(settings, "tower alerts silence add") as store:
-        try:
-            silence = state.create_silence(store, matchers, begin, begin + length, author, comment)
-        except state.InvalidRequest as exc:
-            runtime.fail(str(exc))
+    with store_or_api(settings, "tower alerts silence add", token) as source:
+        if isinstance(source, Api):
+            if start:
+                runtime.fail(
+                    "--start is not available while a tower serve holds the store (silences start now)"
+                )
+            body = {"matchers": matchers, "hours": length.total_seconds() / 3600, "comment": comment}
+            silence = _parse(
+                TypeAdapter(Silence), source.call("POST", "/api/silences", json=body), "a silence"
+            )
+        else:
+            try:
+                silence = state.create_silence(source, matchers, begin, begin + length, author, comment)
+            except state.InvalidRequest as exc:
+                runtime.fail(str(exc))
     typer.echo(f"silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%M}Z: {' '.join(silence.matchers)}")
 
 
 @silence_app.command("list")
 def silence_list(
     config: ConfigOption = None,
-    all_: Annotated[bool, typer.Option("--all", help="Include expired silences.")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Include expired silences (not through the API).")
+    ] = False,
     as_json: JsonOption = False,
+    token: TokenOption = None,
 ) -> None:
     """Active silences (or all with --all)."""
     settings = runtime.settings_or_exit(config)
-    with runtime.store_or_exit(settings, "tower alerts silence list") as store:
-        silences = state.list_silences(store, active_at=None if all_ else datetime.now(UTC))
+    with store_or_api(settings, "tower alerts silence list", token) as source:
+        if isinstance(source, Api):
+            silences = _parse(SILENCES, source.call("GET", "/api/alerts").get("silences", []), "silences")
+        else:
+            silences = state.list_silences(source, active_at=None if all_ else datetime.now(UTC))
     if as_json:
         _echo_json([s.model_dump(mode="json") for s in silences])
         return
@@ -250,14 +358,20 @@ def silence_list(
 def silence_expire(
     silence_id: Annotated[str, typer.Argument(help="Silence id.")],
     config: ConfigOption = None,
+    token: TokenOption = None,
 ) -> None:
     """End a silence now."""
     if not re.fullmatch(r"[0-9a-f]{32}", silence_id):
         runtime.fail(f"silence id must be 32 hex digits, got {silence_id!r}")
     settings = runtime.settings_or_exit(config)
-    with runtime.store_or_exit(settings, "tower alerts silence expire") as store:
-        try:
-            silence = state.expire_silence(store, silence_id)
-        except state.AlertNotFound as exc:
-            runtime.fail(str(exc))
+    with store_or_api(settings, "tower alerts silence expire", token) as source:
+        if isinstance(source, Api):
+            silence = _parse(
+                TypeAdapter(Silence), source.call("DELETE", f"/api/silences/{silence_id}"), "a silence"
+            )
+        else:
+            try:
+                silence = state.expire_silence(source, silence_id)
+            except state.AlertNotFound as exc:
+                runtime.fail(str(exc))
     typer.echo(f"silence {silence.id} ends {silence.ends_at:%Y-%m-%d %H:%M:%S}Z")

@@ -1,0 +1,130 @@
+"""``tower alerts`` while a tower serve holds the embedded store: the commands use its JSON API.
+
+The test process plays the server: it holds the (announced) lock of a data directory and serves
+the real dashboard app over its own store; the CLI runs as a subprocess on that data directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alert_receivers import http_recorder
+from alert_scenario import T0, stalled_warehouse
+
+from alerts import state
+from alerts.evaluator import Evaluator
+from alerts.rules import parse_rules
+from alerts.settings import AlertSettings
+from storage import Store, lock
+from tower.settings import load_settings
+from tower.web_service import WebService
+from web.accounts import Accounts
+from web.settings import Role
+
+RULES = """
+rules:
+  - name: WarehouseStalled
+    signal: stalled_orders
+    params: {age: 30m}
+    group_by: [warehouse]
+route: {receiver: ops, group_wait: 0s}
+receivers: [{name: ops, webhook_configs: [{url: "URL"}]}]
+"""
+
+
+@pytest.fixture
+def served(store: Store, tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    settings = load_settings(storage={"data_dir": str(data_dir)}, web={"host": "127.0.0.1", "port": 0})
+    service = WebService(settings, store)
+    service.start()
+    held = (data_dir / "clickhouse").resolve()
+    lock.acquire(held, "tower serve (test)")
+    lock.announce(held, api_url=service.url)
+    token = Accounts(store, settings.web).create_token("cli", Role.OPS, "test").token
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.replace("URL", "https://hooks.example.com/x"))
+    env = {**os.environ, "TOWER_STORAGE__DATA_DIR": str(data_dir), "TOWER_ALERTS__RULES_FILE": str(rules)}
+    env.pop("TOWER_CONFIG", None)
+    env.pop("TOWER_API_TOKEN", None)
+    try:
+        yield env, token
+    finally:
+        lock.release(held)
+        service.stop()
+
+
+def tower(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tower.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_list_ack_and_silence_through_the_api(store: Store, served: tuple[dict[str, str], str]) -> None:
+    env, token = served
+    stalled_warehouse(store)
+    with http_recorder() as hook:
+        evaluator = Evaluator(
+            store, parse_rules(RULES.replace("URL", hook.url)), AlertSettings(allow_private_targets=True)
+        )
+        evaluator.evaluate_once(T0)
+        evaluator.close()
+    [alert] = state.list_alerts(store)
+
+    refused = tower("alerts", "list", env=env)
+    assert refused.returncode == 2
+    assert "answered 401" in refused.stderr and "--token" in refused.stderr
+
+    listed = tower("alerts", "list", "--json", "--token", token, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert [a["fingerprint"] for a in json.loads(listed.stdout)["alerts"]] == [alert.fingerprint]
+
+    acked = tower(
+        "alerts",
+        "ack",
+        alert.fingerprint,
+        "--by",
+        "ignored",
+        "--comment",
+        "on it",
+        env={**env, "TOWER_API_TOKEN": token},
+    )
+    assert acked.returncode == 0, acked.stderr
+    assert "acknowledged by token:cli" in acked.stdout
+    assert state.get_alert(store, alert.fingerprint).ack is not None
+
+    added = tower(
+        "alerts",
+        "silence",
+        "add",
+        'warehouse="wh-2"',
+        "--author",
+        "x",
+        "--comment",
+        "patch",
+        "--duration",
+        "90m",
+        "--token",
+        token,
+        env=env,
+    )
+    assert added.returncode == 0, added.stderr
+    [silence] = state.list_silences(store)
+    assert (silence.matchers, silence.created_by, silence.comment) == (
+        ['warehouse="wh-2"'],
+        "token:cli",
+        "patch",
+    )
+    assert abs((silence.ends_at - silence.starts_at).total_seconds() - 5400) < 1
+
+    expired = tower("alerts", "silence", "expire", silence.id, "--token", token, env=env)
+    assert expired.returncode == 0, expired.stderr
+    assert state.list_silences(store, active_at=datetime.now(UTC)) == []  # active until expired
