@@ -49,9 +49,20 @@ class EvaluationReport:
     sent: list[Sent] = field(default_factory=list)
 
 
+MAX_LABEL_VALUE = 256
+
+
 def alert_labels(rule: Rule, group: dict[str, str]) -> dict[str, str]:
+    """The alert's labels: alertname, the rule's labels, and the group's segment values.
+
+    Segment values come from spans (anyone who can send spans controls them), so they are clipped
+    to :data:`MAX_LABEL_VALUE` characters and control characters are dropped.
+    """
     labels = {"alertname": rule.name, **rule.labels}
-    labels.update({k: v for k, v in group.items() if v != ""})
+    for key, value in group.items():
+        clean = "".join(ch for ch in value if ch.isprintable())[:MAX_LABEL_VALUE]
+        if clean:
+            labels[key] = clean
     return labels
 
 

@@ -188,3 +188,13 @@ def test_silence_input_is_validated(store: Store) -> None:
     silence = state.create_silence(store, ['team="x"'], at(0), at(60), "ana", "maintenance", now=at(0))
     assert [s.id for s in state.list_silences(store, active_at=at(30))] == [silence.id]
     assert state.list_silences(store, active_at=at(61)) == []
+
+
+def test_hostile_segment_values_are_clipped_and_cleaned() -> None:
+    from alerts.evaluator import MAX_LABEL_VALUE, alert_labels
+
+    r = rule("    signal: system_quiet\n    labels: {team: ops}")
+    labels = alert_labels(r, {"system": "erp\n<script>" + "x" * 10_000, "stage": ""})
+    assert labels["alertname"] == "R" and labels["team"] == "ops"
+    assert labels["system"].startswith("erp<script>xxx") and len(labels["system"]) == MAX_LABEL_VALUE
+    assert "stage" not in labels
