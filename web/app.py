@@ -22,7 +22,14 @@ from storage import Store
 from web import formatting
 from web.accounts import Accounts
 from web.deps import WebState, render
-from web.security import LoginThrottle, NotAuthenticated, SecurityHeadersMiddleware, is_api, safe_href
+from web.security import (
+    BodyLimitMiddleware,
+    LoginThrottle,
+    NotAuthenticated,
+    SecurityHeadersMiddleware,
+    is_api,
+    safe_href,
+)
 from web.settings import WebSettings
 
 log = logging.getLogger("web")
@@ -90,6 +97,7 @@ def create_app(
         same_site="lax",
         https_only=settings.secure_cookies,
     )
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     static_dir = Path(str(resources.files("web").joinpath("static")))
     app.mount("/static", StaticFiles(directory=static_dir), name="static")

@@ -82,6 +82,11 @@ class WebSettings(BaseModel):
         description="Failed logins allowed per user name and per client address in one minute "
         "before further attempts are refused with 429. Default: 10",
     )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Largest request body accepted (forms, JSON); larger ones get 413. Default: 1048576",
+    )
     page_size: int = Field(
         default=100, ge=10, le=1000, description="Rows per page in lists (orders, exceptions). Default: 100"
     )

@@ -172,3 +172,18 @@ def test_disabled_user_loses_session(app: FastAPI) -> None:
         assert client.get("/api/me").status_code == 200
         accounts.disable_user("temp")
         assert client.get("/api/me").status_code == 401
+
+
+def test_oversized_bodies_are_refused_before_parsing(admin: TestClient) -> None:
+    token = csrf_of(admin.get("/admin").text)
+    big = admin.post(
+        "/api/tokens",
+        content=b'{"name": "' + b"x" * 2_000_000 + b'"}',
+        headers={"X-CSRF-Token": token, "content-type": "application/json"},
+    )
+    assert big.status_code == 413
+    form = admin.post("/admin/tokens", data={"csrf_token": token, "name": "y" * 1_100_000})
+    assert form.status_code == 413
+    assert admin.get("/api/tokens").json() == [] or all(
+        len(t["name"]) <= 100 for t in admin.get("/api/tokens").json()
+    )
