@@ -18,6 +18,7 @@ from alerts.notifiers.slack import payload as slack_payload
 from alerts.notifiers.webhook import payload as webhook_payload
 from alerts.rules import RulesConfig, RulesError, load_rules
 from alerts.settings import AlertSettings
+from alerts.ssrf import TargetPolicy, check_target
 from storage import Store
 
 log = logging.getLogger("alerts")
@@ -88,6 +89,21 @@ def preview_rule(
     )
 
 
+def refused_targets(config: RulesConfig, settings: AlertSettings) -> list[str]:
+    """Receiver targets the SSRF guard would refuse with these settings, one line each."""
+    policy = TargetPolicy.of(settings.allow_private_targets, settings.allowed_target_networks)
+    problems = []
+    for receiver in config.receivers:
+        urls = [(f"webhook[{i}]", c.url.get_secret_value()) for i, c in enumerate(receiver.webhook_configs)]
+        urls += [(f"slack[{i}]", c.url.get_secret_value()) for i, c in enumerate(receiver.slack_configs)]
+        urls += [(f"pagerduty[{i}]", c.url) for i, c in enumerate(receiver.pagerduty_configs)]
+        for integration, url in urls:
+            why = check_target(url, policy)
+            if why:
+                problems.append(f"receiver {receiver.name} {integration}: {why}")
+    return problems
+
+
 def preview_notifications(config: RulesConfig, messages: list[Message]) -> list[dict[str, Any]]:
     """What each receiver integration would be sent for ``messages`` (secrets left out)."""
     out: list[dict[str, Any]] = []
@@ -142,4 +158,5 @@ __all__ = [
     "load_config",
     "preview_notifications",
     "preview_rule",
+    "refused_targets",
 ]

@@ -138,3 +138,25 @@ def guarded_client(policy: TargetPolicy, timeout: float) -> httpx.Client:
         trust_env=False,
         headers={"User-Agent": "order-control-tower-alerts"},
     )
+
+
+def check_target(url: str, policy: TargetPolicy) -> str | None:
+    """Why ``url`` would be refused now (scheme or resolved address), or None; for ``alerts check``.
+
+    Delivery re-checks at connect time; a host that cannot be resolved here is not reported.
+    """
+    try:
+        check_scheme(url)
+    except TargetRefused as exc:
+        return str(exc)
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        addresses = resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
+    except httpcore.ConnectError:
+        return None
+    for address in addresses:
+        why = policy.refusal(address)
+        if why:
+            return f"target host {host} resolves to {why} address {address}"
+    return None

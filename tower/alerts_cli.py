@@ -22,7 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 from alerts import state
 from alerts.model import Ack, Alert, AlertState, Silence
 from alerts.rules import RulesConfig, RulesError, parse_duration
-from alerts.service import RulePreview, load_config, preview_rule
+from alerts.service import RulePreview, load_config, preview_rule, refused_targets
 from alerts.settings import AlertSettings
 from storage import Store, StoreError, StoreLockedError, open_store
 from tower import runtime
@@ -160,9 +160,15 @@ def _parse(adapter: TypeAdapter[Any], data: Any, what: str) -> Any:
 
 @alerts_app.command("check")
 def check(config: ConfigOption = None) -> None:
-    """Validate the rules file (exit 2 with file, line and field on the first problems)."""
+    """Validate the rules file (file, line and field of problems) and its notification targets."""
     settings = runtime.settings_or_exit(config)
     rules = _config(settings)
+    refused = refused_targets(rules, settings.alerts)
+    if refused:
+        runtime.fail(
+            "notification targets would be refused (alerts.allow_private_targets / allowed_target_networks): "
+            + "; ".join(refused)
+        )
     typer.echo(
         f"{settings.alerts.rules_file}: {len(rules.rules)} rule(s), {len(rules.receivers)} receiver(s), "
         f"{len(rules.inhibit_rules)} inhibit rule(s), {len(rules.time_intervals)} time interval(s): OK"

@@ -102,3 +102,22 @@ def test_an_allowed_network_does_not_open_others() -> None:
         delivery = WebhookNotifier(WebhookConfig(url=f"{recorder.url}/hook"), client).notify(message())
     assert not delivery.ok
     assert recorder.requests == []
+
+
+def test_alerts_check_names_the_targets_that_would_be_refused() -> None:
+    from alerts.service import refused_targets
+    from alerts.settings import AlertSettings
+
+    config = parse_rules(
+        "route: {receiver: ops}\n"
+        "receivers:\n"
+        "  - name: ops\n"
+        "    webhook_configs: [{url: 'http://10.0.0.1/hook'}, {url: 'https://hooks.example.com/ok'}]\n"
+        "    slack_configs: [{url: 'http://[::1]:8080/slack'}]\n"
+    )
+    assert refused_targets(config, AlertSettings()) == [
+        "receiver ops webhook[0]: target host 10.0.0.1 resolves to private address 10.0.0.1",
+        "receiver ops slack[0]: target host ::1 resolves to loopback address ::1",
+    ]
+    assert refused_targets(config, AlertSettings(allow_private_targets=True)) == []
+    assert refused_targets(config, AlertSettings(allowed_target_networks=["10.0.0.0/8", "::1/128"])) == []
