@@ -187,3 +187,13 @@ def test_oversized_bodies_are_refused_before_parsing(admin: TestClient) -> None:
     assert admin.get("/api/tokens").json() == [] or all(
         len(t["name"]) <= 100 for t in admin.get("/api/tokens").json()
     )
+
+
+def test_admin_sees_settings_with_secrets_masked(admin: TestClient, viewer: TestClient) -> None:
+    view = admin.get("/api/settings").json()
+    assert view["web"]["secret_key"] == "**********"
+    assert all(u["password_hash"] == "**********" for u in view["web"]["users"])
+    assert "capture_to_ship" in {s["name"] for s in view["slas"]}
+    page = admin.get("/admin").text
+    assert "test-secret-key" not in page and "$argon2" not in page
+    assert viewer.get("/api/settings").status_code == 403

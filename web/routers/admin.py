@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse
@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from web.accounts import AccountError, NewToken, TokenInfo, UserInfo
-from web.deps import Admin, StateDep, render
+from web.deps import Admin, StateDep, WebState, render
 from web.settings import Role
 
 router = APIRouter(tags=["admin"])
@@ -18,6 +18,39 @@ router = APIRouter(tags=["admin"])
 TokenId = Annotated[
     str, Path(pattern=r"^[0-9a-f]{12}$", description="First 12 hex digits of the token digest")
 ]
+
+
+class SlaSummary(BaseModel):
+    name: str
+    kind: str
+    start: str
+    end: str
+    target_s: float
+    clock: str
+
+
+class SettingsView(BaseModel):
+    """The dashboard's effective settings (secrets masked) and the SLA policy in force."""
+
+    web: dict[str, Any]
+    slas: list[SlaSummary]
+
+
+def _settings_view(state: WebState) -> SettingsView:
+    return SettingsView(
+        web=state.settings.model_dump(mode="json"),
+        slas=[
+            SlaSummary(
+                name=s.name,
+                kind=s.kind,
+                start=f"{s.start.stage}.{s.start.at}",
+                end=f"{s.end.stage}.{s.end.at}",
+                target_s=s.target,
+                clock=s.clock,
+            )
+            for s in state.policy.slas
+        ],
+    )
 
 
 class TokenRequest(BaseModel):
@@ -50,6 +83,7 @@ def _page(
             "roles": list(Role),
             "new_token": new_token,
             "error": error,
+            "settings_view": _settings_view(state),
         },
         principal=principal,
         status_code=status_code,
@@ -78,6 +112,12 @@ def revoke_token_form(state: StateDep, principal: Admin, token_id: TokenId) -> R
     except AccountError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     return RedirectResponse("/admin", status_code=303)
+
+
+@router.get("/api/settings", response_model=SettingsView)
+def settings_api(state: StateDep, principal: Admin) -> SettingsView:
+    """Effective dashboard settings (secrets masked) and the SLA policy (admin only)."""
+    return _settings_view(state)
 
 
 @router.get("/api/users", response_model=list[UserInfo])
