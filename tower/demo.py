@@ -94,16 +94,28 @@ def _fresh(store: Store, settings: TowerSettings) -> None:
         shutil.rmtree(spool)
 
 
-def _demo_login(store: Store, settings: TowerSettings) -> tuple[str, str] | None:
-    """A fresh admin login for the dashboard (the database is new, so the user is too)."""
+@dataclass(frozen=True)
+class DemoLogin:
+    user: str
+    password: str
+    token: str | None  # a viewer API token, so `tower trace` can ask the running demo
+
+
+def _demo_login(store: Store, settings: TowerSettings) -> DemoLogin | None:
+    """A fresh admin login (and API token) for the dashboard; the database is new, so are they."""
     try:
         from web.accounts import Accounts
         from web.settings import Role
     except ImportError:  # dashboard without accounts in this build
         return None
     password = secrets.token_urlsafe(12)
-    Accounts(store, settings.web).add_user(DEMO_USER, password, Role.ADMIN, replace=True)
-    return DEMO_USER, password
+    accounts = Accounts(store, settings.web)
+    accounts.add_user(DEMO_USER, password, Role.ADMIN, replace=True)
+    try:
+        token: str | None = accounts.create_token("tower demo", Role.VIEWER, DEMO_USER).token
+    except Exception:  # tokens are a convenience here
+        token = None
+    return DemoLogin(DEMO_USER, password, token)
 
 
 def _endpoint(collector: Any, settings: TowerSettings) -> str:
@@ -119,7 +131,7 @@ def _feed(
     store: Store,
     collector: Any,
     dashboard: str | None,
-    login: tuple[str, str] | None,
+    login: DemoLogin | None,
     console: Console,
     stop: threading.Event,
 ) -> int:
@@ -194,7 +206,7 @@ def _print_where_to_look(
     rows: list[tuple[str, str, str]],
     found: dict[str, bool],
     dashboard: str | None,
-    login: tuple[str, str] | None,
+    login: DemoLogin | None,
     data_dir: Path,
 ) -> None:
     table = Table(title="Look up an order by any of its keys", show_lines=False)
@@ -206,13 +218,13 @@ def _print_where_to_look(
         table.add_row(key_type, key, order, "yes" if found.get(key) else "[red]not yet[/]")
     console.print(table)
     if rows:
-        console.print(
-            f"try:  TOWER_STORAGE__DATA_DIR={data_dir} tower trace {rows[min(1, len(rows) - 1)][1]}"
-        )
+        token = f"TOWER_API_TOKEN={login.token} " if login is not None and login.token else ""
+        key = rows[min(1, len(rows) - 1)][1]
+        console.print(f"try:  {token}TOWER_STORAGE__DATA_DIR={data_dir} tower trace {key}", soft_wrap=True)
     if dashboard:
         console.print(f"dashboard: {dashboard}")
         if login:
-            console.print(f"log in as [bold]{login[0]}[/] with password [bold]{login[1]}[/]")
+            console.print(f"log in as [bold]{login.user}[/] with password [bold]{login.password}[/]")
 
 
 def demo_command(

@@ -88,7 +88,10 @@ class KeySamples:
         def richness(order: str) -> int:
             return len(self.by_order.get(order, {}))
 
-        delivered = list(dict.fromkeys(reversed(self.delivered)))
+        # delivered orders show the whole journey; early in a short history, any order will do
+        delivered = list(dict.fromkeys(reversed(self.delivered))) or sorted(
+            self.by_order, key=richness, reverse=True
+        )
         edi = sorted((o for o in delivered if self.channels.get(o) == "edi"), key=richness, reverse=True)
         web = [o for o in delivered if self.channels.get(o) == "ecommerce"]
         for order in edi[:1] or delivered[:1]:

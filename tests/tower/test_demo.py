@@ -78,15 +78,32 @@ def test_demo_backfills_and_prints_keys_that_find_their_order(tmp_path: Path) ->
 
 
 @pytest.mark.slow
-def test_demo_keeps_live_traffic_flowing(tmp_path: Path) -> None:
+def test_demo_keeps_live_traffic_flowing_and_answers_tower_trace_meanwhile(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
-    result = tower(
-        "demo", "--data-dir", str(data_dir), "--orders", "20", "--days", "2", "--live-rate", "20000",
-        "--duration", "3", "--no-progress", env=demo_env(data_dir),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    sent = re.search(r"demo stopped: ([\d,]+) live spans sent", result.stdout)
-    assert sent and int(sent.group(1).replace(",", "")) > 0, result.stdout
+    command = [
+        sys.executable, "-m", "tower", "demo", "--data-dir", str(data_dir), "--orders", "20", "--days", "2",
+        "--live-rate", "20000", "--duration", "8", "--no-progress",
+    ]  # fmt: skip
+    env = {**os.environ, "COLUMNS": "200", **demo_env(data_dir)}
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as demo:
+        assert demo.stdout is not None
+        lines: list[str] = []
+        for line in demo.stdout:
+            lines.append(line)
+            if line.startswith("try:"):
+                break
+        hint = lines[-1].split()
+        assert hint[0] == "try:" and hint[1].startswith("TOWER_API_TOKEN="), "".join(lines)
+        # the demo holds the store: tower trace asks its API with the printed token
+        traced = tower("trace", hint[-1], "--json", env=dict(item.split("=", 1) for item in hint[1:3]))
+        assert traced.returncode == 0, traced.stderr
+        assert json.loads(traced.stdout)
+        rest, errors = demo.communicate(timeout=120)
+    assert demo.returncode == 0, rest + errors
+    sent = re.search(r"demo stopped: ([\d,]+) live spans sent", rest)
+    assert sent and int(sent.group(1).replace(",", "")) > 0, rest
 
 
 def test_demo_refuses_a_server_store(tmp_path: Path) -> None:
