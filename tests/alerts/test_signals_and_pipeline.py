@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from alert_receivers import Recorder, http_recorder
-from alert_scenario import T0, hop, stalled_warehouse
+from alert_scenario import T0, hop, recover, stalled_warehouse
 
 from alerts import signals, state
 from alerts.evaluator import Evaluator
@@ -152,28 +152,40 @@ def evaluator_alerts(evaluator: Evaluator, now: datetime) -> list:  # type: igno
     return alerts
 
 
-def test_acknowledged_alerts_stop_repeating(store: Store, hook: Recorder) -> None:
-    stalled_warehouse(store)
-    config = parse_rules(
-        PIPELINE.replace("URL", hook.url).replace("threshold: 15m", "threshold: 100d")  # no quiet system
-    )
-    evaluator = Evaluator(store, config, SETTINGS)
-    evaluator.evaluate_once(at(0))
-    assert len(hook.requests) == 1
-    [alert] = state.list_alerts(store, states=["firing"])
-    with pytest.raises(InvalidRequest, match="user name"):
-        state.acknowledge(store, alert.fingerprint, by="  ")
-    ack = state.acknowledge(store, alert.fingerprint, by="ana", comment="on it", now=at(5))
-    assert ack.acked_by == "ana" and ack.fired_at == alert.fired_at
-    evaluator.evaluate_once(at(6))  # the acknowledgement itself is news: one update, marked acked
-    assert len(hook.requests) == 2
-    for minute in (40, 80, 120):  # repeats would be due every 30m; acknowledged alerts stay quiet
-        evaluator.evaluate_once(at(minute))
-    assert len(hook.requests) == 2
-    assert state.get_alert(store, alert.fingerprint).ack is not None
+def test_acknowledged_alerts_stop_repeating_and_pagerduty_follows(store: Store, hook: Recorder) -> None:
+    stalled = stalled_warehouse(store)
+    with http_recorder(default_status=202) as pd:
+        text = (
+            PIPELINE.replace("URL", hook.url)
+            .replace("threshold: 15m", "threshold: 100d")  # no quiet system here
+            .replace(
+                '    webhook_configs: [{url: "',
+                f'    pagerduty_configs: [{{routing_key: k, url: "{pd.url}/v2/enqueue"}}]\n    webhook_configs: [{{url: "',
+            )
+        )
+        evaluator = Evaluator(store, parse_rules(text), SETTINGS)
+        evaluator.evaluate_once(at(0))
+        assert len(hook.requests) == 1
+        [alert] = state.list_alerts(store, states=["firing"])
+        with pytest.raises(InvalidRequest, match="user name"):
+            state.acknowledge(store, alert.fingerprint, by="  ")
+        ack = state.acknowledge(store, alert.fingerprint, by="ana", comment="on it", now=at(5))
+        assert ack.acked_by == "ana" and ack.fired_at == alert.fired_at
+        evaluator.evaluate_once(at(6))  # the acknowledgement itself is news: one update, marked acked
+        assert len(hook.requests) == 2
+        for minute in (40, 80, 120):  # repeats would be due every 30m; acknowledged alerts stay quiet
+            evaluator.evaluate_once(at(minute))
+        assert len(hook.requests) == 2
+        recover(store, stalled, at(125))
+        evaluator.evaluate_once(at(130))
+        evaluator.close()
+    assert [r.json()["status"] for r in hook.requests] == ["firing", "firing", "resolved"]
+    events = [r.json() for r in pd.requests]
+    assert [e["event_action"] for e in events] == ["trigger", "acknowledge", "resolve"]
+    assert len({e["dedup_key"] for e in events}) == 1
+    assert state.get_alert(store, alert.fingerprint).state is AlertState.RESOLVED
     notes = [c.note for c in state.alert_history(store, alert.fingerprint)]
     assert "acknowledged by ana: on it" in notes
-    evaluator.close()
 
 
 def test_silence_input_is_validated(store: Store) -> None:
