@@ -238,6 +238,9 @@ class HttpTarget(_Strict):
 
 class WebhookConfig(HttpTarget):
     max_alerts: int = Field(default=0, ge=0, description="Alerts per message; 0 sends all.")
+    bearer_token: SecretStr | None = Field(
+        default=None, description="Sent as 'Authorization: Bearer <token>' (Alertmanager's http_config)."
+    )
 
 
 class SlackConfig(HttpTarget):

@@ -54,7 +54,12 @@ class WebhookNotifier:
     def __init__(self, config: WebhookConfig, client: httpx.Client) -> None:
         self.config = config
         self.send_resolved = config.send_resolved
-        self.poster = HttpPoster(client)
+        headers = (
+            {"Authorization": f"Bearer {config.bearer_token.get_secret_value()}"}
+            if config.bearer_token
+            else {}
+        )
+        self.poster = HttpPoster(client, headers)
 
     def notify(self, message: Message) -> Delivery:
         return self.poster.post(self.config.url.get_secret_value(), payload(message, self.config.max_alerts))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from alert_receivers import http_recorder, smtp_server
+from pydantic import SecretStr
 
 from alerts import state
 from alerts.dispatch import Dispatcher
@@ -318,3 +319,15 @@ def test_a_huge_error_reply_is_read_only_up_to_a_bound(client) -> None:
         delivery = WebhookNotifier(WebhookConfig(url=f"{hook.url}/h"), client).notify(message(alert()))
     assert not delivery.ok and delivery.retryable
     assert delivery.error.startswith("HTTP 503: <html>xxx") and len(delivery.error) < 400
+
+
+def test_webhook_bearer_token_and_max_alerts(client) -> None:
+    config = WebhookConfig(url="http://placeholder/h", bearer_token="t0ken", max_alerts=1)
+    with http_recorder() as hook:
+        config.url = SecretStr(f"{hook.url}/h")
+        delivery = WebhookNotifier(config, client).notify(message(alert("a" * 16), alert("b" * 16)))
+    assert delivery.ok
+    [request] = hook.requests
+    assert request.headers["Authorization"] == "Bearer t0ken"
+    body = request.json()
+    assert body["truncatedAlerts"] == 1 and [a["fingerprint"] for a in body["alerts"]] == ["a" * 16]
