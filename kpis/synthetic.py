@@ -1,29 +1,36 @@
-"""Synthetic order spans generated inside ClickHouse, for benchmarks and load tests."""
+"""Synthetic orders generated inside ClickHouse, for benchmarks and load tests."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Literal
 
 from storage import SqlFiles, Store
 
 SQL = SqlFiles("kpis.queries")
 
 
-def generate_orders(store: Store, count: int, start: datetime, end: datetime, first: int = 0) -> int:
-    """Write ``count`` synthetic orders (ids ``BO-<first>``...) captured over [start, end) to otel_traces.
+def generate_orders(
+    store: Store,
+    count: int,
+    start: datetime,
+    end: datetime,
+    first: int = 0,
+    via: Literal["spans", "hops"] = "spans",
+) -> None:
+    """Write ``count`` synthetic orders (ids ``BO-<first>``...) captured over [start, end).
 
-    Returns the number of spans now in otel_traces for those orders' numbers range (one query).
+    ``via="spans"`` inserts spans into otel_traces (every materialized view runs, as for real
+    ingest); ``via="hops"`` inserts what order_hops_mv would make of them straight into order_hops.
     """
-    store.command(
-        SQL["synthetic_spans"],
-        {"count": count, "first": first, "start": _naive(start), "end": _naive(end)},
-    )
-    return count
+    params = {"count": count, "first": first, "start": _naive(start), "end": _naive(end)}
+    if via == "spans":
+        store.command(SQL["synthetic_spans"], params)
+        return
+    spans = SQL["synthetic_spans"]
+    select = spans[spans.index("WITH\n") :]
+    store.command(SQL["synthetic_hops"].replace("FROM (/*SPANS*/)", f"FROM ({select})"), params)
 
 
 def _naive(moment: datetime) -> datetime:
-    return (
-        moment
-        if moment.tzinfo is None
-        else moment.replace(tzinfo=None) - (moment.utcoffset() or (moment - moment))
-    )
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

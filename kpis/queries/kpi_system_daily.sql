@@ -22,3 +22,4 @@ SELECT
 FROM order_hops
 WHERE {all:UInt8} = 1 OR toDate(Timestamp) IN days
 GROUP BY Day, System, SystemKind
+SETTINGS optimize_on_insert = 0

@@ -87,4 +87,4 @@ SELECT
 FROM x
 LEFT JOIN a ON a.OrderId = x.OrderId AND a.ExceptionType = x.ExceptionType
 LEFT JOIN f ON f.OrderId = x.OrderId
-SETTINGS join_use_nulls = 0
+SETTINGS join_use_nulls = 0, optimize_on_insert = 0

@@ -117,4 +117,4 @@ FROM (
            arrayConcat(arrayMap(k -> k || '.start', mapKeys(h.sm_start)), arrayMap(k -> k || '.end', mapKeys(h.sm_end))) AS edges
     FROM h LEFT JOIN e USING OrderId
 )
-SETTINGS join_use_nulls = 0
+SETTINGS join_use_nulls = 0, optimize_on_insert = 0

@@ -103,3 +103,4 @@ WHERE State != 'met'
             WHERE Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)}
             UNION DISTINCT
             SELECT arrayJoin({orders:Array(String)}) AS OrderId)))
+SETTINGS optimize_on_insert = 0
