@@ -207,6 +207,7 @@ _TTL_TABLES: dict[str, str] = {
     "otel_traces_trace_id_ts": "toDateTime(Start)",
     "order_keys": "toDateTime(Timestamp)",
     "span_links": "toDateTime(Timestamp)",
+    "otel_traces_by_trace": "toDateTime(Timestamp)",
     "alert_state_history": "toDateTime(At)",
     "alert_notifications": "toDateTime(At)",
     "order_hops": "toDateTime(Timestamp)",

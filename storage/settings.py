@@ -16,6 +16,7 @@ DEFAULT_TTL_DAYS: dict[str, int] = {
     "otel_traces_trace_id_ts": 30,
     "order_keys": 30,
     "span_links": 30,
+    "otel_traces_by_trace": 30,
     "alert_state_history": 90,
     "alert_notifications": 90,
     "order_hops": 30,

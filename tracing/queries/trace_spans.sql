@@ -1,5 +1,5 @@
 -- Every span of the given traces, bounded by the traces' time range from otel_traces_trace_id_ts
--- (Start/End are whole seconds of span starts), so otel_traces is never read without a time bound.
+-- (Start/End are whole seconds of span starts), read from otel_traces_by_trace by its primary key.
 WITH (
     SELECT (min(Start), max(End))
     FROM otel_traces_trace_id_ts
@@ -24,7 +24,7 @@ SELECT
     `Links.TraceId` AS LinkTraceIds,
     `Links.SpanId` AS LinkSpanIds,
     `Links.Attributes` AS LinkAttributes
-FROM otel_traces
+FROM otel_traces_by_trace
 WHERE TraceId IN {trace_ids:Array(String)}
     AND Timestamp >= bounds.1
     AND Timestamp < bounds.2 + INTERVAL 1 SECOND
