@@ -268,3 +268,40 @@ def test_postgresql_source_restart_mid_stream(
     second.engine.dispose()
     assert order_ids(sink) == [f"SO-{1000 + i}" for i in range(1, 8)]
     assert sink.spans[0].start_ns == 1795687200 * 10**9  # timestamptz -> the hop start
+
+
+def test_postgresql_timestamp_cursor_survives_a_restart(
+    tmp_path: Path, sink: Any, make_emitter: Any, postgres_url: str
+) -> None:
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS shipments_log"))
+        conn.execute(
+            sa.text("CREATE TABLE shipments_log (changed_at TIMESTAMPTZ PRIMARY KEY, order_no TEXT)")
+        )
+        for i in range(1, 6):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO shipments_log VALUES (TIMESTAMPTZ '2026-11-26 10:00:00+00' + :s * INTERVAL '1 second', :o)"
+                ),
+                {"s": i, "o": f"SO-{2000 + i}"},
+            )
+    engine.dispose()
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("stage: ship\nstart_column: changed_at\nattributes: {order.id: order_no}\n")
+    settings = PollerAgentSettings(
+        name="ship-log",
+        url=postgres_url,
+        table="shipments_log",
+        cursor_column="changed_at",
+        batch_size=2,
+        mapping_file=mapping,
+    )
+    first = Poller(settings, make_emitter("tms", "poller"), tmp_path / "state")
+    assert first.drain(max_batches=1) == 2
+    first.engine.dispose()
+    assert '"t": "datetime"' in first.cursor_path.read_text()
+    second = Poller(settings, make_emitter("tms", "poller"), tmp_path / "state")
+    assert second.drain() == 3
+    second.engine.dispose()
+    assert order_ids(sink) == [f"SO-{2000 + i}" for i in range(1, 6)]
