@@ -69,50 +69,68 @@ def _measure(client: httpx.Client, paths: list[str]) -> dict[str, Any]:
     times: list[float] = []
     statuses: dict[int, int] = {}
     sizes: list[int] = []
+    errors: list[str] = []
     for path in paths:
         started = time.perf_counter()
-        response = client.get(path)
+        try:
+            response = client.get(path)
+        except httpx.HTTPError as exc:  # counted, not fatal: the figure says how many failed
+            times.append((time.perf_counter() - started) * 1000)
+            statuses[0] = statuses.get(0, 0) + 1
+            errors.append(f"{path}: {exc}")
+            continue
         times.append((time.perf_counter() - started) * 1000)
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
         sizes.append(len(response.content))
+        if response.status_code >= 500:
+            errors.append(f"{path}: HTTP {response.status_code}")
     figures: dict[str, Any] = dict(_percentiles(times))
-    figures["bytes_avg"] = int(sum(sizes) / len(sizes))
-    figures["status"] = {str(k): v for k, v in sorted(statuses.items())}
+    figures["bytes_avg"] = int(sum(sizes) / len(sizes)) if sizes else 0
+    figures["status"] = {("error" if k == 0 else str(k)): v for k, v in sorted(statuses.items())}
+    if errors:
+        figures["errors"] = errors[:3]
     return figures
 
 
-def endpoints(orders: int, samples: int, seed: int, available: set[str]) -> dict[str, tuple[str, list[str]]]:
-    """figure -> (page or api, the request paths sampled); only areas the app serves."""
+def endpoints(orders: int, samples: int, seed: int) -> dict[str, tuple[str, list[str]]]:
+    """figure -> (page or api, the request paths sampled)."""
     rng = random.Random(seed)
     picks = [rng.randrange(orders) for _ in range(samples)]
     order_ids = [quote(KEYS["order.id"](n), safe="") for n in picks]
     pos = [quote(KEYS["order.customer_po"](n), safe="") for n in picks]
-    wanted: dict[str, tuple[str, list[str]]] = {
+    return {
         "timeline_page": ("page", [f"/orders/{o}" for o in order_ids]),
         "timeline_api": ("api", [f"/api/orders/{o}/timeline" for o in order_ids]),
         "search_api": ("api", [f"/api/search?q={p}" for p in pos]),
+        "kpi_page": ("page", ["/kpis"] * samples),
+        "kpi_api": ("api", ["/api/kpis"] * samples),
+        "kpi_orders_api": ("api", ["/api/kpis/touchless_rate/orders"] * samples),
+        "exceptions_page": ("page", ["/exceptions"] * samples),
+        "exceptions_api": ("api", ["/api/exceptions"] * samples),
+        "sla_page": ("page", ["/sla"] * samples),
     }
-    if "/kpis" in available:
-        wanted["kpi_page"] = ("page", ["/kpis"] * samples)
-        wanted["kpi_api"] = ("api", ["/api/kpis"] * samples)
-    if "/exceptions" in available:
-        wanted["exceptions_page"] = ("page", ["/exceptions"] * samples)
-        wanted["exceptions_api"] = ("api", ["/api/exceptions"] * samples)
-    if "/sla" in available:
-        wanted["sla_page"] = ("page", ["/sla"] * samples)
-    return wanted
 
 
 def run_bench(
-    *, spans: int, samples: int, seed: int, data_dir: Path | None, keep: bool, quiet: bool = False
+    *,
+    spans: int,
+    samples: int,
+    seed: int,
+    data_dir: Path | None,
+    keep: bool,
+    reuse: bool = False,
+    quiet: bool = False,
 ) -> dict[str, Any]:
-    """Generate, serve, measure; returns the JSON figures."""
+    """Generate (or reuse a store kept by an earlier run), serve, measure; returns the JSON figures."""
     if samples < 2:
         raise ValueError(f"--samples must be at least 2, got {samples}")
     owned_dir = data_dir is None
     root = Path(tempfile.mkdtemp(prefix="tower-bench-web-")) if data_dir is None else data_dir
-    if data_dir is not None and (data_dir / "clickhouse").exists():
-        raise ValueError(f"{data_dir} already holds a store; give an empty or new directory")
+    existing = data_dir is not None and (data_dir / "clickhouse").exists()
+    if existing and not reuse:
+        raise ValueError(f"{data_dir} already holds a store; give an empty or new directory, or --reuse")
+    if reuse and not existing:
+        raise ValueError("--reuse needs --data-dir of a store kept by an earlier run (--keep)")
 
     def progress(message: str) -> None:
         if not quiet:
@@ -124,17 +142,25 @@ def run_bench(
     service: WebService | None = None
     try:
         runtime.migrate_store(store)
-        written = generate(store, spans, progress=progress)
-        kpis = _kpi_jobs(store, progress)
+        if reuse:
+            orders = int(store.scalar("SELECT uniqExact(OrderId) FROM order_keys WHERE KeyType = 'order.id'"))
+            written = {
+                "orders": orders,
+                "spans": int(store.scalar("SELECT count() FROM otel_traces")),
+                "reused": True,
+            }
+            kpis: dict[str, Any] = {"ran": False, "reused": True}
+        else:
+            written = generate(store, spans, progress=progress)
+            kpis = _kpi_jobs(store, progress)
         web = WebSettings(
             port=0, secret_key=SecretStr(secrets.token_urlsafe(32)), login_attempts_per_minute=1000
         )
         accounts = Accounts(store, web)
-        accounts.add_user("bench", password, Role.ADMIN)
+        accounts.add_user("bench", password, Role.ADMIN, replace=True)
         token = accounts.create_token("bench", Role.VIEWER, "bench").token
         service = WebService(TowerSettings(storage=storage, web=web), store)
         service.start()
-        available = {getattr(route, "path", "") for route in service.app.routes}
         figures: dict[str, Any] = {}
         with (
             httpx.Client(base_url=service.url, timeout=60) as pages,
@@ -143,7 +169,7 @@ def run_bench(
             ) as api,
         ):
             _login(pages, "bench", password)
-            plan = endpoints(written["orders"], samples, seed, available)
+            plan = endpoints(written["orders"], samples, seed)
             for name, (kind, paths) in plan.items():
                 client = pages if kind == "page" else api
                 for path in paths[:3]:  # warm-up, as a running tower is

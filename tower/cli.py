@@ -178,12 +178,17 @@ def bench_web(
         Path | None, typer.Option("--data-dir", help="New directory for the store. Default: a temp dir.")
     ] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the generated store.")] = False,
+    reuse: Annotated[
+        bool, typer.Option("--reuse", help="Measure again on a store kept with --keep in --data-dir.")
+    ] = False,
 ) -> None:
     """p50/p95/p99 latency of the timeline, KPI and exception pages and their JSON API (JSON)."""
     from tower.bench_web import run_bench as run_web_bench
 
     try:
-        result = run_web_bench(spans=spans, samples=samples, seed=seed, data_dir=data_dir, keep=keep)
+        result = run_web_bench(
+            spans=spans, samples=samples, seed=seed, data_dir=data_dir, keep=keep, reuse=reuse
+        )
     except ValueError as exc:
         runtime.fail(str(exc))
     typer.echo(json.dumps(result, indent=2))

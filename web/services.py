@@ -224,12 +224,11 @@ class KpiOverview(BaseModel):
 
 
 def kpi_overview(store: Store, policy: Policy, period: Period, segment: Segment) -> KpiOverview:
+    both = service.kpi_trend(store, period.start - (period.end - period.start), period.end, segment)
     return KpiOverview(
         report=service.kpi_report(store, policy, period.start, period.end, segment),
-        trend=service.kpi_trend(store, period.start, period.end, segment),
-        previous_trend=service.kpi_trend(
-            store, period.start - (period.end - period.start), period.start, segment
-        ),
+        trend=[d for d in both if d.day >= period.start],
+        previous_trend=[d for d in both if d.day < period.start],
     )
 
 

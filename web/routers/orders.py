@@ -102,7 +102,10 @@ def timeline_page(request: Request, order_id: OrderId, state: StateDep, principa
             "sla_marks": marks,
             "spans_by_id": {span.span_id: span for span in timeline.spans},
             "other_spans": [span for span in timeline.spans if span.span_id not in hop_spans],
-            "exceptions": services.order_exceptions(state.store, state.policy, timeline.order_id),
+            # the queue is asked only when the spans carry exceptions (most orders have none)
+            "exceptions": services.order_exceptions(state.store, state.policy, timeline.order_id)
+            if timeline.exceptions
+            else [],
         },
         principal=principal,
     )
