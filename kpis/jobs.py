@@ -209,7 +209,7 @@ class KpiEngine:
         low = first if isinstance(first, date) and first.year > 1970 else today
         high_data = self.store.scalar("SELECT max(toDate(LastActivityAt)) FROM order_facts")
         high = max(today, high_data if isinstance(high_data, date) else today)
-        return low - timedelta(days=7), high + timedelta(days=120)
+        return low - timedelta(days=7), high + timedelta(days=45)
 
     def _insert(self, name: str, window: Window, version: int, extra: dict[str, Any] | None = None) -> int:
         params = {**window.parameters(), "version": version, **(extra or {})}

@@ -6,7 +6,7 @@
 -- times. Open rows carry DueAt; whether they are at risk or breached *now* is decided at read time.
 -- Met results are written only when they replace a breached/open/skipped row.
 INSERT INTO sla_results
-SELECT * FROM (
+SELECT * EXCEPT (bdue, hk, pd) FROM (
 WITH
     touched AS (
         SELECT OrderId FROM order_facts
@@ -24,10 +24,17 @@ SELECT
     sla AS Sla,
     {sla_kinds:Array(String)}[i] AS Kind,
     {sla_stages:Array(String)}[i] AS Stage,
-    multiIf(b_ms > 0, if(elapsed_s <= target_s, 'met', 'breached'), Status = 'open', 'open', 'skipped') AS State,
+    State,
     fromUnixTimestamp64Milli(a_ms, 'UTC') AS StartAt,
     if(b_ms > 0, fromUnixTimestamp64Milli(b_ms, 'UTC'), NULL) AS EndAt,
-    fromUnixTimestamp64Milli(toInt64(due_ms), 'UTC') AS DueAt,
+    -- due time: business-time value of the start + target, back to a wall-clock instant
+    -- (computed only for the rows written, after the filter below)
+    ba + toInt64(target_s * 1000) AS bdue,
+    {cal_hpos:Array(Int64)}[cal] + least(intDiv(bdue, hour_ms), {cal_nhours:Array(Int64)}[cal] - 1) + 1 AS hk,
+    pos + if({cal_cumend:Array(Int64)}[pos + {cal_hour_first:Array(Int64)}[hk]] >= bdue,
+             {cal_hour_first:Array(Int64)}[hk], {cal_hour_first:Array(Int64)}[hk + 1]) AS pd,
+    fromUnixTimestamp64Milli(toInt64(if(cal = 0, a_ms + target_s * 1000,
+                                        {cal_open:Array(Int64)}[pd] + (bdue - {cal_cum:Array(Int64)}[pd]))), 'UTC') AS DueAt,
     target_s AS TargetS,
     if(b_ms > 0, elapsed_s, NULL) AS ElapsedS,
     {sla_warn_s:Array(Float64)}[i] AS WarnS,
@@ -58,12 +65,7 @@ FROM (
         {cal_cum:Array(Int64)}[pb] + least(greatest(b_ms - {cal_open:Array(Int64)}[pb], 0),
                                            {cal_close:Array(Int64)}[pb] - {cal_open:Array(Int64)}[pb]) AS bb,
         greatest(if(cal = 0, b_ms - a_ms, bb - ba), 0) / 1000.0 AS elapsed_s,
-        -- due time: business-time value start + target, back to a wall-clock instant
-        ba + toInt64(target_s * 1000) AS bdue,
-        {cal_hpos:Array(Int64)}[cal] + least(intDiv(bdue, hour_ms), {cal_nhours:Array(Int64)}[cal] - 1) + 1 AS hk,
-        pos + if({cal_cumend:Array(Int64)}[pos + {cal_hour_first:Array(Int64)}[hk]] >= bdue,
-                 {cal_hour_first:Array(Int64)}[hk], {cal_hour_first:Array(Int64)}[hk + 1]) AS pd,
-        if(cal = 0, a_ms + target_s * 1000, {cal_open:Array(Int64)}[pd] + (bdue - {cal_cum:Array(Int64)}[pd])) AS due_ms
+        multiIf(b_ms > 0, if(elapsed_s <= target_s, 'met', 'breached'), Status = 'open', 'open', 'skipped') AS State
     FROM (
         SELECT
             OrderId, CaptureAt, Status, CurrentStage, CurrentSystem,
@@ -76,31 +78,30 @@ FROM (
             toInt64(if({sla_to_end:Array(UInt8)}[i] = 1,
                        toUnixTimestamp64Milli(StageEnd[{sla_to_stage:Array(String)}[i]]),
                        toUnixTimestamp64Milli(StageStart[{sla_to_stage:Array(String)}[i]]))) AS b_ms,
-            arrayStringConcat(arrayFilter((v, d) -> d = 1, [
-                if(has({seg_values:Array(Array(String))}[1], Channel), Channel, ''),
-                if(has({seg_values:Array(Array(String))}[2], Priority), Priority, ''),
-                if(has({seg_values:Array(Array(String))}[3], CustomerTier), CustomerTier, ''),
-                if(has({seg_values:Array(Array(String))}[4], Warehouse), Warehouse, ''),
-                if(has({seg_values:Array(Array(String))}[5], Region), Region, '')], {seg_dims:Array(UInt8)}), '|') AS seg_key,
-            (indexOf({seg_keys:Array(String)}, seg_key) - 1) * n_sla + i AS seg_cell,
+            (seg - 1) * n_sla + i AS seg_cell,
             {seg_targets:Array(Float64)}[seg_cell] AS target_s,
             {seg_cals:Array(Int64)}[seg_cell] AS cal
-        FROM order_facts FINAL
+        FROM (
+            -- the segment's row in the target tables, once per order
+            SELECT
+                OrderId, CaptureAt, Status, CurrentStage, CurrentSystem, StageStart, StageEnd,
+                Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority,
+                indexOf({seg_keys:Array(String)}, arrayStringConcat(arrayFilter((v, d) -> d = 1, [
+                    if(has({seg_values:Array(Array(String))}[1], Channel), Channel, ''),
+                    if(has({seg_values:Array(Array(String))}[2], Priority), Priority, ''),
+                    if(has({seg_values:Array(Array(String))}[3], CustomerTier), CustomerTier, ''),
+                    if(has({seg_values:Array(Array(String))}[4], Warehouse), Warehouse, ''),
+                    if(has({seg_values:Array(Array(String))}[5], Region), Region, '')], {seg_dims:Array(UInt8)}), '|')) AS seg
+            FROM order_facts FINAL
+            WHERE ({all:UInt8} = 1 OR OrderId IN touched)
+        )
         ARRAY JOIN range(1, n_sla + 1) AS i
-        WHERE ({all:UInt8} = 1 OR OrderId IN touched)
     )
     WHERE a_ms > 0
-)
 )
 WHERE State != 'met'
    OR (OrderId, Sla) IN (
         SELECT OrderId, Sla FROM sla_results FINAL
-        WHERE State != 'met' AND ({all:UInt8} = 1 OR OrderId IN (
-            SELECT OrderId FROM order_facts
-            WHERE UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
-            UNION DISTINCT
-            SELECT OrderId FROM order_hops
-            WHERE Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)}
-            UNION DISTINCT
-            SELECT arrayJoin({orders:Array(String)}) AS OrderId)))
+        WHERE State != 'met' AND ({all:UInt8} = 1 OR OrderId IN touched))
+)
 SETTINGS optimize_on_insert = 0
