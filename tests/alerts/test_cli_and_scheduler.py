@@ -82,11 +82,6 @@ def test_alerts_test_shows_what_a_rule_would_send(tmp_path: Path) -> None:
     assert [e["event_action"] for e in pagerduty["payload"]] == ["trigger"]
     assert "secret-routing-key" not in result.stdout
 
-    # nothing was stored: listing shows no alerts
-    listed = tower("alerts", "list", "--json", env=env)
-    assert listed.returncode == 0, listed.stderr
-    assert json.loads(listed.stdout)["alerts"] == []
-
     unknown = tower("alerts", "test", "Nope", env=env)
     assert unknown.returncode == 2
     assert "no rule named 'Nope'; rules: WarehouseStalled" in unknown.stderr
@@ -145,3 +140,22 @@ def test_the_scheduler_role_runs_alert_evaluation(store: Store, tmp_path: Path) 
     [alert] = state.list_alerts(store)
     assert alert.state is AlertState.FIRING
     assert len(hook.requests) == 1
+
+
+def test_a_rule_test_stores_and_sends_nothing(store: Store, tmp_path: Path) -> None:
+    from alert_scenario import stalled_warehouse
+
+    from alerts.service import preview_rule
+    from alerts.settings import AlertSettings
+
+    stalled_warehouse(store)
+    with http_recorder() as hook:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(RULES.replace("URL", hook.url))
+        settings = AlertSettings(rules_file=rules, allow_private_targets=True)
+        preview = preview_rule(store, settings, "WarehouseStalled", T0)
+    assert [a.labels["warehouse"] for a in preview.alerts] == ["wh-2"]
+    assert [n["integration"] for n in preview.notifications] == ["webhook[0]", "pagerduty[0]"]
+    assert hook.requests == []
+    assert state.list_alerts(store) == []
+    assert state.notification_log(store) == []
