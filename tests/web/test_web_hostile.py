@@ -6,8 +6,10 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from orderspans import Hop, base_time, insert_order
+from orderspans import Hop, base_time, insert_order, quick_order
 
+from kpis.jobs import KpiEngine
+from kpis.policy import load_policy
 from storage import Store
 
 SCRIPT = "<script>alert(1)</script>"
@@ -40,6 +42,8 @@ def hostile(module_store: Store) -> Store:
         ],
         {"order.customer_po": IMG, "order.channel": SCRIPT, "shipment.tracking_number": JS_LINK},
     )
+    quick_order(store, "SO-9" + IMG, open_exception=IMG, channel=SCRIPT, region=JS_LINK)
+    assert all(r.status == "ok" for r in KpiEngine(store, load_policy()).run_all())
     return store
 
 
@@ -80,3 +84,30 @@ def test_hostile_search_finds_the_order(hostile: Store, viewer: TestClient) -> N
     response = viewer.get("/", params={"q": IMG}, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/orders/SO-%3Cb%3Eevil%3C%2Fb%3E"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/exceptions?status=",
+        "/sla?days=7",
+        "/kpis?days=7",
+        "/kpis/orders/orders?days=7",
+        "/kpis/touchless_rate/orders?days=7",
+        "/systems?window_s=604800&days=7",
+        "/",
+    ],
+)
+def test_every_page_renders_hostile_values_inert(hostile: Store, viewer: TestClient, path: str) -> None:
+    page = viewer.get(path)
+    assert page.status_code == 200, page.text[:500]
+    _assert_inert(page.text)
+
+
+def test_hostile_values_do_reach_the_pages_escaped(hostile: Store, viewer: TestClient) -> None:
+    queue = viewer.get("/exceptions", params={"status": ""}).text
+    assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in queue  # the exception type, as text
+    systems = viewer.get("/systems", params={"window_s": 604800, "days": 7}).text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in systems  # a system name, inside the SVG map too
+    drill = viewer.get("/kpis/orders/orders", params={"days": 7, "channel": SCRIPT})
+    assert "channel = &lt;script&gt;alert(1)&lt;/script&gt;" in drill.text
