@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alerts.matchers import MatcherError, parse_matcher
+from alerts.matchers import MatcherError, all_match, parse_matcher
 from alerts.model import (
     Ack,
     Alert,
@@ -140,25 +140,43 @@ def record_changes(store: Store, changes: Sequence[StateChange]) -> None:
 
 
 def list_alerts(
-    store: Store, states: Iterable[AlertState | str] = (), rule: str = "", limit: int = 500
+    store: Store,
+    states: Iterable[AlertState | str] = (),
+    rule: str = "",
+    limit: int = 500,
+    now: datetime | None = None,
 ) -> list[Alert]:
-    """Alert instances for display (every state unless ``states`` narrows it), newest first."""
+    """Alert instances for display (every state unless ``states`` narrows it), newest first.
+
+    ``suppressed_by`` lists the silences active at ``now`` (default: now) that match each alert.
+    """
     wanted = [AlertState(s).value for s in states]
     rows = store.rows(
         SQL["state_list"], {"states": wanted, "rule": rule, "limit": max(1, min(limit, 10_000))}
     )
     alerts = {row["Fingerprint"]: _alert(row) for row in rows}
     _attach_acks(store, alerts.values())
+    _attach_silences(store, alerts.values(), _now(now))
     return list(alerts.values())
 
 
-def get_alert(store: Store, fingerprint: str) -> Alert:
+def get_alert(store: Store, fingerprint: str, now: datetime | None = None) -> Alert:
     rows = store.rows(SQL["state_one"], {"fingerprint": fingerprint})
     if not rows:
         raise AlertNotFound(f"no alert with fingerprint {fingerprint!r}")
     alert = _alert(rows[0])
     _attach_acks(store, [alert])
+    _attach_silences(store, [alert], _now(now))
     return alert
+
+
+def _attach_silences(store: Store, alerts: Iterable[Alert], now: datetime) -> None:
+    active = [a for a in alerts if a.state in (AlertState.PENDING, AlertState.FIRING)]
+    if not active:
+        return
+    silences = [(s.id, [parse_matcher(m) for m in s.matchers]) for s in list_silences(store, active_at=now)]
+    for alert in active:
+        alert.suppressed_by = [sid for sid, ms in silences if all_match(ms, alert.labels)]
 
 
 def alert_history(store: Store, fingerprint: str = "", rule: str = "", limit: int = 200) -> list[StateChange]:

@@ -145,7 +145,9 @@ def test_stalled_warehouse_pages_once_repeats_silences_and_resolves(store: Store
     assert len(receiver.requests) == 2
     report = evaluator.evaluate_once(at(141))
     assert report.sent == []
-    assert state.get_alert(store, fp).state is AlertState.FIRING
+    silenced = state.get_alert(store, fp, now=at(141))
+    assert silenced.state is AlertState.FIRING and silenced.suppressed_by == [silence.id]
+    assert state.get_alert(store, fp, now=at(181)).suppressed_by == []  # the silence ends at 3h
 
     # the warehouse recovers and the silence is lifted: one resolved notification.
     recover(store, stalled, at(160))
