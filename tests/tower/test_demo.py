@@ -98,7 +98,9 @@ def test_demo_keeps_live_traffic_flowing_and_answers_tower_trace_meanwhile(tmp_p
         assert hint[0] == "try:" and hint[1].startswith("TOWER_API_TOKEN="), "".join(lines)
         # the demo holds the store: tower trace asks its API with the printed token
         traced = tower("trace", hint[-1], "--json", env=dict(item.split("=", 1) for item in hint[1:3]))
-        assert traced.returncode == 0, traced.stderr
+        if traced.returncode != 0:
+            demo.terminate()
+            pytest.fail(f"tower trace failed: {traced.stderr}\ndemo log:\n{demo.communicate(timeout=60)[1]}")
         assert json.loads(traced.stdout)
         rest, errors = demo.communicate(timeout=120)
     assert demo.returncode == 0, rest + errors
