@@ -31,6 +31,7 @@ from typing import Any
 import uvicorn
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -335,7 +336,10 @@ def create_app(webhook: CarrierWebhook) -> Starlette:
             if size > limit:
                 return JSONResponse({"error": f"body larger than {limit} bytes"}, status_code=413)
             chunks.append(chunk)
-        status, payload = webhook.handle(b"".join(chunks), request.headers.get(settings.signature_header))
+        # the export blocks until the collector answers: keep it off the event loop
+        status, payload = await run_in_threadpool(
+            webhook.handle, b"".join(chunks), request.headers.get(settings.signature_header)
+        )
         headers = {"Retry-After": "30"} if status == 503 else None
         return JSONResponse(payload, status_code=status, headers=headers)
 
