@@ -316,10 +316,10 @@ def order_spans(store: Store, order_id: str, *, max_rounds: int = 6, max_spans: 
     for row in store.rows(SQL["order_seeds"], {"order_id": order, "limit": ROW_LIMIT}):
         reason = "batch" if row["KeyType"] == c.BATCH_ORDER_IDS else "order"
         seeds.setdefault((row["TraceId"], row["SpanId"]), reason)
-    spans: dict[tuple[str, str], RawSpan] = {}
-    owned: dict[tuple[str, str], str] = {}
     asked: set[tuple[str, str]] = set()
     parents_asked: set[tuple[str, str]] = set()
+    spans: dict[tuple[str, str], RawSpan] = {}
+    owned: dict[tuple[str, str], str] = {}
     looked_up_keys: set[str] = set()
     linked_checked: set[str] = set()
     keys: dict[str, set[str]] = {}

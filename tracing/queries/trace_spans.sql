@@ -1,10 +1,5 @@
--- Every span of the given traces, bounded by the traces' time range from otel_traces_trace_id_ts
--- (Start/End are whole seconds of span starts), read from otel_traces_by_trace by its primary key.
-WITH (
-    SELECT (min(Start), max(End))
-    FROM otel_traces_trace_id_ts
-    WHERE TraceId IN {trace_ids:Array(String)}
-) AS bounds
+-- Every span of the given traces, from otel_traces_by_trace (the spans sorted by trace id in 256-row
+-- granules) through its primary key: a trace is a few small granules, never a scan.
 SELECT
     TraceId,
     SpanId,
@@ -26,6 +21,4 @@ SELECT
     `Links.Attributes` AS LinkAttributes
 FROM otel_traces_by_trace
 WHERE TraceId IN {trace_ids:Array(String)}
-    AND Timestamp >= bounds.1
-    AND Timestamp < bounds.2 + INTERVAL 1 SECOND
 LIMIT {limit:UInt32}
