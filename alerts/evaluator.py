@@ -172,7 +172,7 @@ class Evaluator:
                     labels=labels,
                     annotations=render_annotations(rule, labels, sample),
                     state=AlertState.FIRING,
-                    value=sample.value,
+                    value=0.0 if math.isnan(sample.value) else sample.value,
                     orders=sample.orders,
                     active_at=now,
                     fired_at=now,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -83,7 +84,10 @@ def preview_rule(
         rule=rule,
         at=now,
         error=result.error,
-        samples=[{"group": s.group, "value": s.value, "orders": s.orders} for s in result.samples],
+        samples=[
+            {"group": s.group, "value": None if math.isnan(s.value) else s.value, "orders": s.orders}
+            for s in result.samples
+        ],
         alerts=alerts,
         notifications=preview_notifications(config, messages) if not result.error else [],
     )

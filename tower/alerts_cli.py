@@ -255,7 +255,7 @@ def test_command(
     for s in preview.samples:
         hit = any(all(labels.get(k) == v for k, v in s["group"].items()) for labels in alerting)
         typer.echo(
-            f"  {'ALERT' if hit else 'ok':5} {s['group'] or '{}'} value={s['value']:g} orders={len(s['orders'])}"
+            f"  {'ALERT' if hit else 'ok':5} {s['group'] or '{}'} value={'no data' if s['value'] is None else format(s['value'], 'g')} orders={len(s['orders'])}"
         )
     if not preview.notifications:
         typer.echo("would send nothing")

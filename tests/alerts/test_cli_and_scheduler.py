@@ -159,3 +159,20 @@ def test_a_rule_test_stores_and_sends_nothing(store: Store, tmp_path: Path) -> N
     assert hook.requests == []
     assert state.list_alerts(store) == []
     assert state.notification_log(store) == []
+
+
+def test_a_no_data_rule_test_is_valid_json(store: Store, tmp_path: Path) -> None:
+    from alerts.service import preview_rule
+    from alerts.settings import AlertSettings
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - name: Quiet\n    signal: span_count\n    op: '<'\n    threshold: 1\n    no_data: alerting\n"
+        "route: {receiver: r}\nreceivers: [{name: r, webhook_configs: [{url: 'https://hooks.example.com/x'}]}]\n"
+    )
+    preview = preview_rule(store, AlertSettings(rules_file=rules), "Quiet", T0)
+    assert preview.samples == [{"group": {"alert_reason": "no_data"}, "value": None, "orders": []}]
+    [alert] = preview.alerts
+    assert alert.labels == {"alertname": "Quiet", "alert_reason": "no_data"} and alert.value == 0.0
+    json.loads(preview.model_dump_json())  # strict JSON: no NaN
+    assert json.loads(json.dumps(preview.model_dump(mode="json"), allow_nan=False))["rule"] == "Quiet"
