@@ -140,10 +140,14 @@ class Poller:
             rows = [dict(r._mapping) for r in result]
         if not rows:
             return 0
-        missing = self.settings.cursor_column not in rows[0]
+        m = self.mapping
+        wanted = [self.settings.cursor_column, *m.attributes.values()]
+        wanted += [col for col in (m.stage_column, m.start_column, m.end_column) if col]
+        missing = [col for col in wanted if col not in rows[0]]
         if missing:
             raise PollerConfigError(
-                f"cursor column {self.settings.cursor_column!r} is not in the polled rows"
+                f"poller {self.settings.name}: column(s) {', '.join(map(repr, missing))} are not in the "
+                f"polled rows (they have {', '.join(rows[0])})"
             )
         hops = [self.row_hop(row) for row in rows]
         self.emitter.emit(hops)  # raises ExportError: the cursor stays, the rows come again

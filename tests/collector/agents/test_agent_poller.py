@@ -148,6 +148,19 @@ def test_query_source_and_cursor_file_is_valid_json(tmp_path: Path, sink: Any, m
     assert p.cursor_path.read_text() == '{"cursor": 5, "source": "poller-agent:picks"}'
 
 
+def test_a_mapping_naming_a_missing_column_fails_loudly_and_moves_nothing(
+    tmp_path: Path, sink: Any, make_emitter: Any
+) -> None:
+    url = make_source(tmp_path / "erp.db", 2)
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("attributes: {order.id: order_number}\n")
+    settings = PollerAgentSettings(name="typo", url=url, table="order_status_log", mapping_file=mapping)
+    p = Poller(settings, make_emitter("erp", "poller"), tmp_path / "state")
+    with pytest.raises(PollerConfigError, match="column\\(s\\) 'order_number' are not in the polled rows"):
+        p.poll_once()
+    assert p.cursor is None and sink.spans == []
+
+
 def test_hostile_configuration_is_refused_clearly(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a plain SQL identifier"):
         PollerAgentSettings(url="sqlite://", table="orders; DROP TABLE orders")
