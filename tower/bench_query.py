@@ -17,6 +17,7 @@ two orders per invoice.
 from __future__ import annotations
 
 import math
+import os
 import random
 import shutil
 import statistics
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -100,10 +102,25 @@ def _percentiles(samples_ms: list[float]) -> dict[str, float]:
     }
 
 
+_cpu_ms: list[float] = []
+
+
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Wall time in ms (and the process CPU time, all threads, kept in ``_cpu_ms``)."""
+    cpu = time.process_time()
     started = time.perf_counter()
     result = fn()
-    return (time.perf_counter() - started) * 1000, result
+    elapsed = (time.perf_counter() - started) * 1000
+    _cpu_ms.append((time.process_time() - cpu) * 1000)
+    return elapsed, result
+
+
+def _cpu_figures() -> dict[str, float]:
+    """CPU time of the measured calls: what they cost without other processes queueing for cores."""
+    ordered = sorted(_cpu_ms)
+    _cpu_ms.clear()
+    cuts = statistics.quantiles(ordered, n=100, method="inclusive") if len(ordered) > 1 else ordered * 99
+    return {"cpu_p50_ms": round(cuts[49], 2), "cpu_p95_ms": round(cuts[94], 2)}
 
 
 def measure(store: Store, orders: int, samples: int, seed: int) -> dict[str, Any]:
@@ -112,25 +129,31 @@ def measure(store: Store, orders: int, samples: int, seed: int) -> dict[str, Any
     picks = [rng.randrange(orders) for _ in range(samples)]
     for n in picks[:5]:  # warm the caches the way a running tower has them
         order_timeline(store, KEYS["order.id"](n))
+    _cpu_ms.clear()
     lookups: dict[str, Any] = {}
     for key_type, key_of in KEYS.items():
         times, found = [], []
         for n in picks:
-            ms, matches = _timed(lambda key_of=key_of, n=n: find_orders(store, key_of(n)))
+            ms, matches = _timed(partial(find_orders, store, key_of(n)))
             times.append(ms)
             found.append(len(matches))
-        lookups[key_type] = {**_percentiles(times), "orders_per_key": round(statistics.mean(found), 1)}
+        lookups[key_type] = {
+            **_percentiles(times),
+            **_cpu_figures(),
+            "orders_per_key": round(statistics.mean(found), 1),
+        }
         if min(found) == 0:
             lookups[key_type]["misses"] = found.count(0)
     times, hops, spans, traces = [], [], [], []
     for n in picks:
-        ms, timeline = _timed(lambda n=n: order_timeline(store, KEYS["order.id"](n)))
+        ms, timeline = _timed(partial(order_timeline, store, KEYS["order.id"](n)))
         times.append(ms)
         hops.append(len(timeline.hops))
         spans.append(len(timeline.spans))
         traces.append(len(timeline.trace_ids))
     timeline_stats = {
         **_percentiles(times),
+        **_cpu_figures(),
         "hops_avg": round(statistics.mean(hops), 1),
         "spans_avg": round(statistics.mean(spans), 1),
         "traces_avg": round(statistics.mean(traces), 1),
@@ -138,15 +161,18 @@ def measure(store: Store, orders: int, samples: int, seed: int) -> dict[str, Any
     times, sizes = [], []
     for n in picks:
         trace_id = _md5_hex(f"w{n}")  # the order's WMS trace
-        ms, found_spans = _timed(lambda t=trace_id: fetch_trace_spans(store, [t]))
+        ms, found_spans = _timed(partial(fetch_trace_spans, store, [trace_id]))
         times.append(ms)
         sizes.append(len(found_spans))
-    trace_stats = {**_percentiles(times), "spans_avg": round(statistics.mean(sizes), 1)}
+    trace_stats = {**_percentiles(times), **_cpu_figures(), "spans_avg": round(statistics.mean(sizes), 1)}
+    load = os.getloadavg()
     worst_lookup = max(v["p95_ms"] for v in lookups.values())
     return {
         "lookup": lookups,
         "timeline": timeline_stats,
         "trace_by_id": trace_stats,
+        "load_average_1m": round(load[0], 2),
+        "cpu_pressure_some_avg60": _cpu_pressure(),
         "targets_ms": TARGETS_MS,
         "met": {
             "lookup_p95": worst_lookup <= TARGETS_MS["lookup_p95"],
@@ -196,6 +222,16 @@ def run_bench(
         **figures,
         "data_dir": str(root) if keep or not owned_dir else None,
     }
+
+
+def _cpu_pressure() -> float | None:
+    """Share of time runnable tasks waited for a core over the last minute (Linux PSI), if known."""
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    fields = dict(part.split("=", 1) for part in line.split()[1:])
+    return float(fields.get("avg60", "nan"))
 
 
 def _retained() -> list[str]:
