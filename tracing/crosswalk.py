@@ -350,9 +350,9 @@ def order_spans(store: Store, order_id: str, *, max_rounds: int = 6, max_spans: 
                     continue
                 spans[span.ref] = span
                 progress = True
-                reason = _belongs(order, span, seed or "parent", strong)
-                if reason is not None:
-                    owned[span.ref] = reason
+                why = _belongs(order, span, seed or "parent", strong)
+                if why is not None:
+                    owned[span.ref] = why
                     new_owned.append(span)
             pending = later
         for span in new_owned:
