@@ -161,13 +161,14 @@ def gantt(
     def x_of(seconds: float) -> float:
         return round(x0 + (seconds - start) * scale, 1)
 
-    height = AXIS_HEIGHT + LANE_HEIGHT * max(1, len(lanes)) + 10
+    plot_bottom = AXIS_HEIGHT + LANE_HEIGHT * max(1, len(lanes)) + 4
+    height = plot_bottom + 18  # a row for the SLA labels
     chart = Gantt(
         width=GANTT_WIDTH,
         height=height,
         label_width=LABEL_WIDTH,
         lanes=[(name, kinds[name], AXIS_HEIGHT + i * LANE_HEIGHT) for name, i in lanes.items()],
-        plot_bottom=height - 10,
+        plot_bottom=plot_bottom,
     )
     critical_hops = {s.hop for s in timeline.critical_path.segments if s.kind == "hop"}
     critical_gaps = {s.hop for s in timeline.critical_path.segments if s.kind == "gap"}
@@ -224,13 +225,18 @@ def gantt(
             )
         )
     chart.ticks = _ticks(start, end, scale, x0)
-    for mark in marks:
+    last_label_x = -1e9
+    for mark in sorted(marks, key=lambda m: m.due):
         due = _seconds(mark.due)
         if start <= due <= end:
+            x = x_of(due)
+            show_label = x - last_label_x > 90 or mark.state in ("breached", "at_risk", "late")
+            if show_label:
+                last_label_x = x
             chart.marks.append(
                 GanttMark(
-                    x=x_of(due),
-                    label=mark.name,
+                    x=x,
+                    label=mark.name if show_label else "",
                     title=f"SLA {mark.name} due {as_utc(mark.due):%Y-%m-%d %H:%M} UTC"
                     + (f" ({mark.state})" if mark.state else ""),
                     state=mark.state,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from kpis import service
 from kpis.explain import Explanation, explain, kpi_names
-from kpis.policy import Policy
+from kpis.policy import Policy, Sla
 from kpis.service import (
     ExceptionAction,
     ExceptionQueue,
@@ -29,6 +29,8 @@ from kpis.service import (
     SystemHealth,
 )
 from storage import Store
+from tracing import conventions as c
+from tracing.timeline import Timeline
 from web.charts import SlaMark
 
 Text = Annotated[str, Query(max_length=100, pattern=r"^[^\x00-\x1f]*$")]
@@ -101,12 +103,63 @@ def order_overview(store: Store, policy: Policy, limit: int = 15) -> OrdersOverv
     )
 
 
-def sla_marks(store: Store, policy: Policy, order_id: str) -> list[SlaMark]:
-    """Due times of the order's SLAs that are breached or at risk, for the Gantt."""
-    return [
-        SlaMark(name=b.sla, due=b.due_at, state=b.status)
-        for b in service.sla_breaches(store, policy, order_id=order_id, limit=50)
-    ]
+# order attributes that SLA overrides match on (kpis.policy.Match fields)
+_SEGMENT_ATTRIBUTES = {
+    "channel": c.CHANNEL,
+    "priority": c.ORDER_PRIORITY,
+    "customer_tier": c.CUSTOMER_TIER,
+    "warehouse": c.WAREHOUSE_ID,
+    "region": c.REGION,
+}
+
+
+def _segment_of(timeline: Timeline) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for field, attribute in _SEGMENT_ATTRIBUTES.items():
+        found[field] = next(
+            (s.attributes[attribute] for s in timeline.spans if s.attributes.get(attribute)), ""
+        )
+    return found
+
+
+def _wall_clock_due(sla: Sla, timeline: Timeline, segment: dict[str, str]) -> datetime | None:
+    """Start edge + target for a wall-clock SLA whose start stage the order reached (overrides applied)."""
+    if sla.clock != "wall":
+        return None
+    hops = [h for h in timeline.hops if h.stage == sla.start.stage]
+    if not hops:
+        return None
+    start = min(h.start for h in hops) if sla.start.at == "start" else max(h.end for h in hops)
+    target = sla.target
+    for override in sla.overrides:
+        if all(segment.get(k) == v for k, v in override.when.fields().items()):
+            target = override.target
+            break
+    return start + timedelta(seconds=target)
+
+
+def sla_marks(store: Store, policy: Policy, timeline: Timeline) -> list[SlaMark]:
+    """SLA due times for the Gantt: breached and at-risk ones as the KPI jobs judged them, plus the
+    due time of every other wall-clock SLA the order started (business-time dues come from the jobs)."""
+    judged = {
+        b.sla: SlaMark(name=b.sla, due=b.due_at, state=b.status)
+        for b in service.sla_breaches(store, policy, order_id=timeline.order_id, limit=50)
+    }
+    segment = _segment_of(timeline)
+    marks = list(judged.values())
+    for sla in policy.slas:
+        if sla.name in judged:
+            continue
+        due = _wall_clock_due(sla, timeline, segment)
+        if due is None:
+            continue
+        at_end = [h for h in timeline.hops if h.stage == sla.end.stage]
+        state = ""
+        if at_end:
+            reached = max(h.end for h in at_end) if sla.end.at == "end" else min(h.start for h in at_end)
+            state = "met" if reached <= due else "late"
+        marks.append(SlaMark(name=sla.name, due=due, state=state))
+    return sorted(marks, key=lambda m: m.due)
 
 
 def order_exceptions(store: Store, policy: Policy, order_id: str) -> list[OrderException]:

@@ -89,7 +89,7 @@ def search_page(
 def timeline_page(request: Request, order_id: OrderId, state: StateDep, principal: Viewer) -> Response:
     timeline = _timeline(state.store, order_id)
     now = datetime.now(UTC)
-    marks = services.sla_marks(state.store, state.policy, timeline.order_id)
+    marks = services.sla_marks(state.store, state.policy, timeline)
     hop_spans = {span_id for hop in timeline.hops for span_id in hop.span_ids}
     return render(
         request,
