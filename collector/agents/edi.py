@@ -278,6 +278,20 @@ class EdiAgent:
             self._watch.pop(p.path, None)
             report.processed.append(p.path.name)
             log.info("EDI file %s: %d span(s) accepted", p.path.name, p.spans)
+            if self.settings.archive_dir is not None:
+                self._archive(p.path, self.settings.archive_dir)
+
+    def _archive(self, path: Path, archive_dir: Path) -> None:
+        """Move a processed (and ledgered) file out of the watched directory."""
+        folder = archive_dir / time.strftime("%Y-%m-%d", time.gmtime())
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / path.name
+            if target.exists():
+                target = folder / f"{path.stem}.{time.time_ns()}{path.suffix}"
+            shutil.move(str(path), target)
+        except OSError as exc:  # it is in the ledger: left in place, it is not processed again
+            log.warning("EDI file %s processed but not archived: %s", path, exc)
 
     def _quarantine(self, path: Path, reason: str, report: ScanReport) -> None:
         self.quarantine_dir.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,10 @@ class EdiAgentSettings(BaseModel):
         default=None,
         description="Where malformed files are moved (with <file>.reason.txt). Default: <state_dir>/quarantine",
     )
+    archive_dir: Path | None = Field(
+        default=None,
+        description="Where processed files are moved (under a YYYY-MM-DD folder). Default: none = left in place",
+    )
     settle_seconds: float = Field(
         default=2.0,
         ge=0,

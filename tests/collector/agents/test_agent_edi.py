@@ -345,3 +345,14 @@ def test_a_file_that_cannot_be_quarantined_does_not_block_the_others(
     report = agent.scan_once()
     assert report.failed == ["truncated.x12"] and report.processed == ["810_invoice.x12"]
     assert (tmp_path / "in" / "truncated.x12").exists()  # kept, tried again next scan
+
+
+def test_processed_files_can_be_archived(tmp_path: Path, sink: Any, make_emitter: Any, drop: Any) -> None:
+    agent = make_agent(tmp_path, make_emitter, archive_dir=tmp_path / "archive")
+    drop("856_asn.x12", tmp_path / "out")
+    drop("truncated.x12", tmp_path / "in")
+    report = agent.scan_once()
+    assert report.processed == ["856_asn.x12"] and report.quarantined == ["truncated.x12"]
+    assert list((tmp_path / "out").iterdir()) == []
+    (archived,) = (tmp_path / "archive").glob("*/856_asn.x12")
+    assert archived.read_bytes() == (Path(__file__).parent / "fixtures" / "856_asn.x12").read_bytes()
