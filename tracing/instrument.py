@@ -20,14 +20,16 @@ travel in headers it can travel in file names (:func:`name_with_context`) or EDI
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
@@ -70,6 +72,7 @@ KNOWN_OUTCOMES = frozenset(str(o) for o in ExceptionOutcome)
 MAX_KEY_LENGTH = 256
 MAX_KEYS_PER_ATTRIBUTE = 10_000
 
+F = TypeVar("F", bound=Callable[..., Any])
 _W3C = TraceContextTextMapPropagator()
 _strict: bool | None = None
 _current: ContextVar[Hop | None] = ContextVar("tower_current_hop", default=None)
@@ -160,6 +163,12 @@ def _key_problem(name: str, value: Any) -> str | None:
     return None
 
 
+def _unknown_keys(keys: Mapping[str, Any]) -> list[str]:
+    return [
+        f"{name} is not a key attribute (see KEY_ATTRIBUTES)" for name in keys if name not in c.KEY_ATTRIBUTES
+    ]
+
+
 def _report(span: Span | None, problems: Sequence[str], strict: bool, where: str) -> None:
     if not problems:
         return
@@ -178,8 +187,9 @@ def _report(span: Span | None, problems: Sequence[str], strict: bool, where: str
 class Hop:
     """The span of one hop, with helpers that keep to the conventions."""
 
-    def __init__(self, span: Span) -> None:
+    def __init__(self, span: Span, strict: bool = False) -> None:
         self.span = span
+        self.strict = strict
 
     def set(self, name: str, value: Any) -> Hop:
         self.span.set_attribute(name, value)
@@ -191,6 +201,7 @@ class Hop:
 
     def keys(self, keys: Mapping[str, str | Sequence[str]]) -> Hop:
         """Business keys this hop saw (names from ``tracing.conventions.KEY_ATTRIBUTES``)."""
+        _report(self.span, _unknown_keys(keys), self.strict, "hop keys")
         for name, value in keys.items():
             self.span.set_attribute(name, value if isinstance(value, str) else list(value))
         return self
@@ -221,7 +232,41 @@ def current_hop() -> Hop | None:
     return _current.get()
 
 
-@contextmanager
+class _HopScope:
+    """What :func:`hop` returns: a context manager, and a decorator for sync and async functions."""
+
+    def __init__(self, arguments: dict[str, Any]) -> None:
+        self._arguments = arguments
+        self._active: list[AbstractContextManager[Hop]] = []
+
+    def __enter__(self) -> Hop:
+        scope = _hop_scope(**self._arguments)
+        handle = scope.__enter__()
+        self._active.append(scope)
+        return handle
+
+    def __exit__(self, *exc_info: Any) -> bool | None:
+        return self._active.pop().__exit__(*exc_info)
+
+    def __call__(self, func: F) -> F:
+        arguments = self._arguments
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                with _hop_scope(**arguments):
+                    return await func(*args, **kwargs)
+
+            return cast(F, run_async)
+
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with _hop_scope(**arguments):
+                return func(*args, **kwargs)
+
+        return cast(F, run)
+
+
 def hop(
     stage: Stage | str,
     *,
@@ -237,12 +282,49 @@ def hop(
     context: Context | None = None,
     tracer: Tracer | None = None,
     strict: bool | None = None,
-) -> Iterator[Hop]:
+) -> _HopScope:
     """A hop span: sets stage, system and keys, validates them, records errors.
 
-    Works as a context manager and as a decorator (``current_hop()`` inside the function).
-    ``context`` is the parent, e.g. from :func:`extract_headers`; by default the current span.
+    Works as a context manager (``with hop(...) as h``) and as a decorator of sync or async
+    functions (``current_hop()`` inside them). ``context`` is the parent, e.g. from
+    :func:`extract_headers`; by default the current span. Each use starts a new span.
     """
+    return _HopScope(
+        {
+            "stage": stage,
+            "system_kind": system_kind,
+            "system_instance": system_instance,
+            "order_id": order_id,
+            "keys": keys,
+            "channel": channel,
+            "name": name,
+            "kind": kind,
+            "links": links,
+            "attributes": attributes,
+            "context": context,
+            "tracer": tracer,
+            "strict": strict,
+        }
+    )
+
+
+@contextmanager
+def _hop_scope(
+    stage: Stage | str,
+    *,
+    system_kind: SystemKind | str,
+    system_instance: str | None = None,
+    order_id: str | None = None,
+    keys: Mapping[str, str | Sequence[str]] | None = None,
+    channel: Channel | str | None = None,
+    name: str | None = None,
+    kind: SpanKind = SpanKind.INTERNAL,
+    links: Sequence[Link] = (),
+    attributes: Mapping[str, Any] | None = None,
+    context: Context | None = None,
+    tracer: Tracer | None = None,
+    strict: bool | None = None,
+) -> Iterator[Hop]:
     strict_mode = _is_strict(strict)
     attrs: dict[str, Any] = {c.STAGE: str(stage), c.SYSTEM_KIND: str(system_kind)}
     if system_instance:
@@ -255,14 +337,14 @@ def hop(
         attrs[key] = value if isinstance(value, str) else list(value)
     attrs.update(attributes or {})
     span_name = name or f"{stage} {system_instance or system_kind}"
-    upfront = check_attributes(attrs, require_keys=False)
+    upfront = _unknown_keys(keys or {}) + check_attributes(attrs, require_keys=False)
     if strict_mode and upfront:
         raise ConventionError(f"hop {span_name!r}: " + "; ".join(upfront))
     chosen = tracer or trace.get_tracer(INSTRUMENTATION_NAME)
     with chosen.start_as_current_span(
         span_name, context=context, kind=kind, links=list(links), attributes=attrs
     ) as span:
-        handle = Hop(span)
+        handle = Hop(span, strict_mode)
         token = _current.set(handle)
         try:
             _report(span, upfront, False, f"hop {span_name!r}")
@@ -298,9 +380,7 @@ def record_keys(
     The keys go on ``span`` (default: the current recording span); with no span recording, a short
     ``order.keys`` span is emitted carrying them. Unknown key names or bad values are violations.
     """
-    problems = [
-        f"{name} is not a key attribute (see KEY_ATTRIBUTES)" for name in keys if name not in c.KEY_ATTRIBUTES
-    ]
+    problems = _unknown_keys(keys)
     for name, value in keys.items():
         problem = _key_problem(name, value)
         if problem:

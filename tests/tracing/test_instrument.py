@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
 from collections.abc import Iterator
@@ -264,3 +265,55 @@ def test_links_reach_the_span(tracer: Tracer, exporter: InMemorySpanExporter) ->
     _, second = exporter.get_finished_spans()
     assert [link.context.span_id for link in second.links] == [batch_context.span_id]
     assert second.context is not None and second.context.trace_id != batch_context.trace_id
+
+
+def test_hop_decorates_async_functions_for_their_whole_run(
+    tracer: Tracer, exporter: InMemorySpanExporter
+) -> None:
+    @hop("validation", system_kind="middleware", tracer=tracer)
+    async def validate(order_id: str) -> str:
+        await asyncio.sleep(0.01)
+        handle = current_hop()
+        assert handle is not None
+        handle.order(order_id)
+        await asyncio.sleep(0.01)
+        return order_id
+
+    async def main() -> list[str]:
+        return list(await asyncio.gather(validate("SO-1"), validate("SO-2")))
+
+    assert asyncio.run(main()) == ["SO-1", "SO-2"]
+    spans = exporter.get_finished_spans()
+    assert sorted(str((s.attributes or {})[c.ORDER_ID]) for s in spans) == ["SO-1", "SO-2"]
+    assert all(
+        s.end_time is not None and s.start_time is not None and s.end_time - s.start_time >= 15_000_000
+        for s in spans
+    )
+    assert all(c.CONVENTION_VIOLATIONS not in (s.attributes or {}) for s in spans)
+
+
+def test_unknown_key_names_are_violations(tracer: Tracer, exporter: InMemorySpanExporter) -> None:
+    with (
+        pytest.warns(ConventionViolation, match="order.colour is not a key attribute"),
+        hop("pick", system_kind="wms", order_id="SO-1", keys={"order.colour": "red"}, tracer=tracer),
+    ):
+        pass
+    problems = (only(exporter).attributes or {})[c.CONVENTION_VIOLATIONS]
+    assert isinstance(problems, tuple) and any("order.colour" in str(p) for p in problems)
+    with (
+        pytest.raises(ConventionError, match="tracking is not a key attribute"),
+        hop("ship", system_kind="carrier", order_id="SO-1", tracer=tracer, strict=True) as h,
+    ):
+        h.keys({"tracking": "1Z1"})
+
+
+def test_one_hop_object_can_be_entered_again(tracer: Tracer, exporter: InMemorySpanExporter) -> None:
+    scope = hop("pack", system_kind="wms", order_id="SO-1", tracer=tracer)
+    with scope:
+        pass
+    with scope as again:
+        again.status("packed")
+    first, second = exporter.get_finished_spans()
+    assert first.context is not None and second.context is not None
+    assert first.context.span_id != second.context.span_id
+    assert second.attributes[c.STATUS] == "packed"  # type: ignore[index]
