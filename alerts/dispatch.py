@@ -224,7 +224,11 @@ class Dispatcher:
         attempts = 0
         while True:
             attempts += 1
-            delivery = notifier.notify(message)
+            try:
+                delivery = notifier.notify(message)
+            except Exception as exc:  # a broken integration must not stop the others
+                log.exception("%s notifier failed", notifier.kind)
+                delivery = Delivery(ok=False, retryable=False, error=f"{type(exc).__name__}: {exc}")
             if delivery.ok or not delivery.retryable or attempts >= self.settings.retry_attempts:
                 return delivery, attempts
             wait = max(delay, min(delivery.retry_after or 0.0, self.settings.retry_max_backoff_s))

@@ -32,6 +32,7 @@ from alerts.matchers import Matcher, MatcherError, parse_matcher
 
 MAX_RULES_FILE_BYTES = 2_000_000
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+_EMAIL = re.compile(r"^[^\s@<>,;\"]+@[^\s@<>,;\"]+$")
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 TEMPLATES = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
@@ -296,6 +297,14 @@ class EmailConfig(_Strict):
     @classmethod
     def _to_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("to", "from_")
+    @classmethod
+    def _addresses(cls, value: Any) -> Any:
+        for address in [value] if isinstance(value, str) else value:
+            if not _EMAIL.match(address):
+                raise ValueError(f"not an e-mail address: {address!r}")
+        return value
 
     @field_validator("smarthost")
     @classmethod

@@ -19,7 +19,7 @@ from alerts.notifiers.email import EmailNotifier
 from alerts.notifiers.pagerduty import PagerDutyNotifier
 from alerts.notifiers.slack import SlackNotifier
 from alerts.notifiers.webhook import WebhookNotifier
-from alerts.rules import EmailConfig, PagerDutyConfig, SlackConfig, WebhookConfig, parse_rules
+from alerts.rules import EmailConfig, PagerDutyConfig, RulesError, SlackConfig, WebhookConfig, parse_rules
 from alerts.settings import AlertSettings
 from alerts.ssrf import TargetPolicy, guarded_client
 from storage import Store
@@ -331,3 +331,42 @@ def test_webhook_bearer_token_and_max_alerts(client) -> None:
     assert request.headers["Authorization"] == "Bearer t0ken"
     body = request.json()
     assert body["truncatedAlerts"] == 1 and [a["fingerprint"] for a in body["alerts"]] == ["a" * 16]
+
+
+def test_a_broken_integration_does_not_stop_the_others(store: Store) -> None:
+    with http_recorder() as hook:
+        config = parse_rules(
+            f"route: {{receiver: both, group_wait: 0s}}\nreceivers: [{{name: both, webhook_configs: [{{url: '{hook.url}/h'}}]}}]\n"
+        )
+        # a config object built by code, bypassing validation: its header breaks the e-mail notifier
+        broken = EmailConfig.model_construct(
+            to=["ops@example.com"],
+            from_="bad\nheader@example.com",
+            smarthost="127.0.0.1:9",
+            require_tls=False,
+            auth_username=None,
+            auth_password=None,
+            tls_ca_file=None,
+            send_resolved=True,
+        )
+        config.receivers[0].email_configs.append(broken)
+        settings = AlertSettings(allow_private_targets=True, retry_attempts=3)
+        sent = Dispatcher(store, config, settings, guarded_client(TargetPolicy.of(True), 5.0)).flush(
+            [alert()], NOW
+        )
+    outcome = {s.integration: s for s in sent}
+    assert outcome["webhook[0]"].delivery.ok and len(hook.requests) == 1
+    email = outcome["email[0]"]
+    assert not email.delivery.ok and not email.delivery.retryable and email.attempts == 1
+    assert email.delivery.error.startswith("ValueError")
+
+
+def test_email_addresses_are_validated() -> None:
+    with pytest.raises(RulesError, match=r"email_configs\[0\]\.from: .*not an e-mail address"):
+        parse_rules(
+            "receivers:\n  - name: r\n    email_configs: [{to: a@example.com, from: \"x\\ny@example.com\", smarthost: 'h:25'}]\n"
+        )
+    with pytest.raises(RulesError, match=r"email_configs\[0\]\.to: .*not an e-mail address: 'nobody'"):
+        parse_rules(
+            "receivers:\n  - name: r\n    email_configs: [{to: nobody, from: a@example.com, smarthost: 'h:25'}]\n"
+        )
