@@ -31,7 +31,9 @@ def test_kpis_run_reports_every_job(tmp_path: Path) -> None:
 
 def test_bad_policy_and_bad_arguments_fail_with_one_clear_line(tmp_path: Path) -> None:
     policy = tmp_path / "sla.yaml"
-    policy.write_text("slas:\n  - name: capture_to_ship\n    start: capture.start\n    end: ship.end\n    target: tomorrow\n")
+    policy.write_text(
+        "slas:\n  - name: capture_to_ship\n    start: capture.start\n    end: ship.end\n    target: tomorrow\n"
+    )
     config = tmp_path / "tower.yaml"
     config.write_text(f"kpis:\n  policy_file: {policy}\n")
     done = _tower(tmp_path, "kpis", "run", "--config", str(config))
