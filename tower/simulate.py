@@ -224,6 +224,7 @@ def run(
         "orders": config.orders,
         "days": config.days,
         "seed": config.seed,
+        "id_offset": config.id_offset,
         "spans_backfilled": spans,
         "backfill_seconds": round(backfill_s, 3),
         "spans_per_second": round(spans / backfill_s, 1) if backfill_s > 0 else None,
@@ -249,6 +250,15 @@ def simulate_command(
     orders: Annotated[int, typer.Option("--orders", min=0, help="Orders over the history window.")] = 1000,
     days: Annotated[float, typer.Option("--days", min=0.01, help="Days of history to backfill.")] = 30.0,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same orders.")] = 7,
+    id_offset: Annotated[
+        int,
+        typer.Option(
+            "--id-offset",
+            min=0,
+            help="Added to every order, shipment, invoice and EDI number: give simulators sending to one "
+            "tower different offsets (e.g. 1000000) so their keys never collide.",
+        ),
+    ] = 0,
     rate: Annotated[
         list[str] | None,
         typer.Option(
@@ -276,7 +286,12 @@ def simulate_command(
 
     try:
         config = SimulatorConfig(
-            seed=seed, orders=orders, days=days, rates=parse_rates(rate or []), live_orders_per_hour=live_rate
+            seed=seed,
+            orders=orders,
+            days=days,
+            rates=parse_rates(rate or []),
+            live_orders_per_hour=live_rate,
+            id_offset=id_offset,
         )
         summary = run(
             url=url,

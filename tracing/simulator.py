@@ -107,6 +107,7 @@ class SimulatorConfig:
     edi_batch_minutes: int = 120  # how often each trading partner sends an 850 file
     business_hours: tuple[int, int] = (13, 22)  # UTC hours people work, Monday-Friday
     live_orders_per_hour: float = 120.0
+    id_offset: int = 0  # added to every generated number, so several simulators never share keys
 
     def __post_init__(self) -> None:
         if self.orders < 0:
@@ -127,6 +128,8 @@ class SimulatorConfig:
             raise ValueError(f"unknown channel(s) in channel_mix: {', '.join(map(str, unknown))}")
         if sum(self.channel_mix.values()) <= 0 or any(v < 0 for v in self.channel_mix.values()):
             raise ValueError("channel_mix weights must be 0 or more and not all 0")
+        if not 0 <= self.id_offset <= 10**12:
+            raise ValueError(f"id_offset must be between 0 and 10**12, got {self.id_offset}")
         if self.live_orders_per_hour < 0:
             raise ValueError("live_orders_per_hour must be 0 or more")
 
@@ -250,7 +253,8 @@ class Simulator:
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
-        self._rng = random.Random(self.config.seed)
+        seed = self.config.seed
+        self._rng = random.Random(seed if not self.config.id_offset else f"{seed}:{self.config.id_offset}")
         self._counters: dict[str, itertools.count[int]] = {}
         self.customers = self._make_customers()
         self._by_channel: dict[Channel, list[Customer]] = defaultdict(list)
@@ -417,7 +421,7 @@ class Simulator:
     def _next(self, name: str, first: int) -> int:
         counter = self._counters.get(name)
         if counter is None:
-            counter = self._counters[name] = itertools.count(first)
+            counter = self._counters[name] = itertools.count(first + self.config.id_offset)
         return next(counter)
 
     def _trace(self) -> _Trace:
@@ -661,7 +665,7 @@ class Simulator:
         rates = self.config.rates
         orders = resent if resent is not None else [self._new_order(plan) for plan in plans]
         carried = self._edi_carry.pop(customer.id, [])
-        isa = f"{self._next('isa', 100000001):09d}"
+        isa = f"{self._next('isa', 100000001) % 10**9:09d}"
         gs = str(self._next("gs", 200001))
         file_name = f"850_{customer.edi_id}_{datetime.fromtimestamp(at / 1e9, UTC):%Y%m%d%H%M%S}_{isa}.x12"
         envelope: Attributes = {
@@ -746,7 +750,7 @@ class Simulator:
         t = received.end_ns
         translated: list[tuple[_Order, SpanRecord, bool]] = []
         for order, duplicate in [(o, False) for o in orders] + [(o, True) for o in carried]:
-            st = f"{self._next('st', 30001):09d}"
+            st = f"{self._next('st', 30001) % 10**9:09d}"
             if not duplicate:
                 order.keys = {
                     c.ORDER_CUSTOMER_PO: order.po,
@@ -1016,7 +1020,7 @@ class Simulator:
                     **order.base,
                     c.ORDER_CUSTOMER_PO: order.po,
                     c.EDI_TRANSACTION_SET: "855",
-                    c.EDI_TRANSACTION_SET_CONTROL_NUMBER: f"{self._next('st', 30001):09d}",
+                    c.EDI_TRANSACTION_SET_CONTROL_NUMBER: f"{self._next('st', 30001) % 10**9:09d}",
                     c.EDI_SENDER_ID: OUR_EDI_ID,
                     c.EDI_RECEIVER_ID: order.plan.customer.edi_id,
                     c.STATUS: "accepted",
@@ -1184,7 +1188,7 @@ class Simulator:
                     c.SHIPMENT_ID: shipment_id,
                     **ship_keys,
                     c.EDI_TRANSACTION_SET: "856",
-                    c.EDI_TRANSACTION_SET_CONTROL_NUMBER: f"{self._next('st', 30001):09d}",
+                    c.EDI_TRANSACTION_SET_CONTROL_NUMBER: f"{self._next('st', 30001) % 10**9:09d}",
                     c.EDI_SENDER_ID: OUR_EDI_ID,
                     c.EDI_RECEIVER_ID: order.plan.customer.edi_id,
                     c.STATUS: "sent",
@@ -1315,10 +1319,10 @@ class Simulator:
                     size = 0
                 parts[-1].setdefault(customer, []).extend(chunk)
                 size += len(chunk)
-        for number, part in enumerate(parts, 1):
-            self._invoice_part(run, part, number if len(parts) > 1 else 0)
+        for part in parts:
+            self._invoice_part(run, part)
 
-    def _invoice_part(self, run: int, by_customer: Mapping[Customer, list[_Order]], part: int) -> None:
+    def _invoice_part(self, run: int, by_customer: Mapping[Customer, list[_Order]]) -> None:
         rng = self._rng
         rates = self.config.rates
         order_ids = [o.id for orders in by_customer.values() for o in orders]
@@ -1332,8 +1336,7 @@ class Simulator:
             run,
             self._secs(5, 20) + len(order_ids) * SECOND // 20,
             {
-                c.BATCH_ID: f"INVRUN-{datetime.fromtimestamp(run / 1e9, UTC):%Y%m%d}"
-                + (f"-{part}" if part else ""),
+                c.BATCH_ID: f"INVRUN-{datetime.fromtimestamp(run / 1e9, UTC):%Y%m%d}-{self._next('invrun', 1)}",
                 c.BATCH_ORDER_IDS: order_ids,
                 c.BATCH_SIZE: len(order_ids),
             },
@@ -1420,7 +1423,7 @@ class Simulator:
                         {
                             **attrs,
                             c.EDI_TRANSACTION_SET: "810",
-                            c.EDI_TRANSACTION_SET_CONTROL_NUMBER: f"{self._next('st', 30001):09d}",
+                            c.EDI_TRANSACTION_SET_CONTROL_NUMBER: f"{self._next('st', 30001) % 10**9:09d}",
                             c.EDI_SENDER_ID: OUR_EDI_ID,
                             c.EDI_RECEIVER_ID: customer.edi_id,
                             c.STATUS: "sent",
