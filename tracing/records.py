@@ -83,4 +83,5 @@ def attribute_text(value: AttrValue) -> str:
 
 
 def text_map(attributes: Attributes) -> dict[str, str]:
-    return {key: attribute_text(value) for key, value in attributes.items()}
+    """Attributes as ClickHouse ``Map(String, String)`` values (strings pass through untouched)."""
+    return {key: value if type(value) is str else attribute_text(value) for key, value in attributes.items()}
