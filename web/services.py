@@ -32,6 +32,7 @@ from storage import Store
 from tracing import conventions as c
 from tracing.timeline import Timeline
 from web.charts import SlaMark
+from web.formatting import as_utc
 
 Text = Annotated[str, Query(max_length=100, pattern=r"^[^\x00-\x1f]*$")]
 
@@ -135,14 +136,14 @@ def _wall_clock_due(sla: Sla, timeline: Timeline, segment: dict[str, str]) -> da
         if all(segment.get(k) == v for k, v in override.when.fields().items()):
             target = override.target
             break
-    return start + timedelta(seconds=target)
+    return as_utc(start) + timedelta(seconds=target)
 
 
 def sla_marks(store: Store, policy: Policy, timeline: Timeline) -> list[SlaMark]:
     """SLA due times for the Gantt: breached and at-risk ones as the KPI jobs judged them, plus the
     due time of every other wall-clock SLA the order started (business-time dues come from the jobs)."""
     judged = {
-        b.sla: SlaMark(name=b.sla, due=b.due_at, state=b.status)
+        b.sla: SlaMark(name=b.sla, due=as_utc(b.due_at), state=b.status)
         for b in service.sla_breaches(store, policy, order_id=timeline.order_id, limit=50)
     }
     segment = _segment_of(timeline)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from conftest import csrf_of
 from fastapi.testclient import TestClient
-from orderspans import quick_order
+from orderspans import base_time, quick_order
 
 from kpis.jobs import KpiEngine
 from kpis.policy import load_policy
@@ -19,7 +20,8 @@ def facts(module_store: Store) -> Store:
     quick_order(module_store, "SO-6001")  # touchless
     quick_order(module_store, "SO-6002", manual=True)
     quick_order(module_store, "SO-6003", manual=True, channel="edi", region="west")
-    quick_order(module_store, "SO-6004", open_exception="stockout")
+    # stuck at the pick for four days: capture_to_ship (48 h) is breached whatever the clock says
+    quick_order(module_store, "SO-6004", open_exception="stockout", start=base_time() - timedelta(days=2))
     results = KpiEngine(module_store, load_policy()).run_all()
     assert [r for r in results if r.status != "ok"] == []
     return module_store
@@ -116,3 +118,5 @@ def test_search_page_overview_and_timeline_exception_link(facts: Store, viewer: 
     assert home.status_code == 200 and "At risk" in home.text and "Past due, still open" in home.text
     timeline = viewer.get("/orders/SO-6004")
     assert 'href="/exceptions/stockout/SO-6004"' in timeline.text
+    # the breach the KPI jobs found is marked on the Gantt
+    assert re.search(r'<line class="sla breached"[^>]*><title>SLA capture_to_ship due', timeline.text)
