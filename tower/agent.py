@@ -98,6 +98,9 @@ def edi(
     )
     if not edi_settings.inbound_dirs and not edi_settings.outbound_dirs:
         runtime.fail("give --inbound and/or --outbound directories (or collector.agents.edi in the config)")
+    missing = [str(d) for d in (*edi_settings.inbound_dirs, *edi_settings.outbound_dirs) if not d.is_dir()]
+    if missing:
+        runtime.fail(f"not a directory: {', '.join(missing)}")
     agent = agents_runtime.edi_agent(edi_settings, settings.storage.data_dir, *local_endpoint(settings))
     if once:
         report = agent.scan_once()

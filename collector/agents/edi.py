@@ -133,6 +133,7 @@ class EdiAgent:
         self.ledger = FileLedger(state_dir / "edi-ledger.sqlite3")
         self._watch: dict[Path, _Seen] = {}
         self._pending: list[_Parsed] = []
+        self._missing_dirs: set[Path] = set()
         self._done: dict[Path, tuple[int, int]] = {}  # path -> (size, mtime) known to be in the ledger
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -168,8 +169,14 @@ class EdiAgent:
             for directory in dirs:
                 try:
                     entries = sorted(directory.iterdir())
-                except FileNotFoundError:
+                except OSError as exc:
+                    if directory not in self._missing_dirs:
+                        log.warning(
+                            "EDI directory %s cannot be read (watched until it can): %s", directory, exc
+                        )
+                        self._missing_dirs.add(directory)
                     continue
+                self._missing_dirs.discard(directory)
                 for path in entries:
                     if path.name.startswith(".") or path.name.endswith(".reason.txt"):
                         continue

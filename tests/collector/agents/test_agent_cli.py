@@ -88,6 +88,9 @@ def test_edi_without_directories_is_a_clear_error(tmp_path: Path) -> None:
     result = tower("agent", "edi", "--once", data_dir=tmp_path)
     assert result.returncode == 2
     assert "give --inbound and/or --outbound directories" in result.stderr
+    absent = tower("agent", "edi", "--once", "--inbound", str(tmp_path / "nope"), data_dir=tmp_path)
+    assert absent.returncode == 2
+    assert f"not a directory: {tmp_path / 'nope'}" in absent.stderr
 
 
 def test_poller_once_from_a_config_file(tmp_path: Path, sink: Any) -> None:
