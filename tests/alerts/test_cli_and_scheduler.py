@@ -32,16 +32,6 @@ receivers:
     pagerduty_configs: [{routing_key: secret-routing-key}]
 """
 
-SEED = """
-import sys
-sys.path.insert(0, sys.argv[1])
-from alert_scenario import stalled_warehouse
-from tower.runtime import store_or_exit
-from tower.settings import load_settings
-with store_or_exit(load_settings(), "seed") as store:
-    stalled_warehouse(store)
-"""
-
 
 def tower(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -49,7 +39,36 @@ def tower(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_alerts_test_shows_what_a_rule_would_send(tmp_path: Path) -> None:
+# One subprocess (the embedded store allows one data directory per process): seed the stalled
+# warehouse, then run the commands through the real CLI app and report what each printed.
+SESSION = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from typer.testing import CliRunner
+from alert_scenario import T0, stalled_warehouse
+from tower.cli import app
+from tower.runtime import store_or_exit
+from tower.settings import load_settings
+with store_or_exit(load_settings(), "seed") as store:
+    stalled_warehouse(store)
+runner = CliRunner()
+out = {}
+for name, args in [
+    ("test", ["alerts", "test", "WarehouseStalled", "--at", T0.isoformat(), "--json"]),
+    ("text", ["alerts", "test", "WarehouseStalled", "--at", T0.isoformat()]),
+    ("unknown", ["alerts", "test", "Nope"]),
+    ("list", ["alerts", "list", "--json"]),
+    ("silence", ["alerts", "silence", "add", 'warehouse="wh-2"', "--author", "ana", "--comment", "patching",
+                 "--duration", "2h"]),
+    ("silences", ["alerts", "silence", "list", "--json"]),
+]:
+    result = runner.invoke(app, args)
+    out[name] = {"code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr}
+print(json.dumps(out))
+"""
+
+
+def test_alerts_commands_on_their_own_store(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES.replace("URL", "https://hooks.example.com"))
     env = {
@@ -59,48 +78,44 @@ def test_alerts_test_shows_what_a_rule_would_send(tmp_path: Path) -> None:
         "TOWER_ALERTS__EXTERNAL_URL": "https://tower.example.com",
     }
     env.pop("TOWER_CONFIG", None)
-    seeded = subprocess.run(
-        [sys.executable, "-c", SEED, str(Path(__file__).parent)],
+    done = subprocess.run(
+        [sys.executable, "-c", SESSION, str(Path(__file__).parent)],
         env=env,
         capture_output=True,
         text=True,
         timeout=180,
     )
-    assert seeded.returncode == 0, seeded.stderr
-
-    result = tower("alerts", "test", "WarehouseStalled", "--at", T0.isoformat(), "--json", env=env)
-    assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout)
-    assert [(s["group"], s["value"]) for s in out["samples"]] == [({"warehouse": "wh-2"}, 3.0)]
-    [alert] = out["alerts"]
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["test"]["code"] == 0, out["test"]["stderr"]
+    preview = json.loads(out["test"]["stdout"])
+    assert [(s["group"], s["value"]) for s in preview["samples"]] == [({"warehouse": "wh-2"}, 3.0)]
+    [alert] = preview["alerts"]
     assert alert["labels"] == {"alertname": "WarehouseStalled", "severity": "critical", "warehouse": "wh-2"}
     assert alert["annotations"] == {"summary": "3 orders waiting at wh-2"}
-    webhook, pagerduty = out["notifications"]
+    webhook, pagerduty = preview["notifications"]
     assert webhook["integration"] == "webhook[0]"
     assert webhook["payload"]["groupKey"] == '{}:{alertname="WarehouseStalled", warehouse="wh-2"}'
     assert webhook["payload"]["externalURL"] == "https://tower.example.com"
     assert [e["event_action"] for e in pagerduty["payload"]] == ["trigger"]
-    assert "secret-routing-key" not in result.stdout
+    assert "secret-routing-key" not in out["test"]["stdout"] + out["text"]["stdout"]
 
-    unknown = tower("alerts", "test", "Nope", env=env)
-    assert unknown.returncode == 2
-    assert "no rule named 'Nope'; rules: WarehouseStalled" in unknown.stderr
+    text = out["text"]["stdout"].splitlines()
+    assert text[0].endswith(": 1 group(s), 1 over the threshold")
+    assert text[1] == "  ALERT {'warehouse': 'wh-2'} value=3 orders=3"
+    assert text[2] == "would send to ops/webhook[0]:"
 
-    silenced = tower(
-        "alerts",
-        "silence",
-        "add",
-        'warehouse="wh-2"',
-        "--author",
+    assert out["unknown"]["code"] == 2
+    assert "no rule named 'Nope'; rules: WarehouseStalled" in out["unknown"]["stderr"]
+    assert json.loads(out["list"]["stdout"])["alerts"] == []  # a rule test stores nothing
+
+    assert out["silence"]["code"] == 0, out["silence"]["stderr"]
+    [silence] = json.loads(out["silences"]["stdout"])
+    assert (silence["matchers"], silence["created_by"], silence["comment"]) == (
+        ['warehouse="wh-2"'],
         "ana",
-        "--comment",
         "patching",
-        "--duration",
-        "2h",
-        env=env,
     )
-    assert silenced.returncode == 0, silenced.stderr
-    assert silenced.stdout.startswith("silence ") and silenced.stdout.rstrip().endswith(': warehouse="wh-2"')
 
 
 def test_alerts_check_reports_line_and_field(tmp_path: Path) -> None:

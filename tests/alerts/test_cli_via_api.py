@@ -1,13 +1,13 @@
 """``tower alerts`` while a tower serve holds the embedded store: the commands use its JSON API.
 
-The test process plays the server: it holds the (announced) lock of a data directory and serves
-the real dashboard app over its own store; the CLI runs as a subprocess on that data directory.
+The test process serves the real dashboard app over its store; a small helper process holds the
+data directory's lock and announces that API (as ``tower serve`` does); the commands run through
+the real CLI app on that data directory.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,12 +17,15 @@ from pathlib import Path
 import pytest
 from alert_receivers import http_recorder
 from alert_scenario import T0, stalled_warehouse
+from click.testing import Result
+from typer.testing import CliRunner
 
 from alerts import state
 from alerts.evaluator import Evaluator
 from alerts.rules import parse_rules
 from alerts.settings import AlertSettings
-from storage import Store, lock
+from storage import Store
+from tower.cli import app
 from tower.settings import load_settings
 from tower.web_service import WebService
 from web.accounts import Accounts
@@ -39,6 +42,18 @@ receivers: [{name: ops, webhook_configs: [{url: "URL"}]}]
 """
 
 
+HOLDER = """
+import sys
+from pathlib import Path
+from storage import lock
+path = Path(sys.argv[1])
+lock.acquire(path, "tower serve (test)")
+lock.announce(path, api_url=sys.argv[2])
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
 @pytest.fixture
 def served(store: Store, tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
     data_dir = tmp_path / "data"
@@ -46,26 +61,31 @@ def served(store: Store, tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]
     settings = load_settings(storage={"data_dir": str(data_dir)}, web={"host": "127.0.0.1", "port": 0})
     service = WebService(settings, store)
     service.start()
-    held = (data_dir / "clickhouse").resolve()
-    lock.acquire(held, "tower serve (test)")
-    lock.announce(held, api_url=service.url)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str((data_dir / "clickhouse").resolve()), service.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
     token = Accounts(store, settings.web).create_token("cli", Role.OPS, "test").token
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES.replace("URL", "https://hooks.example.com/x"))
-    env = {**os.environ, "TOWER_STORAGE__DATA_DIR": str(data_dir), "TOWER_ALERTS__RULES_FILE": str(rules)}
-    env.pop("TOWER_CONFIG", None)
-    env.pop("TOWER_API_TOKEN", None)
+    env = {
+        "TOWER_STORAGE__DATA_DIR": str(data_dir),
+        "TOWER_ALERTS__RULES_FILE": str(rules),
+        "TOWER_CONFIG": "",
+        "TOWER_API_TOKEN": "",
+    }
     try:
         yield env, token
     finally:
-        lock.release(held)
+        holder.communicate(input="", timeout=10)
         service.stop()
 
 
-def tower(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tower.cli", *args], env=env, capture_output=True, text=True, timeout=120
-    )
+def tower(*args: str, env: dict[str, str]) -> Result:
+    return CliRunner().invoke(app, list(args), env=env)
 
 
 def test_list_ack_and_silence_through_the_api(store: Store, served: tuple[dict[str, str], str]) -> None:
@@ -80,11 +100,11 @@ def test_list_ack_and_silence_through_the_api(store: Store, served: tuple[dict[s
     [alert] = state.list_alerts(store)
 
     refused = tower("alerts", "list", env=env)
-    assert refused.returncode == 2
+    assert refused.exit_code == 2
     assert "answered 401" in refused.stderr and "--token" in refused.stderr
 
     listed = tower("alerts", "list", "--json", "--token", token, env=env)
-    assert listed.returncode == 0, listed.stderr
+    assert listed.exit_code == 0, listed.stderr
     assert [a["fingerprint"] for a in json.loads(listed.stdout)["alerts"]] == [alert.fingerprint]
 
     acked = tower(
@@ -97,7 +117,7 @@ def test_list_ack_and_silence_through_the_api(store: Store, served: tuple[dict[s
         "on it",
         env={**env, "TOWER_API_TOKEN": token},
     )
-    assert acked.returncode == 0, acked.stderr
+    assert acked.exit_code == 0, acked.stderr
     assert "acknowledged by token:cli" in acked.stdout
     assert state.get_alert(store, alert.fingerprint).ack is not None
 
@@ -116,7 +136,7 @@ def test_list_ack_and_silence_through_the_api(store: Store, served: tuple[dict[s
         token,
         env=env,
     )
-    assert added.returncode == 0, added.stderr
+    assert added.exit_code == 0, added.stderr
     [silence] = state.list_silences(store)
     assert (silence.matchers, silence.created_by, silence.comment) == (
         ['warehouse="wh-2"'],
@@ -126,5 +146,5 @@ def test_list_ack_and_silence_through_the_api(store: Store, served: tuple[dict[s
     assert abs((silence.ends_at - silence.starts_at).total_seconds() - 5400) < 1
 
     expired = tower("alerts", "silence", "expire", silence.id, "--token", token, env=env)
-    assert expired.returncode == 0, expired.stderr
+    assert expired.exit_code == 0, expired.stderr
     assert state.list_silences(store, active_at=datetime.now(UTC)) == []  # active until expired
