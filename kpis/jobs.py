@@ -213,7 +213,11 @@ class KpiEngine:
 
     def _insert(self, name: str, window: Window, version: int, extra: dict[str, Any] | None = None) -> int:
         params = {**window.parameters(), "version": version, **(extra or {})}
-        self.store.command(SQL[name], params)
+        sql = SQL[name]
+        if window.everything:
+            # everything: no set of touched orders to build or probe (the files mark the filter)
+            sql = sql.replace("{all:UInt8} = 1 OR OrderId IN touched", "1")
+        self.store.command(sql, params)
         # the embedded engine does not report written rows: count this run's version instead
         return int(
             self.store.scalar(f"SELECT count() FROM {name} WHERE Version = {{v:UInt64}}", {"v": version})

@@ -79,4 +79,5 @@ FROM (
     WHERE {all:UInt8} = 1 OR toDate(OpenedAt) IN days
 )
 GROUP BY Day, Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority
-SETTINGS join_use_nulls = 0, optimize_on_insert = 0
+SETTINGS join_use_nulls = 0, optimize_on_insert = 0,
+         use_skip_indexes_if_final = 1, use_skip_indexes_if_final_exact_mode = 1

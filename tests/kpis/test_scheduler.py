@@ -16,7 +16,7 @@ from kpis.scheduler import Scheduler, add_kpi_jobs
 from storage import Store
 
 
-def _wait(condition, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+def _wait(condition, timeout: float = 90.0) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
