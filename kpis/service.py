@@ -170,6 +170,19 @@ class SystemHealth(BaseModel):
     staleness_s: float
 
 
+class SystemDay(BaseModel):
+    day: date
+    system: str
+    system_kind: str
+    hops: int
+    orders: int
+    errors: int
+    error_rate: float | None
+    latency_mean_s: float
+    latency_p50_s: float
+    latency_p95_s: float
+
+
 class Handoff(BaseModel):
     from_system: str
     to_system: str
@@ -529,6 +542,12 @@ def system_health(
             )
         )
     return out
+
+
+def system_daily(store: Store, start: date, end: date, system: str = "") -> list[SystemDay]:
+    """Per system and day in [start, end): hops, orders, errors, error rate and latency (p50/p95)."""
+    rows = store.rows(SQL["system_daily"], {"start": start, "end": end, "system": system})
+    return [SystemDay(**r, error_rate=_ratio(int(r["errors"]), int(r["hops"]))) for r in rows]
 
 
 def handoff_map(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from kpi_spans import hop, order_flow, write
 
 from kpis import explain, service
@@ -97,3 +98,15 @@ def test_rerunning_a_range_or_everything_changes_nothing(store: Store) -> None:
     assert _snapshot(store) == before
     assert {r.status for r in engine.run_all()} == {"ok"}
     assert _snapshot(store) == before
+
+
+def test_system_daily_counts_hops_errors_and_latency(store: Store) -> None:
+    spans = order_flow("SO-1", DAY0, duration_s=100) + order_flow("SO-2", DAY0, duration_s=300)
+    spans.append(hop("SO-2", "pick", DAY0 + timedelta(hours=1), 500, status="Error"))
+    write(store, spans)
+    _engine(store).run_all()
+    wms = [d for d in service.system_daily(store, *PERIOD) if d.system == "wms-dallas"]
+    assert [(d.hops, d.orders, d.errors, d.latency_p50_s) for d in wms] == [(7, 2, 1, 300.0)]
+    # latencies 100 x3, 300 x3, 500: p95 interpolates between 300 and 500
+    assert wms[0].latency_p95_s == pytest.approx(440.0)
+    assert wms[0].error_rate == pytest.approx(1 / 7)
