@@ -399,3 +399,53 @@ def test_id_offset_keeps_two_simulators_apart() -> None:
     assert values(first).isdisjoint(values(second))
     assert {r.span_id for r in first}.isdisjoint({r.span_id for r in second})
     assert any(str(r.attributes.get(conventions.ORDER_ID, "")) == "SO-1100000" for r in second)
+
+
+def test_simulated_edi_orders_stitch_into_whole_journeys(store: Store) -> None:
+    """The simulator's broken traces (EDI file, batch, order, WMS, carrier, invoice run) come back as one story."""
+    from tracing.timeline import find_orders, order_timeline
+
+    rates = ExceptionRates(**dict.fromkeys(ExceptionRates.names(), 0.0))
+    records = simulate(orders=60, days=6, rates=rates, channel_mix={"edi": 1})
+    write_to_store(store, records)
+    delivered = [r for r in records if r.name == "delivery"]
+    order_id = str(delivered[0].attributes[conventions.ORDER_ID])
+    spans = [r for r in records if r.attributes.get(conventions.ORDER_ID) == order_id]
+    po = str(spans[0].attributes[conventions.ORDER_CUSTOMER_PO])
+    tracking = str(delivered[0].attributes[conventions.SHIPMENT_TRACKING_NUMBER])
+
+    def invoiced_orders(record: SpanRecord) -> list[str]:
+        listed = record.attributes.get(conventions.BATCH_ORDER_IDS, [])
+        return [str(record.attributes.get(conventions.ORDER_ID, ""))] + (
+            listed if isinstance(listed, list) else []
+        )
+
+    invoice = next(
+        str(r.attributes[conventions.INVOICE_ID])
+        for r in records
+        if r.name == "post invoice" and order_id in invoiced_orders(r)
+    )
+    for key in (order_id, po, tracking, invoice):
+        assert order_id in [m.order_id for m in find_orders(store, key)], key
+    timeline = order_timeline(store, order_id)
+    stages = {hop.stage for hop in timeline.hops}
+    assert stages >= {
+        "capture",
+        "validation",
+        "credit",
+        "pricing",
+        "allocation",
+        "pick",
+        "pack",
+        "ship",
+        "deliver",
+        "invoice",
+    }
+    expected_traces = {r.trace_id for r in records if r.span_id in {s.span_id for s in spans}}
+    translate = next(
+        r for r in records if r.name == "translate 850" and r.attributes[conventions.ORDER_CUSTOMER_PO] == po
+    )
+    assert expected_traces | {translate.trace_id} <= set(timeline.trace_ids), (
+        "file, order, WMS and carrier traces"
+    )
+    assert timeline.waiting_ns > 0 and timeline.gaps
