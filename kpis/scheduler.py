@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -49,6 +50,9 @@ class Scheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
         )
+        # a due run while the previous one still runs is skipped by APScheduler: record it too
+        self._scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES)
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
 
     def add_job(
         self, name: str, func: JobFunc, interval_s: float, *, record: bool = True, run_at_start: bool = True
@@ -113,6 +117,14 @@ class Scheduler:
         job.last = result
         self._record(job, result, started)
         return result
+
+    def _skipped(self, event: JobSubmissionEvent) -> None:
+        job = self._jobs.get(event.job_id)
+        if job is not None:
+            result = JobResult(
+                job.name, "scheduled", 0, 0.0, None, None, "skipped", "previous run still running"
+            )
+            self._record(job, result, datetime.now(UTC))
 
     def _record(self, job: _Job, result: JobResult, started: datetime) -> None:
         if self.store is not None and (job.record or result.status == "skipped"):
