@@ -1,0 +1,49 @@
+"""``tower bench query`` on a small data set: the generated orders resolve by every key type and the
+figures come out as JSON (latency is measured by the command, never asserted here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_bench_query_small_run_prints_figures_for_every_key_type(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOWER_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "tower.cli", "bench", "query", "--spans", "3000", "--samples", "5"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert figures["orders"] == 300
+    assert figures["spans"] >= 3000
+    expected_orders = {
+        "order.id": 1,
+        "order.customer_po": 1,
+        "order.ecommerce_id": 1,
+        "edi.transaction_set_control_number": 1,
+        "shipment.id": 1,
+        "shipment.tracking_number": 1,
+        "invoice.id": 2,  # two orders per invoice
+    }
+    for key_type, per_key in expected_orders.items():
+        lookup = figures["lookup"][key_type]
+        assert "misses" not in lookup, key_type
+        assert lookup["orders_per_key"] == per_key, key_type
+        assert lookup["p50_ms"] <= lookup["p95_ms"] <= lookup["p99_ms"]
+    # a file's interchange number and its batch lead to the file's EDI orders
+    assert figures["lookup"]["edi.interchange_control_number"]["orders_per_key"] > 1
+    assert figures["lookup"]["order.batch.id"]["orders_per_key"] > 1
+    timeline = figures["timeline"]
+    assert timeline["hops_avg"] == 11  # ten hops and the nightly invoice run
+    assert timeline["traces_avg"] >= 4
+    assert figures["trace_by_id"]["spans_avg"] == 3
+    assert set(figures["met"]) == {"lookup_p95", "timeline_p95"}
+    assert figures["data_dir"] is None  # the temporary store is removed
