@@ -1,9 +1,10 @@
 """Carrier tracking webhook agent: tracking events (JSON over HTTP) -> hop spans keyed by tracking number.
 
-Built-in mapping for the common multi-carrier *Event* shape (EasyPost-style: ``{"id", "object":
+Built-in mappings for the common multi-carrier shapes (EasyPost-style *Event*: ``{"id", "object":
 "Event", "description": "tracker.updated", "result": {"tracking_code", "status", "carrier",
-"shipment_id", "tracking_details": [...]}}``) and a configurable dotted-path field mapping for any
-other JSON body. When a secret is set, the raw body must carry a valid HMAC-SHA256 signature
+"shipment_id", "tracking_details": [...]}}``; AfterShip-style ``{"event": "tracking_update",
+"event_id", "msg": {"tracking_number", "slug", "tag", "checkpoints": [...]}}``) and a configurable
+dotted-path field mapping for any other JSON body. When a secret is set, the raw body must carry a valid HMAC-SHA256 signature
 (hex, optionally ``hmac-sha256-hex=``/``sha256=`` prefixed, or base64), compared in constant time.
 
 Answers: 200 accepted / duplicate / ignored, 400 malformed JSON, 401 bad signature, 413 too large,
@@ -82,6 +83,28 @@ EASYPOST = FieldMapping(
     },
 )
 _EASYPOST_EVENTS = {"tracker.created", "tracker.updated"}
+
+AFTERSHIP = FieldMapping(
+    event_id="event_id",
+    tracking_number="msg.tracking_number",
+    status="msg.tag",
+    carrier="msg.slug",
+    order_id="msg.order_number",
+    occurred_at="msg.checkpoints.-1.checkpoint_time",
+    message="msg.checkpoints.-1.message",
+    status_map={
+        "InfoReceived": "label_created",
+        "InTransit": "in_transit",
+        "OutForDelivery": "out_for_delivery",
+        "AvailableForPickup": "available_for_pickup",
+        "Delivered": "delivered",
+        "AttemptFail": "exception",
+        "Exception": "exception",
+        "Expired": "exception",
+        "Pending": "unknown",
+    },
+)
+PRESETS = {"easypost": EASYPOST, "aftership": AFTERSHIP}
 
 
 class WebhookError(Exception):
@@ -247,6 +270,19 @@ def event_hop(
     return hop
 
 
+def _not_tracking(mapping: str, data: Any) -> str:
+    """The event type of a preset body that carries no tracking update (answered 200, not stored)."""
+    if not isinstance(data, dict):
+        return ""
+    if mapping == "easypost" and data.get("object") == "Event":
+        description = str(data.get("description") or "")
+        return description if description and description not in _EASYPOST_EVENTS else ""
+    if mapping == "aftership":
+        event = str(data.get("event") or "")
+        return event if event and event != "tracking_update" else ""
+    return ""
+
+
 class CarrierWebhook:
     """The webhook's logic, independent of the HTTP server: verify, decode, map, de-duplicate, emit."""
 
@@ -254,7 +290,7 @@ class CarrierWebhook:
         self.settings = settings
         self.emitter = emitter
         custom = settings.field_mapping if settings.mapping == "custom" else None
-        self.mapping: FieldMapping = custom or EASYPOST
+        self.mapping: FieldMapping = custom or PRESETS[settings.mapping]
         self.seen = SeenIds(state_dir / "carrier-seen-ids.sqlite3", settings.seen_ids_limit)
         self.open_exceptions = OpenKeys(state_dir / "carrier-open-exceptions.sqlite3")
         self._lock = threading.Lock()
@@ -290,11 +326,10 @@ class CarrierWebhook:
             raise WebhookError(400, f"malformed JSON: {exc}") from None
         except RecursionError:
             raise WebhookError(400, "malformed JSON: nested too deeply") from None
-        if self.settings.mapping == "easypost" and isinstance(data, dict):
-            description = str(data.get("description", ""))
-            if data.get("object") == "Event" and description and description not in _EASYPOST_EVENTS:
-                self._count("ignored")
-                return 200, {"status": "ignored", "reason": f"event {description} is not a tracker event"}
+        ignored = _not_tracking(self.settings.mapping, data)
+        if ignored:
+            self._count("ignored")
+            return 200, {"status": "ignored", "reason": f"event {ignored} is not a tracking event"}
         event = map_event(data, self.mapping)
         with self._lock:
             if event.event_id in self.seen:

@@ -116,9 +116,10 @@ class CarrierAgentSettings(BaseModel):
     host: str = Field(default="127.0.0.1", description="Bind address. Default: 127.0.0.1")
     port: int = Field(default=4319, ge=0, le=65535, description="Port. Default: 4319")
     path: str = Field(default="/webhooks/carrier", description="Webhook path. Default: /webhooks/carrier")
-    mapping: Literal["easypost", "custom"] = Field(
+    mapping: Literal["easypost", "aftership", "custom"] = Field(
         default="easypost",
-        description="Body shape: built-in EasyPost-style Event, or the custom field_mapping. Default: easypost",
+        description="Body shape: built-in EasyPost-style Event or AfterShip tracking_update, or the custom "
+        "field_mapping. Default: easypost",
     )
     field_mapping: FieldMapping | None = Field(
         default=None, description="Field mapping used when mapping=custom. Default: none"

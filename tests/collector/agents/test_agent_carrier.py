@@ -220,3 +220,43 @@ def test_a_busy_port_is_a_clear_start_error(tmp_path: Path, make_emitter: Any, a
     with pytest.raises(RuntimeError, match=f"could not listen on 127.0.0.1:{port}"):
         clash.start()
     clash.stop()
+
+
+def test_aftership_shape_with_a_base64_signature_header(tmp_path: Path, make_emitter: Any, sink: Any) -> None:
+    settings = CarrierAgentSettings(
+        port=0, mapping="aftership", secret=SECRET, signature_header="aftership-hmac-sha256"
+    )
+    agent = CarrierAgent(settings, make_emitter("carrier-webhook", "carrier"), tmp_path / "state")
+    agent.start()
+    try:
+        event = {
+            "ts": 1795804800,
+            "event": "tracking_update",
+            "event_id": "6f1c1d9e-3c52-4c4f-9d0e-0a4b9d1c2e11",
+            "msg": {
+                "tracking_number": "9400111899560000000001",
+                "slug": "usps",
+                "tag": "OutForDelivery",
+                "order_number": "SO-104233",
+                "checkpoints": [
+                    {"checkpoint_time": "2026-11-27T07:10:00Z", "message": "Arrived at post office"},
+                    {"checkpoint_time": "2026-11-27T08:05:00Z", "message": "Out for delivery"},
+                ],
+            },
+        }
+        body = json.dumps(event).encode()
+        digest = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+        ok = httpx.post(agent.url, content=body, headers={"aftership-hmac-sha256": digest}, timeout=10)
+        assert ok.status_code == 200 and ok.json()["status"] == "accepted", ok.text
+        other = json.dumps({"event": "edd_revise", "event_id": "e2", "msg": {}}).encode()
+        sig = base64.b64encode(hmac.new(SECRET.encode(), other, hashlib.sha256).digest()).decode()
+        skipped = httpx.post(agent.url, content=other, headers={"aftership-hmac-sha256": sig}, timeout=10)
+        assert skipped.json()["status"] == "ignored"
+    finally:
+        agent.stop()
+    (span,) = sink.spans
+    assert span.attributes[c.STATUS] == "out_for_delivery"
+    assert span.attributes[c.SYSTEM_INSTANCE] == "usps"
+    assert span.attributes[c.ORDER_ID] == "SO-104233"
+    assert span.attributes["shipment.status_message"] == "Out for delivery"
+    assert span.start_ns == 1795766700 * 10**9  # 2026-11-27T08:05:00Z
