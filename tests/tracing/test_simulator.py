@@ -449,3 +449,29 @@ def test_simulated_edi_orders_stitch_into_whole_journeys(store: Store) -> None:
         "file, order, WMS and carrier traces"
     )
     assert timeline.waiting_ns > 0 and timeline.gaps
+
+
+def test_store_sink_and_otlp_through_the_collector_store_the_same_rows(
+    store: Store, module_store: Store, tmp_path: Path
+) -> None:
+    """The fast path is faithful: it writes exactly what the real collector stores for the same spans."""
+    records = simulate(orders=25, days=4, rates=ExceptionRates(carrier_exception=0.5, late_invoice=0.5))
+    write_to_store(store, records)
+    with running_collector(module_store, tmp_path / "spool") as collector:
+        sink = OtlpSink(endpoint=collector.http_endpoint)
+        sink.send(records)
+        sink.close()
+        collector.wait_drained()
+    columns = (
+        "Timestamp, TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind, ServiceName, ResourceAttributes, "
+        "ScopeName, ScopeVersion, SpanAttributes, Duration, StatusCode, StatusMessage, `Events.Timestamp`, "
+        "`Events.Name`, `Events.Attributes`, `Links.TraceId`, `Links.SpanId`, `Links.TraceState`, `Links.Attributes`"
+    )
+    direct = store.rows(f"SELECT {columns} FROM otel_traces ORDER BY SpanId")
+    collected = module_store.rows(f"SELECT {columns} FROM otel_traces ORDER BY SpanId")
+    assert len(direct) == len(records)
+    for mine, theirs in zip(direct, collected, strict=True):
+        # the collector adds resource attributes the SDK sets (telemetry.sdk.*); ours must all be there
+        theirs_resource = theirs.pop("ResourceAttributes")
+        assert mine.pop("ResourceAttributes").items() <= theirs_resource.items()
+        assert mine == theirs
