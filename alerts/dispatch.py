@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -70,6 +71,9 @@ class Dispatcher:
         self.intervals = {t.name: t for t in config.time_intervals}
         self.inhibit = [(r.source_matchers, r.target_matchers, tuple(r.equal)) for r in config.inhibit_rules]
         self._failed_at: dict[tuple[str, str, str], datetime] = {}
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.notify_concurrency, thread_name_prefix="alerts-notify"
+        )
         self.notifiers = {
             r.name: build_notifiers(r, client, settings.notify_timeout_s) for r in config.receivers
         }
@@ -128,7 +132,7 @@ class Dispatcher:
             return []
         self._mark_suppressed(alerts, now)
         entries = state.nflog_entries(self.store, now - NFLOG_HORIZON)
-        sent: list[Sent] = []
+        tasks: list[tuple[Group, list[Alert], str, Notifier, state.NflogEntry | None]] = []
         for group in self.groups(alerts):
             muted = self._muted(group.route, now)
             if muted:
@@ -138,10 +142,14 @@ class Dispatcher:
             visible = [a for a in group.alerts if not a.suppressed_by]
             for integration, notifier in self.notifiers.get(group.route.receiver, []):
                 entry = entries.get((group.route.receiver, integration, group.key))
-                result = self._flush_integration(group, visible, integration, notifier, entry, now)
-                if result is not None:
-                    sent.append(result)
-        return sent
+                tasks.append((group, visible, integration, notifier, entry))
+        # integrations deliver concurrently (a slow receiver does not hold up the others), on a
+        # fixed pool so that each worker keeps its own store client
+        results = self._pool.map(lambda t: self._flush_integration(t[0], t[1], t[2], t[3], t[4], now), tasks)
+        return [r for r in results if r is not None]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
     def _flush_integration(
         self,

@@ -109,6 +109,7 @@ class Evaluator:
         self._last_run: dict[str, datetime] = {}
 
     def close(self) -> None:
+        self.dispatcher.close()
         if self._own_client:
             self.client.close()
 

@@ -34,6 +34,9 @@ class AlertSettings(BaseModel):
     notify_timeout_s: float = Field(
         default=10.0, gt=0, description="Timeout of one notification request. Default: 10"
     )
+    notify_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Notifications delivered at the same time. Default: 4"
+    )
     retry_attempts: int = Field(
         default=4, ge=1, le=20, description="Delivery attempts for retryable failures. Default: 4"
     )

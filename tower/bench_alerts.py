@@ -134,6 +134,7 @@ def run_bench(
             t0 = time.perf_counter()
             sent = dispatcher.flush(alerts, now)
             dispatch_s = time.perf_counter() - t0
+            dispatcher.close()
     finally:
         store.close()
         server.shutdown()
