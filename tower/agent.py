@@ -10,9 +10,10 @@ import logging
 import signal
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from pydantic import BaseModel, ValidationError
 
 from collector.agents.settings import ExportSettings
 from tower import runtime
@@ -56,6 +57,21 @@ def _export(base: ExportSettings, endpoint: str | None, token: str | None) -> Ex
     return ExportSettings(**data)
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def _with(model: M, update: dict[str, Any]) -> M:
+    """``model`` with command-line overrides, validated like the config file (bad values fail clearly)."""
+    try:
+        return type(model).model_validate({**dict(model), **update})
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(part) for part in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        ]
+        runtime.fail("invalid value for " + "; ".join(problems))
+
+
 def _run_until_signal(agent: Agent) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -88,13 +104,14 @@ def edi(
 
     settings = runtime.settings_or_exit(config)
     runtime.configure_logging(settings.log_level)
-    edi_settings = settings.collector.agents.edi.model_copy(
-        update={
+    edi_settings = _with(
+        settings.collector.agents.edi,
+        {
             "inbound_dirs": inbound or settings.collector.agents.edi.inbound_dirs,
             "outbound_dirs": outbound or settings.collector.agents.edi.outbound_dirs,
             "export": _export(settings.collector.agents.edi.export, endpoint, token),
             **({"settle_seconds": settle} if settle is not None else {}),
-        }
+        },
     )
     if not edi_settings.inbound_dirs and not edi_settings.outbound_dirs:
         runtime.fail("give --inbound and/or --outbound directories (or collector.agents.edi in the config)")
@@ -133,7 +150,7 @@ def carrier(
     if port is not None:
         update["port"] = port
     agent = agents_runtime.carrier_agent(
-        base.model_copy(update=update), settings.storage.data_dir, *local_endpoint(settings)
+        _with(base, update), settings.storage.data_dir, *local_endpoint(settings)
     )
     _run_until_signal(agent)
 
@@ -161,7 +178,7 @@ def poller(
     base = chosen[0]
     try:
         agent = agents_runtime.poller_agent(
-            base.model_copy(update={"export": _export(base.export, endpoint, token)}),
+            _with(base, {"export": _export(base.export, endpoint, token)}),
             settings.storage.data_dir,
             *local_endpoint(settings),
         )

@@ -91,6 +91,11 @@ def test_edi_without_directories_is_a_clear_error(tmp_path: Path) -> None:
     absent = tower("agent", "edi", "--once", "--inbound", str(tmp_path / "nope"), data_dir=tmp_path)
     assert absent.returncode == 2
     assert f"not a directory: {tmp_path / 'nope'}" in absent.stderr
+    negative = tower(
+        "agent", "edi", "--once", "--inbound", str(tmp_path), "--settle", "-5", data_dir=tmp_path
+    )
+    assert negative.returncode == 2
+    assert "invalid value for settle_seconds: Input should be greater than or equal to 0" in negative.stderr
 
 
 def test_poller_once_from_a_config_file(tmp_path: Path, sink: Any) -> None:
