@@ -44,7 +44,7 @@ class DemoOptions:
     seed: int = 7
     live: bool = True
     exit_after_backfill: bool = False
-    live_orders_per_hour: float = 240.0
+    live_orders_per_hour: float = 60.0
     duration_s: float | None = None
     progress: bool = True
 
@@ -245,8 +245,11 @@ def demo_command(
         bool, typer.Option("--exit-after-backfill", help="Stop once the history is in and keys are printed.")
     ] = False,
     live_rate: Annotated[
-        float, typer.Option("--live-rate", min=0, help="New orders per hour while live.")
-    ] = 240.0,
+        float,
+        typer.Option(
+            "--live-rate", min=0, help="New orders per hour while live (in-flight orders are held in memory)."
+        ),
+    ] = 60.0,
     duration: Annotated[
         float | None,
         typer.Option("--duration", min=0, help="Stop the demo after this many seconds of live traffic."),
