@@ -54,6 +54,16 @@ class Sent:
     attempts: int
 
 
+@dataclass
+class _Outcome:
+    sent: Sent | None = None
+    record: NotificationRecord | None = None
+    nflog: tuple[str, str, str, state.NflogEntry] | None = None
+
+
+NOTHING = _Outcome()
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -145,8 +155,13 @@ class Dispatcher:
                 tasks.append((group, visible, integration, notifier, entry))
         # integrations deliver concurrently (a slow receiver does not hold up the others), on a
         # fixed pool so that each worker keeps its own store client
-        results = self._pool.map(lambda t: self._flush_integration(t[0], t[1], t[2], t[3], t[4], now), tasks)
-        return [r for r in results if r is not None]
+        outcomes = list(
+            self._pool.map(lambda t: self._flush_integration(t[0], t[1], t[2], t[3], t[4], now), tasks)
+        )
+        # what was sent is recorded once per flush (two inserts, however many groups)
+        state.log_notifications(self.store, [o.record for o in outcomes if o.record is not None])
+        state.save_nflog_entries(self.store, [o.nflog for o in outcomes if o.nflog is not None])
+        return [o.sent for o in outcomes if o.sent is not None]
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -159,12 +174,12 @@ class Dispatcher:
         notifier: Notifier,
         entry: state.NflogEntry | None,
         now: datetime,
-    ) -> Sent | None:
+    ) -> _Outcome:
         firing = [a for a in visible if a.state is AlertState.FIRING]
         known = entry.firing if entry else set()
         resolved = [a for a in visible if a.state is AlertState.RESOLVED and a.fingerprint in known]
         if not firing and not resolved:
-            return None
+            return NOTHING
         f_set = {a.fingerprint for a in firing}
         r_set = {a.fingerprint for a in resolved}
         acked = {a.fingerprint for a in firing if a.ack is not None}
@@ -172,20 +187,20 @@ class Dispatcher:
         if entry is None:
             start = min((a.fired_at or a.active_at) for a in firing)
             if now < start + route.group_wait:
-                return None
+                return NOTHING
         elif now < entry.sent_at + route.group_interval:
-            return None
+            return NOTHING
         receiver = route.receiver
         failed_key = (receiver, integration, group.key)
         failed_at = self._failed_at.get(failed_key)
         if failed_at is not None and now < failed_at + route.group_interval:
-            return None  # the last delivery failed: try again after group_interval, not every tick
+            return NOTHING  # the last delivery failed: try again after group_interval, not every tick
         if not _needs_update(entry, f_set, r_set, acked, notifier.send_resolved, route.repeat_interval, now):
-            return None
+            return NOTHING
         new_entry = state.NflogEntry(f_set, r_set, acked, now)
+        nflog = (receiver, integration, group.key, new_entry)
         if not firing and not notifier.send_resolved:
-            state.save_nflog(self.store, receiver, integration, group.key, new_entry)
-            return None
+            return _Outcome(nflog=nflog)  # clear the log; nothing to send
         message = Message(
             receiver=receiver,
             group_key=group.key,
@@ -194,26 +209,22 @@ class Dispatcher:
             external_url=self.settings.external_url or DEFAULT_EXTERNAL_URL,
         )
         delivery, attempts = self._deliver(notifier, message)
-        state.log_notification(
-            self.store,
-            NotificationRecord(
-                at=now,
-                receiver=receiver,
-                integration=integration,
-                group_key=group.key,
-                status=message.status,
-                firing=sorted(f_set),
-                resolved=sorted(r_set),
-                outcome="sent" if delivery.ok else "failed",
-                attempts=attempts,
-                retryable=delivery.retryable,
-                error=delivery.error,
-                target=notifier.target(),
-            ),
+        record = NotificationRecord(
+            at=now,
+            receiver=receiver,
+            integration=integration,
+            group_key=group.key,
+            status=message.status,
+            firing=sorted(f_set),
+            resolved=sorted(r_set),
+            outcome="sent" if delivery.ok else "failed",
+            attempts=attempts,
+            retryable=delivery.retryable,
+            error=delivery.error,
+            target=notifier.target(),
         )
         if delivery.ok:
             self._failed_at.pop(failed_key, None)
-            state.save_nflog(self.store, receiver, integration, group.key, new_entry)
         else:
             self._failed_at[failed_key] = now
             log.warning(
@@ -223,9 +234,10 @@ class Dispatcher:
                 attempts,
                 delivery.error,
             )
-        return Sent(
+        sent = Sent(
             receiver, integration, group.key, message.status, sorted(f_set | r_set), delivery, attempts
         )
+        return _Outcome(sent, record, nflog if delivery.ok else None)
 
     def _deliver(self, notifier: Notifier, message: Message) -> tuple[Delivery, int]:
         delay = self.settings.retry_initial_backoff_s

@@ -383,6 +383,14 @@ def nflog_entries(store: Store, since: datetime) -> dict[tuple[str, str, str], N
 
 
 def save_nflog(store: Store, receiver: str, integration: str, group_key: str, entry: NflogEntry) -> None:
+    save_nflog_entries(store, [(receiver, integration, group_key, entry)])
+
+
+def save_nflog_entries(store: Store, items: Sequence[tuple[str, str, str, NflogEntry]]) -> None:
+    """Record what each receiver integration now knows about its groups (one insert)."""
+    if not items:
+        return
+    version = _version()
     store.insert(
         "alert_nflog",
         [
@@ -390,19 +398,26 @@ def save_nflog(store: Store, receiver: str, integration: str, group_key: str, en
                 receiver,
                 integration,
                 group_key,
-                sorted(entry.firing),
-                sorted(entry.resolved),
-                sorted(entry.acked),
-                naive(entry.sent_at),
-                _version(),
+                sorted(e.firing),
+                sorted(e.resolved),
+                sorted(e.acked),
+                naive(e.sent_at),
+                version + i,
             ]
+            for i, (receiver, integration, group_key, e) in enumerate(items)
         ],
         ["Receiver", "Integration", "GroupKey", "Firing", "Resolved", "Acked", "SentAt", "Version"],
     )
 
 
 def log_notification(store: Store, record: NotificationRecord) -> None:
-    r = record
+    log_notifications(store, [record])
+
+
+def log_notifications(store: Store, records: Sequence[NotificationRecord]) -> None:
+    """Append delivery outcomes to the notification log (one insert)."""
+    if not records:
+        return
     store.insert(
         "alert_notifications",
         [
@@ -420,6 +435,7 @@ def log_notification(store: Store, record: NotificationRecord) -> None:
                 r.error[:MAX_TEXT],
                 r.target,
             ]
+            for r in records
         ],
         [
             "At",
