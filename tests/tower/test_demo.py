@@ -127,11 +127,13 @@ def test_simulate_sends_through_a_real_collector(store: Store, tmp_path: Path) -
     summary = json.loads(result.stdout)
     assert summary["spans_backfilled"] > 40 * 10
     assert store.scalar("SELECT count() FROM otel_traces") == summary["spans_backfilled"]
-    holds = store.scalar(
-        "SELECT uniqExact(SpanAttributes['order.id']) FROM otel_traces WHERE SpanName = 'credit check' "
-        "AND SpanAttributes['order.exception.type'] = 'credit_hold'"
-    )
-    assert holds == 40
+    # --rate credit_hold=1: every credit check sent so far held its order (orders captured in the last
+    # minutes may not have reached credit yet: backfill sends only spans that have ended)
+    checks, holds = store.query(
+        "SELECT count(), countIf(SpanAttributes['order.exception.type'] = 'credit_hold') FROM otel_traces "
+        "WHERE SpanName = 'credit check'"
+    ).result_rows[0]
+    assert 30 <= checks <= 40 and holds == checks
 
 
 def test_simulate_rejects_bad_options_clearly() -> None:
