@@ -21,10 +21,20 @@ WITH
             OrderId,
             min(s_ms) AS first_ms,
             max(e_ms) AS last_ms,
+            -- hops sorted by (start, end); per stage: first start, last end (no lambdas over
+            -- captured arrays: they are slow in ClickHouse)
             arraySort(groupArrayIf((s_ms, e_ms, System, Stage), Stage != '')) AS hops,
-            arrayDistinct(arrayMap(x -> x.4, hops)) AS stage_keys,
-            mapFromArrays(stage_keys, arrayMap(k -> arrayFirst(x -> x.4 = k, hops).1, stage_keys)) AS sm_start,
-            mapFromArrays(stage_keys, arrayMap(k -> arrayMax(arrayMap(x -> if(x.4 = k, x.2, 0), hops)), stage_keys)) AS sm_end,
+            tupleElement(hops, 4) AS hop_stages,
+            arrayEnumerateUniq(hop_stages) AS nth_by_start,
+            arrayReverseSort(arrayZip(tupleElement(hops, 2), hop_stages)) AS by_end,
+            arrayEnumerateUniq(tupleElement(by_end, 2)) AS nth_by_end,
+            arrayFilter((k, n) -> n = 1, hop_stages, nth_by_start) AS keys_by_start,
+            arrayFilter((k, n) -> n = 1, tupleElement(by_end, 2), nth_by_end) AS keys_by_end,
+            arraySort(keys_by_start) AS stage_names,
+            arraySort((v, k) -> k, arrayFilter((v, n) -> n = 1, tupleElement(hops, 1), nth_by_start), keys_by_start) AS stage_starts,
+            arraySort((v, k) -> k, arrayFilter((v, n) -> n = 1, tupleElement(by_end, 1), nth_by_end), keys_by_end) AS stage_ends,
+            mapFromArrays(stage_names, stage_starts) AS sm_start,
+            mapFromArrays(stage_names, stage_ends) AS sm_end,
             argMinIf(Channel, s_ms, Channel != '') AS channel,
             argMinIf(Region, s_ms, Region != '') AS region,
             argMinIf(System, s_ms, SystemKind = 'erp') AS erp,
@@ -67,12 +77,13 @@ SELECT
     if(mapContains(sm_end, 'ship'), fromUnixTimestamp64Milli(sm_end['ship'], 'UTC'), NULL) AS ShipAt,
     if(mapContains(sm_end, 'deliver'), fromUnixTimestamp64Milli(sm_end['deliver'], 'UTC'), NULL) AS DeliverAt,
     if(mapContains(sm_end, 'invoice'), fromUnixTimestamp64Milli(sm_end['invoice'], 'UTC'), NULL) AS InvoiceAt,
-    mapApply((k, v) -> (k, fromUnixTimestamp64Milli(v, 'UTC')), sm_start) AS StageStart,
-    mapApply((k, v) -> (k, fromUnixTimestamp64Milli(v, 'UTC')), sm_end) AS StageEnd,
-    mapApply((k, v) -> (k, (v - sm_start[k]) / 1000.0), sm_end) AS StageDurationS,
-    arrayMap(i -> hops[i].3, range(1, length(hops))) AS HandoffFrom,
-    arrayMap(i -> hops[i + 1].3, range(1, length(hops))) AS HandoffTo,
-    arrayMap(i -> greatest(hops[i + 1].1 - hops[i].2, 0) / 1000.0, range(1, length(hops))) AS HandoffWaitS,
+    mapFromArrays(stage_names, arrayMap(v -> fromUnixTimestamp64Milli(v, 'UTC'), stage_starts)) AS StageStart,
+    mapFromArrays(stage_names, arrayMap(v -> fromUnixTimestamp64Milli(v, 'UTC'), stage_ends)) AS StageEnd,
+    mapFromArrays(stage_names, arrayMap((e, b) -> (e - b) / 1000.0, stage_ends, stage_starts)) AS StageDurationS,
+    arrayPopBack(tupleElement(hops, 3)) AS HandoffFrom,
+    arrayPopFront(tupleElement(hops, 3)) AS HandoffTo,
+    arrayMap((a, b) -> greatest(a - b, 0) / 1000.0,
+             arrayPopFront(tupleElement(hops, 1)), arrayPopBack(tupleElement(hops, 2))) AS HandoffWaitS,
     arraySum(HandoffWaitS) AS HandoffTotalS,
     current_stage AS CurrentStage,
     current_system AS CurrentSystem,
@@ -114,7 +125,7 @@ SELECT
     {version:UInt64} AS Version
 FROM (
     SELECT h.*, e.event_exceptions, if(mapContains(h.sm_start, 'capture'), h.sm_start['capture'], h.first_ms) AS capture_ms,
-           arrayConcat(arrayMap(k -> k || '.start', mapKeys(h.sm_start)), arrayMap(k -> k || '.end', mapKeys(h.sm_end))) AS edges
+           arrayConcat(arrayMap(k -> k || '.start', h.stage_names), arrayMap(k -> k || '.end', h.stage_names)) AS edges
     FROM h LEFT JOIN e USING OrderId
 )
 SETTINGS join_use_nulls = 0, optimize_on_insert = 0
