@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from collector.testing import running_collector
 from storage import Store
+from tower.cli import app
 
 ROW = re.compile(r"^[│|]\s*(\S+)\s*[│|]\s*(\S+)\s*[│|]\s*(SO-\d+)\s*[│|]\s*(\S+(?: \S+)?)\s*[│|]\s*$")
 
@@ -108,11 +110,10 @@ def test_demo_keeps_live_traffic_flowing_and_answers_tower_trace_meanwhile(tmp_p
     assert sent and int(sent.group(1).replace(",", "")) > 0, rest
 
 
-def test_demo_refuses_a_server_store(tmp_path: Path) -> None:
-    result = tower(
-        "demo", "--data-dir", str(tmp_path), env={"TOWER_STORAGE__DSN": "http://user:pw@127.0.0.1:9/db"}
-    )
-    assert result.returncode == 2
+def test_demo_refuses_a_server_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOWER_STORAGE__DSN", "http://user:pw@127.0.0.1:9/db")
+    result = CliRunner().invoke(app, ["demo", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
     assert "fresh embedded store" in result.stderr
 
 
@@ -137,14 +138,19 @@ def test_simulate_sends_through_a_real_collector(store: Store, tmp_path: Path) -
 
 
 def test_simulate_rejects_bad_options_clearly() -> None:
-    bad_rate = tower("simulate", "--rate", "meteor_strike=0.5")
-    assert bad_rate.returncode == 2 and "--rate expects NAME=VALUE" in bad_rate.stderr
-    out_of_range = tower("simulate", "--rate", "duplicate=7")
-    assert out_of_range.returncode == 2 and "duplicate must be between 0 and 1" in out_of_range.stderr
-    bad_url = tower("simulate", "--url", "ftp://example.com")
-    assert bad_url.returncode == 2 and "http(s) URL" in bad_url.stderr
-    unreachable = tower("simulate", "--url", "http://127.0.0.1:9", "--orders", "3", "--timeout", "0.5")
-    assert unreachable.returncode == 2 and "did not accept the spans" in unreachable.stderr
+    runner = CliRunner()
+
+    def simulate(*args: str) -> Result:
+        return runner.invoke(app, ["simulate", "--no-progress", *args])
+
+    bad_rate = simulate("--rate", "meteor_strike=0.5")
+    assert bad_rate.exit_code == 2 and "--rate expects NAME=VALUE" in bad_rate.stderr
+    out_of_range = simulate("--rate", "duplicate=7")
+    assert out_of_range.exit_code == 2 and "duplicate must be between 0 and 1" in out_of_range.stderr
+    bad_url = simulate("--url", "ftp://example.com")
+    assert bad_url.exit_code == 2 and "http(s) URL" in bad_url.stderr
+    unreachable = simulate("--url", "http://127.0.0.1:9", "--orders", "3", "--timeout", "0.5")
+    assert unreachable.exit_code == 2 and "did not accept the spans" in unreachable.stderr
 
 
 def test_demo_says_which_port_is_taken(tmp_path: Path) -> None:
