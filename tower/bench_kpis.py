@@ -84,7 +84,9 @@ def run_bench(
                 "orders": orders,
                 "days": days,
                 "order_hops": hops,
-                "written_via": "otel_traces and its materialized views" if via == "spans" else "order_hops directly",
+                "written_via": "otel_traces and its materialized views"
+                if via == "spans"
+                else "order_hops directly",
                 "generate_seconds": round(generate_s, 1),
             },
             "full_recompute": {

@@ -205,12 +205,19 @@ def bench_kpis(
         Path | None, typer.Option("--data-dir", help="New directory for the store. Default: a temp dir.")
     ] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the generated store.")] = False,
+    via: Annotated[
+        str, typer.Option("--via", help="hops: write order_hops directly; spans: through otel_traces and its views.")
+    ] = "hops",
 ) -> None:
     """KPI jobs: full recompute of N orders over D days, then an incremental run after M new orders (JSON)."""
     from tower.bench_kpis import run_bench as run_kpis_bench
 
+    if via not in ("hops", "spans"):
+        runtime.fail(f"--via must be hops or spans, got {via!r}")
     try:
-        result = run_kpis_bench(orders=orders, new_orders=new_orders, days=days, data_dir=data_dir, keep=keep)
+        result = run_kpis_bench(
+            orders=orders, new_orders=new_orders, days=days, data_dir=data_dir, keep=keep, via=via  # type: ignore[arg-type]
+        )
     except ValueError as exc:
         runtime.fail(str(exc))
     typer.echo(json.dumps(result, indent=2))
