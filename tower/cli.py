@@ -196,7 +196,9 @@ def bench_web(
 
 @bench_app.command("kpis")
 def bench_kpis(
-    orders: Annotated[int, typer.Option("--orders", min=1, help="Orders for the full recompute.")] = 1_000_000,
+    orders: Annotated[
+        int, typer.Option("--orders", min=1, help="Orders for the full recompute.")
+    ] = 1_000_000,
     new_orders: Annotated[
         int, typer.Option("--new-orders", min=1, help="Orders arriving before the incremental run.")
     ] = 10_000,
@@ -206,7 +208,10 @@ def bench_kpis(
     ] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the generated store.")] = False,
     via: Annotated[
-        str, typer.Option("--via", help="hops: write order_hops directly; spans: through otel_traces and its views.")
+        str,
+        typer.Option(
+            "--via", help="hops: write order_hops directly; spans: through otel_traces and its views."
+        ),
     ] = "hops",
 ) -> None:
     """KPI jobs: full recompute of N orders over D days, then an incremental run after M new orders (JSON)."""
@@ -216,7 +221,12 @@ def bench_kpis(
         runtime.fail(f"--via must be hops or spans, got {via!r}")
     try:
         result = run_kpis_bench(
-            orders=orders, new_orders=new_orders, days=days, data_dir=data_dir, keep=keep, via=via  # type: ignore[arg-type]
+            orders=orders,
+            new_orders=new_orders,
+            days=days,
+            data_dir=data_dir,
+            keep=keep,
+            via=via,  # type: ignore[arg-type]
         )
     except ValueError as exc:
         runtime.fail(str(exc))
@@ -237,7 +247,8 @@ def bench_edi(
     files: Annotated[int, typer.Option("--files", min=1, help="850 interchanges to generate.")] = 200,
     orders: Annotated[int, typer.Option("--orders", min=1, help="Purchase orders per interchange.")] = 20,
     work_dir: Annotated[
-        Path | None, typer.Option("--work-dir", help="Where files and the fresh store go. Default: a temp dir.")
+        Path | None,
+        typer.Option("--work-dir", help="Where files and the fresh store go. Default: a temp dir."),
     ] = None,
 ) -> None:
     """EDI X12 agent throughput (parse-only and end to end into a real collector and store) as JSON."""
