@@ -40,18 +40,60 @@ def build_evaluator(settings: AlertSettings, store: Store, kpi_policy: Any = Non
     return Evaluator(store, load_config(settings), settings, kpi_policy=kpi_policy)
 
 
-def evaluation_job(settings: AlertSettings, store: Store, kpi_policy: Any = None) -> Callable[[], int]:
-    """A scheduler job: one ``evaluate_once`` per call; returns state changes plus notifications."""
-    evaluator = build_evaluator(settings, store, kpi_policy)
+class EvaluationJob:
+    """The scheduler job: one ``evaluate_once`` per call; returns state changes plus notifications.
 
-    def run() -> int:
-        report = evaluator.evaluate_once()
+    When the rules file changes, the next run loads it; a file that no longer validates is
+    reported in the log and the previous rules keep running (nothing is lost to a typo).
+    """
+
+    def __init__(self, settings: AlertSettings, store: Store, kpi_policy: Any = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.kpi_policy = kpi_policy
+        self._stamp = self._file_stamp()
+        self.evaluator = build_evaluator(settings, store, kpi_policy)
+        self.reload_error = ""
+
+    def _file_stamp(self) -> tuple[float, int] | None:
+        path = self.settings.rules_file
+        try:
+            stat = path.stat() if path is not None else None
+        except OSError:
+            return None
+        return (stat.st_mtime, stat.st_size) if stat is not None else None
+
+    def reload_if_changed(self) -> bool:
+        """Load the rules file again when it changed; True when new rules are in force."""
+        stamp = self._file_stamp()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        try:
+            config = load_config(self.settings)
+        except RulesError as exc:
+            self.reload_error = str(exc)
+            log.error("alert rules not reloaded, the previous rules stay in force: %s", exc)
+            return False
+        self.reload_error = ""
+        old = self.evaluator
+        self.evaluator = Evaluator(self.store, config, self.settings, kpi_policy=self.kpi_policy)
+        old.close()
+        log.info("alert rules reloaded from %s: %d rule(s)", self.settings.rules_file, len(config.rules))
+        return True
+
+    def __call__(self) -> int:
+        self.reload_if_changed()
+        report = self.evaluator.evaluate_once()
         failed = [r for r in report.rules if r.error]
         if failed:
             log.warning("alert rules failed: %s", "; ".join(f"{r.rule}: {r.error}" for r in failed))
         return len(report.changes) + len(report.sent)
 
-    return run
+
+def evaluation_job(settings: AlertSettings, store: Store, kpi_policy: Any = None) -> Callable[[], int]:
+    """The scheduler's alert job (see :class:`EvaluationJob`); raises RulesError for a bad rules file."""
+    return EvaluationJob(settings, store, kpi_policy)
 
 
 class RulePreview(BaseModel):
@@ -155,6 +197,7 @@ def preview_notifications(config: RulesConfig, messages: list[Message]) -> list[
 
 
 __all__ = [
+    "EvaluationJob",
     "RulePreview",
     "RulesError",
     "build_evaluator",

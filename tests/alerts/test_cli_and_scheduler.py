@@ -191,3 +191,30 @@ def test_a_no_data_rule_test_is_valid_json(store: Store, tmp_path: Path) -> None
     assert alert.labels == {"alertname": "Quiet", "alert_reason": "no_data"} and alert.value == 0.0
     json.loads(preview.model_dump_json())  # strict JSON: no NaN
     assert json.loads(json.dumps(preview.model_dump(mode="json"), allow_nan=False))["rule"] == "Quiet"
+
+
+def test_the_job_reloads_a_changed_rules_file_and_survives_a_broken_one(store: Store, tmp_path: Path) -> None:
+    from alerts.service import EvaluationJob
+    from alerts.settings import AlertSettings
+
+    rules = tmp_path / "rules.yaml"
+    first = "rules:\n  - {name: A, signal: span_count, op: '<', threshold: 1, no_data: alerting}\nroute: {receiver: r}\nreceivers: [{name: r}]\n"
+    rules.write_text(first)
+    job = EvaluationJob(AlertSettings(rules_file=rules), store)
+    job()
+    assert [a.rule for a in state.list_alerts(store)] == ["A"]
+
+    rules.write_text(first.replace("name: A", "name: B") + "# changed\n")
+    assert job.reload_if_changed()
+    job()
+    assert {a.rule: a.state for a in state.list_alerts(store)} == {
+        "A": AlertState.INACTIVE,
+        "B": AlertState.FIRING,
+    }
+
+    rules.write_text("rules:\n  - name: C\n    signal: nonsense\n")
+    assert not job.reload_if_changed()
+    assert "line 3: rules[0].signal" in job.reload_error
+    job()  # the previous rules (B) keep running
+    assert [r.name for r in job.evaluator.config.rules] == ["B"]
+    job.evaluator.close()
