@@ -208,7 +208,7 @@ def test_the_job_reloads_a_changed_rules_file_and_survives_a_broken_one(store: S
     assert job.reload_if_changed()
     job()
     assert {a.rule: a.state for a in state.list_alerts(store)} == {
-        "A": AlertState.INACTIVE,
+        "A": AlertState.RESOLVED,
         "B": AlertState.FIRING,
     }
 
