@@ -110,8 +110,11 @@ def free_port() -> int:
 class Mailbox:
     messages: list[tuple[Envelope, Message]] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)  # scripted DATA replies before accepting
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        if self.replies:
+            return self.replies.pop(0)
         content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
         self.messages.append((envelope, message_from_bytes(content)))
         return "250 Message accepted for delivery"

@@ -370,3 +370,24 @@ def test_email_addresses_are_validated() -> None:
         parse_rules(
             "receivers:\n  - name: r\n    email_configs: [{to: nobody, from: a@example.com, smarthost: 'h:25'}]\n"
         )
+
+
+def test_an_smtp_4xx_is_retried_and_a_5xx_is_not(store: Store) -> None:
+    with smtp_server() as (mailbox, port):
+        config = parse_rules(
+            "route: {receiver: mail, group_wait: 0s}\n"
+            "receivers:\n  - name: mail\n"
+            f"    email_configs: [{{to: ops@example.com, from: t@example.com, smarthost: '127.0.0.1:{port}', require_tls: false}}]\n"
+        )
+        settings = AlertSettings(retry_attempts=3, retry_initial_backoff_s=0)
+        dispatcher = Dispatcher(store, config, settings, guarded_client(TargetPolicy.of(False), 5.0))
+        mailbox.replies = ["451 4.3.0 mailbox busy, try again"]
+        [sent] = dispatcher.flush([alert("a" * 16)], NOW)
+        assert sent.delivery.ok and sent.attempts == 2 and len(mailbox.messages) == 1
+        mailbox.replies = ["554 5.7.1 rejected"]
+        [refused] = dispatcher.flush(
+            [alert("a" * 16), alert("b" * 16, alertname="Other")], NOW + timedelta(minutes=10)
+        )
+        dispatcher.close()
+    assert not refused.delivery.ok and refused.attempts == 1 and "554" in refused.delivery.error
+    assert len(mailbox.messages) == 1
