@@ -28,12 +28,13 @@ from kpis.service import (
     SlaBreach,
     SystemHealth,
 )
-from storage import Store
+from storage import SqlFiles, Store
 from tracing import conventions as c
 from tracing.timeline import Timeline
 from web.charts import SlaMark
 from web.formatting import as_utc
 
+SQL = SqlFiles("web.queries")
 Text = Annotated[str, Query(max_length=100, pattern=r"^[^\x00-\x1f]*$")]
 
 
@@ -91,14 +92,32 @@ PeriodDep = Annotated[Period, Depends(period_filter)]
 # -- orders ----------------------------------------------------------------------------------------
 
 
+class RecentOrder(BaseModel):
+    order_id: str
+    captured_at: datetime
+    last_activity_at: datetime
+    current_stage: str
+    current_system: str
+    status: str
+    channel: str
+
+
 class OrdersOverview(BaseModel):
+    recent: list[RecentOrder]
     at_risk: list[SlaBreach]
     breached_open: list[SlaBreach]
 
 
+def recent_orders(store: Store, limit: int = 15, within: timedelta = timedelta(days=3)) -> list[RecentOrder]:
+    """The latest captured orders (as the KPI jobs last saw them), newest first."""
+    since = (datetime.now(UTC) - within).replace(tzinfo=None)
+    return [RecentOrder(**r) for r in store.rows(SQL["recent_orders"], {"since": since, "limit": limit})]
+
+
 def order_overview(store: Store, policy: Policy, limit: int = 15) -> OrdersOverview:
-    """At-risk orders (soonest breach first) and open orders already past an SLA."""
+    """Recently captured orders, at-risk orders (soonest breach first) and open orders past an SLA."""
     return OrdersOverview(
+        recent=recent_orders(store, limit),
         at_risk=service.sla_breaches(store, policy, status="at_risk", open_only=True, limit=limit),
         breached_open=service.sla_breaches(store, policy, status="breached", open_only=True, limit=limit),
     )

@@ -116,6 +116,9 @@ def test_sla_systems_and_jobs_pages(facts: Store, viewer: TestClient) -> None:
 def test_search_page_overview_and_timeline_exception_link(facts: Store, viewer: TestClient) -> None:
     home = viewer.get("/")
     assert home.status_code == 200 and "At risk" in home.text and "Past due, still open" in home.text
+    recent = home.text.split("Recently captured")[1].split("</table>")[0]
+    # newest first: SO-6001..6003 were captured two days ago, SO-6004 four days ago (beyond three days)
+    assert re.findall(r'href="/orders/(SO-600\d)"', recent) == ["SO-6001", "SO-6002", "SO-6003"]
     timeline = viewer.get("/orders/SO-6004")
     assert 'href="/exceptions/stockout/SO-6004"' in timeline.text
     # the breach the KPI jobs found is marked on the Gantt
