@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class AlertSettings(BaseModel):
@@ -47,3 +49,23 @@ class AlertSettings(BaseModel):
     max_orders_per_alert: int = Field(
         default=20, ge=0, le=1000, description="Affected orders kept and linked per alert. Default: 20"
     )
+
+    @field_validator("allowed_target_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"not a network in CIDR form (e.g. 10.20.0.0/16): {network!r}") from None
+        return value
+
+    @field_validator("external_url")
+    @classmethod
+    def _external_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"external_url must be an http(s) URL, got {value!r}")
+        return value.rstrip("/")

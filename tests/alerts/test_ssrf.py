@@ -121,3 +121,17 @@ def test_alerts_check_names_the_targets_that_would_be_refused() -> None:
     ]
     assert refused_targets(config, AlertSettings(allow_private_targets=True)) == []
     assert refused_targets(config, AlertSettings(allowed_target_networks=["10.0.0.0/8", "::1/128"])) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("allowed_target_networks", ["10.0.0.0/33"], "not a network in CIDR form"),
+        ("external_url", "ftp://tower.example.com", "external_url must be an http(s) URL"),
+    ],
+)
+def test_alert_settings_are_checked_when_read(field: str, value: object, message: str) -> None:
+    from tower.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match=f"invalid setting alerts.{field}: {message}"):
+        load_settings(alerts={field: value})
