@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -133,5 +134,5 @@ def test_alerts_check_names_the_targets_that_would_be_refused() -> None:
 def test_alert_settings_are_checked_when_read(field: str, value: object, message: str) -> None:
     from tower.settings import SettingsError, load_settings
 
-    with pytest.raises(SettingsError, match=f"invalid setting alerts.{field}: {message}"):
+    with pytest.raises(SettingsError, match=re.escape(f"invalid setting alerts.{field}: {message}")):
         load_settings(alerts={field: value})
