@@ -55,6 +55,7 @@ SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
+MAX_ORDERS = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,8 @@ class SimulatorConfig:
     id_offset: int = 0  # added to every generated number, so several simulators never share keys
 
     def __post_init__(self) -> None:
-        if self.orders < 0:
-            raise ValueError(f"orders must be 0 or more, got {self.orders}")
+        if not 0 <= self.orders <= MAX_ORDERS:
+            raise ValueError(f"orders must be between 0 and {MAX_ORDERS:,}, got {self.orders}")
         if not 0 < self.days <= 3660:
             raise ValueError(f"days must be more than 0 and at most 3660, got {self.days}")
         if self.customers < 4:
@@ -191,6 +192,7 @@ SYSTEMS: tuple[System, ...] = (
     *CARRIERS.values(),
 )
 OUR_EDI_ID = "DISTRIBUTOR01"
+CHUNK_ORDERS = 20_000  # orders planned at once when generating history
 INVOICE_RUN_MAX = 500  # orders listed by one invoice-run span (collectors cap array attributes)
 QUEUE = "orders.inbound"
 
@@ -311,31 +313,32 @@ class Simulator:
     # -- windows --------------------------------------------------------------------------------
 
     def _history(self, start: int, end: int, count: int, flush_until: int | None) -> Iterator[SpanRecord]:
-        """A long window day by day (bounded memory), with more orders on busier days."""
-        days = max(1, -(-(end - start) // DAY))
-        bounds = [start + (end - start) * i // days for i in range(days + 1)]
-        weights = [self._day_weight(bounds[i], bounds[i + 1]) for i in range(days)]
-        total = sum(weights) or 1.0
-        shares = [count * w / total for w in weights]
+        """A long window in chunks of at most a day and ``CHUNK_ORDERS`` orders (bounded memory),
+        with more orders in busier chunks (weekdays, business hours)."""
+        chunks = max(1, -(-(end - start) // DAY), -(-count // CHUNK_ORDERS))
+        bounds = [start + (end - start) * i // chunks for i in range(chunks + 1)]
+        weights = [self._window_weight(bounds[i], bounds[i + 1]) for i in range(chunks)]
+        total = sum(weights)
+        shares = [count * w / total for w in weights] if total > 0 else [count / chunks] * chunks
         counts = [int(share) for share in shares]
-        by_remainder = sorted(range(days), key=lambda i: shares[i] - counts[i], reverse=True)
+        by_remainder = sorted(range(chunks), key=lambda i: shares[i] - counts[i], reverse=True)
         for i in by_remainder[: count - sum(counts)]:
             counts[i] += 1
-        for i in range(days):
-            last = i == days - 1
+        for i in range(chunks):
+            last = i == chunks - 1
             yield from self._window(
                 bounds[i], bounds[i + 1], counts[i], flush_until if last else bounds[i + 1]
             )
 
-    def _day_weight(self, start: int, end: int) -> float:
-        """Expected arrivals in [start, end) relative to a busy hour, over the channel mix."""
+    def _window_weight(self, start: int, end: int) -> float:
+        """Expected arrivals in [start, end), relative to the same time at a busy hour."""
         mix = self.config.channel_mix
+        points = max(1, min(24, (end - start) // HOUR))
         weight = 0.0
-        t = start + HOUR // 2
-        while t < end:
+        for k in range(points):
+            t = start + (end - start) * (2 * k + 1) // (2 * points)
             weight += sum(share * self._arrival_weight(t, Channel(name)) for name, share in mix.items())
-            t += HOUR
-        return weight * (end - start) / max(1, ((end - start + HOUR - 1) // HOUR) * HOUR)
+        return weight / points * (end - start)
 
     def _push(self, record: SpanRecord) -> None:
         heapq.heappush(self._pending, _Due(record.end_ns, next(self._seq), record))

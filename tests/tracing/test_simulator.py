@@ -475,3 +475,14 @@ def test_store_sink_and_otlp_through_the_collector_store_the_same_rows(
         theirs_resource = theirs.pop("ResourceAttributes")
         assert mine.pop("ResourceAttributes").items() <= theirs_resource.items()
         assert mine == theirs
+
+
+@pytest.mark.parametrize(("days", "orders"), [(0.01, 40), (0.5, 90), (9, 130)])
+def test_every_configured_order_is_generated_whatever_the_window(days: float, orders: int) -> None:
+    credit_checks = [r for r in simulate(orders=orders, days=days) if r.name == "credit check"]
+    assert len({r.attributes[conventions.ORDER_ID] for r in credit_checks}) == orders
+
+
+def test_too_many_orders_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="orders must be between 0 and 100,000,000"):
+        SimulatorConfig(orders=10**10)
