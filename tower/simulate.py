@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
@@ -26,6 +27,14 @@ from tracing import conventions as c
 from tracing.records import SpanRecord
 from tracing.simulator import ExceptionRates, Simulator, SimulatorConfig
 from tracing.sinks import ExportError, OtlpSink
+
+
+class Protocol(StrEnum):
+    HTTP = "http"
+    GRPC = "grpc"
+
+
+DEFAULT_URLS = {Protocol.HTTP: "http://127.0.0.1:4318", Protocol.GRPC: "http://127.0.0.1:4317"}
 
 __all__ = ["KeySamples", "backfill", "live", "parse_rates", "run"]
 
@@ -189,13 +198,14 @@ def run(
     duration_s: float | None,
     show_progress: bool,
     timeout_s: float = 10.0,
+    protocol: str = "http",
 ) -> dict[str, Any]:
     """What ``tower simulate`` does; returns the summary it prints."""
     console = Console(stderr=True)
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise SimulateError(f"--url must be an http(s) URL of an OTLP/HTTP endpoint, got {url!r}")
-    sink = OtlpSink(endpoint=url, token=token, batch_size=batch_size, timeout_s=timeout_s)
+        raise SimulateError(f"--url must be an http(s) URL of an OTLP endpoint, got {url!r}")
+    sink = OtlpSink(endpoint=url, token=token, batch_size=batch_size, timeout_s=timeout_s, protocol=protocol)
     simulator = Simulator(config)
     started = time.perf_counter()
     try:
@@ -221,6 +231,7 @@ def run(
         sink.close()
     return {
         "endpoint": url,
+        "protocol": protocol,
         "orders": config.orders,
         "days": config.days,
         "seed": config.seed,
@@ -242,8 +253,16 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 def simulate_command(
     url: Annotated[
-        str, typer.Option("--url", help="OTLP/HTTP endpoint of a tower collector (/v1/traces is added).")
-    ] = "http://127.0.0.1:4318",
+        str | None,
+        typer.Option(
+            "--url",
+            help="OTLP endpoint of a tower collector: http://host:4318 (/v1/traces is added) or, with "
+            "--protocol grpc, http://host:4317. Default: the local tower's port for the protocol.",
+        ),
+    ] = None,
+    protocol: Annotated[
+        Protocol, typer.Option("--protocol", help="OTLP over HTTP (protobuf) or gRPC, both gzip-compressed.")
+    ] = Protocol.HTTP,
     token: Annotated[
         str | None, typer.Option("--token", envvar="TOWER_OTLP_TOKEN", help="Bearer token for ingest.")
     ] = None,
@@ -294,7 +313,8 @@ def simulate_command(
             id_offset=id_offset,
         )
         summary = run(
-            url=url,
+            url=url or DEFAULT_URLS[protocol],
+            protocol=protocol.value,
             token=token,
             config=config,
             live_mode=live_mode,

@@ -261,7 +261,7 @@ def to_readable_spans(records: Iterable[SpanRecord]) -> Iterator[ReadableSpan]:
 
 
 class OtlpSink:
-    """Exports records in batches through a ``SpanExporter`` (OTLP/HTTP protobuf by default).
+    """Exports records in batches through a ``SpanExporter`` (OTLP/HTTP protobuf by default, or gRPC).
 
     Batches are exported synchronously: a batch the exporter rejects after its own retries raises
     :class:`ExportError` (nothing is dropped silently). Counts what was sent.
@@ -275,18 +275,10 @@ class OtlpSink:
         token: str | None = None,
         batch_size: int = 512,
         timeout_s: float = 10.0,
+        protocol: str = "http",
     ) -> None:
         if exporter is None:
-            from opentelemetry.exporter.otlp.proto.http import Compression
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-            headers = {"authorization": f"Bearer {token}"} if token else None
-            exporter = OTLPSpanExporter(
-                endpoint=traces_endpoint(endpoint) if endpoint else None,
-                headers=headers,
-                timeout=timeout_s,
-                compression=Compression.Gzip,
-            )
+            exporter = _otlp_exporter(protocol, endpoint, token, timeout_s)
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.exporter = exporter
@@ -310,6 +302,33 @@ class OtlpSink:
 
     def close(self) -> None:
         self.exporter.shutdown()
+
+
+def _otlp_exporter(protocol: str, endpoint: str | None, token: str | None, timeout_s: float) -> SpanExporter:
+    """The SDK's OTLP exporter: ``http`` (protobuf, gzip) or ``grpc`` (gzip), with a bearer token."""
+    if protocol == "http":
+        from opentelemetry.exporter.otlp.proto.http import Compression
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter(
+            endpoint=traces_endpoint(endpoint) if endpoint else None,
+            headers={"authorization": f"Bearer {token}"} if token else None,
+            timeout=timeout_s,
+            compression=Compression.Gzip,
+        )
+    if protocol == "grpc":
+        from grpc import Compression as GrpcCompression
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+
+        target = endpoint.removeprefix("http://").removeprefix("https://") if endpoint else None
+        return GrpcSpanExporter(
+            endpoint=target,
+            insecure=not (endpoint or "").startswith("https://"),
+            headers=(("authorization", f"Bearer {token}"),) if token else None,
+            timeout=timeout_s,
+            compression=GrpcCompression.Gzip,
+        )
+    raise ValueError(f"protocol must be http or grpc, got {protocol!r}")
 
 
 def traces_endpoint(url: str) -> str:

@@ -166,3 +166,24 @@ def test_demo_says_which_port_is_taken(tmp_path: Path) -> None:
         "the collector role could not start" in result.stderr
         and "TOWER_COLLECTOR__HTTP_PORT" in result.stderr
     )
+
+
+def test_simulate_over_grpc_through_a_real_collector(store: Store, tmp_path: Path) -> None:
+    with running_collector(store, tmp_path / "spool", tokens=["t0ken"]) as collector:
+        result = CliRunner().invoke(
+            app,
+            ["simulate", "--protocol", "grpc", "--url", f"http://{collector.grpc_endpoint}", "--token", "t0ken",
+             "--orders", "15", "--days", "3", "--no-progress"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        collector.wait_drained()
+    summary = json.loads(result.stdout)
+    assert summary["protocol"] == "grpc" and summary["spans_backfilled"] > 15 * 5
+    assert store.scalar("SELECT count() FROM otel_traces") == summary["spans_backfilled"]
+    with running_collector(store, tmp_path / "spool2", tokens=["t0ken"]) as collector:
+        refused = CliRunner().invoke(
+            app,
+            ["simulate", "--protocol", "grpc", "--url", f"http://{collector.grpc_endpoint}", "--token", "wrong",
+             "--orders", "3", "--days", "1", "--timeout", "1", "--no-progress"],
+        )  # fmt: skip
+    assert refused.exit_code == 2 and "did not accept the spans" in refused.stderr
