@@ -210,3 +210,66 @@ def test_hostile_segment_values_are_clipped_and_cleaned() -> None:
     assert labels["alertname"] == "R" and labels["team"] == "ops"
     assert labels["system"].startswith("erp<script>xxx") and len(labels["system"]) == MAX_LABEL_VALUE
     assert "stage" not in labels
+
+
+def test_inhibition_with_equal_labels_and_active_time_intervals(store: Store, hook: Recorder) -> None:
+    from alerts.dispatch import Dispatcher
+    from alerts.model import Alert, fingerprint
+    from alerts.ssrf import TargetPolicy, guarded_client
+
+    config = parse_rules(
+        f"""
+route:
+  receiver: hook
+  group_by: [alertname, system]
+  group_wait: 0s
+  repeat_interval: 24h
+  routes:
+    - matchers: ['team="night"']
+      receiver: hook
+      active_time_intervals: [nights]
+receivers: [{{name: hook, webhook_configs: [{{url: "{hook.url}"}}]}}]
+inhibit_rules:
+  - source_matchers: ['severity="critical"']
+    target_matchers: ['severity="warning"']
+    equal: [system]
+time_intervals:
+  - name: nights
+    time_intervals: [{{times: [{{start_time: "22:00", end_time: "24:00"}}]}}]
+"""
+    )
+
+    day = at(0).replace(hour=12, minute=0)
+
+    def firing(name: str, **labels: str) -> Alert:
+        labels = {"alertname": name, **labels}
+        now = day - timedelta(minutes=1)
+        return Alert(
+            fingerprint=fingerprint(labels),
+            rule=name,
+            labels=labels,
+            state=AlertState.FIRING,
+            active_at=now,
+            fired_at=now,
+            last_active_at=now,
+            evaluated_at=now,
+        )
+
+    alerts = [
+        firing("ErpDown", severity="critical", system="erp-east"),
+        firing("SlowHops", severity="warning", system="erp-east"),  # inhibited: same system
+        firing("SlowHops", severity="warning", system="erp-west"),  # not inhibited
+        firing("Nightly", severity="warning", system="batch", team="night"),  # only sent at night
+    ]
+    dispatcher = Dispatcher(store, config, SETTINGS, guarded_client(TargetPolicy.of(True), 5.0))
+    dispatcher.flush(alerts, day)
+    sent = sorted(
+        (r.json()["groupLabels"]["alertname"], r.json()["groupLabels"]["system"]) for r in hook.requests
+    )
+    assert sent == [("ErpDown", "erp-east"), ("SlowHops", "erp-west")]
+    assert alerts[1].suppressed_by == ["inhibited"] and alerts[3].suppressed_by == [
+        "muted:outside active time"
+    ]
+    dispatcher.flush(alerts, day.replace(hour=22, minute=30))
+    assert len(hook.requests) == 3 and hook.requests[2].json()["groupLabels"]["alertname"] == "Nightly"
+    dispatcher.close()
