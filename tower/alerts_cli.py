@@ -20,7 +20,7 @@ import typer
 from pydantic import TypeAdapter, ValidationError
 
 from alerts import state
-from alerts.model import Ack, Alert, AlertState, Silence
+from alerts.model import Ack, Alert, AlertState, NotificationRecord, Silence
 from alerts.rules import RulesConfig, RulesError, parse_duration
 from alerts.service import RulePreview, load_config, preview_rule, refused_targets
 from alerts.settings import AlertSettings
@@ -30,7 +30,8 @@ from tower.serve import api_url
 from tower.settings import TowerSettings
 
 alerts_app = typer.Typer(
-    help="Alert rules and on-call: check, list, test a rule, silence, acknowledge.", no_args_is_help=True
+    help="Alert rules and on-call: check, list, test a rule, notification log, silence, acknowledge.",
+    no_args_is_help=True,
 )
 silence_app = typer.Typer(help="Silences: add, list, expire.", no_args_is_help=True)
 alerts_app.add_typer(silence_app, name="silence")
@@ -47,6 +48,7 @@ TokenOption = Annotated[
     ),
 ]
 ALERTS = TypeAdapter(list[Alert])
+RECORDS = TypeAdapter(list[NotificationRecord])
 SILENCES = TypeAdapter(list[Silence])
 
 
@@ -262,6 +264,38 @@ def test_command(
     for p in preview.notifications:
         typer.echo(f"would send to {p['receiver']}/{p['integration']}:")
         typer.echo(json.dumps(p["payload"], indent=2, default=str))
+
+
+@alerts_app.command("log")
+def log_command(
+    config: ConfigOption = None,
+    receiver: Annotated[str, typer.Option("--receiver", help="Only this receiver.")] = "",
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Newest entries.")] = 50,
+    as_json: JsonOption = False,
+    token: TokenOption = None,
+) -> None:
+    """The notification log: what was sent to whom, when, and the outcome."""
+    settings = runtime.settings_or_exit(config)
+    with store_or_api(settings, "tower alerts log", token) as source:
+        if isinstance(source, Api):
+            data = source.call("GET", "/api/alerts").get("notifications", [])
+            records = [
+                r for r in _parse(RECORDS, data, "notifications") if not receiver or r.receiver == receiver
+            ]
+        else:
+            records = state.notification_log(source, receiver=receiver, limit=limit)
+    records = records[:limit]
+    if as_json:
+        _echo_json([r.model_dump(mode="json") for r in records])
+        return
+    if not records:
+        typer.echo("no notifications")
+    for r in records:
+        error = f" error: {r.error}" if r.error else ""
+        typer.echo(
+            f"{r.at:%Y-%m-%d %H:%M:%S}Z {r.receiver}/{r.integration} {r.status} {r.outcome} "
+            f"after {r.attempts} attempt(s) to {r.target}: {r.group_key}{error}"
+        )
 
 
 @alerts_app.command("ack")

@@ -58,6 +58,7 @@ for name, args in [
     ("text", ["alerts", "test", "WarehouseStalled", "--at", T0.isoformat()]),
     ("unknown", ["alerts", "test", "Nope"]),
     ("list", ["alerts", "list", "--json"]),
+    ("log", ["alerts", "log"]),
     ("silence", ["alerts", "silence", "add", 'warehouse="wh-2"', "--author", "ana", "--comment", "patching",
                  "--duration", "2h"]),
     ("silences", ["alerts", "silence", "list", "--json"]),
@@ -107,7 +108,8 @@ def test_alerts_commands_on_their_own_store(tmp_path: Path) -> None:
 
     assert out["unknown"]["code"] == 2
     assert "no rule named 'Nope'; rules: WarehouseStalled" in out["unknown"]["stderr"]
-    assert json.loads(out["list"]["stdout"])["alerts"] == []  # a rule test stores nothing
+    assert json.loads(out["list"]["stdout"])["alerts"] == []  # a rule test stores nothing ...
+    assert out["log"]["stdout"] == "no notifications\n"  # ... and sends nothing
 
     assert out["silence"]["code"] == 0, out["silence"]["stderr"]
     [silence] = json.loads(out["silences"]["stdout"])

@@ -107,6 +107,11 @@ def test_list_ack_and_silence_through_the_api(store: Store, served: tuple[dict[s
     assert listed.exit_code == 0, listed.stderr
     assert [a["fingerprint"] for a in json.loads(listed.stdout)["alerts"]] == [alert.fingerprint]
 
+    logged = tower("alerts", "log", "--json", "--token", token, env=env)
+    assert logged.exit_code == 0, logged.stderr
+    [record] = json.loads(logged.stdout)
+    assert (record["receiver"], record["integration"], record["outcome"]) == ("ops", "webhook[0]", "sent")
+
     acked = tower(
         "alerts",
         "ack",
