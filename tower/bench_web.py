@@ -95,13 +95,20 @@ def _measure(client: httpx.Client, paths: list[str]) -> dict[str, Any]:
 def endpoints(orders: int, samples: int, seed: int) -> dict[str, tuple[str, list[str]]]:
     """figure -> (page or api, the request paths sampled)."""
     rng = random.Random(seed)
-    picks = [rng.randrange(orders) for _ in range(samples)]
-    order_ids = [quote(KEYS["order.id"](n), safe="") for n in picks]
-    pos = [quote(KEYS["order.customer_po"](n), safe="") for n in picks]
+
+    def picks() -> list[int]:  # fresh orders per figure: no figure rides on another's warm caches
+        return [rng.randrange(orders) for _ in range(samples)]
+
     return {
-        "timeline_page": ("page", [f"/orders/{o}" for o in order_ids]),
-        "timeline_api": ("api", [f"/api/orders/{o}/timeline" for o in order_ids]),
-        "search_api": ("api", [f"/api/search?q={p}" for p in pos]),
+        "timeline_page": ("page", [f"/orders/{quote(KEYS['order.id'](n), safe='')}" for n in picks()]),
+        "timeline_api": (
+            "api",
+            [f"/api/orders/{quote(KEYS['order.id'](n), safe='')}/timeline" for n in picks()],
+        ),
+        "search_api": (
+            "api",
+            [f"/api/search?q={quote(KEYS['order.customer_po'](n), safe='')}" for n in picks()],
+        ),
         "kpi_page": ("page", ["/kpis"] * samples),
         "kpi_api": ("api", ["/api/kpis"] * samples),
         "kpi_orders_api": ("api", ["/api/kpis/touchless_rate/orders"] * samples),
