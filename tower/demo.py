@@ -31,6 +31,7 @@ from tracing.simulator import Simulator, SimulatorConfig
 from tracing.sinks import ExportError, OtlpSink
 
 DEMO_USER = "demo"
+DEMO_MARKER = "TOWER_DEMO"
 _PORT_HINT = {
     "collector": "(set collector.http_port/grpc_port, e.g. TOWER_COLLECTOR__HTTP_PORT=0 for any free port)",
     "web": "(set web.port, e.g. TOWER_WEB__PORT=0 for any free port)",
@@ -54,6 +55,7 @@ def run(settings: TowerSettings, options: DemoOptions, console: Console | None =
     console = console or Console()
     if not settings.storage.embedded:
         runtime.fail("tower demo runs on a fresh embedded store; unset storage.dsn (TOWER_STORAGE__DSN)")
+    _claim(Path(settings.storage.data_dir))
     with runtime.store_or_exit(settings, "tower demo", migrate_first=False) as store:
         _fresh(store, settings)
         runtime.migrate_store(store)
@@ -84,6 +86,18 @@ def run(settings: TowerSettings, options: DemoOptions, console: Console | None =
                     service.stop()
                 except Exception as exc:  # keep stopping the others
                     console.print(f"[red]stopping {service.name} failed: {exc}[/]")
+
+
+def _claim(data_dir: Path) -> None:
+    """Refuse a data dir that holds anything the demo did not create (the demo empties its store)."""
+    marker = data_dir / DEMO_MARKER
+    if data_dir.is_dir() and any(data_dir.iterdir()) and not marker.is_file():
+        runtime.fail(
+            f"{data_dir} holds data that tower demo did not create, and the demo empties its store at "
+            "every start; choose another --data-dir (default: ./.tower-demo)"
+        )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text("created by tower demo, which empties this store at every start\n", encoding="utf-8")
 
 
 def _fresh(store: Store, settings: TowerSettings) -> None:

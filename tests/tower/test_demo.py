@@ -187,3 +187,14 @@ def test_simulate_over_grpc_through_a_real_collector(store: Store, tmp_path: Pat
              "--orders", "3", "--days", "1", "--timeout", "1", "--no-progress"],
         )  # fmt: skip
     assert refused.exit_code == 2 and "did not accept the spans" in refused.stderr
+
+
+def test_demo_never_empties_a_data_dir_it_did_not_create(tmp_path: Path) -> None:
+    precious = tmp_path / "prod"
+    precious.mkdir()
+    (precious / "orders.db").write_text("real data")
+    result = CliRunner().invoke(app, ["demo", "--data-dir", str(precious), "--no-progress"])
+    assert result.exit_code == 2
+    assert "holds data that tower demo did not create" in result.stderr
+    assert (precious / "orders.db").read_text() == "real data"
+    assert sorted(p.name for p in precious.iterdir()) == ["orders.db"]
