@@ -33,6 +33,7 @@ from typing import Any, TypeVar, cast
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import Link, Span, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -42,6 +43,7 @@ from tracing.conventions import Channel, CustomerTier, ExceptionOutcome, Excepti
 __all__ = [
     "ConventionError",
     "ConventionViolation",
+    "ConventionsProcessor",
     "Hop",
     "check_attributes",
     "context_from_name",
@@ -406,6 +408,38 @@ def record_keys(
     with chosen.start_as_current_span("order.keys", attributes=attrs) as created:
         _report(created, problems, False, "record_keys")
         return created.get_span_context()
+
+
+class ConventionsProcessor(SpanProcessor):
+    """Checks every finished hop span (a span with ``order.stage``), however it was made.
+
+    For services that create spans without :func:`hop`: add it to the ``TracerProvider`` and each
+    violation is reported as a :class:`ConventionViolation` warning and a log line (the span has
+    ended, so it cannot be annotated); ``violations`` keeps the last ``keep`` of them for tests.
+    """
+
+    def __init__(self, keep: int = 1000) -> None:
+        self.violations: list[tuple[str, list[str]]] = []
+        self._keep = keep
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        attributes = span.attributes or {}
+        if c.STAGE not in attributes:
+            return
+        problems = check_attributes(attributes)
+        if problems:
+            self.violations.append((span.name, problems))
+            del self.violations[: -self._keep]
+            _report(None, problems, False, f"span {span.name!r}")
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
 
 
 # -- propagation: headers -----------------------------------------------------------------------

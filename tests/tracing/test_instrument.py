@@ -16,6 +16,7 @@ from opentelemetry.trace import Link, SpanKind, Tracer
 from tracing import conventions as c
 from tracing.instrument import (
     ConventionError,
+    ConventionsProcessor,
     ConventionViolation,
     context_from_name,
     context_from_traceparent,
@@ -317,3 +318,26 @@ def test_one_hop_object_can_be_entered_again(tracer: Tracer, exporter: InMemoryS
     assert first.context is not None and second.context is not None
     assert first.context.span_id != second.context.span_id
     assert second.attributes[c.STATUS] == "packed"  # type: ignore[index]
+
+
+def test_conventions_processor_checks_spans_made_without_hop() -> None:
+    checker = ConventionsProcessor()
+    provider = TracerProvider()
+    provider.add_span_processor(checker)
+    raw = provider.get_tracer("legacy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConventionViolation)
+        with raw.start_as_current_span("GET /health"):
+            pass  # not a hop: not checked
+        with raw.start_as_current_span(
+            "pick", attributes={c.STAGE: "pick", c.SYSTEM_KIND: "wms", c.ORDER_ID: "SO-1"}
+        ):
+            pass
+    with (
+        pytest.warns(ConventionViolation, match="teleport"),
+        raw.start_as_current_span("beam", attributes={c.STAGE: "teleport", c.SYSTEM_KIND: "wms"}),
+    ):
+        pass
+    provider.shutdown()
+    assert [name for name, _ in checker.violations] == ["beam"]
+    assert any("no order.id" in p for p in checker.violations[0][1])
