@@ -1,12 +1,15 @@
 -- Recompute kpi_daily for whole days: every day when {all} = 1, else the capture days of orders
 -- whose facts or SLA results changed in (since, until], the opening days of exceptions that changed,
 -- and the days in [from, to). All rows of a recomputed day share one Version; readers keep, per
--- day, only the latest Version, so a segment that no longer has orders disappears.
+-- day, only the latest Version, so a segment (or day) that no longer has orders disappears.
 INSERT INTO kpi_daily
 WITH
     days AS (
+        -- the capture days of changed orders, old versions included (a late capture span can
+        -- move an order to another day: both days are recomputed)
         SELECT DISTINCT toDate(CaptureAt) AS Day FROM order_facts
-        WHERE UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
+        WHERE OrderId IN (SELECT OrderId FROM order_facts
+                          WHERE UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)})
         UNION DISTINCT
         SELECT DISTINCT toDate(CaptureAt) FROM sla_results
         WHERE UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
@@ -77,6 +80,10 @@ FROM (
         1, toUInt64(Status = 'resolved'), if(ResolutionS IS NULL, [], [assumeNotNull(ResolutionS)])
     FROM order_exceptions FINAL
     WHERE {all:UInt8} = 1 OR toDate(OpenedAt) IN days
+    UNION ALL
+    -- one zero row per recomputed day, so a day whose orders all moved away gets a new version too
+    SELECT Day, '', '', '', '', '', '', 0, 0, 0, 0, 0, 0, 0, [], [], map(), map(), 0, 0, []
+    FROM (SELECT Day FROM days UNION DISTINCT SELECT DISTINCT Day FROM kpi_daily WHERE {all:UInt8} = 1)
 )
 GROUP BY Day, Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority
 SETTINGS join_use_nulls = 0, optimize_on_insert = 0,

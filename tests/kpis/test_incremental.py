@@ -63,6 +63,8 @@ def test_late_capture_span_moves_the_clock_and_creates_a_breach(store: Store) ->
     write(store, spans[1:])  # capture span not sent yet
     engine.run_all()
     assert service.sla_breaches(store, POLICY, sla="capture_to_ship") == []
+    day = DAY0.date()
+    assert service.kpi_report(store, POLICY, day, day + timedelta(days=1)).value("orders").value == 1
     # the web shop's capture span arrives late: the order was captured three days earlier
     capture = hop("SO-9", "capture", DAY0 - timedelta(days=3), attrs={"order.channel": "ecommerce"})
     write(store, [capture])
@@ -72,6 +74,10 @@ def test_late_capture_span_moves_the_clock_and_creates_a_breach(store: Store) ->
     assert breaches[0].elapsed_s > breaches[0].target_s == 48 * 3600
     facts = service.order_facts(store, "SO-9")
     assert facts is not None and facts["CaptureAt"] == capture.start.replace(tzinfo=None)
+    # the order moved to its real capture day in the daily rollups, and left the old one
+    assert service.kpi_report(store, POLICY, day, day + timedelta(days=1)).value("orders").value == 0
+    early = (DAY0 - timedelta(days=3)).date()
+    assert service.kpi_report(store, POLICY, early, early + timedelta(days=1)).value("orders").value == 1
 
 
 def test_rerunning_a_range_or_everything_changes_nothing(store: Store) -> None:
