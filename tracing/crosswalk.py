@@ -49,6 +49,8 @@ WEAK_KEY_TYPES: frozenset[str] = frozenset(
 )
 STRONG_KEY_TYPES: frozenset[str] = STITCH_KEY_TYPES - WEAK_KEY_TYPES
 MAX_KEY_LENGTH = 256
+# Spans joined to an order by a key or a link are looked for from this long before its first span.
+LOOKBACK_NS = 7 * 86_400 * 1_000_000_000
 ROW_LIMIT = 100_000
 TRACE_CHUNK = 200
 
@@ -367,7 +369,13 @@ def order_spans(store: Store, order_id: str, *, max_rounds: int = 6, max_spans: 
         if fresh_keys or fresh_traces:
             looked_up_keys |= fresh_keys
             linked_checked |= fresh_traces
-            params = {"keys": sorted(fresh_keys), "trace_ids": sorted(fresh_traces), "limit": ROW_LIMIT}
+            since = ns_to_datetime(min((s.start_ns for s in spans.values()), default=0) - LOOKBACK_NS)
+            params = {
+                "keys": sorted(fresh_keys),
+                "trace_ids": sorted(fresh_traces),
+                "since": since,
+                "limit": ROW_LIMIT,
+            }
             for row in store.rows(SQL["expand"], params):
                 ref = (row["TraceId"], row["SpanId"])
                 if row["Kind"] == "key":
