@@ -119,6 +119,9 @@ def test_search_page_overview_and_timeline_exception_link(facts: Store, viewer: 
     recent = home.text.split("Recently captured")[1].split("</table>")[0]
     # newest first: SO-6001..6003 were captured two days ago, SO-6004 four days ago (beyond three days)
     assert re.findall(r'href="/orders/(SO-600\d)"', recent) == ["SO-6001", "SO-6002", "SO-6003"]
+    overview = viewer.get("/api/orders").json()
+    assert [r["order_id"] for r in overview["recent"]] == ["SO-6001", "SO-6002", "SO-6003"]
+    assert "SO-6004" in {b["order_id"] for b in overview["breached_open"]}
     timeline = viewer.get("/orders/SO-6004")
     assert 'href="/exceptions/stockout/SO-6004"' in timeline.text
     # the breach the KPI jobs found is marked on the Gantt

@@ -57,6 +57,12 @@ def api_timeline(order_id: OrderId, store: StoreDep, principal: Viewer) -> Timel
     return _timeline(store, order_id)
 
 
+@router.get("/api/orders", response_model=services.OrdersOverview)
+def api_orders(state: StateDep, principal: Viewer) -> services.OrdersOverview:
+    """Recently captured orders, at-risk orders and open orders past an SLA (the search page's lists)."""
+    return services.order_overview(state.store, state.policy)
+
+
 @router.get("/", include_in_schema=False)
 def search_page(
     request: Request,
