@@ -219,6 +219,7 @@ _TTL_TABLES: dict[str, str] = {
     "kpi_daily": "toDateTime(Day)",
     "kpi_system_daily": "toDateTime(Day)",
     "job_runs": "toDateTime(StartedAt)",
+    "order_key_hops": "toDateTime(Timestamp)",
 }
 
 

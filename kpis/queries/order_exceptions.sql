@@ -18,6 +18,12 @@ WITH
         SELECT OrderId FROM order_facts
         WHERE ExceptionCount > 0 AND UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
         UNION DISTINCT
+        SELECT OrderId FROM order_keys
+        WHERE OrderId != '' AND (Key, KeyType) IN (
+            SELECT Key, KeyType FROM order_key_hops
+            WHERE ExceptionType != '' AND ((ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
+               OR (Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)})))
+        UNION DISTINCT
         SELECT arrayJoin({orders:Array(String)}) AS OrderId
     ),
     signals AS (
@@ -28,6 +34,20 @@ WITH
         SELECT OrderId, ExceptionType, ExceptionOutcome AS Outcome, Timestamp AS At, System, Stage, User
         FROM order_exception_events
         WHERE {all:UInt8} = 1 OR OrderId IN touched
+        UNION ALL
+        -- exception hops that name no order, attributed through a strong key (see order_key_hops)
+        SELECT OrderId, ExceptionType, Outcome, At, System, Stage, User FROM (
+        SELECT k.OrderId AS OrderId, kh.ExceptionType AS ExceptionType, kh.ExceptionOutcome AS Outcome,
+               kh.Timestamp AS At, kh.System AS System, kh.Stage AS Stage, kh.User AS User, kh.SpanId AS SpanId
+        FROM order_key_hops AS kh
+        INNER JOIN (
+            SELECT DISTINCT Key, KeyType, OrderId FROM order_keys
+            WHERE OrderId != '' AND KeyType IN ('order.customer_po', 'order.ecommerce_id', 'shipment.id',
+                                                'shipment.tracking_number', 'invoice.id')
+              AND ({all:UInt8} = 1 OR OrderId IN touched)
+        ) AS k ON kh.Key = k.Key AND kh.KeyType = k.KeyType
+        WHERE kh.ExceptionType != ''
+        LIMIT 1 BY OrderId, SpanId)
     ),
     x AS (
         SELECT

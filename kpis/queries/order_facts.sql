@@ -14,7 +14,31 @@ WITH
         WHERE (ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
            OR (Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)})
         UNION DISTINCT
+        SELECT OrderId FROM order_keys
+        WHERE OrderId != '' AND (Key, KeyType) IN (
+            SELECT Key, KeyType FROM order_key_hops
+            WHERE (ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
+               OR (Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)}))
+        UNION DISTINCT
         SELECT arrayJoin({orders:Array(String)}) AS OrderId
+    ),
+    -- hops that name no order, attributed through a strong key the order's own spans carry
+    keyed_hops AS (
+        SELECT
+            k.OrderId AS OrderId, kh.Stage AS Stage, kh.System AS System, kh.SystemKind AS SystemKind,
+            kh.Channel AS Channel, kh.Region AS Region, kh.Warehouse AS Warehouse, kh.CustomerTier AS CustomerTier,
+            kh.Priority AS Priority, kh.CustomerId AS CustomerId, kh.OrderStatus AS OrderStatus,
+            kh.ManualTouch AS ManualTouch, kh.User AS User, kh.ExceptionType AS ExceptionType,
+            kh.StatusCode AS StatusCode, kh.SpanId AS SpanId,
+            toUnixTimestamp64Milli(kh.Timestamp) AS s_ms, s_ms + intDiv(kh.DurationNs, 1000000) AS e_ms
+        FROM order_key_hops AS kh
+        INNER JOIN (
+            SELECT DISTINCT Key, KeyType, OrderId FROM order_keys
+            WHERE OrderId != '' AND KeyType IN ('order.customer_po', 'order.ecommerce_id', 'shipment.id',
+                                                'shipment.tracking_number', 'invoice.id')
+              AND ({all:UInt8} = 1 OR OrderId IN touched)
+        ) AS k ON kh.Key = k.Key AND kh.KeyType = k.KeyType
+        LIMIT 1 BY OrderId, SpanId
     ),
     h AS (
         SELECT
@@ -61,6 +85,11 @@ WITH
                 toUnixTimestamp64Milli(Timestamp) AS s_ms, s_ms + intDiv(DurationNs, 1000000) AS e_ms
             FROM order_hops
             WHERE {all:UInt8} = 1 OR OrderId IN touched
+            UNION ALL
+            SELECT
+                OrderId, Stage, System, SystemKind, Channel, Region, Warehouse, CustomerTier, Priority, CustomerId,
+                OrderStatus, ManualTouch, User, ExceptionType, StatusCode, s_ms, e_ms
+            FROM keyed_hops
         )
         GROUP BY OrderId
     ),

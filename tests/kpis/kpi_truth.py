@@ -27,15 +27,28 @@ def raw_spans(store: Store) -> pd.DataFrame:
         "StatusCode, `Events.Timestamp` AS ev_t, `Events.Attributes` AS ev_a FROM otel_traces"
     )
     out: list[dict[str, Any]] = []
+    # strong business keys -> the orders whose own spans (with order.id) carry them
+    by_key: dict[tuple[str, str], set[str]] = {}
+    for r in rows:
+        a = r["a"]
+        if a.get("order.id"):
+            for name, value in _strong_keys(a):
+                by_key.setdefault((name, value), set()).add(a["order.id"])
     for r in rows:
         a = r["a"]
         batch = a.get("order.batch.order_ids", "")
+        keyed = False
         if a.get("order.id"):
             orders = [a["order.id"]]
         elif batch.startswith("["):
             orders = json.loads(batch)
+        elif batch:
+            orders = [batch]
+        elif a.get("order.stage"):  # a hop naming no order: attributed through its strong keys
+            orders = sorted({o for k in _strong_keys(a) for o in by_key.get(k, set())})
+            keyed = True
         else:
-            orders = [batch] if batch else []
+            orders = []
         start = r["Timestamp"].replace(tzinfo=UTC)
         end = start + timedelta(microseconds=r["Duration"] / 1000)
         system = a.get("system.instance") or r["r"].get("system.instance") or r["ServiceName"]
@@ -61,7 +74,9 @@ def raw_spans(store: Store) -> pd.DataFrame:
                 "event": False,
             }
             out.append(base)
-            for ev_t, ev_a in zip(r["ev_t"], r["ev_a"], strict=True):
+            for ev_t, ev_a in zip(
+                r["ev_t"] if not keyed else [], r["ev_a"] if not keyed else [], strict=True
+            ):
                 if ev_a.get("order.exception.type"):
                     out.append(
                         {
@@ -77,6 +92,25 @@ def raw_spans(store: Store) -> pd.DataFrame:
                         }
                     )
     return pd.DataFrame(out)
+
+
+STRONG_KEYS = (
+    "order.customer_po",
+    "order.ecommerce_id",
+    "shipment.id",
+    "shipment.tracking_number",
+    "invoice.id",
+)
+
+
+def _strong_keys(attributes: dict[str, str]) -> list[tuple[str, str]]:
+    keys = []
+    for name in STRONG_KEYS:
+        value = attributes.get(name, "")
+        for v in json.loads(value) if value.startswith("[") else [value]:
+            if v:
+                keys.append((name, v))
+    return keys
 
 
 def business_seconds(cal: Calendar, start: datetime, end: datetime) -> float:

@@ -116,3 +116,26 @@ def test_system_daily_counts_hops_errors_and_latency(store: Store) -> None:
     # latencies 100 x3, 300 x3, 500: p95 interpolates between 300 and 500
     assert wms[0].latency_p95_s == pytest.approx(440.0)
     assert wms[0].error_rate == pytest.approx(1 / 7)
+
+
+def test_late_span_naming_the_order_only_by_tracking_number_is_attributed(store: Store) -> None:
+    engine = _engine(store)
+    spans = order_flow("SO-5", DAY0, stages=["capture", "validation", "pick", "pack", "ship"])
+    spans[-1].attrs["shipment.tracking_number"] = '["1Z999", "1Z998"]'
+    write(store, spans)
+    engine.run_all()
+    assert service.order_facts(store, "SO-5")["DeliverAt"] is None  # type: ignore[index]
+    # the carrier webhook knows only a tracking number (and a weak EDI key, not followed)
+    delivery = hop("SO-X", "deliver", DAY0 + timedelta(days=1), attrs={"shipment.tracking_number": "1Z998"})
+    del delivery.attrs["order.id"]
+    noise = hop(
+        "SO-Y", "deliver", DAY0 + timedelta(days=1), attrs={"edi.interchange_control_number": "000000001"}
+    )
+    del noise.attrs["order.id"]
+    write(store, [delivery, noise])
+    results = {r.job: r.rows for r in engine.run_all()}
+    assert results["order_facts"] == 1
+    facts = service.order_facts(store, "SO-5")
+    assert facts is not None
+    assert facts["DeliverAt"] == (delivery.start + timedelta(seconds=60)).replace(tzinfo=None)
+    assert (facts["HopCount"], facts["CurrentStage"], facts["CurrentSystem"]) == (6, "deliver", "carrier-ups")

@@ -117,8 +117,8 @@ def test_explain_lists_exactly_the_orders_behind_the_value(computed: Computed, p
 def test_facts_agree_with_the_order_timeline(computed: Computed) -> None:
     """Same hop model as tracing.timeline: hops, handoff waiting and manual touches per order.
 
-    EDI orders are left out: their timeline also stitches spans that carry no order id (the 850 file
-    and translation spans, found by keys), which the KPI facts do not attribute (see README)."""
+    EDI orders are left out: their timeline also stitches spans reached only through weak keys or the
+    same trace (the 850 file and 997 spans), which the KPI facts do not attribute (see README)."""
     store, _orders, _ = computed
     facts = store.rows(
         "SELECT OrderId, HopCount, HandoffTotalS, ManualTouchCount FROM order_facts FINAL "
