@@ -245,19 +245,23 @@ def _print_where_to_look(
     data_dir: Path,
 ) -> None:
     table = Table(title="Look up an order by any of its keys", show_lines=False)
-    table.add_column("key type")
-    table.add_column("key")
+    table.add_column("key type", overflow="fold")
+    table.add_column("key", overflow="fold")
     table.add_column("order")
-    table.add_column("indexed")
+    table.add_column("found")
     for key_type, key, order in rows:
         table.add_row(key_type, key, order, "yes" if found.get(key) else "[red]not yet[/]")
     console.print(table)
     if rows:
         token = f"TOWER_API_TOKEN={login.token} " if login is not None and login.token else ""
         key = rows[min(1, len(rows) - 1)][1]
-        console.print(f"try:  {token}TOWER_STORAGE__DATA_DIR={data_dir} tower trace {key}", soft_wrap=True)
+        console.print(
+            f"try:  {token}TOWER_STORAGE__DATA_DIR={data_dir} tower trace {key}",
+            soft_wrap=True,
+            highlight=False,
+        )
     if dashboard:
-        console.print(f"dashboard: {dashboard}")
+        console.print(f"dashboard: {dashboard}", highlight=False)
         if login:
             console.print(f"log in as [bold]{login.user}[/] with password [bold]{login.password}[/]")
 
