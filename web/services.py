@@ -60,6 +60,14 @@ def segment_filter(
 SegmentDep = Annotated[Segment, Depends(segment_filter)]
 
 
+def segment_options(store: Store, days: int = 400) -> dict[str, list[str]]:
+    """Values each segment filter can take (from the daily KPI rollup), for drop-downs."""
+    since = (datetime.now(UTC) - timedelta(days=days)).date()
+    rows = store.rows(SQL["segment_values"], {"since": since})
+    row = rows[0] if rows else {}
+    return {name: list(row.get(name) or []) for name in ("channel", "region", "erp_instance", "warehouse")}
+
+
 class Period(BaseModel):
     start: date
     end: date = Field(description="Exclusive.")

@@ -21,6 +21,7 @@ from web.services import (
     SegmentDep,
     exception_detail,
     exception_queue,
+    segment_options,
 )
 from web.settings import Role
 
@@ -93,7 +94,14 @@ def exceptions_page(
         request,
         state,
         "exceptions.html",
-        {"nav": "exceptions", "queue": queue, "aging": aging, "filters": filters, "segment": segment},
+        {
+            "segment_options": segment_options(state.store),
+            "nav": "exceptions",
+            "queue": queue,
+            "aging": aging,
+            "filters": filters,
+            "segment": segment,
+        },
         principal=principal,
     )
 

@@ -13,7 +13,7 @@ from kpis.explain import Explanation
 from kpis.service import KpiDay, KpiValue, Segment
 from web import charts
 from web.deps import StateDep, Viewer, render
-from web.services import KpiOverview, Period, PeriodDep, SegmentDep, kpi_orders, kpi_overview
+from web.services import KpiOverview, Period, PeriodDep, SegmentDep, kpi_orders, kpi_overview, segment_options
 
 router = APIRouter(tags=["kpis"])
 NAV = ("/kpis", "KPIs", "kpis")
@@ -119,7 +119,15 @@ def kpis_page(
         request,
         state,
         "kpis.html",
-        {"nav": "kpis", "d": data, "tiles": tiles, "sla_chart": sla_chart, "query": query, "period": period},
+        {
+            "segment_options": segment_options(state.store),
+            "nav": "kpis",
+            "d": data,
+            "tiles": tiles,
+            "sla_chart": sla_chart,
+            "query": query,
+            "period": period,
+        },
         principal=principal,
     )
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from web.deps import StateDep, Viewer, render
-from web.services import PeriodDep, SegmentDep, SlaOverview, sla_overview
+from web.services import PeriodDep, SegmentDep, SlaOverview, segment_options, sla_overview
 
 router = APIRouter(tags=["sla"])
 NAV = ("/sla", "SLA", "sla")
@@ -56,6 +56,7 @@ def sla_page(
         "sla.html",
         {
             "nav": "sla",
+            "segment_options": segment_options(state.store),
             "d": data,
             "status": status,
             "sla": sla,

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from web import charts
 from web.deps import StateDep, Viewer, render
-from web.services import PeriodDep, SegmentDep, SystemsOverview, systems_overview
+from web.services import PeriodDep, SegmentDep, SystemsOverview, segment_options, systems_overview
 
 router = APIRouter(tags=["systems"])
 NAV = ("/systems", "Systems", "systems")
@@ -51,6 +51,13 @@ def systems_page(
         request,
         state,
         "systems.html",
-        {"nav": "systems", "d": data, "graph": graph, "period": period, "segment": segment},
+        {
+            "segment_options": segment_options(state.store),
+            "nav": "systems",
+            "d": data,
+            "graph": graph,
+            "period": period,
+            "segment": segment,
+        },
         principal=principal,
     )
