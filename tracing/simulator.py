@@ -638,7 +638,12 @@ class Simulator:
             system,
             at,
             self._secs(0.2, 2),
-            {**order.base, **order.keys},
+            {
+                **order.base,
+                **order.keys,
+                c.ORDER_LINE_COUNT: order.lines,
+                c.ORDER_PRIORITY: self._priority(order),
+            },
             stage=Stage.CAPTURE,
         )
         publish = self._publish(trace, capture, system, capture.end_ns - self._secs(0.05, 0.15))
@@ -1145,7 +1150,8 @@ class Simulator:
             {**base, c.STATUS: "packed"},
             stage=Stage.PACK,
         )
-        carrier = "xpo" if lines > 12 else rng.choice(("ups", "fedex"))
+        expedite = self._priority(order) == "expedite"
+        carrier = "fedex" if expedite else "xpo" if lines > 12 else rng.choice(("ups", "fedex"))
         tracking = _tracking_number(rng, carrier)
         ship_keys = {c.SHIPMENT_CARRIER: carrier, c.SHIPMENT_TRACKING_NUMBER: tracking}
         tender = self._span(
@@ -1238,7 +1244,10 @@ class Simulator:
             stage=Stage.SHIP,
             links=[confirm],
         )
-        transit_days = rng.uniform(2, 6) if carrier == "xpo" else rng.uniform(0.6, 3.5)
+        if expedite:  # next-day air
+            transit_days = rng.uniform(0.5, 1.2)
+        else:
+            transit_days = rng.uniform(2, 6) if carrier == "xpo" else rng.uniform(0.6, 3.5)
         delivered_at = self._open_at(picked.end_ns + int(transit_days * DAY), (13, 23), workdays=6)
         delivery_attrs: Attributes = {**base, **ship_keys, c.STATUS: "delivered"}
         if rng.random() < rates.carrier_exception:

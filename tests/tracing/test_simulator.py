@@ -486,3 +486,17 @@ def test_every_configured_order_is_generated_whatever_the_window(days: float, or
 def test_too_many_orders_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="orders must be between 0 and 100,000,000"):
         SimulatorConfig(orders=10**10)
+
+
+def test_expedited_orders_fly(default_run: list[SpanRecord]) -> None:
+    expedited = {
+        str(r.attributes[conventions.ORDER_ID])
+        for r in default_run
+        if r.attributes.get(conventions.ORDER_PRIORITY) == "expedite" and conventions.ORDER_ID in r.attributes
+    }
+    deliveries = [r for r in default_run if r.name == "delivery"]
+    fast = [r for r in deliveries if r.attributes[conventions.ORDER_ID] in expedited]
+    slow = [r for r in deliveries if r.attributes[conventions.ORDER_ID] not in expedited]
+    assert fast and all(r.attributes[conventions.SHIPMENT_CARRIER] == "fedex" for r in fast)
+    mean = lambda spans: sum(r.duration_ns for r in spans) / len(spans)  # noqa: E731
+    assert mean(fast) < mean(slow) / 2
