@@ -139,12 +139,17 @@ def bench_query(
         Path | None, typer.Option("--data-dir", help="New directory for the store. Default: a temp dir.")
     ] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the generated store.")] = False,
+    merge: Annotated[
+        bool, typer.Option("--merge/--no-merge", help="Merge the read-side tables before measuring.")
+    ] = True,
 ) -> None:
     """Key lookup, timeline and trace-by-id latency (p50/p95/p99) on generated spans (JSON)."""
     from tower.bench_query import run_bench as run_query_bench
 
     try:
-        result = run_query_bench(spans=spans, samples=samples, seed=seed, data_dir=data_dir, keep=keep)
+        result = run_query_bench(
+            spans=spans, samples=samples, seed=seed, data_dir=data_dir, keep=keep, merged=merge
+        )
     except ValueError as exc:
         runtime.fail(str(exc))
     typer.echo(json.dumps(result, indent=2))

@@ -46,4 +46,6 @@ def test_bench_query_small_run_prints_figures_for_every_key_type(tmp_path: Path)
     assert timeline["traces_avg"] >= 4
     assert figures["trace_by_id"]["spans_avg"] == 3
     assert set(figures["met"]) == {"lookup_p95", "timeline_p95"}
+    assert figures["merge_s"] is not None  # read-side tables merged before measuring
+    assert figures["tables"]["otel_traces_by_trace"]["rows"] == figures["spans"]
     assert figures["data_dir"] is None  # the temporary store is removed
