@@ -45,7 +45,9 @@ def test_kpi_page_tiles_link_to_the_orders_behind_them(facts: Store, viewer: Tes
     page = viewer.get("/kpis", params={"days": 7})
     assert page.status_code == 200
     # segment filters offer the values the data has
-    assert '<option value="edi">edi</option>' in page.text and '<option value="west">west</option>' in page.text
+    assert (
+        '<option value="edi">edi</option>' in page.text and '<option value="west">west</option>' in page.text
+    )
     assert '<option value="east" selected>' in viewer.get("/kpis", params={"region": "east"}).text
     assert 'id="kpi-touchless_rate"' in page.text and "50.0%" in page.text
     link = re.search(r'href="(/kpis/touchless_rate/orders\?[^"]+)"', page.text)
