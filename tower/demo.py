@@ -26,7 +26,7 @@ from storage.lock import announce
 from tower import runtime
 from tower.serve import Service, build_services
 from tower.settings import TowerSettings
-from tower.simulate import KeySamples, backfill, live
+from tower.simulate import KeySamples, LiveStatus, backfill, live
 from tracing.simulator import Simulator, SimulatorConfig
 from tracing.sinks import ExportError, OtlpSink
 
@@ -191,7 +191,7 @@ def _feed(
         f"live traffic: about {options.live_orders_per_hour:g} new orders an hour. Ctrl-C stops the demo."
     )
     try:
-        status = _LiveStatus(console, simulator)
+        status = LiveStatus(console, simulator)
         sent = live(simulator, sink, stop, samples=samples, on_tick=status)
         console.print(f"demo stopped: {sent:,} live spans sent, {simulator.pending:,} still in flight")
     except ExportError as exc:
@@ -200,26 +200,6 @@ def _feed(
     finally:
         sink.close()
     return 0
-
-
-class _LiveStatus:
-    """One line a minute while live: orders so far, spans sent, orders still in flight."""
-
-    def __init__(self, console: Console, simulator: Simulator, every_s: float = 60.0) -> None:
-        self.console = console
-        self.simulator = simulator
-        self.every_s = every_s
-        self.started = self.last = time.monotonic()
-
-    def __call__(self, sent: int) -> None:
-        now = time.monotonic()
-        if now - self.last < self.every_s:
-            return
-        self.last = now
-        self.console.print(
-            f"live {now - self.started:,.0f}s: {self.simulator.orders_generated:,} orders in total, "
-            f"{sent:,} live spans sent, {self.simulator.pending:,} spans still to come"
-        )
 
 
 def _wait_for_keys(store: Store, keys: list[str], timeout_s: float) -> dict[str, bool]:

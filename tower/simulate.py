@@ -36,7 +36,7 @@ class Protocol(StrEnum):
 
 DEFAULT_URLS = {Protocol.HTTP: "http://127.0.0.1:4318", Protocol.GRPC: "http://127.0.0.1:4317"}
 
-__all__ = ["KeySamples", "backfill", "live", "parse_rates", "run"]
+__all__ = ["KeySamples", "LiveStatus", "backfill", "live", "parse_rates", "run"]
 
 
 class SimulateError(RuntimeError):
@@ -167,6 +167,26 @@ def backfill(
     return sent
 
 
+class LiveStatus:
+    """One line a minute while live: orders so far, spans sent, orders still in flight."""
+
+    def __init__(self, console: Console, simulator: Simulator, every_s: float = 60.0) -> None:
+        self.console = console
+        self.simulator = simulator
+        self.every_s = every_s
+        self.started = self.last = time.monotonic()
+
+    def __call__(self, sent: int) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every_s:
+            return
+        self.last = now
+        self.console.print(
+            f"live {now - self.started:,.0f}s: {self.simulator.orders_generated:,} orders in total, "
+            f"{sent:,} live spans sent, {self.simulator.pending:,} spans still to come"
+        )
+
+
 def live(
     simulator: Simulator,
     sink: OtlpSink,
@@ -222,7 +242,7 @@ def run(
             console.print(
                 f"sending live traffic to {url} ({config.live_orders_per_hour:g} orders/hour); Ctrl-C stops"
             )
-            live_spans = live(simulator, sink, stop)
+            live_spans = live(simulator, sink, stop, on_tick=LiveStatus(console, simulator))
     except ExportError as exc:
         raise SimulateError(
             f"{url} did not accept the spans: {exc} (is a tower collector listening there?)"

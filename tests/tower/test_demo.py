@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -11,11 +12,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner, Result
 
 from collector.testing import running_collector
 from storage import Store
 from tower.cli import app
+from tower.simulate import LiveStatus
+from tracing.simulator import Simulator, SimulatorConfig
 
 ROW = re.compile(r"^[│|]\s*(\S+)\s*[│|]\s*(\S+)\s*[│|]\s*(SO-\d+)\s*[│|]\s*(\S+(?: \S+)?)\s*[│|]\s*$")
 
@@ -198,3 +202,17 @@ def test_demo_never_empties_a_data_dir_it_did_not_create(tmp_path: Path) -> None
     assert "holds data that tower demo did not create" in result.stderr
     assert (precious / "orders.db").read_text() == "real data"
     assert sorted(p.name for p in precious.iterdir()) == ["orders.db"]
+
+
+def test_live_status_line_reports_progress() -> None:
+    simulator = Simulator(SimulatorConfig(orders=10, days=1, live_orders_per_hour=0))
+    list(simulator.backfill())
+    out = io.StringIO()
+    status = LiveStatus(Console(file=out, width=200), simulator, every_s=0)
+    status(1234)
+    assert re.search(
+        r"live \d+s: 10 orders in total, 1,234 live spans sent, [\d,]+ spans still to come", out.getvalue()
+    )
+    quiet = LiveStatus(Console(file=out, width=200), simulator, every_s=3600)
+    quiet(1)
+    assert out.getvalue().count("live ") == 1, "at most one line per interval"
