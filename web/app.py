@@ -6,6 +6,7 @@ import logging
 import secrets
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlencode
 
 import jinja2
 from fastapi import FastAPI, HTTPException, Request
@@ -21,7 +22,7 @@ from kpis.policy import Policy, load_policy
 from storage import Store
 from web import formatting
 from web.accounts import Accounts
-from web.deps import WebState, render
+from web.deps import WebState, optional_principal, render
 from web.security import (
     BodyLimitMiddleware,
     LoginThrottle,
@@ -127,8 +128,6 @@ def _install_error_handlers(app: FastAPI) -> None:
                 {"detail": exc.reason}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
             )
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        from urllib.parse import urlencode
-
         return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
 
     @app.exception_handler(HTTPException)
@@ -167,8 +166,6 @@ def _error_page(request: Request, status: int, message: str) -> Response:
     state: WebState = request.app.state.web
     principal = None
     try:
-        from web.deps import optional_principal
-
         principal = optional_principal(request, state) if "session" in request.scope else None
     except Exception:
         principal = None
