@@ -19,7 +19,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from kpis.jobs import JOB_NAMES, JobResult, KpiEngine, record_run
+from kpis.jobs import JobResult, KpiEngine, record_run
 from storage import Store
 
 log = logging.getLogger("kpis.scheduler")
@@ -139,13 +139,32 @@ class Scheduler:
 
 
 def add_kpi_jobs(scheduler: Scheduler, engine: KpiEngine, interval_s: float) -> None:
-    """Schedule the KPI chain; each job records its own runs and watermark."""
-    for job in JOB_NAMES:
-        scheduler.add_job(job, _runner(engine, job), interval_s, record=False)
+    """Schedule the KPI chain as one periodic job that runs the jobs in order.
+
+    Running them in order (never concurrently) means a job only starts after the job it reads from
+    has committed, so its watermark can never pass rows still being written. Each job still records
+    its own run and watermark, and a failing job does not stop the ones after it.
+    """
+    scheduler.add_job(KPI_CHAIN, _chain(engine), interval_s, record=False)
 
 
-def _runner(engine: KpiEngine, job: str) -> Callable[[], JobResult]:
+KPI_CHAIN = "kpi_jobs"
+
+
+def _chain(engine: KpiEngine) -> Callable[[], JobResult]:
     def run() -> JobResult:
-        return engine.run(job)
+        t0 = time.perf_counter()
+        results = engine.run_all()
+        failed = [r for r in results if r.status != "ok"]
+        return JobResult(
+            KPI_CHAIN,
+            "incremental",
+            sum(r.rows for r in results),
+            time.perf_counter() - t0,
+            None,
+            None,
+            "error" if failed else "ok",
+            "; ".join(f"{r.job}: {r.error}" for r in failed),
+        )
 
     return run

@@ -39,13 +39,14 @@ WITH
         SELECT OrderId, ExceptionType, Outcome, At, System, Stage, User FROM (
         SELECT k.OrderId AS OrderId, kh.ExceptionType AS ExceptionType, kh.ExceptionOutcome AS Outcome,
                kh.Timestamp AS At, kh.System AS System, kh.Stage AS Stage, kh.User AS User, kh.SpanId AS SpanId
-        FROM order_key_hops AS kh
-        INNER JOIN (
+        -- the small side (keyed hops) on the right: it is the hash table
+        FROM (
             SELECT DISTINCT Key, KeyType, OrderId FROM order_keys
             WHERE OrderId != '' AND KeyType IN ('order.customer_po', 'order.ecommerce_id', 'shipment.id',
                                                 'shipment.tracking_number', 'invoice.id')
               AND ({all:UInt8} = 1 OR OrderId IN touched)
-        ) AS k ON kh.Key = k.Key AND kh.KeyType = k.KeyType
+        ) AS k
+        INNER JOIN order_key_hops AS kh ON kh.Key = k.Key AND kh.KeyType = k.KeyType
         WHERE kh.ExceptionType != ''
         LIMIT 1 BY OrderId, SpanId)
     ),

@@ -31,13 +31,14 @@ WITH
             kh.ManualTouch AS ManualTouch, kh.User AS User, kh.ExceptionType AS ExceptionType,
             kh.StatusCode AS StatusCode, kh.SpanId AS SpanId,
             toUnixTimestamp64Milli(kh.Timestamp) AS s_ms, s_ms + intDiv(kh.DurationNs, 1000000) AS e_ms
-        FROM order_key_hops AS kh
-        INNER JOIN (
+        -- the small side (keyed hops) on the right: it is the hash table
+        FROM (
             SELECT DISTINCT Key, KeyType, OrderId FROM order_keys
             WHERE OrderId != '' AND KeyType IN ('order.customer_po', 'order.ecommerce_id', 'shipment.id',
                                                 'shipment.tracking_number', 'invoice.id')
               AND ({all:UInt8} = 1 OR OrderId IN touched)
-        ) AS k ON kh.Key = k.Key AND kh.KeyType = k.KeyType
+        ) AS k
+        INNER JOIN order_key_hops AS kh ON kh.Key = k.Key AND kh.KeyType = k.KeyType
         LIMIT 1 BY OrderId, SpanId
     ),
     h AS (
