@@ -160,3 +160,15 @@ def test_trace_through_the_api_no_match_and_refused_token(held_dir: tuple[Path, 
     assert done.returncode == 2
     assert f"the tower API at {url} refused the request (401" in done.stderr
     assert "--token" in done.stderr
+
+
+def test_trace_with_the_store_held_and_no_api_says_what_to_do(tmp_path: Path) -> None:
+    target = tmp_path / "clickhouse"
+    lock.acquire(target, "tower serve --roles collector")
+    try:
+        done = tower(tmp_path, "SO-1001")
+    finally:
+        lock.release(target)
+    assert done.returncode == 2
+    assert "in use by another tower process" in done.stderr
+    assert "Traceback" not in done.stderr
