@@ -165,6 +165,11 @@ def _key_problem(name: str, value: Any) -> str | None:
     return None
 
 
+def _attribute_value(value: Any) -> Any:
+    """Lists and tuples of keys become lists; anything else is left for validation to report."""
+    return list(value) if isinstance(value, list | tuple) else value
+
+
 def _unknown_keys(keys: Mapping[str, Any]) -> list[str]:
     return [
         f"{name} is not a key attribute (see KEY_ATTRIBUTES)" for name in keys if name not in c.KEY_ATTRIBUTES
@@ -204,8 +209,9 @@ class Hop:
     def keys(self, keys: Mapping[str, str | Sequence[str]]) -> Hop:
         """Business keys this hop saw (names from ``tracing.conventions.KEY_ATTRIBUTES``)."""
         _report(self.span, _unknown_keys(keys), self.strict, "hop keys")
+        _report(self.span, [p for n, v in keys.items() if (p := _key_problem(n, v))], self.strict, "hop keys")
         for name, value in keys.items():
-            self.span.set_attribute(name, value if isinstance(value, str) else list(value))
+            self.span.set_attribute(name, _attribute_value(value))
         return self
 
     def status(self, status: str) -> Hop:
@@ -336,7 +342,7 @@ def _hop_scope(
     if channel is not None:
         attrs[c.CHANNEL] = str(channel)
     for key, value in (keys or {}).items():
-        attrs[key] = value if isinstance(value, str) else list(value)
+        attrs[key] = _attribute_value(value)
     attrs.update(attributes or {})
     span_name = name or f"{stage} {system_instance or system_kind}"
     upfront = _unknown_keys(keys or {}) + check_attributes(attrs, require_keys=False)
@@ -394,9 +400,7 @@ def record_keys(
         raise ConventionError("record_keys: " + "; ".join(problems))
     target = span or trace.get_current_span()
     attrs: dict[str, Any] = {
-        name: value if isinstance(value, str) else list(value)
-        for name, value in keys.items()
-        if _key_problem(name, value) is None
+        name: _attribute_value(value) for name, value in keys.items() if _key_problem(name, value) is None
     }
     if order_id:
         attrs[c.ORDER_ID] = order_id

@@ -341,3 +341,25 @@ def test_conventions_processor_checks_spans_made_without_hop() -> None:
     provider.shutdown()
     assert [name for name, _ in checker.violations] == ["beam"]
     assert any("no order.id" in p for p in checker.violations[0][1])
+
+
+def test_key_values_of_the_wrong_type_are_reported_not_crashing(
+    tracer: Tracer, exporter: InMemorySpanExporter
+) -> None:
+    with (
+        pytest.warns(ConventionViolation, match="key shipment.id must be a string"),
+        hop(
+            "ship",
+            system_kind="wms",
+            order_id="SO-1",
+            keys={c.SHIPMENT_ID: 12345},  # type: ignore[dict-item]
+            tracer=tracer,
+        ),
+    ):
+        pass
+    with (
+        pytest.warns(ConventionViolation, match="key invoice.id must be a string"),
+        hop("invoice", system_kind="finance", order_id="SO-1", tracer=tracer) as h,
+    ):
+        h.keys({c.INVOICE_ID: 7})  # type: ignore[dict-item]
+    assert len(exporter.get_finished_spans()) == 2
