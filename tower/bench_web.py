@@ -65,39 +65,45 @@ def _login(client: httpx.Client, username: str, password: str) -> None:
         raise RuntimeError(f"login failed with HTTP {answer.status_code}")
 
 
-def _measure(client: httpx.Client, paths: list[str]) -> dict[str, Any]:
-    times: list[float] = []
-    statuses: dict[int, int] = {}
-    sizes: list[int] = []
-    errors: list[str] = []
-    for path in paths:
+class _Figure:
+    """Latencies, statuses and sizes of one figure's requests."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.statuses: dict[int, int] = {}
+        self.sizes: list[int] = []
+        self.errors: list[str] = []
+
+    def request(self, client: httpx.Client, path: str) -> None:
         started = time.perf_counter()
         try:
             response = client.get(path)
         except httpx.HTTPError as exc:  # counted, not fatal: the figure says how many failed
-            times.append((time.perf_counter() - started) * 1000)
-            statuses[0] = statuses.get(0, 0) + 1
-            errors.append(f"{path}: {exc}")
-            continue
-        times.append((time.perf_counter() - started) * 1000)
-        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-        sizes.append(len(response.content))
+            self.times.append((time.perf_counter() - started) * 1000)
+            self.statuses[0] = self.statuses.get(0, 0) + 1
+            self.errors.append(f"{path}: {exc}")
+            return
+        self.times.append((time.perf_counter() - started) * 1000)
+        self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
+        self.sizes.append(len(response.content))
         if response.status_code >= 500:
-            errors.append(f"{path}: HTTP {response.status_code}")
-    figures: dict[str, Any] = dict(_percentiles(times))
-    figures["bytes_avg"] = int(sum(sizes) / len(sizes)) if sizes else 0
-    figures["status"] = {("error" if k == 0 else str(k)): v for k, v in sorted(statuses.items())}
-    if errors:
-        figures["errors"] = errors[:3]
-    return figures
+            self.errors.append(f"{path}: HTTP {response.status_code}")
+
+    def summary(self) -> dict[str, Any]:
+        figures: dict[str, Any] = dict(_percentiles(self.times))
+        figures["bytes_avg"] = int(sum(self.sizes) / len(self.sizes)) if self.sizes else 0
+        figures["status"] = {("error" if k == 0 else str(k)): v for k, v in sorted(self.statuses.items())}
+        if self.errors:
+            figures["errors"] = self.errors[:3]
+        return figures
 
 
 def endpoints(orders: int, samples: int, seed: int) -> dict[str, tuple[str, list[str]]]:
     """figure -> (page or api, the request paths sampled)."""
     rng = random.Random(seed)
 
-    def picks() -> list[int]:  # fresh orders per figure: no figure rides on another's warm caches
-        return [rng.randrange(orders) for _ in range(samples)]
+    def picks() -> list[int]:  # fresh orders per figure (plus one to warm up with)
+        return [rng.randrange(orders) for _ in range(samples + 1)]
 
     return {
         "timeline_page": ("page", [f"/orders/{quote(KEYS['order.id'](n), safe='')}" for n in picks()]),
@@ -109,12 +115,12 @@ def endpoints(orders: int, samples: int, seed: int) -> dict[str, tuple[str, list
             "api",
             [f"/api/search?q={quote(KEYS['order.customer_po'](n), safe='')}" for n in picks()],
         ),
-        "kpi_page": ("page", ["/kpis"] * samples),
-        "kpi_api": ("api", ["/api/kpis"] * samples),
-        "kpi_orders_api": ("api", ["/api/kpis/touchless_rate/orders"] * samples),
-        "exceptions_page": ("page", ["/exceptions"] * samples),
-        "exceptions_api": ("api", ["/api/exceptions"] * samples),
-        "sla_page": ("page", ["/sla"] * samples),
+        "kpi_page": ("page", ["/kpis"] * (samples + 1)),
+        "kpi_api": ("api", ["/api/kpis"] * (samples + 1)),
+        "kpi_orders_api": ("api", ["/api/kpis/touchless_rate/orders"] * (samples + 1)),
+        "exceptions_page": ("page", ["/exceptions"] * (samples + 1)),
+        "exceptions_api": ("api", ["/api/exceptions"] * (samples + 1)),
+        "sla_page": ("page", ["/sla"] * (samples + 1)),
     }
 
 
@@ -177,12 +183,14 @@ def run_bench(
         ):
             _login(pages, "bench", password)
             plan = endpoints(written["orders"], samples, seed)
-            for name, (kind, paths) in plan.items():
-                client = pages if kind == "page" else api
-                for path in paths[:3]:  # warm-up, as a running tower is
-                    client.get(path)
-                progress(f"measuring {name} ({len(paths)} requests)")
-                figures[name] = _measure(client, paths)
+            for kind, paths in plan.values():  # warm-up (the extra sample), as a running tower is
+                (pages if kind == "page" else api).get(paths[samples])
+            progress(f"measuring {', '.join(plan)}: {samples} requests each, interleaved")
+            measured = {name: _Figure() for name in plan}
+            for i in range(samples):  # round robin, so load spikes on the machine hit every figure alike
+                for name, (kind, paths) in plan.items():
+                    measured[name].request(pages if kind == "page" else api, paths[i])
+            figures = {name: figure.summary() for name, figure in measured.items()}
     finally:
         if service is not None:
             service.stop()
