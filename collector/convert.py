@@ -17,11 +17,14 @@ from __future__ import annotations
 import base64
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from collector.settings import CollectorSettings
 
@@ -208,10 +211,121 @@ class _Cutter:
         return {kv.key: self.raw(kv.value, kv.value.WhichOneof("value"), depth + 1) for kv in kvs}
 
 
+class RawAttributeError(ValueError):
+    """A raw ``KeyValue`` does not parse strictly (malformed, invalid UTF-8): take the strict path."""
+
+
+class AttributeCache:
+    """Converted attributes by their serialised ``KeyValue`` bytes, for :func:`convert_raw`.
+
+    Attribute values repeat a lot (stage, system, region, tier, ...): each distinct ``KeyValue`` is
+    parsed and converted once, later ones are a dict lookup. Entries hold the key and text after
+    the limits and how many cuts they took, so truncation counts stay exact. Bounded: small
+    ``KeyValue``s only, and the whole cache is dropped when it holds ``max_entries``.
+    """
+
+    __slots__ = ("entries", "limits", "max_entries", "max_raw_bytes")
+
+    def __init__(self, limits: Limits, max_entries: int = 16_384, max_raw_bytes: int = 256) -> None:
+        self.limits = limits
+        self.entries: dict[bytes, tuple[str, str, int]] = {}
+        self.max_entries = max_entries
+        self.max_raw_bytes = max_raw_bytes
+
+    def convert(self, raw: bytes) -> tuple[str, str, int]:
+        """Key, text and cut count of one serialised ``KeyValue`` (raises :class:`RawAttributeError`)."""
+        entry = self.entries.get(raw)
+        if entry is not None:
+            return entry
+        entry = self._short_string(raw)
+        if entry is None:
+            try:
+                kv = KeyValue.FromString(raw)
+            except DecodeError:
+                raise RawAttributeError("attribute does not parse strictly") from None
+            cutter = _Cutter(self.limits)
+            ((key, text),) = cutter.attributes([kv]).items()
+            entry = (key, text, cutter.truncated)
+        if len(raw) <= self.max_raw_bytes:
+            if len(self.entries) >= self.max_entries:
+                self.entries.clear()
+            self.entries[raw] = entry
+        return entry
+
+    def _short_string(self, raw: bytes) -> tuple[str, str, int] | None:
+        """The common ``KeyValue`` read straight from its bytes: a string value, both under 128 bytes.
+
+        Only the exact canonical encoding ``0a <k> key 12 <k+..> 0a <n> text`` is read here (what
+        every SDK writes); anything else, including invalid UTF-8, returns None for the parser.
+        """
+        size = len(raw)
+        if size < 6 or raw[0] != 0x0A:
+            return None
+        key_end = 2 + raw[1]
+        if raw[1] > 0x7F or size < key_end + 4 or raw[key_end] != 0x12:
+            return None
+        value_size = raw[key_end + 1]
+        if (
+            value_size > 0x7F
+            or value_size != size - key_end - 2
+            or raw[key_end + 2] != 0x0A
+            or raw[key_end + 3] != value_size - 2
+        ):
+            return None
+        try:
+            key = raw[2:key_end].decode()
+            text = raw[key_end + 4 :].decode()
+        except UnicodeDecodeError:
+            return None
+        limits = self.limits
+        cuts = 0
+        if len(key) > limits.max_key_length:
+            key = key[: limits.max_key_length]
+            cuts += 1
+        if len(text) > limits.max_value_length:
+            text = text[: limits.max_value_length]
+            cuts += 1
+        return key, text, cuts
+
+
 def convert(request: ExportTraceServiceRequest, limits: Limits) -> Conversion:
     """Columns for every storable span of ``request``; the others are rejected with a reason."""
     cut = _Cutter(limits)
-    attributes = cut.attributes
+    return _convert(request, limits, cut, cut.attributes)
+
+
+def convert_raw(request: Message, cache: AttributeCache) -> Conversion:
+    """:func:`convert` for a request parsed by ``collector.decode.parse_protobuf_raw_attributes``.
+
+    Same result as ``convert`` on the strictly parsed request; raises :class:`RawAttributeError`
+    when an attribute does not parse strictly (the caller then converts the strict parse instead).
+    """
+    limits = cache.limits
+    cut = _Cutter(limits)
+    entry_of = cache.convert
+    entries = cache.entries
+    max_attributes = limits.max_attributes
+
+    def attributes(raws: Any) -> dict[str, str]:
+        if len(raws) > max_attributes:
+            cut.truncated += len(raws) - max_attributes
+            raws = raws[:max_attributes]
+        out: dict[str, str] = {}
+        for raw in raws:
+            entry = entries.get(raw)
+            if entry is None:
+                entry = entry_of(raw)
+            out[entry[0]] = entry[1]
+            if entry[2]:
+                cut.truncated += entry[2]
+        return out
+
+    return _convert(request, limits, cut, attributes)
+
+
+def _convert(
+    request: Any, limits: Limits, cut: _Cutter, attributes: Callable[[Any], dict[str, str]]
+) -> Conversion:
     ts_col: list[str] = []
     trace_col: list[str] = []
     span_col: list[str] = []

@@ -14,10 +14,20 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Literal
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
-from collector.convert import Conversion, Limits, convert
-from collector.decode import BodyError, BodyTooLarge, gunzip, parse_json, parse_protobuf
+from collector.convert import AttributeCache, Conversion, Limits, RawAttributeError, convert, convert_raw
+from collector.decode import (
+    BodyError,
+    BodyTooLarge,
+    gunzip,
+    parse_json,
+    parse_protobuf,
+    parse_protobuf_raw_attributes,
+)
 from collector.metrics import CollectorMetrics
 from collector.settings import CollectorSettings
 from collector.spool import Spool, SpoolClosed, SpoolFull
@@ -60,6 +70,7 @@ class Pipeline:
         self.spool = spool
         self.metrics = metrics
         self.limits = Limits.of(settings)
+        self._attribute_cache = AttributeCache(self.limits)
         self._tokens = [t.get_secret_value().encode() for t in settings.tokens if t.get_secret_value()]
         self._inflight = 0
         self._inflight_lock = threading.Lock()
@@ -104,7 +115,6 @@ class Pipeline:
                 body = gunzip(body, limit)
             if len(body) > limit:
                 raise BodyTooLarge(f"body is {len(body)} bytes, the limit is {limit}")
-            request, repaired = parse_json(body) if json else parse_protobuf(body)
         except BodyTooLarge as exc:
             raise Refusal("too_large", str(exc)) from None
         except BodyError as exc:
@@ -112,7 +122,11 @@ class Pipeline:
         except Exception as exc:  # a body no parser path expected: still the sender's problem
             log.exception("collector: unexpected error decoding a %s body", "JSON" if json else "protobuf")
             raise Refusal("malformed", f"body cannot be decoded: {type(exc).__name__}") from None
-        conversion = convert(request, self.limits)
+        conversion = None if json else self._convert_fast(body)
+        repaired = 0
+        if conversion is None:
+            request, repaired = self._parse(body, json)
+            conversion = convert(request, self.limits)
         received = conversion.accepted + conversion.rejected
         metrics = self.metrics
         metrics.spans_received.labels(transport).inc(received)
@@ -132,6 +146,27 @@ class Pipeline:
                 conversion.error_message[:500],
             )
         return Decoded(conversion, received)
+
+    def _parse(self, body: bytes, json: bool) -> tuple[ExportTraceServiceRequest, int]:
+        try:
+            return parse_json(body) if json else parse_protobuf(body)
+        except BodyTooLarge as exc:
+            raise Refusal("too_large", str(exc)) from None
+        except BodyError as exc:
+            raise Refusal("malformed", str(exc)) from None
+        except Exception as exc:  # a body no parser path expected: still the sender's problem
+            log.exception("collector: unexpected error decoding a %s body", "JSON" if json else "protobuf")
+            raise Refusal("malformed", f"body cannot be decoded: {type(exc).__name__}") from None
+
+    def _convert_fast(self, body: bytes) -> Conversion | None:
+        """Protobuf with attributes converted through the cache; None when the strict path must run."""
+        request = parse_protobuf_raw_attributes(body)
+        if request is None:
+            return None
+        try:
+            return convert_raw(request, self._attribute_cache)
+        except RawAttributeError:
+            return None
 
     # -- durability --------------------------------------------------------------------------
 
