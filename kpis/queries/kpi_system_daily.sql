@@ -24,4 +24,4 @@ SELECT
 FROM order_hops
 WHERE {all:UInt8} = 1 OR toDate(Timestamp) IN days
 GROUP BY Day, System, SystemKind
-SETTINGS optimize_on_insert = 0
+SETTINGS optimize_on_insert = 0, max_insert_threads = 2

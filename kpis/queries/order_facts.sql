@@ -158,4 +158,4 @@ FROM (
            arrayConcat(arrayMap(k -> k || '.start', h.stage_names), arrayMap(k -> k || '.end', h.stage_names)) AS edges
     FROM h LEFT JOIN e USING OrderId
 )
-SETTINGS join_use_nulls = 0, optimize_on_insert = 0
+SETTINGS join_use_nulls = 0, optimize_on_insert = 0, max_insert_threads = 2

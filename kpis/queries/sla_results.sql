@@ -104,4 +104,4 @@ WHERE State != 'met'
         SELECT OrderId, Sla FROM sla_results FINAL
         WHERE State != 'met' AND ({all:UInt8} = 1 OR OrderId IN touched))
 )
-SETTINGS optimize_on_insert = 0
+SETTINGS optimize_on_insert = 0, max_insert_threads = 2
