@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tracing.conventions import STAGE_ORDER
 
 DEFAULT_POLICY = "default_policy.yaml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -533,6 +532,3 @@ def sla_parameters(policy: Policy, start: date, end: date) -> dict[str, Any]:
         "alloc_failure_exceptions": policy.allocation.failure_exceptions,
     }
 
-
-def known_stages() -> list[str]:
-    return [str(s) for s in STAGE_ORDER]
