@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-
 DEFAULT_POLICY = "default_policy.yaml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DIMENSIONS = ("channel", "priority", "customer_tier", "warehouse", "region")
@@ -531,4 +530,3 @@ def sla_parameters(policy: Policy, start: date, end: date) -> dict[str, Any]:
         "alloc_failure_statuses": policy.allocation.failure_statuses,
         "alloc_failure_exceptions": policy.allocation.failure_exceptions,
     }
-
