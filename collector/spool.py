@@ -58,10 +58,13 @@ class _Append:
     future: Future[None]
 
 
-def read_segment(path: Path) -> tuple[list[bytes], int]:
-    """The intact records of a segment file and their row count (stops at a torn tail)."""
-    data = path.read_bytes()
-    payloads: list[bytes] = []
+def read_segment(path: Path) -> tuple[list[memoryview], int]:
+    """The intact records of a segment file and their row count (stops at a torn tail).
+
+    The records are views into one buffer holding the file (no copy per record).
+    """
+    data = memoryview(path.read_bytes())
+    payloads: list[memoryview] = []
     rows = 0
     offset = 0
     while offset + _HEADER.size <= len(data):

@@ -13,7 +13,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from collector.convert import COLUMNS, INSERT_FORMAT
 from collector.metrics import CollectorMetrics
@@ -36,12 +36,16 @@ def error_code(exc: BaseException) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def insert_block(store: Store, block: bytes, token: str) -> None:
-    """Insert concatenated ``JSONCompactColumns`` blocks into ``otel_traces`` as one batch."""
+def insert_block(store: Store, block: bytes | Sequence[bytes | memoryview], token: str) -> None:
+    """Insert concatenated ``JSONCompactColumns`` blocks into ``otel_traces`` as one batch.
+
+    ``block`` is the bytes or a sequence of blocks, streamed one at a time (never joined in memory).
+    """
+    data = block if isinstance(block, bytes) else (bytes(part) for part in block)
     store.client.raw_insert(
         TABLE,
         list(COLUMNS),
-        insert_block=block,
+        insert_block=data,
         fmt=INSERT_FORMAT,
         settings={
             "insert_deduplication_token": token,
@@ -107,7 +111,7 @@ class StoreWriter:
             return True
         try:
             if payloads:
-                insert_block(self.store, b"".join(payloads), segment.token)
+                insert_block(self.store, payloads, segment.token)
         except Exception as exc:
             self.failures += 1
             self.metrics.write_failures.inc()
