@@ -6,9 +6,12 @@ page-sized bundles that are also the JSON API's response models.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Query
 from pydantic import BaseModel, Field
@@ -35,6 +38,20 @@ from web.charts import SlaMark
 from web.formatting import as_utc
 
 SQL = SqlFiles("web.queries")
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    """Runs a page's independent queries side by side (each thread has its own store client)."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="web-query")
+
+
+def in_parallel(*calls: Callable[[], Any]) -> list[Any]:
+    """Results of ``calls``, run concurrently; the first error is raised."""
+    futures = [_pool().submit(call) for call in calls]
+    return [future.result() for future in futures]
+
+
 Text = Annotated[str, Query(max_length=100, pattern=r"^[^\x00-\x1f]*$")]
 
 
@@ -124,11 +141,12 @@ def recent_orders(store: Store, limit: int = 15, within: timedelta = timedelta(d
 
 def order_overview(store: Store, policy: Policy, limit: int = 15) -> OrdersOverview:
     """Recently captured orders, at-risk orders (soonest breach first) and open orders past an SLA."""
-    return OrdersOverview(
-        recent=recent_orders(store, limit),
-        at_risk=service.sla_breaches(store, policy, status="at_risk", open_only=True, limit=limit),
-        breached_open=service.sla_breaches(store, policy, status="breached", open_only=True, limit=limit),
+    recent, at_risk, breached_open = in_parallel(
+        lambda: recent_orders(store, limit),
+        lambda: service.sla_breaches(store, policy, status="at_risk", open_only=True, limit=limit),
+        lambda: service.sla_breaches(store, policy, status="breached", open_only=True, limit=limit),
     )
+    return OrdersOverview(recent=recent, at_risk=at_risk, breached_open=breached_open)
 
 
 # order attributes that SLA overrides match on (kpis.policy.Match fields)
@@ -166,13 +184,15 @@ def _wall_clock_due(sla: Sla, timeline: Timeline, segment: dict[str, str]) -> da
     return as_utc(start) + timedelta(seconds=target)
 
 
-def sla_marks(store: Store, policy: Policy, timeline: Timeline) -> list[SlaMark]:
+def order_breaches(store: Store, policy: Policy, order_id: str) -> list[SlaBreach]:
+    """The order's breached and at-risk SLAs as the KPI jobs judged them."""
+    return service.sla_breaches(store, policy, order_id=order_id, limit=50)
+
+
+def sla_marks(policy: Policy, timeline: Timeline, breaches: list[SlaBreach]) -> list[SlaMark]:
     """SLA due times for the Gantt: breached and at-risk ones as the KPI jobs judged them, plus the
     due time of every other wall-clock SLA the order started (business-time dues come from the jobs)."""
-    judged = {
-        b.sla: SlaMark(name=b.sla, due=as_utc(b.due_at), state=b.status)
-        for b in service.sla_breaches(store, policy, order_id=timeline.order_id, limit=50)
-    }
+    judged = {b.sla: SlaMark(name=b.sla, due=as_utc(b.due_at), state=b.status) for b in breaches}
     segment = _segment_of(timeline)
     marks = list(judged.values())
     for sla in policy.slas:
@@ -278,10 +298,19 @@ def sla_overview(
 ) -> SlaOverview:
     if sla and sla not in {s.name for s in policy.slas}:
         raise HTTPException(status_code=400, detail=f"unknown SLA {sla!r}")
-    report = service.kpi_report(store, policy, period.start, period.end, segment)
     since = datetime.combine(period.start, datetime.min.time(), UTC)
-    breaches = service.sla_breaches(
-        store, policy, status=status, sla=sla, open_only=open_only, segment=segment, since=since, limit=limit
+    report, breaches = in_parallel(
+        lambda: service.kpi_report(store, policy, period.start, period.end, segment),
+        lambda: service.sla_breaches(
+            store,
+            policy,
+            status=status,
+            sla=sla,
+            open_only=open_only,
+            segment=segment,
+            since=since,
+            limit=limit,
+        ),
     )
     breached = Counter(b.stage or b.sla for b in breaches if b.status == "breached")
     at_risk = Counter(b.stage or b.sla for b in breaches if b.status == "at_risk")
@@ -305,9 +334,12 @@ class KpiOverview(BaseModel):
 
 
 def kpi_overview(store: Store, policy: Policy, period: Period, segment: Segment) -> KpiOverview:
-    both = service.kpi_trend(store, period.start - (period.end - period.start), period.end, segment)
+    report, both = in_parallel(
+        lambda: service.kpi_report(store, policy, period.start, period.end, segment),
+        lambda: service.kpi_trend(store, period.start - (period.end - period.start), period.end, segment),
+    )
     return KpiOverview(
-        report=service.kpi_report(store, policy, period.start, period.end, segment),
+        report=report,
         trend=[d for d in both if d.day >= period.start],
         previous_trend=[d for d in both if d.day < period.start],
     )

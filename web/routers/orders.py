@@ -93,9 +93,12 @@ def search_page(
 
 @router.get("/orders/{order_id:path}", include_in_schema=False)
 def timeline_page(request: Request, order_id: OrderId, state: StateDep, principal: Viewer) -> Response:
-    timeline = _timeline(state.store, order_id)
+    timeline, breaches = services.in_parallel(
+        lambda: _timeline(state.store, order_id),
+        lambda: services.order_breaches(state.store, state.policy, order_id.strip()),
+    )
     now = datetime.now(UTC)
-    marks = services.sla_marks(state.store, state.policy, timeline)
+    marks = services.sla_marks(state.policy, timeline, breaches)
     hop_spans = {span_id for hop in timeline.hops for span_id in hop.span_ids}
     return render(
         request,
