@@ -62,7 +62,13 @@ FROM (
         toUInt64(0) AS exc_opened,
         toUInt64(0) AS exc_resolved,
         [] :: Array(Float64) AS resolution
-    FROM (SELECT * FROM order_facts FINAL WHERE {all:UInt8} = 1 OR toDate(CaptureAt) IN days) AS f
+    FROM (
+        SELECT OrderId, CaptureAt, Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority, Status, Touchless,
+               PerfectEligible, PerfectOtherwise, SlaCompleted, AllocationCount, AllocationAccurate, CycleTimeS,
+               InvoiceLatencyS
+        FROM order_facts FINAL
+        WHERE {all:UInt8} = 1 OR toDate(CaptureAt) IN days
+    ) AS f
     LEFT JOIN on_time AS o ON o.OrderId = f.OrderId
     UNION ALL
     SELECT

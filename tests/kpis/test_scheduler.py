@@ -56,7 +56,7 @@ def test_failing_job_is_recorded_and_others_keep_running(store: Store) -> None:
 
 
 def test_kpi_jobs_in_the_scheduler_pick_up_new_spans(store: Store) -> None:
-    engine = KpiEngine(store, load_policy(), overlap=timedelta(0))
+    engine = KpiEngine(store, load_policy())  # default overlap: an insert racing the first run is re-read
     scheduler = Scheduler(store)
     add_kpi_jobs(scheduler, engine, interval_s=0.5)
     assert scheduler.jobs() == ["kpi_jobs"]  # the chain runs in order, each job recorded on its own
