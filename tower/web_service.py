@@ -47,7 +47,13 @@ class WebService:
     def __init__(self, settings: TowerSettings, store: Store) -> None:
         self.settings = settings
         policy = load_policy(settings.kpis.policy_file)
-        self.app = create_app(settings.web, store, policy=policy, secret_key=secret_key(settings))
+        self.app = create_app(
+            settings.web,
+            store,
+            policy=policy,
+            secret_key=secret_key(settings),
+            alert_settings=settings.alerts,
+        )
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None

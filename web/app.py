@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
+from alerts.settings import AlertSettings
 from kpis.jobs import KpiEngine
 from kpis.policy import Policy, load_policy
 from storage import Store
@@ -58,7 +59,12 @@ def templates_env() -> jinja2.Environment:
 
 
 def create_app(
-    settings: WebSettings, store: Store, *, policy: Policy | None = None, secret_key: str | None = None
+    settings: WebSettings,
+    store: Store,
+    *,
+    policy: Policy | None = None,
+    secret_key: str | None = None,
+    alert_settings: AlertSettings | None = None,
 ) -> FastAPI:
     """Build the dashboard for ``store``.
 
@@ -89,6 +95,7 @@ def create_app(
         throttle=LoginThrottle(settings.login_attempts_per_minute),
         policy=policy,
         engine=KpiEngine(store, policy),
+        alert_settings=alert_settings,
     )
     app.add_middleware(
         SessionMiddleware,

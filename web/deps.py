@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from alerts.settings import AlertSettings
 from kpis.jobs import KpiEngine
 from kpis.policy import Policy
 from storage import Store
@@ -39,6 +40,7 @@ class WebState:
     throttle: LoginThrottle
     policy: Policy
     engine: KpiEngine  # for exception actions, which refresh the order's rows
+    alert_settings: AlertSettings | None = None  # for rule previews (``tower alerts test`` via the API)
 
 
 def get_state(request: Request) -> WebState:

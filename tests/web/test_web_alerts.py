@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from conftest import csrf_of
@@ -89,3 +90,51 @@ def test_silence_via_api_and_expire(firing: str, ops: TestClient) -> None:
 def test_unknown_alert_is_404(firing: str, viewer: TestClient) -> None:
     assert viewer.get("/api/alerts/abcdef").status_code == 404
     assert viewer.get("/api/alerts/not-hex!").status_code == 422
+
+
+RULES = """
+rules:
+  - name: WarehouseStalled
+    signal: stalled_orders
+    params: {age: 30m}
+    group_by: [warehouse]
+    labels: {severity: critical}
+route: {receiver: ops}
+receivers:
+  - name: ops
+    webhook_configs: [{url: "https://hooks.example.com/hook"}]
+"""
+
+
+def test_rule_preview_evaluates_a_configured_rule_without_sending(
+    module_store: Store, password_hash: str, tmp_path: Path
+) -> None:
+    from conftest import login, web_settings_for
+
+    from alerts.settings import AlertSettings
+    from web import create_app
+    from web.accounts import Accounts
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    settings = web_settings_for(password_hash)
+    Accounts(module_store, settings)
+    app = create_app(settings, module_store, alert_settings=AlertSettings(rules_file=rules))
+    with TestClient(app) as client:
+        assert client.get("/api/alerts/rules/WarehouseStalled/test").status_code == 401
+        login(client, "vera")
+        preview = client.get("/api/alerts/rules/WarehouseStalled/test", params={"at": "2026-01-05T12:00:00Z"})
+        assert preview.status_code == 200, preview.text
+        body = preview.json()
+        assert body["rule"] == "WarehouseStalled"
+        assert body["at"].startswith("2026-01-05T12:00:00")
+        assert body["error"] == ""
+        assert body["samples"] == [] and body["notifications"] == []
+        missing = client.get("/api/alerts/rules/Nope/test")
+        assert missing.status_code == 404 and "Nope" in missing.json()["detail"]
+
+
+def test_rule_preview_without_a_rules_file_says_so(viewer: TestClient) -> None:
+    response = viewer.get("/api/alerts/rules/WarehouseStalled/test")
+    assert response.status_code == 404
+    assert "alerts.rules_file" in response.json()["detail"]

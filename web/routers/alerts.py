@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from alerts import state as alert_state
 from alerts.model import Ack, Alert, AlertState, NotificationRecord, Silence, StateChange
+from alerts.service import RulePreview, preview_rule
 from web.deps import Ops, StateDep, StoreDep, Viewer, render
 from web.settings import Role
 
@@ -20,6 +21,7 @@ router = APIRouter(tags=["alerts"])
 NAV = ("/alerts", "Alerts", "alerts")
 
 Fingerprint = Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$", description="Alert fingerprint.")]
+RuleName = Annotated[str, Path(pattern=r"^[^/\x00-\x1f]{1,200}$", description="Rule name.")]
 SilenceId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$", description="Silence id.")]
 STATE_ORDER = {AlertState.FIRING: 0, AlertState.PENDING: 1}
 
@@ -90,6 +92,26 @@ def _ack(store: StoreDep, fingerprint: str, by: str, comment: str) -> Ack:
 def api_ack(fingerprint: Fingerprint, body: AckRequest, store: StoreDep, principal: Ops) -> Ack:
     """Acknowledge a firing alert (ops role): repeats stop until it resolves."""
     return _ack(store, fingerprint, principal.name, body.comment)
+
+
+@router.get("/api/alerts/rules/{rule}/test", response_model=RulePreview)
+def api_rule_test(
+    rule: RuleName,
+    store: StoreDep,
+    state: StateDep,
+    principal: Viewer,
+    at: Annotated[
+        datetime | None, Query(description="Evaluate as of this time (ISO 8601). Default: now")
+    ] = None,
+) -> RulePreview:
+    """Evaluate one configured rule now, without storing state or sending: what it would send."""
+    if state.alert_settings is None or state.alert_settings.rules_file is None:
+        raise HTTPException(404, "no alert rules file is configured (alerts.rules_file)")
+    now = at.astimezone(UTC) if at and at.tzinfo else (at.replace(tzinfo=UTC) if at else datetime.now(UTC))
+    try:
+        return preview_rule(store, state.alert_settings, rule, now, kpi_policy=state.policy)
+    except KeyError:
+        raise HTTPException(404, f"no alert rule named {rule!r}") from None
 
 
 @router.post("/api/silences", response_model=Silence, status_code=201)
