@@ -63,6 +63,9 @@ _NS = 1_000_000_000
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 MAX_ERROR_EXAMPLES = 5
+# Deeper arrays/maps are cut at depth 16 anyway; the fast path leaves them to the strict parser,
+# whose recursion limit counts the request's own nesting as well.
+_MAX_RAW_DEPTH = 16
 
 
 @dataclass
@@ -243,6 +246,9 @@ class AttributeCache:
                 kv = KeyValue.FromString(raw)
             except DecodeError:
                 raise RawAttributeError("attribute does not parse strictly") from None
+            if _depth(kv.value, _MAX_RAW_DEPTH + 1) > _MAX_RAW_DEPTH:
+                # parsed alone it nests deeper than the whole request's parser would allow
+                raise RawAttributeError("attribute nests too deep for the fast path")
             cutter = _Cutter(self.limits)
             ((key, text),) = cutter.attributes([kv]).items()
             entry = (key, text, cutter.truncated)
@@ -320,7 +326,54 @@ def convert_raw(request: Message, cache: AttributeCache) -> Conversion:
                 cut.truncated += entry[2]
         return out
 
-    return _convert(request, limits, cut, attributes)
+    conversion = _convert(request, limits, cut, attributes)
+    _check_unconverted(request, cache, everything=bool(conversion.rejected or conversion.truncated))
+    return conversion
+
+
+def _check_unconverted(request: Any, cache: AttributeCache, *, everything: bool) -> None:
+    """Parse the attributes the conversion did not read, as the strict parser would have.
+
+    Scope attributes are never stored; with ``everything`` (a span was rejected or something cut)
+    also those of rejected spans and of attributes, events and links beyond the limits. Raises
+    :class:`RawAttributeError` for one that does not parse strictly, so that such a body gets the
+    strict path's answer (repair, or 400) exactly as before.
+    """
+    check = cache.convert
+    entries = cache.entries
+    for resource_spans in request.resource_spans:
+        if everything:
+            for raw in resource_spans.resource.attributes:
+                if raw not in entries:
+                    check(raw)
+        for scope_spans in resource_spans.scope_spans:
+            for raw in scope_spans.scope.attributes:
+                if raw not in entries:
+                    check(raw)
+            if not everything:
+                continue
+            for span in scope_spans.spans:
+                for raw in span.attributes:
+                    if raw not in entries:
+                        check(raw)
+                for owner in (*span.events, *span.links):
+                    for raw in owner.attributes:
+                        if raw not in entries:
+                            check(raw)
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of an AnyValue's arrays and maps, counted up to ``limit``."""
+    if limit <= 0:
+        return 0
+    which = value.WhichOneof("value")
+    if which == "array_value":
+        items = list(value.array_value.values)
+    elif which == "kvlist_value":
+        items = [kv.value for kv in value.kvlist_value.values]
+    else:
+        return 0
+    return 1 + max((_depth(item, limit - 1) for item in items), default=0)
 
 
 def _convert(

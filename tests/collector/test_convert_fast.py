@@ -113,3 +113,61 @@ def test_invalid_utf8_attribute_over_http_is_repaired_and_stored(store: Store, t
     assert rows[spans[1].span_id.hex()]["SpanAttributes"]["note"] == "bad\ufffdxy"
     assert rows[spans[0].span_id.hex()]["SpanAttributes"]["order.stage"] == "capture"
     assert "tower_collector_strings_repaired_total 1.0" in metrics
+
+
+def _with_bad_utf8(where: str) -> bytes:
+    request = order_hop_request(3, seed=5)
+    scope_spans = request.resource_spans[0].scope_spans[0]
+    spans = scope_spans.spans
+    if where == "scope":
+        target = scope_spans.scope.attributes
+    elif where == "rejected span":
+        spans[0].trace_id = b"short"
+        target = spans[0].attributes
+    elif where == "over the attribute limit":
+        for n in range(140):
+            spans[1].attributes.add(key=f"extra.{n}", value=AnyValue(string_value="x"))
+        target = spans[1].attributes
+    else:  # an event beyond max_events
+        for n in range(3):
+            spans[2].events.add(name=f"e{n}", time_unix_nano=spans[2].start_time_unix_nano)
+        target = spans[2].events[2].attributes
+    target.add(key="note", value=AnyValue(string_value="MARKER"))
+    return request.SerializeToString().replace(b"MARKER", b"bad\xffxy")
+
+
+def test_attributes_the_conversion_skips_are_still_checked_strictly() -> None:
+    # the strict parser reads every attribute, stored or not; the fast path must not accept
+    # (or count as unrepaired) what the strict parser would repair or refuse
+    limits = Limits(max_events=2)
+    for where in ("scope", "rejected span", "over the attribute limit", "event beyond the limit"):
+        body = _with_bad_utf8(where)
+        _strict, repaired = parse_protobuf(body)
+        assert repaired == 1, where
+        fast_request = parse_protobuf_raw_attributes(body)
+        assert fast_request is not None, where
+        try:
+            convert_raw(fast_request, AttributeCache(limits))
+        except RawAttributeError:
+            pass
+        else:
+            raise AssertionError(f"invalid UTF-8 in an attribute ({where}) passed the fast path")
+
+
+def test_deeply_nested_values_take_the_strict_path() -> None:
+    request = order_hop_request(1, seed=6)
+    value = request.resource_spans[0].scope_spans[0].spans[0].attributes.add(key="deep").value
+    for _ in range(20):
+        value = value.array_value.values.add()
+    value.string_value = "bottom"
+    body = request.SerializeToString()
+    fast_request = parse_protobuf_raw_attributes(body)
+    assert fast_request is not None
+    try:
+        convert_raw(fast_request, AttributeCache(Limits()))
+    except RawAttributeError:
+        pass
+    else:
+        raise AssertionError("a value nested 20 deep must be left to the strict parser")
+    strict = convert(parse_protobuf(body)[0], Limits())
+    assert strict.truncated == 1 and b"bottom" not in strict.block
