@@ -205,6 +205,7 @@ def run_bench(
     keep: bool,
     quiet: bool = False,
     merged: bool = True,
+    reuse: bool = False,
 ) -> dict[str, Any]:
     """Generate into a fresh embedded store, measure, and return the JSON figures."""
     if spans < SPANS_PER_ORDER:
@@ -213,7 +214,10 @@ def run_bench(
         raise ValueError(f"--samples must be at least 2, got {samples}")
     owned_dir = data_dir is None
     root = Path(tempfile.mkdtemp(prefix="tower-bench-query-")) if data_dir is None else data_dir
-    if data_dir is not None and (data_dir / "clickhouse").exists():
+    reusing = reuse and data_dir is not None and (data_dir / "clickhouse").exists()
+    if reuse and data_dir is None:
+        raise ValueError("--reuse needs --data-dir (a store kept by an earlier --keep run)")
+    if data_dir is not None and (data_dir / "clickhouse").exists() and not reusing:
         raise ValueError(f"{data_dir} already holds a store; give an empty or new directory")
 
     def progress(message: str) -> None:
@@ -224,7 +228,17 @@ def run_bench(
     store = open_store(settings, command="tower bench query")
     try:
         runtime.migrate_store(store)
-        written = generate(store, spans, progress=progress)
+        if reusing:  # measure the same data again (before/after comparisons)
+            written: dict[str, Any] = {
+                "orders": max(1, spans // SPANS_PER_ORDER),
+                "spans": int(store.scalar("SELECT count() FROM otel_traces")),
+                "generate_s": None,
+                "reused": True,
+            }
+            if written["spans"] < spans:
+                raise ValueError(f"{data_dir} holds {written['spans']:,} spans, fewer than --spans {spans:,}")
+        else:
+            written = generate(store, spans, progress=progress)
         written["merge_s"] = merge(store, progress=progress) if merged else None
         progress(f"measuring {samples} samples per figure")
         figures = measure(store, written["orders"], samples, seed)

@@ -142,13 +142,25 @@ def bench_query(
     merge: Annotated[
         bool, typer.Option("--merge/--no-merge", help="Merge the read-side tables before measuring.")
     ] = True,
+    reuse: Annotated[
+        bool,
+        typer.Option(
+            "--reuse", help="Measure the store already in --data-dir (kept with --keep, same --spans)."
+        ),
+    ] = False,
 ) -> None:
     """Key lookup, timeline and trace-by-id latency (p50/p95/p99) on generated spans (JSON)."""
     from tower.bench_query import run_bench as run_query_bench
 
     try:
         result = run_query_bench(
-            spans=spans, samples=samples, seed=seed, data_dir=data_dir, keep=keep, merged=merge
+            spans=spans,
+            samples=samples,
+            seed=seed,
+            data_dir=data_dir,
+            keep=keep,
+            merged=merge,
+            reuse=reuse,
         )
     except ValueError as exc:
         runtime.fail(str(exc))
