@@ -27,32 +27,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from collector.settings import CollectorSettings
+from storage.schema import OTEL_TRACES_COLUMNS
 
-# Column order of the JSONCompactColumns blocks (a subset of otel_traces, in insert order).
-COLUMNS: tuple[str, ...] = (
-    "Timestamp",
-    "TraceId",
-    "SpanId",
-    "ParentSpanId",
-    "TraceState",
-    "SpanName",
-    "SpanKind",
-    "ServiceName",
-    "ResourceAttributes",
-    "ScopeName",
-    "ScopeVersion",
-    "SpanAttributes",
-    "Duration",
-    "StatusCode",
-    "StatusMessage",
-    "Events.Timestamp",
-    "Events.Name",
-    "Events.Attributes",
-    "Links.TraceId",
-    "Links.SpanId",
-    "Links.TraceState",
-    "Links.Attributes",
-)
+# Column order of the JSONCompactColumns blocks: the exporter's insert columns.
+COLUMNS: tuple[str, ...] = OTEL_TRACES_COLUMNS
 INSERT_FORMAT = "JSONCompactColumns"
 
 SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")

@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
+from storage.schema import OTEL_TRACES_COLUMNS
 from tracing.records import SCOPE_NAME, SpanRecord, text_map
 
 if TYPE_CHECKING:
@@ -33,30 +34,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-OTEL_TRACES_COLUMNS: tuple[str, ...] = (
-    "Timestamp",
-    "TraceId",
-    "SpanId",
-    "ParentSpanId",
-    "TraceState",
-    "SpanName",
-    "SpanKind",
-    "ServiceName",
-    "ResourceAttributes",
-    "ScopeName",
-    "ScopeVersion",
-    "SpanAttributes",
-    "Duration",
-    "StatusCode",
-    "StatusMessage",
-    "Events.Timestamp",
-    "Events.Name",
-    "Events.Attributes",
-    "Links.TraceId",
-    "Links.SpanId",
-    "Links.TraceState",
-    "Links.Attributes",
-)
 
 _KINDS = {
     "Internal": SpanKind.INTERNAL,

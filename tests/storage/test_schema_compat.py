@@ -128,3 +128,10 @@ def test_a_row_written_with_the_exporters_insert_columns_lands(store: Store) -> 
         for r in store.rows("SELECT Key, KeyType, OrderId FROM order_keys WHERE TraceId = 'a1'")
     }
     assert keys == {("SO-77", "order.id", "SO-77"), ("1Z999", "shipment.tracking_number", "SO-77")}
+
+
+def test_writers_insert_every_stored_column_in_the_exporters_order(store: Store) -> None:
+    from storage.schema import OTEL_TRACES_COLUMNS
+
+    stored = [name for name, _, _, kind in _columns(store, "otel_traces") if kind != "ALIAS"]
+    assert list(OTEL_TRACES_COLUMNS) == stored

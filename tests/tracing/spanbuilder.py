@@ -13,31 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from storage import Store
+from storage.schema import OTEL_TRACES_COLUMNS
 
-COLUMNS = [
-    "Timestamp",
-    "TraceId",
-    "SpanId",
-    "ParentSpanId",
-    "TraceState",
-    "SpanName",
-    "SpanKind",
-    "ServiceName",
-    "ResourceAttributes",
-    "ScopeName",
-    "ScopeVersion",
-    "SpanAttributes",
-    "Duration",
-    "StatusCode",
-    "StatusMessage",
-    "Events.Timestamp",
-    "Events.Name",
-    "Events.Attributes",
-    "Links.TraceId",
-    "Links.SpanId",
-    "Links.TraceState",
-    "Links.Attributes",
-]
+COLUMNS = list(OTEL_TRACES_COLUMNS)
 
 
 def _hex(seed: str, length: int) -> str:
