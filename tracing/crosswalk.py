@@ -402,7 +402,11 @@ def order_spans(store: Store, order_id: str, *, max_rounds: int = 6, max_spans: 
                 "since": since,
                 "limit": ROW_LIMIT,
             }
-            for row in _rows(store, "expand", params):
+            # one point lookup instead of two when the round has only new keys or only new traces
+            query = (
+                "expand" if fresh_keys and fresh_traces else "expand_keys" if fresh_keys else "expand_links"
+            )
+            for row in _rows(store, query, params):
                 ref = (row["TraceId"], row["SpanId"])
                 if row["Kind"] == "key":
                     # the order's keys -> spans without an order id that carried them
