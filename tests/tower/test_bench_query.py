@@ -49,3 +49,36 @@ def test_bench_query_small_run_prints_figures_for_every_key_type(tmp_path: Path)
     assert figures["merge_s"] is not None  # read-side tables merged before measuring
     assert figures["tables"]["otel_traces_by_trace"]["rows"] == figures["spans"]
     assert figures["data_dir"] is None  # the temporary store is removed
+
+
+def test_bench_query_reuse_measures_the_kept_store_again(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOWER_")}
+    data_dir = tmp_path / "bench"
+    base = [sys.executable, "-m", "tower.cli", "bench", "query", "--spans", "2000", "--samples", "3"]
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*base, "--data-dir", str(data_dir), *extra],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    first = run("--keep")
+    assert first.returncode == 0, first.stderr
+    kept = json.loads(first.stdout)
+    assert kept["data_dir"] == str(data_dir)
+    # without --reuse a store already there is refused, never overwritten
+    refused = run()
+    assert refused.returncode != 0
+    assert "already holds a store" in refused.stderr
+    again = run("--reuse", "--no-merge")
+    assert again.returncode == 0, again.stderr
+    figures = json.loads(again.stdout)
+    assert figures["reused"] is True
+    assert figures["spans"] == kept["spans"]  # the same data, nothing generated twice
+    assert figures["generate_s"] is None
+    assert figures["timeline"]["hops_avg"] == 11
+    assert figures["lookup"]["order.id"]["orders_per_key"] == 1
