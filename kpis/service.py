@@ -144,6 +144,7 @@ class AgingBucket(BaseModel):
 class ExceptionQueue(BaseModel):
     items: list[OrderException]
     aging: list[AgingBucket]
+    total: int = Field(default=0, description="Exceptions matching the filters (all pages).")
 
 
 class ExceptionAction(BaseModel):
@@ -385,8 +386,54 @@ def sla_breaches(
     since: datetime | None = None,
     now: datetime | None = None,
     limit: int = 500,
+    offset: int = 0,
 ) -> list[SlaBreach]:
     """Breached and at-risk (order, SLA) pairs as of ``now``; at-risk and open-overdue first."""
+    return sla_breach_page(
+        store,
+        policy,
+        status=status,
+        sla=sla,
+        order_id=order_id,
+        open_only=open_only,
+        segment=segment,
+        since=since,
+        now=now,
+        limit=limit,
+        offset=offset,
+    )[0]
+
+
+def _page_rows(store: Store, sql: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """Rows of one page (LIMIT/OFFSET in the SQL) and the total match count (``total_rows``)."""
+    rows = store.rows(sql, params)
+    if rows:
+        total = int(rows[0]["total_rows"])
+    elif params["offset"]:  # past the last page: count the matches with a one-row first page
+        first = store.rows(sql, {**params, "offset": 0, "limit": 1})
+        total = int(first[0]["total_rows"]) if first else 0
+    else:
+        total = 0
+    for r in rows:
+        del r["total_rows"]
+    return rows, total
+
+
+def sla_breach_page(
+    store: Store,
+    policy: Policy,
+    *,
+    status: Literal["", "breached", "at_risk"] = "",
+    sla: str = "",
+    order_id: str = "",
+    open_only: bool = False,
+    segment: Segment | None = None,
+    since: datetime | None = None,
+    now: datetime | None = None,
+    limit: int = 500,
+    offset: int = 0,
+) -> tuple[list[SlaBreach], int]:
+    """One page (``limit`` rows after ``offset``) of :func:`sla_breaches` and the total match count."""
     params = {
         "status": status,
         "sla": sla,
@@ -396,9 +443,11 @@ def sla_breaches(
         "since": _now(since) if since else EPOCH,
         "now": _now(now),
         "limit": limit,
+        "offset": offset,
         **(segment or Segment()).parameters(),
     }
-    return [SlaBreach(**r) for r in store.rows(SQL["sla_breaches"], params)]
+    rows, total = _page_rows(store, SQL["sla_breaches"], params)
+    return [SlaBreach(**r) for r in rows], total
 
 
 # -- exceptions ---------------------------------------------------------------------------------------
@@ -417,8 +466,10 @@ def exceptions_queue(
     since: datetime | None = None,
     now: datetime | None = None,
     limit: int = 500,
+    offset: int = 0,
 ) -> ExceptionQueue:
-    """Exceptions matching the filters (oldest first) and the aging buckets of the open ones."""
+    """Exceptions matching the filters (oldest first; ``limit`` rows after ``offset``, ``total`` counts
+    all of them) and the aging buckets of the open ones."""
     bounds = policy.exception_aging_buckets
     params = {
         "status": status,
@@ -429,11 +480,13 @@ def exceptions_queue(
         "since": _now(since) if since else EPOCH,
         "now": _now(now),
         "limit": limit,
+        "offset": offset,
         "bounds": bounds,
         **(segment or Segment()).parameters(),
     }
     items = []
-    for r in store.rows(SQL["exceptions_queue"], params):
+    rows, total = _page_rows(store, SQL["exceptions_queue"], params)
+    for r in rows:
         index = next((i + 1 for i, b in enumerate(bounds) if r["age_s"] < b), len(bounds) + 1)
         items.append(OrderException(**r, aging_bucket=aging_label(bounds, index)))
     counts = {int(r["bucket"]): int(r["exceptions"]) for r in store.rows(SQL["exceptions_aging"], params)}
@@ -445,7 +498,7 @@ def exceptions_queue(
         )
         for i in range(1, len(bounds) + 2)
     ]
-    return ExceptionQueue(items=items, aging=aging)
+    return ExceptionQueue(items=items, aging=aging, total=total)
 
 
 def exception_history(store: Store, order_id: str, exception_type: str = "") -> list[ExceptionAction]:

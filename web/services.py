@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import Depends, HTTPException, Query
 from pydantic import BaseModel, Field
@@ -238,10 +239,44 @@ def exception_filters(
 ExceptionFiltersDep = Annotated[ExceptionFilters, Depends(exception_filters)]
 
 
+PAGE_MAX = 10_000
+PageNumber = Annotated[int, Query(ge=1, le=PAGE_MAX, description="Page number, 1-based (at most 10000).")]
+
+
+class PageLinks(BaseModel):
+    """Previous/next page hrefs (empty when there is none) that keep the request's other parameters."""
+
+    previous: str = ""
+    next: str = ""
+    first_row: int = 0
+    last_row: int = 0
+
+
+def page_links(path: str, query: list[tuple[str, str]], page: int, page_size: int, total: int) -> PageLinks:
+    """Server-side paging links for ``path``: the query string with ``page`` replaced."""
+    kept = [(k, v) for k, v in query if k != "page"]
+
+    def href(n: int) -> str:
+        return f"{path}?{urlencode([*kept, ('page', str(n))])}"
+
+    shown = max(min(page_size, total - (page - 1) * page_size), 0)
+    return PageLinks(
+        previous=href(page - 1) if page > 1 else "",
+        next=href(page + 1) if page * page_size < total and page < PAGE_MAX else "",
+        first_row=(page - 1) * page_size + 1 if shown else 0,
+        last_row=(page - 1) * page_size + shown,
+    )
+
+
+class ExceptionPage(ExceptionQueue):
+    page: int = Field(description="This page's number (1-based).")
+    page_size: int = Field(description="Rows per page (web.page_size).")
+
+
 def exception_queue(
-    store: Store, policy: Policy, filters: ExceptionFilters, segment: Segment, limit: int
-) -> ExceptionQueue:
-    return service.exceptions_queue(
+    store: Store, policy: Policy, filters: ExceptionFilters, segment: Segment, limit: int, page: int = 1
+) -> ExceptionPage:
+    queue = service.exceptions_queue(
         store,
         policy,
         status=filters.status,
@@ -250,7 +285,9 @@ def exception_queue(
         owner=filters.owner,
         segment=segment,
         limit=limit,
+        offset=(page - 1) * limit,
     )
+    return ExceptionPage(**dict(queue), page=page, page_size=limit)
 
 
 class ExceptionDetail(BaseModel):
@@ -284,6 +321,9 @@ class SlaOverview(BaseModel):
     attainment: list[service.SlaAttainment]
     by_stage: list[StageCount]
     breaches: list[SlaBreach]
+    total: int = Field(description="Breached and at-risk rows matching the filters (all pages).")
+    page: int = Field(description="This page's number (1-based).")
+    page_size: int = Field(description="Rows per page (web.page_size).")
 
 
 def sla_overview(
@@ -295,13 +335,14 @@ def sla_overview(
     sla: str,
     open_only: bool,
     limit: int,
+    page: int = 1,
 ) -> SlaOverview:
     if sla and sla not in {s.name for s in policy.slas}:
         raise HTTPException(status_code=400, detail=f"unknown SLA {sla!r}")
     since = datetime.combine(period.start, datetime.min.time(), UTC)
-    report, breaches = in_parallel(
+    report, (breaches, total) = in_parallel(
         lambda: service.kpi_report(store, policy, period.start, period.end, segment),
-        lambda: service.sla_breaches(
+        lambda: service.sla_breach_page(
             store,
             policy,
             status=status,
@@ -310,6 +351,7 @@ def sla_overview(
             segment=segment,
             since=since,
             limit=limit,
+            offset=(page - 1) * limit,
         ),
     )
     breached = Counter(b.stage or b.sla for b in breaches if b.status == "breached")
@@ -321,6 +363,9 @@ def sla_overview(
         attainment=report.sla,
         by_stage=[StageCount(stage=s, breached=breached[s], at_risk=at_risk[s]) for s in stages],
         breaches=breaches,
+        total=total,
+        page=page,
+        page_size=limit,
     )
 
 

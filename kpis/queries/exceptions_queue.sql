@@ -1,11 +1,13 @@
--- The exceptions queue: filters by status, type, system, owner and segment; oldest first.
+-- The exceptions queue: filters by status, type, system, owner and segment; oldest first;
+-- total_rows counts every match (for paging), LIMIT/OFFSET pick the page.
 SELECT
     OrderId AS order_id, ExceptionType AS exception_type, System AS system, Stage AS stage,
     OpenedAt AS opened_at, ResolvedAt AS resolved_at, ResolvedBy AS resolved_by, ResolutionS AS resolution_s,
     Status AS status, Owner AS owner, Comments AS comments,
     greatest(dateDiff('millisecond', OpenedAt, coalesce(ResolvedAt, {now:DateTime64(3)})), 0) / 1000.0 AS age_s,
     Channel AS channel, Region AS region, ErpInstance AS erp_instance, Warehouse AS warehouse,
-    CustomerTier AS customer_tier, Priority AS priority
+    CustomerTier AS customer_tier, Priority AS priority,
+    count() OVER () AS total_rows
 FROM order_exceptions FINAL
 WHERE ({status:String} = '' OR Status = {status:String})
   AND ({exception_type:String} = '' OR ExceptionType = {exception_type:String})
@@ -20,4 +22,4 @@ WHERE ({status:String} = '' OR Status = {status:String})
   AND ({customer_tier:String} = '' OR CustomerTier = {customer_tier:String})
   AND ({priority:String} = '' OR Priority = {priority:String})
 ORDER BY OpenedAt ASC, OrderId, ExceptionType
-LIMIT {limit:UInt32}
+LIMIT {limit:UInt32} OFFSET {offset:UInt32}

@@ -1,6 +1,7 @@
 -- Breached and at-risk orders as of {now}: completed late (breached), open past due (breached) or
 -- open and due within the SLA's warning window (at_risk). time_to_breach_s < 0 means overdue.
-SELECT * FROM (
+-- total_rows counts every match (for paging), LIMIT/OFFSET pick the page.
+SELECT *, count() OVER () AS total_rows FROM (
     SELECT
         OrderId AS order_id, Sla AS sla, Kind AS kind, Stage AS stage,
         multiIf(State = 'breached', 'breached', DueAt <= {now:DateTime64(3)}, 'breached', 'at_risk') AS status,
@@ -30,4 +31,4 @@ SELECT * FROM (
 )
 WHERE {status:String} = '' OR status = {status:String}
 ORDER BY open DESC, coalesce(time_to_breach_s, 0) ASC, due_at ASC
-LIMIT {limit:UInt32}
+LIMIT {limit:UInt32} OFFSET {offset:UInt32}

@@ -76,6 +76,10 @@ def test_business_time_skips_the_weekend_and_the_holiday(store: Store, policy: P
     assert [(b.order_id, b.status, b.elapsed_s, b.business_time) for b in breaches] == [
         ("SO-LATE", "breached", 4.5 * 3600, True)
     ]
+    # a page past the end is empty and still counts the matches; without the SLA filter both pages
+    assert service.sla_breach_page(store, policy, sla="credit_check", offset=1) == ([], 1)
+    first, total = service.sla_breach_page(store, policy, limit=1)
+    assert len(first) == 1 and total >= 1
     report = service.kpi_report(
         store, policy, FRIDAY.date() - timedelta(days=1), FRIDAY.date() + timedelta(days=6)
     )

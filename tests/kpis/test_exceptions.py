@@ -70,6 +70,11 @@ def test_exceptions_from_spans_and_events_with_resolution_and_aging(store: Store
         "SO-1",
         "SO-0",
     ]
+    # paging: LIMIT/OFFSET in the SQL, the total counts every match, past the end is empty but counted
+    pages = [service.exceptions_queue(store, POLICY, now=NOW, limit=3, offset=o) for o in (0, 3, 6)]
+    assert [[e.order_id for e in p.items] for p in pages] == [["SO-3", "SO-2", "SO-1"], ["SO-0"], []]
+    assert [p.total for p in pages] == [4, 4, 4]
+    assert service.exceptions_queue(store, POLICY, status="resolved", now=NOW, offset=5).total == 1
     report = service.kpi_report(
         store, POLICY, (NOW - timedelta(days=6)).date(), (NOW + timedelta(days=1)).date()
     )

@@ -12,15 +12,18 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from kpis import service
-from kpis.service import ExceptionActionError, ExceptionQueue, OrderException
+from kpis.service import ExceptionActionError, OrderException
 from web import charts
 from web.deps import Ops, StateDep, Viewer, WebState, render
 from web.services import (
     ExceptionDetail,
     ExceptionFiltersDep,
+    ExceptionPage,
+    PageNumber,
     SegmentDep,
     exception_detail,
     exception_queue,
+    page_links,
     segment_options,
 )
 from web.settings import Role
@@ -55,12 +58,17 @@ def _act(
         raise HTTPException(status_code=status, detail=str(exc)) from None
 
 
-@router.get("/api/exceptions", response_model=ExceptionQueue)
+@router.get("/api/exceptions", response_model=ExceptionPage)
 def api_exceptions(
-    state: StateDep, principal: Viewer, filters: ExceptionFiltersDep, segment: SegmentDep
-) -> ExceptionQueue:
-    """Exceptions matching the filters (oldest first) and the aging buckets of the open ones."""
-    return exception_queue(state.store, state.policy, filters, segment, state.settings.page_size)
+    state: StateDep,
+    principal: Viewer,
+    filters: ExceptionFiltersDep,
+    segment: SegmentDep,
+    page: PageNumber = 1,
+) -> ExceptionPage:
+    """One page of the exceptions matching the filters (oldest first; ``total`` counts all pages) and
+    the aging buckets of the open ones."""
+    return exception_queue(state.store, state.policy, filters, segment, state.settings.page_size, page)
 
 
 @router.get("/api/exceptions/{exception_type}/{order_id:path}", response_model=ExceptionDetail)
@@ -86,9 +94,17 @@ def api_exception_action(
 
 @router.get("/exceptions", include_in_schema=False)
 def exceptions_page(
-    request: Request, state: StateDep, principal: Viewer, filters: ExceptionFiltersDep, segment: SegmentDep
+    request: Request,
+    state: StateDep,
+    principal: Viewer,
+    filters: ExceptionFiltersDep,
+    segment: SegmentDep,
+    page: PageNumber = 1,
 ) -> Response:
-    queue = exception_queue(state.store, state.policy, filters, segment, state.settings.page_size)
+    queue = exception_queue(state.store, state.policy, filters, segment, state.settings.page_size, page)
+    links = page_links(
+        request.url.path, request.query_params.multi_items(), page, queue.page_size, queue.total
+    )
     aging = charts.bars([(b.label, float(b.open_exceptions), "") for b in queue.aging], width=520)
     return render(
         request,
@@ -98,6 +114,7 @@ def exceptions_page(
             "segment_options": segment_options(state.store),
             "nav": "exceptions",
             "queue": queue,
+            "links": links,
             "aging": aging,
             "filters": filters,
             "segment": segment,

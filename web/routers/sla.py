@@ -8,7 +8,15 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from web.deps import StateDep, Viewer, render
-from web.services import PeriodDep, SegmentDep, SlaOverview, segment_options, sla_overview
+from web.services import (
+    PageNumber,
+    PeriodDep,
+    SegmentDep,
+    SlaOverview,
+    page_links,
+    segment_options,
+    sla_overview,
+)
 
 router = APIRouter(tags=["sla"])
 NAV = ("/sla", "SLA", "sla")
@@ -29,10 +37,12 @@ def api_sla(
     status: Status = "",
     sla: SlaName = "",
     open_only: OpenOnly = False,
+    page: PageNumber = 1,
 ) -> SlaOverview:
-    """SLA attainment for orders captured in the period, and breached/at-risk orders since its start."""
+    """SLA attainment for orders captured in the period, and one page of the breached/at-risk orders
+    since its start (``total`` counts all pages)."""
     return sla_overview(
-        state.store, state.policy, period, segment, status, sla, open_only, state.settings.page_size
+        state.store, state.policy, period, segment, status, sla, open_only, state.settings.page_size, page
     )
 
 
@@ -46,10 +56,12 @@ def sla_page(
     status: Status = "",
     sla: SlaName = "",
     open_only: OpenOnly = False,
+    page: PageNumber = 1,
 ) -> Response:
     data = sla_overview(
-        state.store, state.policy, period, segment, status, sla, open_only, state.settings.page_size
+        state.store, state.policy, period, segment, status, sla, open_only, state.settings.page_size, page
     )
+    links = page_links(request.url.path, request.query_params.multi_items(), page, data.page_size, data.total)
     return render(
         request,
         state,
@@ -58,6 +70,7 @@ def sla_page(
             "nav": "sla",
             "segment_options": segment_options(state.store),
             "d": data,
+            "links": links,
             "status": status,
             "sla": sla,
             "open_only": open_only,
