@@ -24,7 +24,6 @@ from alerts import signals, state
 from alerts.dispatch import DEFAULT_EXTERNAL_URL, Dispatcher, Sent
 from alerts.model import Alert, AlertState, StateChange, fingerprint, utc
 from alerts.notifiers.base import Message
-from alerts.route import match
 from alerts.rules import TEMPLATES, Rule, RulesConfig
 from alerts.settings import AlertSettings
 from alerts.ssrf import TargetPolicy, guarded_client
@@ -296,10 +295,3 @@ class Evaluator:
             if to is AlertState.RESOLVED:
                 alert.resolved_at = now
             changed[alert.fingerprint] = alert
-
-
-def routes_for(config: RulesConfig, labels: dict[str, str]) -> list[str]:
-    """Receivers an alert with ``labels`` would go to (for ``tower alerts test``)."""
-    from alerts.route import build
-
-    return [node.receiver for node in match(build(config.route), labels)]

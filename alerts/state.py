@@ -382,10 +382,6 @@ def nflog_entries(store: Store, since: datetime) -> dict[tuple[str, str, str], N
     }
 
 
-def save_nflog(store: Store, receiver: str, integration: str, group_key: str, entry: NflogEntry) -> None:
-    save_nflog_entries(store, [(receiver, integration, group_key, entry)])
-
-
 def save_nflog_entries(store: Store, items: Sequence[tuple[str, str, str, NflogEntry]]) -> None:
     """Record what each receiver integration now knows about its groups (one insert)."""
     if not items:
@@ -408,10 +404,6 @@ def save_nflog_entries(store: Store, items: Sequence[tuple[str, str, str, NflogE
         ],
         ["Receiver", "Integration", "GroupKey", "Firing", "Resolved", "Acked", "SentAt", "Version"],
     )
-
-
-def log_notification(store: Store, record: NotificationRecord) -> None:
-    log_notifications(store, [record])
 
 
 def log_notifications(store: Store, records: Sequence[NotificationRecord]) -> None:

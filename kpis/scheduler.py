@@ -81,9 +81,6 @@ class Scheduler:
     def jobs(self) -> list[str]:
         return list(self._jobs)
 
-    def last_result(self, name: str) -> JobResult | None:
-        return self._jobs[name].last
-
     def run_now(self, name: str) -> JobResult:
         """Run a job on this thread now, unless it is already running (then it is skipped)."""
         job = self._jobs[name]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -176,17 +176,6 @@ class Store:
     def drop_database(self) -> None:
         on_cluster = f" ON CLUSTER `{self.cluster}`" if self.cluster else ""
         self.admin_client().command(f"DROP DATABASE IF EXISTS `{self.database}`{on_cluster} SYNC")
-
-    @contextmanager
-    def bound(self, database: str) -> Iterator[Store]:
-        """A second store on the same engine, bound to another database."""
-        other = Store(self.settings, database)
-        try:
-            yield other
-        finally:
-            other._closed = True
-            for client in other._clients:
-                client.close()
 
 
 def open_store(settings: StorageSettings, *, database: str | None = None, command: str = "tower") -> Store:

@@ -52,23 +52,6 @@ def lock_file(target: Path) -> Path:
     return target.parent / f"{target.name}.lock"
 
 
-def read_holder(target: Path) -> dict[str, Any] | None:
-    """Details of the process holding ``target``, or None when nobody does."""
-    lock_path = lock_file(target.resolve())
-    if not lock_path.exists():
-        return None
-    fd = os.open(lock_path, os.O_RDWR)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return _parse(lock_path)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
-
-
 def _parse(lock_path: Path) -> dict[str, Any]:
     try:
         data = json.loads(lock_path.read_text() or "{}")

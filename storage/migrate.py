@@ -223,11 +223,6 @@ _TTL_TABLES: dict[str, str] = {
 }
 
 
-def register_ttl(table: str, time_expr: str) -> None:
-    """Let a later migration's table take part in configurable retention."""
-    _TTL_TABLES[table] = time_expr
-
-
 def apply_ttl(store: Store, tables: Iterable[str] | None = None) -> list[str]:
     """Bring each table's TTL in line with the settings; returns the tables altered."""
     layout = Layout.of(store)

@@ -50,8 +50,6 @@ class TowerSettings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     log_level: str = Field(default="INFO", description="Log level of tower processes. Default: INFO")
 
-    _config_file: Path | None = None
-
     @classmethod
     def settings_customise_sources(
         cls,

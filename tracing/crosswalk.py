@@ -21,7 +21,7 @@ This module is the store half of ``tracing``; the instrumentation half never imp
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -474,7 +474,3 @@ def ns_to_datetime(ns: int) -> datetime:
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def flatten(values: Iterable[Iterable[str]]) -> list[str]:
-    return sorted({v for group in values for v in group})

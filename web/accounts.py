@@ -200,9 +200,6 @@ class Accounts:
                 )
         return sorted(users, key=lambda u: u.username)
 
-    def has_admin(self) -> bool:
-        return any(u.role is Role.ADMIN and not u.disabled for u in self.list_users())
-
     # -- API tokens -----------------------------------------------------------------------------
 
     def create_token(self, name: str, role: Role, created_by: str) -> NewToken:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from tracing.timeline import Timeline
 from web.formatting import as_utc, fmt_duration
@@ -341,10 +341,6 @@ def bars(
         )
         for i, (label, v, href) in enumerate(items)
     ]
-
-
-def age_since(value: datetime, now: datetime | None = None) -> timedelta:
-    return (now or datetime.now(UTC)) - as_utc(value)
 
 
 KIND_LAYER = {
