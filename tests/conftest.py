@@ -21,6 +21,12 @@ from tracing.conventions import KEY_ATTRIBUTES
 SERVER_URL_ENV = "TOWER_TEST_CLICKHOUSE_URL"
 
 
+def pytest_report_header() -> str:
+    from clock import ANCHOR
+
+    return f"test clock: simulated data ends at {ANCHOR.isoformat()} (TOWER_TEST_NOW to reproduce)"
+
+
 @pytest.fixture(scope="session")
 def storage_settings(tmp_path_factory: pytest.TempPathFactory) -> StorageSettings:
     """Settings of the store shared by this pytest process."""

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlparse
@@ -319,15 +320,27 @@ def simulate_command(
         float, typer.Option("--timeout", min=0.1, help="Seconds the exporter keeps retrying one request.")
     ] = 10.0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    end: Annotated[
+        datetime | None,
+        typer.Option(
+            "--end",
+            formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"],
+            help="End of the history window (ISO 8601, UTC unless an offset is given). Default: now. "
+            "The same --seed and --end send the same spans.",
+        ),
+    ] = None,
 ) -> None:
     """Run the distributor simulator against any OTLP endpoint: backfill history, optionally stay live."""
     from tower import runtime
 
+    if end is not None and live_mode:
+        runtime.fail("--end replays a fixed history window; it cannot be combined with --live")
     try:
         config = SimulatorConfig(
             seed=seed,
             orders=orders,
             days=days,
+            end=end if end is None or end.tzinfo else end.replace(tzinfo=UTC),
             rates=parse_rates(rate or []),
             live_orders_per_hour=live_rate,
             id_offset=id_offset,

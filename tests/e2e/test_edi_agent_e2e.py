@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from clock import ANCHOR
 
 from collector.agents.carrier import sign
 from collector.agents.edi import EdiAgent
@@ -34,7 +35,7 @@ from tracing.simulator import ExceptionRates, Simulator, SimulatorConfig
 from tracing.sinks import OtlpSink
 from tracing.timeline import find_orders, order_timeline
 
-END = datetime(2026, 11, 20, 23, 0, tzinfo=UTC)
+END = ANCHOR  # a fixed point of the working week that the store's retention keeps (tests/clock.py)
 
 
 def x12_850_file(received: SpanRecord, translations: list[SpanRecord]) -> str:

@@ -3,11 +3,12 @@ recomputation over the raw spans exported from ClickHouse (exact counts, percent
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import kpi_truth as truth
 import pandas as pd
 import pytest
+from clock import ANCHOR
 
 from kpis import explain, service
 from kpis.jobs import KpiEngine
@@ -17,7 +18,7 @@ from tracing.simulator import Simulator, SimulatorConfig
 from tracing.sinks import write_to_store
 from tracing.timeline import order_timeline
 
-END = datetime.now(UTC).replace(microsecond=0)
+END = ANCHOR  # a fixed point of the working week (tests/clock.py)
 Computed = tuple[Store, pd.DataFrame, pd.DataFrame]
 
 

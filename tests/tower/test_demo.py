@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from clock import ANCHOR
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
@@ -125,7 +126,7 @@ def test_simulate_sends_through_a_real_collector(store: Store, tmp_path: Path) -
     with running_collector(store, tmp_path / "spool", tokens=["t0ken"]) as collector:
         result = tower(
             "simulate", "--url", collector.http_endpoint, "--token", "t0ken", "--orders", "40", "--days", "3",
-            "--rate", "credit_hold=1", "--no-progress",
+            "--rate", "credit_hold=1", "--end", ANCHOR.strftime("%Y-%m-%dT%H:%M:%S"), "--no-progress",
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         collector.wait_drained()
@@ -177,7 +178,7 @@ def test_simulate_over_grpc_through_a_real_collector(store: Store, tmp_path: Pat
         result = CliRunner().invoke(
             app,
             ["simulate", "--protocol", "grpc", "--url", f"http://{collector.grpc_endpoint}", "--token", "t0ken",
-             "--orders", "15", "--days", "3", "--no-progress"],
+             "--orders", "15", "--days", "3", "--end", ANCHOR.isoformat(timespec="seconds"), "--no-progress"],
         )  # fmt: skip
         assert result.exit_code == 0, result.stderr
         collector.wait_drained()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
 import pytest
+from clock import ANCHOR
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from collector.testing import running_collector
@@ -21,7 +21,7 @@ from tracing.records import SpanRecord
 from tracing.simulator import DAY, HOUR, ExceptionRates, Simulator, SimulatorConfig
 from tracing.sinks import OtlpSink, fill_store, write_to_store
 
-END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+END = ANCHOR  # a fixed point of the working week that the store's retention keeps (tests/clock.py)
 
 
 def simulate(orders: int = 400, days: float = 10, seed: int = 7, **kwargs: object) -> list[SpanRecord]:

@@ -7,11 +7,11 @@ thread). Screenshots land in the ``artifacts_dir`` for people to look at.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from clock import ANCHOR
 from conftest import PASSWORD, web_settings_for
 from orderspans import quick_order
 
@@ -40,7 +40,7 @@ LAUNCH_ARGS = [
 
 @pytest.fixture(scope="module")
 def simulated(module_store: Store) -> Store:
-    config = SimulatorConfig(seed=11, orders=120, days=6, end=datetime.now(UTC))
+    config = SimulatorConfig(seed=11, orders=120, days=6, end=ANCHOR)
     write_to_store(module_store, Simulator(config).backfill())  # only spans that ended by now
     quick_order(module_store, "SO-STUCK-1", open_exception="stockout")  # whatever the clock, one stays open
     results = KpiEngine(module_store, load_policy()).run_all()
