@@ -29,6 +29,8 @@ from pydantic import (
 )
 
 from alerts.matchers import Matcher, MatcherError, parse_matcher
+from alerts.ssrf import check_scheme
+from alerts.timeintervals import TimeInterval
 
 MAX_RULES_FILE_BYTES = 2_000_000
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
@@ -94,6 +96,86 @@ SignalName = Literal[
     "system_quiet",
     "span_count",
 ]
+
+
+# -- each signal's params (see alerts.signals for what they compute) ------------------------------
+
+LATENCY_QUANTILES = (0.5, 0.9, 0.95, 0.99)
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StalledParams(_Params):
+    age: Duration = Field(description="An order is stalled when its latest hop ended this long ago.")
+    lookback: Duration = Field(default=timedelta(days=7), description="How far back orders are read.")
+    terminal_stages: list[str] = Field(default_factory=lambda: ["deliver", "invoice"])
+
+
+class WindowParams(_Params):
+    window: Duration = timedelta(minutes=5)
+    min_spans: int = Field(default=1, ge=1, description="Groups with fewer spans are skipped.")
+
+
+class LatencyParams(WindowParams):
+    quantile: float = Field(default=0.95, description="One of 0.5, 0.9, 0.95, 0.99.")
+
+    @field_validator("quantile")
+    @classmethod
+    def _quantile(cls, value: float) -> float:
+        if value not in LATENCY_QUANTILES:
+            raise ValueError(f"quantile must be one of {', '.join(map(str, LATENCY_QUANTILES))}")
+        return value
+
+
+class QuietParams(_Params):
+    lookback: Duration = Field(
+        default=timedelta(days=1), description="Systems seen in this window are known."
+    )
+
+
+class KpiSourceParams(_Params):
+    window: Duration = Field(default=timedelta(days=1), description="Orders captured this far back count.")
+    age: Duration | None = Field(default=None, description="exception_age: open exceptions older than this.")
+    kpi: str | None = Field(default=None, description="kpi: the KPI's name, e.g. touchless_rate.")
+    sla: str = Field(default="", description="Only this SLA (default: every SLA of the policy).")
+    exception_type: str = Field(default="", description="exception_age: only this exception type.")
+    open_only: bool = Field(default=True, description="sla_breach_count: only orders still open and overdue.")
+
+
+_PARAMS: dict[str, type[_Params]] = {
+    "stalled_orders": StalledParams,
+    "system_error_rate": WindowParams,
+    "system_latency": LatencyParams,
+    "system_quiet": QuietParams,
+    "span_count": WindowParams,
+    "sla_breach_count": KpiSourceParams,
+    "sla_breach_rate": KpiSourceParams,
+    "at_risk_orders": KpiSourceParams,
+    "exception_age": KpiSourceParams,
+    "kpi": KpiSourceParams,
+}
+
+
+def check_params(signal: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Validate a rule's ``params`` for its signal; returns them with defaults filled in."""
+    try:
+        model = _PARAMS[signal].model_validate(params)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            if e["type"] != "extra_forbidden"
+            else f"params.{'.'.join(str(p) for p in e['loc'])}: unknown option for signal {signal}"
+            for e in exc.errors()
+        )
+        raise ValueError(problems) from None
+    if signal == "exception_age" and model.age is None:  # type: ignore[attr-defined]
+        raise ValueError("params.age is required for signal exception_age")
+    if signal == "kpi" and not model.kpi:  # type: ignore[attr-defined]
+        raise ValueError("params.kpi is required for signal kpi")
+    return dict(model)
+
 
 _OPS = {">", ">=", "<", "<=", "==", "!="}
 
@@ -185,8 +267,6 @@ class Rule(_Strict):
     @field_validator("params")
     @classmethod
     def _signal_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        from alerts.signals import check_params
-
         signal = info.data.get("signal")
         return check_params(signal, value) if signal else value
 
@@ -231,8 +311,6 @@ class HttpTarget(_Strict):
     @field_validator("url")
     @classmethod
     def _scheme(cls, value: SecretStr) -> SecretStr:
-        from alerts.ssrf import check_scheme
-
         check_scheme(value.get_secret_value())
         return value
 
@@ -277,8 +355,6 @@ class PagerDutyConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _scheme(cls, value: str) -> str:
-        from alerts.ssrf import check_scheme
-
         check_scheme(value)
         return value
 
@@ -334,40 +410,6 @@ class Route(_Strict):
     mute_time_intervals: list[str] = Field(default_factory=list)
     active_time_intervals: list[str] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
-
-
-class TimeRange(_Strict):
-    start_time: str = "00:00"
-    end_time: str = "24:00"
-
-    @field_validator("start_time", "end_time")
-    @classmethod
-    def _hhmm(cls, value: str) -> str:
-        match = re.match(r"^(\d{2}):(\d{2})$", value)
-        if not match or int(match.group(1)) > 24 or int(match.group(2)) > 59:
-            raise ValueError(f"time must be HH:MM, got {value!r}")
-        return value
-
-
-class TimeIntervalSpec(_Strict):
-    times: list[TimeRange] = Field(default_factory=list)
-    weekdays: list[str] = Field(default_factory=list)
-    days_of_month: list[str] = Field(default_factory=list)
-    months: list[str] = Field(default_factory=list)
-    years: list[str] = Field(default_factory=list)
-    location: str = "UTC"
-
-    @model_validator(mode="after")
-    def _check(self) -> TimeIntervalSpec:
-        from alerts.timeintervals import check_spec
-
-        check_spec(self)
-        return self
-
-
-class TimeInterval(_Strict):
-    name: str
-    time_intervals: list[TimeIntervalSpec]
 
 
 class InhibitRule(_Strict):

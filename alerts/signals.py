@@ -12,13 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from alerts.rules import SEGMENTS, Duration, Rule
+from alerts.rules import LATENCY_QUANTILES, SEGMENTS, Rule
 from storage import SqlFiles, Store
 
 SQL = SqlFiles("alerts.queries")
-LATENCY_QUANTILES = (0.5, 0.9, 0.95, 0.99)
 NO_DATA_LABEL = "alert_reason"
 
 
@@ -33,80 +30,6 @@ class Sample:
     group: dict[str, str]
     value: float
     orders: list[str] = field(default_factory=list)
-
-
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StalledParams(_Params):
-    age: Duration = Field(description="An order is stalled when its latest hop ended this long ago.")
-    lookback: Duration = Field(default=timedelta(days=7), description="How far back orders are read.")
-    terminal_stages: list[str] = Field(default_factory=lambda: ["deliver", "invoice"])
-
-
-class WindowParams(_Params):
-    window: Duration = timedelta(minutes=5)
-    min_spans: int = Field(default=1, ge=1, description="Groups with fewer spans are skipped.")
-
-
-class LatencyParams(WindowParams):
-    quantile: float = Field(default=0.95, description="One of 0.5, 0.9, 0.95, 0.99.")
-
-    @field_validator("quantile")
-    @classmethod
-    def _quantile(cls, value: float) -> float:
-        if value not in LATENCY_QUANTILES:
-            raise ValueError(f"quantile must be one of {', '.join(map(str, LATENCY_QUANTILES))}")
-        return value
-
-
-class QuietParams(_Params):
-    lookback: Duration = Field(
-        default=timedelta(days=1), description="Systems seen in this window are known."
-    )
-
-
-class KpiSourceParams(_Params):
-    window: Duration = Field(default=timedelta(days=1), description="Orders captured this far back count.")
-    age: Duration | None = Field(default=None, description="exception_age: open exceptions older than this.")
-    kpi: str | None = Field(default=None, description="kpi: the KPI's name, e.g. touchless_rate.")
-    sla: str = Field(default="", description="Only this SLA (default: every SLA of the policy).")
-    exception_type: str = Field(default="", description="exception_age: only this exception type.")
-    open_only: bool = Field(default=True, description="sla_breach_count: only orders still open and overdue.")
-
-
-_PARAMS: dict[str, type[_Params]] = {
-    "stalled_orders": StalledParams,
-    "system_error_rate": WindowParams,
-    "system_latency": LatencyParams,
-    "system_quiet": QuietParams,
-    "span_count": WindowParams,
-    "sla_breach_count": KpiSourceParams,
-    "sla_breach_rate": KpiSourceParams,
-    "at_risk_orders": KpiSourceParams,
-    "exception_age": KpiSourceParams,
-    "kpi": KpiSourceParams,
-}
-
-
-def check_params(signal: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Validate a rule's ``params`` for its signal; returns them with defaults filled in."""
-    try:
-        model = _PARAMS[signal].model_validate(params)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-            if e["type"] != "extra_forbidden"
-            else f"params.{'.'.join(str(p) for p in e['loc'])}: unknown option for signal {signal}"
-            for e in exc.errors()
-        )
-        raise ValueError(problems) from None
-    if signal == "exception_age" and model.age is None:  # type: ignore[attr-defined]
-        raise ValueError("params.age is required for signal exception_age")
-    if signal == "kpi" and not model.kpi:  # type: ignore[attr-defined]
-        raise ValueError("params.kpi is required for signal kpi")
-    return dict(model)
 
 
 def evaluate(
