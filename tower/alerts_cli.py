@@ -23,10 +23,8 @@ from alerts import state
 from alerts.model import Ack, Alert, AlertState, NotificationRecord, Silence
 from alerts.rules import RulesConfig, RulesError, parse_duration
 from alerts.service import RulePreview, load_config, preview_rule, refused_targets
-from alerts.settings import AlertSettings
 from storage import Store, StoreError, StoreLockedError, open_store
 from tower import runtime
-from tower.serve import api_url
 from tower.settings import TowerSettings
 
 alerts_app = typer.Typer(
@@ -50,13 +48,6 @@ TokenOption = Annotated[
 ALERTS = TypeAdapter(list[Alert])
 RECORDS = TypeAdapter(list[NotificationRecord])
 SILENCES = TypeAdapter(list[Silence])
-
-
-def alert_settings(settings: TowerSettings) -> AlertSettings:
-    """The alert settings, with links pointing at the dashboard's public URL unless set otherwise."""
-    if settings.alerts.external_url:
-        return settings.alerts
-    return settings.alerts.model_copy(update={"external_url": api_url(settings)})
 
 
 def _config(settings: TowerSettings) -> RulesConfig:
@@ -243,7 +234,7 @@ def test_command(
             data = source.call("GET", f"/api/alerts/rules/{rule}/test", params={"at": now.isoformat()})
             preview = _parse(TypeAdapter(RulePreview), data, "a rule test")
         else:
-            preview = preview_rule(source, alert_settings(settings), rule, now, _kpi_policy(settings))
+            preview = preview_rule(source, settings.alert_settings(), rule, now, _kpi_policy(settings))
     if preview.error:
         runtime.fail(f"rule {rule} could not be evaluated: {preview.error}")
     if as_json:

@@ -69,7 +69,8 @@ def serve(
     ] = "collector,web,scheduler",
 ) -> None:
     """Run the tower: OTLP collector, dashboard and scheduled jobs, in one process by default."""
-    from tower.serve import ROLES, run
+    from tower.roles import ROLES
+    from tower.serve import run
 
     chosen = [r.strip() for r in roles.split(",") if r.strip()]
     unknown = [r for r in chosen if r not in ROLES]

@@ -24,7 +24,7 @@ from rich.table import Table
 from storage import Store
 from storage.lock import announce
 from tower import runtime
-from tower.serve import Service, build_services
+from tower.roles import Service, build_services
 from tower.settings import TowerSettings
 from tower.simulate import KeySamples, LiveStatus, backfill, live
 from tracing.simulator import Simulator, SimulatorConfig

@@ -1,38 +1,49 @@
-"""Registers the services of each role with :mod:`tower.serve` (the composition root's wiring)."""
+"""The roles of a tower process — collector, web, scheduler — and how each one is built.
+
+Each role is a :class:`Service` with ``start()`` and ``stop()``. With the embedded store all roles
+must share one process, since only one process may open the data directory. This module is the
+composition root's wiring: it is the one place that knows which package serves which role.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol
+
 from storage import Store
-from tower.serve import Service, register
 from tower.settings import TowerSettings
+
+ROLES = ("collector", "web", "scheduler")
+
+
+class Service(Protocol):
+    """A part of a process that runs in the background between ``start()`` and ``stop()``."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+ServiceFactory = Callable[[TowerSettings, Store], Service]
 
 
 # -- web: the dashboard (uvicorn in a thread on web.host/web.port) -------------------------------
 def _web_service(settings: TowerSettings, store: Store) -> Service:
-    from tower.web_service import WebService
+    from tower.web_service import WebService  # FastAPI and uvicorn load only for the web role
 
     return WebService(settings, store)
 
 
-register("web", _web_service)
-
-
-# -- collector: OTLP/HTTP + OTLP/gRPC receivers, write-ahead spool, store writer -------------------
+# -- collector: OTLP/HTTP + OTLP/gRPC receivers, write-ahead spool, store writer, and the agents --
+# (EDI files, carrier webhooks, DB pollers) that are enabled, started after the collector.
 def _collector_service(settings: TowerSettings, store: Store) -> Service:
     from collector.service import Collector
-
-    spool_dir = settings.collector.spool_dir or settings.storage.data_dir / "spool"
-    return Collector(settings.collector, store, spool_dir)
-
-
-# -- agents (EDI files, carrier webhooks, DB pollers): started with the collector when enabled -----
-def _collector_with_agents(settings: TowerSettings, store: Store) -> Service:
     from tower.agent import CollectorWithAgents
 
-    return CollectorWithAgents(_collector_service(settings, store), settings)
-
-
-register("collector", _collector_with_agents)
+    spool_dir = settings.collector.spool_dir or settings.storage.data_dir / "spool"
+    return CollectorWithAgents(Collector(settings.collector, store, spool_dir), settings)
 
 
 # -- scheduler: KPI and SLA jobs (kpis/); other packages add periodic jobs in tower/scheduling.py ---
@@ -42,4 +53,16 @@ def _scheduler_service(settings: TowerSettings, store: Store) -> Service:
     return build_scheduler(settings, store)
 
 
-register("scheduler", _scheduler_service)
+FACTORIES: dict[str, ServiceFactory] = {
+    "collector": _collector_service,
+    "web": _web_service,
+    "scheduler": _scheduler_service,
+}
+
+
+def build_services(settings: TowerSettings, store: Store, roles: list[str]) -> list[Service]:
+    """One service per role, in the order given; ValueError for a role that does not exist."""
+    unknown = [role for role in roles if role not in FACTORIES]
+    if unknown:
+        raise ValueError(f"unknown role(s) {', '.join(unknown)}; choose from {', '.join(ROLES)}")
+    return [FACTORIES[role](settings, store) for role in roles]

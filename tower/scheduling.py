@@ -39,13 +39,12 @@ def build_scheduler(settings: TowerSettings, store: Store) -> Scheduler:
 def alert_job(settings: TowerSettings, store: Store) -> Callable[[], int]:
     """Alert evaluation (each rule at its own interval); a bad rules file exits with one clear line."""
     from alerts.service import RulesError, evaluation_job
-    from tower.alerts_cli import alert_settings
 
     try:
         policy = load_policy(settings.kpis.policy_file)
     except PolicyError as exc:
         runtime.fail(f"invalid KPI policy: {exc}")
     try:
-        return evaluation_job(alert_settings(settings), store, kpi_policy=policy)
+        return evaluation_job(settings.alert_settings(), store, kpi_policy=policy)
     except RulesError as exc:
         runtime.fail(f"invalid alert rules: {exc}")

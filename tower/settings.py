@@ -65,6 +65,16 @@ class TowerSettings(BaseSettings):
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
         return tuple(sources)
 
+    def api_url(self) -> str:
+        """Where the dashboard and its JSON API are reached: ``web.public_url``, else host and port."""
+        return self.web.public_url or f"http://{self.web.host}:{self.web.port}"
+
+    def alert_settings(self) -> AlertSettings:
+        """The alert settings, with links pointing at the dashboard's public URL unless set otherwise."""
+        if self.alerts.external_url:
+            return self.alerts
+        return self.alerts.model_copy(update={"external_url": self.api_url()})
+
 
 _active_config_file: Path | None = None
 
