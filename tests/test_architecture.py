@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import itertools
+from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,4 +69,158 @@ def test_the_check_catches_a_wrong_way_import(tmp_path: Path) -> None:
         "kpis/worse.py:1 imports collector",
         "storage/bad.py:1 imports tracing",
         "tracing/instrument.py:1 imports clickhouse_connect (instrumentation must stay light)",
+    ]
+
+
+# -- no module import cycle, lazy imports included ---------------------------------------------------
+
+
+def project_modules(root: Path) -> dict[str, Path]:
+    """Dotted module name -> file, for every module of the project's packages."""
+    modules = {}
+    for package in ALLOWED:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            modules[".".join(parts)] = path
+    return modules
+
+
+def import_graph(root: Path) -> dict[str, dict[str, int]]:
+    """module -> {module it imports: line of the first such import}.
+
+    Every import statement counts, also those inside functions (lazy imports) and under
+    ``if TYPE_CHECKING:``. ``from pkg import name`` is an import of the module ``pkg.name`` when that
+    module exists, else of ``pkg``; ``import a.b.c`` is an import of the longest existing prefix.
+    """
+    modules = project_modules(root)
+
+    def existing(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, dict[str, int]] = {}
+    for module, path in modules.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        edges: dict[str, int] = {}
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            targets: list[str | None] = []
+            if isinstance(node, ast.Import):
+                targets = [existing(alias.name) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join([*parts, base] if base else parts)
+                targets = [
+                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else existing(base)
+                    for alias in node.names
+                ]
+            for target in targets:
+                if target is not None and target != module:
+                    edges.setdefault(target, node.lineno)
+        graph[module] = edges
+    return graph
+
+
+def import_cycles(root: Path) -> list[str]:
+    """One cycle per strongly connected group of modules, as ``file:line -> file:line -> file``."""
+    graph = import_graph(root)
+    files = {module: path.relative_to(root).as_posix() for module, path in project_modules(root).items()}
+    cycles = []
+    for group in _strongly_connected(graph):
+        path = _shortest_cycle(graph, group, min(group))
+        steps = [f"{files[a]}:{graph[a][b]}" for a, b in itertools.pairwise(path)]
+        cycles.append(" -> ".join([*steps, files[path[-1]]]))
+    return sorted(cycles)
+
+
+def _shortest_cycle(graph: dict[str, dict[str, int]], group: set[str], start: str) -> list[str]:
+    """The shortest import path from ``start`` back to itself through modules of ``group``."""
+    previous: dict[str, str | None] = {start: None}
+    queue = deque([start])
+    while queue:
+        module = queue.popleft()
+        for target in sorted(graph[module]):
+            if target == start:
+                path = [module]
+                while (before := previous[path[-1]]) is not None:
+                    path.append(before)
+                return [*reversed(path), start]
+            if target in group and target not in previous:
+                previous[target] = module
+                queue.append(target)
+    raise AssertionError(f"{start} is not on a cycle")
+
+
+def _strongly_connected(graph: dict[str, dict[str, int]]) -> list[set[str]]:
+    """Groups of more than one module that import each other, directly or not (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups = []
+    for root_module in sorted(graph):
+        if root_module in index:
+            continue
+        work = [(root_module, iter(sorted(graph[root_module])))]
+        index[root_module] = low[root_module] = len(index)
+        stack.append(root_module)
+        on_stack.add(root_module)
+        while work:
+            module, targets = work[-1]
+            target = next(targets, None)
+            if target is not None:
+                if target not in index:
+                    index[target] = low[target] = len(index)
+                    stack.append(target)
+                    on_stack.add(target)
+                    work.append((target, iter(sorted(graph[target]))))
+                elif target in on_stack:
+                    low[module] = min(low[module], index[target])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[module])
+            if low[module] == index[module]:
+                group = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.add(member)
+                    if member == module:
+                        break
+                if len(group) > 1:
+                    groups.append(group)
+    return groups
+
+
+def test_no_module_import_cycle() -> None:
+    assert import_cycles(ROOT) == []
+
+
+def test_the_check_catches_a_planted_cycle(tmp_path: Path) -> None:
+    for package in ALLOWED:
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    # two modules importing each other, one of them lazily inside a function
+    (tmp_path / "alerts" / "rules.py").write_text(
+        "import re\n\n\ndef check():\n    from alerts.signals import x\n"
+    )
+    (tmp_path / "alerts" / "signals.py").write_text("from alerts.rules import check\n")
+    # three modules in a ring through `from pkg import module`, `import a.b` and a relative import
+    (tmp_path / "tower" / "commands").mkdir()
+    (tmp_path / "tower" / "commands" / "__init__.py").write_text("")
+    (tmp_path / "tower" / "serve.py").write_text("from tower import roles\n")
+    (tmp_path / "tower" / "roles.py").write_text("import tower.commands.alerts\n")
+    (tmp_path / "tower" / "commands" / "alerts.py").write_text("import json\n\nfrom ..serve import run\n")
+    # not a cycle: a package importing its module, which imports a sibling
+    (tmp_path / "kpis" / "__init__.py").write_text("from kpis.jobs import Engine\n")
+    (tmp_path / "kpis" / "jobs.py").write_text("from kpis.policy import Policy\n")
+    (tmp_path / "kpis" / "policy.py").write_text("Policy = dict\n")
+    assert import_cycles(tmp_path) == [
+        "alerts/rules.py:5 -> alerts/signals.py:1 -> alerts/rules.py",
+        "tower/commands/alerts.py:3 -> tower/serve.py:1 -> tower/roles.py:1 -> tower/commands/alerts.py",
     ]
