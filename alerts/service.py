@@ -20,6 +20,7 @@ from alerts.notifiers.webhook import payload as webhook_payload
 from alerts.rules import RulesConfig, RulesError, load_rules
 from alerts.settings import AlertSettings
 from alerts.ssrf import TargetPolicy, check_target
+from kpis.policy import Policy
 from storage import Store
 
 log = logging.getLogger("alerts")
@@ -32,10 +33,10 @@ def load_config(settings: AlertSettings) -> RulesConfig:
     return load_rules(settings.rules_file)
 
 
-def build_evaluator(settings: AlertSettings, store: Store, kpi_policy: Any = None) -> Evaluator:
+def build_evaluator(settings: AlertSettings, store: Store, kpi_policy: Policy) -> Evaluator:
     """An evaluator over the configured rules; raises :class:`RulesError` for a bad rules file.
 
-    ``kpi_policy`` is the KPI engine's SLA policy used by SLA signals (default: the shipped one).
+    ``kpi_policy`` is the KPI engine's SLA policy, used by the signals over SLAs, exceptions and KPIs.
     """
     return Evaluator(store, load_config(settings), settings, kpi_policy=kpi_policy)
 
@@ -47,7 +48,7 @@ class EvaluationJob:
     reported in the log and the previous rules keep running (nothing is lost to a typo).
     """
 
-    def __init__(self, settings: AlertSettings, store: Store, kpi_policy: Any = None) -> None:
+    def __init__(self, settings: AlertSettings, store: Store, kpi_policy: Policy) -> None:
         self.settings = settings
         self.store = store
         self.kpi_policy = kpi_policy
@@ -91,7 +92,7 @@ class EvaluationJob:
         return len(report.changes) + len(report.sent)
 
 
-def evaluation_job(settings: AlertSettings, store: Store, kpi_policy: Any = None) -> Callable[[], int]:
+def evaluation_job(settings: AlertSettings, store: Store, kpi_policy: Policy) -> Callable[[], int]:
     """The scheduler's alert job (see :class:`EvaluationJob`); raises RulesError for a bad rules file."""
     return EvaluationJob(settings, store, kpi_policy)
 
@@ -108,7 +109,7 @@ class RulePreview(BaseModel):
 
 
 def preview_rule(
-    store: Store, settings: AlertSettings, rule: str, now: datetime, kpi_policy: Any = None
+    store: Store, settings: AlertSettings, rule: str, now: datetime, kpi_policy: Policy
 ) -> RulePreview:
     """Evaluate one configured rule at ``now`` without storing or sending; KeyError for an unknown rule.
 

@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alerts.rules import LATENCY_QUANTILES, SEGMENTS, Rule
+from kpis import service as kpi
+from kpis.policy import Policy
 from storage import SqlFiles, Store
 
 SQL = SqlFiles("alerts.queries")
@@ -33,11 +35,12 @@ class Sample:
 
 
 def evaluate(
-    store: Store, rule: Rule, now: datetime, max_orders: int = 20, policy: Any = None
+    store: Store, rule: Rule, now: datetime, max_orders: int = 20, policy: Policy | None = None
 ) -> list[Sample]:
     """The rule's signal at ``now``: one sample per group (possibly none).
 
-    ``policy`` is the KPI engine's SLA policy (``kpis.policy.Policy``; default: the shipped one).
+    ``policy`` is the KPI engine's SLA policy, which the signals over SLAs, exceptions and KPIs need
+    (the process loads it once and passes it in); span signals do without.
     """
     if rule.signal == "stalled_orders":
         return _stalled(store, rule, now, max_orders)
@@ -134,16 +137,13 @@ _EXCEPTION_FIELDS = {**_KPI_FIELDS, "system": "system"}
 _KPI_LIMIT = 100_000
 
 
-def _kpi_samples(store: Store, rule: Rule, now: datetime, policy: Any, max_orders: int) -> list[Sample]:
+def _kpi_samples(
+    store: Store, rule: Rule, now: datetime, policy: Policy | None, max_orders: int
+) -> list[Sample]:
     """Signals the KPI engine computes: SLA breaches, at-risk orders, exception aging, KPI values."""
-    try:
-        from kpis import service as kpi
-        from kpis.policy import load_policy
-    except ImportError as exc:  # pragma: no cover - the KPI engine ships with the tower
-        raise SignalError(f"signal {rule.signal} needs the KPI engine (kpis): {exc}") from None
-    p = rule.params
     if policy is None:
-        policy = load_policy(None)
+        raise SignalError(f"signal {rule.signal} needs the KPI policy, and the evaluator was given none")
+    p = rule.params
     segment = kpi.Segment(
         **{k: v[0] for k, v in rule.filters.items() if len(v) == 1 and k in kpi.Segment.model_fields}
     )

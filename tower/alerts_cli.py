@@ -59,15 +59,6 @@ def _config(settings: TowerSettings) -> RulesConfig:
         runtime.fail(f"invalid alert rules: {exc}")
 
 
-def _kpi_policy(settings: TowerSettings) -> Any:
-    from kpis.policy import PolicyError, load_policy
-
-    try:
-        return load_policy(settings.kpis.policy_file)
-    except PolicyError as exc:
-        runtime.fail(f"invalid KPI policy: {exc}")
-
-
 def _echo_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
@@ -234,7 +225,9 @@ def test_command(
             data = source.call("GET", f"/api/alerts/rules/{rule}/test", params={"at": now.isoformat()})
             preview = _parse(TypeAdapter(RulePreview), data, "a rule test")
         else:
-            preview = preview_rule(source, settings.alert_settings(), rule, now, _kpi_policy(settings))
+            preview = preview_rule(
+                source, settings.alert_settings(), rule, now, runtime.policy_or_exit(settings)
+            )
     if preview.error:
         runtime.fail(f"rule {rule} could not be evaluated: {preview.error}")
     if as_json:

@@ -23,6 +23,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
+from kpis.jobs import KpiEngine
+from kpis.policy import Policy, load_policy
 from storage import StorageSettings, open_store
 from tower import runtime
 from tower.bench_query import KEYS, _percentiles, _retained, generate
@@ -35,15 +37,10 @@ TARGET_P95_MS = 150.0
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def _kpi_jobs(store: Any, progress: Callable[[str], None]) -> dict[str, Any]:
-    """Run every KPI job once over the data (the scheduler would have); None when kpis is absent."""
-    try:
-        from kpis.jobs import KpiEngine
-        from kpis.policy import load_policy
-    except ImportError:
-        return {"ran": False}
+def _kpi_jobs(store: Any, policy: Policy, progress: Callable[[str], None]) -> dict[str, Any]:
+    """Run every KPI job once over the data (the scheduler would have)."""
     started = time.perf_counter()
-    results = KpiEngine(store, load_policy()).run_all()
+    results = KpiEngine(store, policy).run_all()
     elapsed = time.perf_counter() - started
     progress(f"KPI jobs in {elapsed:.0f}s")
     return {
@@ -150,6 +147,7 @@ def run_bench(
             print(f"bench web: {message}", file=sys.stderr, flush=True)
 
     storage = StorageSettings(data_dir=root, database="bench", ttl_days=dict.fromkeys(_retained(), 0))
+    policy = load_policy()  # the shipped policy, as a tower without kpis.policy_file uses
     store = open_store(storage, command="tower bench web")
     password = secrets.token_urlsafe(16)
     service: WebService | None = None
@@ -165,14 +163,14 @@ def run_bench(
             kpis: dict[str, Any] = {"ran": False, "reused": True}
         else:
             written = generate(store, spans, progress=progress)
-            kpis = _kpi_jobs(store, progress)
+            kpis = _kpi_jobs(store, policy, progress)
         web = WebSettings(
             port=0, secret_key=SecretStr(secrets.token_urlsafe(32)), login_attempts_per_minute=1000
         )
         accounts = Accounts(store, web)
         accounts.add_user("bench", password, Role.ADMIN, replace=True)
         token = accounts.create_token("bench", Role.VIEWER, "bench").token
-        service = WebService(TowerSettings(storage=storage, web=web), store)
+        service = WebService(TowerSettings(storage=storage, web=web), store, policy)
         service.start()
         figures: dict[str, Any] = {}
         with (

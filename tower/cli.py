@@ -77,9 +77,10 @@ def serve(
     if unknown:
         runtime.fail(f"unknown role(s) {', '.join(unknown)}; choose from {', '.join(ROLES)}")
     settings = runtime.settings_or_exit(config)
+    policy = runtime.policy_or_exit(settings)
     runtime.configure_logging(settings.log_level)
     with runtime.store_or_exit(settings, f"tower serve --roles {','.join(chosen)}") as store:
-        run(settings, store, chosen)
+        run(settings, store, policy, chosen)
 
 
 @app.command()

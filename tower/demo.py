@@ -55,11 +55,12 @@ def run(settings: TowerSettings, options: DemoOptions, console: Console | None =
     console = console or Console()
     if not settings.storage.embedded:
         runtime.fail("tower demo runs on a fresh embedded store; unset storage.dsn (TOWER_STORAGE__DSN)")
+    policy = runtime.policy_or_exit(settings)
     _claim(Path(settings.storage.data_dir))
     with runtime.store_or_exit(settings, "tower demo", migrate_first=False) as store:
         _fresh(store, settings)
         runtime.migrate_store(store)
-        services = build_services(settings, store, ["collector", "web", "scheduler"])
+        services = build_services(settings, store, policy, ["collector", "web", "scheduler"])
         started: list[Service] = []
         stop = threading.Event()
         try:

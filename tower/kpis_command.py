@@ -59,8 +59,9 @@ def run_command(
     if lower and upper and not lower < upper:
         runtime.fail("--from must be before --to")
     settings = runtime.settings_or_exit(config)
+    policy = runtime.policy_or_exit(settings)
     with runtime.store_or_exit(settings, "tower kpis run") as store:
-        engine = kpi_engine(settings, store)
+        engine = kpi_engine(settings, store, policy)
         if full:
             results = engine.recompute(jobs=jobs)
         elif lower or upper:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from kpis.policy import Policy
 from storage import Store
 from tower.settings import TowerSettings
 
@@ -26,19 +27,19 @@ class Service(Protocol):
     def stop(self) -> None: ...
 
 
-ServiceFactory = Callable[[TowerSettings, Store], Service]
+ServiceFactory = Callable[[TowerSettings, Store, Policy], Service]
 
 
 # -- web: the dashboard (uvicorn in a thread on web.host/web.port) -------------------------------
-def _web_service(settings: TowerSettings, store: Store) -> Service:
+def _web_service(settings: TowerSettings, store: Store, policy: Policy) -> Service:
     from tower.web_service import WebService  # FastAPI and uvicorn load only for the web role
 
-    return WebService(settings, store)
+    return WebService(settings, store, policy)
 
 
 # -- collector: OTLP/HTTP + OTLP/gRPC receivers, write-ahead spool, store writer, and the agents --
 # (EDI files, carrier webhooks, DB pollers) that are enabled, started after the collector.
-def _collector_service(settings: TowerSettings, store: Store) -> Service:
+def _collector_service(settings: TowerSettings, store: Store, policy: Policy) -> Service:
     from collector.service import Collector
     from tower.agent import CollectorWithAgents
 
@@ -47,10 +48,10 @@ def _collector_service(settings: TowerSettings, store: Store) -> Service:
 
 
 # -- scheduler: KPI and SLA jobs (kpis/); other packages add periodic jobs in tower/scheduling.py ---
-def _scheduler_service(settings: TowerSettings, store: Store) -> Service:
+def _scheduler_service(settings: TowerSettings, store: Store, policy: Policy) -> Service:
     from tower.scheduling import build_scheduler
 
-    return build_scheduler(settings, store)
+    return build_scheduler(settings, store, policy)
 
 
 FACTORIES: dict[str, ServiceFactory] = {
@@ -60,9 +61,12 @@ FACTORIES: dict[str, ServiceFactory] = {
 }
 
 
-def build_services(settings: TowerSettings, store: Store, roles: list[str]) -> list[Service]:
-    """One service per role, in the order given; ValueError for a role that does not exist."""
+def build_services(settings: TowerSettings, store: Store, policy: Policy, roles: list[str]) -> list[Service]:
+    """One service per role, in the order given; ValueError for a role that does not exist.
+
+    ``policy`` is the process's KPI policy, loaded once by the command (:func:`runtime.policy_or_exit`).
+    """
     unknown = [role for role in roles if role not in FACTORIES]
     if unknown:
         raise ValueError(f"unknown role(s) {', '.join(unknown)}; choose from {', '.join(ROLES)}")
-    return [FACTORIES[role](settings, store) for role in roles]
+    return [FACTORIES[role](settings, store, policy) for role in roles]

@@ -10,6 +10,7 @@ import logging
 import signal
 import threading
 
+from kpis.policy import Policy
 from storage import Store
 from storage.lock import announce
 from tower.roles import Service, build_services
@@ -19,11 +20,15 @@ log = logging.getLogger("tower.serve")
 
 
 def run(
-    settings: TowerSettings, store: Store, roles: list[str], stop_event: threading.Event | None = None
+    settings: TowerSettings,
+    store: Store,
+    policy: Policy,
+    roles: list[str],
+    stop_event: threading.Event | None = None,
 ) -> None:
     """Start the services, announce the API URL in the store lock, wait for SIGINT/SIGTERM."""
     stop = stop_event or threading.Event()
-    services = build_services(settings, store, roles)
+    services = build_services(settings, store, policy, roles)
     started: list[Service] = []
     try:
         for service in services:

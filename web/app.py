@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from alerts.settings import AlertSettings
 from kpis.jobs import KpiEngine
-from kpis.policy import Policy, load_policy
+from kpis.policy import Policy
 from storage import Store
 from web import formatting
 from web.accounts import Accounts
@@ -62,17 +62,16 @@ def create_app(
     settings: WebSettings,
     store: Store,
     *,
-    policy: Policy | None = None,
+    policy: Policy,
     secret_key: str | None = None,
     alert_settings: AlertSettings | None = None,
 ) -> FastAPI:
     """Build the dashboard for ``store``.
 
-    ``policy`` is the SLA/KPI policy (default: the shipped one). ``secret_key`` signs session
+    ``policy`` is the process's SLA/KPI policy (loaded once by ``tower``). ``secret_key`` signs session
     cookies; it defaults to ``settings.secret_key``, else a random key (sessions then end when the
     process restarts; ``tower serve`` keeps one in the data dir).
     """
-    policy = policy or load_policy(None)
     key = secret_key or (settings.secret_key.get_secret_value() if settings.secret_key else None)
     if not key:
         log.warning("web.secret_key is not set: using a random key, logins end when the process restarts")

@@ -13,6 +13,7 @@ from alert_scenario import T0
 
 from alerts import state
 from alerts.model import AlertState
+from kpis.policy import load_policy
 from storage import Store
 from tower.scheduling import build_scheduler
 from tower.settings import load_settings
@@ -149,7 +150,7 @@ def test_the_scheduler_role_runs_alert_evaluation(store: Store, tmp_path: Path) 
             alerts={"rules_file": str(rules), "allow_private_targets": True},
             kpis={"enabled": False},
         )
-        scheduler = build_scheduler(settings, store)
+        scheduler = build_scheduler(settings, store, load_policy())
         assert "alerts_evaluate" in scheduler.jobs()
         result = scheduler.run_now("alerts_evaluate")
         assert (result.status, result.error) == ("ok", "")
@@ -170,7 +171,7 @@ def test_a_rule_test_stores_and_sends_nothing(store: Store, tmp_path: Path) -> N
         rules = tmp_path / "rules.yaml"
         rules.write_text(RULES.replace("URL", hook.url))
         settings = AlertSettings(rules_file=rules, allow_private_targets=True)
-        preview = preview_rule(store, settings, "WarehouseStalled", T0)
+        preview = preview_rule(store, settings, "WarehouseStalled", T0, load_policy())
     assert [a.labels["warehouse"] for a in preview.alerts] == ["wh-2"]
     assert [n["integration"] for n in preview.notifications] == ["webhook[0]", "pagerduty[0]"]
     assert hook.requests == []
@@ -187,7 +188,7 @@ def test_a_no_data_rule_test_is_valid_json(store: Store, tmp_path: Path) -> None
         "rules:\n  - name: Quiet\n    signal: span_count\n    op: '<'\n    threshold: 1\n    no_data: alerting\n"
         "route: {receiver: r}\nreceivers: [{name: r, webhook_configs: [{url: 'https://hooks.example.com/x'}]}]\n"
     )
-    preview = preview_rule(store, AlertSettings(rules_file=rules), "Quiet", T0)
+    preview = preview_rule(store, AlertSettings(rules_file=rules), "Quiet", T0, load_policy())
     assert preview.samples == [{"group": {"alert_reason": "no_data"}, "value": None, "orders": []}]
     [alert] = preview.alerts
     assert alert.labels == {"alertname": "Quiet", "alert_reason": "no_data"} and alert.value == 0.0
@@ -202,7 +203,7 @@ def test_the_job_reloads_a_changed_rules_file_and_survives_a_broken_one(store: S
     rules = tmp_path / "rules.yaml"
     first = "rules:\n  - {name: A, signal: span_count, op: '<', threshold: 1, no_data: alerting}\nroute: {receiver: r}\nreceivers: [{name: r}]\n"
     rules.write_text(first)
-    job = EvaluationJob(AlertSettings(rules_file=rules), store)
+    job = EvaluationJob(AlertSettings(rules_file=rules), store, load_policy())
     job()
     assert [a.rule for a in state.list_alerts(store)] == ["A"]
 

@@ -24,6 +24,7 @@ from alerts import state
 from alerts.evaluator import Evaluator
 from alerts.rules import parse_rules
 from alerts.settings import AlertSettings
+from kpis.policy import load_policy
 from storage import Store
 from tower.cli import app
 from tower.settings import load_settings
@@ -59,7 +60,7 @@ def served(store: Store, tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     settings = load_settings(storage={"data_dir": str(data_dir)}, web={"host": "127.0.0.1", "port": 0})
-    service = WebService(settings, store)
+    service = WebService(settings, store, load_policy())
     service.start()
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str((data_dir / "clickhouse").resolve()), service.url],

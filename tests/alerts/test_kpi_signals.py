@@ -96,6 +96,15 @@ def test_sla_breach_rate_and_kpi_threshold(kpi_store: tuple[Store, Any]) -> None
         signals.evaluate(store, rule("    signal: kpi\n    params: {kpi: vibes}"), at(0), policy=policy)
 
 
+def test_a_kpi_signal_without_the_policy_fails_instead_of_reading_the_shipped_one(
+    kpi_store: tuple[Store, Any],
+) -> None:
+    store, _ = kpi_store
+    breach = rule("    signal: sla_breach_count\n    group_by: [warehouse]")
+    with pytest.raises(signals.SignalError, match="sla_breach_count needs the KPI policy"):
+        signals.evaluate(store, breach, at(0))
+
+
 def test_an_sla_rule_pages_through_the_evaluator(kpi_store: tuple[Store, Any]) -> None:
     store, policy = kpi_store
     config = """

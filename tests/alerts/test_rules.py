@@ -184,9 +184,10 @@ def test_every_example_rule_evaluates_on_a_real_store(store) -> None:  # type: i
 
     from alerts.evaluator import Evaluator
     from alerts.settings import AlertSettings
+    from kpis.policy import load_policy
 
     stalled_warehouse(store)
-    evaluator = Evaluator(store, load_rules(EXAMPLE), AlertSettings())
+    evaluator = Evaluator(store, load_rules(EXAMPLE), AlertSettings(), kpi_policy=load_policy())
     report = evaluator.evaluate_once(T0)
     evaluator.close()
     assert [(r.rule, r.error) for r in report.rules] == [(r.name, "") for r in load_rules(EXAMPLE).rules]

@@ -16,6 +16,7 @@ from alerts.model import AlertState, fingerprint
 from alerts.notifiers.base import rfc3339
 from alerts.rules import RulesConfig, parse_rules
 from alerts.settings import AlertSettings
+from kpis.policy import load_policy
 from storage import Store
 
 RULES = """
@@ -242,7 +243,7 @@ def test_rules_run_at_their_interval_and_a_failing_rule_does_not_stop_the_others
     stalled_warehouse(store)
     broken = "  - name: Broken\n    signal: sla_breach_count\n    group_by: [system_kind]\n    interval: 1m\n"
     text = RULES.replace("route:", broken + "route:", 1).replace("{url}", receiver.url)
-    evaluator = Evaluator(store, parse_rules(text), SETTINGS)
+    evaluator = Evaluator(store, parse_rules(text), SETTINGS, kpi_policy=load_policy())
     report = evaluator.evaluate_once(at(0))
     assert [(r.rule, r.error) for r in report.rules] == [
         ("WarehouseStalled", ""),

@@ -27,6 +27,7 @@ from collector.agents.edi import EdiAgent
 from collector.agents.emitter import Emitter, otlp_exporter
 from collector.agents.settings import EdiAgentSettings
 from collector.testing import running_collector
+from kpis.policy import load_policy
 from storage import Store
 from tower.settings import TowerSettings
 from tracing import conventions as c
@@ -196,7 +197,9 @@ def test_tower_serve_runs_the_configured_agents_with_the_collector(store: Store,
         }
     )
     stop = threading.Event()
-    thread = threading.Thread(target=run, args=(settings, store, ["collector"], stop), daemon=True)
+    thread = threading.Thread(
+        target=run, args=(settings, store, load_policy(), ["collector"], stop), daemon=True
+    )
     thread.start()
     try:
         src = Path(__file__).parent.parent / "collector" / "agents" / "fixtures" / "856_asn.x12"

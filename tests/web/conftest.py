@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from kpis.policy import load_policy
 from storage import Store
 from web import create_app
 from web.accounts import Accounts, hash_password
@@ -41,7 +42,7 @@ def make_app(store: Store, password_hash: str) -> FastAPI:
     accounts = Accounts(store, settings)
     if accounts.user_role("ada") is None:
         accounts.add_user("ada", PASSWORD, Role.ADMIN)
-    return create_app(settings, store)
+    return create_app(settings, store, policy=load_policy())
 
 
 def csrf_of(html: str) -> str:

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from alerts import state as alert_state
 from alerts.model import Alert, AlertState, fingerprint
+from kpis.policy import load_policy
 from storage import Store
 
 LABELS = {"alertname": "WarehouseStalled", "warehouse": "DC-<script>3"}
@@ -119,7 +120,9 @@ def test_rule_preview_evaluates_a_configured_rule_without_sending(
     rules.write_text(RULES)
     settings = web_settings_for(password_hash)
     Accounts(module_store, settings)
-    app = create_app(settings, module_store, alert_settings=AlertSettings(rules_file=rules))
+    app = create_app(
+        settings, module_store, policy=load_policy(), alert_settings=AlertSettings(rules_file=rules)
+    )
     with TestClient(app) as client:
         assert client.get("/api/alerts/rules/WarehouseStalled/test").status_code == 401
         login(client, "vera")

@@ -34,7 +34,7 @@ def app(module_store: Store, password_hash: str) -> FastAPI:
     results = KpiEngine(module_store, load_policy()).run_all()
     assert [r for r in results if r.status != "ok"] == []
     settings = web_settings_for(password_hash).model_copy(update={"page_size": PAGE_SIZE})
-    return create_app(settings, module_store)
+    return create_app(settings, module_store, policy=load_policy())
 
 
 @pytest.fixture
