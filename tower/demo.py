@@ -28,7 +28,7 @@ from tower.roles import Service, build_services
 from tower.settings import TowerSettings
 from tower.simulate import KeySamples, LiveStatus, backfill, live
 from tracing.simulator import Simulator, SimulatorConfig
-from tracing.sinks import ExportError, OtlpSink
+from tracing.sinks import OtlpSink, SinkError
 
 DEMO_USER = "demo"
 DEMO_MARKER = "TOWER_DEMO"
@@ -168,7 +168,7 @@ def _feed(
     began = time.perf_counter()
     try:
         spans = backfill(simulator, sink, console=console, show_progress=options.progress, samples=samples)
-    except ExportError as exc:
+    except SinkError as exc:
         console.print(f"[red]the collector did not accept the backfill: {exc}[/]")
         return 1
     drained = getattr(collector, "wait_drained", None)
@@ -195,7 +195,7 @@ def _feed(
         status = LiveStatus(console, simulator)
         sent = live(simulator, sink, stop, samples=samples, on_tick=status)
         console.print(f"demo stopped: {sent:,} live spans sent, {simulator.pending:,} still in flight")
-    except ExportError as exc:
+    except SinkError as exc:
         console.print(f"[red]the collector stopped accepting spans: {exc}[/]")
         return 1
     finally:

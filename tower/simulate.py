@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from tracing import conventions as c
 from tracing.records import SpanRecord
 from tracing.simulator import ExceptionRates, Simulator, SimulatorConfig
-from tracing.sinks import ExportError, OtlpSink
+from tracing.sinks import OtlpSink, SinkError
 
 
 class Protocol(StrEnum):
@@ -244,7 +244,7 @@ def run(
                 f"sending live traffic to {url} ({config.live_orders_per_hour:g} orders/hour); Ctrl-C stops"
             )
             live_spans = live(simulator, sink, stop, on_tick=LiveStatus(console, simulator))
-    except ExportError as exc:
+    except SinkError as exc:
         raise SimulateError(
             f"{url} did not accept the spans: {exc} (is a tower collector listening there?)"
         ) from None

@@ -45,7 +45,7 @@ _KINDS = {
 _STATUS = {"Unset": StatusCode.UNSET, "Ok": StatusCode.OK, "Error": StatusCode.ERROR}
 
 
-class ExportError(RuntimeError):
+class SinkError(RuntimeError):
     """The exporter did not accept a batch (after its own retries)."""
 
 
@@ -241,7 +241,7 @@ class OtlpSink:
     """Exports records in batches through a ``SpanExporter`` (OTLP/HTTP protobuf by default, or gRPC).
 
     Batches are exported synchronously: a batch the exporter rejects after its own retries raises
-    :class:`ExportError` (nothing is dropped silently). Counts what was sent.
+    :class:`SinkError` (nothing is dropped silently). Counts what was sent.
     """
 
     def __init__(
@@ -269,7 +269,7 @@ class OtlpSink:
         for batch in _batches(to_readable_spans(records), self.batch_size):
             result = self.exporter.export(batch)
             if result is not SpanExportResult.SUCCESS:
-                raise ExportError(
+                raise SinkError(
                     f"the exporter rejected a batch of {len(batch)} spans after {self.spans_sent + sent} were sent"
                 )
             sent += len(batch)
