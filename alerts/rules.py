@@ -29,7 +29,8 @@ from pydantic import (
 )
 
 from alerts.matchers import Matcher, MatcherError, parse_matcher
-from alerts.ssrf import check_scheme
+from alerts.settings import AlertSettings
+from alerts.ssrf import TargetPolicy, check_scheme, check_target
 from alerts.timeintervals import TimeInterval
 
 MAX_RULES_FILE_BYTES = 2_000_000
@@ -463,7 +464,29 @@ class RulesConfig(_Strict):
         raise KeyError(name)
 
 
+def refused_targets(config: RulesConfig, settings: AlertSettings) -> list[str]:
+    """Receiver targets the SSRF guard would refuse with these settings, one line each."""
+    policy = TargetPolicy.of(settings.allow_private_targets, settings.allowed_target_networks)
+    problems = []
+    for receiver in config.receivers:
+        urls = [(f"webhook[{i}]", c.url.get_secret_value()) for i, c in enumerate(receiver.webhook_configs)]
+        urls += [(f"slack[{i}]", c.url.get_secret_value()) for i, c in enumerate(receiver.slack_configs)]
+        urls += [(f"pagerduty[{i}]", c.url) for i, c in enumerate(receiver.pagerduty_configs)]
+        for integration, url in urls:
+            why = check_target(url, policy)
+            if why:
+                problems.append(f"receiver {receiver.name} {integration}: {why}")
+    return problems
+
+
 # -- loading with line numbers -------------------------------------------------------------------
+
+
+def load_config(settings: AlertSettings) -> RulesConfig:
+    """The configured rules file (an empty configuration when none is set)."""
+    if settings.rules_file is None:
+        return RulesConfig()
+    return load_rules(settings.rules_file)
 
 
 def load_rules(path: Path | str) -> RulesConfig:

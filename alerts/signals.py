@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alerts.rules import LATENCY_QUANTILES, SEGMENTS, Rule
-from kpis import service as kpi
+from kpis import reports as kpi
 from kpis.policy import Policy
 from storage import SqlFiles, Store
 
@@ -124,7 +124,7 @@ def _span_health(store: Store, rule: Rule, now: datetime) -> list[Sample]:
     return samples
 
 
-# Segment -> attribute of the KPI engine's records (kpis.service.SlaBreach / OrderException).
+# Segment -> attribute of the KPI engine's records (kpis.reports.SlaBreach / OrderException).
 _KPI_FIELDS = {
     "stage": "stage",
     "system": "current_system",

@@ -21,8 +21,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from alerts import state
 from alerts.model import Ack, Alert, AlertState, NotificationRecord, Silence
-from alerts.rules import RulesConfig, RulesError, parse_duration
-from alerts.service import RulePreview, load_config, preview_rule, refused_targets
+from alerts.preview import RulePreview, preview_rule
+from alerts.rules import RulesConfig, RulesError, load_config, parse_duration, refused_targets
 from storage import Store, StoreError, StoreLockedError, open_store
 from tower import runtime
 from tower.settings import TowerSettings

@@ -34,7 +34,8 @@ def build_scheduler(settings: TowerSettings, store: Store, policy: Policy) -> Sc
 
 def alert_job(settings: TowerSettings, store: Store, policy: Policy) -> Callable[[], int]:
     """Alert evaluation (each rule at its own interval); a bad rules file exits with one clear line."""
-    from alerts.service import RulesError, evaluation_job
+    from alerts.job import evaluation_job
+    from alerts.rules import RulesError
 
     try:
         return evaluation_job(settings.alert_settings(), store, kpi_policy=policy)

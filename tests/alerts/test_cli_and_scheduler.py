@@ -163,7 +163,7 @@ def test_the_scheduler_role_runs_alert_evaluation(store: Store, tmp_path: Path) 
 def test_a_rule_test_stores_and_sends_nothing(store: Store, tmp_path: Path) -> None:
     from alert_scenario import stalled_warehouse
 
-    from alerts.service import preview_rule
+    from alerts.preview import preview_rule
     from alerts.settings import AlertSettings
 
     stalled_warehouse(store)
@@ -180,7 +180,7 @@ def test_a_rule_test_stores_and_sends_nothing(store: Store, tmp_path: Path) -> N
 
 
 def test_a_no_data_rule_test_is_valid_json(store: Store, tmp_path: Path) -> None:
-    from alerts.service import preview_rule
+    from alerts.preview import preview_rule
     from alerts.settings import AlertSettings
 
     rules = tmp_path / "rules.yaml"
@@ -197,7 +197,7 @@ def test_a_no_data_rule_test_is_valid_json(store: Store, tmp_path: Path) -> None
 
 
 def test_the_job_reloads_a_changed_rules_file_and_survives_a_broken_one(store: Store, tmp_path: Path) -> None:
-    from alerts.service import EvaluationJob
+    from alerts.job import EvaluationJob
     from alerts.settings import AlertSettings
 
     rules = tmp_path / "rules.yaml"

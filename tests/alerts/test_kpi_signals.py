@@ -1,5 +1,5 @@
 """Signals the KPI engine computes (SLA breaches, at-risk orders, exception aging, KPI values), read
-through ``kpis.service`` after the real KPI jobs ran over the stalled-warehouse spans."""
+through ``kpis.reports`` after the real KPI jobs ran over the stalled-warehouse spans."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Alerts: firing and pending alerts with the orders behind them, acknowledgements, silences,
-the notification log (services in ``alerts.state``)."""
+the notification log (functions in ``alerts.state``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from alerts import state as alert_state
 from alerts.model import Ack, Alert, AlertState, NotificationRecord, Silence, StateChange
-from alerts.service import RulePreview, preview_rule
+from alerts.preview import RulePreview, preview_rule
 from web.deps import Ops, StateDep, StoreDep, Viewer, render
 from web.settings import Role
 

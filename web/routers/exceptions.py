@@ -1,5 +1,5 @@
 """Exceptions queue: open exceptions with aging buckets and filters; assign, comment, resolve and
-reopen (ops role) with the audit trail (services in ``kpis.service``)."""
+reopen (ops role) with the audit trail (functions in ``kpis.reports``)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from kpis import service
-from kpis.service import ExceptionActionError, OrderException
+from kpis import reports
+from kpis.reports import ExceptionActionError, OrderException
 from web import charts
 from web.deps import Ops, StateDep, Viewer, WebState, render
-from web.services import (
+from web.settings import Role
+from web.views import (
     ExceptionDetail,
     ExceptionFiltersDep,
     ExceptionPage,
@@ -26,7 +27,6 @@ from web.services import (
     page_links,
     segment_options,
 )
-from web.settings import Role
 
 router = APIRouter(tags=["exceptions"])
 NAV = ("/exceptions", "Exceptions", "exceptions")
@@ -47,12 +47,12 @@ def _act(
     engine = state.engine
     try:
         if action == "assign":
-            return service.assign(engine, order_id, exception_type, body.owner, actor)
+            return reports.assign(engine, order_id, exception_type, body.owner, actor)
         if action == "comment":
-            return service.comment(engine, order_id, exception_type, body.note, actor)
+            return reports.comment(engine, order_id, exception_type, body.note, actor)
         if action == "resolve":
-            return service.resolve(engine, order_id, exception_type, actor, body.note)
-        return service.reopen(engine, order_id, exception_type, actor, body.note)
+            return reports.resolve(engine, order_id, exception_type, actor, body.note)
+        return reports.reopen(engine, order_id, exception_type, actor, body.note)
     except ExceptionActionError as exc:
         status = 404 if "has no" in str(exc) else 400
         raise HTTPException(status_code=status, detail=str(exc)) from None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from web.deps import StateDep, Viewer, render
-from web.services import (
+from web.views import (
     PageNumber,
     PeriodDep,
     SegmentDep,

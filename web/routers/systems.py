@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from web import charts
 from web.deps import StateDep, Viewer, render
-from web.services import PeriodDep, SegmentDep, SystemsOverview, segment_options, systems_overview
+from web.views import PeriodDep, SegmentDep, SystemsOverview, segment_options, systems_overview
 
 router = APIRouter(tags=["systems"])
 NAV = ("/systems", "Systems", "systems")

@@ -1,4 +1,6 @@
-"""The KPI query API for the dashboard and the alerts: pydantic models, no SQL in callers.
+"""The KPI engine's reports for the dashboard and the alerts — KPI values and trends, SLA breaches,
+the exceptions queue, system health, job runs — and the exception actions (assign, comment,
+resolve, reopen): pydantic models, no SQL in callers.
 
 Every function takes the store (and the policy where SLA names or aging buckets matter) and reads
 the tables the jobs maintain. Times are UTC; ``now`` defaults to the current time and can be given

@@ -1,4 +1,4 @@
-"""The dashboard's view of the KPI engine: thin calls into ``kpis.service`` and ``kpis.explain``.
+"""The dashboard's view models of the KPI engine: thin calls into ``kpis.reports`` and ``kpis.explain``.
 
 Handlers call these (never SQL); the results are the KPI engine's pydantic models, composed into
 page-sized bundles that are also the JSON API's response models.
@@ -17,10 +17,10 @@ from urllib.parse import urlencode
 from fastapi import Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from kpis import service
+from kpis import reports
 from kpis.explain import Explanation, explain, kpi_names
 from kpis.policy import Policy, Sla
-from kpis.service import (
+from kpis.reports import (
     ExceptionAction,
     ExceptionQueue,
     Handoff,
@@ -100,11 +100,11 @@ def period_filter(
     end: Annotated[date | None, Query(description="Day after the last day. Default: tomorrow.")] = None,
 ) -> Period:
     if start is None:
-        first, stop = service.default_period(days)
+        first, stop = reports.default_period(days)
         if end is not None:
             first, stop = end - timedelta(days=days), end
         return Period(start=first, end=stop, days=days)
-    stop = end or service.default_period(1)[1]
+    stop = end or reports.default_period(1)[1]
     if not start < stop:
         raise HTTPException(status_code=400, detail="start must be before end")
     if (stop - start).days > 366:
@@ -144,8 +144,8 @@ def order_overview(store: Store, policy: Policy, limit: int = 15) -> OrdersOverv
     """Recently captured orders, at-risk orders (soonest breach first) and open orders past an SLA."""
     recent, at_risk, breached_open = in_parallel(
         lambda: recent_orders(store, limit),
-        lambda: service.sla_breaches(store, policy, status="at_risk", open_only=True, limit=limit),
-        lambda: service.sla_breaches(store, policy, status="breached", open_only=True, limit=limit),
+        lambda: reports.sla_breaches(store, policy, status="at_risk", open_only=True, limit=limit),
+        lambda: reports.sla_breaches(store, policy, status="breached", open_only=True, limit=limit),
     )
     return OrdersOverview(recent=recent, at_risk=at_risk, breached_open=breached_open)
 
@@ -187,7 +187,7 @@ def _wall_clock_due(sla: Sla, timeline: Timeline, segment: dict[str, str]) -> da
 
 def order_breaches(store: Store, policy: Policy, order_id: str) -> list[SlaBreach]:
     """The order's breached and at-risk SLAs as the KPI jobs judged them."""
-    return service.sla_breaches(store, policy, order_id=order_id, limit=50)
+    return reports.sla_breaches(store, policy, order_id=order_id, limit=50)
 
 
 def sla_marks(policy: Policy, timeline: Timeline, breaches: list[SlaBreach]) -> list[SlaMark]:
@@ -212,7 +212,7 @@ def sla_marks(policy: Policy, timeline: Timeline, breaches: list[SlaBreach]) -> 
 
 
 def order_exceptions(store: Store, policy: Policy, order_id: str) -> list[OrderException]:
-    return service.exceptions_queue(store, policy, status="", order_id=order_id, limit=100).items
+    return reports.exceptions_queue(store, policy, status="", order_id=order_id, limit=100).items
 
 
 # -- exceptions ------------------------------------------------------------------------------------
@@ -276,7 +276,7 @@ class ExceptionPage(ExceptionQueue):
 def exception_queue(
     store: Store, policy: Policy, filters: ExceptionFilters, segment: Segment, limit: int, page: int = 1
 ) -> ExceptionPage:
-    queue = service.exceptions_queue(
+    queue = reports.exceptions_queue(
         store,
         policy,
         status=filters.status,
@@ -296,13 +296,13 @@ class ExceptionDetail(BaseModel):
 
 
 def exception_detail(store: Store, policy: Policy, order_id: str, exception_type: str) -> ExceptionDetail:
-    items = service.exceptions_queue(
+    items = reports.exceptions_queue(
         store, policy, status="", order_id=order_id, exception_type=exception_type, limit=1
     ).items
     if not items:
         raise HTTPException(status_code=404, detail=f"order {order_id} has no {exception_type} exception")
     return ExceptionDetail(
-        exception=items[0], history=service.exception_history(store, order_id, exception_type)
+        exception=items[0], history=reports.exception_history(store, order_id, exception_type)
     )
 
 
@@ -318,7 +318,7 @@ class StageCount(BaseModel):
 class SlaOverview(BaseModel):
     period: Period
     segment: Segment
-    attainment: list[service.SlaAttainment]
+    attainment: list[reports.SlaAttainment]
     by_stage: list[StageCount]
     breaches: list[SlaBreach]
     total: int = Field(description="Breached and at-risk rows matching the filters (all pages).")
@@ -341,8 +341,8 @@ def sla_overview(
         raise HTTPException(status_code=400, detail=f"unknown SLA {sla!r}")
     since = datetime.combine(period.start, datetime.min.time(), UTC)
     report, (breaches, total) = in_parallel(
-        lambda: service.kpi_report(store, policy, period.start, period.end, segment),
-        lambda: service.sla_breach_page(
+        lambda: reports.kpi_report(store, policy, period.start, period.end, segment),
+        lambda: reports.sla_breach_page(
             store,
             policy,
             status=status,
@@ -380,8 +380,8 @@ class KpiOverview(BaseModel):
 
 def kpi_overview(store: Store, policy: Policy, period: Period, segment: Segment) -> KpiOverview:
     report, both = in_parallel(
-        lambda: service.kpi_report(store, policy, period.start, period.end, segment),
-        lambda: service.kpi_trend(store, period.start - (period.end - period.start), period.end, segment),
+        lambda: reports.kpi_report(store, policy, period.start, period.end, segment),
+        lambda: reports.kpi_trend(store, period.start - (period.end - period.start), period.end, segment),
     )
     return KpiOverview(
         report=report,
@@ -412,8 +412,8 @@ def systems_overview(store: Store, period: Period, segment: Segment, window_s: i
     end = datetime.combine(period.end, datetime.min.time(), UTC)
     return SystemsOverview(
         window_s=window_s,
-        health=service.system_health(store, window_s=window_s),
-        handoffs=service.handoff_map(store, start, end, segment),
+        health=reports.system_health(store, window_s=window_s),
+        handoffs=reports.handoff_map(store, start, end, segment),
     )
 
 
@@ -422,5 +422,5 @@ class JobsOverview(BaseModel):
     watermarks: dict[str, datetime | None]
 
 
-def jobs_overview(store: Store, engine: service.KpiEngine, job: str, limit: int) -> JobsOverview:
-    return JobsOverview(runs=service.job_runs(store, job, limit), watermarks=service.job_watermarks(engine))
+def jobs_overview(store: Store, engine: reports.KpiEngine, job: str, limit: int) -> JobsOverview:
+    return JobsOverview(runs=reports.job_runs(store, job, limit), watermarks=reports.job_watermarks(engine))
