@@ -8,11 +8,15 @@ composition root's wiring: it is the one place that knows which package serves w
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kpis.policy import Policy
 from storage import Store
 from tower.settings import TowerSettings
+
+if TYPE_CHECKING:  # the collector and the agents load only for the collector role
+    from collector.agents.runtime import AgentsService
+    from collector.service import Collector
 
 ROLES = ("collector", "web", "scheduler")
 
@@ -41,10 +45,46 @@ def _web_service(settings: TowerSettings, store: Store, policy: Policy) -> Servi
 # (EDI files, carrier webhooks, DB pollers) that are enabled, started after the collector.
 def _collector_service(settings: TowerSettings, store: Store, policy: Policy) -> Service:
     from collector.service import Collector
-    from tower.agent import CollectorWithAgents
 
     spool_dir = settings.collector.spool_dir or settings.storage.data_dir / "spool"
     return CollectorWithAgents(Collector(settings.collector, store, spool_dir), settings)
+
+
+class CollectorWithAgents:
+    """A collector service plus the enabled agents, started after it so they can reach its real port."""
+
+    def __init__(self, collector: Collector, settings: TowerSettings) -> None:
+        self.collector = collector
+        self.settings = settings
+        self.name = getattr(collector, "name", "collector")
+        self.agents: AgentsService | None = None
+
+    def start(self) -> None:
+        from collector.agents import runtime as agents_runtime
+
+        self.collector.start()
+        endpoint, token = self.settings.local_collector()
+        endpoint = getattr(self.collector, "http_endpoint", None) or endpoint
+        agents = agents_runtime.build_agents(
+            self.settings.collector.agents, self.settings.storage.data_dir, endpoint, token
+        )
+        if agents:
+            self.agents = agents_runtime.AgentsService(agents)
+            try:
+                self.agents.start()
+            except BaseException:
+                self.collector.stop()  # serve only stops services whose start() returned
+                raise
+
+    def stop(self) -> None:
+        try:
+            if self.agents is not None:
+                self.agents.stop()
+        finally:
+            self.collector.stop()
+
+    def __getattr__(self, item: str) -> Any:
+        return getattr(self.collector, item)
 
 
 # -- scheduler: KPI and SLA jobs (kpis/); other packages add periodic jobs in tower/scheduling.py ---

@@ -69,6 +69,13 @@ class TowerSettings(BaseSettings):
         """Where the dashboard and its JSON API are reached: ``web.public_url``, else host and port."""
         return self.web.public_url or f"http://{self.web.host}:{self.web.port}"
 
+    def local_collector(self) -> tuple[str, str]:
+        """The collector address and first token of these settings (what a local agent talks to)."""
+        host = self.collector.host
+        host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+        tokens = self.collector.tokens
+        return f"http://{host}:{self.collector.http_port}", (tokens[0].get_secret_value() if tokens else "")
+
     def alert_settings(self) -> AlertSettings:
         """The alert settings, with links pointing at the dashboard's public URL unless set otherwise."""
         if self.alerts.external_url:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner, Result
 from collector.testing import running_collector
 from storage import Store
 from tower.cli import app
-from tower.simulate import LiveStatus
+from tower.commands.simulate import LiveStatus
 from tracing.simulator import Simulator, SimulatorConfig
 
 ROW = re.compile(r"^[│|]\s*(\S+)\s*[│|]\s*(\S+)\s*[│|]\s*(SO-\d+)\s*[│|]\s*(\S+(?: \S+)?)\s*[│|]\s*$")

@@ -10,8 +10,8 @@ from orderspans import standard_order
 
 from kpis.policy import load_policy
 from storage import StorageSettings, Store
+from tower.commands.trace import TraceError, lookup_in_store, lookup_via_api
 from tower.settings import TowerSettings
-from tower.trace import TraceError, lookup_in_store, lookup_via_api
 from tower.web_service import WebService
 from web.settings import Role
 

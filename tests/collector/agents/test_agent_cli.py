@@ -15,9 +15,7 @@ from tracing import conventions as c
 
 # ``tower agent ...`` without loading every other command (the same typer app ``tower`` mounts);
 # the first test runs the real ``tower`` entry point.
-_AGENT_ONLY = (
-    "import sys; from tower.agent import agent_app; agent_app(sys.argv[2:], prog_name='tower agent')"
-)
+_AGENT_ONLY = "import sys; from tower.commands.agent import app; app(sys.argv[2:], prog_name='tower agent')"
 
 
 def tower(

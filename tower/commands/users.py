@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from tower import runtime
+from tower.commands.options import ConfigOption
 from web.accounts import AccountError, Accounts, check_password, hash_password
 from web.settings import Role
 
-users_app = typer.Typer(help="Dashboard users: add, list, disable, hash a password.", no_args_is_help=True)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="YAML config file (also TOWER_CONFIG).", envvar="TOWER_CONFIG"),
-]
+app = typer.Typer(
+    name="users", help="Dashboard users: add, list, disable, hash a password.", no_args_is_help=True
+)
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -32,7 +29,7 @@ def _read_password(password_stdin: bool) -> str:
     return password
 
 
-@users_app.command("add")
+@app.command("add")
 def add(
     username: Annotated[str, typer.Argument(help="Login name (letters, digits, . _ @ -).")],
     role: Annotated[Role, typer.Option("--role", help="viewer, ops or admin.")] = Role.ADMIN,
@@ -55,7 +52,7 @@ def add(
     typer.echo(f"user {user.username} ({user.role.value}) saved; log in at the dashboard")
 
 
-@users_app.command("list")
+@app.command("list")
 def list_users(config: ConfigOption = None) -> None:
     """List dashboard users (configuration and store)."""
     settings = runtime.settings_or_exit(config)
@@ -68,7 +65,7 @@ def list_users(config: ConfigOption = None) -> None:
         typer.echo(f"{user.username}\t{user.role.value}\t{user.source}{state}")
 
 
-@users_app.command("disable")
+@app.command("disable")
 def disable(username: str, config: ConfigOption = None) -> None:
     """Disable a stored user: their sessions stop working within seconds."""
     settings = runtime.settings_or_exit(config)
@@ -80,7 +77,7 @@ def disable(username: str, config: ConfigOption = None) -> None:
     typer.echo(f"user {username} disabled")
 
 
-@users_app.command("hash")
+@app.command("hash")
 def hash_command(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")

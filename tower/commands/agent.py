@@ -1,4 +1,5 @@
-"""``tower agent edi|carrier|poller``: run one agent standalone, and the agents inside ``tower serve``.
+"""``tower agent edi|carrier|poller``: run one agent standalone (``tower serve`` runs the enabled
+agents with its collector role, see :class:`tower.roles.CollectorWithAgents`).
 
 Standalone agents send OTLP to ``--endpoint`` (default: the configured agent export endpoint, else
 the local collector address from the settings) with ``--token``; they need no store.
@@ -17,20 +18,17 @@ from pydantic import BaseModel, ValidationError
 
 from collector.agents.settings import ExportSettings
 from tower import runtime
-from tower.settings import TowerSettings
+from tower.commands.options import ConfigOption
 
 if TYPE_CHECKING:  # the agents (SQLAlchemy, uvicorn, pyx12) load only when an agent runs
-    from collector.agents.runtime import Agent, AgentsService
+    from collector.agents.runtime import Agent
 
-agent_app = typer.Typer(
+app = typer.Typer(
+    name="agent",
     help="Run an agent for a system that cannot be instrumented (EDI files, carrier webhooks, DB pollers).",
     no_args_is_help=True,
 )
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="YAML config file (also TOWER_CONFIG).", envvar="TOWER_CONFIG"),
-]
 EndpointOption = Annotated[
     str | None, typer.Option("--endpoint", help="Collector base URL, e.g. http://127.0.0.1:4318.")
 ]
@@ -38,14 +36,6 @@ TokenOption = Annotated[
     str | None, typer.Option("--token", help="Collector bearer token.", envvar="TOWER_AGENT_TOKEN")
 ]
 OnceOption = Annotated[bool, typer.Option("--once", help="Process what is there now, then exit.")]
-
-
-def local_endpoint(settings: TowerSettings) -> tuple[str, str]:
-    """The collector address and first token of these settings (what a local agent talks to)."""
-    host = settings.collector.host
-    host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
-    tokens = settings.collector.tokens
-    return f"http://{host}:{settings.collector.http_port}", (tokens[0].get_secret_value() if tokens else "")
 
 
 def _export(base: ExportSettings, endpoint: str | None, token: str | None) -> ExportSettings:
@@ -83,7 +73,7 @@ def _run_until_signal(agent: Agent) -> None:
         agent.stop()
 
 
-@agent_app.command("edi")
+@app.command("edi")
 def edi(
     config: ConfigOption = None,
     inbound: Annotated[
@@ -118,7 +108,7 @@ def edi(
     missing = [str(d) for d in (*edi_settings.inbound_dirs, *edi_settings.outbound_dirs) if not d.is_dir()]
     if missing:
         runtime.fail(f"not a directory: {', '.join(missing)}")
-    agent = agents_runtime.edi_agent(edi_settings, settings.storage.data_dir, *local_endpoint(settings))
+    agent = agents_runtime.edi_agent(edi_settings, settings.storage.data_dir, *settings.local_collector())
     if once:
         report = agent.scan_once()
         agent.ledger.close()
@@ -130,7 +120,7 @@ def edi(
     _run_until_signal(agent)
 
 
-@agent_app.command("carrier")
+@app.command("carrier")
 def carrier(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option("--host", help="Bind address.")] = None,
@@ -150,12 +140,12 @@ def carrier(
     if port is not None:
         update["port"] = port
     agent = agents_runtime.carrier_agent(
-        _with(base, update), settings.storage.data_dir, *local_endpoint(settings)
+        _with(base, update), settings.storage.data_dir, *settings.local_collector()
     )
     _run_until_signal(agent)
 
 
-@agent_app.command("poller")
+@app.command("poller")
 def poller(
     config: ConfigOption = None,
     name: Annotated[
@@ -180,7 +170,7 @@ def poller(
         agent = agents_runtime.poller_agent(
             _with(base, {"export": _export(base.export, endpoint, token)}),
             settings.storage.data_dir,
-            *local_endpoint(settings),
+            *settings.local_collector(),
         )
     except PollerConfigError as exc:
         runtime.fail(str(exc))
@@ -192,52 +182,6 @@ def poller(
         typer.echo(f"exported {rows} row(s); cursor {agent.cursor!r}")
         return
     _run_until_signal(agent)
-
-
-class CollectorWithAgents:
-    """A collector service plus the enabled agents, started after it so they can reach its real port."""
-
-    def __init__(self, collector: Any, settings: TowerSettings) -> None:
-        self.collector = collector
-        self.settings = settings
-        self.name = getattr(collector, "name", "collector")
-        self.agents: AgentsService | None = None
-
-    def start(self) -> None:
-        from collector.agents import runtime as agents_runtime
-
-        self.collector.start()
-        endpoint, token = local_endpoint(self.settings)
-        endpoint = getattr(self.collector, "http_endpoint", None) or endpoint
-        agents = agents_runtime.build_agents(
-            self.settings.collector.agents, self.settings.storage.data_dir, endpoint, token
-        )
-        if agents:
-            self.agents = agents_runtime.AgentsService(agents)
-            try:
-                self.agents.start()
-            except BaseException:
-                self.collector.stop()  # serve only stops services whose start() returned
-                raise
-
-    def stop(self) -> None:
-        try:
-            if self.agents is not None:
-                self.agents.stop()
-        finally:
-            self.collector.stop()
-
-    def __getattr__(self, item: str) -> Any:
-        return getattr(self.collector, item)
-
-
-def with_agents(factory: Any) -> Any:
-    """Wrap a collector-role factory so that ``tower serve`` also runs the configured agents."""
-
-    def build(settings: TowerSettings, store: Any) -> CollectorWithAgents:
-        return CollectorWithAgents(factory(settings, store), settings)
-
-    return build
 
 
 logging.getLogger("tower.agents").addHandler(logging.NullHandler())

@@ -272,6 +272,10 @@ def print_summary(summary: dict[str, Any]) -> None:
 # -- the command ----------------------------------------------------------------------------------
 
 
+app = typer.Typer()
+
+
+@app.command("simulate")
 def simulate_command(
     url: Annotated[
         str | None,

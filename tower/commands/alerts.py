@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -25,19 +24,17 @@ from alerts.preview import RulePreview, preview_rule
 from alerts.rules import RulesConfig, RulesError, load_config, parse_duration, refused_targets
 from storage import Store, StoreError, StoreLockedError, open_store
 from tower import runtime
+from tower.commands.options import ConfigOption
 from tower.settings import TowerSettings
 
-alerts_app = typer.Typer(
+app = typer.Typer(
+    name="alerts",
     help="Alert rules and on-call: check, list, test a rule, notification log, silence, acknowledge.",
     no_args_is_help=True,
 )
 silence_app = typer.Typer(help="Silences: add, list, expire.", no_args_is_help=True)
-alerts_app.add_typer(silence_app, name="silence")
+app.add_typer(silence_app, name="silence")
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="YAML config file (also TOWER_CONFIG).", envvar="TOWER_CONFIG"),
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 TokenOption = Annotated[
     str | None,
@@ -142,7 +139,7 @@ def _parse(adapter: TypeAdapter[Any], data: Any, what: str) -> Any:
 # -- commands ---------------------------------------------------------------------------------------
 
 
-@alerts_app.command("check")
+@app.command("check")
 def check(config: ConfigOption = None) -> None:
     """Validate the rules file (file, line and field of problems) and its notification targets."""
     settings = runtime.settings_or_exit(config)
@@ -159,7 +156,7 @@ def check(config: ConfigOption = None) -> None:
     )
 
 
-@alerts_app.command("list")
+@app.command("list")
 def list_command(
     config: ConfigOption = None,
     states: Annotated[
@@ -204,7 +201,7 @@ def list_command(
         )
 
 
-@alerts_app.command("test")
+@app.command("test")
 def test_command(
     rule: Annotated[str, typer.Argument(help="Rule name.")],
     config: ConfigOption = None,
@@ -250,7 +247,7 @@ def test_command(
         typer.echo(json.dumps(p["payload"], indent=2, default=str))
 
 
-@alerts_app.command("log")
+@app.command("log")
 def log_command(
     config: ConfigOption = None,
     receiver: Annotated[str, typer.Option("--receiver", help="Only this receiver.")] = "",
@@ -282,7 +279,7 @@ def log_command(
         )
 
 
-@alerts_app.command("ack")
+@app.command("ack")
 def ack(
     fingerprint: Annotated[str, typer.Argument(help="Alert fingerprint (see `tower alerts list`).")],
     by: Annotated[str, typer.Option("--by", help="Who acknowledges (through the API: the token's name).")],

@@ -24,9 +24,10 @@ from rich.table import Table
 from storage import Store
 from storage.lock import announce
 from tower import runtime
+from tower.commands.options import ConfigOption
+from tower.commands.simulate import KeySamples, LiveStatus, backfill, live
 from tower.roles import Service, build_services
 from tower.settings import TowerSettings
-from tower.simulate import KeySamples, LiveStatus, backfill, live
 from tracing.simulator import Simulator, SimulatorConfig
 from tracing.sinks import OtlpSink, SinkError
 
@@ -247,11 +248,12 @@ def _print_where_to_look(
             console.print(f"log in as [bold]{login.user}[/] with password [bold]{login.password}[/]")
 
 
+app = typer.Typer()
+
+
+@app.command("demo")
 def demo_command(
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="YAML config file (also TOWER_CONFIG).", envvar="TOWER_CONFIG"),
-    ] = None,
+    config: ConfigOption = None,
     data_dir: Annotated[
         Path, typer.Option("--data-dir", help="Where the demo's embedded store lives (emptied at start).")
     ] = Path(".tower-demo"),

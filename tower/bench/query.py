@@ -34,7 +34,7 @@ from tower import runtime
 from tracing.crosswalk import fetch_trace_spans
 from tracing.timeline import find_orders, order_timeline
 
-SQL = SqlFiles("tower.queries")
+SQL = SqlFiles("tower.bench.queries")
 SPANS_PER_ORDER = 10
 CHUNK_ORDERS = 200_000
 DAY_NS = 86_400 * 1_000_000_000
@@ -47,7 +47,7 @@ def _md5_hex(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
-# key type -> the key of order n (the generator's formulas, see tower/queries/bench_order_spans.sql)
+# key type -> the key of order n (the generator's formulas, see tower/bench/queries/bench_order_spans.sql)
 KEYS: dict[str, Callable[[int], str]] = {
     "order.id": lambda n: f"SO-{1_000_000 + n}",
     "order.customer_po": lambda n: f"PO-{7_000_000 + n}",

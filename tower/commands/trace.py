@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import httpx
+import typer
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
@@ -21,6 +22,7 @@ from rich.text import Text
 
 from storage import Store, StoreError, StoreLockedError, open_store
 from tower import runtime
+from tower.commands.options import ConfigOption
 from tower.settings import TowerSettings
 from tracing.timeline import (
     CrosswalkError,
@@ -321,3 +323,37 @@ def render_timeline(t: Timeline, console: Console) -> None:
 
 def _ns(value: Any) -> int:
     return int(value.timestamp() * 1_000_000) * 1000
+
+
+# -- the command ------------------------------------------------------------------------------
+
+app = typer.Typer()
+
+
+@app.command()
+def trace(
+    key: Annotated[
+        str,
+        typer.Argument(
+            help="Any key: order number, PO, EDI control number, shipment, tracking or invoice number."
+        ),
+    ],
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the matches and timelines as JSON.")] = False,
+    api: Annotated[
+        str | None,
+        typer.Option(
+            "--api",
+            help="Ask a running tower's API (default: the store, or the API of the tower holding it).",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="API token for --api.", envvar="TOWER_API_TOKEN")
+    ] = None,
+    max_orders: Annotated[
+        int, typer.Option("--max-orders", min=1, help="Timelines to show when a key matches several orders.")
+    ] = 5,
+) -> None:
+    """Show an order's journey across every system: hops, waits at handoffs, state. Exit 1 when nothing matches."""
+    settings = runtime.settings_or_exit(config)
+    raise typer.Exit(run(settings, key, as_json=as_json, api=api, token=token, max_orders=max_orders))

@@ -9,15 +9,12 @@ Prints JSON.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Any
-
-import typer
+from typing import Any
 
 from storage import StorageSettings, open_store
 from tower import runtime
@@ -104,26 +101,3 @@ def _otlp(store: Any, base: Path, orders: int, days: float) -> dict[str, Any]:
 
 def _stderr(message: str) -> None:
     sys.stderr.write(message + "\n")
-
-
-def bench_simulator_command(
-    orders: Annotated[
-        int, typer.Option("--orders", min=1, help="Orders generated and written directly.")
-    ] = 20_000,
-    days: Annotated[float, typer.Option("--days", min=0.01, help="Days of history they span.")] = 30.0,
-    otlp_orders: Annotated[int, typer.Option("--otlp-orders", min=1, help="Orders sent over OTLP.")] = 2_000,
-    work_dir: Annotated[
-        Path | None, typer.Option("--work-dir", help="Where the temporary store goes. Default: a temp dir.")
-    ] = None,
-    fill_spans: Annotated[
-        int,
-        typer.Option(
-            "--fill-spans",
-            min=0,
-            help="Also time fill_store (base history + copies in ClickHouse) to this many spans.",
-        ),
-    ] = 0,
-) -> None:
-    """Simulator throughput: spans generated/s, written to the store/s, and through OTLP/s (JSON)."""
-    figures = run_bench(orders, days, otlp_orders, work_dir, fill_spans)
-    sys.stdout.write(json.dumps(figures, indent=2) + "\n")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from kpis.jobs import JOB_NAMES, JobResult, Window
 from tower import runtime
+from tower.commands.options import ConfigOption
 
-kpis_app = typer.Typer(help="KPI and SLA jobs.", no_args_is_help=True)
+app = typer.Typer(name="kpis", help="KPI and SLA jobs.", no_args_is_help=True)
 
 
 def _moment(value: str | None, option: str) -> datetime | None:
@@ -29,12 +29,9 @@ def _moment(value: str | None, option: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-@kpis_app.command("run")
+@app.command("run")
 def run_command(
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="YAML config file (also TOWER_CONFIG).", envvar="TOWER_CONFIG"),
-    ] = None,
+    config: ConfigOption = None,
     job: Annotated[
         list[str] | None,
         typer.Option("--job", "-j", help=f"Job(s) to run (default: all in order): {', '.join(JOB_NAMES)}."),

@@ -28,7 +28,7 @@ from alerts.settings import AlertSettings
 from alerts.ssrf import TargetPolicy, guarded_client
 from storage import StorageSettings, open_store
 from tower import runtime
-from tower.bench_query import generate
+from tower.bench.query import generate
 
 RULES = """
 rules:

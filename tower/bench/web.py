@@ -27,7 +27,7 @@ from kpis.jobs import KpiEngine
 from kpis.policy import Policy, load_policy
 from storage import StorageSettings, open_store
 from tower import runtime
-from tower.bench_query import KEYS, _percentiles, _retained, generate
+from tower.bench.query import KEYS, _percentiles, _retained, generate
 from tower.settings import TowerSettings
 from tower.web_service import WebService
 from web.accounts import Accounts
