@@ -28,7 +28,7 @@ def build_scheduler(settings: TowerSettings, store: Store, policy: Policy) -> Sc
     if settings.kpis.enabled:
         add_kpi_jobs(scheduler, kpi_engine(settings, store, policy), settings.kpis.interval_s)
     if settings.alerts.rules_file is not None:
-        scheduler.add_job("alerts_evaluate", alert_job(settings, store, policy), settings.alerts.tick_seconds)
+        scheduler.add_job("alerts_evaluate", alert_job(settings, store, policy), settings.alerts.tick_s)
     return scheduler
 
 

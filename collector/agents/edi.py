@@ -4,7 +4,7 @@ One span per interchange (the batch: its control number, its orders' POs and ids
 per transaction set (850 capture, 855 acknowledge, 856 ship, 810 invoice, 997 acknowledge) carrying
 the business keys, plus exception children for envelope errors and 997 rejections.
 
-A file is read only once it is stable: not modified for ``settle_seconds`` (by its mtime, or as
+A file is read only once it is stable: not modified for ``settle_s`` (by its mtime, or as
 observed across scans) and, when an earlier scan saw it, unchanged since then; names with a
 partial suffix (``.tmp``, ``.part``, ...) or a leading dot are never read. A file is recorded in the processed-files
 ledger (name + size + sha256) only after the collector accepted its spans, so a restart neither
@@ -158,7 +158,7 @@ class EdiAgent:
                 self.scan_once()
             except Exception:  # the agent keeps running whatever one scan met
                 log.exception("EDI scan failed")
-            self._stop.wait(self.settings.poll_seconds)
+            self._stop.wait(self.settings.poll_s)
 
     # -- scanning ---------------------------------------------------------------------------
     def _candidates(self) -> Iterator[tuple[Path, str]]:
@@ -203,9 +203,9 @@ class EdiAgent:
             unchanged = seen is not None and (seen.size, seen.mtime_ns) == (st.st_size, st.st_mtime_ns)
             if seen is None or not unchanged:
                 self._watch[path] = seen = _Seen(st.st_size, st.st_mtime_ns, now)
-            # stable: not modified for settle_seconds (by its mtime, or as observed across scans) and,
+            # stable: not modified for settle_s (by its mtime, or as observed across scans) and,
             # when an earlier scan saw it, unchanged since then
-            settle = self.settings.settle_seconds
+            settle = self.settings.settle_s
             quiet = time.time_ns() - st.st_mtime_ns >= settle * 1e9
             settled = (unchanged and (quiet or now - seen.since >= settle)) or (first_sight and quiet)
             if settle > 0 and not settled:

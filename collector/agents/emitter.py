@@ -91,13 +91,13 @@ class _Collect(SpanProcessor):
         self.spans.append(span)
 
 
-def otlp_exporter(endpoint: str, token: str = "", timeout_seconds: float = 10.0) -> OTLPSpanExporter:
+def otlp_exporter(endpoint: str, token: str = "", timeout_s: float = 10.0) -> OTLPSpanExporter:
     """OTLP/HTTP exporter to ``<endpoint>/v1/traces`` with a bearer token when one is given."""
     url = endpoint.rstrip("/")
     if not url.endswith("/v1/traces"):
         url += "/v1/traces"
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    return OTLPSpanExporter(endpoint=url, headers=headers, timeout=timeout_seconds)
+    return OTLPSpanExporter(endpoint=url, headers=headers, timeout=timeout_s)
 
 
 class Emitter:

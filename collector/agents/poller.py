@@ -208,7 +208,7 @@ class Poller:
                 log.warning("%s: export failed, will retry: %s", self.name, exc)
             except Exception:
                 log.exception("%s: poll failed", self.name)
-            self._stop.wait(self.settings.poll_seconds)
+            self._stop.wait(self.settings.poll_s)
 
     def stop(self) -> None:
         self._stop.set()

@@ -37,7 +37,7 @@ def test_serve_runs_alert_evaluation_and_notifies(tmp_path: Path) -> None:
             "TOWER_STORAGE__DATA_DIR": str(tmp_path / "data"),
             "TOWER_ALERTS__RULES_FILE": str(rules),
             "TOWER_ALERTS__ALLOW_PRIVATE_TARGETS": "true",
-            "TOWER_ALERTS__TICK_SECONDS": "1",
+            "TOWER_ALERTS__TICK_S": "1",
             "TOWER_ALERTS__EXTERNAL_URL": "https://tower.example.com",
             "TOWER_KPIS__ENABLED": "false",
         }

@@ -99,7 +99,7 @@ def test_simulated_edi_files_are_found_by_control_number_in_the_timeline(
         OtlpSink(endpoint=collector.http_endpoint, token="e2e-token").send(others)
         emitter = Emitter(otlp_exporter(collector.http_endpoint, "e2e-token"), "edi-gateway", "edi")
         agent = EdiAgent(
-            EdiAgentSettings(inbound_dirs=[tmp_path / "inbound"], settle_seconds=0),
+            EdiAgentSettings(inbound_dirs=[tmp_path / "inbound"], settle_s=0),
             emitter,
             tmp_path / "state",
         )
@@ -172,8 +172,8 @@ def test_tower_serve_runs_the_configured_agents_with_the_collector(store: Store,
                     "edi": {
                         "enabled": True,
                         "inbound_dirs": [str(inbound)],
-                        "settle_seconds": 0,
-                        "poll_seconds": 0.1,
+                        "settle_s": 0,
+                        "poll_s": 0.1,
                     },
                     "carrier": {"enabled": True, "port": webhook_port, "secret": "whsec-e2e"},
                     "pollers": [
@@ -183,7 +183,7 @@ def test_tower_serve_runs_the_configured_agents_with_the_collector(store: Store,
                             "url": f"sqlite:///{tmp_path / 'erp.db'}",
                             "table": "picks",
                             "cursor_column": "seq",
-                            "poll_seconds": 0.1,
+                            "poll_s": 0.1,
                             "system_kind": "wms",
                             "system_instance": "wms-main",
                             "mapping": {

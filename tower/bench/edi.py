@@ -63,9 +63,7 @@ def run_bench(files: int = 200, orders: int = 20, work_dir: Path | None = None) 
         migrate(store, KEY_ATTRIBUTES)
         with running_collector(store, base / "spool") as collector:
             emitter = Emitter(otlp_exporter(collector.http_endpoint), "edi-gateway", "edi")
-            agent = EdiAgent(
-                EdiAgentSettings(inbound_dirs=[inbound], settle_seconds=2), emitter, base / "state"
-            )
+            agent = EdiAgent(EdiAgentSettings(inbound_dirs=[inbound], settle_s=2), emitter, base / "state")
             started = time.perf_counter()
             report = agent.scan_once()
             agent_s = time.perf_counter() - started

@@ -100,7 +100,7 @@ def edi(
             "inbound_dirs": inbound or settings.collector.agents.edi.inbound_dirs,
             "outbound_dirs": outbound or settings.collector.agents.edi.outbound_dirs,
             "export": _export(settings.collector.agents.edi.export, endpoint, token),
-            **({"settle_seconds": settle} if settle is not None else {}),
+            **({"settle_s": settle} if settle is not None else {}),
         },
     )
     if not edi_settings.inbound_dirs and not edi_settings.outbound_dirs:

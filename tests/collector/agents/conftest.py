@@ -126,7 +126,7 @@ def sink() -> Iterator[OtlpSink]:
 @pytest.fixture
 def make_emitter(sink: OtlpSink):  # type: ignore[no-untyped-def]
     def make(service: str = "edi-gateway", kind: str = "edi", timeout: float = 2) -> Emitter:
-        return Emitter(otlp_exporter(sink.url, "agent-token", timeout_seconds=timeout), service, kind)
+        return Emitter(otlp_exporter(sink.url, "agent-token", timeout_s=timeout), service, kind)
 
     return make
 

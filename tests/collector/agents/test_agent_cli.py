@@ -75,7 +75,7 @@ def test_edi_once_reports_an_unreachable_collector_and_keeps_the_file(tmp_path: 
         "--endpoint",
         "http://127.0.0.1:9",
         data_dir=tmp_path,
-        TOWER_COLLECTOR__AGENTS__EDI__EXPORT__TIMEOUT_SECONDS="1",
+        TOWER_COLLECTOR__AGENTS__EDI__EXPORT__TIMEOUT_S="1",
     )
     assert result.returncode == 1
     assert "failed 1" in result.stdout
@@ -93,7 +93,7 @@ def test_edi_without_directories_is_a_clear_error(tmp_path: Path) -> None:
         "agent", "edi", "--once", "--inbound", str(tmp_path), "--settle", "-5", data_dir=tmp_path
     )
     assert negative.returncode == 2
-    assert "invalid value for settle_seconds: Input should be greater than or equal to 0" in negative.stderr
+    assert "invalid value for settle_s: Input should be greater than or equal to 0" in negative.stderr
 
 
 def test_poller_once_from_a_config_file(tmp_path: Path, sink: Any) -> None:

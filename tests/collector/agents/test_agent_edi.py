@@ -19,7 +19,7 @@ def make_agent(tmp_path: Path, make_emitter: Any, **overrides: Any) -> EdiAgent:
     settings = EdiAgentSettings(
         inbound_dirs=[tmp_path / "in"],
         outbound_dirs=[tmp_path / "out"],
-        settle_seconds=overrides.pop("settle_seconds", 0),
+        settle_s=overrides.pop("settle_s", 0),
         **overrides,
     )
     (tmp_path / "in").mkdir(parents=True, exist_ok=True)
@@ -220,7 +220,7 @@ def test_200_mb_file_under_a_raised_limit_is_streamed_not_slurped(
 def test_files_still_being_written_are_not_read_early(
     tmp_path: Path, sink: Any, make_emitter: Any, fixtures_dir: Path
 ) -> None:
-    agent = make_agent(tmp_path, make_emitter, settle_seconds=0.3)
+    agent = make_agent(tmp_path, make_emitter, settle_s=0.3)
     data = (fixtures_dir / "856_asn.x12").read_bytes()
     partial_named = tmp_path / "out" / "asn.x12.part"
     partial_named.write_bytes(data)  # partial suffix: never read whatever its age
@@ -295,7 +295,7 @@ def test_span_ids_are_derived_from_the_file_so_a_resend_is_identical(
 def test_agent_thread_keeps_running_after_bad_files(
     tmp_path: Path, sink: Any, make_emitter: Any, drop: Any
 ) -> None:
-    agent = make_agent(tmp_path, make_emitter, poll_seconds=0.05)
+    agent = make_agent(tmp_path, make_emitter, poll_s=0.05)
     agent.start()
     try:
         (tmp_path / "in" / "junk.x12").write_bytes(b"\x00\xff" * 100)
