@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import (
@@ -32,6 +31,7 @@ from alerts.matchers import Matcher, MatcherError, parse_matcher
 from alerts.settings import AlertSettings
 from alerts.ssrf import TargetPolicy, check_scheme, check_target
 from alerts.timeintervals import TimeInterval
+from storage import yamlfile
 
 MAX_RULES_FILE_BYTES = 2_000_000
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
@@ -493,26 +493,17 @@ def load_rules(path: Path | str) -> RulesConfig:
     """Read and validate a rules file; raise :class:`RulesError` naming line and field."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise RulesError(f"rules file {path} cannot be read: {exc.strerror or exc}") from None
-    if len(raw) > MAX_RULES_FILE_BYTES:
-        raise RulesError(f"rules file {path} is larger than {MAX_RULES_FILE_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise RulesError(f"rules file {path} is not UTF-8 text") from None
+        text = yamlfile.read_text(path, "rules", MAX_RULES_FILE_BYTES)
+    except yamlfile.YamlFileError as exc:
+        raise RulesError(str(exc)) from None
     return parse_rules(text, str(path))
 
 
 def parse_rules(text: str, source: str = "<rules>") -> RulesConfig:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise RulesError(f"{source}{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+        data, node = yamlfile.parse(text, source)
+    except yamlfile.YamlSyntaxError as exc:
+        raise RulesError(str(exc)) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -520,38 +511,14 @@ def parse_rules(text: str, source: str = "<rules>") -> RulesConfig:
     try:
         return RulesConfig.model_validate(data)
     except ValidationError as exc:
-        raise RulesError(_describe(exc, node, source)) from None
+        raise RulesError(
+            "; ".join(
+                f"{source}{f' line {p.line}' if p.line else ''}: {_field(p.loc) or 'file'}: {p.message}"
+                for p in yamlfile.problems(exc, node)
+            )
+        ) from None
 
 
-def _describe(exc: ValidationError, node: yaml.Node | None, source: str) -> str:
-    lines = []
-    for error in exc.errors():
-        loc = [p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-        line = _line_of(node, loc)
-        field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown field"
-        lines.append(f"{source}{f' line {line}' if line else ''}: {field or 'file'}: {message}")
-    return "; ".join(lines)
-
-
-def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
-    best = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            found = None
-            for key, value in node.value:
-                if key.value == part or (isinstance(part, str) and key.value == part.rstrip("_")):
-                    found = (key, value)
-                    break
-            if found is None:
-                return best
-            best = found[0].start_mark.line + 1
-            node = found[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            best = node.start_mark.line + 1
-        else:
-            return best
-    return best
+def _field(loc: tuple[Any, ...]) -> str:
+    """``rules[0].params``: list indexes in brackets, as the rules file's users write them."""
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")

@@ -23,6 +23,7 @@ from pydantic_settings import (
 from alerts.settings import AlertSettings
 from collector.settings import CollectorSettings
 from kpis.settings import KpiSettings
+from storage import yamlfile
 from storage.settings import StorageSettings
 from web.settings import WebSettings
 
@@ -102,18 +103,16 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> To
 
 
 def _check_config_file(path: Path) -> None:
+    """The file exists, is YAML and a mapping (the settings source itself ignores a missing file)."""
     if not path.is_file():
         raise SettingsError(f"config file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise SettingsError(
-            f"config file {path}{where} is not valid YAML: {getattr(exc, 'problem', exc)}"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"config file {path} cannot be read: {exc}") from None
+        data, _ = yamlfile.parse(yamlfile.read_text(path, "config"), str(path))
+    except yamlfile.YamlSyntaxError as exc:
+        where = f" line {exc.line}" if exc.line else ""
+        raise SettingsError(f"config file {path}{where} is not valid YAML: {exc.problem}") from None
+    except yamlfile.YamlFileError as exc:
+        raise SettingsError(str(exc)) from None
     if data is not None and not isinstance(data, dict):
         raise SettingsError(f"config file {path} must be a mapping of sections, got {type(data).__name__}")
 

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-import yaml
 from pydantic import ValidationError
 
 from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter, now_ns
 from collector.agents.settings import PollerAgentSettings, RowMapping
 from collector.agents.state import read_json, write_json_atomic
+from storage import yamlfile
 from tracing import conventions as c
 
 log = logging.getLogger("tower.agents.poller")
@@ -38,15 +38,16 @@ class PollerConfigError(ValueError):
 def load_mapping(path: Path) -> RowMapping:
     """Read and validate a YAML row mapping; raises :class:`PollerConfigError` with one clear line."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise PollerConfigError(f"mapping file {path}: {exc}") from None
+        data, node = yamlfile.parse(yamlfile.read_text(path, "mapping"), f"mapping file {path}")
+    except yamlfile.YamlFileError as exc:
+        raise PollerConfigError(str(exc)) from None
     try:
-        return RowMapping.model_validate(data)
+        return RowMapping.model_validate(data or {})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "mapping"
-        raise PollerConfigError(f"mapping file {path}: {where}: {first['msg']}") from None
+        first = yamlfile.problems(exc, node)[0]
+        where = ".".join(str(p) for p in first.loc) or "mapping"
+        line = f" line {first.line}" if first.line else ""
+        raise PollerConfigError(f"mapping file {path}{line}: {where}: {first.message}") from None
 
 
 def _ns(value: Any) -> int | None:
