@@ -32,6 +32,7 @@ from alerts.settings import AlertSettings
 from alerts.ssrf import TargetPolicy, check_scheme, check_target
 from alerts.timeintervals import TimeInterval
 from storage import yamlfile
+from storage.errors import TowerError
 
 MAX_RULES_FILE_BYTES = 2_000_000
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
@@ -41,7 +42,7 @@ _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TEMPLATES = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
 
 
-class RulesError(ValueError):
+class RulesError(TowerError, ValueError):
     """The rules file is invalid; the message names file, line and field."""
 
 

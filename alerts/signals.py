@@ -16,12 +16,13 @@ from alerts.rules import LATENCY_QUANTILES, SEGMENTS, Rule
 from kpis import reports as kpi
 from kpis.policy import Policy
 from storage import SqlFiles, Store
+from storage.errors import TowerError
 
 SQL = SqlFiles("alerts.queries")
 NO_DATA_LABEL = "alert_reason"
 
 
-class SignalError(RuntimeError):
+class SignalError(TowerError, RuntimeError):
     """A signal could not be evaluated (missing source, bad data); the message says why."""
 
 

@@ -25,17 +25,19 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.errors import TowerError
+
 log = logging.getLogger("collector.spool")
 
 _HEADER = struct.Struct("<III")  # payload length, crc32 of payload, rows
 SUFFIX = ".wal"
 
 
-class SpoolFull(RuntimeError):
+class SpoolFull(TowerError, RuntimeError):
     """The spool holds ``max_bytes`` not yet written to the store."""
 
 
-class SpoolClosed(RuntimeError):
+class SpoolClosed(TowerError, RuntimeError):
     """The spool is stopping."""
 
 

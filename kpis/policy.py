@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from storage import yamlfile
+from storage.errors import TowerError
 
 DEFAULT_POLICY = "default_policy.yaml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -32,7 +33,7 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
-class PolicyError(ValueError):
+class PolicyError(TowerError, ValueError):
     """The policy file is invalid; the message names the file, line and field."""
 
 

@@ -19,13 +19,14 @@ from pydantic import BaseModel, Field
 from kpis.jobs import JOB_NAMES, KpiEngine
 from kpis.policy import Policy
 from storage import SqlFiles, Store
+from storage.errors import TowerError
 
 SQL = SqlFiles("kpis.queries")
 EPOCH = datetime(1970, 1, 1)
 ACTIONS = ("assign", "comment", "resolve", "reopen")
 
 
-class ExceptionActionError(ValueError):
+class ExceptionActionError(TowerError, ValueError):
     """An assign/comment/resolve request was invalid (unknown exception, missing actor, ...)."""
 
 

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from storage.errors import TowerError
+
 _held: dict[Path, tuple[int, int]] = {}  # path -> (fd, refcount)
 _guard = threading.Lock()
 
 
-class DataDirLocked(RuntimeError):
+class DataDirLocked(TowerError, RuntimeError):
     """Another process holds the data directory."""
 
     def __init__(self, path: Path, holder: dict[str, Any]) -> None:

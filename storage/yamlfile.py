@@ -16,8 +16,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from storage.errors import TowerError
 
-class YamlFileError(ValueError):
+
+class YamlFileError(TowerError, ValueError):
     """The file cannot be read or is not valid YAML; the message names the file (and line)."""
 
 

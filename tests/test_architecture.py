@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import itertools
+import sys
+import types
 from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
+
+from storage.errors import TowerError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -224,3 +231,47 @@ def test_the_check_catches_a_planted_cycle(tmp_path: Path) -> None:
         "alerts/rules.py:5 -> alerts/signals.py:1 -> alerts/rules.py",
         "tower/commands/alerts.py:3 -> tower/serve.py:1 -> tower/roles.py:1 -> tower/commands/alerts.py",
     ]
+
+
+# -- one root exception ----------------------------------------------------------------------------
+
+
+def exceptions_outside_the_root(modules: Iterable[types.ModuleType]) -> list[str]:
+    """Exception classes defined in ``modules`` that do not derive from :class:`TowerError`.
+
+    Warning categories are not errors; the light instrumentation modules import OpenTelemetry only,
+    so their errors cannot derive from a class of ``storage``.
+    """
+    light = {relative.removesuffix(".py").replace("/", ".") for relative in LIGHT_MODULES}
+    found = []
+    for module in modules:
+        if module.__name__ in light:
+            continue
+        for name, value in vars(module).items():
+            if (
+                inspect.isclass(value)
+                and value.__module__ == module.__name__
+                and issubclass(value, BaseException)
+                and not issubclass(value, Warning | TowerError)
+            ):
+                found.append(f"{module.__name__}.{name}")
+    return sorted(found)
+
+
+def test_every_exception_class_derives_from_tower_error() -> None:
+    names = [name for name in project_modules(ROOT) if not name.endswith("__main__")]
+    assert exceptions_outside_the_root(importlib.import_module(name) for name in names) == []
+    assert sys.modules["tracing.instrument"].ConventionError.__mro__[1] is ValueError  # stays light
+
+
+def test_the_check_catches_an_exception_outside_the_root() -> None:
+    planted = types.ModuleType("kpis.planted")
+    exec(
+        "from storage.errors import TowerError\n"
+        "class Stray(ValueError): pass\n"
+        "class Rooted(TowerError, LookupError): pass\n"
+        "class Notice(UserWarning): pass\n"
+        "Imported = KeyError\n",
+        planted.__dict__,
+    )
+    assert exceptions_outside_the_root([planted]) == ["kpis.planted.Stray"]

@@ -24,13 +24,14 @@ from alerts.settings import AlertSettings
 from collector.settings import CollectorSettings
 from kpis.settings import KpiSettings
 from storage import yamlfile
+from storage.errors import TowerError
 from storage.settings import StorageSettings
 from web.settings import WebSettings
 
 CONFIG_ENV = "TOWER_CONFIG"
 
 
-class SettingsError(RuntimeError):
+class SettingsError(TowerError, RuntimeError):
     """Invalid settings; the message is one line naming the field and the problem."""
 
 

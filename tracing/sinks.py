@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
+from storage.errors import TowerError
 from storage.schema import OTEL_TRACES_COLUMNS
 from tracing.records import SCOPE_NAME, SpanRecord, text_map
 
@@ -45,7 +46,7 @@ _KINDS = {
 _STATUS = {"Unset": StatusCode.UNSET, "Ok": StatusCode.OK, "Error": StatusCode.ERROR}
 
 
-class SinkError(RuntimeError):
+class SinkError(TowerError, RuntimeError):
     """The exporter did not accept a batch (after its own retries)."""
 
 

@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from storage import Store
+from storage.errors import TowerError
 from tracing import conventions as c
 from tracing.crosswalk import (
     CrosswalkError,
@@ -51,7 +52,7 @@ RESOLVED_OUTCOMES = frozenset(
 )
 
 
-class OrderNotFound(LookupError):
+class OrderNotFound(TowerError, LookupError):
     """No span of this order is stored."""
 
 

@@ -40,6 +40,7 @@ from starlette.routing import Route
 from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter
 from collector.agents.settings import CarrierAgentSettings, FieldMapping
 from collector.agents.state import OpenKeys, SeenIds
+from storage.errors import TowerError
 from tracing import conventions as c
 
 log = logging.getLogger("tower.agents.carrier")
@@ -107,7 +108,7 @@ AFTERSHIP = FieldMapping(
 PRESETS = {"easypost": EASYPOST, "aftership": AFTERSHIP}
 
 
-class WebhookError(Exception):
+class WebhookError(TowerError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
+from storage.errors import TowerError
 from tracing import conventions as c
 
 AttrValue = str | bool | int | float | Sequence[str]
@@ -30,7 +31,7 @@ AttrValue = str | bool | int | float | Sequence[str]
 AGENT_KIND = "tower.agent.kind"  # resource attribute: edi | carrier | poller
 
 
-class EmitError(RuntimeError):
+class EmitError(TowerError, RuntimeError):
     """The collector did not accept the spans; the source record must not be acknowledged."""
 
 

@@ -23,6 +23,7 @@ from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter, no
 from collector.agents.settings import PollerAgentSettings, RowMapping
 from collector.agents.state import read_json, write_json_atomic
 from storage import yamlfile
+from storage.errors import TowerError
 from tracing import conventions as c
 
 log = logging.getLogger("tower.agents.poller")
@@ -31,7 +32,7 @@ POLLER_SOURCE = "poller.source"  # table name or "query"
 POLLER_CURSOR = "poller.cursor"
 
 
-class PollerConfigError(ValueError):
+class PollerConfigError(TowerError, ValueError):
     """The mapping file or the source is unusable; the message names the problem."""
 
 

@@ -24,6 +24,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from storage.errors import TowerError
 from tracing import conventions as c
 from tracing.records import SpanRecord
 from tracing.simulator import ExceptionRates, Simulator, SimulatorConfig
@@ -40,7 +41,7 @@ DEFAULT_URLS = {Protocol.HTTP: "http://127.0.0.1:4318", Protocol.GRPC: "http://1
 __all__ = ["KeySamples", "LiveStatus", "backfill", "live", "parse_rates", "run"]
 
 
-class SimulateError(RuntimeError):
+class SimulateError(TowerError, RuntimeError):
     """Bad options or an endpoint that does not take the spans; the message says which."""
 
 

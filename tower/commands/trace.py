@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from storage import Store, StoreError, StoreLockedError, open_store
+from storage.errors import TowerError
 from tower import runtime
 from tower.commands.options import ConfigOption
 from tower.settings import TowerSettings
@@ -38,7 +39,7 @@ MATCHES = TypeAdapter(list[OrderMatch])
 BAR_WIDTH = 32
 
 
-class TraceError(RuntimeError):
+class TraceError(TowerError, RuntimeError):
     """The lookup could not be done (bad key, unreachable API); the message says why."""
 
 
