@@ -32,7 +32,7 @@ from alerts.settings import AlertSettings
 from alerts.timeintervals import interval_contains
 from storage import Store
 
-log = logging.getLogger("alerts.dispatch")
+log = logging.getLogger(__name__)
 NFLOG_HORIZON = timedelta(days=30)
 DEFAULT_EXTERNAL_URL = "http://localhost:8080"
 

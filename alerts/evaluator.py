@@ -29,7 +29,7 @@ from alerts.ssrf import TargetPolicy, guarded_client
 from kpis.policy import Policy
 from storage import Store
 
-log = logging.getLogger("alerts.evaluator")
+log = logging.getLogger(__name__)
 RESOLVED_KEPT = timedelta(days=7)
 
 

@@ -33,7 +33,7 @@ from collector.settings import CollectorSettings
 from collector.spool import Spool, SpoolClosed, SpoolFull
 from storage.errors import TowerError
 
-log = logging.getLogger("collector")
+log = logging.getLogger(__name__)
 
 RefusalKind = Literal[
     "unauthenticated",

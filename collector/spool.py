@@ -27,7 +27,7 @@ from pathlib import Path
 
 from storage.errors import TowerError
 
-log = logging.getLogger("collector.spool")
+log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<III")  # payload length, crc32 of payload, rows
 SUFFIX = ".wal"

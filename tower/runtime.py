@@ -12,12 +12,18 @@ from typing import NoReturn
 from kpis.policy import Policy, PolicyError, load_policy
 from storage import Store, StoreError, StoreLockedError, open_store
 from storage.migrate import MigrationError, migrate
-
-__all__ = ["MigrationError", "fail", "migrate_store", "policy_or_exit", "settings_or_exit", "store_or_exit"]
 from tower.settings import SettingsError, TowerSettings, load_settings
 from tracing.conventions import KEY_ATTRIBUTES
 
-log = logging.getLogger("tower")
+__all__ = [
+    "MigrationError",
+    "configure_logging",
+    "fail",
+    "migrate_store",
+    "policy_or_exit",
+    "settings_or_exit",
+    "store_or_exit",
+]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -16,7 +16,7 @@ from storage.lock import announce
 from tower.roles import Service, build_services
 from tower.settings import TowerSettings
 
-log = logging.getLogger("tower.serve")
+log = logging.getLogger(__name__)
 
 
 def run(

@@ -16,7 +16,7 @@ from storage import Store
 from tower.settings import TowerSettings
 from web import create_app
 
-log = logging.getLogger("tower.web")
+log = logging.getLogger(__name__)
 SECRET_FILE = "web_secret_key"
 
 

@@ -61,7 +61,7 @@ __all__ = [
     "traceparent",
 ]
 
-log = logging.getLogger("tracing.instrument")
+log = logging.getLogger(__name__)
 
 INSTRUMENTATION_NAME = "order-control-tower.instrument"
 STRICT_ENV = "TOWER_TRACING_STRICT"

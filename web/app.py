@@ -34,7 +34,7 @@ from web.security import (
 )
 from web.settings import WebSettings
 
-log = logging.getLogger("web")
+log = logging.getLogger(__name__)
 SESSION_COOKIE = "tower_session"
 
 

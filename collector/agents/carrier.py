@@ -43,7 +43,7 @@ from collector.agents.state import OpenKeys, SeenIds
 from storage.errors import TowerError
 from tracing import conventions as c
 
-log = logging.getLogger("tower.agents.carrier")
+log = logging.getLogger(__name__)
 
 SHIPMENT_EVENT_ID = "shipment.event.id"  # the carrier's event id (replays are counted once)
 SHIPMENT_CARRIER_STATUS = "shipment.carrier_status"  # the carrier's own status word

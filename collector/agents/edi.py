@@ -42,7 +42,7 @@ from collector.agents.x12 import (
 from tracing import conventions as c
 from tracing.instrument import EDI_REF_NAME, EDI_REF_QUALIFIER, context_from_name, context_from_traceparent
 
-log = logging.getLogger("tower.agents.edi")
+log = logging.getLogger(__name__)
 
 # attributes of this agent that have no home in tracing.conventions (documented in the README)
 EDI_DIRECTION = "edi.direction"  # inbound | outbound

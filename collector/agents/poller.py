@@ -26,7 +26,7 @@ from storage import yamlfile
 from storage.errors import TowerError
 from tracing import conventions as c
 
-log = logging.getLogger("tower.agents.poller")
+log = logging.getLogger(__name__)
 
 POLLER_SOURCE = "poller.source"  # table name or "query"
 POLLER_CURSOR = "poller.cursor"

@@ -18,7 +18,7 @@ from collector.agents.settings import (
     PollerAgentSettings,
 )
 
-log = logging.getLogger("tower.agents")
+log = logging.getLogger(__name__)
 
 
 class Agent(Protocol):

@@ -7,7 +7,6 @@ the local collector address from the settings) with ``--token``; they need no st
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from pathlib import Path
@@ -182,6 +181,3 @@ def poller(
         typer.echo(f"exported {rows} row(s); cursor {agent.cursor!r}")
         return
     _run_until_signal(agent)
-
-
-logging.getLogger("tower.agents").addHandler(logging.NullHandler())
