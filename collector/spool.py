@@ -113,7 +113,6 @@ class Spool:
         self._active_rows = 0
         self._active_size = 0
         self._active_since = 0.0
-        self.fsyncs = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -289,7 +288,6 @@ class Spool:
                 while data:
                     data = data[os.write(self._fd, data) :]
             os.fsync(self._fd)
-            self.fsyncs += 1
             self._active_rows += rows
             self._active_size += expected
         for entry in appends:

@@ -12,7 +12,6 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +40,6 @@ class DataDirLocked(TowerError, RuntimeError):
             f"(pid {pid}, {command!r}); {hint}, or point this command at another data dir "
             f"with TOWER_STORAGE__DATA_DIR"
         )
-
-
-@dataclass(frozen=True)
-class LockInfo:
-    path: Path
-    holder: dict[str, Any]
 
 
 def lock_file(target: Path) -> Path:

@@ -118,7 +118,6 @@ class Emitter:
         self._provider.add_span_processor(self._collect)
         self._tracer = self._provider.get_tracer("tower.collector.agents")
         self._lock = threading.Lock()
-        self.exported = 0
 
     def emit(self, hops: Sequence[AgentHop]) -> int:
         """Create and export the spans of ``hops``; returns the span count or raises :class:`EmitError`."""
@@ -144,7 +143,6 @@ class Emitter:
                 raise EmitError(f"export of {len(spans)} span(s) failed: {exc}") from exc
             if result is not SpanExportResult.SUCCESS:
                 raise EmitError(f"collector did not accept {len(spans)} span(s)")
-            self.exported += len(spans)
             return len(spans)
 
     def _start(

@@ -108,7 +108,6 @@ class Poller:
         self.name = f"poller-agent:{settings.name}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.rows_exported = 0
         self._first, self._next = self._build_statements()
 
     def _build_statements(self) -> tuple[sa.TextClause, sa.TextClause]:
@@ -155,7 +154,6 @@ class Poller:
         self.emitter.emit(hops)  # raises EmitError: the cursor stays, the rows come again
         last = rows[-1][self.settings.cursor_column]
         write_json_atomic(self.cursor_path, {"cursor": _json_cursor(last), "source": self.name})
-        self.rows_exported += len(rows)
         return len(rows)
 
     def row_hop(self, row: dict[str, Any]) -> AgentHop:
