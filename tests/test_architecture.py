@@ -1,4 +1,5 @@
-"""Imports point one way, as ARCHITECTURE.md draws them."""
+"""Imports point one way and never in a circle, and every error has one root: the rules of
+docs/architecture.md ("Dependency rules")."""
 
 from __future__ import annotations
 
