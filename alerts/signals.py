@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alerts.rules import LATENCY_QUANTILES, SEGMENTS, Rule
-from kpis import reports as kpi
 from kpis.policy import Policy
 from storage import SqlFiles, Store
 from storage.errors import TowerError
@@ -142,6 +141,8 @@ def _kpi_samples(
     store: Store, rule: Rule, now: datetime, policy: Policy | None, max_orders: int
 ) -> list[Sample]:
     """Signals the KPI engine computes: SLA breaches, at-risk orders, exception aging, KPI values."""
+    from kpis import reports as kpi  # loads with the first KPI signal, not with every tower command
+
     if policy is None:
         raise SignalError(f"signal {rule.signal} needs the KPI policy, and the evaluator was given none")
     p = rule.params

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import httpx
@@ -25,17 +25,11 @@ from storage.errors import TowerError
 from tower import runtime
 from tower.commands.options import ConfigOption
 from tower.settings import TowerSettings
-from tracing.timeline import (
-    CrosswalkError,
-    OrderMatch,
-    OrderNotFound,
-    Timeline,
-    find_orders,
-    order_timeline,
-)
+
+if TYPE_CHECKING:  # the crosswalk and timeline load when a lookup runs, not for every tower command
+    from tracing.timeline import OrderMatch, Timeline
 
 NO_MATCH_EXIT = 1
-MATCHES = TypeAdapter(list[OrderMatch])
 BAR_WIDTH = 32
 
 
@@ -63,6 +57,8 @@ class TraceResult:
 
 
 def lookup_in_store(store: Store, key: str, max_orders: int) -> TraceResult:
+    from tracing.timeline import CrosswalkError, OrderNotFound, find_orders, order_timeline
+
     try:
         matches = find_orders(store, key)
         timelines = []
@@ -80,13 +76,15 @@ def lookup_via_api(
     api_url: str, key: str, max_orders: int, token: str | None, timeout: float = 30.0
 ) -> TraceResult:
     """The same lookup through a running tower's JSON API."""
+    from tracing.timeline import OrderMatch, Timeline
+
     base = api_url.rstrip("/")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         with httpx.Client(base_url=base, headers=headers, timeout=timeout, follow_redirects=False) as client:
             response = client.get("/api/search", params={"q": key.strip()})
             _check(response, base)
-            matches = MATCHES.validate_python(response.json())
+            matches = TypeAdapter(list[OrderMatch]).validate_python(response.json())
             timelines = []
             for order in _distinct_orders(matches)[:max_orders]:
                 response = client.get(f"/api/orders/{quote(order, safe='')}/timeline")
