@@ -21,11 +21,12 @@ DEFAULT_TTL_DAYS: dict[str, int] = {
     "otel_traces_trace_id_ts": 30,
     "order_keys": 30,
     "span_links": 30,
-    "otel_traces_by_trace": 30,
     "alert_state_history": 90,
     "alert_notifications": 90,
-    "order_hops": 30,
-    "order_exception_events": 30,
+    "order_spans": 30,
+    "span_orders": 30,
+    "orderless_spans": 30,
+    "span_arrivals": 7,
     "order_facts": 400,
     "sla_results": 400,
     "order_exceptions": 400,
@@ -33,7 +34,6 @@ DEFAULT_TTL_DAYS: dict[str, int] = {
     "kpi_daily": 0,
     "kpi_system_daily": 0,
     "job_runs": 30,
-    "order_key_hops": 30,
 }
 
 

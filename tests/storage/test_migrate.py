@@ -7,7 +7,7 @@ import pytest
 from storage import StorageSettings, Store
 from storage import migrate as migrate_module
 from storage.migrate import Migration, MigrationError, apply_ttl, available, migrate
-from tracing.conventions import KEY_ATTRIBUTES
+from tracing.conventions import KEY_ATTRIBUTES, KEY_ROLES
 
 TOWER_TABLES = {
     "otel_traces",
@@ -25,12 +25,12 @@ def _tables(store: Store) -> set[str]:
 
 
 def test_fresh_migrate_creates_every_table_and_second_run_changes_nothing(empty_store: Store) -> None:
-    applied = migrate(empty_store, KEY_ATTRIBUTES)
+    applied = migrate(empty_store, KEY_ROLES)
     assert [m.version for m in applied] == [m.version for m in available()]
     assert _tables(empty_store) >= TOWER_TABLES
     before = empty_store.rows("SELECT Version, Checksum, AppliedAt FROM tower_migrations ORDER BY Version")
 
-    assert migrate(empty_store, KEY_ATTRIBUTES) == []
+    assert migrate(empty_store, KEY_ROLES) == []
     after = empty_store.rows("SELECT Version, Checksum, AppliedAt FROM tower_migrations ORDER BY Version")
     assert after == before
     assert empty_store.scalar("SELECT count() FROM tower_key_attributes FINAL") == len(KEY_ATTRIBUTES)
@@ -49,7 +49,7 @@ def test_a_changed_applied_migration_is_refused(store: Store, monkeypatch: pytes
     ]
     monkeypatch.setattr(migrate_module, "available", lambda: tampered)
     with pytest.raises(MigrationError, match="changed after it was applied"):
-        migrate(store, KEY_ATTRIBUTES)
+        migrate(store, KEY_ROLES)
 
 
 def test_key_index_holds_every_key_of_a_span_including_lists_and_batches(store: Store) -> None:
@@ -93,7 +93,7 @@ def test_key_index_holds_every_key_of_a_span_including_lists_and_batches(store: 
 
 
 def test_new_key_attributes_take_effect_without_ddl(store: Store) -> None:
-    migrate(store, {**KEY_ATTRIBUTES, "rma.id": False})
+    migrate(store, {**KEY_ROLES, "rma.id": "weak"})
     store.insert(
         "otel_traces",
         [[datetime.now(UTC), "t9", "s9", "erp", "return", {"order.id": "SO-9", "rma.id": "RMA-1"}, 1]],
@@ -106,7 +106,7 @@ def test_retention_follows_the_settings(engine: Store, storage_settings: Storage
     settings = storage_settings.model_copy(update={"ttl_days": {"otel_traces": 7, "order_keys": 0}})
     store = Store(StorageSettings.model_validate(settings.model_dump()), "t_ttl_check")
     try:
-        migrate(store, KEY_ATTRIBUTES)
+        migrate(store, KEY_ROLES)
         full = store.scalar(
             "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'otel_traces'"
         )
