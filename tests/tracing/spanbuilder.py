@@ -14,6 +14,7 @@ from typing import Any
 
 from storage import Store
 from storage.schema import OTEL_TRACES_COLUMNS
+from tracing.attribution import attribute_window, db_now
 
 COLUMNS = list(OTEL_TRACES_COLUMNS)
 
@@ -94,8 +95,14 @@ def _stringify(value: Any) -> str:
     return str(value)
 
 
-def insert(store: Store, spans: list[SpanRow]) -> int:
-    return store.insert("otel_traces", [s.row() for s in spans], COLUMNS)
+def insert(store: Store, spans: list[SpanRow], *, attribute: bool = True) -> int:
+    """Insert the rows into otel_traces; then (as the collector does after each write) run the
+    attribution step over them, unless ``attribute`` is False."""
+    began = db_now(store)
+    written = store.insert("otel_traces", [s.row() for s in spans], COLUMNS)
+    if attribute:
+        attribute_window(store, began - timedelta(seconds=1), db_now(store))
+    return written
 
 
 # Scenario days count from 25 days ago (midnight UTC), inside the default 30-day span retention.
