@@ -23,6 +23,7 @@ from collector.settings import CollectorSettings
 from collector.spool import Spool
 from collector.writer import StoreWriter
 from storage import Store
+from tracing.attribution import Attributor
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class Collector:
             self.metrics,
             initial_backoff_s=settings.retry_initial_backoff_s,
             max_backoff_s=settings.retry_max_backoff_s,
+            attributor=Attributor(store),
         )
         self.http_port = 0
         self.grpc_port = 0

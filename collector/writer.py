@@ -4,6 +4,10 @@ Each segment is inserted as one batch with ``insert_deduplication_token`` = the 
 name (``otel_traces`` keeps a ``non_replicated_deduplication_window``), so a segment replayed after
 a crash, or retried after an error whose outcome was unknown, is stored once. Failures are retried
 with exponential back-off and full jitter until the store comes back; nothing is dropped.
+
+After each insert the writer runs the attribution step (:mod:`tracing.attribution`) over what it
+just wrote, before it releases the segment: when ``wait_drained()`` returns, every acknowledged span
+is on its orders' timelines, spans that name no order included.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collector.convert import COLUMNS, INSERT_FORMAT
 from collector.metrics import CollectorMetrics
 from collector.spool import Segment, Spool, read_segment
 from storage import Store
+from tracing.attribution import Attributor
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +72,10 @@ class StoreWriter:
         initial_backoff_s: float = 0.2,
         max_backoff_s: float = 10.0,
         sleep: Callable[[float], None] | None = None,
+        attributor: Attributor | None = None,
     ) -> None:
         self.store = store
+        self.attributor = attributor
         self.spool = spool
         self.metrics = metrics
         self.initial_backoff_s = initial_backoff_s
@@ -109,6 +116,7 @@ class StoreWriter:
             log.error("spool segment %s vanished; releasing it", segment.path)
             self.spool.release(segment)
             return True
+        began = self.attributor.begin() if self.attributor is not None and payloads else None
         try:
             if payloads:
                 insert_block(self.store, payloads, segment.token)
@@ -138,6 +146,8 @@ class StoreWriter:
                 first_line,
             )
             return False
+        if self.attributor is not None and payloads:
+            self.attributor.after_write(began)  # logs and carries on when it fails
         elapsed = time.perf_counter() - started
         self.metrics.write_seconds.observe(elapsed)
         self.metrics.spans_written.inc(rows)

@@ -139,7 +139,10 @@ def _select_into(
         if rows:
             store.insert("attribution_rounds", [[run, round_no, *row] for row in rows], columns)
         return len(rows)
-    select = sql.replace("SELECT ", f"SELECT {int(run)}, {int(round_no)}, ", 1)
+    body = _body(sql)
+    if not body.startswith("SELECT "):
+        raise ValueError("an attribution query must start with SELECT")
+    select = f"SELECT {int(run)}, {int(round_no)}, " + body.removeprefix("SELECT ")
     store.command(
         f"INSERT INTO attribution_rounds ({', '.join(columns)}) {select}", params, settings=POINT_SETTINGS
     )

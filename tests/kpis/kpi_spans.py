@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from storage import Store
+from tracing.attribution import attribute_window, db_now
 
 _COLUMNS = [
     "Timestamp",
@@ -128,7 +129,11 @@ def order_flow(
 
 
 def write(store: Store, spans: list[Span]) -> int:
-    return store.insert("otel_traces", [s.row() for s in spans], _COLUMNS)
+    """Insert the spans, then attribute them as the collector does after each write."""
+    began = db_now(store)
+    written = store.insert("otel_traces", [s.row() for s in spans], _COLUMNS)
+    attribute_window(store, began - timedelta(seconds=1), db_now(store))
+    return written
 
 
 def utc(*args: int) -> datetime:

@@ -80,15 +80,20 @@ def test_key_index_holds_every_key_of_a_span_including_lists_and_batches(store: 
         ],
         columns,
     )
-    rows = store.rows("SELECT Key, KeyType, OrderId, TraceId FROM order_keys ORDER BY Key, KeyType")
-    assert [(r["Key"], r["KeyType"], r["OrderId"], r["TraceId"]) for r in rows] == [
-        ("1Z1", "shipment.tracking_number", "SO-1", "t1"),
-        ("1Z2", "shipment.tracking_number", "SO-1", "t1"),
-        ("1Z3", "shipment.tracking_number", "", "t3"),
-        ("B7", "order.batch.id", "", "t2"),
-        ("SO-1", "order.batch.order_ids", "SO-1", "t2"),
-        ("SO-1", "order.id", "SO-1", "t1"),
-        ("SO-2", "order.batch.order_ids", "SO-2", "t2"),
+    rows = store.rows(
+        "SELECT Key, KeyType, OrderId, TraceId, Via FROM order_keys ORDER BY Key, KeyType, OrderId"
+    )
+    # the batch id leads to each order of the batch (Via 'batch': the batch span is shared by them)
+    assert [(r["Key"], r["KeyType"], r["OrderId"], r["TraceId"], r["Via"]) for r in rows] == [
+        ("1Z1", "shipment.tracking_number", "SO-1", "t1", ""),
+        ("1Z2", "shipment.tracking_number", "SO-1", "t1", ""),
+        ("1Z3", "shipment.tracking_number", "", "t3", ""),
+        ("B7", "order.batch.id", "", "t2", ""),
+        ("B7", "order.batch.id", "SO-1", "t2", "batch"),
+        ("B7", "order.batch.id", "SO-2", "t2", "batch"),
+        ("SO-1", "order.batch.order_ids", "SO-1", "t2", ""),
+        ("SO-1", "order.id", "SO-1", "t1", ""),
+        ("SO-2", "order.batch.order_ids", "SO-2", "t2", ""),
     ]
 
 

@@ -127,7 +127,7 @@ def kpis(
     via: Annotated[
         str,
         typer.Option(
-            "--via", help="hops: write order_hops directly; spans: through otel_traces and its views."
+            "--via", help="hops: write order_spans directly; spans: through otel_traces and its views."
         ),
     ] = "hops",
 ) -> None:
