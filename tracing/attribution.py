@@ -114,7 +114,7 @@ WINDOW_RULES: Final = (
 
 
 RAW_COLUMNS: Final = ("RunId", "Round", "TraceId", "SpanId", "OrderId", "Via", "Rank")
-ROUND_COLUMNS: Final = (*RAW_COLUMNS, "Timestamp", "ServiceName", "SpanName")
+ROUND_COLUMNS: Final = (*RAW_COLUMNS, "StartNs", "ServiceName", "SpanName")
 # Up to this many spans in a window (or attributed in a round), candidates go through Python; beyond
 # it (a backfill day, a bulk load) they stay in ClickHouse (INSERT ... SELECT).
 SMALL = 5_000

@@ -191,7 +191,7 @@ CREATE TABLE IF NOT EXISTS {{table:attribution_rounds}} {{on_cluster}} (
     OrderId String,
     Via LowCardinality(String),
     Rank UInt8,
-    Timestamp DateTime64(9),
+    StartNs Int64,  -- the span's start in ns (round-trips through Python without losing precision)
     ServiceName LowCardinality(String),
     SpanName LowCardinality(String),
     CreatedAt DateTime DEFAULT now()

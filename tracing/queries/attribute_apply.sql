@@ -18,6 +18,7 @@ INNER JOIN (SELECT TraceId, SpanId, OrderId, Via, Rank FROM attribution_rounds
             WHERE RunId = {run:UInt64} AND Round = {round:UInt8}) AS r
     ON r.TraceId = t.TraceId AND r.SpanId = t.SpanId
 WHERE (t.ServiceName, t.SpanName, toDateTime(t.Timestamp), t.Timestamp) IN (
-    SELECT ServiceName, SpanName, toDateTime(Timestamp), Timestamp FROM attribution_rounds
+    SELECT ServiceName, SpanName, toDateTime(fromUnixTimestamp64Nano(StartNs)), fromUnixTimestamp64Nano(StartNs)
+    FROM attribution_rounds
     WHERE RunId = {run:UInt64} AND Round = {round:UInt8})
 LIMIT 1 BY r.OrderId, t.TraceId, t.SpanId

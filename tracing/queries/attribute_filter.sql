@@ -3,7 +3,7 @@
 -- yet (span_orders); the strongest reason per pair. Run as a SELECT for a few candidates, else as
 -- INSERT INTO attribution_rounds ... SELECT.
 SELECT f.TraceId, f.SpanId, f.OrderId, argMax(f.Via, f.Rank), max(f.Rank),
-       any(o.Timestamp), any(o.ServiceName), any(o.SpanName)
+       toUnixTimestamp64Nano(any(o.Timestamp)), any(o.ServiceName), any(o.SpanName)
 FROM (SELECT TraceId, SpanId, OrderId, Via, Rank FROM attribution_rounds
       WHERE RunId = {run:UInt64} AND Round = {raw_round:UInt8}) AS f
 INNER JOIN (SELECT TraceId, SpanId, Timestamp, ServiceName, SpanName FROM orderless_spans
