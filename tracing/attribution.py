@@ -24,7 +24,12 @@ A span that names no order belongs to
 6. **parent**: the orders of its parent span — unless it is *scoped*: a span carrying a strong key or
    a scope key (an EDI transaction-set number, ST02) belongs to one order's part of a shared parent
    and never inherits the parent's orders. So a file's ``translate 850`` child for one PO belongs to
-   that PO's order only, while the file's 997 (no PO) is shared like the file.
+   that PO's order only, while the file's 997 (no PO) is shared like the file;
+7. **child**: the orders of its children that name them, carry their strong keys or hold them by
+   this rule themselves (an EDI file span holds the orders of the POs its translations carry; a
+   request span around an order's hop holds that order). Rules 6 and 7 together never carry one
+   order's span to a sibling: orders go up from named or keyed children and down only to unscoped
+   ones.
 
 Weak keys (EDI interchange and group numbers, file and batch ids) find orders but never attribute
 spans: one EDI file does not merge its 50 orders. Keys are classified in
@@ -35,7 +40,7 @@ OpenTelemetry Collector's ClickHouse exporter). Rules 3-6 are this module's *att
 reads what arrived since its watermark (``span_arrivals``, filled by a view) and applies each rule
 in both directions of arrival — the span naming no order first, or the span that resolves it first
 (a late key, a parent that ends after its child, a batch that arrives before its file) — then
-follows parents down in rounds. The collector runs it after every write (an acknowledged hop is on
+follows parents down and up in rounds. The collector runs it after every write (an acknowledged hop is on
 its order's timeline once the write is done), the scheduler every few seconds for other writers,
 ``tower migrate`` for spans stored before the table existed. Runs are idempotent: a (span, order)
 pair already known is not written again; a span re-sent by an at-least-once sender collapses in the
@@ -60,7 +65,15 @@ log = logging.getLogger("tracing.attribution")
 SQL = SqlFiles("tracing.queries")
 
 # Why a span belongs to an order (order_spans.Via), and which reason wins when several apply.
-VIA_RANK: Final[dict[str, int]] = {"order": 6, "batch": 5, "key": 4, "link": 3, "linked_from": 3, "parent": 2}
+VIA_RANK: Final[dict[str, int]] = {
+    "order": 6,
+    "batch": 5,
+    "key": 4,
+    "link": 3,
+    "linked_from": 3,
+    "child": 3,
+    "parent": 2,
+}
 NAMED_VIAS: Final = frozenset({"order", "batch"})
 ORDER_ID_ATTRIBUTES: Final = (c.ORDER_ID, c.BATCH_ORDER_IDS)
 STRONG_KEYS: Final = frozenset(n for n, r in c.KEY_ROLES.items() if r is c.KeyRole.STRONG)
@@ -110,6 +123,8 @@ WINDOW_RULES: Final = (
     "linked_from_late",
     "link",
     "link_late",
+    "child",
+    "child_late",
 )
 
 

@@ -88,12 +88,15 @@ TO {{table:order_spans}}
 AS {{include:order_spans_named:otel_traces}};
 
 -- Span -> its orders (every row of order_spans, keyed by the span): "which orders does the parent of
--- this span, or the span this one links to, belong to" is a point lookup here.
+-- this span, or the span this one links to, belong to", and "which orders do the children of this
+-- span belong to" (a trace's rows, filtered by ParentSpanId), are point lookups here.
 CREATE TABLE IF NOT EXISTS {{table:span_orders}} {{on_cluster}} (
     TraceId String CODEC(ZSTD(1)),
     SpanId String CODEC(ZSTD(1)),
     OrderId String CODEC(ZSTD(1)),
     Named UInt8,
+    Via LowCardinality(String) CODEC(ZSTD(1)),
+    ParentSpanId String CODEC(ZSTD(1)),
     Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1))
 ) ENGINE = {{engine:ReplacingMergeTree()}}
 PARTITION BY toMonday(Timestamp)
@@ -105,7 +108,7 @@ SETTINGS index_granularity = 1024, ttl_only_drop_parts = 1{{dedup_window}};
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.`span_orders_mv` {{on_cluster}}
 TO {{table:span_orders}}
-AS SELECT TraceId, SpanId, OrderId, toUInt8(Via IN ('order', 'batch')) AS Named, Timestamp
+AS SELECT TraceId, SpanId, OrderId, toUInt8(Via IN ('order', 'batch')) AS Named, Via, ParentSpanId, Timestamp
 FROM {{table:order_spans}};
 
 -- The keys of spans shared by orders (a batch listing them) or attributed to an order without naming

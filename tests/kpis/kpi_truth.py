@@ -26,8 +26,9 @@ def raw_spans(store: Store) -> pd.DataFrame:
     Spans are attributed to orders as docs/conventions.md ("Which spans belong to an order") says,
     implemented here from that text: a span belongs to the order its order.id names, else to each
     order its batch list names; a span naming no order belongs to the orders whose own spans carry
-    one of its strong keys, to the orders named by spans linking to it and by spans it links to, and
-    (unless it carries a strong key or an EDI transaction-set number) to its parent's orders.
+    one of its strong keys, to the orders named by spans linking to it and by spans it links to,
+    (unless it carries a strong key or an EDI transaction-set number) to its parent's orders, and to
+    the orders of its children that name them, carry their keys or hold them from their children.
     """
     rows = store.rows(
         "SELECT Timestamp, Duration, TraceId, SpanId, ParentSpanId, ServiceName, SpanAttributes AS a, "
@@ -51,9 +52,10 @@ def raw_spans(store: Store) -> pd.DataFrame:
                 found[link].update(orders_of[ref])
             if ref in found and link in orders_of:  # this one links to a span naming orders
                 found[ref].update(orders_of[link])
+    keyed: dict[tuple[str, str], set[str]] = {}
     for ref in orderless:
-        for key in _strong_keys(by_ref[ref]["a"]):
-            found[ref].update(owners.get(key, set()))
+        keyed[ref] = {o for key in _strong_keys(by_ref[ref]["a"]) for o in owners.get(key, set())}
+        found[ref] |= keyed[ref]
     changed = True
     while changed:  # unscoped spans inherit their parent's orders, down the tree
         changed = False

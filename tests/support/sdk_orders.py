@@ -187,6 +187,7 @@ def send_edi_file(
     *,
     failed: Sequence[str] = (),
     reprocess_after_ns: int = 3 * HOUR_NS,
+    resumed_after_ns: int = 10 * MINUTE_NS,
     tag: str = "",
     orders_first: bool = False,
 ) -> EdiFile:
@@ -343,8 +344,8 @@ def send_edi_file(
                 kind=SpanKind.CONSUMER,
             )
         for i, order in enumerate(orders):
-            if order in failed:
-                at = start_ns + reprocess_after_ns + 10 * MINUTE_NS
+            if order in failed:  # the middleware picks the reprocessed PO up after resumed_after_ns
+                at = start_ns + reprocess_after_ns + 5 * MINUTE_NS + resumed_after_ns
                 links = [file.reprocessed[order]]
             else:
                 at = picked + (i + 1) * SECOND_NS

@@ -1,5 +1,7 @@
--- Attribution, a later round: unscoped spans naming no order whose parent was attributed in the
--- previous round inherit its orders (the 997 under an EDI file span, calls under a carrier scan).
+-- Attribution, a later round: the spans attributed in the previous round pass their orders on —
+-- down to their unscoped children naming no order (rule 6: the 997 under an EDI file span, calls
+-- under a carrier scan) and, when attributed by key or by a child, up to their parent (rule 7: the
+-- file span holding the POs of its translations).
 SELECT c.TraceId, c.SpanId, p.OrderId, 'parent', toUInt8(2)
 FROM (SELECT TraceId, SpanId, OrderId FROM attribution_rounds
       WHERE RunId = {run:UInt64} AND Round = {previous:UInt8}) AS p
@@ -8,3 +10,12 @@ INNER JOIN (SELECT TraceId, SpanId, ParentSpanId FROM orderless_spans
                               WHERE RunId = {run:UInt64} AND Round = {previous:UInt8})
               AND Scoped = 0 AND ParentSpanId != '') AS c
     ON c.TraceId = p.TraceId AND c.ParentSpanId = p.SpanId
+UNION ALL
+SELECT r.TraceId, o.ParentSpanId, r.OrderId, 'child', toUInt8(3)
+FROM (SELECT TraceId, SpanId, OrderId FROM attribution_rounds
+      WHERE RunId = {run:UInt64} AND Round = {previous:UInt8} AND (startsWith(Via, 'key:') OR Via = 'child')) AS r
+INNER JOIN (SELECT TraceId, SpanId, ParentSpanId FROM orderless_spans
+            WHERE TraceId IN (SELECT TraceId FROM attribution_rounds
+                              WHERE RunId = {run:UInt64} AND Round = {previous:UInt8})
+              AND ParentSpanId != '') AS o
+    ON o.TraceId = r.TraceId AND o.SpanId = r.SpanId

@@ -8,6 +8,8 @@ SELECT
     countIf(empty(OrderIds) AND notEmpty(LinkTraceIds)) AS linked_from,
     countIf(notEmpty(OrderIds)) AS linked_from_late,
     countIf(empty(OrderIds)) AS link,
-    countIf(notEmpty(OrderIds) AND notEmpty(LinkTraceIds)) AS link_late
+    countIf(notEmpty(OrderIds) AND notEmpty(LinkTraceIds)) AS link_late,
+    countIf(notEmpty(OrderIds) AND ParentSpanId != '') AS child,
+    countIf(empty(OrderIds)) AS child_late
 FROM span_arrivals
 WHERE ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)}
