@@ -10,6 +10,7 @@ import asyncio
 import logging
 import socket
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -172,6 +173,10 @@ class Collector:
         self.writer.stop()
 
     def wait_drained(self, timeout: float = 30.0) -> bool:
-        """Seal the active segment and wait until every acknowledged span is in ClickHouse."""
+        """Seal the active segment and wait until every acknowledged span is in ClickHouse and
+        attributed to its orders (tracing.attribution)."""
+        deadline = time.monotonic() + timeout
         self.spool.seal_now()
-        return self.spool.wait_drained(timeout)
+        if not self.spool.wait_drained(timeout):
+            return False
+        return self.writer.wait_attributed(max(0.0, deadline - time.monotonic()))

@@ -5,9 +5,10 @@ name (``otel_traces`` keeps a ``non_replicated_deduplication_window``), so a seg
 a crash, or retried after an error whose outcome was unknown, is stored once. Failures are retried
 with exponential back-off and full jitter until the store comes back; nothing is dropped.
 
-After each insert the writer runs the attribution step (:mod:`tracing.attribution`) over what it
-just wrote, before it releases the segment: when ``wait_drained()`` returns, every acknowledged span
-is on its orders' timelines, spans that name no order included.
+After its inserts the writer runs the attribution step (:mod:`tracing.attribution`) over what it
+wrote: as soon as no sealed segment waits (so a burst of segments costs one run), and at least every
+``ATTRIBUTE_EVERY_S`` under continuous load. ``Collector.wait_drained()`` waits for that run too: when
+it returns, every acknowledged span is on its orders' timelines, spans that name no order included.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from collector.convert import COLUMNS, INSERT_FORMAT
 from collector.metrics import CollectorMetrics
@@ -32,6 +34,8 @@ TABLE = "otel_traces"
 # a segment failing with one of these a few times is moved aside instead of blocking the spool.
 DATA_ERROR_CODES = frozenset({6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 190, 321, 407})
 POISON_ATTEMPTS = 3
+# Under continuous load, attribute what was written at least this often (bounds the freshness lag).
+ATTRIBUTE_EVERY_S = 0.5
 _CODE = re.compile(r"Code: (\d+)")
 
 
@@ -84,6 +88,12 @@ class StoreWriter:
         self._thread: threading.Thread | None = None
         self.failures = 0
         self._data_errors: dict[str, int] = {}
+        # writes not attributed yet: the store's clock before the first of them, and counters
+        self._began: datetime | None = None
+        self._began_at = 0.0
+        self._attribution = threading.Condition()
+        self._written = 0
+        self._attributed = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="collector-writer", daemon=True)
@@ -97,7 +107,10 @@ class StoreWriter:
     def _loop(self) -> None:
         attempt = 0
         while not self._stop.is_set():
-            segment = self.spool.next_sealed(timeout=0.2)
+            segment = self.spool.next_sealed(timeout=0.0)
+            if segment is None:
+                self._attribute()  # nothing waits: attribute what was written
+                segment = self.spool.next_sealed(timeout=0.2)
             if segment is None:
                 continue
             if self._write(segment):
@@ -116,7 +129,9 @@ class StoreWriter:
             log.error("spool segment %s vanished; releasing it", segment.path)
             self.spool.release(segment)
             return True
-        began = self.attributor.begin() if self.attributor is not None and payloads else None
+        if self.attributor is not None and payloads and self._began is None:
+            self._began = self.attributor.begin()
+            self._began_at = time.monotonic()
         try:
             if payloads:
                 insert_block(self.store, payloads, segment.token)
@@ -146,12 +161,37 @@ class StoreWriter:
                 first_line,
             )
             return False
-        if self.attributor is not None and payloads:
-            self.attributor.after_write(began)  # logs and carries on when it fails
         elapsed = time.perf_counter() - started
         self.metrics.write_seconds.observe(elapsed)
         self.metrics.spans_written.inc(rows)
         self.metrics.batches_written.inc()
+        with self._attribution:
+            self._written += 1
         self.spool.release(segment)
         self.metrics.observe_spool(self.spool)
+        if self._began is not None and time.monotonic() - self._began_at >= ATTRIBUTE_EVERY_S:
+            self._attribute()
         return True
+
+    def _attribute(self) -> None:
+        """Attribute everything written since the last run (logs and carries on when it fails)."""
+        with self._attribution:
+            target = self._written
+        if self.attributor is not None and self._began is not None:
+            began, self._began = self._began, None
+            self.attributor.after_write(began)
+        with self._attribution:
+            self._attributed = max(self._attributed, target)
+            self._attribution.notify_all()
+
+    def wait_attributed(self, timeout: float) -> bool:
+        """Wait until everything written so far went through the attribution step."""
+        deadline = time.monotonic() + timeout
+        with self._attribution:
+            target = self._written
+            while self._attributed < target:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._attribution.wait(min(left, 0.1))
+            return True

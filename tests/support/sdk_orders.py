@@ -31,6 +31,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode
 
 SECOND_NS = 1_000_000_000
@@ -61,22 +62,41 @@ class RecordingExporter(SpanExporter):
         self.inner.shutdown()
 
 
+class SeededIds(IdGenerator):
+    """Trace and span ids from a seeded generator: the same traffic twice has the same ids."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+
+    def generate_span_id(self) -> int:
+        return self.rng.getrandbits(64) or 1
+
+    def generate_trace_id(self) -> int:
+        return self.rng.getrandbits(128) or 1
+
+
 @dataclass
 class Sender:
     """One TracerProvider per system (resource ``service.name`` = the system), all exporting to
-    ``endpoint``: each span is one OTLP request, acknowledged before :meth:`span` returns."""
+    ``endpoint``: each span is one OTLP request, acknowledged before :meth:`span` returns. With
+    ``seed`` the ids are reproducible (the same traffic sent twice has the same ids)."""
 
     endpoint: str
+    seed: int | None = None
     exporter: RecordingExporter = field(init=False)
     _providers: dict[str, TracerProvider] = field(default_factory=dict, init=False)
+    _ids: IdGenerator | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.exporter = RecordingExporter(self.endpoint)
+        self._ids = SeededIds(self.seed) if self.seed is not None else None
 
     def _tracer(self, service: str) -> trace.Tracer:
         provider = self._providers.get(service)
         if provider is None:
-            provider = TracerProvider(resource=Resource.create({"service.name": service}))
+            provider = TracerProvider(
+                resource=Resource.create({"service.name": service}), id_generator=self._ids
+            )
             provider.add_span_processor(SimpleSpanProcessor(self.exporter))
             self._providers[service] = provider
         return provider.get_tracer("order-traffic", "1.0")
