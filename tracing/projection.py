@@ -9,8 +9,8 @@ hostile spans and fails when they disagree.
 * **stage**: ``order.stage`` (a span with a stage is a hop);
 * **system**: ``system.instance`` on the span, else on the resource, else ``service.name``;
 * **system kind**: ``system.kind`` on the span, else on the resource;
-* **manual touch**: ``order.manual_touch`` is true (``true``, ``1`` or ``yes``, any case, spaces
-  trimmed) or the span names a person (``enduser.id``);
+* **manual touch**: ``order.manual_touch`` is true (``true``, ``1`` or ``yes``, ASCII letters in any
+  case, ASCII white space around it ignored) or the span names a person (``enduser.id``);
 * **exception outcome**: ``order.exception.outcome``; ``opened`` when a span names an exception type
   without an outcome.
 """
@@ -23,6 +23,7 @@ from typing import Final
 from tracing import conventions as c
 
 MANUAL_TOUCH_TRUE: Final = frozenset({"true", "1", "yes"})
+ASCII_SPACE: Final = " \t\n\r\x0b\x0c"  # what the SQL column trims (trimBoth with these characters)
 
 
 def stage(attributes: Mapping[str, str]) -> str:
@@ -38,7 +39,7 @@ def system_kind(attributes: Mapping[str, str], resource: Mapping[str, str]) -> s
 
 
 def manual_touch(attributes: Mapping[str, str]) -> bool:
-    flag = attributes.get(c.MANUAL_TOUCH, "").strip().lower()
+    flag = attributes.get(c.MANUAL_TOUCH, "").strip(ASCII_SPACE).lower()
     return flag in MANUAL_TOUCH_TRUE or bool(attributes.get(c.ENDUSER_ID))
 
 

@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS {{table:order_spans}} {{on_cluster}} (
     Priority LowCardinality(String) MATERIALIZED SpanAttributes['order.priority'],
     OrderStatus LowCardinality(String) MATERIALIZED SpanAttributes['order.status'],
     ManualTouch UInt8 MATERIALIZED toUInt8(
-        lower(trimBoth(SpanAttributes['order.manual_touch'])) IN ('true', '1', 'yes')
+        lower(trimBoth(SpanAttributes['order.manual_touch'], ' \t\n\r\x0B\x0C')) IN ('true', '1', 'yes')
         OR SpanAttributes['enduser.id'] != ''),
     User String MATERIALIZED SpanAttributes['enduser.id'],
     ExceptionType LowCardinality(String) MATERIALIZED SpanAttributes['order.exception.type'],
