@@ -5,7 +5,9 @@ name (``otel_traces`` keeps a ``non_replicated_deduplication_window``), so a seg
 a crash, or retried after an error whose outcome was unknown, is stored once. Failures are retried
 with exponential back-off and full jitter until the store comes back; nothing is dropped.
 
-After its inserts the writer runs the attribution step (:mod:`tracing.attribution`) over what it
+An idle writer does not wait for the spool's flush interval: it seals the active segment and writes
+it at once, so a lone request is stored within ``IDLE_POLL_S``; a busy writer's segments fill while it
+inserts, so batches grow with the load. After its inserts the writer runs the attribution step (:mod:`tracing.attribution`) over what it
 wrote: as soon as no sealed segment waits (so a burst of segments costs one run), and at least every
 ``ATTRIBUTE_EVERY_S`` under continuous load. ``Collector.wait_drained()`` waits for that run too: when
 it returns, every acknowledged span is on its orders' timelines, spans that name no order included.
@@ -36,6 +38,9 @@ DATA_ERROR_CODES = frozenset({6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 190, 
 POISON_ATTEMPTS = 3
 # Under continuous load, attribute what was written at least this often (bounds the freshness lag).
 ATTRIBUTE_EVERY_S = 0.5
+# An idle writer seals the spool's active segment this often: acknowledged spans are written (and
+# on their timelines) within about this, not the flush interval, while the writer has nothing to do.
+IDLE_POLL_S = 0.05
 _CODE = re.compile(r"Code: (\d+)")
 
 
@@ -110,7 +115,10 @@ class StoreWriter:
             segment = self.spool.next_sealed(timeout=0.0)
             if segment is None:
                 self._attribute()  # nothing waits: attribute what was written
-                segment = self.spool.next_sealed(timeout=0.2)
+                # idle: write what was acknowledged since without waiting for the flush interval
+                # (a busy writer batches as before: segments fill while it inserts)
+                self.spool.seal_now()
+                segment = self.spool.next_sealed(timeout=IDLE_POLL_S)
             if segment is None:
                 continue
             if self._write(segment):

@@ -52,7 +52,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -130,73 +130,146 @@ WINDOW_RULES: Final = (
 
 RAW_COLUMNS: Final = ("RunId", "Round", "TraceId", "SpanId", "OrderId", "Via", "Rank")
 ROUND_COLUMNS: Final = (*RAW_COLUMNS, "StartNs", "ServiceName", "SpanName")
-# Up to this many spans in a window (or attributed in a round), candidates go through Python; beyond
-# it (a backfill day, a bulk load) they stay in ClickHouse (INSERT ... SELECT).
-SMALL = 5_000
+# Up to this many spans in a window (or attributed in a round), candidates go through Python with
+# bound parameters; beyond it (a backfill day, a bulk load) they stay in ClickHouse, in
+# attribution_rounds (INSERT ... SELECT).
+SMALL = 2_000
 # Attribution reads are point lookups of a few granules: one thread each costs less CPU.
 POINT_SETTINGS: Final[dict[str, Any]] = {"max_threads": 1}
+_TABLE_ROUND = (
+    "SELECT TraceId, SpanId, OrderId, Via, Rank, StartNs, ServiceName, SpanName FROM attribution_rounds "
+    "WHERE RunId = {run:UInt64} AND Round = {round:UInt8}"
+)
+_PARAM_ROUND = (
+    "SELECT p.1 AS TraceId, p.2 AS SpanId, p.3 AS OrderId, p.4 AS Via, p.5 AS Rank, p.6 AS StartNs, "
+    "p.7 AS ServiceName, p.8 AS SpanName "
+    "FROM (SELECT arrayJoin({pairs:Array(Tuple(String, String, String, String, UInt8, Int64, String, String))}) AS p)"
+)
+Pair = tuple[str, str, str, str, int, int, str, str]  # trace, span, order, via, rank, start ns, service, name
 
 
-def _select_into(
-    store: Store,
-    sql: str,
-    params: dict[str, Any],
-    run: int,
-    round_no: int,
-    columns: tuple[str, ...],
-    small: bool,
-) -> int:
-    """Run one SELECT of the attribution step into the run's round ``round_no`` of
-    ``attribution_rounds``: through Python when ``small``, else as INSERT ... SELECT. Returns the
-    rows written (small) or -1 (not counted)."""
-    if small:
-        rows = store.query(sql, params, settings=POINT_SETTINGS).result_rows
-        if rows:
-            store.insert("attribution_rounds", [[run, round_no, *row] for row in rows], columns)
-        return len(rows)
-    body = _body(sql)
-    if not body.startswith("SELECT "):
-        raise ValueError("an attribution query must start with SELECT")
-    select = f"SELECT {int(run)}, {int(round_no)}, " + body.removeprefix("SELECT ")
-    store.command(
-        f"INSERT INTO attribution_rounds ({', '.join(columns)}) {select}", params, settings=POINT_SETTINGS
-    )
-    return -1
+def _with_round(sql: str, source: str) -> str:
+    return sql.replace("/*ROUND*/", source)
 
 
 def attribute_window(store: Store, since: datetime, until: datetime) -> AttributionRun:
-    """Apply rules 3-6 to the spans that arrived in (since, until], following parents down."""
+    """Apply rules 3-7 to the spans that arrived in (since, until], following parents down and up."""
     started = time.perf_counter()
-    run = time.time_ns() ^ threading.get_ident()
-    params: dict[str, Any] = {"run": run, "since": _naive(since), "until": _naive(until)}
-    counts = store.rows(SQL["attribute_window"], params)
+    params: dict[str, Any] = {"since": _naive(since), "until": _naive(until)}
+    result = store.query(SQL["attribute_window"], params, settings=POINT_SETTINGS)
+    counts = [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
     wanted = [rule for rule in WINDOW_RULES if counts and counts[0][rule]]
-    small = not counts or max((int(v) for v in counts[0].values()), default=0) <= SMALL
+    if not wanted:
+        return AttributionRun(_utc(since), _utc(until), 0, 0, time.perf_counter() - started)
+    union = "\nUNION ALL\n".join(f"({_body(SQL[f'attribute_{rule}'])})" for rule in wanted)
+    rules = f"SELECT * FROM ({union})"
+    if max(int(v) for v in counts[0].values()) <= SMALL:
+        rounds, total = _small_run(store, rules, params)
+    else:
+        rounds, total = _large_run(store, rules, params)
+    return AttributionRun(_utc(since), _utc(until), rounds, total, time.perf_counter() - started)
+
+
+def _small_run(store: Store, rules: str, params: dict[str, Any]) -> tuple[int, int]:
+    """A run over a few spans: candidates, the filter and the next round's inputs pass through
+    Python as bound parameters (no scratch table)."""
+    candidates = store.query(rules, params, settings=POINT_SETTINGS).result_rows
+    total = 0
+    for round_no in range(MAX_ROUNDS):
+        pairs = _filter(store, candidates)
+        if not pairs:
+            return round_no + 1, total
+        store.command(
+            _with_round(SQL["attribute_apply"], _PARAM_ROUND), {"pairs": pairs}, settings=POINT_SETTINGS
+        )
+        total += len(pairs)
+        if len(pairs) > SMALL:  # grew beyond a few: carry on in ClickHouse
+            run = _new_run()
+            store.insert("attribution_rounds", [[run, round_no, *p] for p in pairs], ROUND_COLUMNS)
+            more_rounds, more = _large_rounds(store, run, round_no + 1, params)
+            return round_no + 1 + more_rounds, total + more
+        cascade = _with_round(SQL["attribute_cascade"], _PARAM_ROUND)
+        candidates = store.query(cascade, {"pairs": pairs}, settings=POINT_SETTINGS).result_rows
+    return MAX_ROUNDS, total
+
+
+def _filter(store: Store, candidates: Sequence[Sequence[Any]]) -> list[Pair]:
+    """Of (trace, span, order, via, rank) candidates, the pairs of a span that names no order and an
+    order it is not attributed to yet, the strongest reason per pair (attribute_filter.sql in SQL)."""
+    if not candidates:
+        return []
+    refs = sorted({(str(c[0]), str(c[1])) for c in candidates})
+    details: dict[tuple[str, str], tuple[int, str, str]] = {}
+    known: set[tuple[str, str, str]] = set()
+    for kind, trace, span, order, start_ns, service, name in store.query(
+        SQL["attribute_lookup"], {"refs": refs}, settings=POINT_SETTINGS
+    ).result_rows:
+        if kind == "orderless":
+            details[(trace, span)] = (int(start_ns), service, name)
+        else:
+            known.add((trace, span, order))
+    best: dict[tuple[str, str, str], tuple[str, int]] = {}
+    for trace, span, order, via, rank in candidates:
+        if (trace, span) not in details or (trace, span, order) in known or not order:
+            continue
+        if (trace, span, order) not in best or rank > best[(trace, span, order)][1]:
+            best[(trace, span, order)] = (via, int(rank))
+    return [
+        (trace, span, order, via, rank, *details[(trace, span)])
+        for (trace, span, order), (via, rank) in sorted(best.items())
+    ]
+
+
+def _new_run() -> int:
+    return (time.time_ns() ^ threading.get_ident()) & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def _large_run(store: Store, rules: str, params: dict[str, Any]) -> tuple[int, int]:
+    """A run over many spans: candidates stay in ClickHouse (attribution_rounds)."""
+    run = _new_run()
+    store.command(
+        f"INSERT INTO attribution_rounds ({', '.join(RAW_COLUMNS)}) "
+        f"SELECT {run}, {RAW_ROUND_OFFSET}, * FROM ({rules})",
+        params,
+        settings=POINT_SETTINGS,
+    )
+    return _large_rounds(store, run, 0, params, raw_ready=True)
+
+
+def _large_rounds(
+    store: Store, run: int, first: int, params: dict[str, Any], *, raw_ready: bool = False
+) -> tuple[int, int]:
     total = 0
     rounds = 0
-    for round_no in range(MAX_ROUNDS):
+    for round_no in range(first, MAX_ROUNDS):
         raw = RAW_ROUND_OFFSET + round_no
-        if round_no == 0:
-            if not wanted:
-                break
-            union = "\nUNION ALL\n".join(f"({_body(SQL[f'attribute_{rule}'])})" for rule in wanted)
-            raws = _select_into(store, f"SELECT * FROM ({union})", params, run, raw, RAW_COLUMNS, small)
-        else:
-            cascade = {**params, "previous": round_no - 1}
-            raws = _select_into(store, SQL["attribute_cascade"], cascade, run, raw, RAW_COLUMNS, small)
-        rounds = round_no + 1
-        if raws == 0 or (raws < 0 and not _count(store, run, raw)):
+        if not (raw_ready and round_no == first):
+            source = _TABLE_ROUND.replace("{round:UInt8}", str(round_no - 1))
+            cascade = _body(_with_round(SQL["attribute_cascade"], source))
+            store.command(
+                f"INSERT INTO attribution_rounds ({', '.join(RAW_COLUMNS)}) SELECT {run}, {raw}, * FROM ({cascade})",
+                {**params, "run": run},
+                settings=POINT_SETTINGS,
+            )
+        rounds += 1
+        if not _count(store, run, raw):
             break
-        filtered = {**params, "raw_round": raw}
-        found = _select_into(store, SQL["attribute_filter"], filtered, run, round_no, ROUND_COLUMNS, small)
-        if found < 0:
-            found = _count(store, run, round_no)
+        store.command(
+            f"INSERT INTO attribution_rounds ({', '.join(ROUND_COLUMNS)}) "
+            f"SELECT {run}, {round_no}, * FROM ({_body(SQL['attribute_filter'])})",
+            {**params, "run": run, "raw_round": raw},
+            settings=POINT_SETTINGS,
+        )
+        found = _count(store, run, round_no)
         if not found:
             break
-        store.command(SQL["attribute_apply"], {**params, "round": round_no}, settings=POINT_SETTINGS)
+        store.command(
+            _with_round(SQL["attribute_apply"], _TABLE_ROUND),
+            {"run": run, "round": round_no},
+            settings=POINT_SETTINGS,
+        )
         total += found
-        small = found <= SMALL
-    return AttributionRun(_utc(since), _utc(until), rounds, total, time.perf_counter() - started)
+    return rounds, total
 
 
 def _body(sql: str) -> str:

@@ -1,7 +1,7 @@
 -- Attribution: of a round's raw candidates, the pairs of a span that names no order (orderless_spans,
 -- which also gives the span's place in otel_traces' sort key) and an order it is not attributed to
--- yet (span_orders); the strongest reason per pair. Run as a SELECT for a few candidates, else as
--- INSERT INTO attribution_rounds ... SELECT.
+-- yet (span_orders); the strongest reason per pair. For many candidates (a few go through
+-- attribute_lookup.sql and the same filter in Python).
 SELECT f.TraceId, f.SpanId, f.OrderId, argMax(f.Via, f.Rank), max(f.Rank),
        toUnixTimestamp64Nano(any(o.Timestamp)), any(o.ServiceName), any(o.SpanName)
 FROM (SELECT TraceId, SpanId, OrderId, Via, Rank FROM attribution_rounds
