@@ -69,3 +69,41 @@ def test_each_acknowledged_hop_is_on_the_timeline_at_once(
     assert [s["via"] for s in timeline["spans"] if s["name"] == "delivery"] == [
         "key:shipment.tracking_number"
     ]
+
+
+def test_a_waiting_order_says_where_it_waits_and_that_it_is_late(
+    module_store: Store, viewer: TestClient, tmp_path: Path
+) -> None:
+    """Backordered at erp-west days ago and nothing since: the API and the page say it waits at
+    erp-west for the backorder, and that it is late against its SLA."""
+    order = order_keys("SO-WAITING-3")
+    steps = plain_order_steps(order, ns(ANCHOR - timedelta(days=6)), erp="erp-west")[:5]
+    steps[3]["attrs"].update(
+        {
+            "order.status": "backordered",
+            "order.exception.type": "backorder",
+            "order.exception.outcome": "opened",
+        }
+    )
+    with running_collector(module_store, tmp_path / "spool") as collector:
+        sender = Sender(collector.http_endpoint)
+        try:
+            for step in steps:
+                send_step(sender, step)
+            assert collector.wait_drained(timeout=30)
+        finally:
+            sender.shutdown()
+    timeline = viewer.get("/api/orders/SO-WAITING-3/timeline").json()
+    state = timeline["state"]
+    assert (state["holder"], state["activity"], state["waiting_for"]) == (
+        "erp-west",
+        "waiting",
+        "backorder at erp-west",
+    )
+    assert state["idle_ns"] > 5 * 24 * 3600 * SECOND_NS
+    assert timeline["longest_system"]["system"] == "erp-west"
+    assert state["late"] is True and "capture_to_ship" in state["late_slas"]
+    assert {s["sla"]: s["state"] for s in timeline["sla"]}["capture_to_ship"] == "breached"
+    page = viewer.get("/orders/SO-WAITING-3").text
+    assert "Waiting at" in page and "for backorder at erp-west" in page
+    assert '<span class="badge warn">late</span>' in page and "capture_to_ship" in page
