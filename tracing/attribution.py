@@ -35,12 +35,13 @@ Weak keys (EDI interchange and group numbers, file and batch ids) find orders bu
 spans: one EDI file does not merge its 50 orders. Keys are classified in
 :data:`tracing.conventions.KEY_ROLES` and stored as data (``tower_key_roles``) for the views.
 
-Rules 1-2 run in a materialized view as spans are written (any writer: the tower's collector, the
-OpenTelemetry Collector's ClickHouse exporter). Rules 3-6 are this module's *attribution step*: it
-reads what arrived since its watermark (``span_arrivals``, filled by a view) and applies each rule
-in both directions of arrival — the span naming no order first, or the span that resolves it first
-(a late key, a parent that ends after its child, a batch that arrives before its file) — then
-follows parents down and up in rounds. The collector runs it after every write (an acknowledged hop is on
+Rules 1-2, and rule 3 when the key's owner is already stored, run in materialized views as spans
+are written (any writer: the tower's collector, the OpenTelemetry Collector's ClickHouse exporter;
+``storage/migrations/include/order_spans_{named,keyed}.sql``). The rest is this module's
+*attribution step*: it reads what arrived since its watermark (``span_arrivals``, filled by a view)
+and applies rules 3-7 in the other direction of arrival too — the span that resolves it arriving
+after the span naming no order (a late key, a parent that ends after its child, a batch that
+arrives before its file) — then follows parents down and up in rounds. The collector runs it after every write (an acknowledged hop is on
 its order's timeline once the write is done), the scheduler every few seconds for other writers,
 ``tower migrate`` for spans stored before the table existed. Runs are idempotent: a (span, order)
 pair already known is not written again; a span re-sent by an at-least-once sender collapses in the
@@ -115,7 +116,6 @@ def db_now(store: Store) -> datetime:
 # Rule 3-6 queries over a window of arrivals; each runs only when the window holds spans it can
 # resolve (attribute_window.sql counts them), since most windows hold only spans naming orders.
 WINDOW_RULES: Final = (
-    "key",
     "key_late",
     "parent",
     "parent_late",
@@ -415,8 +415,9 @@ def mark_backfilled(store: Store) -> None:
 def backfill(store: Store, progress: Callable[[int, int, str], None] | None = None) -> list[BackfillStep]:
     """Fill the order-keyed tables from spans stored before they existed, one day at a time.
 
-    Per day of ``otel_traces``: the spans naming orders are copied into ``order_spans`` and every
-    span's attribution facts into ``span_arrivals`` (the views fill ``span_orders`` and
+    Per day of ``otel_traces``: the spans naming orders, and the spans naming none whose strong
+    key's owner is stored, are copied into ``order_spans`` (the views' own SELECTs), every span's
+    attribution facts into ``span_arrivals`` (the views fill ``span_orders`` and
     ``orderless_spans``), then the attribution step runs over that day's arrivals. Each finished
     day is recorded in ``tower_backfills``, so an interrupted backfill resumes with the next day;
     running it again changes nothing (rows already there collapse, known pairs are skipped).
@@ -431,10 +432,11 @@ def backfill(store: Store, progress: Callable[[int, int, str], None] | None = No
             "AND Timestamp < toDateTime64({day:Date} + 1, 9, 'UTC'))"
         )
         before = db_now(store)
-        store.command(
-            f"INSERT INTO order_spans ({_ORDER_SPAN_COLUMNS}) {fragment('order_spans_named', layout, source)}",
-            {"day": day},
-        )
+        for name in ("order_spans_named", "order_spans_keyed"):  # what the views do as spans arrive
+            store.command(
+                f"INSERT INTO order_spans ({_ORDER_SPAN_COLUMNS}) {fragment(name, layout, source)}",
+                {"day": day},
+            )
         store.command(
             f"INSERT INTO span_arrivals ({_FACT_COLUMNS}) {fragment('span_facts', layout, source)}",
             {"day": day},

@@ -1,10 +1,11 @@
 -- The order-keyed read model (tracing/attribution.py writes the rules down; docs/conventions.md
 -- "Which spans belong to an order"). order_spans holds every span attributed to an order, one row
 -- per (order, span), sorted by (order id, time) in small granules: an order's whole story is one
--- point read. Spans that name their orders (order.id, order.batch.order_ids) are written by a
--- materialized view as they arrive; spans that name no order are attributed by key, link or parent
--- by the attribution step (tracing.attribution), which the collector runs after each write and the
--- scheduler runs for other writers, in both directions of arrival (late keys included).
+-- point read. Spans that name their orders (order.id, order.batch.order_ids), and spans naming no
+-- order whose strong key's owner is already stored, are written by materialized views as they
+-- arrive; the rest (late keys, links, parents, children) by the attribution step
+-- (tracing.attribution), which the collector runs after each write and the scheduler runs for other
+-- writers.
 -- Re-sent spans (same TraceId and SpanId) collapse on merge (ReplacingMergeTree); readers dedupe
 -- before merges with LIMIT 1 BY or FINAL. The hop projection (stage, system, manual touch, ...) is
 -- defined once, here, as MATERIALIZED columns; tracing/projection.py mirrors it for spans built in
@@ -129,6 +130,11 @@ FROM {{table:order_spans}}
 ARRAY JOIN arrayFilter(kv -> has(key_names, kv.1) AND kv.2 != '', CAST(SpanAttributes, 'Array(Tuple(String, String))')) AS kv
 ARRAY JOIN if(startsWith(kv.2, '['), JSONExtract(kv.2, 'Array(String)'), [kv.2]) AS Key
 WHERE Via != 'order' AND Key != '';
+
+-- Spans naming no order whose strong key's owner is already stored, as they are written (rule 3).
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.`order_spans_keyed_mv` {{on_cluster}}
+TO {{table:order_spans}}
+AS {{include:order_spans_keyed:otel_traces}};
 
 -- Every span as it arrives, with what attribution needs (span_facts), sorted by arrival time: the
 -- attribution step reads what arrived since its watermark. Kept a week (ttl_days.span_arrivals).

@@ -1,7 +1,6 @@
 -- Attribution: what arrived in (since, until], counted by what it can resolve, so that a run asks
 -- only the questions that can have an answer (tracing/attribution.py).
 SELECT
-    countIf(empty(OrderIds) AND notEmpty(StrongKeys)) AS key,
     countIf(notEmpty(OrderIds) AND notEmpty(StrongKeys)) AS key_late,
     countIf(empty(OrderIds) AND Scoped = 0 AND ParentSpanId != '') AS parent,
     countIf(notEmpty(OrderIds)) AS parent_late,
