@@ -87,6 +87,7 @@ RAW_ROUND_OFFSET = 100  # raw candidates of round r are kept as round 100 + r
 OVERLAP = timedelta(seconds=5)
 WATERMARK_JOB = "attribution"
 BACKFILL = "order_spans_v1"
+MIGRATION_NAME = "order_spans"  # the migration that created the order-keyed tables
 
 
 @dataclass(frozen=True)
@@ -304,11 +305,16 @@ def set_watermark(store: Store, value: datetime) -> None:
 
 def attribute_arrivals(store: Store, *, overlap: timedelta = OVERLAP) -> AttributionRun:
     """One incremental run: everything that arrived since the watermark (less ``overlap``), then the
-    watermark moves to the run's upper bound. The first run ever covers what ``span_arrivals``
-    still holds (a week); spans stored before that are the backfill's (:func:`backfill`)."""
+    watermark moves to the run's upper bound. The first run ever starts when the order-keyed tables
+    were created; spans stored before are the backfill's (:func:`backfill`)."""
     until = db_now(store)
     last = watermark(store)
-    since = last - overlap if last is not None else datetime(1970, 1, 1, tzinfo=UTC)
+    if last is None:  # the first run: from when the tables were created (the backfill did before)
+        created = store.scalar(
+            "SELECT min(AppliedAt) FROM tower_migrations WHERE Name = {name:String}", {"name": MIGRATION_NAME}
+        )
+        last = _utc(created) if isinstance(created, datetime) else datetime(1970, 1, 1, tzinfo=UTC)
+    since = last - overlap
     result = attribute_window(store, since, until)
     set_watermark(store, until)
     return result
@@ -366,9 +372,6 @@ class Attributor:
 class BackfillStep:
     name: str  # "day 2026-11-03"
     rows: int
-
-
-MIGRATION_NAME = "order_spans"
 
 
 def _done_steps(store: Store) -> set[str]:
