@@ -4,8 +4,10 @@
 -- its parent and its links. Key roles are data (tower_key_roles), written at migrate time from
 -- tracing.conventions.KEY_ROLES, so new key attributes need no DDL.
 WITH
-    (SELECT groupArrayIf(Name, Role = 'strong') FROM {{db}}.`tower_key_roles` FINAL) AS strong_names,
-    (SELECT groupArrayIf(Name, Role IN ('strong', 'scope')) FROM {{db}}.`tower_key_roles` FINAL) AS scope_names,
+    (SELECT (groupArrayIf(Name, Role = 'strong'), groupArrayIf(Name, Role IN ('strong', 'scope')))
+     FROM {{db}}.`tower_key_roles` FINAL) AS roles,
+    roles.1 AS strong_names,
+    roles.2 AS scope_names,
     CAST(SpanAttributes, 'Array(Tuple(String, String))') AS attributes
 SELECT
     TraceId,
