@@ -30,12 +30,12 @@ from support.sdk_orders import (
 )
 
 from collector.testing import running_collector
-from kpis import service
+from kpis import reports as service
 from kpis.jobs import KpiEngine
 from kpis.order_sla import order_sla
 from kpis.policy import Policy, load_policy
 from storage import Store
-from tower.trace import TraceResult, render
+from tower.commands.trace import TraceResult, render
 from tracing.timeline import find_orders, order_timeline, with_sla
 
 FILE_START = ns((ANCHOR - timedelta(days=6)).replace(hour=9, minute=15, second=7)) + 123_456_789

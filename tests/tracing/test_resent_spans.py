@@ -23,7 +23,7 @@ from support.sdk_orders import Sender, mixed_traffic, ns
 from alerts import signals
 from alerts.rules import parse_rules
 from collector.testing import running_collector
-from kpis import service
+from kpis import reports as service
 from kpis.jobs import KpiEngine
 from kpis.policy import Policy, load_policy
 from storage import StorageSettings, Store

@@ -20,7 +20,7 @@ from support.sdk_orders import SECOND_NS, Sender, ns, order_keys, plain_order_st
 
 from collector.testing import running_collector
 from storage import Store
-from tower.trace import lookup_in_store
+from tower.commands.trace import lookup_in_store
 
 
 def test_each_acknowledged_hop_is_on_the_timeline_at_once(

@@ -283,7 +283,9 @@ def render_timeline(t: Timeline, console: Console) -> None:
             )
             console.print(Text(f"LATE against its SLA: {late}", style="bold red"))
         else:
-            console.print("on time against its SLAs" + (f"; at risk: {', '.join(at_risk)}" if at_risk else ""))
+            console.print(
+                "on time against its SLAs" + (f"; at risk: {', '.join(at_risk)}" if at_risk else "")
+            )
     longest = t.longest_system
     console.print(
         f"cycle {duration(t.cycle_ns)} from {t.start:%Y-%m-%d %H:%M:%S} to {t.end:%Y-%m-%d %H:%M:%S} UTC; "
