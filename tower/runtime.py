@@ -56,6 +56,10 @@ def migrate_store(store: Store, progress: BackfillProgress | None = None) -> lis
     (the order-keyed tables from spans stored before them: resumable, one day at a time,
     ``progress(done, total, step)`` after each day); returns the migration names applied."""
     applied = migrate(store, KEY_ROLES)
+    if any(m.name == attribution.MIGRATION_NAME for m in applied) and not store.scalar(
+        "SELECT count() FROM otel_traces"
+    ):
+        attribution.mark_backfilled(store)  # created on a store without spans: nothing to fill
     attribution.backfill(store, progress)
     return [f"{m.version:04d}_{m.name}" for m in applied]
 

@@ -224,11 +224,6 @@ ORDER BY (Backfill, Step);
 
 {{distributed:tower_backfills:rand()}};
 
--- On a store without spans there is nothing to backfill (tracing.attribution.backfill).
-INSERT INTO {{db}}.`tower_backfills` (Backfill, Step, Rows, DoneAt)
-SELECT 'order_spans_v1', 'complete', 0, now64(3)
-WHERE (SELECT count() FROM {{db}}.`otel_traces`) = 0;
-
 -- The read model replaces the by-trace copy of every span and the KPI jobs' hop tables.
 DROP VIEW IF EXISTS {{db}}.`otel_traces_by_trace_mv` {{on_cluster}} SYNC;
 

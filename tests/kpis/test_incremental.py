@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from kpi_spans import hop, order_flow, write
 
-from kpis import explain, service
+from kpis import explain
+from kpis import reports as service
 from kpis.jobs import KpiEngine
 from kpis.policy import load_policy
 from storage import Store

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from clock import ANCHOR
 
-from kpis import explain, service
+from kpis import explain
+from kpis import reports as service
 from kpis.jobs import KpiEngine
 from kpis.policy import Policy, load_policy
 from storage import Store

@@ -123,7 +123,7 @@ def test_alert_signals_see_spans_inside_the_bounds_last_second(single_row_parts:
     assert (stalled.value, stalled.orders) == (1.0, ["SO-T1"])
 
 
-SQL_PACKAGES = ("alerts.queries", "kpis.queries", "tracing.queries", "tower.queries", "web.queries")
+SQL_PACKAGES = ("alerts.queries", "kpis.queries", "tracing.queries", "tower.bench.queries", "web.queries")
 
 
 @pytest.mark.parametrize("package", SQL_PACKAGES)
