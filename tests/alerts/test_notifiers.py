@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from alert_receivers import http_recorder, smtp_server
 from pydantic import SecretStr
+from support.ports import refused_port
 
 from alerts import state
 from alerts.dispatch import Dispatcher
@@ -334,7 +335,7 @@ def test_webhook_bearer_token_and_max_alerts(client) -> None:
 
 
 def test_a_broken_integration_does_not_stop_the_others(store: Store) -> None:
-    with http_recorder() as hook:
+    with http_recorder() as hook, refused_port() as closed:
         config = parse_rules(
             f"route: {{receiver: both, group_wait: 0s}}\nreceivers: [{{name: both, webhook_configs: [{{url: '{hook.url}/h'}}]}}]\n"
         )
@@ -342,7 +343,7 @@ def test_a_broken_integration_does_not_stop_the_others(store: Store) -> None:
         broken = EmailConfig.model_construct(
             to=["ops@example.com"],
             from_="bad\nheader@example.com",
-            smarthost="127.0.0.1:9",
+            smarthost=f"127.0.0.1:{closed}",
             require_tls=False,
             auth_username=None,
             auth_password=None,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from support import cli
+from support.ports import refused_port
 
 from tracing import conventions as c
 
@@ -23,11 +24,9 @@ _AGENT_ONLY = (
 def tower(
     *args: str, data_dir: Path, full: bool = False, **env_vars: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TOWER_STORAGE__DATA_DIR": str(data_dir), **env_vars}
-    env.pop("TOWER_CONFIG", None)
     assert args[0] == "agent"
-    command = ["-m", "tower.cli", *args] if full else ["-c", _AGENT_ONLY, *args]
-    return subprocess.run([sys.executable, *command], capture_output=True, text=True, env=env, timeout=120)
+    argv = None if full else ["-c", _AGENT_ONLY]
+    return cli.tower(*args, data_dir=data_dir, env=env_vars, argv=argv, timeout=120)
 
 
 def test_edi_once_processes_and_quarantines(tmp_path: Path, sink: Any, drop: Any) -> None:
@@ -66,19 +65,20 @@ def test_edi_once_processes_and_quarantines(tmp_path: Path, sink: Any, drop: Any
 def test_edi_once_reports_an_unreachable_collector_and_keeps_the_file(tmp_path: Path, drop: Any) -> None:
     inbound = tmp_path / "inbound"
     drop("810_invoice.x12", inbound)
-    result = tower(
-        "agent",
-        "edi",
-        "--once",
-        "--inbound",
-        str(inbound),
-        "--settle",
-        "0",
-        "--endpoint",
-        "http://127.0.0.1:9",
-        data_dir=tmp_path,
-        TOWER_COLLECTOR__AGENTS__EDI__EXPORT__TIMEOUT_SECONDS="1",
-    )
+    with refused_port() as closed:
+        result = tower(
+            "agent",
+            "edi",
+            "--once",
+            "--inbound",
+            str(inbound),
+            "--settle",
+            "0",
+            "--endpoint",
+            f"http://127.0.0.1:{closed}",
+            data_dir=tmp_path,
+            TOWER_COLLECTOR__AGENTS__EDI__EXPORT__TIMEOUT_SECONDS="1",
+        )
     assert result.returncode == 1
     assert "failed 1" in result.stdout
     assert (inbound / "810_invoice.x12").exists()
