@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from conftest import csrf_of
 from fastapi.testclient import TestClient
+from orderspans import NOW
 
 from alerts import state as alert_state
 from alerts.model import Alert, AlertState, fingerprint
@@ -18,7 +19,7 @@ LABELS = {"alertname": "WarehouseStalled", "warehouse": "DC-<script>3"}
 
 @pytest.fixture(scope="module")
 def firing(module_store: Store) -> str:
-    now = datetime.now(UTC)
+    now = NOW
     fp = fingerprint(LABELS)
     alert_state.save_alerts(
         module_store,
@@ -119,7 +120,9 @@ def test_rule_preview_evaluates_a_configured_rule_without_sending(
     rules.write_text(RULES)
     settings = web_settings_for(password_hash)
     Accounts(module_store, settings)
-    app = create_app(settings, module_store, alert_settings=AlertSettings(rules_file=rules))
+    app = create_app(
+        settings, module_store, alert_settings=AlertSettings(rules_file=rules), clock=lambda: NOW
+    )
     with TestClient(app) as client:
         assert client.get("/api/alerts/rules/WarehouseStalled/test").status_code == 401
         login(client, "vera")
