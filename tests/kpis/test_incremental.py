@@ -3,10 +3,11 @@ touched orders are recomputed, and re-running a range or everything changes noth
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from clock import ANCHOR
 from kpi_spans import hop, order_flow, write
 
 from kpis import explain, service
@@ -15,7 +16,7 @@ from kpis.policy import load_policy
 from storage import Store
 
 POLICY = load_policy()
-DAY0 = (datetime.now(UTC) - timedelta(days=3)).replace(hour=14, minute=0, second=0, microsecond=0)
+DAY0 = (ANCHOR - timedelta(days=3)).replace(hour=14)  # a Sunday afternoon, whatever the week
 PERIOD = ((DAY0 - timedelta(days=2)).date(), (DAY0 + timedelta(days=3)).date())
 
 
@@ -62,14 +63,14 @@ def test_late_capture_span_moves_the_clock_and_creates_a_breach(store: Store) ->
     spans = order_flow("SO-9", DAY0, gap_s=600)
     write(store, spans[1:])  # capture span not sent yet
     engine.run_all()
-    assert service.sla_breaches(store, POLICY, sla="capture_to_ship") == []
+    assert service.sla_breaches(store, POLICY, sla="capture_to_ship", now=ANCHOR) == []
     day = DAY0.date()
     assert service.kpi_report(store, POLICY, day, day + timedelta(days=1)).value("orders").value == 1
     # the web shop's capture span arrives late: the order was captured three days earlier
     capture = hop("SO-9", "capture", DAY0 - timedelta(days=3), attrs={"order.channel": "ecommerce"})
     write(store, [capture])
     engine.run_all()
-    breaches = service.sla_breaches(store, POLICY, sla="capture_to_ship")
+    breaches = service.sla_breaches(store, POLICY, sla="capture_to_ship", now=ANCHOR)
     assert [(b.order_id, b.status, b.open) for b in breaches] == [("SO-9", "breached", False)]
     assert breaches[0].elapsed_s > breaches[0].target_s == 48 * 3600
     facts = service.order_facts(store, "SO-9")
@@ -121,17 +122,17 @@ def test_system_daily_counts_hops_errors_and_latency(store: Store) -> None:
 def test_late_span_naming_the_order_only_by_tracking_number_is_attributed(store: Store) -> None:
     engine = _engine(store)
     spans = order_flow("SO-5", DAY0, stages=["capture", "validation", "pick", "pack", "ship"])
-    spans[-1].attrs["shipment.tracking_number"] = '["1Z999", "1Z998"]'
+    spans[-1].attributes["shipment.tracking_number"] = '["1Z999", "1Z998"]'
     write(store, spans)
     engine.run_all()
     assert service.order_facts(store, "SO-5")["DeliverAt"] is None  # type: ignore[index]
     # the carrier webhook knows only a tracking number (and a weak EDI key, not followed)
     delivery = hop("SO-X", "deliver", DAY0 + timedelta(days=1), attrs={"shipment.tracking_number": "1Z998"})
-    del delivery.attrs["order.id"]
+    del delivery.attributes["order.id"]
     noise = hop(
         "SO-Y", "deliver", DAY0 + timedelta(days=1), attrs={"edi.interchange_control_number": "000000001"}
     )
-    del noise.attrs["order.id"]
+    del noise.attributes["order.id"]
     write(store, [delivery, noise])
     results = {r.job: r.rows for r in engine.run_all()}
     assert results["order_facts"] == 1
