@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ssl
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from alert_receivers import http_recorder, smtp_server
+from clock import ANCHOR
 from pydantic import SecretStr
 from support.ports import refused_port
+from support.receivers import http_recorder, smtp_server
 
 from alerts import state
 from alerts.dispatch import Dispatcher
@@ -25,8 +26,8 @@ from alerts.settings import AlertSettings
 from alerts.ssrf import TargetPolicy, guarded_client
 from storage import Store
 
-# recent (the notification log keeps 90 days), whole minutes
-NOW = (datetime.now(UTC) - timedelta(hours=1)).replace(minute=30, second=0, microsecond=0)
+# the tests' anchor (the notification log keeps 90 days), at half past: whole minutes
+NOW = ANCHOR - timedelta(minutes=30)
 EXTERNAL = "https://tower.example.com"
 
 

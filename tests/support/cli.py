@@ -9,6 +9,7 @@ the child anchors its data where this process does), ``tests/`` on ``PYTHONPATH`
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,18 @@ def invoke(*args: str, env: dict[str, str] | None = None, **kwargs: Any) -> Any:
     from tower.cli import app
 
     return CliRunner().invoke(app, list(args), env=env, **kwargs)
+
+
+DASHBOARD = re.compile(r"dashboard at (http://127\.0\.0\.1:\d+)")
+
+
+def dashboard_url(proc: subprocess.Popen[str]) -> str:
+    """The URL a started ``tower serve`` logs once its web role listens (it binds port 0 itself when
+    ``TOWER_WEB__PORT=0``, so no port is guessed free). Reads the process's stderr up to that line."""
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # ends when the process exits
+        seen.append(line)
+        if match := DASHBOARD.search(line):
+            return match.group(1)
+    raise AssertionError("tower serve exited before it listened:\n" + "".join(seen[-40:]))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import signal
 import subprocess
 from pathlib import Path
@@ -10,24 +9,11 @@ from pathlib import Path
 import httpx
 from support import cli
 
-DASHBOARD = re.compile(r"dashboard at (http://127\.0\.0\.1:\d+)")
-
-
-def _dashboard_url(proc: subprocess.Popen[str]) -> str:
-    """The URL the server logs once it listens (it binds port 0 itself: no port is guessed free)."""
-    assert proc.stderr is not None
-    seen = []
-    for line in proc.stderr:  # ends when the process exits
-        seen.append(line)
-        if match := DASHBOARD.search(line):
-            return match.group(1)
-    raise AssertionError("tower serve exited before it listened:\n" + "".join(seen[-40:]))
-
 
 def test_serve_web_role_answers_and_stops(tmp_path: Path) -> None:
     proc = cli.start("serve", "--roles", "web", data_dir=tmp_path, env={"TOWER_WEB__PORT": "0"})
     try:
-        url = _dashboard_url(proc)
+        url = cli.dashboard_url(proc)
         health = httpx.get(f"{url}/healthz", timeout=5)
         assert health.json()["status"] == "ok"
         login = httpx.get(f"{url}/", timeout=5)

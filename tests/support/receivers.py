@@ -1,4 +1,4 @@
-"""Real receivers on 127.0.0.1 for alert tests: an HTTP recorder with scripted replies, SMTP via aiosmtpd."""
+"""Real receivers on 127.0.0.1 for notification tests: an HTTP recorder with scripted replies, SMTP via aiosmtpd."""
 
 from __future__ import annotations
 
