@@ -19,6 +19,7 @@ from storage.migrate import migrate
 from tracing.conventions import KEY_ATTRIBUTES
 
 SERVER_URL_ENV = "TOWER_TEST_CLICKHOUSE_URL"
+KEEP_DATA_ENV = "TOWER_TEST_KEEP_DATA"
 
 
 def pytest_report_header() -> str:
@@ -32,9 +33,12 @@ def storage_settings(tmp_path_factory: pytest.TempPathFactory) -> StorageSetting
     """Settings of the store shared by this pytest process."""
     url = os.environ.get(SERVER_URL_ENV)
     data_dir = tmp_path_factory.mktemp("tower-data")
+    # TOWER_TEST_KEEP_DATA=1: no retention in the test store, for replaying a TOWER_TEST_NOW anchor
+    # older than the retention (30 days) would keep
+    ttl = {"ttl_days": {"otel_traces": 0, "order_keys": 0}} if os.environ.get(KEEP_DATA_ENV) == "1" else {}
     if url:
-        return StorageSettings(dsn=url, data_dir=data_dir)
-    return StorageSettings(data_dir=data_dir)
+        return StorageSettings(dsn=url, data_dir=data_dir, **ttl)
+    return StorageSettings(data_dir=data_dir, **ttl)
 
 
 @pytest.fixture(scope="session")
