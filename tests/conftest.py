@@ -16,6 +16,7 @@ import pytest
 
 from storage import StorageSettings, Store, open_store
 from storage.migrate import migrate
+from storage.settings import DEFAULT_TTL_DAYS
 from tracing.conventions import KEY_ATTRIBUTES
 
 SERVER_URL_ENV = "TOWER_TEST_CLICKHOUSE_URL"
@@ -35,7 +36,8 @@ def storage_settings(tmp_path_factory: pytest.TempPathFactory) -> StorageSetting
     data_dir = tmp_path_factory.mktemp("tower-data")
     # TOWER_TEST_KEEP_DATA=1: no retention in the test store, for replaying a TOWER_TEST_NOW anchor
     # older than the retention (30 days) would keep
-    ttl = {"ttl_days": {"otel_traces": 0, "order_keys": 0}} if os.environ.get(KEEP_DATA_ENV) == "1" else {}
+    keep = os.environ.get(KEEP_DATA_ENV) == "1"
+    ttl = {"ttl_days": {table: 0 for table in DEFAULT_TTL_DAYS}} if keep else {}
     if url:
         return StorageSettings(dsn=url, data_dir=data_dir, **ttl)
     return StorageSettings(data_dir=data_dir, **ttl)
