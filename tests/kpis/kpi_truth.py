@@ -133,17 +133,15 @@ CONVENTIONS = Path(__file__).resolve().parents[2] / "docs" / "conventions.md"
 
 def strong_keys_from_conventions(text: str) -> tuple[str, ...]:
     """The keys that attribute a span naming no order, read from the conventions' key table: every
-    attribute marked plainly ``key`` (not the order ids themselves), except the EDI envelope control
-    numbers, which X12 makes unique only inside their envelope (ISA13 per sender, GS06 per interchange,
-    ST02 per group), so that alone they do not identify one order."""
+    attribute whose role is ``key (strong)``. Not the order ids themselves, nor the EDI envelope
+    control numbers (weak: X12 makes them unique only inside their envelope, so alone they do not
+    identify one order) or the transaction-set number (scope: it only keeps a span from inheriting)."""
     section = text.split("## The order and its business keys", 1)[1].split("\n## ", 1)[0]
     keys = []
     for line in section.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) >= 3 and cells[2] == "key" and cells[0].startswith("`"):
-            name = cells[0].strip("`")
-            if not name.startswith("edi."):
-                keys.append(name)
+        if len(cells) >= 3 and cells[2] == "key (strong)" and cells[0].startswith("`"):
+            keys.append(cells[0].strip("`"))
     return tuple(keys)
 
 
