@@ -37,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from collector.agents.emitter import AttrValue, Emitter, ExportError, Hop
+from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter
 from collector.agents.settings import CarrierAgentSettings, FieldMapping
 from collector.agents.state import OpenKeys, SeenIds
 from tracing import conventions as c
@@ -230,7 +230,7 @@ def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
 
 def event_hop(
     event: TrackingEvent, system_instance: str, received_ns: int, resolves_exception: bool = False
-) -> Hop:
+) -> AgentHop:
     """The hop span of one tracking event; an exception status opens a carrier exception, and the
     next event of the same tracking number that is not an exception resolves it."""
     start = event.occurred_at_ns or received_ns
@@ -252,7 +252,7 @@ def event_hop(
     ):
         if value:
             attrs[key] = value
-    hop = Hop(
+    hop = AgentHop(
         name=f"carrier {event.status}",
         seed=f"carrier:{event.event_id}",
         start_ns=start,
@@ -339,7 +339,7 @@ class CarrierWebhook:
             hop = event_hop(event, self.settings.system_instance, time.time_ns(), resolves_exception=was_open)
             try:
                 spans = self.emitter.emit([hop])
-            except ExportError as exc:
+            except EmitError as exc:
                 log.warning("carrier event %s not acknowledged: %s", event.event_id, exc)
                 self._count("503")
                 return 503, {"error": "collector unavailable, retry later"}

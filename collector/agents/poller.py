@@ -20,7 +20,7 @@ import sqlalchemy as sa
 import yaml
 from pydantic import ValidationError
 
-from collector.agents.emitter import AttrValue, Emitter, ExportError, Hop, now_ns
+from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter, now_ns
 from collector.agents.settings import PollerAgentSettings, RowMapping
 from collector.agents.state import read_json, write_json_atomic
 from tracing import conventions as c
@@ -150,13 +150,13 @@ class Poller:
                 f"polled rows (they have {', '.join(rows[0])})"
             )
         hops = [self.row_hop(row) for row in rows]
-        self.emitter.emit(hops)  # raises ExportError: the cursor stays, the rows come again
+        self.emitter.emit(hops)  # raises EmitError: the cursor stays, the rows come again
         last = rows[-1][self.settings.cursor_column]
         write_json_atomic(self.cursor_path, {"cursor": _json_cursor(last), "source": self.name})
         self.rows_exported += len(rows)
         return len(rows)
 
-    def row_hop(self, row: dict[str, Any]) -> Hop:
+    def row_hop(self, row: dict[str, Any]) -> AgentHop:
         m = self.mapping
         received = now_ns()
         start = _ns(row.get(m.start_column)) if m.start_column else None
@@ -178,7 +178,7 @@ class Poller:
             if value is not None and value != "":
                 attrs[attribute] = value
         seed = f"poller:{self.settings.name}:{row[self.settings.cursor_column]}"
-        hop = Hop(name=m.span_name, seed=seed, start_ns=start, end_ns=end, attributes=attrs)
+        hop = AgentHop(name=m.span_name, seed=seed, start_ns=start, end_ns=end, attributes=attrs)
         if attrs.get(c.EXCEPTION_TYPE):
             hop.error = f"{attrs[c.EXCEPTION_TYPE]} on {attrs.get(c.ORDER_ID, 'order')}"
         return hop
@@ -204,7 +204,7 @@ class Poller:
         while not self._stop.is_set():
             try:
                 self.drain()
-            except ExportError as exc:
+            except EmitError as exc:
                 log.warning("%s: export failed, will retry: %s", self.name, exc)
             except Exception:
                 log.exception("%s: poll failed", self.name)
