@@ -149,9 +149,14 @@ def carrier(
         update["host"] = host
     if port is not None:
         update["port"] = port
-    agent = agents_runtime.carrier_agent(
-        _with(base, update), settings.storage.data_dir, *local_endpoint(settings)
-    )
+    from collector.agents.carrier import WebhookConfigError
+
+    try:
+        agent = agents_runtime.carrier_agent(
+            _with(base, update), settings.storage.data_dir, *local_endpoint(settings)
+        )
+    except WebhookConfigError as exc:
+        runtime.fail(str(exc))
     _run_until_signal(agent)
 
 
@@ -209,9 +214,13 @@ class CollectorWithAgents:
         self.collector.start()
         endpoint, token = local_endpoint(self.settings)
         endpoint = getattr(self.collector, "http_endpoint", None) or endpoint
-        agents = agents_runtime.build_agents(
-            self.settings.collector.agents, self.settings.storage.data_dir, endpoint, token
-        )
+        try:
+            agents = agents_runtime.build_agents(
+                self.settings.collector.agents, self.settings.storage.data_dir, endpoint, token
+            )
+        except BaseException:
+            self.collector.stop()  # serve only stops services whose start() returned
+            raise
         if agents:
             self.agents = agents_runtime.AgentsService(agents)
             try:

@@ -148,3 +148,82 @@ def copy_fixture(name: str, directory: Path, as_name: str | None = None) -> Path
 def drop():  # type: ignore[no-untyped-def]
     """``drop(fixture_name, directory, as_name=None)`` copies a fixture into a watched directory."""
     return copy_fixture
+
+
+# -- the real collector (tests of issue 13 on) ------------------------------------------------
+
+
+@dataclass
+class StoredSpan:
+    """A span as the real collector stored it in ``otel_traces``."""
+
+    name: str
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    attributes: dict[str, str]
+    start_ns: int
+    status_code: str
+    status_message: str
+    links: list[str]
+
+
+class RealCollector:
+    """A running collector on a module's store, and what it stored for one service."""
+
+    def __init__(self, collector: Any, store: Any) -> None:
+        self.collector = collector
+        self.store = store
+        self.url = collector.http_endpoint
+
+    def emitter(self, service: str, kind: str = "edi", timeout: float = 5, **window: Any) -> Emitter:
+        from collector.agents.emitter import TimeWindow
+
+        return Emitter(
+            otlp_exporter(self.url, "agent-token", timeout_seconds=timeout),
+            service,
+            kind,
+            window=TimeWindow(**window),
+        )
+
+    def spans(self, service: str) -> list[StoredSpan]:
+        assert self.collector.wait_drained(60)
+        rows = self.store.rows(
+            "SELECT SpanName, TraceId, SpanId, ParentSpanId, SpanAttributes, toUnixTimestamp64Nano(Timestamp) AS ns,"
+            " StatusCode, StatusMessage, Links.SpanId AS links FROM otel_traces WHERE ServiceName = {s:String}"
+            " ORDER BY Timestamp, SpanName",
+            {"s": service},
+        )
+        return [
+            StoredSpan(
+                r["SpanName"],
+                r["TraceId"],
+                r["SpanId"],
+                r["ParentSpanId"],
+                dict(r["SpanAttributes"]),
+                int(r["ns"]),
+                r["StatusCode"],
+                r["StatusMessage"],
+                list(r["links"]),
+            )
+            for r in rows
+        ]
+
+
+@pytest.fixture(scope="module")
+def real_collector(module_store: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCollector]:
+    """The real collector (OTLP/HTTP, partial success, limits, token) writing to a module's store."""
+    from collector.testing import running_collector
+
+    with running_collector(
+        module_store, tmp_path_factory.mktemp("spool"), tokens=["agent-token"]
+    ) as collector:
+        yield RealCollector(collector, module_store)
+
+
+@pytest.fixture
+def service() -> str:
+    """A service name of this test's own (the module's store is shared)."""
+    import secrets
+
+    return f"agent-{secrets.token_hex(4)}"
