@@ -69,6 +69,11 @@ class _Db:
             self._conn.close()
 
 
+def _name(name: str) -> str:
+    """A file name as SQLite text (names that are not UTF-8 keep their bytes as escapes)."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 class FileLedger(_Db):
     """Processed files by name, size and sha256: a file already recorded is never processed again.
 
@@ -91,7 +96,7 @@ class FileLedger(_Db):
         with self._lock:
             row = self._conn.execute(
                 "SELECT 1 FROM processed WHERE name = ? AND size = ? AND sha256 = ? AND outcome = 'processed'",
-                (name, size, sha256),
+                (_name(name), size, sha256),
             ).fetchone()
         return row is not None
 
@@ -101,7 +106,7 @@ class FileLedger(_Db):
             try:
                 self._conn.execute(
                     "INSERT OR REPLACE INTO processed VALUES (?, ?, ?, ?, ?)",
-                    (name, size, sha256, outcome, time.time()),
+                    (_name(name), size, sha256, outcome, time.time()),
                 )
                 self._conn.execute("DELETE FROM progress WHERE sha256 = ?", (sha256,))
                 self._conn.execute("COMMIT")

@@ -156,7 +156,9 @@ def test_bad_missing_or_stale_signatures_are_401_and_store_nothing(
     assert post(agent, body, secret=other).status_code == 401
     request = post(agent, body, msg_id="msg_ok", secret=other).request  # refused: nothing recorded
     signed = {k: v for k, v in request.headers.items() if k.startswith("webhook-")}
-    signed["webhook-signature"] = Webhook(SECRET).sign("msg_ok", datetime.fromtimestamp(NOW, UTC), body.decode())
+    signed["webhook-signature"] = Webhook(SECRET).sign(
+        "msg_ok", datetime.fromtimestamp(NOW, UTC), body.decode()
+    )
     tampered = body.replace(b"in_transit", b"delivered")
     forged = httpx.post(agent.url, content=tampered, headers=signed, timeout=15)
     assert forged.status_code == 401 and "no valid v1 signature" in forged.json()["error"]
