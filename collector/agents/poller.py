@@ -186,6 +186,7 @@ class Poller:
             "reason": reason,
             "row": {k: _attr(v) for k, v in row.items()},
         }
+        self.rejected_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.rejected_path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, default=str) + "\n")
             fh.flush()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from clock import ANCHOR
 
 from tracing import conventions as c
 
@@ -106,7 +107,8 @@ def test_poller_once_from_a_config_file(tmp_path: Path, sink: Any) -> None:
             sa.text("CREATE TABLE releases (seq INTEGER PRIMARY KEY, order_no TEXT, released_at TEXT)")
         )
         conn.execute(
-            sa.text("INSERT INTO releases VALUES (1, 'SO-1', '2026-11-26T10:00:00'), (2, 'SO-2', NULL)")
+            sa.text("INSERT INTO releases VALUES (1, 'SO-1', :t), (2, 'SO-2', NULL)"),
+            {"t": ANCHOR.strftime("%Y-%m-%dT10:00:00")},
         )
     engine.dispose()
     config = tmp_path / "tower.yaml"

@@ -501,3 +501,68 @@ def test_processed_files_can_be_archived(
     assert list((tmp_path / "out").iterdir()) == []
     (archived,) = (tmp_path / "archive").glob("*/856_asn.x12")
     assert archived.read_bytes() == (FIXTURES / "856_asn.x12").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "outcome"),
+    [
+        ("AC", "accepted_with_changes", "accepted"),
+        ("AD", "accepted", "accepted"),
+        ("AE", "accepted_with_exceptions", "accepted"),
+        ("AH", "on_hold", "no_decision"),
+        ("AK", "accepted", "accepted"),
+        ("AP", "accepted", "accepted"),
+        ("AT", "accepted", "accepted"),
+        ("NA", "no_acknowledgment_needed", "no_decision"),
+        ("RD", "rejected", "rejected"),
+        ("RF", "rejected", "rejected"),
+        ("RJ", "rejected", "rejected"),
+        ("RN", "rejected_not_as_agreed", "rejected"),
+        ("RO", "rejected_with_counter_offer", "rejected"),
+        ("RV", "rejected_violates_industry_practices", "rejected"),
+        ("ZZ", "mutually_defined", "no_decision"),
+        ("Q9", "unknown", "no_decision"),  # not an X12 code: kept as sent, never lower-cased into a status
+    ],
+)
+def test_855_bak02_codes_map_to_statuses(code: str, status: str, outcome: str) -> None:
+    from collector.agents.edi import transaction_keys
+    from collector.agents.x12 import TransactionSet
+
+    tx = TransactionSet("855", "0001", "1", segments=[("BAK", ["00", code, "PO-1", "20261126"])])
+    keys = transaction_keys(tx)
+    assert (keys[c.STATUS], keys["edi.ack.outcome"], keys["edi.ack.code"]) == (status, outcome, code)
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "error"),
+    [
+        ("A", "accepted", False),
+        ("E", "accepted_with_errors", False),
+        ("M", "rejected_message_authentication_failed", True),
+        ("P", "partially_accepted", False),
+        ("R", "rejected", True),
+        ("W", "rejected_assurance_failed", True),
+        ("X", "rejected_content_after_decryption_failed", True),
+    ],
+)
+def test_997_ak9_codes_map_to_statuses_and_span_status(code: str, status: str, error: bool) -> None:
+    from collector.agents.edi import _FileSpans
+    from collector.agents.x12 import Interchange, Transaction, TransactionSet
+
+    ak5 = "R" if code in ("P", "R", "M", "W", "X") else "A"
+    tx = TransactionSet(
+        "997",
+        "0001",
+        "9",
+        segments=[
+            ("AK1", ["PO", "101"]),
+            ("AK2", ["850", "0001"]),
+            ("AK5", [ak5]),
+            ("AK9", [code, "1", "1", "0"]),
+        ],
+    )
+    ic = Interchange(0, "000000009", "PARTNER", "DISTCO", "261126", "1200", "00401", "P")
+    (hop,) = _FileSpans("997.x12", "d" * 64, "inbound", 10**18, "edi").transaction(Transaction(ic, tx))
+    assert hop.attributes[c.STATUS] == status
+    assert (hop.error is not None) is error, hop.error
+    assert len(hop.children) == (1 if ak5 == "R" else 0)  # the rejected set is an exception either way

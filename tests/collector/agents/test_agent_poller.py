@@ -8,10 +8,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from clock import ANCHOR
 
+from collector.agents.emitter import EmitError
 from collector.agents.poller import Poller, PollerConfigError, load_mapping
 from collector.agents.settings import PollerAgentSettings
 from tracing import conventions as c
+
+DAY = ANCHOR.strftime("%Y-%m-%d")  # the rows' day: the test clock's, which the store's retention keeps
+DAY_10H = int(ANCHOR.replace(hour=10, minute=0).timestamp())
 
 MAPPING_YAML = """
 span_name: erp status change
@@ -46,7 +51,7 @@ def make_source(path: Path, rows: int) -> str:
                     "s": "allocation",
                     "st": "allocated",
                     "w": "WH-EAST",
-                    "t": f"2026-11-26T10:{i % 60:02d}:00",
+                    "t": f"{DAY}T10:{i % 60:02d}:00",
                 },
             )
     engine.dispose()
@@ -86,7 +91,7 @@ def test_rows_become_hop_spans_through_the_yaml_mapping(tmp_path: Path, sink: An
     assert span.attributes[c.CHANNEL] == "portal"
     assert span.attributes[c.SYSTEM_INSTANCE] == "erp-east"
     assert span.resource[c.SERVICE_NAME] == "erp-east"
-    assert span.start_ns == 1795687260 * 10**9  # 2026-11-26T10:01:00 (naive = UTC)
+    assert span.start_ns == (DAY_10H + 60) * 10**9  # 10:01:00 (naive = UTC)
     assert p.cursor == 3
 
 
@@ -107,8 +112,8 @@ def test_failed_export_keeps_the_cursor_and_the_rows_come_again(
     url = make_source(tmp_path / "erp.db", 6)
     p = poller(tmp_path, make_emitter, url)
     assert p.drain(max_batches=1) == 4
-    sink.fail_with = 400
-    with pytest.raises(Exception, match="did not accept"):
+    sink.fail_with = 503  # the collector is busy: nothing is acknowledged, the cursor stays
+    with pytest.raises(EmitError, match="collector answered 503"):
         p.poll_once()
     assert p.cursor == 4
     sink.fail_with = None
@@ -268,9 +273,9 @@ def test_postgresql_source_restart_mid_stream(
             conn.execute(
                 sa.text(
                     "INSERT INTO order_status_log (order_no, stage, status, warehouse, changed_at) "
-                    "VALUES (:o, 'pick', 'picked', 'WH-WEST', '2026-11-26T10:00:00Z')"
+                    "VALUES (:o, 'pick', 'picked', 'WH-WEST', :t)"
                 ),
-                {"o": f"SO-{1000 + i}"},
+                {"o": f"SO-{1000 + i}", "t": f"{DAY}T10:00:00Z"},
             )
     engine.dispose()
     first = poller(tmp_path, make_emitter, postgres_url, batch_size=3)
@@ -280,7 +285,7 @@ def test_postgresql_source_restart_mid_stream(
     assert second.drain() == 4
     second.engine.dispose()
     assert order_ids(sink) == [f"SO-{1000 + i}" for i in range(1, 8)]
-    assert sink.spans[0].start_ns == 1795687200 * 10**9  # timestamptz -> the hop start
+    assert sink.spans[0].start_ns == DAY_10H * 10**9  # timestamptz -> the hop start
 
 
 def test_postgresql_timestamp_cursor_survives_a_restart(
@@ -295,9 +300,9 @@ def test_postgresql_timestamp_cursor_survives_a_restart(
         for i in range(1, 6):
             conn.execute(
                 sa.text(
-                    "INSERT INTO shipments_log VALUES (TIMESTAMPTZ '2026-11-26 10:00:00+00' + :s * INTERVAL '1 second', :o)"
+                    "INSERT INTO shipments_log VALUES (CAST(:day AS TIMESTAMPTZ) + :s * INTERVAL '1 second', :o)"
                 ),
-                {"s": i, "o": f"SO-{2000 + i}"},
+                {"s": i, "o": f"SO-{2000 + i}", "day": f"{DAY} 10:00:00+00"},
             )
     engine.dispose()
     mapping = tmp_path / "m.yaml"
@@ -318,3 +323,65 @@ def test_postgresql_timestamp_cursor_survives_a_restart(
     assert second.drain() == 3
     second.engine.dispose()
     assert order_ids(sink) == [f"SO-{2000 + i}" for i in range(1, 6)]
+
+
+def test_rows_whose_time_cannot_be_stored_are_kept_aside_and_never_block_the_rest(
+    tmp_path: Path, real_collector: Any, service: str
+) -> None:
+    """Rows dated 1960 (cannot be encoded), 1972 (older than the store keeps) and 2300 (the real
+    collector refuses it: the agent's own window is widened here) are written with their reasons to
+    the rejected-rows file; the rows around them are stored and the cursor moves past them all."""
+    import json as jsonlib
+
+    from collector.agents.emitter import TimeWindow
+
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    engine = sa.create_engine(url)
+    times = [
+        f"{DAY}T09:00:00",
+        "1960-01-01T00:00:00",
+        f"{DAY}T09:30:00",
+        "1972-03-21T00:00:00",
+        "2300-01-01T00:00:00",
+    ]
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE moves (id INTEGER PRIMARY KEY, order_no TEXT, at TEXT)"))
+        for i, at in enumerate(times, start=1):
+            conn.execute(sa.text("INSERT INTO moves VALUES (:i, :o, :t)"), {"i": i, "o": f"SO-{i}", "t": at})
+    engine.dispose()
+    settings = PollerAgentSettings(
+        name="moves",
+        url=url,
+        table="moves",
+        system_instance=service,
+        mapping={"stage": "pick", "start_column": "at", "attributes": {"order.id": "order_no"}},
+    )
+    emitter = real_collector.emitter(service, "poller")
+    emitter.window = TimeWindow(max_ahead_seconds=400 * 365 * 86400)  # lets 2300 reach the collector
+    p = Poller(settings, emitter, tmp_path / "state")
+    try:
+        assert p.drain() == 5
+    finally:
+        p.engine.dispose()
+    assert p.cursor == 5 and p.rows_rejected == 3
+    rejected = [jsonlib.loads(line) for line in p.rejected_path.read_text().splitlines()]
+    assert [r["cursor"] for r in rejected] == [2, 4, 5]
+    assert "1960-01-01T00:00:00Z is older than the 30 days the store keeps" in rejected[0]["reason"]
+    assert "1972-03-21" in rejected[1]["reason"]
+    assert (
+        rejected[2]["reason"].startswith("collector rejected 1 span(s)")
+        and "out of range" in rejected[2]["reason"]
+    )
+    assert rejected[2]["row"] == {"id": 5, "order_no": "SO-5", "at": "2300-01-01T00:00:00"}
+    stored = real_collector.spans(service)
+    # the batch was partly accepted, then re-sent row by row with the same span ids: counted once
+    assert sorted({(s.span_id, s.attributes[c.ORDER_ID]) for s in stored}, key=lambda x: x[1]) == sorted(
+        {
+            (s.span_id, s.attributes[c.ORDER_ID])
+            for s in stored
+            if s.attributes[c.ORDER_ID] in ("SO-1", "SO-3")
+        },
+        key=lambda x: x[1],
+    )
+    assert sorted({s.attributes[c.ORDER_ID] for s in stored}) == ["SO-1", "SO-3"]
+    assert len({s.span_id for s in stored}) == 2
