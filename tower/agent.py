@@ -19,7 +19,7 @@ from collector.agents.settings import ExportSettings
 from tower import runtime
 from tower.settings import TowerSettings
 
-if TYPE_CHECKING:  # the agents (SQLAlchemy, uvicorn, pyx12) load only when an agent runs
+if TYPE_CHECKING:  # the agents (SQLAlchemy, uvicorn) load only when an agent runs
     from collector.agents.runtime import Agent, AgentsService
 
 agent_app = typer.Typer(

@@ -8,6 +8,7 @@ numbers and its timeline holds the agent's hop.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -22,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 from clock import ANCHOR
 
-from collector.agents.carrier import sign
+from collector.agents.carrier import sign_standard
 from collector.agents.edi import EdiAgent
 from collector.agents.emitter import Emitter, otlp_exporter
 from collector.agents.settings import EdiAgentSettings
@@ -35,6 +36,7 @@ from tracing.simulator import ExceptionRates, Simulator, SimulatorConfig
 from tracing.sinks import OtlpSink
 from tracing.timeline import find_orders, order_timeline
 
+E2E_SECRET = "whsec_" + base64.b64encode(b"end-to-end-webhook-secret-key!!!").decode()
 END = ANCHOR  # a fixed point of the working week that the store's retention keeps (tests/clock.py)
 
 
@@ -174,7 +176,7 @@ def test_tower_serve_runs_the_configured_agents_with_the_collector(store: Store,
                         "settle_seconds": 0,
                         "poll_seconds": 0.1,
                     },
-                    "carrier": {"enabled": True, "port": webhook_port, "secret": "whsec-e2e"},
+                    "carrier": {"enabled": True, "port": webhook_port, "secret": E2E_SECRET},
                     "pollers": [
                         {
                             "name": "wms-picks",
@@ -216,21 +218,29 @@ def test_tower_serve_runs_the_configured_agents_with_the_collector(store: Store,
         }
         body = json.dumps(event).encode()
         url = f"http://127.0.0.1:{webhook_port}/webhooks/carrier"
+
+        def signed(msg_id: str, secret: str = E2E_SECRET) -> dict[str, str]:
+            stamp = int(time.time())  # the webhook judges signed timestamps against its own clock
+            return {
+                "webhook-id": msg_id,
+                "webhook-timestamp": str(stamp),
+                "webhook-signature": sign_standard(secret, msg_id, stamp, body),
+            }
+
         deadline = time.monotonic() + 30
         while True:  # the webhook starts with the collector role
             try:
-                response = httpx.post(
-                    url, content=body, headers={"X-Hmac-Signature": sign("whsec-e2e", body)}
-                )
+                response = httpx.post(url, content=body, headers=signed("msg_e2e_1"))
                 break
             except httpx.ConnectError:
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
         assert response.status_code == 200, response.text
         assert _wait_for(store, "TRK-E2E-1") == ["SO-104233"]
-        replay = httpx.post(url, content=body, headers={"X-Hmac-Signature": sign("whsec-e2e", body)})
+        replay = httpx.post(url, content=body, headers=signed("msg_e2e_1"))
         assert replay.json()["status"] == "duplicate"
-        forged = httpx.post(url, content=body, headers={"X-Hmac-Signature": sign("not-the-secret", body)})
+        other = "whsec_" + base64.b64encode(b"not-the-secret-of-this-webhook!!").decode()
+        forged = httpx.post(url, content=body, headers=signed("msg_e2e_2", other))
         assert forged.status_code == 401
 
         assert _wait_for(store, "SO-900002") == ["SO-900002"]  # the poller's rows
