@@ -142,3 +142,9 @@ def test_a_misspelt_agent_setting_is_a_clear_error(tmp_path: Path) -> None:
     result = tower("agent", "edi", "--once", "-c", str(config), data_dir=tmp_path)
     assert result.returncode == 2
     assert "invalid setting collector.agents.edi.inbound_dir: unknown setting" in result.stderr
+
+
+def test_carrier_without_a_secret_refuses_to_start(tmp_path: Path) -> None:
+    result = tower("agent", "carrier", "--port", "0", data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "the carrier webhook has no secret: set collector.agents.carrier.secret" in result.stderr

@@ -566,3 +566,24 @@ def test_997_ak9_codes_map_to_statuses_and_span_status(code: str, status: str, e
     assert hop.attributes[c.STATUS] == status
     assert (hop.error is not None) is error, hop.error
     assert len(hop.children) == (1 if ak5 == "R" else 0)  # the rejected set is an exception either way
+
+
+def test_requests_follow_the_collectors_size_limit(
+    tmp_path: Path, module_store: Any, real_collector: Any, service: str
+) -> None:
+    """A collector whose max_body_bytes is far below the agent's max_request_bytes answers 413: the
+    agent halves its requests until they fit, and the file is acknowledged whole."""
+    from collector.testing import running_collector
+
+    with running_collector(module_store, tmp_path / "spool", max_body_bytes=64 * 1024) as small:
+        emitter = Emitter(
+            otlp_exporter(small.http_endpoint, max_request_bytes=4 * 1024 * 1024), service, "edi"
+        )
+        agent = make_agent(tmp_path, real_collector, service, emitter=emitter, export_batch_spans=5000)
+        write_850(tmp_path / "in" / "many.x12", 900003, orders=600, lines=2)
+        report = agent.scan_once()
+        assert report.processed == ["many.x12"] and report.spans == 601
+        assert emitter.requests >= 4  # 601 spans do not fit in one 64 KiB request
+        assert small.wait_drained(60)
+    spans = real_collector.spans(service)
+    assert len({s.span_id for s in spans}) == 601
