@@ -17,7 +17,6 @@ collector would refuse, or could not even decode (before 1970), is refused here 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import hashlib
 import json
 import logging
@@ -29,13 +28,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
-from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from tracing import conventions as c
 
@@ -48,6 +46,8 @@ DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 _RETRYABLE = {429, 502, 503, 504}
 _NS = 1_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_UNSET = Status(StatusCode.UNSET)
 
 
 class EmitError(RuntimeError):
@@ -133,33 +133,6 @@ class TimeWindow:
         if ns > newest:
             return f"{what} {iso(ns)} is in the future (latest accepted {iso(newest)})"
         return None
-
-
-_next_ids: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar("_next_ids", default=None)
-
-
-class _SeededIds(IdGenerator):
-    """Ids from the seed of the span being started (random when none is set)."""
-
-    _random = RandomIdGenerator()
-
-    def generate_span_id(self) -> int:
-        ids = _next_ids.get()
-        return ids[1] if ids else self._random.generate_span_id()
-
-    def generate_trace_id(self) -> int:
-        ids = _next_ids.get()
-        return ids[0] if ids else self._random.generate_trace_id()
-
-
-class _Collect(SpanProcessor):
-    """Keeps ended spans until the emitter encodes them itself."""
-
-    def __init__(self) -> None:
-        self.spans: list[ReadableSpan] = []
-
-    def on_end(self, span: ReadableSpan) -> None:
-        self.spans.append(span)
 
 
 def _status_message(body: bytes, content_type: str) -> str:
@@ -308,11 +281,8 @@ class Emitter:
         attrs = {c.SERVICE_NAME: service_name, AGENT_KIND: agent_kind, **(resource_attributes or {})}
         self._exporter = exporter
         self.window = window or TimeWindow()
-        self._collect = _Collect()
-        self._provider = TracerProvider(resource=Resource.create(attrs), id_generator=_SeededIds())
-        self._provider.add_span_processor(self._collect)
-        self._tracer = self._provider.get_tracer("tower.collector.agents")
-        self._lock = threading.Lock()
+        self._resource = Resource.create(attrs)
+        self._scope = InstrumentationScope("tower.collector.agents")
         self.exported = 0
         self.requests = 0
 
@@ -331,69 +301,62 @@ class Emitter:
                         raise SpansRejected(problem)
 
     def encode(self, hops: Sequence[AgentHop]) -> Encoded:
-        """Build and encode the spans of ``hops``; raises :class:`SpansRejected` when they cannot be sent."""
+        """Build and encode the spans of ``hops``; raises :class:`SpansRejected` when they cannot be sent.
+
+        Spans are the SDK's finished spans (``ReadableSpan``) with the ids of their seeds, encoded by
+        the SDK's OTLP encoder; no tracer is involved, so nothing global is touched.
+        """
         self.check_times(hops)
-        with self._lock:
-            self._collect.spans = []
-            contexts: dict[str, SpanContext] = {}
+        contexts: dict[str, SpanContext] = {}
+        for hop in hops:
+            trace_id = trace_id_for(hop.trace_seed or hop.seed)
+            for item in hop.walk():
+                contexts[item.seed] = SpanContext(trace_id, span_id_for(item.seed), False, _SAMPLED)
+        spans: list[ReadableSpan] = []
+        try:
             for hop in hops:
-                trace_id = trace_id_for(hop.trace_seed or hop.seed)
-                for item in hop.walk():
-                    contexts[item.seed] = SpanContext(
-                        trace_id=trace_id,
-                        span_id=span_id_for(item.seed),
-                        is_remote=False,
-                        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+                parent = None
+                if hop.parent_seed is not None:
+                    parent = SpanContext(
+                        trace_id_for(hop.trace_seed or hop.parent_seed),
+                        span_id_for(hop.parent_seed),
+                        False,
+                        _SAMPLED,
                     )
-            try:
-                for hop in hops:
-                    parent: trace.Span | None = None
-                    if hop.parent_seed is not None:
-                        parent = NonRecordingSpan(
-                            SpanContext(
-                                trace_id=trace_id_for(hop.trace_seed or hop.parent_seed),
-                                span_id=span_id_for(hop.parent_seed),
-                                is_remote=False,
-                                trace_flags=TraceFlags(TraceFlags.SAMPLED),
-                            )
-                        )
-                    self._start(hop, parent, trace_id_for(hop.trace_seed or hop.seed), contexts)
-                spans, self._collect.spans = self._collect.spans, []
-                body = encode_spans(spans).SerializeToString()
-            except Exception as exc:  # an attribute the encoder refuses: this record only
-                self._collect.spans = []
-                raise SpansRejected(f"spans could not be encoded: {type(exc).__name__}: {exc}") from exc
+                self._build(hop, parent, contexts, spans)
+            body = encode_spans(spans).SerializeToString()
+        except Exception as exc:  # an attribute the encoder refuses: this record only
+            raise SpansRejected(f"spans could not be encoded: {type(exc).__name__}: {exc}") from exc
         return Encoded(body, spans)
 
-    def _start(
+    def _build(
         self,
         hop: AgentHop,
-        parent: trace.Span | None,
-        trace_id: int,
+        parent: SpanContext | None,
         contexts: dict[str, SpanContext],
+        out: list[ReadableSpan],
     ) -> None:
-        ctx = trace.set_span_in_context(parent) if parent is not None else None
+        context = contexts[hop.seed]
         links = [Link(contexts[s]) for s in hop.links_to if s in contexts]
         links += [Link(ctx) for ctx in hop.remote_links if ctx.is_valid]
-        token = _next_ids.set((trace_id, span_id_for(hop.seed)))
-        try:
-            span = self._tracer.start_span(
-                hop.name,
-                context=ctx,
-                kind=hop.kind,
+        out.append(
+            ReadableSpan(
+                name=hop.name,
+                context=context,
+                parent=parent,
+                resource=self._resource,
                 attributes=dict(hop.attributes),
+                events=[Event(name, dict(attrs), ts) for name, attrs, ts in hop.events],
                 links=links,
+                kind=hop.kind,
+                status=Status(StatusCode.ERROR, hop.error) if hop.error else _UNSET,
                 start_time=hop.start_ns,
+                end_time=max(hop.end_ns, hop.start_ns),
+                instrumentation_scope=self._scope,
             )
-        finally:
-            _next_ids.reset(token)
-        for name, attrs, ts in hop.events:
-            span.add_event(name, attributes=dict(attrs), timestamp=ts)
-        if hop.error:
-            span.set_status(Status(StatusCode.ERROR, hop.error))
+        )
         for child in hop.children:
-            self._start(child, span, trace_id, contexts)
-        span.end(end_time=max(hop.end_ns, hop.start_ns))
+            self._build(child, context, contexts, out)
 
     # -- sending ----------------------------------------------------------------------------
     def send(self, parts: Sequence[Encoded]) -> int:
@@ -441,7 +404,6 @@ class Emitter:
         return self.send([self.encode(hops)])
 
     def shutdown(self) -> None:
-        self._provider.shutdown()
         self._exporter.shutdown()
 
 
