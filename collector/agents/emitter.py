@@ -38,6 +38,8 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from tracing import conventions as c
 
 log = logging.getLogger("tower.agents")
+if logging.getLogger("httpx").level == logging.NOTSET:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per export request
 
 AttrValue = str | bool | int | float | Sequence[str]
 
