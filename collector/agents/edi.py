@@ -462,8 +462,9 @@ class EdiAgent:
         except EmitError as exc:
             self._unacknowledged(batch, exc, report)
             return
+        self.ledger.record_many([(r.path.name, r.size, r.digest) for r in batch], "processed")
         for ready in batch:
-            self._acknowledged(ready, ready.encoded.count, report)
+            self._acknowledged(ready, ready.encoded.count, report, recorded=True)
 
     def _refused(self, ready: _Ready, exc: SpansRejected, report: ScanReport) -> None:
         try:
@@ -480,8 +481,9 @@ class EdiAgent:
         log.warning("%d EDI file(s) not acknowledged (will retry): %s", len(batch), exc)
         report.failed.extend(r.path.name for r in batch)
 
-    def _acknowledged(self, ready: _Ready, spans: int, report: ScanReport) -> None:
-        self.ledger.record(ready.path.name, ready.size, ready.digest, "processed")
+    def _acknowledged(self, ready: _Ready, spans: int, report: ScanReport, recorded: bool = False) -> None:
+        if not recorded:
+            self.ledger.record(ready.path.name, ready.size, ready.digest, "processed")
         self._done[ready.path] = (ready.size, ready.mtime_ns)
         self._watch.pop(ready.path, None)
         report.processed.append(ready.path.name)

@@ -101,14 +101,19 @@ class FileLedger(_Db):
         return row is not None
 
     def record(self, name: str, size: int, sha256: str, outcome: str) -> None:
+        self.record_many([(name, size, sha256)], outcome)
+
+    def record_many(self, files: list[tuple[str, int, str]], outcome: str) -> None:
+        """Record (name, size, sha256) of several files in one transaction (one fsync)."""
+        now = time.time()
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.execute(
+                self._conn.executemany(
                     "INSERT OR REPLACE INTO processed VALUES (?, ?, ?, ?, ?)",
-                    (_name(name), size, sha256, outcome, time.time()),
+                    [(_name(name), size, sha256, outcome, now) for name, size, sha256 in files],
                 )
-                self._conn.execute("DELETE FROM progress WHERE sha256 = ?", (sha256,))
+                self._conn.executemany("DELETE FROM progress WHERE sha256 = ?", [(f[2],) for f in files])
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
