@@ -170,9 +170,11 @@ def parse_time(value: Any) -> int | None:
         raise WebhookError(
             422, f"event time must be ISO 8601 text or epoch seconds, got {type(value).__name__}"
         )
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise WebhookError(422, "event time is not a finite number")
+    if isinstance(value, int):  # exact: any size of integer is a time (perhaps far outside the window)
+        return value * 1_000_000 if abs(value) > 10**11 else value * 1_000_000_000
+    if isinstance(value, float):
+        if not math.isfinite(value) or abs(value) > 1e15:
+            raise WebhookError(422, "event time is not a number of seconds or milliseconds since 1970")
         seconds = value / 1000 if abs(value) > 1e11 else value
         return int(seconds * 1_000_000) * 1000
     try:

@@ -513,7 +513,7 @@ class EdiAgent:
                 self.quarantine_dir
                 / f"{path.stem}.{time.strftime('%Y%m%dT%H%M%S')}.{time.time_ns() % 10**9}{path.suffix}"
             )
-        os.rename(path, target) if path.is_symlink() else shutil.move(str(path), target)
+        shutil.move(str(path), target)  # a link is moved as a link: its target is never touched
         reason = printable(reason)
         (target.parent / f"{target.name}.reason.txt").write_text(
             f"{printable(str(path))} quarantined at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n"

@@ -106,7 +106,7 @@ def iso(ns: int) -> str:
     try:
         return (_EPOCH + timedelta(microseconds=ns // 1000)).isoformat().replace("+00:00", "Z")
     except (ValueError, OverflowError):
-        return f"{ns} ns since 1970"
+        return f"{ns} ns since 1970" if abs(ns) < 10**30 else "a time beyond any calendar date"
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,8 @@ def test_malformed_bodies_are_400(
         ("epoch 0", 0, "is older than"),
         ("not a time", "yesterday at noon", "event time is not ISO 8601 text"),
         ("a boolean", True, "event time must be ISO 8601 text or epoch seconds"),
+        ("a 400-digit integer", 10**400, "is in the future"),
+        ("1e300 seconds", 1e300, "not a number of seconds or milliseconds"),
     ],
 )
 def test_event_times_the_store_cannot_keep_are_422_not_503(
