@@ -3,11 +3,12 @@
 An agent acknowledges its source (ledger entry, cursor, HTTP 200) only after :meth:`Emitter.send`
 returned, i.e. after the collector accepted *every* span: a ``partial_success`` with rejected spans,
 or a 4xx answer, raises :class:`SpansRejected` (the source record is refused, with the collector's
-reason); an unreachable or busy collector raises :class:`EmitError` (retry later). Span and trace
+reason); an unreachable or busy collector, or one refusing the agent's token (401/403), raises
+:class:`EmitError` (retry later: the record is not the problem). Span and trace
 ids are derived from a *seed* naming the source record (file digest + segment, event id, row
 cursor), so a record that is sent again after a crash carries the same ids as the first time.
 
-Spans are built with the OpenTelemetry SDK and encoded with its OTLP encoder; the HTTP exchange is
+Spans are the SDK's finished spans (``ReadableSpan``) encoded with its OTLP encoder; the HTTP exchange is
 done here because the SDK exporter discards the response (``partial_success`` is invisible to it).
 Requests stay under ``max_request_bytes``; a 413 halves them. Before anything is encoded, every
 timestamp is checked against the window the store keeps (:class:`TimeWindow`), so a span the
