@@ -24,11 +24,13 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
+from storage.errors import TowerError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class TargetRefused(ValueError):
+class TargetRefused(TowerError, ValueError):
     """The target is not allowed (scheme or address); never retried."""
 
 

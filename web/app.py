@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlencode
@@ -19,7 +21,7 @@ from starlette.responses import Response
 
 from alerts.settings import AlertSettings
 from kpis.jobs import KpiEngine
-from kpis.policy import Policy, load_policy
+from kpis.policy import Policy
 from storage import Store
 from web import formatting
 from web.accounts import Accounts
@@ -34,7 +36,7 @@ from web.security import (
 )
 from web.settings import WebSettings
 
-log = logging.getLogger("web")
+log = logging.getLogger(__name__)
 SESSION_COOKIE = "tower_session"
 
 
@@ -62,17 +64,18 @@ def create_app(
     settings: WebSettings,
     store: Store,
     *,
-    policy: Policy | None = None,
+    policy: Policy,
     secret_key: str | None = None,
     alert_settings: AlertSettings | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """Build the dashboard for ``store``.
 
-    ``policy`` is the SLA/KPI policy (default: the shipped one). ``secret_key`` signs session
+    ``policy`` is the process's SLA/KPI policy (loaded once by ``tower``). ``secret_key`` signs session
     cookies; it defaults to ``settings.secret_key``, else a random key (sessions then end when the
-    process restarts; ``tower serve`` keeps one in the data dir).
+    process restarts; ``tower serve`` keeps one in the data dir). ``clock`` gives the "now" pages
+    judge against (default: the wall clock; tests pass a fixed moment).
     """
-    policy = policy or load_policy(None)
     key = secret_key or (settings.secret_key.get_secret_value() if settings.secret_key else None)
     if not key:
         log.warning("web.secret_key is not set: using a random key, logins end when the process restarts")
@@ -97,6 +100,8 @@ def create_app(
         engine=KpiEngine(store, policy),
         alert_settings=alert_settings,
     )
+    if clock is not None:
+        app.state.web.clock = clock
     app.add_middleware(
         SessionMiddleware,
         secret_key=key,

@@ -9,7 +9,7 @@ dotted-path field mapping for any other JSON body.
 Requests are signed the Standard Webhooks way (https://www.standardwebhooks.com/): headers
 ``webhook-id``, ``webhook-timestamp`` (Unix seconds) and ``webhook-signature`` (space-separated
 ``v1,<base64 HMAC-SHA256 of "id.timestamp.body">``, key = base64 of the ``whsec_`` secret); a
-timestamp further than ``tolerance_seconds`` from now is refused, and the webhook ids accepted are
+timestamp further than ``tolerance_s`` from now is refused, and the webhook ids accepted are
 kept durably for longer than that window, so a captured request can never be replayed. Carriers
 that only sign the body (``signature_scheme: hmac-sha256``) are accepted too, with their event ids
 kept for ``replay_retention_days``. Without a secret the webhook refuses to start unless
@@ -52,9 +52,10 @@ from starlette.routing import Route
 from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter, SpansRejected
 from collector.agents.settings import CarrierAgentSettings, FieldMapping, standard_webhooks_key
 from collector.agents.state import OpenKeys, SeenIds
+from storage.errors import TowerError
 from tracing import conventions as c
 
-log = logging.getLogger("tower.agents.carrier")
+log = logging.getLogger(__name__)
 
 SHIPMENT_EVENT_ID = "shipment.event.id"  # the carrier's event id (replays are counted once)
 SHIPMENT_CARRIER_STATUS = "shipment.carrier_status"  # the carrier's own status word
@@ -119,7 +120,7 @@ AFTERSHIP = FieldMapping(
 PRESETS = {"easypost": EASYPOST, "aftership": AFTERSHIP}
 
 
-class WebhookError(Exception):
+class WebhookError(TowerError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
@@ -260,7 +261,7 @@ def sign_standard(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 
 def verify_standard(
-    key: bytes, headers: Mapping[str, str], body: bytes, now: float, tolerance_seconds: float
+    key: bytes, headers: Mapping[str, str], body: bytes, now: float, tolerance_s: float
 ) -> str:
     """The webhook id of a correctly signed, timely request; raises WebhookError(401) otherwise."""
     msg_id = headers.get("webhook-id", "")
@@ -271,10 +272,10 @@ def verify_standard(
         raise WebhookError(401, "missing " + ", ".join(missing or ["webhook-signature"]) + " header")
     if not stamp.isdigit() or len(stamp) > 12:
         raise WebhookError(401, "webhook-timestamp must be Unix seconds")
-    if abs(now - int(stamp)) > tolerance_seconds:
+    if abs(now - int(stamp)) > tolerance_s:
         raise WebhookError(
             401,
-            f"webhook-timestamp is more than {tolerance_seconds:g} s away from now (replayed or clock skew)",
+            f"webhook-timestamp is more than {tolerance_s:g} s away from now (replayed or clock skew)",
         )
     if len(msg_id) > 256:
         raise WebhookError(401, "webhook-id longer than 256 characters")
@@ -347,7 +348,7 @@ def _not_tracking(mapping: str, data: Any) -> str:
     return ""
 
 
-class WebhookConfigError(ValueError):
+class WebhookConfigError(TowerError, ValueError):
     """The webhook's settings cannot be served safely; the message says what to set."""
 
 
@@ -451,7 +452,7 @@ class CarrierWebhook:
         if self.unsigned:
             return None
         if self.settings.signature_scheme == "standard-webhooks":
-            return verify_standard(self._key, headers, body, self.clock(), self.settings.tolerance_seconds)
+            return verify_standard(self._key, headers, body, self.clock(), self.settings.tolerance_s)
         secret = self.settings.secret.get_secret_value()
         if not signature_ok(secret, body, headers.get(self.settings.signature_header.lower())):
             raise WebhookError(401, f"missing or bad signature in {self.settings.signature_header}")
@@ -495,9 +496,7 @@ class CarrierWebhook:
                 keys.append(f"wh:{webhook_id}")
             self.seen.add(
                 *keys,
-                retention_seconds=max(
-                    self.settings.replay_retention_days * 86400, 2 * self.settings.tolerance_seconds
-                ),
+                retention_s=max(self.settings.replay_retention_days * 86400, 2 * self.settings.tolerance_s),
             )
             if event.status == "exception":
                 self.open_exceptions.add(event.tracking_number)

@@ -5,7 +5,7 @@ child per transaction set (850 capture, 855 acknowledge, 856 ship, 810 invoice, 
 any other set is recorded as its set) carrying the business keys, plus exception children for
 envelope errors and acknowledged rejections.
 
-A file is read only once it is stable: not modified for ``settle_seconds`` (by its mtime, or as
+A file is read only once it is stable: not modified for ``settle_s`` (by its mtime, or as
 observed across scans) and, when an earlier scan saw it, unchanged since then; names with a partial
 suffix (``.tmp``, ``.part``, ...) or a leading dot are never read. Each file stands alone: it is
 read through its own descriptor (symbolic links are never followed: a link is quarantined, not
@@ -50,10 +50,11 @@ from collector.agents.x12 import (
     element,
     read,
 )
+from storage.errors import TowerError
 from tracing import conventions as c
 from tracing.instrument import EDI_REF_NAME, EDI_REF_QUALIFIER, context_from_name, context_from_traceparent
 
-log = logging.getLogger("tower.agents.edi")
+log = logging.getLogger(__name__)
 
 # attributes of this agent that have no home in tracing.conventions (documented in the README)
 EDI_DIRECTION = "edi.direction"  # inbound | outbound
@@ -181,7 +182,7 @@ def sha256_of(fh: BinaryIO) -> tuple[str, int | None]:
     return digest.hexdigest(), (None if binary_at == -1 else binary_at)
 
 
-class _Refused(Exception):
+class _Refused(TowerError):
     """The file must go to quarantine for this reason."""
 
 
@@ -225,7 +226,7 @@ class EdiAgent:
                 self.scan_once()
             except Exception:  # the agent keeps running whatever one scan met
                 log.exception("EDI scan failed")
-            self._stop.wait(self.settings.poll_seconds)
+            self._stop.wait(self.settings.poll_s)
 
     # -- scanning ---------------------------------------------------------------------------
     def _candidates(self) -> Iterator[tuple[Path, str, bool]]:
@@ -281,9 +282,9 @@ class EdiAgent:
             unchanged = seen is not None and (seen.size, seen.mtime_ns) == (st.st_size, st.st_mtime_ns)
             if seen is None or not unchanged:
                 self._watch[path] = seen = _Seen(st.st_size, st.st_mtime_ns, now)
-            # stable: not modified for settle_seconds (by its mtime, or as observed across scans) and,
+            # stable: not modified for settle_s (by its mtime, or as observed across scans) and,
             # when an earlier scan saw it, unchanged since then
-            settle = self.settings.settle_seconds
+            settle = self.settings.settle_s
             quiet = time.time_ns() - st.st_mtime_ns >= settle * 1e9
             settled = (unchanged and (quiet or now - seen.since >= settle)) or (first_sight and quiet)
             if settle > 0 and not settled:

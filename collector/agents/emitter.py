@@ -36,9 +36,10 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
+from storage.errors import TowerError
 from tracing import conventions as c
 
-log = logging.getLogger("tower.agents")
+log = logging.getLogger(__name__)
 if logging.getLogger("httpx").level == logging.NOTSET:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per export request
 
@@ -53,7 +54,7 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSET = Status(StatusCode.UNSET)
 
 
-class EmitError(RuntimeError):
+class EmitError(TowerError, RuntimeError):
     """The collector did not acknowledge the spans (unreachable, busy, refused our token): retry later."""
 
 
@@ -112,25 +113,25 @@ def iso(ns: int) -> str:
 
 @dataclass(frozen=True)
 class TimeWindow:
-    """Times a span may carry: from ``max_age_seconds`` before now to ``max_ahead_seconds`` after it.
+    """Times a span may carry: from ``max_age_s`` before now to ``max_ahead_s`` after it.
 
     The store drops spans older than its retention and cannot hold times before 1970; the collector
     refuses what lies outside its window. ``clock`` (epoch ns) is injected so tests judge against a
     fixed "now".
     """
 
-    max_age_seconds: float = 30 * 86400
-    max_ahead_seconds: float = 86400
+    max_age_s: float = 30 * 86400
+    max_ahead_s: float = 86400
     clock: Callable[[], int] = time.time_ns
 
     def problem(self, ns: int, what: str = "time") -> str | None:
         """Why ``ns`` cannot be sent, or None when it can."""
         now = self.clock()
-        oldest = max(now - int(self.max_age_seconds * _NS), 1)
-        newest = now + int(self.max_ahead_seconds * _NS)
+        oldest = max(now - int(self.max_age_s * _NS), 1)
+        newest = now + int(self.max_ahead_s * _NS)
         if ns < oldest:
             return (
-                f"{what} {iso(ns)} is older than the {self.max_age_seconds / 86400:g} days the store keeps "
+                f"{what} {iso(ns)} is older than the {self.max_age_s / 86400:g} days the store keeps "
                 f"(oldest accepted {iso(oldest)})"
             )
         if ns > newest:
@@ -157,31 +158,31 @@ def _status_message(body: bytes, content_type: str) -> str:
 class OtlpHttp:
     """POSTs encoded OTLP requests to ``<endpoint>/v1/traces`` and reads the answer, partial success included.
 
-    Retries 429/502/503/504 and connection errors (honouring Retry-After) within ``timeout_seconds``.
+    Retries 429/502/503/504 and connection errors (honouring Retry-After) within ``timeout_s``.
     """
 
     def __init__(
         self,
         endpoint: str,
         token: str = "",
-        timeout_seconds: float = 10.0,
+        timeout_s: float = 10.0,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     ) -> None:
         url = endpoint.rstrip("/")
         if not url.endswith("/v1/traces"):
             url += "/v1/traces"
         self.url = url
-        self.timeout_seconds = timeout_seconds
+        self.timeout_s = timeout_s
         self.max_request_bytes = max_request_bytes
         headers = {"content-type": "application/x-protobuf"}
         if token:
             headers["authorization"] = f"Bearer {token}"
-        self._client = httpx.Client(headers=headers, timeout=timeout_seconds)
+        self._client = httpx.Client(headers=headers, timeout=timeout_s)
         self._closed = threading.Event()
 
     def post(self, body: bytes) -> None:
         """Send one request; returns when every span was accepted, else raises."""
-        deadline = time.monotonic() + self.timeout_seconds
+        deadline = time.monotonic() + self.timeout_s
         attempt = 0
         while True:
             attempt += 1
@@ -244,18 +245,18 @@ class OtlpHttp:
         self.close()
 
 
-class _TooLarge(Exception):
+class _TooLarge(TowerError):
     """413: the request must be split."""
 
 
 def otlp_exporter(
     endpoint: str,
     token: str = "",
-    timeout_seconds: float = 10.0,
+    timeout_s: float = 10.0,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
 ) -> OtlpHttp:
     """OTLP/HTTP target ``<endpoint>/v1/traces`` with a bearer token when one is given."""
-    return OtlpHttp(endpoint, token, timeout_seconds, max_request_bytes)
+    return OtlpHttp(endpoint, token, timeout_s, max_request_bytes)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from collector.agents.settings import (
     PollerAgentSettings,
 )
 
-log = logging.getLogger("tower.agents")
+log = logging.getLogger(__name__)
 
 
 class Agent(Protocol):
@@ -42,13 +42,13 @@ def make_emitter(
     endpoint, token = export_target(export, local_endpoint, local_token)
     if not endpoint:
         raise ValueError(f"{kind} agent has no collector endpoint (set its export.endpoint)")
-    exporter = otlp_exporter(endpoint, token, export.timeout_seconds, export.max_request_bytes)
+    exporter = otlp_exporter(endpoint, token, export.timeout_s, export.max_request_bytes)
     return Emitter(exporter, service_name, kind, window=time_window(export))
 
 
 def time_window(export: ExportSettings) -> TimeWindow:
     """The span times an agent sends, from its export settings."""
-    return TimeWindow(export.max_span_age_days * 86400, export.max_span_ahead_seconds)
+    return TimeWindow(export.max_span_age_days * 86400, export.max_span_ahead_s)
 
 
 def edi_agent(

@@ -12,15 +12,17 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from storage.settings import StrictSettings
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
-class ExportSettings(BaseModel):
+class ExportSettings(StrictSettings):
     """Where an agent sends its spans (OTLP/HTTP)."""
 
-    model_config = ConfigDict(extra="forbid")
+    renamed = {"timeout_seconds": "timeout_s"}
 
     endpoint: str = Field(
         default="",
@@ -31,7 +33,7 @@ class ExportSettings(BaseModel):
         default=SecretStr(""),
         description="Bearer token sent to the collector. Default: empty = the first collector token, if any",
     )
-    timeout_seconds: float = Field(
+    timeout_s: float = Field(
         default=10.0, gt=0, description="Time one export may take, retries included. Default: 10"
     )
     max_request_bytes: int = Field(
@@ -46,17 +48,17 @@ class ExportSettings(BaseModel):
         description="Spans older than this are not sent: the record is refused with a reason (keep it at "
         "the store's retention). Default: 30",
     )
-    max_span_ahead_seconds: float = Field(
+    max_span_ahead_s: float = Field(
         default=86400,
         ge=0,
         description="Spans further in the future than this are not sent (clock skew allowance). Default: 86400",
     )
 
 
-class EdiAgentSettings(BaseModel):
+class EdiAgentSettings(StrictSettings):
     """Watches directories for X12 interchanges (850, 855, 856, 810, 997)."""
 
-    model_config = ConfigDict(extra="forbid")
+    renamed = {"settle_seconds": "settle_s", "poll_seconds": "poll_s"}
 
     enabled: bool = Field(default=False, description="Run this agent inside tower serve. Default: false")
     inbound_dirs: list[Path] = Field(
@@ -77,12 +79,12 @@ class EdiAgentSettings(BaseModel):
         default=None,
         description="Where processed files are moved (under a YYYY-MM-DD folder). Default: none = left in place",
     )
-    settle_seconds: float = Field(
+    settle_s: float = Field(
         default=2.0,
         ge=0,
         description="A file is read only after its size and mtime stayed unchanged this long. Default: 2",
     )
-    poll_seconds: float = Field(default=1.0, gt=0, description="Directory scan interval. Default: 1")
+    poll_s: float = Field(default=1.0, gt=0, description="Directory scan interval. Default: 1")
     max_file_bytes: int = Field(
         default=100 * 1024 * 1024,
         gt=0,
@@ -106,10 +108,8 @@ class EdiAgentSettings(BaseModel):
     export: ExportSettings = Field(default_factory=ExportSettings, description="OTLP target. Default: local")
 
 
-class FieldMapping(BaseModel):
+class FieldMapping(StrictSettings):
     """Dotted JSON paths of a carrier webhook body (``a.b.0.c``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     event_id: str = Field(description="Unique event id (replays are counted once)")
     tracking_number: str = Field(description="Tracking number")
@@ -130,10 +130,8 @@ class FieldMapping(BaseModel):
     )
 
 
-class CarrierAgentSettings(BaseModel):
+class CarrierAgentSettings(StrictSettings):
     """HTTP endpoint receiving carrier tracking webhooks."""
-
-    model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(default=False, description="Run this agent inside tower serve. Default: false")
     host: str = Field(default="127.0.0.1", description="Bind address. Default: 127.0.0.1")
@@ -155,7 +153,7 @@ class CarrierAgentSettings(BaseModel):
     signature_scheme: Literal["standard-webhooks", "hmac-sha256"] = Field(
         default="standard-webhooks",
         description="standard-webhooks: webhook-id, webhook-timestamp and webhook-signature headers, "
-        "HMAC-SHA256 of 'id.timestamp.body', signed timestamps within tolerance_seconds. hmac-sha256: "
+        "HMAC-SHA256 of 'id.timestamp.body', signed timestamps within tolerance_s. hmac-sha256: "
         "the HMAC of the body alone in signature_header (no signed time: replays are caught only by the "
         "event ids kept for replay_retention_days). Default: standard-webhooks",
     )
@@ -164,7 +162,7 @@ class CarrierAgentSettings(BaseModel):
         description="Accept unsigned events when no secret is set (a warning is logged at every start). "
         "Default: false",
     )
-    tolerance_seconds: int = Field(
+    tolerance_s: int = Field(
         default=300,
         gt=0,
         le=3600,
@@ -182,7 +180,7 @@ class CarrierAgentSettings(BaseModel):
         default=30,
         gt=0,
         description="Accepted event ids are kept this long (durably) and a replay is answered 'duplicate'; "
-        "webhook ids at least twice tolerance_seconds. Default: 30",
+        "webhook ids at least twice tolerance_s. Default: 30",
     )
     state_dir: Path | None = Field(
         default=None, description="Where seen event ids are kept. Default: <storage.data_dir>/agents/carrier"
@@ -215,10 +213,8 @@ def standard_webhooks_key(secret: str) -> bytes:
     return key
 
 
-class RowMapping(BaseModel):
+class RowMapping(StrictSettings):
     """How one polled row becomes a hop span: attribute -> column name (or a fixed value)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     span_name: str = Field(
         default="order.status_change", description="Span name. Default: order.status_change"
@@ -243,10 +239,10 @@ class RowMapping(BaseModel):
         return self
 
 
-class PollerAgentSettings(BaseModel):
+class PollerAgentSettings(StrictSettings):
     """Polls a SQL table or query for order status changes with a monotonic cursor column."""
 
-    model_config = ConfigDict(extra="forbid")
+    renamed = {"poll_seconds": "poll_s"}
 
     enabled: bool = Field(default=False, description="Run this agent inside tower serve. Default: false")
     name: str = Field(
@@ -259,7 +255,7 @@ class PollerAgentSettings(BaseModel):
         default="id", description="Strictly increasing column (id or change sequence). Default: id"
     )
     batch_size: int = Field(default=500, gt=0, description="Rows per poll and export. Default: 500")
-    poll_seconds: float = Field(default=5.0, gt=0, description="Interval between polls. Default: 5")
+    poll_s: float = Field(default=5.0, gt=0, description="Interval between polls. Default: 5")
     mapping_file: Path | None = Field(default=None, description="YAML RowMapping file. Default: none")
     mapping: RowMapping = Field(
         default_factory=RowMapping,
@@ -290,10 +286,8 @@ class PollerAgentSettings(BaseModel):
         return self
 
 
-class AgentSettings(BaseModel):
+class AgentSettings(StrictSettings):
     """The agents section of the collector settings."""
-
-    model_config = ConfigDict(extra="forbid")
 
     edi: EdiAgentSettings = Field(
         default_factory=EdiAgentSettings, description="EDI X12 file agent. Default: disabled"

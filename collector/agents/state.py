@@ -142,7 +142,7 @@ class FileLedger(_Db):
 
 
 class SeenIds(_Db):
-    """Ids already accepted (webhook ids, event ids), each kept ``retention_seconds`` after it was seen.
+    """Ids already accepted (webhook ids, event ids), each kept ``retention_s`` after it was seen.
 
     Durable (SQLite, fsync'd): a replay within the retention is recognised after a restart too.
     ``clock`` (epoch seconds) is injected for tests.
@@ -165,8 +165,8 @@ class SeenIds(_Db):
             ).fetchone()
         return row is not None
 
-    def add(self, *keys: str, retention_seconds: float) -> None:
-        """Remember ``keys`` for ``retention_seconds`` (all in one transaction)."""
+    def add(self, *keys: str, retention_s: float) -> None:
+        """Remember ``keys`` for ``retention_s`` (all in one transaction)."""
         now = self.clock()
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -175,7 +175,7 @@ class SeenIds(_Db):
                     self._conn.execute(
                         "INSERT INTO seen_ids VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
                         "keep_until = max(keep_until, excluded.keep_until)",
-                        (key, now, now + retention_seconds),
+                        (key, now, now + retention_s),
                     )
                 self._added += 1
                 if self._added % 1000 == 1:  # forget expired ids now and then

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from storage.errors import TowerError
+
 CHUNK_BYTES = 1024 * 1024
 MIN_VERSION, MAX_VERSION = "00200", "00801"
 MAX_PROBLEMS = 100  # envelope problems kept per interchange (the rest are counted)
@@ -85,7 +87,7 @@ _BOMS = (
 )
 
 
-class MalformedInterchange(ValueError):
+class MalformedInterchange(TowerError, ValueError):
     """The file is not a readable X12 interchange; the message says why (for the reason file)."""
 
 

@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import logging
-import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,8 +17,10 @@ import httpx
 import pytest
 from clock import ANCHOR
 from standardwebhooks.webhooks import Webhook
+from support.ports import refused_port
 
 from collector.agents.carrier import CarrierAgent, WebhookConfigError, sign, sign_standard
+from collector.agents.emitter import Emitter, TimeWindow, otlp_exporter
 from collector.agents.settings import CarrierAgentSettings, FieldMapping
 from tracing import conventions as c
 
@@ -27,9 +28,9 @@ SECRET = "whsec_" + base64.b64encode(b"carrier-webhook-test-key-32bytes").decode
 NOW = ANCHOR.timestamp()  # the webhook's "now" (tests/clock.py), injected
 
 
-def _event_time() -> str:
-    """An event an hour before the injected now (ISO 8601, as carriers send it)."""
-    return datetime.fromtimestamp(NOW - 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _event_time(before_now_s: float = 3600) -> str:
+    """An event ``before_now_s`` (an hour) before the injected now (ISO 8601, as carriers send it)."""
+    return datetime.fromtimestamp(NOW - before_now_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def easypost_event(
@@ -74,11 +75,15 @@ def start(tmp_path: Path, real_collector: Any, service: str) -> Iterator[Start]:
     started: list[CarrierAgent] = []
 
     def make(
-        clock: Clock | None = None, state: str = "state", window: dict[str, Any] | None = None, **over: Any
+        clock: Clock | None = None,
+        state: str = "state",
+        window: dict[str, Any] | None = None,
+        emitter: Emitter | None = None,
+        **over: Any,
     ):
         clock = clock or Clock(NOW)
         settings = CarrierAgentSettings(port=0, system_instance=service, **{"secret": SECRET, **over})
-        emitter = real_collector.emitter(
+        emitter = emitter or real_collector.emitter(
             service, "carrier", clock=lambda: int(clock() * 1e9), **(window or {})
         )
         agent = CarrierAgent(settings, emitter, tmp_path / state, clock=clock)
@@ -116,8 +121,10 @@ def test_signed_tracking_event_becomes_a_hop_keyed_by_tracking_number(
     assert span.name == "carrier out_for_delivery"
     assert span.attributes[c.SHIPMENT_TRACKING_NUMBER] == "1Z999AA10123456784"
     assert span.attributes[c.SHIPMENT_ID] == "SH-55012"
+    assert span.attributes[c.SHIPMENT_CARRIER] == "UPS"
     assert span.attributes[c.STAGE] == "deliver"
     assert span.attributes[c.STATUS] == "out_for_delivery"
+    assert span.attributes[c.SYSTEM_KIND] == "carrier"
     assert span.attributes[c.SYSTEM_INSTANCE] == "ups"
     assert span.start_ns == int(NOW - 3600) * 10**9  # the latest tracking detail
 
@@ -135,7 +142,7 @@ def test_without_a_secret_the_webhook_refuses_to_start(
 def test_allow_unsigned_accepts_unsigned_events_and_warns_at_every_start(
     start: Start, real_collector: Any, service: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="tower.agents.carrier"):
+    with caplog.at_level(logging.WARNING, logger="collector.agents.carrier"):
         first = start(secret="", allow_unsigned=True)
         body = json.dumps(easypost_event("evt_unsigned")).encode()
         assert httpx.post(first.url, content=body, timeout=15).json()["status"] == "accepted"
@@ -192,6 +199,8 @@ def test_replays_are_refused_durably_whatever_came_in_between(
     agent.stop()
     restarted = start(clock=clock)  # same state directory: a restart
     assert post(restarted, captured, msg_id="msg_captured").json()["status"] == "duplicate"
+    health = httpx.get(restarted.url.rsplit("/", 2)[0] + "/healthz", timeout=5).json()
+    assert health["seen_ids"] == 2 * 7  # the event id and the webhook id of each accepted event, kept
     clock.now = NOW + 301  # once the signed timestamp is outside the tolerance, the signature is refused
     assert post(restarted, captured, msg_id="msg_captured").status_code == 401
     stored = real_collector.spans(service)
@@ -212,6 +221,7 @@ def test_replays_are_refused_durably_whatever_came_in_between(
         ("-Infinity", b'{"id": "e3", "result": {"n": -Infinity}}', 400, "-Infinity"),
         ("1e999", b'{"id": "e4", "result": {"n": 1e999}}', 400, "out of range"),
         ("not JSON", b"tracking update for 1Z999", 400, "malformed JSON"),
+        ("truncated JSON", b'{"id": "evt_003", "result": {', 400, "malformed JSON"),
         ("invalid UTF-8", b"\xff\xfe\x00garbage", 400, "malformed JSON"),
         ("an array", b"[1, 2, 3]", 400, "must be a JSON object"),
         ("too deep", b"[" * 20_000 + b"]" * 20_000, 400, "nested too deeply"),
@@ -224,6 +234,8 @@ def test_malformed_bodies_are_400(
     response = post(agent, body, msg_id=f"msg_{label}")
     assert response.status_code == status, (label, response.text)
     assert message in response.json()["error"], label
+    metrics = httpx.get(agent.url.rsplit("/", 2)[0] + "/metrics", timeout=5).text
+    assert f'tower_agent_carrier_requests_total{{outcome="{status}"}} 1.0' in metrics
     assert real_collector.spans(service) == []
 
 
@@ -273,31 +285,38 @@ def test_missing_fields_are_422_and_oversized_bodies_413(
     assert real_collector.spans(service) == []
 
 
-def test_an_event_the_collector_rejects_is_422_with_its_reason(
+def _rejected_spans(real_collector: Any, reason: str) -> float:
+    """The real collector's count of spans it rejected for ``reason`` (its /metrics)."""
+    metrics = httpx.get(real_collector.url + "/metrics", timeout=10).text
+    prefix = f'tower_collector_spans_rejected_total{{reason="{reason}"}} '
+    return sum(float(line[len(prefix) :]) for line in metrics.splitlines() if line.startswith(prefix))
+
+
+def test_an_event_the_collector_rejects_is_not_acknowledged_422_with_its_reason(
     start: Start, real_collector: Any, service: str
 ) -> None:
-    """An agent whose own window lets year 2300 through: the real collector refuses the span."""
-    agent = start(window={"max_ahead_seconds": 400 * 365 * 86400})
+    """An agent whose own window lets year 2300 through: the real collector refuses the span in its
+    partial success, and the carrier is told so (422), not "accepted"."""
+    agent = start(window={"max_ahead_s": 400 * 365 * 86400})
+    rejected_before = _rejected_spans(real_collector, "invalid_time")
     event = easypost_event("evt_2300", at="2300-01-01T00:00:00Z")
     response = post(agent, json.dumps(event).encode())
     assert response.status_code == 422, response.text
+    assert response.json().get("status") != "accepted"  # the carrier must not be told it was kept
     error = response.json()["error"]
     assert error.startswith("event not stored: collector rejected 1 span(s)")
     assert "out of range" in error  # the collector's own reason
+    assert _rejected_spans(real_collector, "invalid_time") == rejected_before + 1  # counted by the collector
     assert real_collector.spans(service) == []
     # not remembered: fixed and re-sent, the same event is accepted
     fixed = post(agent, json.dumps(easypost_event("evt_2300")).encode(), msg_id="msg_fixed")
     assert fixed.json()["status"] == "accepted"
 
 
-def test_an_unreachable_collector_is_503_with_retry_after(tmp_path: Path, real_collector: Any) -> None:
-    from collector.agents.emitter import Emitter, TimeWindow, otlp_exporter
-
-    with socket.socket() as sock:  # a port that refuses connections while we hold it unbound
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]
+def test_an_unreachable_collector_is_503_with_retry_after(tmp_path: Path) -> None:
+    with refused_port() as closed:
         emitter = Emitter(
-            otlp_exporter(f"http://127.0.0.1:{closed}", timeout_seconds=1),
+            otlp_exporter(f"http://127.0.0.1:{closed}", timeout_s=1),
             "carrier",
             "carrier",
             window=TimeWindow(clock=lambda: int(NOW * 1e9)),
@@ -316,25 +335,49 @@ def test_an_unreachable_collector_is_503_with_retry_after(tmp_path: Path, real_c
             agent.stop()
 
 
+def test_a_busy_collector_is_503_and_the_retry_is_accepted(
+    start: Start, scripted: Any, scripted_emitter: Any, service: str
+) -> None:
+    # scripted receiver: the real collector cannot refuse one valid request and accept its retry on demand
+    agent = start(emitter=scripted_emitter(service, "carrier"), max_body_bytes=64 * 1024)
+    body = json.dumps(easypost_event("evt_007")).encode()
+    scripted.fail_with = 503
+    response = post(agent, body)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
+    scripted.fail_with = None
+    # not remembered as seen while unacknowledged: the carrier's retry (a new delivery attempt) is stored
+    assert post(agent, body, msg_id="msg_1_retry").json()["status"] == "accepted"
+    assert len(scripted.spans) == 1
+
+
+def test_a_wrong_collector_token_is_503_and_nothing_is_stored(
+    start: Start, real_collector: Any, service: str
+) -> None:
+    # the real collector answers 401 to a token it does not know: the event is not acknowledged
+    agent = start(emitter=real_collector.emitter(service, "carrier", token="not-the-token"))
+    response = post(agent, json.dumps(easypost_event("evt_401")).encode())
+    assert response.status_code == 503 and response.headers["retry-after"] == "30"
+    assert real_collector.spans(service) == []
+
+
 def test_carrier_exception_opens_and_the_next_event_resolves_it(
     start: Start, real_collector: Any, service: str
 ) -> None:
     agent = start()
-    assert (
-        post(agent, json.dumps(easypost_event("evt_008", "failure")).encode(), msg_id="m1").status_code == 200
-    )
-    assert (
-        post(agent, json.dumps(easypost_event("evt_008b", "delivered")).encode(), msg_id="m2").status_code
-        == 200
-    )
-    assert (
-        post(agent, json.dumps(easypost_event("evt_008c", "delivered")).encode(), msg_id="m3").status_code
-        == 200
-    )
+    for msg_id, event_id, status, hours_ago in (
+        ("m1", "evt_008", "failure", 3),
+        ("m2", "evt_008b", "delivered", 2),  # the next event of that tracking number resolves it
+        ("m3", "evt_008c", "delivered", 1),
+    ):
+        event = easypost_event(event_id, status, at=_event_time(hours_ago * 3600))
+        assert post(agent, json.dumps(event).encode(), msg_id=msg_id).status_code == 200
     by_event = {s.attributes["shipment.event.id"]: s for s in real_collector.spans(service)}
     opened, resolved, plain = by_event["evt_008"], by_event["evt_008b"], by_event["evt_008c"]
+    assert opened.attributes[c.EXCEPTION_TYPE] == "carrier_exception"
     assert opened.attributes[c.EXCEPTION_OUTCOME] == "opened" and opened.status_code == "Error"
     assert "1Z999AA10123456784" in opened.status_message
+    assert resolved.attributes[c.EXCEPTION_TYPE] == "carrier_exception"
     assert resolved.attributes[c.EXCEPTION_OUTCOME] == "resolved" and resolved.status_code != "Error"
     assert c.EXCEPTION_OUTCOME not in plain.attributes
 
@@ -397,7 +440,7 @@ def test_body_only_hmac_scheme_for_aftership_with_its_warning(
     start: Start, real_collector: Any, service: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     legacy = "aftership-shared-secret"
-    with caplog.at_level(logging.WARNING, logger="tower.agents.carrier"):
+    with caplog.at_level(logging.WARNING, logger="collector.agents.carrier"):
         agent = start(
             mapping="aftership",
             secret=legacy,
@@ -406,7 +449,7 @@ def test_body_only_hmac_scheme_for_aftership_with_its_warning(
         )
     assert any("cover no timestamp" in r.getMessage() for r in caplog.records)
     event = {
-        "ts": int(NOW),
+        "ts": int(NOW),  # sent later than it happened
         "event": "tracking_update",
         "event_id": "6f1c1d9e-3c52-4c4f-9d0e-0a4b9d1c2e11",
         "msg": {
@@ -414,7 +457,10 @@ def test_body_only_hmac_scheme_for_aftership_with_its_warning(
             "slug": "usps",
             "tag": "OutForDelivery",
             "order_number": "SO-104233",
-            "checkpoints": [{"checkpoint_time": _event_time(), "message": "Out for delivery"}],
+            "checkpoints": [
+                {"checkpoint_time": _event_time(3600 + 55 * 60), "message": "Arrived at post office"},
+                {"checkpoint_time": _event_time(), "message": "Out for delivery"},
+            ],
         },
     }
     body = json.dumps(event).encode()
@@ -428,6 +474,13 @@ def test_body_only_hmac_scheme_for_aftership_with_its_warning(
     )
     assert hexed.json()["status"] == "duplicate"  # hex signatures verify too
     assert httpx.post(agent.url, content=body, headers={"aftership-hmac-sha256": "0" * 64}).status_code == 401
+    other = json.dumps({"event": "edd_revise", "event_id": "e2", "msg": {}}).encode()
+    sig = base64.b64encode(hmac.new(legacy.encode(), other, hashlib.sha256).digest()).decode()
+    skipped = httpx.post(agent.url, content=other, headers={"aftership-hmac-sha256": sig}, timeout=15)
+    assert skipped.json()["status"] == "ignored"
     (span,) = real_collector.spans(service)
     assert span.attributes[c.STATUS] == "out_for_delivery"
     assert span.attributes[c.SYSTEM_INSTANCE] == "usps"
+    assert span.attributes[c.ORDER_ID] == "SO-104233"
+    assert span.attributes["shipment.status_message"] == "Out for delivery"
+    assert span.start_ns == int(NOW - 3600) * 10**9  # the latest checkpoint

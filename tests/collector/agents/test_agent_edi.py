@@ -7,10 +7,12 @@ import json
 import logging
 import os
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.ports import refused_port
 
 from collector.agents.edi import EDI_ACK_REJECTED, EdiAgent
 from collector.agents.emitter import EmitError, Emitter, TimeWindow, otlp_exporter
@@ -26,7 +28,7 @@ def make_agent(tmp_path: Path, real_collector: Any, service: str, window: dict[s
     settings = EdiAgentSettings(
         inbound_dirs=[tmp_path / "in"],
         outbound_dirs=[tmp_path / "out"],
-        settle_seconds=overrides.pop("settle_seconds", 0),
+        settle_s=overrides.pop("settle_s", 0),
         system_instance=service,
         **overrides,
     )
@@ -99,18 +101,23 @@ def test_each_transaction_set_yields_its_spans_and_keys(
     assert po_batch.attributes[c.BATCH_ID] == "edi:ACMERETAIL:000000101"
     assert po_batch.attributes["edi.direction"] == "inbound"
     assert po_batch.attributes["edi.interchange_version"] == "00401"
+    assert po_batch.resource[c.SERVICE_NAME] == service
 
     pos = by_set(spans, "850")
     assert sorted(s.attributes[c.ORDER_CUSTOMER_PO] for s in pos) == ["PO-77120", "PO-77121"]
     for span in pos:
         assert span.parent_span_id == po_batch.span_id and span.trace_id == po_batch.trace_id
         assert span.attributes[c.STAGE] == "capture"
+        assert span.attributes[c.SYSTEM_KIND] == "edi"
         assert span.attributes[c.EDI_GROUP_CONTROL_NUMBER] == "101"
+        assert span.attributes[c.EDI_SENDER_ID] == "ACMERETAIL"
         assert span.attributes["edi.transaction_set_version"] == "004010"
+    assert sorted(s.attributes[c.EDI_TRANSACTION_SET_CONTROL_NUMBER] for s in pos) == ["0001", "0002"]
 
     (ack,) = by_set(spans, "855")
     assert ack.attributes[c.ORDER_ID] == "SO-104233"  # BAK08
     assert ack.attributes[c.ORDER_CUSTOMER_PO] == "PO-77120"
+    assert ack.attributes[c.STAGE] == "acknowledge"
     assert ack.attributes[c.STATUS] == "accepted_with_changes"
     assert ack.attributes["edi.ack.meaning"] == "Acknowledge - With Detail and Change"
     assert ack.status_code != "Error"
@@ -118,11 +125,14 @@ def test_each_transaction_set_yields_its_spans_and_keys(
     (asn,) = by_set(spans, "856")
     assert asn.attributes[c.SHIPMENT_ID] == "SH-55012"
     assert values(asn.attributes[c.SHIPMENT_TRACKING_NUMBER]) == ["1Z999AA10123456784", "1Z999AA10123456795"]
+    assert asn.attributes[c.ORDER_CUSTOMER_PO] == "PO-77120"
     assert asn.attributes[c.SHIPMENT_CARRIER] == "UPSN"
+    assert asn.attributes[c.STAGE] == "ship"
     assert values(batches["000000303"].attributes[c.BATCH_ORDER_IDS]) == ["SO-104233"]
 
     (invoice,) = by_set(spans, "810")
     assert invoice.attributes[c.INVOICE_ID] == "INV-90017"
+    assert invoice.attributes[c.ORDER_CUSTOMER_PO] == "PO-77120"
     assert invoice.attributes[c.STAGE] == "invoice"
 
     (fa,) = by_set(spans, "997")
@@ -135,7 +145,9 @@ def test_each_transaction_set_yields_its_spans_and_keys(
     (rejection,) = [s for s in spans if s.name == "EDI 997 rejection"]
     assert rejection.parent_span_id == fa.span_id
     assert rejection.attributes[c.EXCEPTION_TYPE] == "edi_rejected"
+    assert rejection.attributes[c.EXCEPTION_OUTCOME] == "opened"
     assert rejection.attributes[c.EDI_TRANSACTION_SET_CONTROL_NUMBER] == "0001"
+    assert rejection.attributes[c.EDI_GROUP_CONTROL_NUMBER] == "202"
     assert rejection.status_code == "Error"
     assert "rejected 855 transaction set 0001 of group 202 (997 AK5=R: Rejected)" in rejection.status_message
 
@@ -158,6 +170,7 @@ def test_envelope_mismatches_become_exception_spans(
     assert agent.scan_once().processed == ["mismatched_control_numbers.x12"]  # readable: processed
     spans = real_collector.spans(service)
     errors = [s for s in spans if s.name == "EDI envelope error"]
+    assert all(e.attributes[c.EXCEPTION_TYPE] == "edi_envelope" for e in errors)
     joined = "\n".join(sorted(e.status_message for e in errors))
     assert "ISA13/IEA02 control number mismatch: IEA02 000000999 does not match ISA13 000000105" in joined
     assert "GS06/GE02 control number mismatch" in joined
@@ -196,6 +209,7 @@ def test_malformed_files_are_quarantined_with_a_reason(
     }
     drop(fixture, tmp_path / "in")  # dropped again: quarantined again, never silently left behind
     assert agent.scan_once().quarantined == [fixture]
+    assert not (tmp_path / "in" / fixture).exists()
     assert len(list((tmp_path / "state" / "quarantine").glob("*.reason.txt"))) == 2
 
 
@@ -230,6 +244,26 @@ def test_files_larger_than_the_limit_are_quarantined_unread(
     assert "209715200 bytes, larger than the limit of 104857600 bytes" in reason_of(tmp_path, "huge.x12")
 
 
+def test_200_mb_file_under_a_raised_limit_is_streamed_not_slurped(
+    tmp_path: Path, real_collector: Any, service: str
+) -> None:
+    agent = make_agent(tmp_path, real_collector, service, max_file_bytes=300 * 1024 * 1024)
+    header = (FIXTURES / "850_two_orders.x12").read_bytes()[:300]  # ISA, GS and a bit of the ST
+    with open(tmp_path / "in" / "huge.x12", "wb") as fh:
+        fh.write(header)
+        fh.truncate(200 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        report = agent.scan_once()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.quarantined == ["huge.x12"]
+    assert peak < 32 * 1024 * 1024, f"peak {peak} bytes: the file was read whole"
+    assert "binary data at byte 300" in reason_of(tmp_path, "huge.x12")
+    assert real_collector.spans(service) == []
+
+
 def test_a_file_whose_time_the_store_cannot_keep_never_blocks_the_good_files(
     tmp_path: Path, real_collector: Any, service: str, drop: Any
 ) -> None:
@@ -255,7 +289,7 @@ def test_a_span_the_collector_rejects_sends_its_file_to_quarantine_with_the_coll
 ) -> None:
     """An agent whose own window lets year 2300 through: the real collector refuses the file's spans
     (partial success); the good files of the same request are found and acknowledged."""
-    agent = make_agent(tmp_path, real_collector, service, window={"max_ahead_seconds": 400 * 365 * DAY})
+    agent = make_agent(tmp_path, real_collector, service, window={"max_ahead_s": 400 * 365 * DAY})
     set_mtime(drop("850_two_orders.x12", tmp_path / "in", "from_2300.x12"), 10413792000)  # 2300-01-01
     drop("856_asn.x12", tmp_path / "out")
     drop("810_invoice.x12", tmp_path / "out")
@@ -293,11 +327,11 @@ def test_file_names_are_escaped_in_logs_and_reasons(
     tmp_path: Path, real_collector: Any, service: str, drop: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     agent = make_agent(tmp_path, real_collector, service)
-    forged = "bad.x12\n2026-11-29 12:00:00 WARNING tower.agents.edi EDI file good.x12: 3 span(s) accepted"
+    forged = "bad.x12\n2026-11-29 12:00:00 WARNING collector.agents.edi EDI file good.x12: 3 span(s) accepted"
     (tmp_path / "in" / forged).write_text("not x12")
     weird = os.fsdecode(b"invoice-\xff\xfe.x12")  # not UTF-8: surrogate escapes
     drop("810_invoice.x12", tmp_path / "out", weird)
-    with caplog.at_level(logging.INFO, logger="tower.agents.edi"):
+    with caplog.at_level(logging.INFO, logger="collector.agents.edi"):
         report = agent.scan_once()
     assert report.quarantined == [forged] and report.processed == [weird]
     lines = [r.getMessage() for r in caplog.records]
@@ -367,19 +401,23 @@ def test_an_interrupted_large_file_resumes_after_its_last_acknowledged_chunk(
 def test_files_still_being_written_are_not_read_early(
     tmp_path: Path, real_collector: Any, service: str
 ) -> None:
-    agent = make_agent(tmp_path, real_collector, service, settle_seconds=0.3)
+    agent = make_agent(tmp_path, real_collector, service, settle_s=0.3)
     data = (FIXTURES / "856_asn.x12").read_bytes()
     partial_named = tmp_path / "out" / "asn.x12.part"
     partial_named.write_bytes(data)  # partial suffix: never read whatever its age
     growing = tmp_path / "out" / "asn2.x12"
-    growing.write_bytes(data[:200])
+    growing.write_bytes(data[:200])  # a truncated interchange, still being written
     assert agent.scan_once().waiting == ["asn2.x12"]
     with open(growing, "ab") as fh:
-        fh.write(data[200:])
+        fh.write(data[200:400])
+    assert agent.scan_once().waiting == ["asn2.x12"]
+    with open(growing, "ab") as fh:
+        fh.write(data[400:])
     time.sleep(0.35)
     assert agent.scan_once().waiting == ["asn2.x12"]  # changed since the last scan: not yet
     report = agent.scan_once()
     assert report.processed == ["asn2.x12"] and report.quarantined == []
+    assert len(by_set(real_collector.spans(service), "856")) == 1
     os.rename(partial_named, tmp_path / "out" / "asn.x12")  # the writer finished: renamed into place
     assert agent.scan_once().processed == ["asn.x12"]
 
@@ -403,13 +441,8 @@ def test_ledger_prevents_reprocessing_across_restarts(
 def test_an_unreachable_collector_keeps_the_file_for_a_later_scan(
     tmp_path: Path, real_collector: Any, service: str, drop: Any
 ) -> None:
-    import socket
-
-    with socket.socket() as sock:  # bound, never listening: connections are refused
-        sock.bind(("127.0.0.1", 0))
-        down = Emitter(
-            otlp_exporter(f"http://127.0.0.1:{sock.getsockname()[1]}", timeout_seconds=0.5), service, "edi"
-        )
+    with refused_port() as closed:  # bound, never listening: connections are refused
+        down = Emitter(otlp_exporter(f"http://127.0.0.1:{closed}", timeout_s=0.5), service, "edi")
         agent = make_agent(tmp_path, real_collector, service, emitter=down)
         drop("810_invoice.x12", tmp_path / "out")
         report = agent.scan_once()
@@ -422,24 +455,55 @@ def test_an_unreachable_collector_keeps_the_file_for_a_later_scan(
     assert len(by_set(real_collector.spans(service), "810")) == 1
 
 
+def test_a_busy_collector_keeps_the_file_and_the_next_scan_stores_it_once(
+    tmp_path: Path, real_collector: Any, service: str, scripted: Any, scripted_emitter: Any, drop: Any
+) -> None:
+    # scripted receiver: the real collector cannot refuse one valid request and accept its retry on demand
+    agent = make_agent(tmp_path, real_collector, service, emitter=scripted_emitter(service))
+    drop("810_invoice.x12", tmp_path / "out")
+    scripted.fail_with = 503  # busy: retry later (a 4xx would refuse the file for what it is)
+    report = agent.scan_once()
+    assert report.failed == ["810_invoice.x12"] and report.processed == []
+    assert (tmp_path / "out" / "810_invoice.x12").exists()
+    assert agent.ledger.count() == 0
+    scripted.fail_with = None
+    assert agent.scan_once().processed == ["810_invoice.x12"]  # the same agent, its next scan
+    assert agent.scan_once().processed == []
+    assert len(by_set(scripted.spans, "810")) == 1
+
+
+def test_a_wrong_collector_token_keeps_the_file_and_stores_nothing(
+    tmp_path: Path, real_collector: Any, service: str, drop: Any
+) -> None:
+    # the real collector answers 401: the file is not acknowledged, nothing reaches the store
+    wrong = real_collector.emitter(service, token="not-the-token")
+    agent = make_agent(tmp_path, real_collector, service, emitter=wrong)
+    drop("810_invoice.x12", tmp_path / "out")
+    report = agent.scan_once()
+    assert report.failed == ["810_invoice.x12"] and report.processed == []
+    assert (tmp_path / "out" / "810_invoice.x12").exists() and agent.ledger.count() == 0
+    assert real_collector.spans(service) == []
+
+
 def test_span_ids_are_derived_from_the_file_so_a_resend_is_identical(
     tmp_path: Path, real_collector: Any, service: str, drop: Any
 ) -> None:
-    a = make_agent(tmp_path / "a", real_collector, service + "-a")
-    b = make_agent(tmp_path / "b", real_collector, service + "-b")
+    a = make_agent(tmp_path / "a", real_collector, service)
+    b = make_agent(tmp_path / "b", real_collector, service)
     drop("850_two_orders.x12", tmp_path / "a" / "in")
     drop("850_two_orders.x12", tmp_path / "b" / "in")
     a.scan_once()
-    b.scan_once()
-    ids_a = sorted((s.trace_id, s.span_id) for s in real_collector.spans(service + "-a"))
-    assert ids_a == sorted((s.trace_id, s.span_id) for s in real_collector.spans(service + "-b"))
+    ids_a = sorted((s.trace_id, s.span_id) for s in real_collector.spans(service))
     assert len(ids_a) == 3
+    b.scan_once()
+    # the second agent sent the very same spans: stored again with the same ids, so readers count them once
+    assert sorted((s.trace_id, s.span_id) for s in real_collector.spans(service)) == sorted(ids_a * 2)
 
 
 def test_agent_thread_keeps_running_after_bad_files(
     tmp_path: Path, real_collector: Any, service: str, drop: Any
 ) -> None:
-    agent = make_agent(tmp_path, real_collector, service, poll_seconds=0.05)
+    agent = make_agent(tmp_path, real_collector, service, poll_s=0.05)
     agent.start()
     try:
         (tmp_path / "in" / "junk.x12").write_bytes(b"\x00\xff" * 100)

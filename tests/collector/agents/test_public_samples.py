@@ -94,8 +94,12 @@ def scanned(
 ) -> tuple[ScanReport, list[Any], Path]:
     work = tmp_path_factory.mktemp("samples")
     inbound = work / "in"
-    shutil.copytree(SAMPLES, inbound, ignore=shutil.ignore_patterns("*.yaml", "*.md"))
-    settings = EdiAgentSettings(inbound_dirs=[inbound], settle_seconds=0, system_instance="public-samples")
+    # copied, not copied with their times: a file's time is its interchange's, and the checkout's age
+    # must not decide whether the store still keeps it
+    shutil.copytree(
+        SAMPLES, inbound, ignore=shutil.ignore_patterns("*.yaml", "*.md"), copy_function=shutil.copyfile
+    )
+    settings = EdiAgentSettings(inbound_dirs=[inbound], settle_s=0, system_instance="public-samples")
     agent = EdiAgent(settings, real_collector.emitter("public-samples"), work / "state")
     report = agent.scan_once()
     agent.ledger.close()
