@@ -24,8 +24,9 @@ from alerts.model import Ack, Alert, AlertState, NotificationRecord, Silence
 from alerts.rules import RulesConfig, RulesError, parse_duration
 from alerts.service import RulePreview, load_config, preview_rule, refused_targets
 from alerts.settings import AlertSettings
-from storage import Store, StoreError, StoreLockedError, open_store
+from storage import Store, StoreError, StoreLockedError, audit, open_store
 from tower import runtime
+from tower.remote import cli_actor
 from tower.serve import api_url
 from tower.settings import TowerSettings
 
@@ -322,6 +323,9 @@ def ack(
                 result = state.acknowledge(source, fingerprint, by, comment)
             except (state.InvalidRequest, state.AlertNotFound) as exc:
                 runtime.fail(str(exc))
+            audit.record(
+                source, by, "alert.ack", fingerprint, details={"comment": comment, "via": cli_actor()}
+            )
     typer.echo(f"alert {fingerprint} acknowledged by {result.acked_by}")
 
 
@@ -363,6 +367,12 @@ def silence_add(
                 silence = state.create_silence(source, matchers, begin, begin + length, author, comment)
             except state.InvalidRequest as exc:
                 runtime.fail(str(exc))
+            details = {
+                "matchers": silence.matchers,
+                "ends_at": silence.ends_at.isoformat(),
+                "via": cli_actor(),
+            }
+            audit.record(source, author, "silence.create", silence.id, details=details)
     typer.echo(f"silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%M}Z: {' '.join(silence.matchers)}")
 
 
@@ -414,4 +424,7 @@ def silence_expire(
                 silence = state.expire_silence(source, silence_id)
             except state.AlertNotFound as exc:
                 runtime.fail(str(exc))
+            audit.record(
+                source, cli_actor(), "silence.expire", silence_id, details={"matchers": silence.matchers}
+            )
     typer.echo(f"silence {silence.id} ends {silence.ends_at:%Y-%m-%d %H:%M:%S}Z")

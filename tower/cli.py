@@ -11,6 +11,7 @@ import typer
 from tower import runtime
 from tower.agent import agent_app
 from tower.alerts_cli import alerts_app
+from tower.audit_cli import audit_command
 from tower.settings import dump_yaml, masked
 from tower.users import users_app
 
@@ -28,6 +29,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(users_app, name="users")
 app.add_typer(agent_app, name="agent")
 app.add_typer(alerts_app, name="alerts")
+app.command("audit")(audit_command)
 
 ConfigOption = Annotated[
     Path | None,
