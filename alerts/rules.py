@@ -309,9 +309,12 @@ class EmailConfig(_Strict):
     @field_validator("smarthost")
     @classmethod
     def _smarthost(cls, value: str) -> str:
+        from alerts.ssrf import check_host
+
         host, _, port = value.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"smarthost must be host:port, got {value!r}")
+        check_host(host)
         return value
 
 

@@ -19,7 +19,7 @@ from alerts.notifiers.slack import payload as slack_payload
 from alerts.notifiers.webhook import payload as webhook_payload
 from alerts.rules import RulesConfig, RulesError, load_rules
 from alerts.settings import AlertSettings
-from alerts.ssrf import TargetPolicy, check_target
+from alerts.ssrf import TargetPolicy, check_smarthost, check_target
 from storage import Store, audit
 
 log = logging.getLogger("alerts")
@@ -151,8 +151,8 @@ def preview_rule(
 
 
 def refused_targets(config: RulesConfig, settings: AlertSettings) -> list[str]:
-    """Receiver targets the SSRF guard would refuse with these settings, one line each."""
-    policy = TargetPolicy.of(settings.allow_private_targets, settings.allowed_target_networks)
+    """Receiver targets (URLs and SMTP smarthosts) the outbound policy would refuse, one line each."""
+    policy = TargetPolicy.from_settings(settings)
     problems = []
     for receiver in config.receivers:
         urls = [(f"webhook[{i}]", c.url.get_secret_value()) for i, c in enumerate(receiver.webhook_configs)]
@@ -162,6 +162,10 @@ def refused_targets(config: RulesConfig, settings: AlertSettings) -> list[str]:
             why = check_target(url, policy)
             if why:
                 problems.append(f"receiver {receiver.name} {integration}: {why}")
+        for i, email in enumerate(receiver.email_configs):
+            why = check_smarthost(email.smarthost, policy)
+            if why:
+                problems.append(f"receiver {receiver.name} email[{i}] smarthost {email.smarthost}: {why}")
     return problems
 
 

@@ -168,10 +168,14 @@ def check(config: ConfigOption = None) -> None:
     rules = _config(settings)
     refused = refused_targets(rules, settings.alerts)
     if refused:
-        runtime.fail(
-            "notification targets would be refused (alerts.allow_private_targets / allowed_target_networks): "
-            + "; ".join(refused)
+        typer.echo(
+            f"tower: {len(refused)} notification target(s) would be refused by the outbound address policy "
+            "(alerts.allowed_targets, allowed_target_networks, allow_private_targets):",
+            err=True,
         )
+        for line in refused:
+            typer.echo(f"  {line}", err=True)
+        raise SystemExit(2)
     typer.echo(
         f"{settings.alerts.rules_file}: {len(rules.rules)} rule(s), {len(rules.receivers)} receiver(s), "
         f"{len(rules.inhibit_rules)} inhibit rule(s), {len(rules.time_intervals)} time interval(s): OK"

@@ -125,6 +125,24 @@ class WebSettings(BaseModel):
         ge=1024,
         description="Largest request body accepted (forms, JSON); larger ones get 413. Default: 1048576",
     )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds for a request's head (request line and headers) to "
+        "arrive; slower clients get 408 and are disconnected. Default: 10",
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="Seconds for a request's body to arrive after its head. Default: 30"
+    )
+    keep_alive_timeout_s: int = Field(
+        default=5, ge=1, description="Idle seconds between requests on a connection. Default: 5"
+    )
+    max_connections: int = Field(
+        default=500,
+        ge=1,
+        description="Open connections; beyond it the longest-idle or longest-stalled "
+        "connection is closed to make room. Default: 500",
+    )
     page_size: int = Field(
         default=100, ge=10, le=1000, description="Rows per page in lists (orders, exceptions). Default: 100"
     )

@@ -12,7 +12,7 @@ import httpx
 
 from alerts.model import Alert, AlertState
 from alerts.rules import Receiver
-from alerts.ssrf import TargetRefused, check_scheme
+from alerts.ssrf import TargetPolicy, TargetRefused, check_scheme
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 MAX_REPLY_BYTES = 64 * 1024
@@ -33,6 +33,7 @@ class Message:
     group_labels: dict[str, str]
     alerts: list[Alert]
     external_url: str
+    summary_of_groups: int = 0  # > 0: a summary of this many groups over the notification cap
 
     @property
     def firing(self) -> list[Alert]:
@@ -59,6 +60,11 @@ class Message:
         name = self.group_labels.get("alertname") or self.common_labels.get("alertname", "alerts")
         extra = " ".join(f"{k}={v}" for k, v in self.group_labels.items() if k != "alertname")
         count = len(self.firing) if self.firing else len(self.resolved)
+        if self.summary_of_groups:
+            return (
+                f"[{self.status.upper()}:{count}] {name}: summary of {self.summary_of_groups} more alert groups "
+                "(notification cap reached)"
+            )
         return f"[{self.status.upper()}:{count}] {name}" + (f" ({extra})" if extra else "")
 
     def alert_url(self, alert: Alert) -> str:
@@ -120,6 +126,8 @@ class HttpPoster:
                 response.close()
         except TargetRefused as exc:
             return Delivery(ok=False, retryable=False, error=str(exc))
+        except httpx.InvalidURL as exc:
+            return Delivery(ok=False, retryable=False, error=f"invalid target URL: {exc}")
         except httpx.TimeoutException as exc:
             return Delivery(ok=False, retryable=True, error=f"timeout: {type(exc).__name__}")
         except httpx.UnsupportedProtocol as exc:
@@ -167,8 +175,14 @@ def redact(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
 
 
-def build_notifiers(receiver: Receiver, client: httpx.Client, timeout: float) -> list[tuple[str, Notifier]]:
-    """The receiver's integrations as (``kind[index]``, notifier) pairs."""
+def build_notifiers(
+    receiver: Receiver, client: httpx.Client, timeout: float, policy: TargetPolicy | None = None
+) -> list[tuple[str, Notifier]]:
+    """The receiver's integrations as (``kind[index]``, notifier) pairs.
+
+    HTTP notifiers use ``client`` (whose backend enforces the address policy); e-mail uses
+    ``policy`` (strict when not given).
+    """
     from alerts.notifiers.email import EmailNotifier
     from alerts.notifiers.pagerduty import PagerDutyNotifier
     from alerts.notifiers.slack import SlackNotifier
@@ -180,5 +194,5 @@ def build_notifiers(receiver: Receiver, client: httpx.Client, timeout: float) ->
     out += [
         (f"pagerduty[{i}]", PagerDutyNotifier(c, client)) for i, c in enumerate(receiver.pagerduty_configs)
     ]
-    out += [(f"email[{i}]", EmailNotifier(c, timeout)) for i, c in enumerate(receiver.email_configs)]
+    out += [(f"email[{i}]", EmailNotifier(c, timeout, policy)) for i, c in enumerate(receiver.email_configs)]
     return out

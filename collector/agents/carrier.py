@@ -40,6 +40,7 @@ from starlette.routing import Route
 from collector.agents.emitter import AttrValue, Emitter, ExportError, Hop
 from collector.agents.settings import CarrierAgentSettings, FieldMapping
 from collector.agents.state import OpenKeys, SeenIds
+from collector.serving import ServerLimits, uvicorn_options
 from tracing import conventions as c
 
 log = logging.getLogger("tower.agents.carrier")
@@ -402,6 +403,12 @@ class CarrierAgent:
 
     def __init__(self, settings: CarrierAgentSettings, emitter: Emitter, state_dir: Path) -> None:
         self.webhook = CarrierWebhook(settings, emitter, state_dir)
+        self.limits = ServerLimits(
+            header_timeout_s=settings.header_timeout_s,
+            body_timeout_s=settings.body_timeout_s,
+            keep_alive_timeout_s=settings.keep_alive_timeout_s,
+            max_connections=settings.max_connections,
+        )
         config = uvicorn.Config(
             create_app(self.webhook),
             host=settings.host,
@@ -409,6 +416,7 @@ class CarrierAgent:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            **uvicorn_options(self.limits),
         )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
