@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import threading
@@ -37,10 +38,8 @@ class Trickle:
             sock = socket.create_connection((self.host, self.port), timeout=5)
             sock.setblocking(False)
             self.opened_at[sock.fileno()] = time.monotonic()
-            try:
+            with contextlib.suppress(OSError):
                 sock.send(self.head)
-            except OSError:
-                pass
             self.sockets.append(sock)
         self._thread.start()
         return self
