@@ -30,15 +30,19 @@ import httpx
 from alerts import state
 from alerts.matchers import Matcher, all_match, parse_matcher
 from alerts.model import Alert, AlertState, NotificationRecord
-from alerts.notifiers.base import Delivery, Message, Notifier, build_notifiers
+from alerts.notifiers.base import Delivery, Message, Notifier
+from alerts.notifiers.email import EmailNotifier
+from alerts.notifiers.pagerduty import PagerDutyNotifier
+from alerts.notifiers.slack import SlackNotifier
+from alerts.notifiers.webhook import WebhookNotifier
 from alerts.route import RouteNode, build, group_key, match
-from alerts.rules import RulesConfig
+from alerts.rules import Receiver, RulesConfig
 from alerts.settings import AlertSettings
 from alerts.ssrf import TargetPolicy
 from alerts.timeintervals import interval_contains
 from storage import Store
 
-log = logging.getLogger("alerts.dispatch")
+log = logging.getLogger(__name__)
 NFLOG_HORIZON = timedelta(days=30)
 DEFAULT_EXTERNAL_URL = "http://localhost:8080"
 
@@ -88,6 +92,24 @@ class _Outcome:
     sent: Sent | None = None
     record: NotificationRecord | None = None
     nflog_entries: list[tuple[str, str, str, state.NflogEntry]] = field(default_factory=list)
+
+
+def build_notifiers(
+    receiver: Receiver, client: httpx.Client, timeout: float, policy: TargetPolicy | None = None
+) -> list[tuple[str, Notifier]]:
+    """The receiver's integrations as (``kind[index]``, notifier) pairs.
+
+    HTTP notifiers use ``client`` (whose backend enforces the address policy); e-mail uses
+    ``policy`` (strict when not given).
+    """
+    out: list[tuple[str, Notifier]] = []
+    out += [(f"webhook[{i}]", WebhookNotifier(c, client)) for i, c in enumerate(receiver.webhook_configs)]
+    out += [(f"slack[{i}]", SlackNotifier(c, client)) for i, c in enumerate(receiver.slack_configs)]
+    out += [
+        (f"pagerduty[{i}]", PagerDutyNotifier(c, client)) for i, c in enumerate(receiver.pagerduty_configs)
+    ]
+    out += [(f"email[{i}]", EmailNotifier(c, timeout, policy)) for i, c in enumerate(receiver.email_configs)]
+    return out
 
 
 class Dispatcher:

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 from jinja2 import TemplateError
@@ -27,9 +26,10 @@ from alerts.notifiers.base import Message
 from alerts.rules import TEMPLATES, Rule, RulesConfig
 from alerts.settings import AlertSettings
 from alerts.ssrf import TargetPolicy, guarded_client
+from kpis.policy import Policy
 from storage import Store
 
-log = logging.getLogger("alerts.evaluator")
+log = logging.getLogger(__name__)
 RESOLVED_KEPT = timedelta(days=7)
 
 
@@ -83,7 +83,11 @@ def render_annotations(rule: Rule, labels: dict[str, str], sample: signals.Sampl
 
 
 class Evaluator:
-    """Evaluates the rules of one rules file against one store."""
+    """Evaluates the rules of one rules file against one store.
+
+    ``kpi_policy`` is the KPI engine's SLA policy; rules over SLAs, exceptions and KPIs fail (with
+    the reason in their result) without it, span rules do not need it.
+    """
 
     def __init__(
         self,
@@ -93,7 +97,7 @@ class Evaluator:
         *,
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        kpi_policy: Any = None,
+        kpi_policy: Policy | None = None,
     ) -> None:
         self.store = store
         self.kpi_policy = kpi_policy

@@ -11,11 +11,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
+from storage.errors import TowerError
+
 _MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))\s*$')
 MAX_MATCHER_LENGTH = 1024
 
 
-class MatcherError(ValueError):
+class MatcherError(TowerError, ValueError):
     """A matcher that cannot be parsed; the message quotes it."""
 
 

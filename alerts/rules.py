@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import (
@@ -29,6 +28,11 @@ from pydantic import (
 )
 
 from alerts.matchers import Matcher, MatcherError, parse_matcher
+from alerts.settings import AlertSettings
+from alerts.ssrf import TargetPolicy, check_host, check_scheme, check_smarthost, check_target
+from alerts.timeintervals import TimeInterval
+from storage import yamlfile
+from storage.errors import TowerError
 
 MAX_RULES_FILE_BYTES = 2_000_000
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
@@ -38,7 +42,7 @@ _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TEMPLATES = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
 
 
-class RulesError(ValueError):
+class RulesError(TowerError, ValueError):
     """The rules file is invalid; the message names file, line and field."""
 
 
@@ -94,6 +98,86 @@ SignalName = Literal[
     "system_quiet",
     "span_count",
 ]
+
+
+# -- each signal's params (see alerts.signals for what they compute) ------------------------------
+
+LATENCY_QUANTILES = (0.5, 0.9, 0.95, 0.99)
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StalledParams(_Params):
+    age: Duration = Field(description="An order is stalled when its latest hop ended this long ago.")
+    lookback: Duration = Field(default=timedelta(days=7), description="How far back orders are read.")
+    terminal_stages: list[str] = Field(default_factory=lambda: ["deliver", "invoice"])
+
+
+class WindowParams(_Params):
+    window: Duration = timedelta(minutes=5)
+    min_spans: int = Field(default=1, ge=1, description="Groups with fewer spans are skipped.")
+
+
+class LatencyParams(WindowParams):
+    quantile: float = Field(default=0.95, description="One of 0.5, 0.9, 0.95, 0.99.")
+
+    @field_validator("quantile")
+    @classmethod
+    def _quantile(cls, value: float) -> float:
+        if value not in LATENCY_QUANTILES:
+            raise ValueError(f"quantile must be one of {', '.join(map(str, LATENCY_QUANTILES))}")
+        return value
+
+
+class QuietParams(_Params):
+    lookback: Duration = Field(
+        default=timedelta(days=1), description="Systems seen in this window are known."
+    )
+
+
+class KpiSourceParams(_Params):
+    window: Duration = Field(default=timedelta(days=1), description="Orders captured this far back count.")
+    age: Duration | None = Field(default=None, description="exception_age: open exceptions older than this.")
+    kpi: str | None = Field(default=None, description="kpi: the KPI's name, e.g. touchless_rate.")
+    sla: str = Field(default="", description="Only this SLA (default: every SLA of the policy).")
+    exception_type: str = Field(default="", description="exception_age: only this exception type.")
+    open_only: bool = Field(default=True, description="sla_breach_count: only orders still open and overdue.")
+
+
+_PARAMS: dict[str, type[_Params]] = {
+    "stalled_orders": StalledParams,
+    "system_error_rate": WindowParams,
+    "system_latency": LatencyParams,
+    "system_quiet": QuietParams,
+    "span_count": WindowParams,
+    "sla_breach_count": KpiSourceParams,
+    "sla_breach_rate": KpiSourceParams,
+    "at_risk_orders": KpiSourceParams,
+    "exception_age": KpiSourceParams,
+    "kpi": KpiSourceParams,
+}
+
+
+def check_params(signal: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Validate a rule's ``params`` for its signal; returns them with defaults filled in."""
+    try:
+        model = _PARAMS[signal].model_validate(params)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            if e["type"] != "extra_forbidden"
+            else f"params.{'.'.join(str(p) for p in e['loc'])}: unknown option for signal {signal}"
+            for e in exc.errors()
+        )
+        raise ValueError(problems) from None
+    if signal == "exception_age" and model.age is None:  # type: ignore[attr-defined]
+        raise ValueError("params.age is required for signal exception_age")
+    if signal == "kpi" and not model.kpi:  # type: ignore[attr-defined]
+        raise ValueError("params.kpi is required for signal kpi")
+    return dict(model)
+
 
 _OPS = {">", ">=", "<", "<=", "==", "!="}
 
@@ -185,8 +269,6 @@ class Rule(_Strict):
     @field_validator("params")
     @classmethod
     def _signal_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        from alerts.signals import check_params
-
         signal = info.data.get("signal")
         return check_params(signal, value) if signal else value
 
@@ -231,8 +313,6 @@ class HttpTarget(_Strict):
     @field_validator("url")
     @classmethod
     def _scheme(cls, value: SecretStr) -> SecretStr:
-        from alerts.ssrf import check_scheme
-
         check_scheme(value.get_secret_value())
         return value
 
@@ -277,8 +357,6 @@ class PagerDutyConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _scheme(cls, value: str) -> str:
-        from alerts.ssrf import check_scheme
-
         check_scheme(value)
         return value
 
@@ -309,8 +387,6 @@ class EmailConfig(_Strict):
     @field_validator("smarthost")
     @classmethod
     def _smarthost(cls, value: str) -> str:
-        from alerts.ssrf import check_host
-
         host, _, port = value.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"smarthost must be host:port, got {value!r}")
@@ -337,40 +413,6 @@ class Route(_Strict):
     mute_time_intervals: list[str] = Field(default_factory=list)
     active_time_intervals: list[str] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
-
-
-class TimeRange(_Strict):
-    start_time: str = "00:00"
-    end_time: str = "24:00"
-
-    @field_validator("start_time", "end_time")
-    @classmethod
-    def _hhmm(cls, value: str) -> str:
-        match = re.match(r"^(\d{2}):(\d{2})$", value)
-        if not match or int(match.group(1)) > 24 or int(match.group(2)) > 59:
-            raise ValueError(f"time must be HH:MM, got {value!r}")
-        return value
-
-
-class TimeIntervalSpec(_Strict):
-    times: list[TimeRange] = Field(default_factory=list)
-    weekdays: list[str] = Field(default_factory=list)
-    days_of_month: list[str] = Field(default_factory=list)
-    months: list[str] = Field(default_factory=list)
-    years: list[str] = Field(default_factory=list)
-    location: str = "UTC"
-
-    @model_validator(mode="after")
-    def _check(self) -> TimeIntervalSpec:
-        from alerts.timeintervals import check_spec
-
-        check_spec(self)
-        return self
-
-
-class TimeInterval(_Strict):
-    name: str
-    time_intervals: list[TimeIntervalSpec]
 
 
 class InhibitRule(_Strict):
@@ -424,33 +466,50 @@ class RulesConfig(_Strict):
         raise KeyError(name)
 
 
+def refused_targets(config: RulesConfig, settings: AlertSettings) -> list[str]:
+    """Receiver targets (URLs and SMTP smarthosts) the outbound policy would refuse, one line each."""
+    policy = TargetPolicy.from_settings(settings)
+    problems = []
+    for receiver in config.receivers:
+        urls = [(f"webhook[{i}]", c.url.get_secret_value()) for i, c in enumerate(receiver.webhook_configs)]
+        urls += [(f"slack[{i}]", c.url.get_secret_value()) for i, c in enumerate(receiver.slack_configs)]
+        urls += [(f"pagerduty[{i}]", c.url) for i, c in enumerate(receiver.pagerduty_configs)]
+        for integration, url in urls:
+            why = check_target(url, policy)
+            if why:
+                problems.append(f"receiver {receiver.name} {integration}: {why}")
+        for i, email in enumerate(receiver.email_configs):
+            why = check_smarthost(email.smarthost, policy)
+            if why:
+                problems.append(f"receiver {receiver.name} email[{i}] smarthost {email.smarthost}: {why}")
+    return problems
+
+
 # -- loading with line numbers -------------------------------------------------------------------
+
+
+def load_config(settings: AlertSettings) -> RulesConfig:
+    """The configured rules file (an empty configuration when none is set)."""
+    if settings.rules_file is None:
+        return RulesConfig()
+    return load_rules(settings.rules_file)
 
 
 def load_rules(path: Path | str) -> RulesConfig:
     """Read and validate a rules file; raise :class:`RulesError` naming line and field."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise RulesError(f"rules file {path} cannot be read: {exc.strerror or exc}") from None
-    if len(raw) > MAX_RULES_FILE_BYTES:
-        raise RulesError(f"rules file {path} is larger than {MAX_RULES_FILE_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise RulesError(f"rules file {path} is not UTF-8 text") from None
+        text = yamlfile.read_text(path, "rules", MAX_RULES_FILE_BYTES)
+    except yamlfile.YamlFileError as exc:
+        raise RulesError(str(exc)) from None
     return parse_rules(text, str(path))
 
 
 def parse_rules(text: str, source: str = "<rules>") -> RulesConfig:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise RulesError(f"{source}{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+        data, node = yamlfile.parse(text, source)
+    except yamlfile.YamlSyntaxError as exc:
+        raise RulesError(str(exc)) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -458,38 +517,14 @@ def parse_rules(text: str, source: str = "<rules>") -> RulesConfig:
     try:
         return RulesConfig.model_validate(data)
     except ValidationError as exc:
-        raise RulesError(_describe(exc, node, source)) from None
+        raise RulesError(
+            "; ".join(
+                f"{source}{f' line {p.line}' if p.line else ''}: {_field(p.loc) or 'file'}: {p.message}"
+                for p in yamlfile.problems(exc, node)
+            )
+        ) from None
 
 
-def _describe(exc: ValidationError, node: yaml.Node | None, source: str) -> str:
-    lines = []
-    for error in exc.errors():
-        loc = [p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-        line = _line_of(node, loc)
-        field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown field"
-        lines.append(f"{source}{f' line {line}' if line else ''}: {field or 'file'}: {message}")
-    return "; ".join(lines)
-
-
-def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
-    best = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            found = None
-            for key, value in node.value:
-                if key.value == part or (isinstance(part, str) and key.value == part.rstrip("_")):
-                    found = (key, value)
-                    break
-            if found is None:
-                return best
-            best = found[0].start_mark.line + 1
-            node = found[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            best = node.start_mark.line + 1
-        else:
-            return best
-    return best
+def _field(loc: tuple[Any, ...]) -> str:
+    """``rules[0].params``: list indexes in brackets, as the rules file's users write them."""
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")

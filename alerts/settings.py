@@ -6,10 +6,14 @@ import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
+
+from storage.settings import StrictSettings
 
 
-class AlertSettings(BaseModel):
+class AlertSettings(StrictSettings):
+    renamed = {"tick_seconds": "tick_s"}
+
     rules_file: Path | None = Field(
         default=None, description="YAML file of alert rules, routes and receivers. Default: none (no alerts)"
     )
@@ -34,7 +38,7 @@ class AlertSettings(BaseModel):
         description="URL of the dashboard used in links of notifications (externalURL, generatorURL, "
         "order links). Default: web.public_url, else http://<web.host>:<web.port>",
     )
-    tick_seconds: float = Field(
+    tick_s: float = Field(
         default=15.0,
         gt=0,
         description="How often the scheduler runs the evaluator; each rule still runs at its own interval. "

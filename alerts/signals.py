@@ -12,17 +12,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from alerts.rules import SEGMENTS, Duration, Rule
+from alerts.rules import LATENCY_QUANTILES, SEGMENTS, Rule
+from kpis.policy import Policy
 from storage import SqlFiles, Store
+from storage.errors import TowerError
 
 SQL = SqlFiles("alerts.queries")
-LATENCY_QUANTILES = (0.5, 0.9, 0.95, 0.99)
 NO_DATA_LABEL = "alert_reason"
 
 
-class SignalError(RuntimeError):
+class SignalError(TowerError, RuntimeError):
     """A signal could not be evaluated (missing source, bad data); the message says why."""
 
 
@@ -35,86 +34,13 @@ class Sample:
     orders: list[str] = field(default_factory=list)
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StalledParams(_Params):
-    age: Duration = Field(description="An order is stalled when its latest hop ended this long ago.")
-    lookback: Duration = Field(default=timedelta(days=7), description="How far back orders are read.")
-    terminal_stages: list[str] = Field(default_factory=lambda: ["deliver", "invoice"])
-
-
-class WindowParams(_Params):
-    window: Duration = timedelta(minutes=5)
-    min_spans: int = Field(default=1, ge=1, description="Groups with fewer spans are skipped.")
-
-
-class LatencyParams(WindowParams):
-    quantile: float = Field(default=0.95, description="One of 0.5, 0.9, 0.95, 0.99.")
-
-    @field_validator("quantile")
-    @classmethod
-    def _quantile(cls, value: float) -> float:
-        if value not in LATENCY_QUANTILES:
-            raise ValueError(f"quantile must be one of {', '.join(map(str, LATENCY_QUANTILES))}")
-        return value
-
-
-class QuietParams(_Params):
-    lookback: Duration = Field(
-        default=timedelta(days=1), description="Systems seen in this window are known."
-    )
-
-
-class KpiSourceParams(_Params):
-    window: Duration = Field(default=timedelta(days=1), description="Orders captured this far back count.")
-    age: Duration | None = Field(default=None, description="exception_age: open exceptions older than this.")
-    kpi: str | None = Field(default=None, description="kpi: the KPI's name, e.g. touchless_rate.")
-    sla: str = Field(default="", description="Only this SLA (default: every SLA of the policy).")
-    exception_type: str = Field(default="", description="exception_age: only this exception type.")
-    open_only: bool = Field(default=True, description="sla_breach_count: only orders still open and overdue.")
-
-
-_PARAMS: dict[str, type[_Params]] = {
-    "stalled_orders": StalledParams,
-    "system_error_rate": WindowParams,
-    "system_latency": LatencyParams,
-    "system_quiet": QuietParams,
-    "span_count": WindowParams,
-    "sla_breach_count": KpiSourceParams,
-    "sla_breach_rate": KpiSourceParams,
-    "at_risk_orders": KpiSourceParams,
-    "exception_age": KpiSourceParams,
-    "kpi": KpiSourceParams,
-}
-
-
-def check_params(signal: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Validate a rule's ``params`` for its signal; returns them with defaults filled in."""
-    try:
-        model = _PARAMS[signal].model_validate(params)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-            if e["type"] != "extra_forbidden"
-            else f"params.{'.'.join(str(p) for p in e['loc'])}: unknown option for signal {signal}"
-            for e in exc.errors()
-        )
-        raise ValueError(problems) from None
-    if signal == "exception_age" and model.age is None:  # type: ignore[attr-defined]
-        raise ValueError("params.age is required for signal exception_age")
-    if signal == "kpi" and not model.kpi:  # type: ignore[attr-defined]
-        raise ValueError("params.kpi is required for signal kpi")
-    return dict(model)
-
-
 def evaluate(
-    store: Store, rule: Rule, now: datetime, max_orders: int = 20, policy: Any = None
+    store: Store, rule: Rule, now: datetime, max_orders: int = 20, policy: Policy | None = None
 ) -> list[Sample]:
     """The rule's signal at ``now``: one sample per group (possibly none).
 
-    ``policy`` is the KPI engine's SLA policy (``kpis.policy.Policy``; default: the shipped one).
+    ``policy`` is the KPI engine's SLA policy, which the signals over SLAs, exceptions and KPIs need
+    (the process loads it once and passes it in); span signals do without.
     """
     if rule.signal == "stalled_orders":
         return _stalled(store, rule, now, max_orders)
@@ -198,7 +124,7 @@ def _span_health(store: Store, rule: Rule, now: datetime) -> list[Sample]:
     return samples
 
 
-# Segment -> attribute of the KPI engine's records (kpis.service.SlaBreach / OrderException).
+# Segment -> attribute of the KPI engine's records (kpis.reports.SlaBreach / OrderException).
 _KPI_FIELDS = {
     "stage": "stage",
     "system": "current_system",
@@ -211,16 +137,15 @@ _EXCEPTION_FIELDS = {**_KPI_FIELDS, "system": "system"}
 _KPI_LIMIT = 100_000
 
 
-def _kpi_samples(store: Store, rule: Rule, now: datetime, policy: Any, max_orders: int) -> list[Sample]:
+def _kpi_samples(
+    store: Store, rule: Rule, now: datetime, policy: Policy | None, max_orders: int
+) -> list[Sample]:
     """Signals the KPI engine computes: SLA breaches, at-risk orders, exception aging, KPI values."""
-    try:
-        from kpis import service as kpi
-        from kpis.policy import load_policy
-    except ImportError as exc:  # pragma: no cover - the KPI engine ships with the tower
-        raise SignalError(f"signal {rule.signal} needs the KPI engine (kpis): {exc}") from None
-    p = rule.params
+    from kpis import reports as kpi  # loads with the first KPI signal, not with every tower command
+
     if policy is None:
-        policy = load_policy(None)
+        raise SignalError(f"signal {rule.signal} needs the KPI policy, and the evaluator was given none")
+    p = rule.params
     segment = kpi.Segment(
         **{k: v[0] for k, v in rule.filters.items() if len(v) == 1 and k in kpi.Segment.model_fields}
     )

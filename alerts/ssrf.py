@@ -32,11 +32,13 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
+from storage.errors import TowerError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class TargetRefused(ValueError):
+class TargetRefused(TowerError, ValueError):
     """The target is not allowed (scheme, host form or address); never retried."""
 
 
@@ -202,7 +204,7 @@ def connect(host: str, port: int, policy: TargetPolicy, timeout: float | None) -
     raise last or OSError(f"cannot connect to {host}:{port}")
 
 
-class ResolveError(OSError):
+class ResolveError(TowerError, OSError):
     """The host name cannot be resolved (retryable: DNS may come back)."""
 
 

@@ -25,6 +25,7 @@ from alerts.model import (
     utc,
 )
 from storage import SqlFiles, Store
+from storage.errors import TowerError
 
 SQL = SqlFiles("alerts.queries")
 MAX_TEXT = 2000
@@ -45,11 +46,11 @@ _STATE_COLUMNS = [
 ]
 
 
-class AlertNotFound(LookupError):
+class AlertNotFound(TowerError, LookupError):
     pass
 
 
-class InvalidRequest(ValueError):
+class InvalidRequest(TowerError, ValueError):
     """Bad input to an alert API call; the message says which field."""
 
 

@@ -8,16 +8,51 @@ exclusive), ``weekdays`` (``monday:friday``), ``days_of_month`` (``1:5``, ``-1``
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-if TYPE_CHECKING:
-    from alerts.rules import TimeInterval, TimeIntervalSpec
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 MONTHS = [m.lower() for m in calendar.month_name[1:]]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class TimeRange(_Strict):
+    start_time: str = "00:00"
+    end_time: str = "24:00"
+
+    @field_validator("start_time", "end_time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        match = re.match(r"^(\d{2}):(\d{2})$", value)
+        if not match or int(match.group(1)) > 24 or int(match.group(2)) > 59:
+            raise ValueError(f"time must be HH:MM, got {value!r}")
+        return value
+
+
+class TimeIntervalSpec(_Strict):
+    times: list[TimeRange] = Field(default_factory=list)
+    weekdays: list[str] = Field(default_factory=list)
+    days_of_month: list[str] = Field(default_factory=list)
+    months: list[str] = Field(default_factory=list)
+    years: list[str] = Field(default_factory=list)
+    location: str = "UTC"
+
+    @model_validator(mode="after")
+    def _check(self) -> TimeIntervalSpec:
+        check_spec(self)
+        return self
+
+
+class TimeInterval(_Strict):
+    name: str
+    time_intervals: list[TimeIntervalSpec]
 
 
 def _bound(text: str, names: list[str] | None, low: int, high: int, what: str, negative: bool = False) -> int:

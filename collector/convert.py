@@ -27,6 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from collector.settings import CollectorSettings
+from storage.errors import TowerError
 from storage.schema import OTEL_TRACES_COLUMNS
 
 # Column order of the JSONCompactColumns blocks: the exporter's insert columns.
@@ -192,7 +193,7 @@ class _Cutter:
         return {kv.key: self.raw(kv.value, kv.value.WhichOneof("value"), depth + 1) for kv in kvs}
 
 
-class RawAttributeError(ValueError):
+class RawAttributeError(TowerError, ValueError):
     """A raw ``KeyValue`` does not parse strictly (malformed, invalid UTF-8): take the strict path."""
 
 

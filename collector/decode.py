@@ -24,12 +24,14 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from storage.errors import TowerError
 
-class BodyError(ValueError):
+
+class BodyError(TowerError, ValueError):
     """The body cannot be read as an OTLP request (answered 400 / INVALID_ARGUMENT)."""
 
 
-class BodyTooLarge(ValueError):
+class BodyTooLarge(TowerError, ValueError):
     """The body (after decompression) is over the limit (answered 413 / RESOURCE_EXHAUSTED)."""
 
 

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from collector.pipeline import Pipeline, Refusal
 
-log = logging.getLogger("collector.http")
+log = logging.getLogger(__name__)
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"

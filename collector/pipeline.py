@@ -31,8 +31,9 @@ from collector.decode import (
 from collector.metrics import CollectorMetrics
 from collector.settings import CollectorSettings
 from collector.spool import Spool, SpoolClosed, SpoolFull
+from storage.errors import TowerError
 
-log = logging.getLogger("collector")
+log = logging.getLogger(__name__)
 
 RefusalKind = Literal[
     "unauthenticated",
@@ -49,7 +50,7 @@ RefusalKind = Literal[
 RETRYABLE: frozenset[str] = frozenset({"overloaded", "spool_full", "stopping", "spool_error"})
 
 
-class Refusal(Exception):
+class Refusal(TowerError):
     """The whole request is refused; nothing of it was stored."""
 
     def __init__(self, kind: RefusalKind, message: str) -> None:

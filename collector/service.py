@@ -25,7 +25,7 @@ from collector.spool import Spool
 from collector.writer import StoreWriter
 from storage import Store
 
-log = logging.getLogger("collector")
+log = logging.getLogger(__name__)
 
 
 def _loop_kind() -> str:

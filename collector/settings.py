@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from collector.agents.settings import AgentSettings
+from storage.settings import StrictSettings
 
 
-class CollectorSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, not silently ignored
-
+class CollectorSettings(StrictSettings):
     host: str = Field(default="127.0.0.1", description="Address the OTLP receivers bind. Default: 127.0.0.1")
     http_port: int = Field(default=4318, ge=0, le=65535, description="OTLP/HTTP port. Default: 4318")
     grpc_port: int = Field(default=4317, ge=0, le=65535, description="OTLP/gRPC port. Default: 4317")

@@ -25,17 +25,19 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-log = logging.getLogger("collector.spool")
+from storage.errors import TowerError
+
+log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<III")  # payload length, crc32 of payload, rows
 SUFFIX = ".wal"
 
 
-class SpoolFull(RuntimeError):
+class SpoolFull(TowerError, RuntimeError):
     """The spool holds ``max_bytes`` not yet written to the store."""
 
 
-class SpoolClosed(RuntimeError):
+class SpoolClosed(TowerError, RuntimeError):
     """The spool is stopping."""
 
 
@@ -111,7 +113,6 @@ class Spool:
         self._active_rows = 0
         self._active_size = 0
         self._active_since = 0.0
-        self.fsyncs = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -287,7 +288,6 @@ class Spool:
                 while data:
                     data = data[os.write(self._fd, data) :]
             os.fsync(self._fd)
-            self.fsyncs += 1
             self._active_rows += rows
             self._active_size += expected
         for entry in appends:

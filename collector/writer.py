@@ -20,7 +20,7 @@ from collector.metrics import CollectorMetrics
 from collector.spool import Segment, Spool, read_segment
 from storage import Store
 
-log = logging.getLogger("collector.writer")
+log = logging.getLogger(__name__)
 
 TABLE = "otel_traces"
 # ClickHouse errors that say the data itself cannot be stored (retrying will never succeed):

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from kpis.policy import Policy
-from kpis.service import Segment, kpi_report
+from kpis.reports import Segment, kpi_report
 from storage import SqlFiles, Store
 
 SQL = SqlFiles("kpis.queries")

@@ -24,7 +24,7 @@ from typing import Any
 from kpis.policy import Policy, sla_parameters
 from storage import SqlFiles, Store
 
-log = logging.getLogger("kpis.jobs")
+log = logging.getLogger(__name__)
 SQL = SqlFiles("kpis.queries")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Inserts that started before a run's upper bound may commit shortly after it; each incremental

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from storage import yamlfile
+from storage.errors import TowerError
 
 DEFAULT_POLICY = "default_policy.yaml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -31,7 +33,7 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
-class PolicyError(ValueError):
+class PolicyError(TowerError, ValueError):
     """The policy file is invalid; the message names the file, line and field."""
 
 
@@ -294,43 +296,31 @@ def load_policy(path: Path | str | None = None) -> Policy:
         return parse_policy(text, f"kpis/{DEFAULT_POLICY}")
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyError(f"policy file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"policy file {path} cannot be read: {exc}") from None
+        text = yamlfile.read_text(path, "policy")
+    except yamlfile.YamlFileError as exc:
+        raise PolicyError(str(exc)) from None
     return parse_policy(text, str(path))
 
 
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
     """Validate policy YAML; errors name the source, line and field path."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise PolicyError(f"{source}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        data, node = yamlfile.parse(text, source)
+    except yamlfile.YamlSyntaxError as exc:
+        raise PolicyError(str(exc)) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise PolicyError(f"{source} line 1: a policy must be a mapping, got {type(data).__name__}")
-    lines = _line_index(node)
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            message = error["msg"].removeprefix("Value error, ")
-            if not loc:
-                loc = _locate(data, message)
-            field = ".".join(str(p) for p in loc) or "policy"
-            line = _line_of(lines, loc)
-            if error["type"] == "extra_forbidden":
-                message = "unknown field"
-            problems.append(f"{source} line {line}: {field}: {message}")
-        raise PolicyError("; ".join(problems)) from None
+        raise PolicyError(
+            "; ".join(
+                f"{source} line {p.line or 1}: {'.'.join(str(part) for part in p.loc) or 'policy'}: {p.message}"
+                for p in yamlfile.problems(exc, node, lambda message: _locate(data, message))
+            )
+        ) from None
 
 
 def _locate(data: dict[str, Any], message: str) -> tuple[Any, ...]:
@@ -353,32 +343,6 @@ def _locate(data: dict[str, Any], message: str) -> tuple[Any, ...]:
     if "SLA names must be unique" in message:
         return ("slas",)
     return ()
-
-
-def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
-    index: dict[tuple[Any, ...], int] = {}
-
-    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
-        index[path] = n.start_mark.line + 1
-        if isinstance(n, yaml.MappingNode):
-            for key, value in n.value:
-                index[(*path, key.value)] = key.start_mark.line + 1
-                walk(value, (*path, key.value))
-                index[(*path, key.value)] = key.start_mark.line + 1
-        elif isinstance(n, yaml.SequenceNode):
-            for i, item in enumerate(n.value):
-                walk(item, (*path, i))
-
-    if node is not None:
-        walk(node, ())
-    return index
-
-
-def _line_of(index: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int:
-    for cut in range(len(loc), -1, -1):
-        if loc[:cut] in index:
-            return index[loc[:cut]]
-    return 1
 
 
 # -- compiled forms used by the SQL ----------------------------------------------------------------

@@ -22,7 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from kpis.jobs import JobResult, KpiEngine, record_run
 from storage import Store
 
-log = logging.getLogger("kpis.scheduler")
+log = logging.getLogger(__name__)
 
 JobFunc = Callable[[], "int | JobResult | None"]
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from storage.settings import StrictSettings
 
 
-class KpiSettings(BaseModel):
+class KpiSettings(StrictSettings):
     policy_file: Path | None = Field(
         default=None,
         description="YAML file of SLA policies and KPI definitions. Default: the shipped defaults "

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from storage.client import Store
 from storage.sql import SqlFiles
 
-log = logging.getLogger("audit")
+log = logging.getLogger(__name__)
 SQL = SqlFiles("storage.queries")
 TABLE = "audit_log"
 COLUMNS = ["At", "Actor", "Action", "Target", "Outcome", "Address", "Details", "EventId"]

@@ -17,10 +17,11 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from clickhouse_connect.driver.query import QueryResult
 
 from storage import lock
+from storage.errors import TowerError
 from storage.settings import StorageSettings, check_identifier
 
 
-class StoreError(RuntimeError):
+class StoreError(TowerError, RuntimeError):
     """The store could not be opened or used; the message says what to do."""
 
 

@@ -12,15 +12,16 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from storage.errors import TowerError
 
 _held: dict[Path, tuple[int, int]] = {}  # path -> (fd, refcount)
 _guard = threading.Lock()
 
 
-class DataDirLocked(RuntimeError):
+class DataDirLocked(TowerError, RuntimeError):
     """Another process holds the data directory."""
 
     def __init__(self, path: Path, holder: dict[str, Any]) -> None:
@@ -39,12 +40,6 @@ class DataDirLocked(RuntimeError):
             f"(pid {pid}, {command!r}); {hint}, or point this command at another data dir "
             f"with TOWER_STORAGE__DATA_DIR"
         )
-
-
-@dataclass(frozen=True)
-class LockInfo:
-    path: Path
-    holder: dict[str, Any]
 
 
 def lock_file(target: Path) -> Path:

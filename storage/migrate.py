@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from importlib import resources
 
 from storage.client import Store
+from storage.errors import TowerError
 
 MIGRATIONS_PACKAGE = "storage.migrations"
 MIGRATIONS_TABLE = "tower_migrations"
@@ -45,7 +46,7 @@ class Migration:
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
 
 
-class MigrationError(RuntimeError):
+class MigrationError(TowerError, RuntimeError):
     pass
 
 

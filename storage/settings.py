@@ -1,12 +1,17 @@
-"""Settings of the store: where ClickHouse is and how tables are laid out."""
+"""The base of every settings section, and the settings of the store (where ClickHouse is, how tables
+are laid out)."""
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+log = logging.getLogger(__name__)
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -42,10 +47,35 @@ def check_identifier(value: str, what: str) -> str:
     return value
 
 
-class StorageSettings(BaseModel):
-    """Where the ClickHouse store lives. Env: ``TOWER_STORAGE__<FIELD>``."""
+class StrictSettings(BaseModel):
+    """Base of every settings class: an unknown key is an error, never silently ignored.
+
+    Durations are named ``<what>_s`` (seconds). A renamed key is listed in ``renamed`` (old name ->
+    new name) and still read for one release, with a warning naming the new key.
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    renamed: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: Any) -> Any:
+        if not cls.renamed or not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for old, new in cls.renamed.items():
+            if old not in data:
+                continue
+            if new in data:
+                raise ValueError(f"{old} is the old name of {new}; give only {new}")
+            log.warning("setting %s is deprecated and will be refused in the next release: use %s", old, new)
+            data[new] = data.pop(old)
+        return data
+
+
+class StorageSettings(StrictSettings):
+    """Where the ClickHouse store lives. Env: ``TOWER_STORAGE__<FIELD>``."""
 
     dsn: SecretStr | None = Field(
         default=None,

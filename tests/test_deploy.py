@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from tower.serve import ROLES
+from tower.roles import ROLES
 from tower.settings import TowerSettings
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"

@@ -9,14 +9,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
+from kpis.policy import Policy, PolicyError, load_policy
 from storage import Store, StoreError, StoreLockedError, open_store
 from storage.migrate import MigrationError, migrate
-
-__all__ = ["MigrationError", "fail", "migrate_store", "settings_or_exit", "store_or_exit"]
 from tower.settings import SettingsError, TowerSettings, load_settings
 from tracing.conventions import KEY_ATTRIBUTES
 
-log = logging.getLogger("tower")
+__all__ = [
+    "MigrationError",
+    "configure_logging",
+    "fail",
+    "migrate_store",
+    "policy_or_exit",
+    "settings_or_exit",
+    "store_or_exit",
+]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -30,6 +37,15 @@ def settings_or_exit(config: Path | None) -> TowerSettings:
         return load_settings(config)
     except SettingsError as exc:
         fail(str(exc))
+
+
+def policy_or_exit(settings: TowerSettings) -> Policy:
+    """The KPI policy of this process (``kpis.policy_file``, else the shipped one), loaded once by the
+    command and passed to every part that needs it; a bad file exits with one clear line."""
+    try:
+        return load_policy(settings.kpis.policy_file)
+    except PolicyError as exc:
+        fail(f"invalid KPI policy: {exc}")
 
 
 def migrate_store(store: Store) -> list[str]:

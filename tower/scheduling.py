@@ -11,41 +11,33 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from kpis.jobs import KpiEngine
-from kpis.policy import PolicyError, load_policy
+from kpis.policy import Policy
 from kpis.scheduler import Scheduler, add_kpi_jobs
 from storage import Store
 from tower import runtime
 from tower.settings import TowerSettings
 
 
-def kpi_engine(settings: TowerSettings, store: Store) -> KpiEngine:
-    """The KPI engine with the configured policy; a bad policy file exits with one clear line."""
-    try:
-        policy = load_policy(settings.kpis.policy_file)
-    except PolicyError as exc:
-        runtime.fail(f"invalid KPI policy: {exc}")
+def kpi_engine(settings: TowerSettings, store: Store, policy: Policy) -> KpiEngine:
+    """The KPI engine with the process's policy and the configured arrival overlap."""
     return KpiEngine(store, policy, overlap=timedelta(seconds=settings.kpis.arrival_overlap_s))
 
 
-def build_scheduler(settings: TowerSettings, store: Store) -> Scheduler:
+def build_scheduler(settings: TowerSettings, store: Store, policy: Policy) -> Scheduler:
     scheduler = Scheduler(store)
     if settings.kpis.enabled:
-        add_kpi_jobs(scheduler, kpi_engine(settings, store), settings.kpis.interval_s)
+        add_kpi_jobs(scheduler, kpi_engine(settings, store, policy), settings.kpis.interval_s)
     if settings.alerts.rules_file is not None:
-        scheduler.add_job("alerts_evaluate", alert_job(settings, store), settings.alerts.tick_seconds)
+        scheduler.add_job("alerts_evaluate", alert_job(settings, store, policy), settings.alerts.tick_s)
     return scheduler
 
 
-def alert_job(settings: TowerSettings, store: Store) -> Callable[[], int]:
+def alert_job(settings: TowerSettings, store: Store, policy: Policy) -> Callable[[], int]:
     """Alert evaluation (each rule at its own interval); a bad rules file exits with one clear line."""
-    from alerts.service import RulesError, evaluation_job
-    from tower.alerts_cli import alert_settings
+    from alerts.job import evaluation_job
+    from alerts.rules import RulesError
 
     try:
-        policy = load_policy(settings.kpis.policy_file)
-    except PolicyError as exc:
-        runtime.fail(f"invalid KPI policy: {exc}")
-    try:
-        return evaluation_job(alert_settings(settings), store, kpi_policy=policy)
+        return evaluation_job(settings.alert_settings(), store, kpi_policy=policy)
     except RulesError as exc:
         runtime.fail(f"invalid alert rules: {exc}")

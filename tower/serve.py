@@ -1,7 +1,7 @@
 """``tower serve``: run the collector, web and scheduler roles in one process (or a chosen few).
 
-Each role is a :class:`Service` with ``start()`` and ``stop()``. With the embedded store all roles
-must share one process, since only one process may open the data directory.
+The roles are built by :mod:`tower.roles`; this module starts them, announces the API URL in the
+store's lock file and stops them again on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -9,59 +9,26 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
-from typing import Protocol
 
+from kpis.policy import Policy
 from storage import Store
 from storage.lock import announce
+from tower.roles import Service, build_services
 from tower.settings import TowerSettings
 
-log = logging.getLogger("tower.serve")
-
-ROLES = ("collector", "web", "scheduler")
-
-
-class Service(Protocol):
-    name: str
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-ServiceFactory = Callable[[TowerSettings, Store], Service]
-
-# role -> factory; filled in by build_services as the roles are implemented
-_FACTORIES: dict[str, ServiceFactory] = {}
-
-
-def register(role: str, factory: ServiceFactory) -> None:
-    _FACTORIES[role] = factory
-
-
-def build_services(settings: TowerSettings, store: Store, roles: list[str]) -> list[Service]:
-    _load_roles()
-    services = []
-    for role in roles:
-        factory = _FACTORIES.get(role)
-        if factory is None:
-            log.warning("role %s is not available in this build", role)
-            continue
-        services.append(factory(settings, store))
-    return services
-
-
-def _load_roles() -> None:
-    """Import the modules that register roles (kept here so that ``tower`` wires the parts)."""
-    from tower import roles  # noqa: F401  (registers factories)
+log = logging.getLogger(__name__)
 
 
 def run(
-    settings: TowerSettings, store: Store, roles: list[str], stop_event: threading.Event | None = None
+    settings: TowerSettings,
+    store: Store,
+    policy: Policy,
+    roles: list[str],
+    stop_event: threading.Event | None = None,
 ) -> None:
     """Start the services, announce the API URL in the store lock, wait for SIGINT/SIGTERM."""
     stop = stop_event or threading.Event()
-    services = build_services(settings, store, roles)
+    services = build_services(settings, store, policy, roles)
     started: list[Service] = []
     try:
         for service in services:
@@ -69,7 +36,7 @@ def run(
             started.append(service)
             log.info("started %s", service.name)
         if "web" in roles and store.data_path is not None:
-            announce(store.data_path, api_url=api_url(settings))
+            announce(store.data_path, api_url=settings.api_url())
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
@@ -80,7 +47,3 @@ def run(
                 service.stop()
             except Exception:
                 log.exception("stopping %s failed", service.name)
-
-
-def api_url(settings: TowerSettings) -> str:
-    return settings.web.public_url or f"http://{settings.web.host}:{settings.web.port}"

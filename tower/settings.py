@@ -23,13 +23,15 @@ from pydantic_settings import (
 from alerts.settings import AlertSettings
 from collector.settings import CollectorSettings
 from kpis.settings import KpiSettings
+from storage import yamlfile
+from storage.errors import TowerError
 from storage.settings import StorageSettings
 from web.settings import WebSettings
 
 CONFIG_ENV = "TOWER_CONFIG"
 
 
-class SettingsError(RuntimeError):
+class SettingsError(TowerError, RuntimeError):
     """Invalid settings; the message is one line naming the field and the problem."""
 
 
@@ -65,6 +67,23 @@ class TowerSettings(BaseSettings):
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
         return tuple(sources)
 
+    def api_url(self) -> str:
+        """Where the dashboard and its JSON API are reached: ``web.public_url``, else host and port."""
+        return self.web.public_url or f"http://{self.web.host}:{self.web.port}"
+
+    def local_collector(self) -> tuple[str, str]:
+        """The collector address and first token of these settings (what a local agent talks to)."""
+        host = self.collector.host
+        host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+        tokens = self.collector.tokens
+        return f"http://{host}:{self.collector.http_port}", (tokens[0].get_secret_value() if tokens else "")
+
+    def alert_settings(self) -> AlertSettings:
+        """The alert settings, with links pointing at the dashboard's public URL unless set otherwise."""
+        if self.alerts.external_url:
+            return self.alerts
+        return self.alerts.model_copy(update={"external_url": self.api_url()})
+
 
 _active_config_file: Path | None = None
 
@@ -85,18 +104,16 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> To
 
 
 def _check_config_file(path: Path) -> None:
+    """The file exists, is YAML and a mapping (the settings source itself ignores a missing file)."""
     if not path.is_file():
         raise SettingsError(f"config file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise SettingsError(
-            f"config file {path}{where} is not valid YAML: {getattr(exc, 'problem', exc)}"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"config file {path} cannot be read: {exc}") from None
+        data, _ = yamlfile.parse(yamlfile.read_text(path, "config"), str(path))
+    except yamlfile.YamlSyntaxError as exc:
+        where = f" line {exc.line}" if exc.line else ""
+        raise SettingsError(f"config file {path}{where} is not valid YAML: {exc.problem}") from None
+    except yamlfile.YamlFileError as exc:
+        raise SettingsError(str(exc)) from None
     if data is not None and not isinstance(data, dict):
         raise SettingsError(f"config file {path} must be a mapping of sections, got {type(data).__name__}")
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import uvicorn
 
 from collector.serving import ServerLimits, uvicorn_options
-from kpis.policy import load_policy
+from kpis.policy import Policy
 from storage import Store
 from tower.settings import TowerSettings
 from web import create_app
 
-log = logging.getLogger("tower.web")
+log = logging.getLogger(__name__)
 SECRET_FILE = "web_secret_key"
 
 
@@ -45,9 +45,8 @@ class WebService:
 
     name = "web"
 
-    def __init__(self, settings: TowerSettings, store: Store) -> None:
+    def __init__(self, settings: TowerSettings, store: Store, policy: Policy) -> None:
         self.settings = settings
-        policy = load_policy(settings.kpis.policy_file)
         self.app = create_app(
             settings.web,
             store,

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from storage import SqlFiles, Store
+from storage.errors import TowerError
 from tracing import conventions as c
 
 SQL = SqlFiles("tracing.queries")
@@ -58,7 +59,7 @@ TRACE_CHUNK = 200
 POINT_READ_SETTINGS: dict[str, Any] = {"max_threads": 1}
 
 
-class CrosswalkError(ValueError):
+class CrosswalkError(TowerError, ValueError):
     """A key or order id that cannot be looked up (empty, too long, control characters)."""
 
 

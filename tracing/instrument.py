@@ -44,7 +44,7 @@ __all__ = [
     "ConventionError",
     "ConventionViolation",
     "ConventionsProcessor",
-    "Hop",
+    "HopSpan",
     "check_attributes",
     "context_from_name",
     "context_from_traceparent",
@@ -61,7 +61,7 @@ __all__ = [
     "traceparent",
 ]
 
-log = logging.getLogger("tracing.instrument")
+log = logging.getLogger(__name__)
 
 INSTRUMENTATION_NAME = "order-control-tower.instrument"
 STRICT_ENV = "TOWER_TRACING_STRICT"
@@ -77,7 +77,7 @@ MAX_KEYS_PER_ATTRIBUTE = 10_000
 F = TypeVar("F", bound=Callable[..., Any])
 _W3C = TraceContextTextMapPropagator()
 _strict: bool | None = None
-_current: ContextVar[Hop | None] = ContextVar("tower_current_hop", default=None)
+_current: ContextVar[HopSpan | None] = ContextVar("tower_current_hop", default=None)
 
 
 class ConventionViolation(UserWarning):
@@ -191,22 +191,22 @@ def _report(span: Span | None, problems: Sequence[str], strict: bool, where: str
 # -- hops -------------------------------------------------------------------------------------
 
 
-class Hop:
+class HopSpan:
     """The span of one hop, with helpers that keep to the conventions."""
 
     def __init__(self, span: Span, strict: bool = False) -> None:
         self.span = span
         self.strict = strict
 
-    def set(self, name: str, value: Any) -> Hop:
+    def set(self, name: str, value: Any) -> HopSpan:
         self.span.set_attribute(name, value)
         return self
 
-    def order(self, order_id: str) -> Hop:
+    def order(self, order_id: str) -> HopSpan:
         """The canonical order id, once this system knows it."""
         return self.set(c.ORDER_ID, order_id)
 
-    def keys(self, keys: Mapping[str, str | Sequence[str]]) -> Hop:
+    def keys(self, keys: Mapping[str, str | Sequence[str]]) -> HopSpan:
         """Business keys this hop saw (names from ``tracing.conventions.KEY_ATTRIBUTES``)."""
         _report(self.span, _unknown_keys(keys), self.strict, "hop keys")
         _report(self.span, [p for n, v in keys.items() if (p := _key_problem(n, v))], self.strict, "hop keys")
@@ -214,11 +214,11 @@ class Hop:
             self.span.set_attribute(name, _attribute_value(value))
         return self
 
-    def status(self, status: str) -> Hop:
+    def status(self, status: str) -> HopSpan:
         """The business outcome of the hop, e.g. ``accepted``, ``held``, ``backordered``."""
         return self.set(c.STATUS, status)
 
-    def touch(self, user: str | None = None) -> Hop:
+    def touch(self, user: str | None = None) -> HopSpan:
         """A person acted on the order in this hop (counts against the touchless rate)."""
         self.span.set_attribute(c.MANUAL_TOUCH, True)
         if user:
@@ -227,7 +227,7 @@ class Hop:
 
     def exception(
         self, exception_type: ExceptionType | str, outcome: ExceptionOutcome | str = ExceptionOutcome.OPENED
-    ) -> Hop:
+    ) -> HopSpan:
         """An order exception opened or resolved in this hop (also recorded as a span event)."""
         attrs = {c.EXCEPTION_TYPE: str(exception_type), c.EXCEPTION_OUTCOME: str(outcome)}
         self.span.set_attributes(attrs)
@@ -235,7 +235,7 @@ class Hop:
         return self
 
 
-def current_hop() -> Hop | None:
+def current_hop() -> HopSpan | None:
     """The innermost active :func:`hop` (for code inside a function decorated with ``@hop``)."""
     return _current.get()
 
@@ -245,9 +245,9 @@ class _HopScope:
 
     def __init__(self, arguments: dict[str, Any]) -> None:
         self._arguments = arguments
-        self._active: list[AbstractContextManager[Hop]] = []
+        self._active: list[AbstractContextManager[HopSpan]] = []
 
-    def __enter__(self) -> Hop:
+    def __enter__(self) -> HopSpan:
         scope = _hop_scope(**self._arguments)
         handle = scope.__enter__()
         self._active.append(scope)
@@ -332,7 +332,7 @@ def _hop_scope(
     context: Context | None = None,
     tracer: Tracer | None = None,
     strict: bool | None = None,
-) -> Iterator[Hop]:
+) -> Iterator[HopSpan]:
     strict_mode = _is_strict(strict)
     attrs: dict[str, Any] = {c.STAGE: str(stage), c.SYSTEM_KIND: str(system_kind)}
     if system_instance:
@@ -352,7 +352,7 @@ def _hop_scope(
     with chosen.start_as_current_span(
         span_name, context=context, kind=kind, links=list(links), attributes=attrs
     ) as span:
-        handle = Hop(span, strict_mode)
+        handle = HopSpan(span, strict_mode)
         token = _current.set(handle)
         try:
             _report(span, upfront, False, f"hop {span_name!r}")

@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
+from storage.errors import TowerError
 from storage.schema import OTEL_TRACES_COLUMNS
 from tracing.records import SCOPE_NAME, SpanRecord, text_map
 
@@ -45,7 +46,7 @@ _KINDS = {
 _STATUS = {"Unset": StatusCode.UNSET, "Ok": StatusCode.OK, "Error": StatusCode.ERROR}
 
 
-class ExportError(RuntimeError):
+class SinkError(TowerError, RuntimeError):
     """The exporter did not accept a batch (after its own retries)."""
 
 
@@ -241,7 +242,7 @@ class OtlpSink:
     """Exports records in batches through a ``SpanExporter`` (OTLP/HTTP protobuf by default, or gRPC).
 
     Batches are exported synchronously: a batch the exporter rejects after its own retries raises
-    :class:`ExportError` (nothing is dropped silently). Counts what was sent.
+    :class:`SinkError` (nothing is dropped silently). Counts what was sent.
     """
 
     def __init__(
@@ -269,7 +270,7 @@ class OtlpSink:
         for batch in _batches(to_readable_spans(records), self.batch_size):
             result = self.exporter.export(batch)
             if result is not SpanExportResult.SUCCESS:
-                raise ExportError(
+                raise SinkError(
                     f"the exporter rejected a batch of {len(batch)} spans after {self.spans_sent + sent} were sent"
                 )
             sent += len(batch)

@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from storage import Store
+from storage.errors import TowerError
 from tracing import conventions as c
 from tracing.crosswalk import (
     CrosswalkError,
@@ -51,7 +52,7 @@ RESOLVED_OUTCOMES = frozenset(
 )
 
 
-class OrderNotFound(LookupError):
+class OrderNotFound(TowerError, LookupError):
     """No span of this order is stored."""
 
 
@@ -106,7 +107,7 @@ class Span(BaseModel):
     )
 
 
-class Hop(BaseModel):
+class TimelineHop(BaseModel):
     """One system's work on the order: a span carrying order.stage."""
 
     index: int
@@ -228,7 +229,7 @@ class Timeline(BaseModel):
     start: datetime
     end: datetime
     cycle_ns: int = Field(description="First hop start to last hop end (so far, for open orders).")
-    hops: list[Hop]
+    hops: list[TimelineHop]
     gaps: list[Gap]
     waiting_ns: int = Field(description="Sum of the handoff gaps.")
     critical_path: CriticalPath
@@ -351,12 +352,12 @@ def _descendants_without_stage(spans: list[RawSpan]) -> dict[tuple[str, str], li
     return result
 
 
-def _hop(index: int, span: RawSpan, below: list[str]) -> Hop:
+def _hop(index: int, span: RawSpan, below: list[str]) -> TimelineHop:
     found = {e.attributes[c.EXCEPTION_TYPE] for e in span.events if e.attributes.get(c.EXCEPTION_TYPE)}
     if span.attributes.get(c.EXCEPTION_TYPE):
         found.add(span.attributes[c.EXCEPTION_TYPE])
     types = sorted(found)
-    return Hop(
+    return TimelineHop(
         index=index,
         stage=_stage(span),
         system=system_of(span),
@@ -375,7 +376,7 @@ def _hop(index: int, span: RawSpan, below: list[str]) -> Hop:
     )
 
 
-def _gaps(hop_spans: list[RawSpan], hops: list[Hop]) -> list[Gap]:
+def _gaps(hop_spans: list[RawSpan], hops: list[TimelineHop]) -> list[Gap]:
     gaps = []
     for i in range(len(hop_spans) - 1):
         before, after = hop_spans[i], hop_spans[i + 1]

@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from pydantic import BaseModel, Field
 
 from storage import SqlFiles, Store
+from storage.errors import TowerError
 from web import passwords
 from web.passwords import MAX_PASSWORD_LENGTH
 from web.sessions import SessionStore
@@ -33,7 +34,7 @@ _HASHER = PasswordHasher()
 _CACHE_SECONDS = 5.0
 
 
-class AccountError(ValueError):
+class AccountError(TowerError, ValueError):
     """A user or token request that cannot be honoured; the message says why."""
 
 

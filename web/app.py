@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlencode
@@ -18,7 +20,7 @@ from starlette.responses import Response
 
 from alerts.settings import AlertSettings
 from kpis.jobs import KpiEngine
-from kpis.policy import Policy, load_policy
+from kpis.policy import Policy
 from storage import Store
 from web import formatting
 from web.accounts import Accounts
@@ -34,7 +36,7 @@ from web.security import (
 from web.settings import WebSettings
 from web.throttle import LoginThrottle
 
-log = logging.getLogger("web")
+log = logging.getLogger(__name__)
 OPENAPI_URL = "/api/openapi.json"
 
 
@@ -63,17 +65,19 @@ def create_app(
     settings: WebSettings,
     store: Store,
     *,
-    policy: Policy | None = None,
+    policy: Policy,
     secret_key: str | None = None,
     alert_settings: AlertSettings | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """Build the dashboard for ``store``.
 
-    ``policy`` is the SLA/KPI policy (default: the shipped one). ``secret_key`` signs the login
-    form's CSRF cookie (sessions themselves are server-side records); it defaults to
+    ``policy`` is the process's SLA/KPI policy (loaded once by ``tower``). ``secret_key`` signs the
+    login form's CSRF cookie (sessions themselves are server-side records); it defaults to
     ``settings.secret_key``, else a random key (``tower serve`` keeps one in the data dir).
+    ``clock`` gives the "now" pages judge against (default: the wall clock; tests pass a fixed
+    moment).
     """
-    policy = policy or load_policy(None)
     key = secret_key or (settings.secret_key.get_secret_value() if settings.secret_key else None)
     if not key:
         log.warning("web.secret_key is not set: using a random key for the login form's CSRF cookie")
@@ -105,6 +109,8 @@ def create_app(
         cookie_secret=key.encode(),
         trusted_proxies=parse_networks(settings.trusted_proxies),
     )
+    if clock is not None:
+        app.state.web.clock = clock
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     static_dir = Path(str(resources.files("web").joinpath("static")))

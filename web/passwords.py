@@ -14,13 +14,15 @@ import gzip
 import re
 from importlib import resources
 
+from storage.errors import TowerError
+
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 MIN_DISTINCT_CHARACTERS = 5
 _SUFFIX = re.compile(r"[\d\W_]+$")
 
 
-class WeakPassword(ValueError):
+class WeakPassword(TowerError, ValueError):
     """The password does not follow the rule; the message says which part."""
 
 

@@ -19,6 +19,7 @@ from fastapi import HTTPException, Request
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from storage.errors import TowerError
 from web.accounts import Principal
 from web.settings import Role
 
@@ -44,7 +45,7 @@ SECURITY_HEADERS = {
 }
 
 
-class NotAuthenticated(Exception):
+class NotAuthenticated(TowerError):
     """No valid session or token: pages redirect to the login form, the API answers 401."""
 
     def __init__(self, reason: str = "login required") -> None:

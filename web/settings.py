@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
+
+from storage.settings import StrictSettings
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
 
@@ -28,10 +30,8 @@ class Role(StrEnum):
 _RANKS = {Role.VIEWER: 0, Role.OPS: 1, Role.ADMIN: 2}
 
 
-class ConfiguredUser(BaseModel):
+class ConfiguredUser(StrictSettings):
     """A dashboard user from configuration; the password is an argon2 hash (``tower users hash``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     username: str = Field(pattern=USERNAME_PATTERN, description="Login name.")
     password_hash: SecretStr = Field(description="argon2 hash of the password ($argon2id$...).")
@@ -45,10 +45,8 @@ class ConfiguredUser(BaseModel):
         return value
 
 
-class WebSettings(BaseModel):
+class WebSettings(StrictSettings):
     """The dashboard and JSON API. Env: ``TOWER_WEB__<FIELD>``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     host: str = Field(default="127.0.0.1", description="Address the dashboard binds. Default: 127.0.0.1")
     port: int = Field(default=8080, ge=0, le=65535, description="Dashboard and JSON API port. Default: 8080")

@@ -28,11 +28,13 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+from storage.errors import TowerError
+
 MAX_WAITING = 16
 MAX_KEYS = 100_000
 
 
-class Throttled(Exception):
+class Throttled(TowerError):
     """The attempt is refused (429); ``retry_after`` says when trying again can help."""
 
     def __init__(self, message: str, retry_after: int) -> None:

@@ -2,9 +2,10 @@
 
 A notifier turns a :class:`~alerts.notifiers.base.Message` (one alert group) into a delivery and
 returns a :class:`~alerts.notifiers.base.Delivery` saying whether it worked and, if not, whether
-trying again could help (5xx, 429, timeouts: yes; 4xx, refused targets: no).
+trying again could help (5xx, 429, timeouts: yes; 4xx, refused targets: no). The base module
+imports no notifier; :func:`alerts.dispatch.build_notifiers` turns a receiver into its notifiers.
 """
 
-from alerts.notifiers.base import Delivery, Message, Notifier, build_notifiers
+from alerts.notifiers.base import Delivery, Message, Notifier
 
-__all__ = ["Delivery", "Message", "Notifier", "build_notifiers"]
+__all__ = ["Delivery", "Message", "Notifier"]

@@ -11,8 +11,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from alerts.model import Alert, AlertState
-from alerts.rules import Receiver
-from alerts.ssrf import TargetPolicy, TargetRefused, check_scheme
+from alerts.ssrf import TargetRefused, check_scheme
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 MAX_REPLY_BYTES = 64 * 1024
@@ -173,26 +172,3 @@ def redact(url: str) -> str:
     """Scheme, host and port only: target URLs often carry secrets in the path."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
-
-
-def build_notifiers(
-    receiver: Receiver, client: httpx.Client, timeout: float, policy: TargetPolicy | None = None
-) -> list[tuple[str, Notifier]]:
-    """The receiver's integrations as (``kind[index]``, notifier) pairs.
-
-    HTTP notifiers use ``client`` (whose backend enforces the address policy); e-mail uses
-    ``policy`` (strict when not given).
-    """
-    from alerts.notifiers.email import EmailNotifier
-    from alerts.notifiers.pagerduty import PagerDutyNotifier
-    from alerts.notifiers.slack import SlackNotifier
-    from alerts.notifiers.webhook import WebhookNotifier
-
-    out: list[tuple[str, Notifier]] = []
-    out += [(f"webhook[{i}]", WebhookNotifier(c, client)) for i, c in enumerate(receiver.webhook_configs)]
-    out += [(f"slack[{i}]", SlackNotifier(c, client)) for i, c in enumerate(receiver.slack_configs)]
-    out += [
-        (f"pagerduty[{i}]", PagerDutyNotifier(c, client)) for i, c in enumerate(receiver.pagerduty_configs)
-    ]
-    out += [(f"email[{i}]", EmailNotifier(c, timeout, policy)) for i, c in enumerate(receiver.email_configs)]
-    return out

@@ -37,13 +37,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from collector.agents.emitter import AttrValue, Emitter, ExportError, Hop
+from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter
 from collector.agents.settings import CarrierAgentSettings, FieldMapping
 from collector.agents.state import OpenKeys, SeenIds
 from collector.serving import ServerLimits, uvicorn_options
+from storage.errors import TowerError
 from tracing import conventions as c
 
-log = logging.getLogger("tower.agents.carrier")
+log = logging.getLogger(__name__)
 
 SHIPMENT_EVENT_ID = "shipment.event.id"  # the carrier's event id (replays are counted once)
 SHIPMENT_CARRIER_STATUS = "shipment.carrier_status"  # the carrier's own status word
@@ -108,7 +109,7 @@ AFTERSHIP = FieldMapping(
 PRESETS = {"easypost": EASYPOST, "aftership": AFTERSHIP}
 
 
-class WebhookError(Exception):
+class WebhookError(TowerError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
@@ -231,7 +232,7 @@ def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
 
 def event_hop(
     event: TrackingEvent, system_instance: str, received_ns: int, resolves_exception: bool = False
-) -> Hop:
+) -> AgentHop:
     """The hop span of one tracking event; an exception status opens a carrier exception, and the
     next event of the same tracking number that is not an exception resolves it."""
     start = event.occurred_at_ns or received_ns
@@ -253,7 +254,7 @@ def event_hop(
     ):
         if value:
             attrs[key] = value
-    hop = Hop(
+    hop = AgentHop(
         name=f"carrier {event.status}",
         seed=f"carrier:{event.event_id}",
         start_ns=start,
@@ -340,7 +341,7 @@ class CarrierWebhook:
             hop = event_hop(event, self.settings.system_instance, time.time_ns(), resolves_exception=was_open)
             try:
                 spans = self.emitter.emit([hop])
-            except ExportError as exc:
+            except EmitError as exc:
                 log.warning("carrier event %s not acknowledged: %s", event.event_id, exc)
                 self._count("503")
                 return 503, {"error": "collector unavailable, retry later"}

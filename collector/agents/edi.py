@@ -4,7 +4,7 @@ One span per interchange (the batch: its control number, its orders' POs and ids
 per transaction set (850 capture, 855 acknowledge, 856 ship, 810 invoice, 997 acknowledge) carrying
 the business keys, plus exception children for envelope errors and 997 rejections.
 
-A file is read only once it is stable: not modified for ``settle_seconds`` (by its mtime, or as
+A file is read only once it is stable: not modified for ``settle_s`` (by its mtime, or as
 observed across scans) and, when an earlier scan saw it, unchanged since then; names with a
 partial suffix (``.tmp``, ``.part``, ...) or a leading dot are never read. A file is recorded in the processed-files
 ledger (name + size + sha256) only after the collector accepted its spans, so a restart neither
@@ -28,7 +28,7 @@ from pathlib import Path
 from opentelemetry import trace
 from opentelemetry.trace import SpanContext, SpanKind
 
-from collector.agents.emitter import AttrValue, Emitter, ExportError, Hop
+from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter
 from collector.agents.settings import EdiAgentSettings
 from collector.agents.x12 import (
     SET_NAMES,
@@ -42,7 +42,7 @@ from collector.agents.x12 import (
 from tracing import conventions as c
 from tracing.instrument import EDI_REF_NAME, EDI_REF_QUALIFIER, context_from_name, context_from_traceparent
 
-log = logging.getLogger("tower.agents.edi")
+log = logging.getLogger(__name__)
 
 # attributes of this agent that have no home in tracing.conventions (documented in the README)
 EDI_DIRECTION = "edi.direction"  # inbound | outbound
@@ -90,7 +90,7 @@ class _Parsed:
     size: int
     mtime_ns: int
     digest: str
-    hops: list[Hop]
+    hops: list[AgentHop]
     spans: int
 
 
@@ -158,7 +158,7 @@ class EdiAgent:
                 self.scan_once()
             except Exception:  # the agent keeps running whatever one scan met
                 log.exception("EDI scan failed")
-            self._stop.wait(self.settings.poll_seconds)
+            self._stop.wait(self.settings.poll_s)
 
     # -- scanning ---------------------------------------------------------------------------
     def _candidates(self) -> Iterator[tuple[Path, str]]:
@@ -203,9 +203,9 @@ class EdiAgent:
             unchanged = seen is not None and (seen.size, seen.mtime_ns) == (st.st_size, st.st_mtime_ns)
             if seen is None or not unchanged:
                 self._watch[path] = seen = _Seen(st.st_size, st.st_mtime_ns, now)
-            # stable: not modified for settle_seconds (by its mtime, or as observed across scans) and,
+            # stable: not modified for settle_s (by its mtime, or as observed across scans) and,
             # when an earlier scan saw it, unchanged since then
-            settle = self.settings.settle_seconds
+            settle = self.settings.settle_s
             quiet = time.time_ns() - st.st_mtime_ns >= settle * 1e9
             settled = (unchanged and (quiet or now - seen.since >= settle)) or (first_sight and quiet)
             if settle > 0 and not settled:
@@ -275,7 +275,7 @@ class EdiAgent:
             return
         try:
             report.spans += self.emitter.emit([hop for p in pending for hop in p.hops])
-        except ExportError as exc:
+        except EmitError as exc:
             log.warning("%d EDI file(s) not acknowledged (will retry): %s", len(pending), exc)
             report.failed.extend(p.path.name for p in pending)
             return
@@ -318,7 +318,7 @@ class EdiAgent:
         log.warning("EDI file %s quarantined: %s", path.name, reason)
 
 
-def _walk(hops: list[Hop]) -> Iterator[Hop]:
+def _walk(hops: list[AgentHop]) -> Iterator[AgentHop]:
     for hop in hops:
         yield from hop.walk()
 
@@ -409,7 +409,7 @@ def interchange_hop(
     start_ns: int,
     duration_ns: int,
     system_instance: str,
-) -> Hop:
+) -> AgentHop:
     """The span tree of one interchange: the batch span, a span per transaction set, exceptions."""
     seed = f"edi:{digest}:{index}"
     end_ns = start_ns + duration_ns
@@ -423,7 +423,7 @@ def interchange_hop(
         EDI_DIRECTION: direction,
         EDI_FILE: file_name,
     }
-    children: list[Hop] = []
+    children: list[AgentHop] = []
     pos: list[str] = []
     order_ids: list[str] = []
     for n, tx in enumerate(ic.transactions):
@@ -443,7 +443,7 @@ def interchange_hop(
         if isinstance(oid, str):
             order_ids.append(oid)
         tx_seed = f"{seed}:st:{n}"
-        tx_hop = Hop(
+        tx_hop = AgentHop(
             name=f"EDI {tx.code} {SET_NAMES.get(tx.code, 'transaction set')}",
             seed=tx_seed,
             start_ns=start_ns,
@@ -469,7 +469,7 @@ def interchange_hop(
     if order_ids:
         attrs[c.BATCH_ORDER_IDS] = list(dict.fromkeys(order_ids))
     from_name = context_from_name(file_name)
-    root = Hop(
+    root = AgentHop(
         name=f"EDI interchange {ic.control_number}",
         remote_links=[trace.get_current_span(from_name).get_span_context()] if from_name else [],
         seed=seed,
@@ -486,7 +486,7 @@ def interchange_hop(
 
 def _rejections(
     tx: TransactionSet, base: dict[str, AttrValue], seed: str, start_ns: int, end_ns: int, partner: str
-) -> list[Hop]:
+) -> list[AgentHop]:
     ak1 = tx.first("AK1")
     group = element(ak1, 2)
     hops = []
@@ -508,7 +508,7 @@ def _rejections(
             attrs[c.EDI_TRANSACTION_SET_CONTROL_NUMBER] = number
             attrs[c.EDI_TRANSACTION_SET] = code
         hops.append(
-            Hop(
+            AgentHop(
                 name="EDI 997 rejection",
                 seed=f"{seed}:rej:{n}",
                 start_ns=start_ns,
@@ -527,7 +527,7 @@ def _envelope_exception(
     start_ns: int,
     end_ns: int,
     ic: Interchange,
-) -> Hop:
+) -> AgentHop:
     attrs: dict[str, AttrValue] = {
         **base,
         c.EXCEPTION_TYPE: c.ExceptionType.ENVELOPE.value,
@@ -540,7 +540,7 @@ def _envelope_exception(
     if problem.level == "transaction" and problem.control_number:
         attrs[c.EDI_TRANSACTION_SET_CONTROL_NUMBER] = problem.control_number
     message = f"envelope error in interchange {ic.control_number} from {ic.sender_id}: {problem.message}"
-    return Hop(
+    return AgentHop(
         name="EDI envelope error",
         seed=seed,
         start_ns=start_ns,

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
+from storage.errors import TowerError
 from tracing import conventions as c
 
 AttrValue = str | bool | int | float | Sequence[str]
@@ -30,12 +31,12 @@ AttrValue = str | bool | int | float | Sequence[str]
 AGENT_KIND = "tower.agent.kind"  # resource attribute: edi | carrier | poller
 
 
-class ExportError(RuntimeError):
+class EmitError(TowerError, RuntimeError):
     """The collector did not accept the spans; the source record must not be acknowledged."""
 
 
 @dataclass
-class Hop:
+class AgentHop:
     """One span to emit: a hop, a batch, or an exception, with optional children (same trace)."""
 
     name: str
@@ -45,12 +46,12 @@ class Hop:
     attributes: dict[str, AttrValue] = field(default_factory=dict)
     error: str | None = None
     events: list[tuple[str, dict[str, AttrValue], int]] = field(default_factory=list)
-    children: list[Hop] = field(default_factory=list)
+    children: list[AgentHop] = field(default_factory=list)
     links_to: list[str] = field(default_factory=list)  # seeds of other hops of the same emit
     remote_links: list[SpanContext] = field(default_factory=list)  # e.g. the sender's traceparent
     kind: SpanKind = SpanKind.INTERNAL
 
-    def walk(self) -> Iterator[Hop]:
+    def walk(self) -> Iterator[AgentHop]:
         yield self
         for child in self.children:
             yield from child.walk()
@@ -91,17 +92,17 @@ class _Collect(SpanProcessor):
         self.spans.append(span)
 
 
-def otlp_exporter(endpoint: str, token: str = "", timeout_seconds: float = 10.0) -> OTLPSpanExporter:
+def otlp_exporter(endpoint: str, token: str = "", timeout_s: float = 10.0) -> OTLPSpanExporter:
     """OTLP/HTTP exporter to ``<endpoint>/v1/traces`` with a bearer token when one is given."""
     url = endpoint.rstrip("/")
     if not url.endswith("/v1/traces"):
         url += "/v1/traces"
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    return OTLPSpanExporter(endpoint=url, headers=headers, timeout=timeout_seconds)
+    return OTLPSpanExporter(endpoint=url, headers=headers, timeout=timeout_s)
 
 
 class Emitter:
-    """Turns :class:`Hop` trees into spans of one service and exports them, raising on failure."""
+    """Turns :class:`AgentHop` trees into spans of one service and exports them, raising on failure."""
 
     def __init__(
         self,
@@ -117,10 +118,9 @@ class Emitter:
         self._provider.add_span_processor(self._collect)
         self._tracer = self._provider.get_tracer("tower.collector.agents")
         self._lock = threading.Lock()
-        self.exported = 0
 
-    def emit(self, hops: Sequence[Hop]) -> int:
-        """Create and export the spans of ``hops``; returns the span count or raises :class:`ExportError`."""
+    def emit(self, hops: Sequence[AgentHop]) -> int:
+        """Create and export the spans of ``hops``; returns the span count or raises :class:`EmitError`."""
         if not hops:
             return 0
         with self._lock:
@@ -140,15 +140,14 @@ class Emitter:
             try:
                 result = self._exporter.export(spans)
             except Exception as exc:  # an exporter must not raise, but never lose the record if it does
-                raise ExportError(f"export of {len(spans)} span(s) failed: {exc}") from exc
+                raise EmitError(f"export of {len(spans)} span(s) failed: {exc}") from exc
             if result is not SpanExportResult.SUCCESS:
-                raise ExportError(f"collector did not accept {len(spans)} span(s)")
-            self.exported += len(spans)
+                raise EmitError(f"collector did not accept {len(spans)} span(s)")
             return len(spans)
 
     def _start(
         self,
-        hop: Hop,
+        hop: AgentHop,
         parent: trace.Span | None,
         trace_id: int,
         contexts: dict[str, SpanContext],

@@ -17,36 +17,38 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-import yaml
 from pydantic import ValidationError
 
-from collector.agents.emitter import AttrValue, Emitter, ExportError, Hop, now_ns
+from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter, now_ns
 from collector.agents.settings import PollerAgentSettings, RowMapping
 from collector.agents.state import read_json, write_json_atomic
+from storage import yamlfile
+from storage.errors import TowerError
 from tracing import conventions as c
 
-log = logging.getLogger("tower.agents.poller")
+log = logging.getLogger(__name__)
 
 POLLER_SOURCE = "poller.source"  # table name or "query"
 POLLER_CURSOR = "poller.cursor"
 
 
-class PollerConfigError(ValueError):
+class PollerConfigError(TowerError, ValueError):
     """The mapping file or the source is unusable; the message names the problem."""
 
 
 def load_mapping(path: Path) -> RowMapping:
     """Read and validate a YAML row mapping; raises :class:`PollerConfigError` with one clear line."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise PollerConfigError(f"mapping file {path}: {exc}") from None
+        data, node = yamlfile.parse(yamlfile.read_text(path, "mapping"), f"mapping file {path}")
+    except yamlfile.YamlFileError as exc:
+        raise PollerConfigError(str(exc)) from None
     try:
-        return RowMapping.model_validate(data)
+        return RowMapping.model_validate(data or {})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "mapping"
-        raise PollerConfigError(f"mapping file {path}: {where}: {first['msg']}") from None
+        first = yamlfile.problems(exc, node)[0]
+        where = ".".join(str(p) for p in first.loc) or "mapping"
+        line = f" line {first.line}" if first.line else ""
+        raise PollerConfigError(f"mapping file {path}{line}: {where}: {first.message}") from None
 
 
 def _ns(value: Any) -> int | None:
@@ -106,7 +108,6 @@ class Poller:
         self.name = f"poller-agent:{settings.name}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.rows_exported = 0
         self._first, self._next = self._build_statements()
 
     def _build_statements(self) -> tuple[sa.TextClause, sa.TextClause]:
@@ -150,13 +151,12 @@ class Poller:
                 f"polled rows (they have {', '.join(rows[0])})"
             )
         hops = [self.row_hop(row) for row in rows]
-        self.emitter.emit(hops)  # raises ExportError: the cursor stays, the rows come again
+        self.emitter.emit(hops)  # raises EmitError: the cursor stays, the rows come again
         last = rows[-1][self.settings.cursor_column]
         write_json_atomic(self.cursor_path, {"cursor": _json_cursor(last), "source": self.name})
-        self.rows_exported += len(rows)
         return len(rows)
 
-    def row_hop(self, row: dict[str, Any]) -> Hop:
+    def row_hop(self, row: dict[str, Any]) -> AgentHop:
         m = self.mapping
         received = now_ns()
         start = _ns(row.get(m.start_column)) if m.start_column else None
@@ -178,7 +178,7 @@ class Poller:
             if value is not None and value != "":
                 attrs[attribute] = value
         seed = f"poller:{self.settings.name}:{row[self.settings.cursor_column]}"
-        hop = Hop(name=m.span_name, seed=seed, start_ns=start, end_ns=end, attributes=attrs)
+        hop = AgentHop(name=m.span_name, seed=seed, start_ns=start, end_ns=end, attributes=attrs)
         if attrs.get(c.EXCEPTION_TYPE):
             hop.error = f"{attrs[c.EXCEPTION_TYPE]} on {attrs.get(c.ORDER_ID, 'order')}"
         return hop
@@ -204,11 +204,11 @@ class Poller:
         while not self._stop.is_set():
             try:
                 self.drain()
-            except ExportError as exc:
+            except EmitError as exc:
                 log.warning("%s: export failed, will retry: %s", self.name, exc)
             except Exception:
                 log.exception("%s: poll failed", self.name)
-            self._stop.wait(self.settings.poll_seconds)
+            self._stop.wait(self.settings.poll_s)
 
     def stop(self) -> None:
         self._stop.set()

@@ -18,7 +18,7 @@ from collector.agents.settings import (
     PollerAgentSettings,
 )
 
-log = logging.getLogger("tower.agents")
+log = logging.getLogger(__name__)
 
 
 class Agent(Protocol):
@@ -42,7 +42,7 @@ def make_emitter(
     endpoint, token = export_target(export, local_endpoint, local_token)
     if not endpoint:
         raise ValueError(f"{kind} agent has no collector endpoint (set its export.endpoint)")
-    return Emitter(otlp_exporter(endpoint, token, export.timeout_seconds), service_name, kind)
+    return Emitter(otlp_exporter(endpoint, token, export.timeout_s), service_name, kind)
 
 
 def edi_agent(

@@ -10,15 +10,17 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from storage.settings import StrictSettings
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
-class ExportSettings(BaseModel):
+class ExportSettings(StrictSettings):
     """Where an agent sends its spans (OTLP/HTTP)."""
 
-    model_config = ConfigDict(extra="forbid")
+    renamed = {"timeout_seconds": "timeout_s"}
 
     endpoint: str = Field(
         default="",
@@ -29,15 +31,15 @@ class ExportSettings(BaseModel):
         default=SecretStr(""),
         description="Bearer token sent to the collector. Default: empty = the first collector token, if any",
     )
-    timeout_seconds: float = Field(
+    timeout_s: float = Field(
         default=10.0, gt=0, description="Time one export may take, retries included. Default: 10"
     )
 
 
-class EdiAgentSettings(BaseModel):
+class EdiAgentSettings(StrictSettings):
     """Watches directories for X12 interchanges (850, 855, 856, 810, 997)."""
 
-    model_config = ConfigDict(extra="forbid")
+    renamed = {"settle_seconds": "settle_s", "poll_seconds": "poll_s"}
 
     enabled: bool = Field(default=False, description="Run this agent inside tower serve. Default: false")
     inbound_dirs: list[Path] = Field(
@@ -58,12 +60,12 @@ class EdiAgentSettings(BaseModel):
         default=None,
         description="Where processed files are moved (under a YYYY-MM-DD folder). Default: none = left in place",
     )
-    settle_seconds: float = Field(
+    settle_s: float = Field(
         default=2.0,
         ge=0,
         description="A file is read only after its size and mtime stayed unchanged this long. Default: 2",
     )
-    poll_seconds: float = Field(default=1.0, gt=0, description="Directory scan interval. Default: 1")
+    poll_s: float = Field(default=1.0, gt=0, description="Directory scan interval. Default: 1")
     max_file_bytes: int = Field(
         default=50 * 1024 * 1024, gt=0, description="Larger files are quarantined unread. Default: 50 MiB"
     )
@@ -83,10 +85,8 @@ class EdiAgentSettings(BaseModel):
     export: ExportSettings = Field(default_factory=ExportSettings, description="OTLP target. Default: local")
 
 
-class FieldMapping(BaseModel):
+class FieldMapping(StrictSettings):
     """Dotted JSON paths of a carrier webhook body (``a.b.0.c``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     event_id: str = Field(description="Unique event id (replays are counted once)")
     tracking_number: str = Field(description="Tracking number")
@@ -107,10 +107,8 @@ class FieldMapping(BaseModel):
     )
 
 
-class CarrierAgentSettings(BaseModel):
+class CarrierAgentSettings(StrictSettings):
     """HTTP endpoint receiving carrier tracking webhooks."""
-
-    model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(default=False, description="Run this agent inside tower serve. Default: false")
     host: str = Field(default="127.0.0.1", description="Bind address. Default: 127.0.0.1")
@@ -169,10 +167,8 @@ class CarrierAgentSettings(BaseModel):
         return self
 
 
-class RowMapping(BaseModel):
+class RowMapping(StrictSettings):
     """How one polled row becomes a hop span: attribute -> column name (or a fixed value)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     span_name: str = Field(
         default="order.status_change", description="Span name. Default: order.status_change"
@@ -197,10 +193,10 @@ class RowMapping(BaseModel):
         return self
 
 
-class PollerAgentSettings(BaseModel):
+class PollerAgentSettings(StrictSettings):
     """Polls a SQL table or query for order status changes with a monotonic cursor column."""
 
-    model_config = ConfigDict(extra="forbid")
+    renamed = {"poll_seconds": "poll_s"}
 
     enabled: bool = Field(default=False, description="Run this agent inside tower serve. Default: false")
     name: str = Field(
@@ -213,7 +209,7 @@ class PollerAgentSettings(BaseModel):
         default="id", description="Strictly increasing column (id or change sequence). Default: id"
     )
     batch_size: int = Field(default=500, gt=0, description="Rows per poll and export. Default: 500")
-    poll_seconds: float = Field(default=5.0, gt=0, description="Interval between polls. Default: 5")
+    poll_s: float = Field(default=5.0, gt=0, description="Interval between polls. Default: 5")
     mapping_file: Path | None = Field(default=None, description="YAML RowMapping file. Default: none")
     mapping: RowMapping = Field(
         default_factory=RowMapping,
@@ -244,10 +240,8 @@ class PollerAgentSettings(BaseModel):
         return self
 
 
-class AgentSettings(BaseModel):
+class AgentSettings(StrictSettings):
     """The agents section of the collector settings."""
-
-    model_config = ConfigDict(extra="forbid")
 
     edi: EdiAgentSettings = Field(
         default_factory=EdiAgentSettings, description="EDI X12 file agent. Default: disabled"

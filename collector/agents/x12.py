@@ -25,6 +25,8 @@ import pyx12.errors
 import pyx12.segment
 from pyx12.x12file import X12Reader
 
+from storage.errors import TowerError
+
 ISA_LEN = 106
 # positions of the element separator inside the fixed-width ISA segment
 _ISA_SEPARATOR_POSITIONS = (3, 6, 17, 20, 31, 34, 50, 53, 69, 76, 81, 83, 89, 99, 101, 103)
@@ -71,7 +73,7 @@ _WHAT = {
 }
 
 
-class MalformedInterchange(ValueError):
+class MalformedInterchange(TowerError, ValueError):
     """The file is not a readable X12 interchange; the message says why (for the reason file)."""
 
 

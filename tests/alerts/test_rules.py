@@ -180,13 +180,14 @@ def test_weekend_mute_window_in_its_time_zone() -> None:
 
 
 def test_every_example_rule_evaluates_on_a_real_store(store) -> None:  # type: ignore[no-untyped-def]
-    from alert_scenario import T0, stalled_warehouse
+    from support.warehouse import T0, stalled_warehouse
 
     from alerts.evaluator import Evaluator
     from alerts.settings import AlertSettings
+    from kpis.policy import load_policy
 
     stalled_warehouse(store)
-    evaluator = Evaluator(store, load_rules(EXAMPLE), AlertSettings())
+    evaluator = Evaluator(store, load_rules(EXAMPLE), AlertSettings(), kpi_policy=load_policy())
     report = evaluator.evaluate_once(T0)
     evaluator.close()
     assert [(r.rule, r.error) for r in report.rules] == [(r.name, "") for r in load_rules(EXAMPLE).rules]

@@ -6,8 +6,8 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from alert_receivers import http_recorder
 from pydantic import SecretStr
+from support.receivers import http_recorder
 
 from alerts.model import Alert, AlertState
 from alerts.notifiers.base import Message
@@ -106,7 +106,7 @@ def test_an_allowed_network_does_not_open_others() -> None:
 
 
 def test_alerts_check_names_the_targets_that_would_be_refused() -> None:
-    from alerts.service import refused_targets
+    from alerts.rules import refused_targets
     from alerts.settings import AlertSettings
 
     config = parse_rules(

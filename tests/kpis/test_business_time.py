@@ -6,9 +6,10 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from clock import ANCHOR
 from kpi_spans import hop, write
 
-from kpis import service
+from kpis import reports
 from kpis.jobs import KpiEngine
 from kpis.policy import Policy, parse_policy
 from storage import Store
@@ -16,15 +17,16 @@ from storage import Store
 CHICAGO = ZoneInfo("America/Chicago")
 
 
-def _last_friday() -> datetime:
-    """A Friday 8..14 days ago, so its Tuesday is in the past and the spans are within retention."""
-    day = datetime.now(UTC).astimezone(CHICAGO).date() - timedelta(days=8)
+def _friday_before_the_anchor() -> datetime:
+    """The Friday before the anchor's Wednesday (midnight in Chicago): its Tuesday lies before the anchor,
+    its spans inside retention. Times are built in Chicago time, so daylight saving does not move them."""
+    day = ANCHOR.astimezone(CHICAGO).date()
     while day.weekday() != 4:
         day -= timedelta(days=1)
     return datetime.combine(day, time(0), CHICAGO)
 
 
-FRIDAY = _last_friday()
+FRIDAY = _friday_before_the_anchor()
 MONDAY = FRIDAY + timedelta(days=3)
 
 
@@ -72,15 +74,16 @@ def test_business_time_skips_the_weekend_and_the_holiday(store: Store, policy: P
     spans += _credit("SO-LATE", _local(FRIDAY, 0, 16), _local(FRIDAY, 4, 10, 30))
     write(store, spans)
     KpiEngine(store, policy).recompute()
-    breaches = service.sla_breaches(store, policy, sla="credit_check")
+    breaches = reports.sla_breaches(store, policy, sla="credit_check", now=ANCHOR)
     assert [(b.order_id, b.status, b.elapsed_s, b.business_time) for b in breaches] == [
         ("SO-LATE", "breached", 4.5 * 3600, True)
     ]
     # a page past the end is empty and still counts the matches; without the SLA filter both pages
-    assert service.sla_breach_page(store, policy, sla="credit_check", offset=1) == ([], 1)
-    first, total = service.sla_breach_page(store, policy, limit=1)
-    assert len(first) == 1 and total >= 1
-    report = service.kpi_report(
+    assert reports.sla_breach_page(store, policy, sla="credit_check", offset=1, now=ANCHOR) == ([], 1)
+    first, total = reports.sla_breach_page(store, policy, limit=1, now=ANCHOR)
+    # SO-LATE's credit check, and both orders past capture_to_ship (48 h of wall time, never shipped)
+    assert len(first) == 1 and total == 3
+    report = reports.kpi_report(
         store, policy, FRIDAY.date() - timedelta(days=1), FRIDAY.date() + timedelta(days=6)
     )
     credit = next(a for a in report.sla if a.sla == "credit_check")
@@ -95,7 +98,7 @@ def test_open_order_is_at_risk_then_overdue_in_business_time(store: Store, polic
     due = _local(FRIDAY, 4, 11)
 
     def status(now: datetime) -> list[tuple[str, float | None]]:
-        found = service.sla_breaches(store, policy, sla="credit_check", now=now)
+        found = reports.sla_breaches(store, policy, sla="credit_check", now=now)
         assert all(b.due_at == due.replace(tzinfo=None) for b in found)
         return [(b.status, b.time_to_breach_s) for b in found]
 
@@ -103,5 +106,5 @@ def test_open_order_is_at_risk_then_overdue_in_business_time(store: Store, polic
     assert status(_local(FRIDAY, 4, 10, 15)) == [("at_risk", 45 * 60)]
     assert status(_local(FRIDAY, 4, 11, 30)) == [("breached", -30 * 60)]
     # the open order's wall-clock SLA (48 h) is overdue too by then
-    overdue = service.sla_breaches(store, policy, sla="capture_to_ship", now=_local(FRIDAY, 4, 11, 30))
+    overdue = reports.sla_breaches(store, policy, sla="capture_to_ship", now=_local(FRIDAY, 4, 11, 30))
     assert [(b.status, b.open) for b in overdue] == [("breached", True)]

@@ -3,18 +3,19 @@ audit trail; bad requests are refused clearly and change nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from clock import ANCHOR
 from kpi_spans import hop, order_flow, write
 
-from kpis import service
+from kpis import reports
 from kpis.jobs import KpiEngine
 from kpis.policy import load_policy
 from storage import Store
 
 POLICY = load_policy()
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = ANCHOR  # the queue, the aging and people's actions are all judged at this moment
 
 
 def _exception(order: str, kind: str, outcome: str, at: datetime, stage: str = "credit", **extra: str):  # type: ignore[no-untyped-def]
@@ -53,7 +54,7 @@ def test_exceptions_from_spans_and_events_with_resolution_and_aging(store: Store
     spans.append(carrier)
     write(store, spans)
     _engine(store).run_all()
-    queue = service.exceptions_queue(store, POLICY, status="", now=NOW)
+    queue = reports.exceptions_queue(store, POLICY, status="", now=NOW)
     found = {(e.order_id, e.exception_type): e for e in queue.items}
     assert len(found) == 5
     pricing = found[("SO-0", "pricing")]
@@ -64,18 +65,18 @@ def test_exceptions_from_spans_and_events_with_resolution_and_aging(store: Store
         ("1d-3d", 1),
         (">3d", 1),
     ]
-    assert [e.order_id for e in service.exceptions_queue(store, POLICY, now=NOW).items] == [
+    assert [e.order_id for e in reports.exceptions_queue(store, POLICY, now=NOW).items] == [
         "SO-3",
         "SO-2",
         "SO-1",
         "SO-0",
     ]
     # paging: LIMIT/OFFSET in the SQL, the total counts every match, past the end is empty but counted
-    pages = [service.exceptions_queue(store, POLICY, now=NOW, limit=3, offset=o) for o in (0, 3, 6)]
+    pages = [reports.exceptions_queue(store, POLICY, now=NOW, limit=3, offset=o) for o in (0, 3, 6)]
     assert [[e.order_id for e in p.items] for p in pages] == [["SO-3", "SO-2", "SO-1"], ["SO-0"], []]
     assert [p.total for p in pages] == [4, 4, 4]
-    assert service.exceptions_queue(store, POLICY, status="resolved", now=NOW, offset=5).total == 1
-    report = service.kpi_report(
+    assert reports.exceptions_queue(store, POLICY, status="resolved", now=NOW, offset=5).total == 1
+    report = reports.kpi_report(
         store, POLICY, (NOW - timedelta(days=6)).date(), (NOW + timedelta(days=1)).date()
     )
     assert report.value("exception_volume").value == 5
@@ -93,12 +94,22 @@ def test_assign_comment_resolve_keep_an_audit_trail(store: Store) -> None:
     )
     engine.run_all()
     hostile = "<script>alert(1)</script>'; DROP TABLE order_exceptions; -- ünïcødé"
-    assert service.assign(engine, "SO-7", "credit_hold", "alice", actor="bob").owner == "alice"
-    assert service.comment(engine, "SO-7", "credit_hold", hostile, actor="alice").comments == 1
-    resolved = service.resolve(engine, "SO-7", "credit_hold", actor="alice", note="limit raised")
+    assert (
+        reports.assign(
+            engine, "SO-7", "credit_hold", "alice", actor="bob", now=NOW - timedelta(minutes=20)
+        ).owner
+        == "alice"
+    )
+    assert (
+        reports.comment(
+            engine, "SO-7", "credit_hold", hostile, actor="alice", now=NOW - timedelta(minutes=10)
+        ).comments
+        == 1
+    )
+    resolved = reports.resolve(engine, "SO-7", "credit_hold", actor="alice", note="limit raised", now=NOW)
     assert (resolved.status, resolved.resolved_by, resolved.owner) == ("resolved", "alice", "alice")
-    assert resolved.resolution_s is not None and resolved.resolution_s >= 2 * 3600
-    trail = service.exception_history(store, "SO-7", "credit_hold")
+    assert resolved.resolution_s == 2 * 3600  # opened two hours before the person resolved it
+    trail = reports.exception_history(store, "SO-7", "credit_hold")
     assert [(a.action, a.actor, a.owner, a.note) for a in trail] == [
         ("assign", "bob", "alice", ""),
         ("comment", "alice", "", hostile),
@@ -106,23 +117,23 @@ def test_assign_comment_resolve_keep_an_audit_trail(store: Store) -> None:
     ]
     # the queue shows it resolved, and the next scheduled run keeps it that way
     engine.run_all()
-    assert service.exceptions_queue(store, POLICY, status="open").items == []
+    assert reports.exceptions_queue(store, POLICY, status="open", now=NOW).items == []
     # the system reports the hold again later: it reopens
-    write(store, [_exception("SO-7", "credit_hold", "opened", datetime.now(UTC) + timedelta(seconds=1))])
+    write(store, [_exception("SO-7", "credit_hold", "opened", NOW + timedelta(seconds=1))])
     engine.run_all()
-    again = service.exceptions_queue(store, POLICY, status="open").items
+    again = reports.exceptions_queue(store, POLICY, status="open", now=NOW + timedelta(minutes=5)).items
     assert [(e.order_id, e.owner) for e in again] == [("SO-7", "alice")]
 
 
 BAD_ACTIONS = [
     (
-        lambda e: service.assign(e, "SO-404", "credit_hold", "alice", actor="bob"),
+        lambda e: reports.assign(e, "SO-404", "credit_hold", "alice", actor="bob"),
         "has no 'credit_hold' exception",
     ),
-    (lambda e: service.assign(e, "SO-8", "credit_hold", " ", actor="bob"), "needs an owner"),
-    (lambda e: service.resolve(e, "SO-8", "credit_hold", actor=""), "needs the actor"),
-    (lambda e: service.comment(e, "SO-8", "credit_hold", "x" * 10_001, actor="bob"), "limited to 10000"),
-    (lambda e: service.comment(e, "SO-8", "credit_hold", "", actor="bob"), "needs text"),
+    (lambda e: reports.assign(e, "SO-8", "credit_hold", " ", actor="bob"), "needs an owner"),
+    (lambda e: reports.resolve(e, "SO-8", "credit_hold", actor=""), "needs the actor"),
+    (lambda e: reports.comment(e, "SO-8", "credit_hold", "x" * 10_001, actor="bob"), "limited to 10000"),
+    (lambda e: reports.comment(e, "SO-8", "credit_hold", "", actor="bob"), "needs text"),
 ]
 
 
@@ -131,7 +142,7 @@ def test_bad_actions_are_refused_and_change_nothing(store: Store) -> None:
     write(store, [_exception("SO-8", "credit_hold", "opened", NOW - timedelta(hours=1))])
     engine.run_all()
     for call, message in BAD_ACTIONS:
-        with pytest.raises(service.ExceptionActionError, match=message):
+        with pytest.raises(reports.ExceptionActionError, match=message):
             call(engine)
-    assert service.exception_history(store, "SO-8") == []
-    assert [e.status for e in service.exceptions_queue(store, POLICY, status="").items] == ["open"]
+    assert reports.exception_history(store, "SO-8") == []
+    assert [e.status for e in reports.exceptions_queue(store, POLICY, status="", now=NOW).items] == ["open"]

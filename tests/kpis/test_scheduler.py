@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from clock import ANCHOR
 from kpi_spans import order_flow, write
 
-from kpis import service
+from kpis import reports
 from kpis.jobs import KpiEngine
 from kpis.policy import load_policy
 from kpis.scheduler import Scheduler, add_kpi_jobs
@@ -48,7 +49,7 @@ def test_failing_job_is_recorded_and_others_keep_running(store: Store) -> None:
     finally:
         release.set()
         scheduler.stop()
-    runs = service.job_runs(store, limit=1000)
+    runs = reports.job_runs(store, limit=1000)
     broken_runs = [r for r in runs if r.job == "broken" and r.status != "skipped"]
     assert broken_runs and all(r.status == "error" and "ERP API returned 502" in r.error for r in broken_runs)
     assert {(r.status, r.rows) for r in runs if r.job == "counter" and r.status != "skipped"} == {("ok", 3)}
@@ -62,12 +63,13 @@ def test_kpi_jobs_in_the_scheduler_pick_up_new_spans(store: Store) -> None:
     assert scheduler.jobs() == ["kpi_jobs"]  # the chain runs in order, each job recorded on its own
     scheduler.start()
     try:
-        write(store, order_flow("SO-LIVE", datetime.now(UTC) - timedelta(hours=5)))
-        assert _wait(lambda: service.order_facts(store, "SO-LIVE") is not None)
-        day = datetime.now(UTC).date()
+        # the jobs pick up spans by when they arrived (now), whatever time the spans tell of
+        write(store, order_flow("SO-LIVE", ANCHOR - timedelta(hours=5)))
+        assert _wait(lambda: reports.order_facts(store, "SO-LIVE") is not None)
+        day = ANCHOR.date()
         assert _wait(
             lambda: (
-                service.kpi_report(store, engine.policy, day - timedelta(days=1), day + timedelta(days=1))
+                reports.kpi_report(store, engine.policy, day - timedelta(days=1), day + timedelta(days=1))
                 .value("orders")
                 .value
                 == 1
@@ -75,5 +77,5 @@ def test_kpi_jobs_in_the_scheduler_pick_up_new_spans(store: Store) -> None:
         )
     finally:
         scheduler.stop()
-    assert {r.job for r in service.job_runs(store, limit=500)} >= {"order_facts", "sla_results", "kpi_daily"}
+    assert {r.job for r in reports.job_runs(store, limit=500)} >= {"order_facts", "sla_results", "kpi_daily"}
     assert engine.watermark("order_facts").year > 1970

@@ -3,13 +3,15 @@ groups from one request do not become 300 e-mails, and an audit log records who 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
 
 import pytest
-from conftest import csrf_of, log_in, security_app
+from clock import ANCHOR
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from test_outbound_targets import alert, email_rules, smtp_relay
+from support.receivers import smtp_server
+from support.security import csrf_of, log_in, security_app
+from test_outbound_targets import alert, email_rules
 
 from alerts.dispatch import Dispatcher
 from alerts.rules import parse_rules
@@ -18,7 +20,7 @@ from alerts.ssrf import TargetPolicy, guarded_client
 from storage import Store
 from web.formatting import EXCEPTION_REF_PATTERN, exception_ref, exception_type_of
 
-NOW = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+NOW = ANCHOR
 
 
 def test_openapi_needs_a_login_unless_made_public(app: FastAPI, module_store: Store) -> None:
@@ -34,23 +36,22 @@ def test_openapi_needs_a_login_unless_made_public(app: FastAPI, module_store: St
     "kind", ["stock out/west", "x' OR 1=1 --", "<script>alert(1)</script>", "défaut ✓", "a" * 500, "..", "~x"]
 )
 def test_any_exception_type_has_a_url_that_names_it(kind: str) -> None:
-    import re
-
     ref = exception_ref(kind)
     assert re.match(EXCEPTION_REF_PATTERN, ref) and "/" not in ref
     assert exception_type_of(ref) == kind
 
 
 def test_300_alert_groups_from_one_request_send_at_most_the_cap_plus_a_summary(store: Store) -> None:
-    with smtp_relay() as (relay, port):
+    with smtp_server() as (mailbox, port):
         settings = AlertSettings(allowed_targets=[f"127.0.0.1:{port}"], retry_initial_backoff_s=0)
         dispatcher = Dispatcher(
             store, parse_rules(email_rules(port)), settings, guarded_client(TargetPolicy(), 5)
         )
         sent = dispatcher.flush([alert(system=f"erp-{i:03d}") for i in range(300)], NOW)
         dispatcher.close()
-    assert len(relay.messages) == settings.max_notifications_per_rule + 1
-    assert sum(b"summary of 290 more alert groups" in m for m in relay.messages) == 1
+    assert len(mailbox.messages) == settings.max_notifications_per_rule + 1
+    subjects = [str(message["Subject"]) for _, message in mailbox.messages]
+    assert sum("summary of 290 more alert groups" in subject for subject in subjects) == 1
     assert all(s.delivery.ok for s in sent)
 
 

@@ -5,9 +5,9 @@ password spraying and distributed guessing are slowed, not turned into lockouts.
 from __future__ import annotations
 
 import pytest
-from conftest import PASSWORD, log_in, security_app
 from fastapi.testclient import TestClient
 from starlette.requests import Request
+from support.security import PASSWORD, log_in, security_app
 
 from storage import Store
 from web.accounts import AccountError, Accounts, hash_password

@@ -8,19 +8,17 @@ numeric host forms such as http://0177.0.0.1/ are refused when the rules are rea
 
 from __future__ import annotations
 
-import os
+import hashlib
+import ipaddress
 import socket
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from clock import ANCHOR
+from support.cli import tower
+from support.receivers import smtp_server
 
 from alerts.dispatch import Dispatcher
 from alerts.model import Alert, AlertState
@@ -29,50 +27,13 @@ from alerts.settings import AlertSettings
 from alerts.ssrf import TargetPolicy, guarded_client
 from storage import Store
 
-NOW = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-
-
-class Relay:
-    """Counts TCP sessions and accepted messages."""
-
-    def __init__(self) -> None:
-        self.sessions = 0
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        self.messages.append(envelope.original_content or b"")
-        return "250 OK"
-
-
-@contextmanager
-def smtp_relay() -> Iterator[tuple[Relay, int]]:
-    relay = Relay()
-
-    class Counting(SMTP):
-        def connection_made(self, transport: Any) -> None:
-            relay.sessions += 1
-            super().connection_made(transport)
-
-    class CountingController(Controller):
-        def factory(self) -> SMTP:
-            return Counting(self.handler, hostname="relay.test")
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = CountingController(relay, hostname="127.0.0.1", port=port)
-    controller.start()
-    relay.sessions = 0  # Controller.start() connects once itself to check the server is up
-    try:
-        yield relay, port
-    finally:
-        controller.stop()
+NOW = ANCHOR
 
 
 def alert(name: str = "WarehouseStalled", **labels: str) -> Alert:
     all_labels = {"alertname": name, **labels}
     return Alert(
-        fingerprint=str(abs(hash(tuple(sorted(all_labels.items())))))[:16].rjust(16, "0"),
+        fingerprint=hashlib.sha256(repr(sorted(all_labels.items())).encode()).hexdigest()[:16],
         rule=name,
         labels=all_labels,
         state=AlertState.FIRING,
@@ -93,13 +54,13 @@ def email_rules(port: int) -> str:
 
 
 def test_email_to_loopback_smarthost_opens_no_smtp_session(store: Store) -> None:
-    with smtp_relay() as (relay, port):
+    with smtp_server() as (relay, port):
         settings = AlertSettings(allow_private_targets=False, retry_initial_backoff_s=0)
         dispatcher = Dispatcher(
             store, parse_rules(email_rules(port)), settings, guarded_client(TargetPolicy(), 5)
         )
         for minute in range(26):  # the hostile test saw 26 sessions; every tick must stay at zero
-            sent = dispatcher.flush([alert(system=f"erp-{minute}")], NOW.replace(minute=minute))
+            sent = dispatcher.flush([alert(system=f"erp-{minute}")], NOW + timedelta(minutes=minute))
             assert sent and not sent[0].delivery.ok and not sent[0].delivery.retryable
             assert "loopback address 127.0.0.1" in sent[0].delivery.error
         dispatcher.close()
@@ -107,7 +68,7 @@ def test_email_to_loopback_smarthost_opens_no_smtp_session(store: Store) -> None
 
 
 def test_an_allow_listed_internal_relay_gets_the_mail(store: Store) -> None:
-    with smtp_relay() as (relay, port):
+    with smtp_server() as (relay, port):
         settings = AlertSettings(allowed_targets=[f"127.0.0.1:{port}"], retry_initial_backoff_s=0)
         dispatcher = Dispatcher(
             store, parse_rules(email_rules(port)), settings, guarded_client(TargetPolicy(), 5)
@@ -117,12 +78,7 @@ def test_an_allow_listed_internal_relay_gets_the_mail(store: Store) -> None:
     assert sent.delivery.ok, sent.delivery.error
     assert relay.sessions == 1 and len(relay.messages) == 1
     # a CIDR entry works as well; another port on the same host does not
-    assert (
-        TargetPolicy.of(False, targets=["127.0.0.0/8"]).refusal(
-            __import__("ipaddress").ip_address("127.0.0.1")
-        )
-        is None
-    )
+    assert TargetPolicy.of(False, targets=["127.0.0.0/8"]).refusal(ipaddress.ip_address("127.0.0.1")) is None
     assert not TargetPolicy.of(False, targets=[f"127.0.0.1:{port}"]).endpoint_allowed("127.0.0.1", port + 1)
 
 
@@ -136,7 +92,7 @@ def test_the_relay_name_is_resolved_once_and_the_checked_address_is_used(
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
 
     monkeypatch.setattr("alerts.ssrf.socket.getaddrinfo", resolver)
-    with smtp_relay() as (relay, port):
+    with smtp_server() as (relay, port):
         rules = email_rules(port).replace("127.0.0.1", "relay.test")
         settings = AlertSettings(allowed_targets=[f"relay.test:{port}"], retry_attempts=1)
         dispatcher = Dispatcher(store, parse_rules(rules), settings, guarded_client(TargetPolicy(), 5))
@@ -163,18 +119,11 @@ def test_numeric_host_forms_are_refused_when_rules_load(url: str) -> None:
         )
 
 
-def tower_alerts_check(tmp_path: Path, rules: str, **env: str) -> subprocess.CompletedProcess[str]:
+def tower_alerts_check(tmp_path: Path, rules: str, **env: str) -> Any:
     path = tmp_path / "rules.yaml"
     path.write_text(rules)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TOWER_")}
-    environment.update(TOWER_STORAGE__DATA_DIR=str(tmp_path), TOWER_ALERTS__RULES_FILE=str(path), **env)
-    return subprocess.run(
-        [sys.executable, "-m", "tower", "alerts", "check"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
+    return tower(
+        "alerts", "check", data_dir=tmp_path, env={"TOWER_ALERTS__RULES_FILE": str(path), **env}, cwd=tmp_path
     )
 
 

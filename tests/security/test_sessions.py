@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from conftest import PASSWORD, csrf_of, log_in, security_app
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from support.security import PASSWORD, csrf_of, log_in, security_app
 
 from alerts import state as alert_state
 from storage import Store
@@ -97,6 +97,8 @@ def test_admin_signs_a_user_out_everywhere_on_the_admin_page_and_api(app: FastAP
 def test_idle_and_absolute_timeouts(module_store: Store) -> None:
     app = security_app(module_store, session_idle_timeout_s=1800, session_max_age_s=4 * 3600)
     sessions = app.state.web.sessions
+    # the sessions' clock is injected; it starts at the wall clock only because the store itself drops
+    # session rows a day after their absolute expiry (the table's TTL), so rows must not start in the past
     now = [datetime.now(UTC)]
     sessions.clock = lambda: now[0]
     _, cookie, token = stolen(app, "otto")

@@ -23,6 +23,7 @@ from collector.agents.carrier import CarrierAgent
 from collector.agents.emitter import Emitter, otlp_exporter
 from collector.agents.settings import CarrierAgentSettings
 from collector.testing import running_collector
+from kpis.policy import load_policy
 from storage import Store
 from tower.settings import TowerSettings
 from tower.web_service import WebService
@@ -137,7 +138,8 @@ def test_dashboard_closes_400_trickling_sockets_and_serves_a_normal_client(
         header_timeout_s=HEADER_TIMEOUT_S,
         max_connections=100,
     )
-    service = WebService(TowerSettings(storage=storage_settings, web=web), module_store)  # type: ignore[arg-type]
+    settings = TowerSettings(storage=storage_settings, web=web)  # type: ignore[arg-type]
+    service = WebService(settings, module_store, load_policy())
     service.start()
     loris = Trickle(
         "127.0.0.1", service.port, count=400, head=b"GET /login HTTP/1.1\r\nHost: tower\r\n"

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import cli
 
 from tower.settings import SettingsError, load_settings, masked
 
@@ -48,6 +49,12 @@ def test_env_overrides_config_file_which_overrides_defaults(
             "invalid setting collector.http_port: Input should be less than or equal to 65535",
         ),
         ("collector:\n  htp_port: 1\n", "invalid setting collector.htp_port: unknown setting"),
+        ("kpis:\n  intervl_s: 5\n", "invalid setting kpis.intervl_s: unknown setting"),
+        ("alerts:\n  tick_secs: 5\n", "invalid setting alerts.tick_secs: unknown setting"),
+        (
+            "alerts:\n  tick_seconds: 5\n  tick_s: 6\n",
+            "invalid setting alerts: tick_seconds is the old name of tick_s; give only tick_s",
+        ),
         ("storage:\n  dsn: ftp://x\n", "invalid setting storage.dsn: dsn scheme must be chdb, http or https"),
         (
             "storage:\n  ttl_days: {otel_traces: -1}\n",
@@ -69,6 +76,36 @@ def test_invalid_config_gives_one_line_naming_the_field(
     assert "\n" not in message
 
 
+def test_renamed_duration_keys_are_still_read_with_a_warning_naming_the_new_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "tower.yaml"
+    config.write_text(
+        "collector:\n  agents:\n    edi: {settle_seconds: 3, poll_seconds: 0.5, export: {timeout_seconds: 4}}\n"
+        "    pollers: [{name: erp, poll_seconds: 9}]\n"
+    )
+    monkeypatch.setenv("TOWER_ALERTS__TICK_SECONDS", "7")
+    with caplog.at_level(logging.WARNING):
+        settings = load_settings(config)
+    edi = settings.collector.agents.edi
+    assert (edi.settle_s, edi.poll_s, edi.export.timeout_s) == (3, 0.5, 4)
+    assert settings.collector.agents.pollers[0].poll_s == 9
+    assert settings.alerts.tick_s == 7
+    warnings = sorted(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert warnings == [
+        f"setting {old} is deprecated and will be refused in the next release: use {new}"
+        for old, new in sorted(
+            [
+                ("poll_seconds", "poll_s"),
+                ("poll_seconds", "poll_s"),
+                ("settle_seconds", "settle_s"),
+                ("tick_seconds", "tick_s"),
+                ("timeout_seconds", "timeout_s"),
+            ]
+        )
+    ]
+
+
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"config file .*nope.yaml does not exist"):
         load_settings(tmp_path / "nope.yaml")
@@ -88,14 +125,7 @@ def test_masked_settings_hide_secrets() -> None:
 
 
 def _tower(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("TOWER_")}
-    return subprocess.run(
-        [sys.executable, "-m", "tower.cli", *args],
-        env={**base, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return cli.tower(*args, env=env, timeout=60)
 
 
 def test_config_show_prints_effective_settings_with_secrets_masked() -> None:
@@ -110,6 +140,16 @@ def test_config_show_prints_effective_settings_with_secrets_masked() -> None:
     assert data["web"]["port"] == 9999
     assert data["storage"]["dsn"] == "***"
     assert "pw" not in result.stdout.replace("password", "")
+
+
+def test_config_show_reads_a_renamed_key_and_says_what_to_use_instead() -> None:
+    result = _tower("config", "show", "--json", env={"TOWER_ALERTS__TICK_SECONDS": "30"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["alerts"]["tick_s"] == 30
+    assert (
+        "setting tick_seconds is deprecated and will be refused in the next release: use tick_s"
+        in result.stderr
+    )
 
 
 def test_invalid_env_stops_startup_with_one_clear_line() -> None:

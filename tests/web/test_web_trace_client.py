@@ -6,11 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import make_app, web_settings_for
-from orderspans import standard_order
+from orderspans import NOW, standard_order
 
+from kpis.policy import load_policy
 from storage import StorageSettings, Store
+from tower.commands.trace import TraceError, lookup_in_store, lookup_via_api
 from tower.settings import TowerSettings
-from tower.trace import TraceError, lookup_in_store, lookup_via_api
 from tower.web_service import WebService
 from web.settings import Role
 
@@ -24,7 +25,8 @@ def served(
     app = make_app(module_store, password_hash)
     token = app.state.web.accounts.create_token("trace-cli", Role.VIEWER, "test").token
     web = web_settings_for(password_hash).model_copy(update={"port": 0})
-    service = WebService(TowerSettings(storage=storage_settings, web=web), module_store)
+    service = WebService(TowerSettings(storage=storage_settings, web=web), module_store, load_policy())
+    service.app.state.web.clock = lambda: NOW
     service.start()
     try:
         yield service.url, token

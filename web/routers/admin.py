@@ -14,8 +14,8 @@ from storage import audit
 from storage.audit import AuditPage
 from web.accounts import AccountError, NewToken, TokenInfo, UserInfo
 from web.deps import Admin, StateDep, WebState, render
-from web.services import PageNumber, page_links
 from web.settings import USERNAME_PATTERN, Role
+from web.views import PageNumber, page_links
 
 router = APIRouter(tags=["admin"])
 Username = Annotated[str, Path(pattern=USERNAME_PATTERN, description="User name.")]

@@ -1,5 +1,5 @@
 """Alerts: firing and pending alerts with the orders behind them, acknowledgements, silences,
-the notification log (services in ``alerts.state``)."""
+the notification log (functions in ``alerts.state``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from alerts import state as alert_state
 from alerts.model import Ack, Alert, AlertState, NotificationRecord, Silence, StateChange
-from alerts.service import RulePreview, preview_rule
+from alerts.preview import RulePreview, preview_rule
 from web.accounts import Principal
 from web.deps import Ops, StateDep, StoreDep, Viewer, WebState, render
 from web.settings import Role
@@ -50,22 +50,25 @@ class AlertsOverview(BaseModel):
     notifications: list[NotificationRecord]
 
 
-def _overview(store: StoreDep, state: AlertState | None) -> AlertsOverview:
+def _overview(store: StoreDep, state: AlertState | None, now: datetime) -> AlertsOverview:
     alerts = alert_state.list_alerts(store, [state] if state else [], limit=500)
     alerts.sort(key=lambda a: (STATE_ORDER.get(a.state, 2), -(a.last_active_at.timestamp())))
     return AlertsOverview(
         alerts=alerts,
-        silences=alert_state.list_silences(store, active_at=datetime.now(UTC), limit=200),
+        silences=alert_state.list_silences(store, active_at=now, limit=200),
         notifications=alert_state.notification_log(store, limit=50),
     )
 
 
 @router.get("/api/alerts", response_model=AlertsOverview)
 def api_alerts(
-    store: StoreDep, principal: Viewer, state: Annotated[AlertState | None, Query()] = None
+    store: StoreDep,
+    web: StateDep,
+    principal: Viewer,
+    state: Annotated[AlertState | None, Query()] = None,
 ) -> AlertsOverview:
     """Alerts (firing first), active silences and the latest notifications."""
-    return _overview(store, state)
+    return _overview(store, state, web.now())
 
 
 @router.get("/api/alerts/{fingerprint}", response_model=AlertDetail)
@@ -82,7 +85,7 @@ def api_alert(fingerprint: Fingerprint, store: StoreDep, principal: Viewer) -> A
 
 def _ack(request: Request, state: WebState, fingerprint: str, by: str, comment: str) -> Ack:
     try:
-        ack = alert_state.acknowledge(state.store, fingerprint, by, comment)
+        ack = alert_state.acknowledge(state.store, fingerprint, by, comment, now=state.now())
     except alert_state.AlertNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     except alert_state.InvalidRequest as exc:
@@ -112,7 +115,7 @@ def api_rule_test(
     """Evaluate one configured rule now, without storing state or sending: what it would send."""
     if state.alert_settings is None or state.alert_settings.rules_file is None:
         raise HTTPException(404, "no alert rules file is configured (alerts.rules_file)")
-    now = at.astimezone(UTC) if at and at.tzinfo else (at.replace(tzinfo=UTC) if at else datetime.now(UTC))
+    now = at.astimezone(UTC) if at and at.tzinfo else (at.replace(tzinfo=UTC) if at else state.now())
     try:
         return preview_rule(store, state.alert_settings, rule, now, kpi_policy=state.policy)
     except KeyError:
@@ -120,10 +123,16 @@ def api_rule_test(
 
 
 def _silence(request: Request, state: WebState, body: SilenceRequest, principal: Principal) -> Silence:
-    now = datetime.now(UTC)
+    now = state.now()
     try:
         silence = alert_state.create_silence(
-            state.store, body.matchers, now, now + timedelta(hours=body.hours), principal.name, body.comment
+            state.store,
+            body.matchers,
+            now,
+            now + timedelta(hours=body.hours),
+            principal.name,
+            body.comment,
+            now=now,
         )
     except alert_state.InvalidRequest as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
@@ -140,7 +149,7 @@ def api_silence(request: Request, body: SilenceRequest, state: StateDep, princip
 
 def _expire(request: Request, state: WebState, silence_id: str, principal: Principal) -> Silence:
     try:
-        silence = alert_state.expire_silence(state.store, silence_id)
+        silence = alert_state.expire_silence(state.store, silence_id, now=state.now())
     except alert_state.AlertNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     state.audit(request, principal.name, "silence.expire", silence_id, details={"matchers": silence.matchers})
@@ -166,7 +175,7 @@ def alerts_page(
         "alerts.html",
         {
             "nav": "alerts",
-            "data": _overview(state.store, alert_filter),
+            "data": _overview(state.store, alert_filter, state.now()),
             "states": list(AlertState),
             "chosen": alert_filter.value if alert_filter else "",
             "can_act": principal.role.allows(Role.OPS),

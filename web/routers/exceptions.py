@@ -1,5 +1,5 @@
 """Exceptions queue: open exceptions with aging buckets and filters; assign, comment, resolve and
-reopen (ops role) with the audit trail (services in ``kpis.service``)."""
+reopen (ops role) with the audit trail (functions in ``kpis.reports``)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from kpis import service
-from kpis.service import ExceptionActionError, OrderException
+from kpis import reports
+from kpis.reports import ExceptionActionError, OrderException
 from web import charts
 from web.deps import Ops, StateDep, Viewer, WebState, render
 from web.formatting import EXCEPTION_REF_PATTERN, exception_ref, exception_type_of
-from web.services import (
+from web.settings import Role
+from web.views import (
     ExceptionDetail,
     ExceptionFiltersDep,
     ExceptionPage,
@@ -27,7 +28,6 @@ from web.services import (
     page_links,
     segment_options,
 )
-from web.settings import Role
 
 router = APIRouter(tags=["exceptions"])
 NAV = ("/exceptions", "Exceptions", "exceptions")
@@ -65,18 +65,18 @@ def _act(
     actor: str,
     body: ActionRequest,
 ) -> OrderException:
-    engine = state.engine
+    engine, now = state.engine, state.now()
     target = f"{exception_type}/{order_id}"
     details = {"owner": body.owner} if action == "assign" else {"note": body.note[:500]}
     try:
         if action == "assign":
-            result = service.assign(engine, order_id, exception_type, body.owner, actor)
+            result = reports.assign(engine, order_id, exception_type, body.owner, actor, now=now)
         elif action == "comment":
-            result = service.comment(engine, order_id, exception_type, body.note, actor)
+            result = reports.comment(engine, order_id, exception_type, body.note, actor, now=now)
         elif action == "resolve":
-            result = service.resolve(engine, order_id, exception_type, actor, body.note)
+            result = reports.resolve(engine, order_id, exception_type, actor, body.note, now=now)
         else:
-            result = service.reopen(engine, order_id, exception_type, actor, body.note)
+            result = reports.reopen(engine, order_id, exception_type, actor, body.note, now=now)
     except ExceptionActionError as exc:
         state.audit(
             request, actor, f"exception.{action}", target, outcome="failed", details={"reason": str(exc)}
@@ -97,7 +97,9 @@ def api_exceptions(
 ) -> ExceptionPage:
     """One page of the exceptions matching the filters (oldest first; ``total`` counts all pages) and
     the aging buckets of the open ones."""
-    return exception_queue(state.store, state.policy, filters, segment, state.settings.page_size, page)
+    return exception_queue(
+        state.store, state.policy, filters, segment, state.settings.page_size, page, now=state.now()
+    )
 
 
 @router.get("/api/exceptions/{exception_type}/{order_id:path}", response_model=ExceptionDetail)
@@ -105,7 +107,7 @@ def api_exception(
     exception_type: ExceptionType, order_id: OrderId, state: StateDep, principal: Viewer
 ) -> ExceptionDetail:
     """One exception and its audit trail."""
-    return exception_detail(state.store, state.policy, order_id, _type(exception_type))
+    return exception_detail(state.store, state.policy, order_id, _type(exception_type), now=state.now())
 
 
 @router.post("/api/exceptions/{exception_type}/{action}/{order_id:path}", response_model=OrderException)
@@ -131,7 +133,9 @@ def exceptions_page(
     segment: SegmentDep,
     page: PageNumber = 1,
 ) -> Response:
-    queue = exception_queue(state.store, state.policy, filters, segment, state.settings.page_size, page)
+    queue = exception_queue(
+        state.store, state.policy, filters, segment, state.settings.page_size, page, now=state.now()
+    )
     links = page_links(
         request.url.path, request.query_params.multi_items(), page, queue.page_size, queue.total
     )
@@ -141,7 +145,7 @@ def exceptions_page(
         state,
         "exceptions.html",
         {
-            "segment_options": segment_options(state.store),
+            "segment_options": segment_options(state.store, now=state.now()),
             "nav": "exceptions",
             "queue": queue,
             "links": links,
@@ -157,7 +161,7 @@ def exceptions_page(
 def exception_page(
     request: Request, exception_type: ExceptionType, order_id: OrderId, state: StateDep, principal: Viewer
 ) -> Response:
-    detail = exception_detail(state.store, state.policy, order_id, _type(exception_type))
+    detail = exception_detail(state.store, state.policy, order_id, _type(exception_type), now=state.now())
     return render(
         request,
         state,

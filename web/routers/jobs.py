@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from web.deps import StateDep, Viewer, render
-from web.services import JobsOverview, jobs_overview
+from web.views import JobsOverview, jobs_overview
 
 router = APIRouter(tags=["jobs"])
 NAV = ("/jobs", "Jobs", "jobs")

@@ -1,5 +1,5 @@
 """Executive KPIs: tiles with the previous period, daily trends, segment filters, and from every
-figure the orders behind it (services in ``kpis.service`` and ``kpis.explain``)."""
+figure the orders behind it (functions in ``kpis.reports`` and ``kpis.explain``)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from kpis.explain import Explanation
-from kpis.service import KpiDay, KpiValue, Segment
+from kpis.reports import KpiDay, KpiValue, Segment
 from web import charts
 from web.deps import StateDep, Viewer, render
-from web.services import KpiOverview, Period, PeriodDep, SegmentDep, kpi_orders, kpi_overview, segment_options
+from web.views import KpiOverview, Period, PeriodDep, SegmentDep, kpi_orders, kpi_overview, segment_options
 
 router = APIRouter(tags=["kpis"])
 NAV = ("/kpis", "KPIs", "kpis")
@@ -120,7 +120,7 @@ def kpis_page(
         state,
         "kpis.html",
         {
-            "segment_options": segment_options(state.store),
+            "segment_options": segment_options(state.store, now=state.now()),
             "nav": "kpis",
             "d": data,
             "tiles": tiles,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -12,7 +11,7 @@ from starlette.responses import Response
 
 from tracing.crosswalk import MAX_KEY_LENGTH
 from tracing.timeline import CrosswalkError, OrderMatch, OrderNotFound, Timeline, find_orders, order_timeline
-from web import charts, services
+from web import charts, views
 from web.deps import StateDep, StoreDep, Viewer, render
 
 router = APIRouter(tags=["orders"])
@@ -57,10 +56,10 @@ def api_timeline(order_id: OrderId, store: StoreDep, principal: Viewer) -> Timel
     return _timeline(store, order_id)
 
 
-@router.get("/api/orders", response_model=services.OrdersOverview)
-def api_orders(state: StateDep, principal: Viewer) -> services.OrdersOverview:
+@router.get("/api/orders", response_model=views.OrdersOverview)
+def api_orders(state: StateDep, principal: Viewer) -> views.OrdersOverview:
     """Recently captured orders, at-risk orders and open orders past an SLA (the search page's lists)."""
-    return services.order_overview(state.store, state.policy)
+    return views.order_overview(state.store, state.policy, now=state.now())
 
 
 @router.get("/", include_in_schema=False)
@@ -80,7 +79,7 @@ def search_page(
             error = str(exc)
         if matches is not None and len({m.order_id for m in matches}) == 1:
             return RedirectResponse(f"/orders/{quote(matches[0].order_id, safe='')}", status_code=303)
-    overview = services.order_overview(state.store, state.policy) if not key else None
+    overview = views.order_overview(state.store, state.policy, now=state.now()) if not key else None
     return render(
         request,
         state,
@@ -93,12 +92,12 @@ def search_page(
 
 @router.get("/orders/{order_id:path}", include_in_schema=False)
 def timeline_page(request: Request, order_id: OrderId, state: StateDep, principal: Viewer) -> Response:
-    timeline, breaches = services.in_parallel(
+    timeline, breaches = views.in_parallel(
         lambda: _timeline(state.store, order_id),
-        lambda: services.order_breaches(state.store, state.policy, order_id.strip()),
+        lambda: views.order_breaches(state.store, state.policy, order_id.strip()),
     )
-    now = datetime.now(UTC)
-    marks = services.sla_marks(state.policy, timeline, breaches)
+    now = state.now()
+    marks = views.sla_marks(state.policy, timeline, breaches)
     hop_spans = {span_id for hop in timeline.hops for span_id in hop.span_ids}
     return render(
         request,
@@ -112,7 +111,7 @@ def timeline_page(request: Request, order_id: OrderId, state: StateDep, principa
             "spans_by_id": {span.span_id: span for span in timeline.spans},
             "other_spans": [span for span in timeline.spans if span.span_id not in hop_spans],
             # the queue is asked only when the spans carry exceptions (most orders have none)
-            "exceptions": services.order_exceptions(state.store, state.policy, timeline.order_id)
+            "exceptions": views.order_exceptions(state.store, state.policy, timeline.order_id)
             if timeline.exceptions
             else [],
         },

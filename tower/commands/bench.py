@@ -1,0 +1,191 @@
+"""``tower bench ...``: benchmarks that print JSON; the measuring code lives in :mod:`tower.bench`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tower import runtime
+
+app = typer.Typer(name="bench", help="Benchmarks that print JSON.", no_args_is_help=True)
+
+
+@app.command("ingest")
+def ingest(
+    seconds: Annotated[float, typer.Option("--seconds", min=1, help="How long the clients send.")] = 10.0,
+    clients: Annotated[int, typer.Option("--clients", min=1, help="Concurrent OTLP/HTTP clients.")] = 4,
+    spans_per_request: Annotated[int, typer.Option("--spans-per-request", min=1)] = 500,
+    work_dir: Annotated[
+        Path | None, typer.Option("--work-dir", help="Where the fresh stores go. Default: a temp dir.")
+    ] = None,
+) -> None:
+    """OTLP/HTTP ingest throughput of a collector process on a fresh embedded store (JSON)."""
+    from tower.bench.ingest import run_bench
+
+    result = run_bench(
+        seconds=seconds, clients=clients, spans_per_request=spans_per_request, work_dir=work_dir
+    )
+    typer.echo(json.dumps(result, indent=2))
+
+
+@app.command("query")
+def query(
+    spans: Annotated[int, typer.Option("--spans", min=10, help="Spans to generate.")] = 10_000_000,
+    samples: Annotated[int, typer.Option("--samples", min=2, help="Measurements per figure.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the orders sampled.")] = 7,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="New directory for the store. Default: a temp dir.")
+    ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the generated store.")] = False,
+    merge: Annotated[
+        bool, typer.Option("--merge/--no-merge", help="Merge the read-side tables before measuring.")
+    ] = True,
+    reuse: Annotated[
+        bool,
+        typer.Option(
+            "--reuse", help="Measure the store already in --data-dir (kept with --keep, same --spans)."
+        ),
+    ] = False,
+) -> None:
+    """Key lookup, timeline and trace-by-id latency (p50/p95/p99) on generated spans (JSON)."""
+    from tower.bench.query import run_bench
+
+    try:
+        result = run_bench(
+            spans=spans,
+            samples=samples,
+            seed=seed,
+            data_dir=data_dir,
+            keep=keep,
+            merged=merge,
+            reuse=reuse,
+        )
+    except ValueError as exc:
+        runtime.fail(str(exc))
+    typer.echo(json.dumps(result, indent=2))
+
+
+@app.command("alerts")
+def alerts(
+    spans: Annotated[int, typer.Option("--spans", min=10, help="Spans to generate.")] = 1_000_000,
+    samples: Annotated[int, typer.Option("--samples", min=2, help="Evaluations per signal.")] = 20,
+    groups: Annotated[int, typer.Option("--groups", min=1, help="Alert groups to dispatch.")] = 200,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="New directory for the store. Default: a temp dir.")
+    ] = None,
+) -> None:
+    """Alert signal evaluation latency and notification throughput on generated spans (JSON)."""
+    from tower.bench.alerts import run_bench
+
+    try:
+        result = run_bench(spans=spans, samples=samples, groups=groups, data_dir=data_dir)
+    except ValueError as exc:
+        runtime.fail(str(exc))
+    typer.echo(json.dumps(result, indent=2))
+
+
+@app.command("web")
+def web(
+    spans: Annotated[int, typer.Option("--spans", min=10, help="Spans to generate.")] = 10_000_000,
+    samples: Annotated[int, typer.Option("--samples", min=2, help="Requests per figure.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the orders sampled.")] = 7,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="New directory for the store. Default: a temp dir.")
+    ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the generated store.")] = False,
+    reuse: Annotated[
+        bool, typer.Option("--reuse", help="Measure again on a store kept with --keep in --data-dir.")
+    ] = False,
+) -> None:
+    """p50/p95/p99 latency of the timeline, KPI and exception pages and their JSON API (JSON)."""
+    from tower.bench.web import run_bench
+
+    try:
+        result = run_bench(spans=spans, samples=samples, seed=seed, data_dir=data_dir, keep=keep, reuse=reuse)
+    except ValueError as exc:
+        runtime.fail(str(exc))
+    typer.echo(json.dumps(result, indent=2))
+
+
+@app.command("kpis")
+def kpis(
+    orders: Annotated[
+        int, typer.Option("--orders", min=1, help="Orders for the full recompute.")
+    ] = 1_000_000,
+    new_orders: Annotated[
+        int, typer.Option("--new-orders", min=1, help="Orders arriving before the incremental run.")
+    ] = 10_000,
+    days: Annotated[int, typer.Option("--days", min=1, max=30, help="Days the orders span.")] = 30,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="New directory for the store. Default: a temp dir.")
+    ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the generated store.")] = False,
+    via: Annotated[
+        str,
+        typer.Option(
+            "--via", help="hops: write order_hops directly; spans: through otel_traces and its views."
+        ),
+    ] = "hops",
+) -> None:
+    """KPI jobs: full recompute of N orders over D days, then an incremental run after M new orders (JSON)."""
+    from tower.bench.kpis import run_bench
+
+    if via not in ("hops", "spans"):
+        runtime.fail(f"--via must be hops or spans, got {via!r}")
+    try:
+        result = run_bench(
+            orders=orders,
+            new_orders=new_orders,
+            days=days,
+            data_dir=data_dir,
+            keep=keep,
+            via=via,  # type: ignore[arg-type]
+        )
+    except ValueError as exc:
+        runtime.fail(str(exc))
+    typer.echo(json.dumps(result, indent=2))
+
+
+@app.command("edi")
+def edi(
+    files: Annotated[int, typer.Option("--files", min=1, help="850 interchanges to generate.")] = 200,
+    orders: Annotated[int, typer.Option("--orders", min=1, help="Purchase orders per interchange.")] = 20,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option("--work-dir", help="Where files and the fresh store go. Default: a temp dir."),
+    ] = None,
+) -> None:
+    """EDI X12 agent throughput (parse-only and end to end into a real collector and store) as JSON."""
+    from tower.bench.edi import run_bench
+
+    typer.echo(json.dumps(run_bench(files=files, orders=orders, work_dir=work_dir), indent=2))
+
+
+@app.command("simulator")
+def simulator(
+    orders: Annotated[
+        int, typer.Option("--orders", min=1, help="Orders generated and written directly.")
+    ] = 20_000,
+    days: Annotated[float, typer.Option("--days", min=0.01, help="Days of history they span.")] = 30.0,
+    otlp_orders: Annotated[int, typer.Option("--otlp-orders", min=1, help="Orders sent over OTLP.")] = 2_000,
+    work_dir: Annotated[
+        Path | None, typer.Option("--work-dir", help="Where the temporary store goes. Default: a temp dir.")
+    ] = None,
+    fill_spans: Annotated[
+        int,
+        typer.Option(
+            "--fill-spans",
+            min=0,
+            help="Also time fill_store (base history + copies in ClickHouse) to this many spans.",
+        ),
+    ] = 0,
+) -> None:
+    """Simulator throughput: spans generated/s, written to the store/s, and through OTLP/s (JSON)."""
+    from tower.bench.simulator import run_bench
+
+    figures = run_bench(orders, days, otlp_orders, work_dir, fill_spans)
+    sys.stdout.write(json.dumps(figures, indent=2) + "\n")

@@ -1,0 +1,445 @@
+"""The dashboard's view models of the KPI engine: thin calls into ``kpis.reports`` and ``kpis.explain``.
+
+Handlers call these (never SQL); the results are the KPI engine's pydantic models, composed into
+page-sized bundles that are also the JSON API's response models.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from kpis import reports
+from kpis.explain import Explanation, explain, kpi_names
+from kpis.policy import Policy, Sla
+from kpis.reports import (
+    ExceptionAction,
+    ExceptionQueue,
+    Handoff,
+    JobRun,
+    KpiDay,
+    KpiReport,
+    OrderException,
+    Segment,
+    SlaBreach,
+    SystemHealth,
+)
+from storage import SqlFiles, Store
+from tracing import conventions as c
+from tracing.timeline import Timeline
+from web.charts import SlaMark
+from web.formatting import as_utc
+
+SQL = SqlFiles("web.queries")
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    """Runs a page's independent queries side by side (each thread has its own store client)."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="web-query")
+
+
+def in_parallel(*calls: Callable[[], Any]) -> list[Any]:
+    """Results of ``calls``, run concurrently; the first error is raised."""
+    futures = [_pool().submit(call) for call in calls]
+    return [future.result() for future in futures]
+
+
+Text = Annotated[str, Query(max_length=100, pattern=r"^[^\x00-\x1f]*$")]
+
+
+def segment_filter(
+    channel: Text = "",
+    region: Text = "",
+    erp_instance: Text = "",
+    warehouse: Text = "",
+    customer_tier: Text = "",
+    priority: Text = "",
+) -> Segment:
+    """Segment filters from the query string (each optional, bound as parameters downstream)."""
+    return Segment(
+        channel=channel.strip(),
+        region=region.strip(),
+        erp_instance=erp_instance.strip(),
+        warehouse=warehouse.strip(),
+        customer_tier=customer_tier.strip(),
+        priority=priority.strip(),
+    )
+
+
+SegmentDep = Annotated[Segment, Depends(segment_filter)]
+
+
+def segment_options(store: Store, days: int = 400, now: datetime | None = None) -> dict[str, list[str]]:
+    """Values each segment filter can take (from the daily KPI rollup), for drop-downs."""
+    since = ((now or datetime.now(UTC)) - timedelta(days=days)).date()
+    rows = store.rows(SQL["segment_values"], {"since": since})
+    row = rows[0] if rows else {}
+    return {name: list(row.get(name) or []) for name in ("channel", "region", "erp_instance", "warehouse")}
+
+
+class Period(BaseModel):
+    start: date
+    end: date = Field(description="Exclusive.")
+    days: int
+
+
+def period_filter(
+    request: Request,
+    days: Annotated[
+        int, Query(ge=1, le=366, description="Length of the period ending today. Default: 7")
+    ] = 7,
+    start: Annotated[date | None, Query(description="First day (overrides days).")] = None,
+    end: Annotated[date | None, Query(description="Day after the last day. Default: tomorrow.")] = None,
+) -> Period:
+    today = request.app.state.web.now().date()
+    if start is None:
+        first, stop = reports.default_period(days, today)
+        if end is not None:
+            first, stop = end - timedelta(days=days), end
+        return Period(start=first, end=stop, days=days)
+    stop = end or reports.default_period(1, today)[1]
+    if not start < stop:
+        raise HTTPException(status_code=400, detail="start must be before end")
+    if (stop - start).days > 366:
+        raise HTTPException(status_code=400, detail="a period is at most 366 days")
+    return Period(start=start, end=stop, days=(stop - start).days)
+
+
+PeriodDep = Annotated[Period, Depends(period_filter)]
+
+
+# -- orders ----------------------------------------------------------------------------------------
+
+
+class RecentOrder(BaseModel):
+    order_id: str
+    captured_at: datetime
+    last_activity_at: datetime
+    current_stage: str
+    current_system: str
+    status: str
+    channel: str
+
+
+class OrdersOverview(BaseModel):
+    recent: list[RecentOrder]
+    at_risk: list[SlaBreach]
+    breached_open: list[SlaBreach]
+
+
+def recent_orders(
+    store: Store, limit: int = 15, within: timedelta = timedelta(days=3), now: datetime | None = None
+) -> list[RecentOrder]:
+    """The latest captured orders (as the KPI jobs last saw them), newest first."""
+    since = ((now or datetime.now(UTC)) - within).astimezone(UTC).replace(tzinfo=None)
+    return [RecentOrder(**r) for r in store.rows(SQL["recent_orders"], {"since": since, "limit": limit})]
+
+
+def order_overview(
+    store: Store, policy: Policy, limit: int = 15, now: datetime | None = None
+) -> OrdersOverview:
+    """Recently captured orders, at-risk orders (soonest breach first) and open orders past an SLA."""
+    recent, at_risk, breached_open = in_parallel(
+        lambda: recent_orders(store, limit, now=now),
+        lambda: reports.sla_breaches(store, policy, status="at_risk", open_only=True, limit=limit, now=now),
+        lambda: reports.sla_breaches(store, policy, status="breached", open_only=True, limit=limit, now=now),
+    )
+    return OrdersOverview(recent=recent, at_risk=at_risk, breached_open=breached_open)
+
+
+# order attributes that SLA overrides match on (kpis.policy.Match fields)
+_SEGMENT_ATTRIBUTES = {
+    "channel": c.CHANNEL,
+    "priority": c.ORDER_PRIORITY,
+    "customer_tier": c.CUSTOMER_TIER,
+    "warehouse": c.WAREHOUSE_ID,
+    "region": c.REGION,
+}
+
+
+def _segment_of(timeline: Timeline) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for field, attribute in _SEGMENT_ATTRIBUTES.items():
+        found[field] = next(
+            (s.attributes[attribute] for s in timeline.spans if s.attributes.get(attribute)), ""
+        )
+    return found
+
+
+def _wall_clock_due(sla: Sla, timeline: Timeline, segment: dict[str, str]) -> datetime | None:
+    """Start edge + target for a wall-clock SLA whose start stage the order reached (overrides applied)."""
+    if sla.clock != "wall":
+        return None
+    hops = [h for h in timeline.hops if h.stage == sla.start.stage]
+    if not hops:
+        return None
+    start = min(h.start for h in hops) if sla.start.at == "start" else max(h.end for h in hops)
+    target = sla.target
+    for override in sla.overrides:
+        if all(segment.get(k) == v for k, v in override.when.fields().items()):
+            target = override.target
+            break
+    return as_utc(start) + timedelta(seconds=target)
+
+
+def order_breaches(store: Store, policy: Policy, order_id: str) -> list[SlaBreach]:
+    """The order's breached and at-risk SLAs as the KPI jobs judged them."""
+    return reports.sla_breaches(store, policy, order_id=order_id, limit=50)
+
+
+def sla_marks(policy: Policy, timeline: Timeline, breaches: list[SlaBreach]) -> list[SlaMark]:
+    """SLA due times for the Gantt: breached and at-risk ones as the KPI jobs judged them, plus the
+    due time of every other wall-clock SLA the order started (business-time dues come from the jobs)."""
+    judged = {b.sla: SlaMark(name=b.sla, due=as_utc(b.due_at), state=b.status) for b in breaches}
+    segment = _segment_of(timeline)
+    marks = list(judged.values())
+    for sla in policy.slas:
+        if sla.name in judged:
+            continue
+        due = _wall_clock_due(sla, timeline, segment)
+        if due is None:
+            continue
+        at_end = [h for h in timeline.hops if h.stage == sla.end.stage]
+        state = ""
+        if at_end:
+            reached = max(h.end for h in at_end) if sla.end.at == "end" else min(h.start for h in at_end)
+            state = "met" if reached <= due else "late"
+        marks.append(SlaMark(name=sla.name, due=due, state=state))
+    return sorted(marks, key=lambda m: m.due)
+
+
+def order_exceptions(store: Store, policy: Policy, order_id: str) -> list[OrderException]:
+    return reports.exceptions_queue(store, policy, status="", order_id=order_id, limit=100).items
+
+
+# -- exceptions ------------------------------------------------------------------------------------
+
+
+class ExceptionFilters(BaseModel):
+    status: Literal["", "open", "resolved"] = "open"
+    exception_type: str = ""
+    system: str = ""
+    owner: str = ""
+
+
+def exception_filters(
+    status: Annotated[Literal["", "open", "resolved"], Query()] = "open",
+    exception_type: Text = "",
+    system: Text = "",
+    owner: Text = "",
+) -> ExceptionFilters:
+    return ExceptionFilters(
+        status=status, exception_type=exception_type.strip(), system=system.strip(), owner=owner.strip()
+    )
+
+
+ExceptionFiltersDep = Annotated[ExceptionFilters, Depends(exception_filters)]
+
+
+PAGE_MAX = 10_000
+PageNumber = Annotated[int, Query(ge=1, le=PAGE_MAX, description="Page number, 1-based (at most 10000).")]
+
+
+class PageLinks(BaseModel):
+    """Previous/next page hrefs (empty when there is none) that keep the request's other parameters."""
+
+    previous: str = ""
+    next: str = ""
+    first_row: int = 0
+    last_row: int = 0
+
+
+def page_links(path: str, query: list[tuple[str, str]], page: int, page_size: int, total: int) -> PageLinks:
+    """Server-side paging links for ``path``: the query string with ``page`` replaced."""
+    kept = [(k, v) for k, v in query if k != "page"]
+
+    def href(n: int) -> str:
+        return f"{path}?{urlencode([*kept, ('page', str(n))])}"
+
+    shown = max(min(page_size, total - (page - 1) * page_size), 0)
+    return PageLinks(
+        previous=href(page - 1) if page > 1 else "",
+        next=href(page + 1) if page * page_size < total and page < PAGE_MAX else "",
+        first_row=(page - 1) * page_size + 1 if shown else 0,
+        last_row=(page - 1) * page_size + shown,
+    )
+
+
+class ExceptionPage(ExceptionQueue):
+    page: int = Field(description="This page's number (1-based).")
+    page_size: int = Field(description="Rows per page (web.page_size).")
+
+
+def exception_queue(
+    store: Store,
+    policy: Policy,
+    filters: ExceptionFilters,
+    segment: Segment,
+    limit: int,
+    page: int = 1,
+    now: datetime | None = None,
+) -> ExceptionPage:
+    queue = reports.exceptions_queue(
+        store,
+        policy,
+        status=filters.status,
+        exception_type=filters.exception_type,
+        system=filters.system,
+        owner=filters.owner,
+        segment=segment,
+        limit=limit,
+        offset=(page - 1) * limit,
+        now=now,
+    )
+    return ExceptionPage(**dict(queue), page=page, page_size=limit)
+
+
+class ExceptionDetail(BaseModel):
+    exception: OrderException
+    history: list[ExceptionAction]
+
+
+def exception_detail(
+    store: Store, policy: Policy, order_id: str, exception_type: str, now: datetime | None = None
+) -> ExceptionDetail:
+    items = reports.exceptions_queue(
+        store, policy, status="", order_id=order_id, exception_type=exception_type, limit=1, now=now
+    ).items
+    if not items:
+        raise HTTPException(status_code=404, detail=f"order {order_id} has no {exception_type} exception")
+    return ExceptionDetail(
+        exception=items[0], history=reports.exception_history(store, order_id, exception_type)
+    )
+
+
+# -- SLA -------------------------------------------------------------------------------------------
+
+
+class StageCount(BaseModel):
+    stage: str
+    breached: int
+    at_risk: int
+
+
+class SlaOverview(BaseModel):
+    period: Period
+    segment: Segment
+    attainment: list[reports.SlaAttainment]
+    by_stage: list[StageCount]
+    breaches: list[SlaBreach]
+    total: int = Field(description="Breached and at-risk rows matching the filters (all pages).")
+    page: int = Field(description="This page's number (1-based).")
+    page_size: int = Field(description="Rows per page (web.page_size).")
+
+
+def sla_overview(
+    store: Store,
+    policy: Policy,
+    period: Period,
+    segment: Segment,
+    status: Literal["", "breached", "at_risk"],
+    sla: str,
+    open_only: bool,
+    limit: int,
+    page: int = 1,
+    now: datetime | None = None,
+) -> SlaOverview:
+    if sla and sla not in {s.name for s in policy.slas}:
+        raise HTTPException(status_code=400, detail=f"unknown SLA {sla!r}")
+    since = datetime.combine(period.start, datetime.min.time(), UTC)
+    report, (breaches, total) = in_parallel(
+        lambda: reports.kpi_report(store, policy, period.start, period.end, segment),
+        lambda: reports.sla_breach_page(
+            store,
+            policy,
+            status=status,
+            sla=sla,
+            open_only=open_only,
+            segment=segment,
+            since=since,
+            limit=limit,
+            offset=(page - 1) * limit,
+            now=now,
+        ),
+    )
+    breached = Counter(b.stage or b.sla for b in breaches if b.status == "breached")
+    at_risk = Counter(b.stage or b.sla for b in breaches if b.status == "at_risk")
+    stages = sorted(set(breached) | set(at_risk), key=lambda s: (-(breached[s] + at_risk[s]), s))
+    return SlaOverview(
+        period=period,
+        segment=segment,
+        attainment=report.sla,
+        by_stage=[StageCount(stage=s, breached=breached[s], at_risk=at_risk[s]) for s in stages],
+        breaches=breaches,
+        total=total,
+        page=page,
+        page_size=limit,
+    )
+
+
+# -- KPIs ------------------------------------------------------------------------------------------
+
+
+class KpiOverview(BaseModel):
+    report: KpiReport
+    trend: list[KpiDay]
+    previous_trend: list[KpiDay]
+
+
+def kpi_overview(store: Store, policy: Policy, period: Period, segment: Segment) -> KpiOverview:
+    report, both = in_parallel(
+        lambda: reports.kpi_report(store, policy, period.start, period.end, segment),
+        lambda: reports.kpi_trend(store, period.start - (period.end - period.start), period.end, segment),
+    )
+    return KpiOverview(
+        report=report,
+        trend=[d for d in both if d.day >= period.start],
+        previous_trend=[d for d in both if d.day < period.start],
+    )
+
+
+def kpi_orders(
+    store: Store, policy: Policy, kpi: str, period: Period, segment: Segment, limit: int
+) -> Explanation:
+    if kpi not in kpi_names(policy):
+        raise HTTPException(status_code=404, detail=f"unknown KPI {kpi!r}")
+    return explain(store, policy, kpi, period.start, period.end, segment, limit=limit)
+
+
+# -- systems and jobs -----------------------------------------------------------------------------
+
+
+class SystemsOverview(BaseModel):
+    window_s: int
+    health: list[SystemHealth]
+    handoffs: list[Handoff]
+
+
+def systems_overview(
+    store: Store, period: Period, segment: Segment, window_s: int, now: datetime | None = None
+) -> SystemsOverview:
+    start = datetime.combine(period.start, datetime.min.time(), UTC)
+    end = datetime.combine(period.end, datetime.min.time(), UTC)
+    return SystemsOverview(
+        window_s=window_s,
+        health=reports.system_health(store, window_s=window_s, now=now),
+        handoffs=reports.handoff_map(store, start, end, segment),
+    )
+
+
+class JobsOverview(BaseModel):
+    runs: list[JobRun]
+    watermarks: dict[str, datetime | None]
+
+
+def jobs_overview(store: Store, engine: reports.KpiEngine, job: str, limit: int) -> JobsOverview:
+    return JobsOverview(runs=reports.job_runs(store, job, limit), watermarks=reports.job_watermarks(engine))
