@@ -52,7 +52,7 @@ class WebService:
             store,
             policy=policy,
             secret_key=secret_key(settings),
-            alert_settings=settings.alerts,
+            alert_settings=settings.alert_settings(),
         )
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

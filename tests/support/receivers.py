@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -134,7 +134,7 @@ class Mailbox:
         if self.replies:
             return self.replies.pop(0)
         content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
-        self.messages.append((envelope, message_from_bytes(content)))
+        self.messages.append((envelope, message_from_bytes(content, policy=policy.default)))
         return "250 Message accepted for delivery"
 
 
