@@ -29,7 +29,7 @@ from pydantic import (
 
 from alerts.matchers import Matcher, MatcherError, parse_matcher
 from alerts.settings import AlertSettings
-from alerts.ssrf import TargetPolicy, check_scheme, check_target
+from alerts.ssrf import TargetPolicy, check_host, check_scheme, check_smarthost, check_target
 from alerts.timeintervals import TimeInterval
 from storage import yamlfile
 from storage.errors import TowerError
@@ -390,6 +390,7 @@ class EmailConfig(_Strict):
         host, _, port = value.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"smarthost must be host:port, got {value!r}")
+        check_host(host)
         return value
 
 
@@ -466,8 +467,8 @@ class RulesConfig(_Strict):
 
 
 def refused_targets(config: RulesConfig, settings: AlertSettings) -> list[str]:
-    """Receiver targets the SSRF guard would refuse with these settings, one line each."""
-    policy = TargetPolicy.of(settings.allow_private_targets, settings.allowed_target_networks)
+    """Receiver targets (URLs and SMTP smarthosts) the outbound policy would refuse, one line each."""
+    policy = TargetPolicy.from_settings(settings)
     problems = []
     for receiver in config.receivers:
         urls = [(f"webhook[{i}]", c.url.get_secret_value()) for i, c in enumerate(receiver.webhook_configs)]
@@ -477,6 +478,10 @@ def refused_targets(config: RulesConfig, settings: AlertSettings) -> list[str]:
             why = check_target(url, policy)
             if why:
                 problems.append(f"receiver {receiver.name} {integration}: {why}")
+        for i, email in enumerate(receiver.email_configs):
+            why = check_smarthost(email.smarthost, policy)
+            if why:
+                problems.append(f"receiver {receiver.name} email[{i}] smarthost {email.smarthost}: {why}")
     return problems
 
 

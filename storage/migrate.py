@@ -221,6 +221,7 @@ _TTL_TABLES: dict[str, str] = {
     "kpi_system_daily": "toDateTime(Day)",
     "job_runs": "toDateTime(StartedAt)",
     "order_key_hops": "toDateTime(Timestamp)",
+    "audit_log": "toDateTime(At)",
 }
 
 

@@ -34,6 +34,7 @@ DEFAULT_TTL_DAYS: dict[str, int] = {
     "kpi_system_daily": 0,
     "job_runs": 30,
     "order_key_hops": 30,
+    "audit_log": 0,
 }
 
 
