@@ -213,9 +213,17 @@ class Simulator:
         if not wanted or not self._recent:
             return False
         rng = self._world.rng
-        gap = int(min(rng.expovariate(1 / (8 * HOUR)), RESUBMIT_WITHIN - HOUR)) + 10 * MINUTE
+        if plan.channel is Channel.ECOMMERCE:  # a shopper who thought the checkout failed tries again
+            gap = int(rng.expovariate(1 / (20 * MINUTE))) + MINUTE
+        else:  # a buyer re-keys an order they think did not arrive, a partner re-issues a file
+            gap = int(min(rng.expovariate(1 / (8 * HOUR)), RESUBMIT_WITHIN - HOUR)) + 10 * MINUTE
         times = [p.at for p in self._recent]
         index = bisect.bisect_right(times, plan.at - gap) - 1
+        if index < 0:
+            return False
+        web = plan.channel is Channel.ECOMMERCE  # shoppers re-submit web orders, buyers the others
+        while index >= 0 and (self._recent[index].channel is Channel.ECOMMERCE) != web:
+            index -= 1
         if index < 0:
             return False
         original = self._recent[index]

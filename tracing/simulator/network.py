@@ -74,10 +74,10 @@ class WarehouseProfile:
 
 
 WAREHOUSE_PROFILES = {
-    "WH-ATL": WarehouseProfile(3.4, (0.5, 3.0, 0.6, 1.0, 0.5, 0.8)),
-    "WH-NJ": WarehouseProfile(2.1, (1.0, 0.4, 2.5, 0.6, 1.2, 0.7)),
-    "WH-DAL": WarehouseProfile(3.2, (0.6, 0.7, 0.5, 3.0, 1.0, 0.6)),
-    "WH-RNO": WarehouseProfile(1.9, (2.0, 0.8, 0.7, 0.5, 0.6, 2.5)),
+    "WH-ATL": WarehouseProfile(1.6, (0.3, 6.0, 0.4, 1.2, 0.4, 0.7)),
+    "WH-NJ": WarehouseProfile(1.15, (1.2, 0.3, 5.0, 0.4, 1.5, 0.5)),
+    "WH-DAL": WarehouseProfile(1.5, (0.4, 0.5, 0.3, 6.0, 1.2, 0.4)),
+    "WH-RNO": WarehouseProfile(1.1, (5.0, 0.6, 0.5, 0.3, 0.4, 5.0)),
 }
 # odds factor of a missed pickup per carrier
 CARRIER_DELAY = {"ups": 0.5, "fedex": 1.0, "xpo": 2.6}
