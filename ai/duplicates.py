@@ -22,6 +22,17 @@ from ai import features as f
 from ai.history import HOUR_MS
 
 CATEGORICAL = ["channel", "cand_channel"]
+# more alike can only mean more likely a duplicate (and further apart, less): keeps the few confirmed
+# duplicates a model learns from from teaching it odd combinations
+MONOTONIC = {
+    "same_lines": 1,
+    "qty_match": 1,
+    "po_equal": 1,
+    "po_contains": 1,
+    "po_ratio": 1,
+    "gap_h": -1,
+    "amount_rel": -1,
+}
 PAIR_FEATURES = [
     "gap_h",
     "same_lines",
@@ -150,6 +161,7 @@ def fit(x: pd.DataFrame, y: np.ndarray, window_hours: float, seed: int = 0) -> D
         max_leaf_nodes=15,
         min_samples_leaf=10,
         l2_regularization=1.0,
+        monotonic_cst={k: v for k, v in MONOTONIC.items() if k in columns},
         categorical_features="from_dtype",
         early_stopping=False,
         random_state=seed,

@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
+from ai.service import AiService
 from alerts.settings import AlertSettings
 from kpis.jobs import KpiEngine
 from kpis.policy import Policy
@@ -68,6 +69,7 @@ def create_app(
     secret_key: str | None = None,
     alert_settings: AlertSettings | None = None,
     clock: Callable[[], datetime] | None = None,
+    ai: AiService | None = None,
 ) -> FastAPI:
     """Build the dashboard for ``store``.
 
@@ -99,6 +101,7 @@ def create_app(
         policy=policy,
         engine=KpiEngine(store, policy),
         alert_settings=alert_settings,
+        ai=ai,
     )
     if clock is not None:
         app.state.web.clock = clock
