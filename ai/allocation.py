@@ -89,7 +89,8 @@ def feature_frame(
     """Inputs for each (order, candidate warehouse) at the row's decision time."""
     order_ids = rows["order_id"].to_numpy()
     t = rows["t_ms"].to_numpy(dtype="float64")
-    x = f.content(lines).reindex(order_ids).reset_index(drop=True)
+    unique = pd.Index(pd.unique(order_ids))
+    x = f.content(lines.reindex(unique)).reindex(order_ids).reset_index(drop=True)
     state = f.progress_at(progress, order_ids, t)
     for column in state.columns:
         if column.startswith("exc_") or column in ("touches", "hours_since_hop"):
@@ -117,7 +118,7 @@ class AllocationModel:
     def predict(self, x: pd.DataFrame) -> np.ndarray:
         if x.empty:
             return np.zeros(0)
-        return self.model.predict_proba(self.categories.apply(x[self.columns]))[:, 1]
+        return self.model.predict_proba(self.categories.matrix(x, self.columns))[:, 1]
 
     def recommend(
         self, rows: pd.DataFrame, lines: pd.DataFrame, progress: pd.DataFrame, backlog: f.Backlog
@@ -169,11 +170,11 @@ def fit(
         max_leaf_nodes=31,
         min_samples_leaf=30,
         l2_regularization=1.0,
-        categorical_features="from_dtype",
+        categorical_features=categories.mask(columns),
         early_stopping=False,
         random_state=seed,
     )
-    model.fit(categories.apply(x[columns]), y)
+    model.fit(categories.matrix(x, columns), y)
     return AllocationModel(columns, categories, region_wh, propensity, model)
 
 

@@ -198,7 +198,8 @@ def feature_frame(
     order_ids = rows["order_id"].to_numpy()
     t = rows["t_ms"].to_numpy(dtype="float64")
     capture = rows["capture_ms"].to_numpy(dtype="float64")
-    static = f.content(lines).reindex(order_ids).reset_index(drop=True)
+    unique = pd.Index(pd.unique(order_ids))
+    static = f.content(lines.reindex(unique)).reindex(order_ids).reset_index(drop=True)
     state = f.progress_at(progress, order_ids, t)
     x = pd.concat([static, state], axis=1)
     x["sla"] = rows["sla"].to_numpy()
@@ -255,7 +256,7 @@ class DelayModel:
     def predict(self, x: pd.DataFrame) -> np.ndarray:
         if x.empty:
             return np.zeros(0)
-        return self.model.predict_proba(self.categories.apply(x[self.columns]))[:, 1]
+        return self.model.predict_proba(self.categories.matrix(x, self.columns))[:, 1]
 
     def baseline_predict(self, x: pd.DataFrame) -> np.ndarray:
         if x.empty:
@@ -275,11 +276,11 @@ def fit(
         max_leaf_nodes=31,
         min_samples_leaf=40,
         l2_regularization=1.0,
-        categorical_features="from_dtype",
+        categorical_features=categories.mask(columns),
         early_stopping=False,
         random_state=seed,
     )
-    model.fit(categories.apply(x[columns]), y)
+    model.fit(categories.matrix(x, columns), y)
     baseline = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
     baseline.fit(x["elapsed_frac"].clip(0, 5).to_numpy(), y)
     medians = {c: float(x[c].median()) for c in columns if c not in CATEGORICAL and x[c].notna().any()}

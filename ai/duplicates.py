@@ -70,6 +70,14 @@ def _keys(frame: pd.DataFrame) -> pd.DataFrame:
 def match(new: pd.DataFrame, history: pd.DataFrame, window_hours: float) -> pd.DataFrame:
     """For each order of ``new``: its closest earlier order of the same customer with the same items
     in the window (known before it), and the pair's features. Index: the new orders."""
+    window = window_hours * HOUR_MS
+    if not new.empty:
+        earliest = float(new["known_ms"].min()) - window
+        history = history[
+            history["customer"].isin(new["customer"].unique())
+            & (history["known_ms"] >= earliest)
+            & (history["known_ms"] <= float(new["known_ms"].max()))
+        ]
     a = _keys(new)
     b = _keys(history)
     a["order_id"] = a.index
@@ -81,7 +89,6 @@ def match(new: pd.DataFrame, history: pd.DataFrame, window_hours: float) -> pd.D
         on=["customer", "skuset"],
         suffixes=("", "_c"),
     )
-    window = window_hours * HOUR_MS
     gap = pairs["known_ms"] - pairs["known_ms_c"]
     pairs = pairs[(gap > 0) & (gap <= window) & (pairs["cand"] != pairs["order_id"])].copy()
     out = pd.DataFrame(index=new.index)
@@ -148,7 +155,7 @@ class DuplicateModel:
     def predict(self, x: pd.DataFrame) -> np.ndarray:
         if x.empty:
             return np.zeros(0)
-        return self.model.predict_proba(self.categories.apply(x[self.columns]))[:, 1]
+        return self.model.predict_proba(self.categories.matrix(x, self.columns))[:, 1]
 
 
 def fit(x: pd.DataFrame, y: np.ndarray, window_hours: float, seed: int = 0) -> DuplicateModel:
@@ -161,10 +168,10 @@ def fit(x: pd.DataFrame, y: np.ndarray, window_hours: float, seed: int = 0) -> D
         max_leaf_nodes=15,
         min_samples_leaf=10,
         l2_regularization=1.0,
-        monotonic_cst={k: v for k, v in MONOTONIC.items() if k in columns},
-        categorical_features="from_dtype",
+        monotonic_cst=[MONOTONIC.get(c, 0) for c in columns],
+        categorical_features=categories.mask(columns),
         early_stopping=False,
         random_state=seed,
     )
-    model.fit(categories.apply(x[columns]), y)
+    model.fit(categories.matrix(x, columns), y)
     return DuplicateModel(columns, categories, window_hours, model)

@@ -318,7 +318,8 @@ def _scoring_speed(
         if "spikes" in models:
             _, model = models["spikes"]
             began = time.perf_counter()
-            sp.score(model, subset, sp.baseline(lines[~lines.index.isin(open_ids)]))
+            history = lines[~lines.index.isin(open_ids)]
+            sp.score(model, subset, sp.baseline(history, sorted(set(subset["customer"].astype(str)))))
             timings["spikes"] = time.perf_counter() - began
         if "allocation" in models:
             _, model = models["allocation"]

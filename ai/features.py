@@ -30,15 +30,17 @@ def weekday_hour(ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def family_shares(skus: pd.Series) -> pd.DataFrame:
     """The share of an order's lines in each product family (columns ``fam_<code>``)."""
     rows = np.zeros((len(skus), len(FAMILIES)))
-    index = {code: i for i, code in enumerate(FAMILIES)}
-    for row, items in enumerate(skus):
-        n = len(items)
-        if not n:
-            continue
-        for sku in items:
-            col = index.get(str(sku)[:3])
-            if col is not None:
-                rows[row, col] += 1.0 / n
+    counts = np.fromiter((len(items) for items in skus), dtype=np.int64, count=len(skus))
+    if counts.sum():
+        index = {code: i for i, code in enumerate(FAMILIES)}
+        cols = np.fromiter(
+            (index.get(str(sku)[:3], -1) for items in skus for sku in items),
+            dtype=np.int64,
+            count=int(counts.sum()),
+        )
+        row_of = np.repeat(np.arange(len(skus)), counts)
+        known = cols >= 0
+        np.add.at(rows, (row_of[known], cols[known]), 1.0 / counts[row_of[known]])
     return pd.DataFrame(rows, index=skus.index, columns=[f"fam_{f.lower()}" for f in FAMILIES])
 
 
@@ -72,6 +74,23 @@ class Categories:
             values = values.where(values.isin(categories), UNKNOWN)
             out[column] = pd.Categorical(values, categories=categories)
         return out
+
+    def matrix(self, frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+        """The columns as one float matrix, categories as their codes (unknown values as 'unknown'),
+        for a gradient-boosting model fitted with :meth:`mask` as its categorical features."""
+        out = np.empty((len(frame), len(columns)), dtype="float64")
+        for j, column in enumerate(columns):
+            categories = self.values.get(column)
+            if categories is None:
+                out[:, j] = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")
+            else:
+                codes = {value: float(i) for i, value in enumerate(categories)}
+                unknown = codes[UNKNOWN]
+                out[:, j] = [codes.get(str(v), unknown) for v in frame[column].to_numpy()]
+        return out
+
+    def mask(self, columns: list[str]) -> np.ndarray:
+        return np.array([column in self.values for column in columns], dtype=bool)
 
 
 def progress_at(progress: pd.DataFrame, orders: pd.Index | np.ndarray, t_ms: np.ndarray) -> pd.DataFrame:

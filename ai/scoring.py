@@ -172,7 +172,7 @@ class Scorer:
             (snap.lines["known_ms"] < first)
             & (snap.lines["known_ms"] >= first - model.history_days * 86_400_000)
         ]
-        scored = sp.score(model, new, sp.baseline(history))
+        scored = sp.score(model, new, sp.baseline(history, sorted(set(new["customer"].astype(str)))))
         out = []
         for i, order in enumerate(new.index):
             row = scored.iloc[i]

@@ -34,12 +34,14 @@ class SpikeModel:
 def explode(orders: pd.DataFrame) -> pd.DataFrame:
     """One row per order line: order, customer, item, quantity."""
     counts = orders["skus"].map(len).to_numpy()
+    if not counts.sum():
+        return pd.DataFrame({"order_id": [], "customer": [], "sku": [], "qty": np.zeros(0)})
     return pd.DataFrame(
         {
             "order_id": np.repeat(orders.index.to_numpy(), counts),
             "customer": np.repeat(orders["customer"].astype(str).to_numpy(), counts),
-            "sku": [str(s) for items in orders["skus"] for s in items],
-            "qty": np.array([float(q) for qs in orders["quantities"] for q in qs], dtype="float64"),
+            "sku": np.concatenate([np.asarray(s, dtype=object) for s in orders["skus"]]).astype(str),
+            "qty": np.concatenate([np.asarray(q, dtype="float64") for q in orders["quantities"]]),
         }
     )
 
@@ -53,14 +55,17 @@ class Baseline:
 
 
 def _robust(values: pd.Series, keys: list[str] | str, frame: pd.DataFrame, floor: float) -> pd.DataFrame:
-    grouped = frame.assign(v=values).groupby(keys)["v"]
+    grouped = frame.assign(v=values.to_numpy(dtype="float64")).groupby(keys)["v"]
     med = grouped.median()
-    centre = frame.set_index(keys).index.map(med).to_numpy(dtype="float64")
+    centre = grouped.transform("median").to_numpy(dtype="float64")
     mad = frame.assign(d=np.abs(values.to_numpy(dtype="float64") - centre)).groupby(keys)["d"].median()
     return pd.DataFrame({"med": med, "sigma": np.maximum(mad * MAD_SCALE, floor), "n": grouped.size()})
 
 
-def baseline(history: pd.DataFrame) -> Baseline:
+def baseline(history: pd.DataFrame, customers: list[str] | None = None) -> Baseline:
+    """The normal of ``customers`` (default: everyone in ``history``)."""
+    if customers is not None:
+        history = history[history["customer"].astype(str).isin(customers)]
     lines = explode(history)
     if lines.empty:
         empty_items = pd.DataFrame(
