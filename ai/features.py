@@ -148,9 +148,11 @@ class Backlog:
         return sorted(self._alloc)
 
     def at(self, warehouses: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
-        """Backlog of ``warehouses[i]`` at ``t_ms[i]`` (NaN for an unknown warehouse)."""
-        out = np.full(len(t_ms), np.nan)
+        """Backlog of ``warehouses[i]`` at ``t_ms[i]``: 0 for a warehouse with nothing allocated yet,
+        NaN when the warehouse is not known (empty or 'unknown')."""
         whs = np.asarray(warehouses, dtype=object)
+        named = np.array([bool(w) and w != UNKNOWN for w in whs.tolist()], dtype=bool)
+        out = np.where(named, 0.0, np.nan)
         t = np.asarray(t_ms, dtype="float64")
         for warehouse in set(whs.tolist()):
             alloc = self._alloc.get(warehouse)
