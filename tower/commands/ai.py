@@ -8,19 +8,20 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import typer
 
 from ai.policy import MODEL_NAMES, AiPolicy
-from ai.registry import Registry, RegistryError
-from ai.service import AiService
 from kpis.policy import Policy
 from storage import Store, StoreError, StoreLockedError, open_store
 from tower import runtime
 from tower.commands.options import ConfigOption
 from tower.settings import TowerSettings
+
+if TYPE_CHECKING:  # the models (scikit-learn, pandas) load only when an ai command runs
+    from ai.service import AiService
 
 app = typer.Typer(
     name="ai",
@@ -39,6 +40,8 @@ def policies(settings: TowerSettings) -> tuple[Policy, AiPolicy]:
 
 
 def service(settings: TowerSettings, store: Store) -> AiService:
+    from ai.service import AiService
+
     kpi, policy = policies(settings)
     return AiService(store, kpi, policy, settings.ai)
 
@@ -175,6 +178,8 @@ def promote_command(
     config: ConfigOption = None,
 ) -> None:
     """An admin's approval: make a version active (the active one is retired)."""
+    from ai.registry import Registry, RegistryError
+
     _models([model])
     settings = runtime.settings_or_exit(config)
     with runtime.store_or_exit(settings, "tower ai promote") as store:
@@ -195,6 +200,8 @@ def reject_command(
     config: ConfigOption = None,
 ) -> None:
     """Reject a candidate (it can never become active)."""
+    from ai.registry import Registry, RegistryError
+
     _models([model])
     settings = runtime.settings_or_exit(config)
     with runtime.store_or_exit(settings, "tower ai reject") as store:
@@ -213,6 +220,8 @@ def rollback_command(
     config: ConfigOption = None,
 ) -> None:
     """Retire the active version and bring back the previously active one."""
+    from ai.registry import Registry, RegistryError
+
     _models([model])
     settings = runtime.settings_or_exit(config)
     with runtime.store_or_exit(settings, "tower ai rollback") as store:
