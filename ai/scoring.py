@@ -105,9 +105,7 @@ class Scorer:
         models = {k: v for k, v in self.active().items() if only is None or k in only}
         if not models:
             return {}
-        snap = snapshot(
-            self.store, now, history_days=self.policy.models.spikes.history_days if "spikes" in models else 0
-        )
+        snap = snapshot(self.store, now)
         written: dict[str, int] = {}
         with limited(self.threads):
             for name, (version, fitted) in models.items():
@@ -168,11 +166,16 @@ class Scorer:
         if new.empty:
             return []
         first = float(new["known_ms"].min())
-        history = snap.lines[
-            (snap.lines["known_ms"] < first)
-            & (snap.lines["known_ms"] >= first - model.history_days * 86_400_000)
-        ]
-        scored = sp.score(model, new, sp.baseline(history, sorted(set(new["customer"].astype(str)))))
+        customers = sorted(set(new["customer"].astype(str)))
+        # the customers' own history only (not everyone's): what they ordered before these orders
+        history = order_lines(
+            self.store,
+            from_ms(first) - timedelta(days=model.history_days),
+            from_ms(first),
+            customers=customers,
+        )
+        history = history[history["known_ms"] < first]
+        scored = sp.score(model, new, sp.baseline(history, customers))
         out = []
         for i, order in enumerate(new.index):
             row = scored.iloc[i]

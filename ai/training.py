@@ -275,8 +275,15 @@ class DuplicatesTrainer:
         matched = dp.match(new, ds.lines, self.policy.window_hours)
         x = dp.feature_frame(new, matched)
         yes, _ = self.confirmed(ds)
+        # the dispute lands on the second submission; when that one reached the tower first, the
+        # pair is found from the original, whose closest match is then the disputed order itself
+        # (same lines, same quantities) - an unrelated order merely following a disputed one is not
+        same = (matched["same_lines"] == 1).to_numpy()
         y = np.array(
-            [o in yes or c in yes for o, c in zip(new.index, matched["candidate"], strict=True)],
+            [
+                o in yes or (c in yes and s)
+                for o, c, s in zip(new.index, matched["candidate"], same, strict=True)
+            ],
             dtype="float64",
         )
         return x, y, matched
