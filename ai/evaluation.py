@@ -43,6 +43,12 @@ HOLDOUT_DAYS = 7
 MATURITY_DAYS = 7
 
 
+def customers_for(orders: int) -> int:
+    """A customer base that grows with the volume (about one order per customer and working day
+    over five weeks), as a distributor's does; the simulator's default (120) suits small histories."""
+    return max(120, orders // 60)
+
+
 def _r(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else round(float(value), 4)
 
@@ -72,7 +78,7 @@ def evaluate(
         migrate(store, KEY_ATTRIBUTES)
         truth = GroundTruth()
         config = SimulatorConfig(
-            orders=orders, days=days, seed=seed, end=end, customers=max(120, orders // 250)
+            orders=orders, days=days, seed=seed, end=end, customers=customers_for(orders)
         )
         began = time.perf_counter()
         # what the store would hold at ``end``: spans that have ended (in-flight orders stay open)
@@ -181,12 +187,22 @@ def _holdout(ds: Dataset) -> pd.DataFrame:
 def _duplicates(
     model: dp.DuplicateModel, ds: Dataset, policy: AiPolicy, truth: GroundTruth
 ) -> dict[str, Any]:
-    """Pair level: a flag on an order naming an earlier order is right when the two are one order
-    submitted twice (either way round); a true pair is found when either of its orders is flagged
-    naming the other."""
+    """Pair level: a flag on an order naming an earlier order is right when both are submissions of
+    the same order (an order re-submitted twice makes a group of three); a true pair is found when
+    either of its orders is flagged naming another order of its group."""
     new = _holdout(ds)
     matched = dp.match(new, ds.lines, model.window_hours)
     scores = model.predict(dp.feature_frame(new, matched))
+    group: dict[str, str] = {}
+
+    def root(order: str) -> str:
+        while group.get(order, order) != order:
+            order = group[order]
+        return order
+
+    for order, t in truth.orders.items():
+        if t.duplicate_of:
+            group[root(order)] = root(t.duplicate_of)
     pairs = {
         frozenset((o, t.duplicate_of))
         for o, t in truth.orders.items()
@@ -194,14 +210,15 @@ def _duplicates(
     }
     out: dict[str, Any] = {"true_pairs": len(pairs), "orders": len(new)}
     for name, threshold in (
-        ("", policy.models.duplicates.review_threshold),
-        ("flag_", policy.models.duplicates.flag_threshold),
+        ("", policy.models.duplicates.flag_threshold),
+        ("review_", policy.models.duplicates.review_threshold),
     ):
         flagged = [
             (o, c) for o, c, s in zip(new.index, matched["candidate"], scores, strict=True) if s >= threshold
         ]
-        right = [frozenset((o, c)) in pairs for o, c in flagged]
-        found = {frozenset((o, c)) for o, c in flagged} & pairs
+        right = [bool(c) and root(o) == root(c) for o, c in flagged]
+        hit_groups = {root(o) for (o, c), ok in zip(flagged, right, strict=True) if ok}
+        found = [p for p in pairs if root(next(iter(p))) in hit_groups]
         out[f"{name}precision"] = _r(float(np.mean(right))) if flagged else None
         out[f"{name}recall"] = _r(len(found) / len(pairs)) if pairs else None
         out[f"{name}flagged"] = len(flagged)
