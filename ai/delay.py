@@ -21,6 +21,7 @@ from sklearn.isotonic import IsotonicRegression
 from ai import features as f
 from ai.history import HOUR_MS, STAGES
 from kpis.policy import Policy, Sla
+from storage.errors import TowerError
 
 CATEGORICAL = ["sla", "channel", "customer_tier", "credit_tier", "priority", "region", "warehouse"]
 SEGMENT_FIELDS = {
@@ -31,7 +32,7 @@ SEGMENT_FIELDS = {
 }
 
 
-class DelayError(ValueError):
+class DelayError(TowerError, ValueError):
     """An SLA the delay model cannot cover (it must run on the wall clock from capture.start)."""
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kpis.policy import PolicyError
+from storage import yamlfile
 
 DEFAULT_POLICY = "default_policy.yaml"
 MODEL_NAMES = ("duplicates", "spikes", "delay", "exception_cause", "allocation")
@@ -132,62 +132,28 @@ def load_ai_policy(path: Path | str | None = None) -> AiPolicy:
         return parse_ai_policy(text, f"ai/{DEFAULT_POLICY}")
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AiPolicyError(f"AI policy file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AiPolicyError(f"AI policy file {path} cannot be read: {exc}") from None
+        text = yamlfile.read_text(path, "AI policy")
+    except yamlfile.YamlFileError as exc:
+        raise AiPolicyError(str(exc)) from None
     return parse_ai_policy(text, str(path))
 
 
 def parse_ai_policy(text: str, source: str = "<ai policy>") -> AiPolicy:
     """Validate AI policy YAML; errors name the source, line and field path."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise AiPolicyError(f"{source}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        data, node = yamlfile.parse(text, source)
+    except yamlfile.YamlSyntaxError as exc:
+        raise AiPolicyError(str(exc)) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise AiPolicyError(f"{source} line 1: an AI policy must be a mapping, got {type(data).__name__}")
-    lines = _line_index(node)
     try:
         return AiPolicy.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = "unknown field"
-            field = ".".join(str(p) for p in loc) or "policy"
-            problems.append(f"{source} line {_line_of(lines, loc)}: {field}: {message}")
-        raise AiPolicyError("; ".join(problems)) from None
-
-
-def _line_index(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
-    index: dict[tuple[Any, ...], int] = {}
-
-    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
-        index.setdefault(path, n.start_mark.line + 1)
-        if isinstance(n, yaml.MappingNode):
-            for key, value in n.value:
-                index[(*path, key.value)] = key.start_mark.line + 1
-                walk(value, (*path, key.value))
-        elif isinstance(n, yaml.SequenceNode):
-            for i, item in enumerate(n.value):
-                walk(item, (*path, i))
-
-    if node is not None:
-        walk(node, ())
-    return index
-
-
-def _line_of(index: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int:
-    for cut in range(len(loc), -1, -1):
-        if loc[:cut] in index:
-            return index[loc[:cut]]
-    return 1
+        raise AiPolicyError(
+            "; ".join(
+                f"{source} line {p.line or 1}: {'.'.join(str(part) for part in p.loc) or 'policy'}: {p.message}"
+                for p in yamlfile.problems(exc, node)
+            )
+        ) from None

@@ -18,6 +18,7 @@ from typing import Any
 
 from ai.history import naive
 from storage import SqlFiles, Store
+from storage.errors import TowerError
 
 SQL = SqlFiles("ai.queries")
 MAX_REASON = 2000
@@ -29,7 +30,7 @@ class ReviewAction(StrEnum):
     OVERRIDE = "override"
 
 
-class ReviewError(ValueError):
+class ReviewError(TowerError, ValueError):
     """A review that cannot be recorded (no reason, unknown prediction, bad value)."""
 
 

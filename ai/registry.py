@@ -25,6 +25,7 @@ import skops.io as sio
 from ai.history import naive
 from ai.policy import AutoPromote
 from storage import Store
+from storage.errors import TowerError
 
 
 class Status(StrEnum):
@@ -34,7 +35,7 @@ class Status(StrEnum):
     REJECTED = "rejected"
 
 
-class RegistryError(ValueError):
+class RegistryError(TowerError, ValueError):
     """A registry action that is not allowed or names a version that does not exist."""
 
 

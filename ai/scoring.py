@@ -30,7 +30,7 @@ from ai.registry import ModelVersion, Registry
 from kpis.policy import Policy
 from storage import Store
 
-log = logging.getLogger("ai.scoring")
+log = logging.getLogger(__name__)
 LOOKBACK_DAYS = 14  # open orders older than this are not scored
 CHANGE = 0.02  # a delay risk is written again when it moved at least this much (or its decision did)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from storage.settings import StrictSettings
 
 
-class AiSettings(BaseModel):
+class AiSettings(StrictSettings):
     """What the scheduler runs for ``ai/`` and where its policy lives."""
-
-    model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(
         default=True,

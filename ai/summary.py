@@ -18,7 +18,7 @@ from typing import Any
 from ai.predictions import Current
 from tracing.timeline import Timeline
 
-log = logging.getLogger("ai.summary")
+log = logging.getLogger(__name__)
 MAX_HOOK_TEXT = 4000
 NAMES = {
     "credit_hold": "Credit hold",

@@ -35,7 +35,7 @@ from ai.registry import ModelVersion, Registry
 from kpis.policy import Policy
 from storage import Store
 
-log = logging.getLogger("ai.training")
+log = logging.getLogger(__name__)
 PRIMARY_METRIC = {
     "delay": "auc",
     "duplicates": "f1",

@@ -61,7 +61,7 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
         load_ai_policy(tmp_path / "nope.yaml")
     binary = tmp_path / "bin.yaml"
     binary.write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(AiPolicyError, match="cannot be read"):
+    with pytest.raises(AiPolicyError, match="is not UTF-8 text"):
         load_ai_policy(binary)
 
 

@@ -165,7 +165,8 @@ def app(module_store: Store) -> FastAPI:
     accounts = Accounts(store, settings)
     if accounts.user_role("ada") is None:
         accounts.add_user("ada", PASSWORD, Role.ADMIN)
-    return create_app(settings, store, ai=AiService(store, load_policy(None), load_ai_policy(None)))
+    policy = load_policy(None)
+    return create_app(settings, store, policy=policy, ai=AiService(store, policy, load_ai_policy(None)))
 
 
 def _login(app: FastAPI, user: str) -> Iterator[TestClient]:
