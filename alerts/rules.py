@@ -97,6 +97,8 @@ SignalName = Literal[
     "system_latency",
     "system_quiet",
     "span_count",
+    "ai_accuracy",
+    "ai_drift",
 ]
 
 
@@ -146,6 +148,18 @@ class KpiSourceParams(_Params):
     open_only: bool = Field(default=True, description="sla_breach_count: only orders still open and overdue.")
 
 
+class AiParams(_Params):
+    model: str = Field(default="", description="Only this model (default: every active model).")
+    metric: str = Field(
+        default="",
+        description="ai_accuracy: the live metric (default per model: delay live_auc, exception_cause "
+        "live_accuracy, duplicates/spikes live_precision).",
+    )
+    max_age: Duration = Field(
+        default=timedelta(days=2), description="Measurements older than this count as no data."
+    )
+
+
 _PARAMS: dict[str, type[_Params]] = {
     "stalled_orders": StalledParams,
     "system_error_rate": WindowParams,
@@ -157,6 +171,8 @@ _PARAMS: dict[str, type[_Params]] = {
     "at_risk_orders": KpiSourceParams,
     "exception_age": KpiSourceParams,
     "kpi": KpiSourceParams,
+    "ai_accuracy": AiParams,
+    "ai_drift": AiParams,
 }
 
 

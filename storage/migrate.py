@@ -222,6 +222,10 @@ _TTL_TABLES: dict[str, str] = {
     "job_runs": "toDateTime(StartedAt)",
     "order_key_hops": "toDateTime(Timestamp)",
     "audit_log": "toDateTime(At)",
+    "ai_order_lines": "toDateTime(Timestamp)",
+    "ai_exception_spans": "toDateTime(Timestamp)",
+    "ai_predictions": "toDateTime(PredictedAt)",
+    "ai_monitoring": "toDateTime(At)",
 }
 
 

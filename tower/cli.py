@@ -6,6 +6,7 @@ import typer
 
 from tower.commands import (
     agent,
+    ai,
     alerts,
     audit,
     bench,
@@ -29,7 +30,7 @@ app = typer.Typer(
 
 # In the order ``tower --help`` lists them. A module's app with a name is a command group
 # (``tower alerts ...``); an app without one adds its commands at the top level (``tower serve``).
-for commands in (migrate, serve, trace, simulate, demo, config, bench, users, audit, agent, alerts, kpis):
+for commands in (migrate, serve, trace, simulate, demo, config, bench, users, audit, agent, alerts, kpis, ai):
     app.add_typer(commands.app)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
+from ai.service import AiService
 from collector.serving import ServerLimits, uvicorn_options
 from kpis.policy import Policy
 from storage import Store
@@ -40,6 +41,13 @@ def secret_key(settings: TowerSettings) -> str:
     return key
 
 
+def ai_service(settings: TowerSettings, store: Store, policy: Policy) -> AiService:
+    """The models as the dashboard uses them (switched off by ai.enabled or the AI policy)."""
+    from tower import runtime
+
+    return AiService(store, policy, runtime.ai_policy_or_exit(settings), settings.ai)
+
+
 class WebService:
     """uvicorn serving the dashboard from a background thread; the socket is bound in ``start``."""
 
@@ -53,6 +61,7 @@ class WebService:
             policy=policy,
             secret_key=secret_key(settings),
             alert_settings=settings.alert_settings(),
+            ai=ai_service(settings, store, policy),
         )
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from ai.service import AiService
 from alerts.settings import AlertSettings
 from kpis.jobs import KpiEngine
 from kpis.policy import Policy
@@ -69,6 +70,7 @@ def create_app(
     secret_key: str | None = None,
     alert_settings: AlertSettings | None = None,
     clock: Callable[[], datetime] | None = None,
+    ai: AiService | None = None,
 ) -> FastAPI:
     """Build the dashboard for ``store``.
 
@@ -108,6 +110,7 @@ def create_app(
         alert_settings=alert_settings,
         cookie_secret=key.encode(),
         trusted_proxies=parse_networks(settings.trusted_proxies),
+        ai=ai,
     )
     if clock is not None:
         app.state.web.clock = clock

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from ai.service import AiService
 from alerts.settings import AlertSettings
 from kpis.jobs import KpiEngine
 from kpis.policy import Policy
@@ -49,6 +50,7 @@ class WebState:
     cookie_secret: bytes = b""  # signs the login form's CSRF cookie
     trusted_proxies: tuple[Network, ...] = ()
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # "now" for every page
+    ai: AiService | None = None  # AI-assisted exception handling (None: not wired, pages answer 404)
 
     def now(self) -> datetime:
         """The moment pages judge against (recent orders, at-risk SLAs, aging, active silences)."""

@@ -21,6 +21,9 @@ SAMPLE_PATH_VALUES = {
     "kpi": "orders",
     "rule": "WarehouseStalled",
     "username": "vera",
+    "model": "delay",
+    "version": "1",
+    "prediction_id": "00000000-0000-0000-0000-000000000000",
 }
 PUBLIC = {"/healthz"}
 NAMED_THINGS = ("/api/orders/SO-1/", "/api/alerts/abc123", "/api/exceptions/stockout/", "/api/alerts/rules/")

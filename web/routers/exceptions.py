@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from ai.causes import CAUSES
 from kpis import reports
 from kpis.reports import ExceptionActionError, OrderException
 from web import charts
@@ -140,6 +141,9 @@ def exceptions_page(
         request.url.path, request.query_params.multi_items(), page, queue.page_size, queue.total
     )
     aging = charts.bars([(b.label, float(b.open_exceptions), "") for b in queue.aging], width=520)
+    causes = (
+        state.ai.causes([(e.order_id, e.exception_type) for e in queue.items]) if state.ai is not None else {}
+    )
     return render(
         request,
         state,
@@ -152,6 +156,8 @@ def exceptions_page(
             "aging": aging,
             "filters": filters,
             "segment": segment,
+            "causes": causes,
+            "ai_on": state.ai is not None and state.ai.enabled("exception_cause"),
         },
         principal=principal,
     )
@@ -161,12 +167,24 @@ def exceptions_page(
 def exception_page(
     request: Request, exception_type: ExceptionType, order_id: OrderId, state: StateDep, principal: Viewer
 ) -> Response:
-    detail = exception_detail(state.store, state.policy, order_id, _type(exception_type), now=state.now())
+    kind = _type(exception_type)
+    detail = exception_detail(state.store, state.policy, order_id, kind, now=state.now())
+    ai = state.ai
+    cause = ai.causes([(detail.exception.order_id, kind)]) if ai is not None else {}
     return render(
         request,
         state,
         "exception.html",
-        {"nav": "exceptions", "d": detail, "can_act": principal.role.allows(Role.OPS)},
+        {
+            "nav": "exceptions",
+            "d": detail,
+            "can_act": principal.role.allows(Role.OPS),
+            "cause": cause.get((detail.exception.order_id, kind)),
+            "cause_reviews": [r for r in ai.reviews(detail.exception.order_id) if r.subject_key == kind]
+            if ai is not None
+            else [],
+            "causes_list": CAUSES,
+        },
         principal=principal,
     )
 
