@@ -52,6 +52,7 @@ from starlette.routing import Route
 from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter, SpansRejected
 from collector.agents.settings import CarrierAgentSettings, FieldMapping, standard_webhooks_key
 from collector.agents.state import OpenKeys, SeenIds
+from collector.serving import ServerLimits, uvicorn_options
 from storage.errors import TowerError
 from tracing import conventions as c
 
@@ -563,6 +564,12 @@ class CarrierAgent:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.webhook = CarrierWebhook(settings, emitter, state_dir, clock)
+        self.limits = ServerLimits(
+            header_timeout_s=settings.header_timeout_s,
+            body_timeout_s=settings.body_timeout_s,
+            keep_alive_timeout_s=settings.keep_alive_timeout_s,
+            max_connections=settings.max_connections,
+        )
         config = uvicorn.Config(
             create_app(self.webhook),
             host=settings.host,
@@ -570,6 +577,7 @@ class CarrierAgent:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            **uvicorn_options(self.limits),
         )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

@@ -176,6 +176,21 @@ class CarrierAgentSettings(StrictSettings):
     max_body_bytes: int = Field(
         default=1024 * 1024, gt=0, description="Larger bodies get 413. Default: 1 MiB"
     )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Seconds for a request's head to arrive (408 beyond). Default: 10"
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="Seconds for a request's body to arrive after its head. Default: 30"
+    )
+    keep_alive_timeout_s: int = Field(
+        default=5, ge=1, description="Idle seconds between requests on a connection. Default: 5"
+    )
+    max_connections: int = Field(
+        default=200,
+        ge=1,
+        description="Open connections; beyond it the longest-idle or longest-stalled "
+        "connection is closed to make room. Default: 200",
+    )
     replay_retention_days: float = Field(
         default=30,
         gt=0,
