@@ -393,9 +393,9 @@ def mark_inhibited(config: RulesConfig, alerts: list[Alert]) -> None:
         return
     firing = [a for a in alerts if a.state is AlertState.FIRING]
     for alert in alerts:
-        if alert.state is AlertState.FIRING and "inhibited" not in alert.suppressed_by:
-            if _inhibited_by(inhibit, alert, firing):
-                alert.suppressed_by.append("inhibited")
+        suppressible = alert.state is AlertState.FIRING and "inhibited" not in alert.suppressed_by
+        if suppressible and _inhibited_by(inhibit, alert, firing):
+            alert.suppressed_by.append("inhibited")
 
 
 def _matches(matchers: list[Matcher], labels: dict[str, str]) -> bool:

@@ -56,6 +56,7 @@ def templates_env() -> jinja2.Environment:
         dur=formatting.fmt_duration,
         num=formatting.fmt_number,
         pct=formatting.fmt_percent,
+        qty=formatting.fmt_quantity,
         safe_href=safe_href,
         exception_ref=formatting.exception_ref,
     )

@@ -7,6 +7,7 @@ every text that came from a span goes through Jinja2's autoescaping.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -430,3 +431,122 @@ def handoff_map(kinds: dict[str, str], edges: list[tuple[str, str, int, float]])
     width = 40 + max(1, len(columns)) * gap_x
     height = 60 + max((len(m) for m in layers.values()), default=1) * gap_y
     return HandoffMap(width=width, height=height, nodes=list(nodes.values()), edges=drawn)
+
+
+# -- an alert's history ---------------------------------------------------------------------------
+
+HISTORY_WIDTH = 900
+HISTORY_BAND_Y = 20
+HISTORY_BAND_H = 26
+HISTORY_PLOT_TOP = 70
+HISTORY_PLOT_H = 120
+
+
+@dataclass
+class StateBand:
+    x: float
+    width: float
+    state: str
+    label: str  # drawn in the band when it is wide enough ("" otherwise; the title always says)
+    title: str
+
+
+@dataclass
+class ValuePoint:
+    x: float
+    y: float
+    title: str
+
+
+@dataclass
+class HistoryTick:
+    label: str
+    label_x: float
+    label_y: float
+    title: str
+
+
+@dataclass
+class AlertHistoryChart:
+    width: int
+    height: int
+    bands: list[StateBand]
+    points: list[ValuePoint]
+    line: str  # polyline points of the value, step-wise
+    ticks: list[HistoryTick]
+    value_max: str
+    value_min: str
+    band_y: int = HISTORY_BAND_Y
+    band_h: int = HISTORY_BAND_H
+    plot_top: int = HISTORY_PLOT_TOP
+    plot_bottom: int = HISTORY_PLOT_TOP + HISTORY_PLOT_H
+
+
+def alert_history_chart(
+    changes: list[tuple[datetime, str, float]],
+    now: datetime,
+    value_text: Callable[[float], str],
+    width: int = HISTORY_WIDTH,
+) -> AlertHistoryChart:
+    """An alert's states over time as labelled bands (pending, firing, resolved...) above a step
+    line of its value at each change. ``changes`` are (at, state entered, value), any order."""
+    ordered = sorted(((as_utc(at), st, v) for at, st, v in changes), key=lambda c: c[0])
+    end = max(as_utc(now), ordered[-1][0]) if ordered else as_utc(now)
+    start = ordered[0][0] if ordered else end
+    span = max((end - start).total_seconds(), 60.0)
+    left, right = 10.0, width - 70.0
+
+    def x_of(moment: datetime) -> float:
+        return round(left + (moment - start).total_seconds() / span * (right - left), 1)
+
+    bands = []
+    for i, (at, st, _value) in enumerate(ordered):
+        until = ordered[i + 1][0] if i + 1 < len(ordered) else end
+        x1, x2 = x_of(at), x_of(until)
+        w = max(x2 - x1, 2.0)
+        title = f"{st} from {at:%Y-%m-%d %H:%M} UTC for {fmt_duration((until - at).total_seconds())}"
+        bands.append(
+            StateBand(x=x1, width=round(w, 1), state=st, label=st if w >= 8 * len(st) else "", title=title)
+        )
+    values = [v for _, _, v in ordered if not math.isnan(v)]
+    top, bottom = (max(values), min(values)) if values else (1.0, 0.0)
+    if top == bottom:
+        top, bottom = top + (abs(top) or 1.0) * 0.5, min(0.0, bottom)
+    plot_top, plot_h = HISTORY_PLOT_TOP, HISTORY_PLOT_H
+
+    def y_of(value: float) -> float:
+        return round(plot_top + (top - value) / (top - bottom) * plot_h, 1)
+
+    points: list[ValuePoint] = []
+    line: list[str] = []
+    for at, _st, value in ordered:
+        if math.isnan(value):
+            continue
+        x, y = x_of(at), y_of(value)
+        if line:
+            line.append(f"{x},{line[-1].split(',')[1]}")
+        line.append(f"{x},{y}")
+        points.append(ValuePoint(x=x, y=y, title=f"{at:%Y-%m-%d %H:%M} UTC: {value_text(value)}"))
+    if line:
+        line.append(f"{x_of(end)},{line[-1].split(',')[1]}")
+    ticks = []
+    for k in range(5):
+        moment = start + (end - start) * (k / 4)
+        ticks.append(
+            HistoryTick(
+                label=f"{moment:%m-%d %H:%M}",
+                label_x=x_of(moment),
+                label_y=plot_top + plot_h + 16,
+                title=f"{moment:%Y-%m-%d %H:%M:%S} UTC",
+            )
+        )
+    return AlertHistoryChart(
+        width=width,
+        height=plot_top + plot_h + 26,
+        bands=bands,
+        points=points,
+        line=" ".join(line),
+        ticks=ticks,
+        value_max=value_text(top),
+        value_min=value_text(bottom),
+    )

@@ -19,7 +19,9 @@ from tracing.sinks import write_to_store
 
 @pytest.fixture(scope="module")
 def simulated(module_store: Store) -> Store:
-    write_to_store(module_store, Simulator(SimulatorConfig(seed=7, orders=400, days=10, end=ANCHOR)).backfill())
+    write_to_store(
+        module_store, Simulator(SimulatorConfig(seed=7, orders=400, days=10, end=ANCHOR)).backfill()
+    )
     assert all(r.status == "ok" for r in KpiEngine(module_store, load_policy()).run_all())
     return module_store
 
@@ -39,7 +41,7 @@ def test_every_demo_rule_fires_on_simulated_data(simulated: Store) -> None:
     try:
         fired = {}
         for rule in config.rules:
-            result, alerts, messages = evaluator.preview(rule, ANCHOR)
+            result, alerts, _messages = evaluator.preview(rule, ANCHOR)
             assert result.error == "", (rule.name, result.error)
             fired[rule.name] = alerts
     finally:
