@@ -211,3 +211,16 @@ def render(
             path="/",
         )
     return response
+
+
+def flash(request: Request, state: WebState, kind: str, value: Any) -> None:
+    """Keep ``value`` for the next page this session opens (see :mod:`web.flash`)."""
+    session = current_session(request, state)
+    if session is not None:
+        state.flashes.put(session.hash, kind, value)
+
+
+def pop_flashes(request: Request, state: WebState, kind: str) -> list[Any]:
+    """The session's pending ``kind`` messages, handed out once."""
+    session = current_session(request, state)
+    return state.flashes.pop(session.hash, kind) if session is not None else []
