@@ -587,6 +587,7 @@ def handoff_map(kinds: dict[str, str], edges: list[tuple[str, str, int, float]])
 # -- an alert's history ---------------------------------------------------------------------------
 
 HISTORY_WIDTH = 900
+HISTORY_LEFT = 40.0
 HISTORY_BAND_Y = 20
 HISTORY_BAND_H = 26
 HISTORY_PLOT_TOP = 70
@@ -631,6 +632,7 @@ class AlertHistoryChart:
     band_h: int = HISTORY_BAND_H
     plot_top: int = HISTORY_PLOT_TOP
     plot_bottom: int = HISTORY_PLOT_TOP + HISTORY_PLOT_H
+    left: float = HISTORY_LEFT
 
 
 def alert_history_chart(
@@ -645,7 +647,7 @@ def alert_history_chart(
     end = max(as_utc(now), ordered[-1][0]) if ordered else as_utc(now)
     start = ordered[0][0] if ordered else end
     span = max((end - start).total_seconds(), 60.0)
-    left, right = 10.0, width - 70.0
+    left, right = HISTORY_LEFT, width - 70.0
 
     def x_of(moment: datetime) -> float:
         return round(left + (moment - start).total_seconds() / span * (right - left), 1)
