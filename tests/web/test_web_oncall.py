@@ -259,3 +259,40 @@ def test_ops_acknowledges_from_the_detail_page_and_lands_back_there(
     )
     assert done.status_code == 303 and done.headers["location"] == f"/alerts/{fp}"
     assert "Acknowledged by otto" in otto.get(f"/alerts/{fp}").text
+
+
+def test_rules_api_matches_the_page(vera: TestClient) -> None:
+    body = vera.get("/api/alerts/rules").json()
+    assert body["error"] == "" and body["rules_file"].endswith("rules.yaml")
+    rules = {r["name"]: r for r in body["rules"]}
+    assert rules["WarehouseStalled"]["state"] == "firing" and rules["WarehouseStalled"]["firing"] == 1
+    assert rules["SystemQuiet"]["state"] == "suppressed" and rules["SystemQuiet"]["unit"] == "seconds"
+    assert rules["SystemQuiet"]["last_evaluation"].startswith(f"{NOW:%Y-%m-%dT%H:%M:%S}")
+
+
+def test_rules_page_without_a_rules_file_says_how_to_configure_one(viewer: TestClient) -> None:
+    page = viewer.get("/alerts/rules")
+    assert page.status_code == 200 and "No alert rules file is configured" in page.text
+    assert viewer.get("/alerts/rules/WarehouseStalled").status_code == 404
+
+
+def test_a_broken_rules_file_is_reported_on_the_pages(
+    evaluated: Store, password_hash: str, tmp_path: Path
+) -> None:
+    broken = tmp_path / "rules.yaml"
+    broken.write_text("rules:\n  - name: <script>\n    signal: nope\n")
+    app = create_app(
+        web_settings_for(password_hash),
+        evaluated,
+        policy=load_policy(),
+        alert_settings=AlertSettings(rules_file=broken),
+        clock=lambda: NOW,
+    )
+    with TestClient(app) as client:
+        login(client, "vera")
+        for url in ("/alerts/rules", "/alerts"):
+            page = client.get(url)
+            assert page.status_code == 200
+            assert "The alert rules file does not load" in page.text and "line 2" in page.text
+            assert "<script>" not in page.text
+        assert client.get("/api/alerts/rules").json()["error"]

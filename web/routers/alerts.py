@@ -72,6 +72,55 @@ def api_alerts(
     return _overview(store, state, web.now())
 
 
+class RuleStatus(BaseModel):
+    name: str
+    signal: str
+    severity: str = Field(description="The rule's severity label ('none' when it has none).")
+    condition: str = Field(description="Signal, comparison and threshold in the value's unit.")
+    unit: str = Field(description="count, seconds, ratio or number.")
+    state: str = Field(
+        description="firing, pending, suppressed (every live alert inhibited or silenced) or ok."
+    )
+    firing: int
+    pending: int
+    suppressed: int
+    last_evaluation: datetime | None
+    runbook_url: str = ""
+
+
+class RulesOverview(BaseModel):
+    rules_file: str | None
+    error: str = Field(default="", description="Why the rules file does not load, if it does not.")
+    rules: list[RuleStatus]
+
+
+@router.get("/api/alerts/rules", response_model=RulesOverview)
+def api_rules(state: StateDep, principal: Viewer) -> RulesOverview:
+    """The configured alert rules, each with its state now and when it was last evaluated."""
+    loaded = state.rules.get(state.alert_settings)
+    rows = alert_views.rule_rows(state.store, loaded.config)[0] if loaded.config else []
+    return RulesOverview(
+        rules_file=str(loaded.path) if loaded.path else None,
+        error=loaded.error,
+        rules=[
+            RuleStatus(
+                name=r.rule.name,
+                signal=r.rule.signal,
+                severity=r.severity,
+                condition=r.condition,
+                unit=r.rule.unit,
+                state=r.state,
+                firing=r.firing,
+                pending=r.pending,
+                suppressed=r.inhibited,
+                last_evaluation=r.last_evaluation,
+                runbook_url=r.runbook,
+            )
+            for r in rows
+        ],
+    )
+
+
 @router.get("/api/alerts/{fingerprint}", response_model=AlertDetail)
 def api_alert(fingerprint: Fingerprint, store: StoreDep, principal: Viewer) -> AlertDetail:
     """One alert and its state history."""
