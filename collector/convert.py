@@ -36,9 +36,13 @@ INSERT_FORMAT = "JSONCompactColumns"
 
 SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
 STATUS_CODES = ("Unset", "Ok", "Error")
-# DateTime64(9) holds times up to 2262-04-11; later (or negative) times cannot be stored.
-MAX_TIME_NS = 9_223_372_036_854_775_807
 _NS = 1_000_000_000
+# The times otel_traces holds exactly. Earliest: 1973-03-03T09:46:40Z (10^8 s): shorter Unix times
+# in text are read by ClickHouse as dates and refused (code 41). Latest: 2106-02-07T06:28:15Z, the
+# last second of DateTime, which the sort key and the TTL (toDateTime(Timestamp)) are built on.
+STORE_MIN_NS = 100_000_000 * _NS
+STORE_MAX_NS = (2**32 - 1) * _NS
+_DAY_NS = 86_400 * _NS
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 MAX_ERROR_EXAMPLES = 5
@@ -70,6 +74,47 @@ class Limits:
         )
 
 
+@dataclass(frozen=True)
+class TimeWindow:
+    """The span and event times accepted at the door: what the store can hold and the retention keeps.
+
+    ``retention_days`` is the TTL of ``otel_traces`` (0 keeps spans forever); ``max_age_s`` narrows
+    the past further when set; ``max_future_s`` is the clock skew allowed ahead of now.
+    """
+
+    retention_days: int = 0
+    max_age_s: float | None = None
+    max_future_s: float = 86_400.0
+
+    def bounds(self, now_ns: int) -> tuple[int, int]:
+        """``(first, last)`` accepted Unix nanoseconds at ``now_ns``, both inclusive."""
+        first = STORE_MIN_NS
+        if self.retention_days > 0:
+            first = max(first, now_ns - self.retention_days * _DAY_NS)
+        if self.max_age_s is not None:
+            first = max(first, now_ns - int(self.max_age_s * _NS))
+        # the TTL adds the retention to toDateTime(Timestamp): it must not run past DateTime either
+        last = min(now_ns + int(self.max_future_s * _NS), STORE_MAX_NS - self.retention_days * _DAY_NS)
+        return first, max(first, last)
+
+    def describe(self, now_ns: int) -> str:
+        first, last = self.bounds(now_ns)
+        return f"{iso_time(first)} .. {iso_time(last)}"
+
+
+def iso_time(ns: int) -> str:
+    """Unix nanoseconds as an ISO 8601 UTC time (any int; out-of-range years are clamped)."""
+    from datetime import UTC, datetime, timedelta
+
+    seconds, fraction = divmod(ns, _NS)
+    try:
+        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+    except OverflowError:
+        return f"{ns} ns (beyond year 9999)"
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{fraction:09d}Z" if fraction else f"{text}Z"
+
+
 @dataclass
 class Conversion:
     """Outcome of one request: the block to store and what was rejected or cut."""
@@ -80,14 +125,18 @@ class Conversion:
     reasons: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
     truncated: int = 0
+    window: str = ""
 
     @property
     def error_message(self) -> str:
-        """The partial-success message: counts per reason and a few examples."""
+        """The partial-success message: counts per reason, the accepted window, the first spans."""
         if not self.rejected:
             return ""
         counts = ", ".join(f"{n} {reason}" for reason, n in sorted(self.reasons.items()))
-        return f"rejected {self.rejected} span(s): {counts}; e.g. " + "; ".join(self.examples)
+        window = ""
+        if self.window and any(reason.startswith("time_") for reason in self.reasons):
+            window = f" (spans and events must lie in {self.window})"
+        return f"rejected {self.rejected} span(s): {counts}{window}; e.g. " + "; ".join(self.examples)
 
 
 def time_text(ns: int) -> str:
@@ -273,13 +322,26 @@ class AttributeCache:
         return key, text, cuts
 
 
-def convert(request: ExportTraceServiceRequest, limits: Limits) -> Conversion:
-    """Columns for every storable span of ``request``; the others are rejected with a reason."""
+def convert(
+    request: ExportTraceServiceRequest,
+    limits: Limits,
+    window: TimeWindow | None = None,
+    now_ns: int | None = None,
+) -> Conversion:
+    """Columns for every storable span of ``request``; the others are rejected with a reason.
+
+    ``window`` (default: only what the store can hold) bounds span and event times at ``now_ns``.
+    """
     cut = _Cutter(limits)
-    return _convert(request, limits, cut, cut.attributes)
+    return _convert(request, limits, cut, cut.attributes, window, now_ns)
 
 
-def convert_raw(request: Message, cache: AttributeCache) -> Conversion:
+def convert_raw(
+    request: Message,
+    cache: AttributeCache,
+    window: TimeWindow | None = None,
+    now_ns: int | None = None,
+) -> Conversion:
     """:func:`convert` for a request parsed by ``collector.decode.parse_protobuf_raw_attributes``.
 
     Same result as ``convert`` on the strictly parsed request; raises :class:`RawAttributeError`
@@ -305,7 +367,7 @@ def convert_raw(request: Message, cache: AttributeCache) -> Conversion:
                 cut.truncated += entry[2]
         return out
 
-    conversion = _convert(request, limits, cut, attributes)
+    conversion = _convert(request, limits, cut, attributes, window, now_ns)
     _check_unconverted(request, cache, everything=bool(conversion.rejected or conversion.truncated))
     return conversion
 
@@ -356,7 +418,12 @@ def _depth(value: Any, limit: int) -> int:
 
 
 def _convert(
-    request: Any, limits: Limits, cut: _Cutter, attributes: Callable[[Any], dict[str, str]]
+    request: Any,
+    limits: Limits,
+    cut: _Cutter,
+    attributes: Callable[[Any], dict[str, str]],
+    window: TimeWindow | None,
+    now_ns: int | None,
 ) -> Conversion:
     ts_col: list[str] = []
     trace_col: list[str] = []
@@ -387,6 +454,13 @@ def _convert(
     max_events = limits.max_events
     max_links = limits.max_links
     empty: list[Any] = []
+    if window is None:
+        window = TimeWindow(max_future_s=float(STORE_MAX_NS // _NS))
+    if now_ns is None:
+        import time
+
+        now_ns = time.time_ns()
+    first, last = window.bounds(now_ns)
 
     def reject(reason: str, span: Any, detail: str) -> None:
         reasons[reason] += 1
@@ -419,12 +493,37 @@ def _convert(
                         "invalid_parent_span_id", span, f"parent span id must be 8 bytes, got {len(parent)}"
                     )
                     continue
-                if start == 0 or start > MAX_TIME_NS or end > MAX_TIME_NS:
-                    reject("invalid_time", span, f"start {start} / end {end} ns out of range")
-                    continue
                 if end < start:
                     reject("end_before_start", span, f"end {end} is before start {start}")
                     continue
+                if start < first or end > last:
+                    early = start < first
+                    reject(
+                        "time_before_window" if early else "time_after_window",
+                        span,
+                        f"{'start' if early else 'end'} {iso_time(start if early else end)} is "
+                        f"{'before' if early else 'after'} the accepted window",
+                    )
+                    continue
+                events = span.events
+                events_cut = len(events) - max_events
+                if events_cut > 0:
+                    events = events[:max_events]
+                if events:
+                    event_times = [e.time_unix_nano for e in events]
+                    earliest = min(event_times)
+                    latest = max(event_times)
+                    if earliest < first or latest > last:
+                        early = earliest < first
+                        reject(
+                            "time_before_window" if early else "time_after_window",
+                            span,
+                            f"event time {iso_time(earliest if early else latest)} is "
+                            f"{'before' if early else 'after'} the accepted window",
+                        )
+                        continue
+                if events_cut > 0:
+                    cut.truncated += events_cut
                 ts_col.append(f"{start // _NS}.{start % _NS:09d}")
                 trace_col.append(trace_id.hex())
                 span_col.append(span_id.hex())
@@ -443,12 +542,8 @@ def _convert(
                 code = status.code
                 status_col.append(statuses[code] if 0 <= code < 3 else "Unset")
                 message_col.append(status.message)
-                events = span.events
                 if events:
-                    if len(events) > max_events:
-                        cut.truncated += len(events) - max_events
-                        events = events[:max_events]
-                    ev_ts_col.append([time_text(min(e.time_unix_nano, MAX_TIME_NS)) for e in events])
+                    ev_ts_col.append([time_text(t) for t in event_times])
                     ev_name_col.append([e.name for e in events])
                     ev_attrs_col.append([attributes(e.attributes) for e in events])
                 else:
@@ -503,4 +598,44 @@ def _convert(
         reasons=reasons,
         examples=examples,
         truncated=cut.truncated,
+        window=window.describe(now_ns),
     )
+
+
+class BlockRows:
+    """The rows of a spool segment's blocks, addressable by index, to insert any range of them again.
+
+    Used when an insert fails and the writer splits the segment to find the rows the store refuses.
+    """
+
+    def __init__(self, payloads: list[bytes] | list[memoryview]) -> None:
+        self._blocks: list[list[list[Any]]] = []
+        self._starts: list[int] = []
+        total = 0
+        for payload in payloads:
+            for line in bytes(payload).splitlines():
+                if not line.strip():
+                    continue
+                columns = orjson.loads(line)
+                self._starts.append(total)
+                self._blocks.append(columns)
+                total += len(columns[0]) if columns else 0
+        self.count = total
+
+    def block(self, first: int, end: int) -> bytes:
+        """Rows ``first`` (inclusive) to ``end`` (exclusive) as insert blocks."""
+        parts = []
+        for start, columns in zip(self._starts, self._blocks, strict=True):
+            rows = len(columns[0]) if columns else 0
+            low, high = max(first - start, 0), min(end - start, rows)
+            if low < high:
+                parts.append(orjson.dumps([column[low:high] for column in columns]) + b"\n")
+        return b"".join(parts)
+
+    def row(self, index: int) -> dict[str, Any]:
+        """One row as column name -> value."""
+        for start, columns in zip(self._starts, self._blocks, strict=True):
+            rows = len(columns[0]) if columns else 0
+            if start <= index < start + rows:
+                return {name: column[index - start] for name, column in zip(COLUMNS, columns, strict=True)}
+        raise IndexError(index)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 if TYPE_CHECKING:
+    from collector.health import Health
     from collector.spool import Spool
 
 
@@ -59,7 +60,27 @@ class CollectorMetrics:
         )
         self.spans_quarantined = Counter(
             "tower_collector_spans_quarantined",
-            "Spans in spool segments ClickHouse refused as data, moved to the spool's quarantine/",
+            "Spans ClickHouse refused as data, moved to the spool's quarantine/ (tower spool quarantine)",
+            registry=r,
+        )
+        self.quarantine_rows = Gauge(
+            "tower_collector_quarantine_spans",
+            "Spans in the spool's quarantine/ now (listed by tower spool quarantine list)",
+            registry=r,
+        )
+        self.oldest_unwritten_age = Gauge(
+            "tower_collector_oldest_unwritten_span_age_seconds",
+            "Seconds since the oldest span not yet in ClickHouse was acknowledged (0 when none waits)",
+            registry=r,
+        )
+        self.writer_stalled = Gauge(
+            "tower_collector_writer_stalled_seconds",
+            "Seconds the writer has stored nothing while spans wait (0 when it keeps up)",
+            registry=r,
+        )
+        self.healthy = Gauge(
+            "tower_collector_healthy",
+            "1 when /healthz says ok, 0 when degraded (writer stalled or spool nearly full)",
             registry=r,
         )
         self.batches_written = Counter(
@@ -94,6 +115,11 @@ class CollectorMetrics:
         self.queue_bytes.set(spool.pending_bytes)
         self.queue_rows.set(spool.pending_rows)
         self.queue_depth.set(spool.sealed_count)
+
+    def observe_health(self, health: Health) -> None:
+        self.oldest_unwritten_age.set(health.oldest_unwritten_span_age_s)
+        self.writer_stalled.set(health.writer_stalled_s)
+        self.healthy.set(1 if health.ready else 0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -4,13 +4,15 @@ Answers follow the OTLP/HTTP specification: 200 with ``ExportTraceServiceRespons
 ``partial_success`` when spans were rejected), 400 with a ``google.rpc.Status`` for a malformed
 body, 401 for a missing or wrong token, 413 for a body over the limit after decompression, 415 for
 an unsupported content type or encoding, 429 / 503 with ``Retry-After`` when the collector or its
-spool is full. Responses use the request's content type.
+spool is full. Responses use the request's content type. ``/healthz`` (liveness, always 200: ok or
+degraded and why), ``/readyz`` (503 while degraded) and ``/metrics`` are on the same port.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
@@ -19,6 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from collector.health import Health
 from collector.pipeline import Pipeline, Refusal
 
 log = logging.getLogger(__name__)
@@ -51,8 +54,8 @@ _RPC_CODE = {
 }
 
 
-def create_app(pipeline: Pipeline) -> Starlette:
-    """The OTLP/HTTP ASGI app over ``pipeline``."""
+def create_app(pipeline: Pipeline, health: Callable[[], Health]) -> Starlette:
+    """The OTLP/HTTP ASGI app over ``pipeline``; ``health`` tells whether the writer keeps up."""
     settings = pipeline.settings
     limit = settings.max_body_bytes
 
@@ -125,15 +128,23 @@ def create_app(pipeline: Pipeline) -> Starlette:
 
     async def metrics(request: Request) -> Response:
         pipeline.metrics.observe_spool(pipeline.spool)
+        pipeline.metrics.observe_health(health())
         return Response(pipeline.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "spool_pending_spans": pipeline.spool.pending_rows})
+    async def healthz(request: Request) -> Response:
+        """Liveness: always 200 while the process serves; the body says ok or degraded and why."""
+        return JSONResponse(health().as_dict())
+
+    async def readyz(request: Request) -> Response:
+        """Readiness: 503 while degraded (writer stalled, spool nearly full), so traffic goes elsewhere."""
+        state = health()
+        return JSONResponse(state.as_dict(), status_code=200 if state.ready else 503)
 
     return Starlette(
         routes=[
             Route("/v1/traces", export, methods=["POST"]),
             Route("/metrics", metrics, methods=["GET"]),
-            Route("/healthz", health, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
         ]
     )

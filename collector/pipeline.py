@@ -10,6 +10,8 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Literal
@@ -19,7 +21,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from collector.convert import AttributeCache, Conversion, Limits, RawAttributeError, convert, convert_raw
+from collector.convert import (
+    AttributeCache,
+    Conversion,
+    Limits,
+    RawAttributeError,
+    TimeWindow,
+    convert,
+    convert_raw,
+)
 from collector.decode import (
     BodyError,
     BodyTooLarge,
@@ -66,11 +76,25 @@ class Decoded:
 
 
 class Pipeline:
-    def __init__(self, settings: CollectorSettings, spool: Spool, metrics: CollectorMetrics) -> None:
+    def __init__(
+        self,
+        settings: CollectorSettings,
+        spool: Spool,
+        metrics: CollectorMetrics,
+        *,
+        retention_days: int = 0,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
         self.settings = settings
         self.spool = spool
         self.metrics = metrics
+        self.clock = clock
         self.limits = Limits.of(settings)
+        self.window = TimeWindow(
+            retention_days=retention_days,
+            max_age_s=settings.max_span_age_s,
+            max_future_s=settings.max_clock_skew_s,
+        )
         self._attribute_cache = AttributeCache(self.limits)
         self._tokens = [t.get_secret_value().encode() for t in settings.tokens if t.get_secret_value()]
         self._inflight = 0
@@ -123,11 +147,12 @@ class Pipeline:
         except Exception as exc:  # a body no parser path expected: still the sender's problem
             log.exception("collector: unexpected error decoding a %s body", "JSON" if json else "protobuf")
             raise Refusal("malformed", f"body cannot be decoded: {type(exc).__name__}") from None
-        conversion = None if json else self._convert_fast(body)
+        now_ns = self.clock()
+        conversion = None if json else self._convert_fast(body, now_ns)
         repaired = 0
         if conversion is None:
             request, repaired = self._parse(body, json)
-            conversion = convert(request, self.limits)
+            conversion = convert(request, self.limits, self.window, now_ns)
         received = conversion.accepted + conversion.rejected
         metrics = self.metrics
         metrics.spans_received.labels(transport).inc(received)
@@ -159,13 +184,13 @@ class Pipeline:
             log.exception("collector: unexpected error decoding a %s body", "JSON" if json else "protobuf")
             raise Refusal("malformed", f"body cannot be decoded: {type(exc).__name__}") from None
 
-    def _convert_fast(self, body: bytes) -> Conversion | None:
+    def _convert_fast(self, body: bytes, now_ns: int) -> Conversion | None:
         """Protobuf with attributes converted through the cache; None when the strict path must run."""
         request = parse_protobuf_raw_attributes(body)
         if request is None:
             return None
         try:
-            return convert_raw(request, self._attribute_cache)
+            return convert_raw(request, self._attribute_cache, self.window, now_ns)
         except RawAttributeError:
             return None
 

@@ -10,11 +10,14 @@ import asyncio
 import logging
 import socket
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 import uvicorn
 
+from collector.health import Health, assess
 from collector.metrics import CollectorMetrics
 from collector.otlp_grpc import create_server
 from collector.otlp_http import create_app
@@ -57,6 +60,7 @@ class Collector:
         spool_dir: Path,
         *,
         drain_timeout_s: float = 10.0,
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -68,7 +72,13 @@ class Collector:
             segment_max_rows=settings.batch_max_rows,
             flush_interval_s=settings.flush_interval_s,
         )
-        self.pipeline = Pipeline(settings, self.spool, self.metrics)
+        self.pipeline = Pipeline(
+            settings,
+            self.spool,
+            self.metrics,
+            retention_days=store.settings.ttl_days.get("otel_traces", 0),
+            clock=clock,
+        )
         self.writer = StoreWriter(
             store,
             self.spool,
@@ -109,7 +119,7 @@ class Collector:
         sock.setblocking(False)
         self.http_port = sock.getsockname()[1]
         config = uvicorn.Config(
-            create_app(self.pipeline),
+            create_app(self.pipeline, self.health),
             loop=_loop_kind(),
             http=_http_kind(),
             lifespan="off",
@@ -168,6 +178,10 @@ class Collector:
                 self.spool.directory,
             )
         self.writer.stop()
+
+    def health(self) -> Health:
+        """ok or degraded, and why (served at /healthz and /readyz)."""
+        return assess(self.settings, self.spool, self.writer)
 
     def wait_drained(self, timeout: float = 30.0) -> bool:
         """Seal the active segment and wait until every acknowledged span is in ClickHouse."""

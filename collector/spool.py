@@ -1,12 +1,14 @@
 """Write-ahead spool: a request is acknowledged once its block is appended and fsynced here.
 
-Blocks go to numbered segment files (``<time_ns>-<run>-<n>.wal``) as records ``[length, crc32,
+Blocks go to numbered segment files (``<time_ns>-<run>-<n>.open``) as records ``[length, crc32,
 rows][payload]``. One thread appends and fsyncs for every waiting request at once (group commit).
-A segment is sealed when it holds ``batch_max_rows`` rows or is ``flush_interval_s`` old; sealed
-segments are handed to the store writer, which inserts each as one batch with the segment's name
-as ``insert_deduplication_token`` and then deletes it. After a crash every segment on disk is
-sealed and replayed; a torn tail record (never acknowledged) is ignored. Replaying a segment that
-was already inserted is harmless: ClickHouse drops the batch by its token.
+A segment is sealed (renamed to ``.wal``) when it holds ``batch_max_rows`` rows or is
+``flush_interval_s`` old; sealed segments are handed to the store writer, which inserts each as one
+batch with the segment's name as ``insert_deduplication_token`` and then deletes it. After a crash
+every segment on disk is sealed and replayed; a torn tail record (never acknowledged) is ignored.
+Replaying a segment that was already inserted is harmless: ClickHouse drops the batch by its token.
+Sealed segments put into the directory from outside (``tower spool quarantine replay``) are taken
+in while the spool runs.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from storage.errors import TowerError
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<III")  # payload length, crc32 of payload, rows
-SUFFIX = ".wal"
+SUFFIX = ".wal"  # a sealed segment, ready for the writer
+OPEN_SUFFIX = ".open"  # the segment being appended to
 
 
 class SpoolFull(TowerError, RuntimeError):
@@ -51,6 +54,17 @@ class Segment:
     def token(self) -> str:
         """Deduplication token of the segment's batch: its unique file name."""
         return self.path.stem
+
+    @property
+    def created_ns(self) -> int:
+        """When the segment's first block was appended (its name starts with that Unix time in ns)."""
+        head = self.path.name.split("-", 1)[0]
+        if head.isdigit():
+            return int(head)
+        try:
+            return self.path.stat().st_mtime_ns
+        except OSError:
+            return time.time_ns()
 
 
 @dataclass
@@ -113,26 +127,18 @@ class Spool:
         self._active_rows = 0
         self._active_size = 0
         self._active_since = 0.0
+        self._active_created_ns = 0
+        self._last_scan = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def open(self) -> list[Segment]:
         """Create the directory, recover segments left by an earlier run; start the append thread."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        recovered = []
-        for path in sorted(self.directory.glob(f"*{SUFFIX}")):
-            _payloads, rows = read_segment(path)
-            size = path.stat().st_size
-            if rows == 0:
-                path.unlink()
-                continue
-            recovered.append(Segment(path, rows, size))
-        with self._cond:
-            for segment in recovered:
-                self._sealed.append(segment)
-                self._pending_bytes += segment.size
-                self._pending_rows += segment.rows
-            self._cond.notify_all()
+        for path in self.directory.glob(f"*{OPEN_SUFFIX}"):  # appended to when a run ended: seal it
+            path.rename(path.with_suffix(SUFFIX))
+        _fsync_dir(self.directory)
+        recovered = self.adopt_new()
         if recovered:
             log.info(
                 "spool: replaying %d segment(s), %d rows from %s",
@@ -143,6 +149,46 @@ class Spool:
         self._thread = threading.Thread(target=self._append_loop, name="collector-spool", daemon=True)
         self._thread.start()
         return recovered
+
+    def adopt_new(self) -> list[Segment]:
+        """Take in segment files that appeared in the directory (left by an earlier run, or put back
+        by ``tower spool quarantine replay``); returns them. The active segment is never adopted."""
+        with self._cond:
+            known = {segment.path.name for segment in self._sealed}
+        found = []
+        for path in sorted(self.directory.glob(f"*{SUFFIX}")):
+            if path.name in known:
+                continue
+            try:
+                _payloads, rows = read_segment(path)
+                size = path.stat().st_size
+            except FileNotFoundError:  # released meanwhile
+                continue
+            if rows == 0:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                continue
+            found.append(Segment(path, rows, size))
+        with self._cond:
+            known = {segment.path.name for segment in self._sealed}
+            found = [segment for segment in found if segment.path.name not in known]
+            for segment in found:
+                self._sealed.append(segment)
+                self._pending_bytes += segment.size
+                self._pending_rows += segment.rows
+            if found:
+                self._cond.notify_all()
+        return found
+
+    def oldest_pending_ns(self) -> int | None:
+        """When the oldest block not yet in the store was appended (None when nothing waits)."""
+        with self._cond:
+            times = [segment.created_ns for segment in self._sealed]
+            if self._active is not None and self._active_rows:
+                times.append(self._active_created_ns)
+            if not times and self._pending_rows > 0:
+                return time.time_ns()  # queued for the append thread right now
+        return min(times) if times else None
 
     def close(self) -> None:
         """Stop accepting, finish queued appends, seal the active segment."""
@@ -188,11 +234,20 @@ class Spool:
 
     # -- writer's side -----------------------------------------------------------------------
 
-    def next_sealed(self, timeout: float) -> Segment | None:
-        """The oldest sealed segment (left in place until :meth:`release`), or None on timeout."""
+    def next_sealed(self, timeout: float, rescan_s: float = 1.0) -> Segment | None:
+        """The oldest sealed segment (left in place until :meth:`release`), or None on timeout.
+
+        When idle, the directory is looked at every ``rescan_s`` for segments put there from outside.
+        """
         with self._cond:
             if not self._sealed:
                 self._cond.wait(timeout)
+            if self._sealed:
+                return self._sealed[0]
+        if time.monotonic() - self._last_scan >= rescan_s:
+            self._last_scan = time.monotonic()
+            self.adopt_new()
+        with self._cond:
             return self._sealed[0] if self._sealed else None
 
     def release(self, segment: Segment) -> None:
@@ -208,16 +263,6 @@ class Spool:
             self._pending_bytes -= segment.size
             self._pending_rows -= segment.rows
             self._cond.notify_all()
-
-    def quarantine(self, segment: Segment) -> Path:
-        """Move a segment ClickHouse refuses as data into ``quarantine/``, out of the way."""
-        target_dir = self.directory / "quarantine"
-        target_dir.mkdir(exist_ok=True)
-        target = target_dir / segment.path.name
-        with contextlib.suppress(FileNotFoundError):
-            segment.path.rename(target)
-        self.release(segment)
-        return target
 
     def wait_drained(self, timeout: float) -> bool:
         """Wait until everything appended so far is in the store."""
@@ -298,7 +343,7 @@ class Spool:
 
     def _new_segment(self) -> None:
         self._counter += 1
-        name = f"{time.time_ns():020d}-{self._run}-{self._counter:06d}{SUFFIX}"
+        name = f"{time.time_ns():020d}-{self._run}-{self._counter:06d}{OPEN_SUFFIX}"
         path = self.directory / name
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         _fsync_dir(self.directory)
@@ -306,16 +351,31 @@ class Spool:
         self._active_rows = 0
         self._active_size = 0
         self._active_since = time.monotonic()
+        self._active_created_ns = time.time_ns()
 
     def _seal(self) -> None:
         if self._fd is None or self._active is None:
             return
         os.close(self._fd)
-        segment = Segment(self._active, self._active_rows, self._active_size)
         self._fd = None
-        self._active = None
+        self._hand_over_active()
+
+    def _hand_over_active(self) -> None:
+        """Rename the active segment to ``.wal`` and queue it for the writer (under the lock, so that
+        :meth:`adopt_new` never takes it twice)."""
+        active, self._active = self._active, None
+        if active is None:
+            return
+        sealed = active.with_suffix(SUFFIX)
         with self._cond:
-            self._sealed.append(segment)
+            try:
+                active.rename(sealed)
+                _fsync_dir(self.directory)
+            except OSError as exc:
+                log.error("spool: cannot seal %s: %s (it is sealed at the next start)", active, exc)
+                return
+            if not any(segment.path == sealed for segment in self._sealed):
+                self._sealed.append(Segment(sealed, self._active_rows, self._active_size))
             self._cond.notify_all()
 
     def _discard_active(self) -> None:
@@ -324,8 +384,7 @@ class Spool:
                 os.close(self._fd)
             self._fd = None
         if self._active is not None and self._active_rows:
-            with self._cond:
-                self._sealed.append(Segment(self._active, self._active_rows, self._active_size))
+            self._hand_over_active()
         self._active = None
 
 

@@ -1,9 +1,15 @@
-"""Store writer: sealed spool segments -> one idempotent ClickHouse insert each.
+"""Store writer: sealed spool segments -> idempotent ClickHouse inserts; no segment can block the rest.
 
 Each segment is inserted as one batch with ``insert_deduplication_token`` = the segment's unique
 name (``otel_traces`` keeps a ``non_replicated_deduplication_window``), so a segment replayed after
-a crash, or retried after an error whose outcome was unknown, is stored once. Failures are retried
-with exponential back-off and full jitter until the store comes back; nothing is dropped.
+a crash, or retried after an error whose outcome was unknown, is stored once. When the store is
+unreachable or refuses for a reason of its own (table missing, too many parts, memory), the insert
+is retried with exponential back-off and full jitter; nothing is dropped. When it refuses the data
+(a parse or type error, too many partitions in one block), the segment is split in halves, each
+inserted with a token derived from the segment and its row range, recursively, until only the
+rows the store refuses are left: those go to the quarantine (``collector.quarantine``) with their
+reason and every other row is written. A split is deterministic, so after a crash half-way the
+same ranges get the same tokens and the halves already written are dropped by ClickHouse.
 """
 
 from __future__ import annotations
@@ -14,26 +20,50 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Literal
 
-from collector.convert import COLUMNS, INSERT_FORMAT
+from collector.convert import COLUMNS, INSERT_FORMAT, BlockRows
 from collector.metrics import CollectorMetrics
+from collector.quarantine import Entry, Quarantine
 from collector.spool import Segment, Spool, read_segment
 from storage import Store
 
 log = logging.getLogger(__name__)
 
 TABLE = "otel_traces"
-# ClickHouse errors that say the data itself cannot be stored (retrying will never succeed):
-# a segment failing with one of these a few times is moved aside instead of blocking the spool.
-DATA_ERROR_CODES = frozenset({6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 190, 321, 407})
-POISON_ATTEMPTS = 3
+# ClickHouse errors that say the data itself cannot be stored (retrying will never succeed): the
+# segment is split until the refused rows are found.
+DATA_ERROR_CODES = frozenset({6, 25, 26, 27, 33, 38, 41, 53, 69, 70, 72, 117, 128, 131, 190, 321, 407})
+TOO_MANY_PARTS = 252  # also "too many partitions for a single INSERT block": split, never quarantine
 _CODE = re.compile(r"Code: (\d+)")
+
+ErrorKind = Literal["data", "split", "transient"]
+
+
+class _StoreUnavailable(Exception):
+    """An insert during a split failed for a reason of the store's: retry the segment later."""
 
 
 def error_code(exc: BaseException) -> int | None:
     """The ClickHouse error code named in an exception's text, if any."""
     match = _CODE.search(str(exc))
     return int(match.group(1)) if match else None
+
+
+def classify(exc: BaseException) -> ErrorKind:
+    """``data``: the rows are refused; ``split``: the block is too wide; ``transient``: retry later."""
+    code = error_code(exc)
+    if code in DATA_ERROR_CODES:
+        return "data"
+    if code == TOO_MANY_PARTS and "partitions" in str(exc).lower():
+        return "split"
+    return "transient"
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0][:500] if text else type(exc).__name__
 
 
 def insert_block(store: Store, block: bytes | Sequence[bytes | memoryview], token: str) -> None:
@@ -71,14 +101,19 @@ class StoreWriter:
         self.store = store
         self.spool = spool
         self.metrics = metrics
+        self.quarantine = Quarantine(spool.directory)
         self.initial_backoff_s = initial_backoff_s
         self.max_backoff_s = max_backoff_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failures = 0
-        self._data_errors: dict[str, int] = {}
+        self.last_error = ""
+        # monotonic time the writer last moved data (or found nothing to do): health reads it
+        self.last_progress = time.monotonic()
 
     def start(self) -> None:
+        self.metrics.quarantine_rows.set(self.quarantine.rows())
+        self.last_progress = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name="collector-writer", daemon=True)
         self._thread.start()
 
@@ -90,10 +125,16 @@ class StoreWriter:
     def _loop(self) -> None:
         attempt = 0
         while not self._stop.is_set():
-            segment = self.spool.next_sealed(timeout=0.2)
-            if segment is None:
-                continue
-            if self._write(segment):
+            try:
+                segment = self.spool.next_sealed(timeout=0.2)
+                if segment is None:
+                    self.last_progress = time.monotonic()  # idle is not stalled
+                    continue
+                written = self._write(segment)
+            except Exception:  # never let the writer die silently: health would not see why
+                log.exception("collector.writer_error (will retry)")
+                written = False
+            if written:
                 attempt = 0
                 continue
             attempt += 1
@@ -102,6 +143,7 @@ class StoreWriter:
             self._stop.wait(random.uniform(self.initial_backoff_s / 2, ceiling))
 
     def _write(self, segment: Segment) -> bool:
+        """Insert one segment; False when it must be retried later."""
         started = time.perf_counter()
         try:
             payloads, rows = read_segment(segment.path)
@@ -109,39 +151,99 @@ class StoreWriter:
             log.error("spool segment %s vanished; releasing it", segment.path)
             self.spool.release(segment)
             return True
+        written = rows
         try:
             if payloads:
                 insert_block(self.store, payloads, segment.token)
         except Exception as exc:
-            self.failures += 1
-            self.metrics.write_failures.inc()
-            first_line = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-            if error_code(exc) in DATA_ERROR_CODES:
-                count = self._data_errors.get(segment.token, 0) + 1
-                self._data_errors[segment.token] = count
-                if count >= POISON_ATTEMPTS:
-                    moved = self.spool.quarantine(segment)
-                    self._data_errors.pop(segment.token, None)
-                    self.metrics.spans_quarantined.inc(rows)
-                    log.error(
-                        "collector.segment_quarantined segment=%s rows=%d path=%s error=%s",
-                        segment.token,
-                        rows,
-                        moved,
-                        first_line,
-                    )
-                    return True
+            self._failed(exc)
+            kind = classify(exc)
+            if kind == "transient":
+                log.warning(
+                    "collector.write_failed segment=%s rows=%d error=%s (will retry)",
+                    segment.token,
+                    rows,
+                    first_line(exc),
+                )
+                return False
             log.warning(
-                "collector.write_failed segment=%s rows=%d error=%s (will retry)",
+                "collector.write_refused segment=%s rows=%d error=%s (splitting to find the refused rows)",
                 segment.token,
                 rows,
-                first_line,
+                first_line(exc),
             )
-            return False
-        elapsed = time.perf_counter() - started
-        self.metrics.write_seconds.observe(elapsed)
-        self.metrics.spans_written.inc(rows)
+            try:
+                written = self._split(segment, BlockRows(payloads), exc)
+            except _StoreUnavailable:
+                return False
+        self.metrics.write_seconds.observe(time.perf_counter() - started)
+        self.metrics.spans_written.inc(written)
         self.metrics.batches_written.inc()
         self.spool.release(segment)
         self.metrics.observe_spool(self.spool)
+        self.last_progress = time.monotonic()
         return True
+
+    def _failed(self, exc: BaseException) -> None:
+        self.failures += 1
+        self.last_error = first_line(exc)
+        self.metrics.write_failures.inc()
+
+    def _split(self, segment: Segment, rows: BlockRows, error: BaseException) -> int:
+        """Insert every row of the segment the store accepts; quarantine the others. Returns rows written."""
+        written = 0
+        # ranges still to insert, with the error their parent range got; depth first, in order
+        pending: list[tuple[int, int, BaseException]] = [(0, rows.count, error)]
+        while pending:
+            first, end, parent_error = pending.pop()
+            if end - first == 1:
+                self._quarantine(segment, rows, first, parent_error)
+                continue
+            middle = (first + end) // 2
+            for low, high in ((middle, end), (first, middle)):  # popped low half first
+                if low >= high:
+                    continue
+                try:
+                    insert_block(self.store, rows.block(low, high), f"{segment.token}-{low}-{high}")
+                except Exception as exc:
+                    self._failed(exc)
+                    if classify(exc) == "transient":
+                        log.warning(
+                            "collector.write_failed segment=%s rows=%d..%d error=%s (will retry)",
+                            segment.token,
+                            low,
+                            high,
+                            first_line(exc),
+                        )
+                        raise _StoreUnavailable from exc
+                    pending.append((low, high, exc))
+                else:
+                    written += high - low
+                    self.last_progress = time.monotonic()
+        return written
+
+    def _quarantine(self, segment: Segment, rows: BlockRows, index: int, error: BaseException) -> None:
+        row = rows.row(index)
+        entry = Entry(
+            id=f"{segment.token}-{index}",
+            segment=segment.token,
+            rows=1,
+            reason=first_line(error),
+            code=error_code(error),
+            error=str(error)[:4000],
+            quarantined_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            span_ids=[str(row.get("SpanId", ""))],
+            trace_ids=[str(row.get("TraceId", ""))],
+        )
+        path = self.quarantine.add(entry, rows.block(index, index + 1))
+        self.metrics.spans_quarantined.inc()
+        self.metrics.quarantine_rows.inc()
+        self.last_progress = time.monotonic()
+        log.error(
+            "collector.span_quarantined segment=%s row=%d span=%s path=%s error=%s",
+            segment.token,
+            index,
+            entry.span_ids[0],
+            path,
+            entry.reason,
+        )

@@ -113,7 +113,7 @@ def test_sigkill_under_load_loses_and_doubles_no_acknowledged_span(tmp_path: Pat
         if process.poll() is None:
             process.kill()
     assert len(acked) >= ACKS_BEFORE_KILL * SPANS_PER_REQUEST
-    left = list((data_dir / "spool").glob("*.wal"))
+    left = [*(data_dir / "spool").glob("*.wal"), *(data_dir / "spool").glob("*.open")]
     assert left, "the kill came after everything was written: nothing to replay"
 
     # restart on the same data dir: the spool is replayed

@@ -10,6 +10,7 @@ import httpx
 from google.rpc import error_details_pb2, status_pb2
 
 from collector.convert import Limits, convert
+from collector.quarantine import Quarantine
 from collector.spool import Spool
 from collector.testing import order_hop_request, running_collector
 from storage import Store
@@ -106,7 +107,7 @@ def test_store_outage_spools_up_to_its_bound_then_503_then_drains(store: Store, 
         assert again.status_code == 200
 
 
-def test_a_segment_clickhouse_refuses_as_data_is_quarantined_not_blocking(
+def test_a_segment_clickhouse_refuses_as_data_is_split_and_only_the_bad_row_quarantined(
     store: Store, tmp_path: Path
 ) -> None:
     spool_dir = tmp_path / "spool"
@@ -117,6 +118,7 @@ def test_a_segment_clickhouse_refuses_as_data_is_quarantined_not_blocking(
     poison = good.block.replace(timestamp, b"not a time", 1)
     spool.append(poison, good.accepted).result(10)
     spool.close()
+    spans = order_hop_request(5, seed=1).resource_spans[0].scope_spans[0].spans
     with running_collector(store, spool_dir) as collector:
         response = httpx.post(
             collector.http_endpoint + "/v1/traces",
@@ -125,6 +127,12 @@ def test_a_segment_clickhouse_refuses_as_data_is_quarantined_not_blocking(
         )
         assert response.status_code == 200
         assert collector.wait_drained(30)  # the bad segment does not hold up the good one
-        assert collector.metrics.spans_quarantined._value.get() == 5
-    assert store.scalar("SELECT count() FROM otel_traces") == 7
-    assert len(list((spool_dir / "quarantine").glob("*.wal"))) == 1
+        assert collector.metrics.spans_quarantined._value.get() == 1
+    # the four good rows of the refused segment are written, with the other request's seven
+    assert store.scalar("SELECT count() FROM otel_traces") == 11
+    stored = {r["SpanId"] for r in store.rows("SELECT SpanId FROM otel_traces")}
+    assert spans[0].span_id.hex() not in stored
+    assert {s.span_id.hex() for s in spans[1:]} <= stored
+    [entry] = Quarantine(spool_dir).entries()
+    assert entry.span_ids == [spans[0].span_id.hex()]
+    assert entry.code == 41 and "DateTime" in entry.reason
