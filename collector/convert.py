@@ -78,19 +78,22 @@ class Limits:
 class TimeWindow:
     """The span and event times accepted at the door: what the store can hold and the retention keeps.
 
-    ``retention_days`` is the TTL of ``otel_traces`` (0 keeps spans forever); ``max_age_s`` narrows
-    the past further when set; ``max_future_s`` is the clock skew allowed ahead of now.
+    ``retention_days`` is the TTL of ``otel_traces`` (0 keeps spans forever), less
+    ``retention_margin_s`` so that a span the spool holds for a while is still kept when written;
+    ``max_age_s`` narrows the past further when set; ``max_future_s`` is the clock skew allowed
+    ahead of now.
     """
 
     retention_days: int = 0
     max_age_s: float | None = None
     max_future_s: float = 86_400.0
+    retention_margin_s: float = 3_600.0
 
     def bounds(self, now_ns: int) -> tuple[int, int]:
         """``(first, last)`` accepted Unix nanoseconds at ``now_ns``, both inclusive."""
         first = STORE_MIN_NS
         if self.retention_days > 0:
-            first = max(first, now_ns - self.retention_days * _DAY_NS)
+            first = max(first, now_ns - self.retention_days * _DAY_NS + int(self.retention_margin_s * _NS))
         if self.max_age_s is not None:
             first = max(first, now_ns - int(self.max_age_s * _NS))
         # the TTL adds the retention to toDateTime(Timestamp): it must not run past DateTime either

@@ -64,6 +64,6 @@ def assess(settings: CollectorSettings, spool: Spool, writer: StoreWriter) -> He
         spool_max_bytes=limit,
         oldest_unwritten_span_age_s=round(age, 3),
         writer_stalled_s=round(stalled, 3),
-        quarantined_spans=int(writer.metrics.quarantine_rows._value.get()),
+        quarantined_spans=writer.quarantine.rows(),
         last_write_error=writer.last_error,
     )

@@ -120,6 +120,7 @@ class CollectorMetrics:
         self.oldest_unwritten_age.set(health.oldest_unwritten_span_age_s)
         self.writer_stalled.set(health.writer_stalled_s)
         self.healthy.set(1 if health.ready else 0)
+        self.quarantine_rows.set(health.quarantined_spans)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 TABLE = "otel_traces"
 # ClickHouse errors that say the data itself cannot be stored (retrying will never succeed): the
 # segment is split until the refused rows are found.
-DATA_ERROR_CODES = frozenset({6, 25, 26, 27, 33, 38, 41, 53, 69, 70, 72, 117, 128, 131, 190, 321, 407})
+DATA_ERROR_CODES = frozenset({6, 25, 26, 27, 33, 38, 41, 53, 69, 70, 72, 117, 128, 131, 190, 321, 407, 469})
 TOO_MANY_PARTS = 252  # also "too many partitions for a single INSERT block": split, never quarantine
 _CODE = re.compile(r"Code: (\d+)")
 
@@ -112,7 +112,6 @@ class StoreWriter:
         self.last_progress = time.monotonic()
 
     def start(self) -> None:
-        self.metrics.quarantine_rows.set(self.quarantine.rows())
         self.last_progress = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name="collector-writer", daemon=True)
         self._thread.start()
@@ -237,7 +236,6 @@ class StoreWriter:
         )
         path = self.quarantine.add(entry, rows.block(index, index + 1))
         self.metrics.spans_quarantined.inc()
-        self.metrics.quarantine_rows.inc()
         self.last_progress = time.monotonic()
         log.error(
             "collector.span_quarantined segment=%s row=%d span=%s path=%s error=%s",
