@@ -78,6 +78,12 @@ class CollectorMetrics:
             "Seconds the writer has stored nothing while spans wait (0 when it keeps up)",
             registry=r,
         )
+        self.engine_cpu = Gauge(
+            "tower_collector_engine_cpu_seconds",
+            "CPU seconds the ClickHouse engine has used (inserts, materialized views, merges), from "
+            "system.events; the whole server's when the store is a server",
+            registry=r,
+        )
         self.healthy = Gauge(
             "tower_collector_healthy",
             "1 when /healthz says ok, 0 when degraded (writer stalled or spool nearly full)",
