@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from collector.settings import CollectorSettings
 from storage.errors import TowerError
@@ -46,9 +44,6 @@ _DAY_NS = 86_400 * _NS
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 MAX_ERROR_EXAMPLES = 5
-# Deeper arrays/maps are cut at depth 16 anyway; the fast path leaves them to the strict parser,
-# whose recursion limit counts the request's own nesting as well.
-_MAX_RAW_DEPTH = 16
 
 
 @dataclass
@@ -129,6 +124,7 @@ class Conversion:
     examples: list[str] = field(default_factory=list)
     truncated: int = 0
     window: str = ""
+    columns: list[list[Any]] | None = None
 
     @property
     def error_message(self) -> str:
@@ -161,6 +157,32 @@ def go_float(value: float) -> str:
     if text.endswith(".0"):
         text = text[:-2]
     return text
+
+
+class _Plain(str):
+    """A number already written as JSON (json_text prints it as it is)."""
+
+
+def json_text(value: Any) -> str:
+    """JSON as orjson writes it, integers of any size included (an integral double such as 1e20 is
+    written as the integer Go's encoding/json writes; orjson refuses integers beyond 64 bits)."""
+    if value is None:
+        return "null"
+    if isinstance(value, _Plain):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ",".join(json_text(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ",".join(orjson.dumps(key).decode() + ":" + json_text(item) for key, item in value.items())
+            + "}"
+        )
+    return orjson.dumps(value).decode()
 
 
 class _Cutter:
@@ -209,7 +231,7 @@ class _Cutter:
             return base64.b64encode(value.bytes_value).decode("ascii")
         if which == "string_value":
             return str(value.string_value)
-        return orjson.dumps(self.raw(value, which)).decode()
+        return json_text(self.raw(value, which))
 
     def raw(self, value: Any, which: str | None, depth: int = 0) -> Any:
         """An AnyValue as plain JSON data (pdata's AsRaw), arrays and maps cut to the limits."""
@@ -225,8 +247,8 @@ class _Cutter:
             number = value.double_value
             if not math.isfinite(number):
                 return go_float(number)
-            # Go's encoding/json writes integral doubles without a fraction (2.0 -> 2)
-            return int(number) if number.is_integer() and abs(number) < 1e21 else number
+            # Go's encoding/json writes doubles below 1e21 with 'f' (2.0 -> 2, 1e20 -> its 21 digits)
+            return _Plain(go_float(number)) if number.is_integer() and abs(number) < 1e21 else number
         if which == "bytes_value":
             return base64.b64encode(value.bytes_value).decode("ascii")
         if depth >= 16:
@@ -245,86 +267,6 @@ class _Cutter:
         return {kv.key: self.raw(kv.value, kv.value.WhichOneof("value"), depth + 1) for kv in kvs}
 
 
-class RawAttributeError(TowerError, ValueError):
-    """A raw ``KeyValue`` does not parse strictly (malformed, invalid UTF-8): take the strict path."""
-
-
-class AttributeCache:
-    """Converted attributes by their serialised ``KeyValue`` bytes, for :func:`convert_raw`.
-
-    Attribute values repeat a lot (stage, system, region, tier, ...): each distinct ``KeyValue`` is
-    parsed and converted once, later ones are a dict lookup. Entries hold the key and text after
-    the limits and how many cuts they took, so truncation counts stay exact. Bounded: small
-    ``KeyValue``s only, and the whole cache is dropped when it holds ``max_entries``.
-    """
-
-    __slots__ = ("entries", "limits", "max_entries", "max_raw_bytes")
-
-    def __init__(self, limits: Limits, max_entries: int = 16_384, max_raw_bytes: int = 256) -> None:
-        self.limits = limits
-        self.entries: dict[bytes, tuple[str, str, int]] = {}
-        self.max_entries = max_entries
-        self.max_raw_bytes = max_raw_bytes
-
-    def convert(self, raw: bytes) -> tuple[str, str, int]:
-        """Key, text and cut count of one serialised ``KeyValue`` (raises :class:`RawAttributeError`)."""
-        entry = self.entries.get(raw)
-        if entry is not None:
-            return entry
-        entry = self._short_string(raw)
-        if entry is None:
-            try:
-                kv = KeyValue.FromString(raw)
-            except DecodeError:
-                raise RawAttributeError("attribute does not parse strictly") from None
-            if _depth(kv.value, _MAX_RAW_DEPTH + 1) > _MAX_RAW_DEPTH:
-                # parsed alone it nests deeper than the whole request's parser would allow
-                raise RawAttributeError("attribute nests too deep for the fast path")
-            cutter = _Cutter(self.limits)
-            ((key, text),) = cutter.attributes([kv]).items()
-            entry = (key, text, cutter.truncated)
-        if len(raw) <= self.max_raw_bytes:
-            if len(self.entries) >= self.max_entries:
-                self.entries.clear()
-            self.entries[raw] = entry
-        return entry
-
-    def _short_string(self, raw: bytes) -> tuple[str, str, int] | None:
-        """The common ``KeyValue`` read straight from its bytes: a string value, both under 128 bytes.
-
-        Only the exact canonical encoding ``0a <k> key 12 <k+..> 0a <n> text`` is read here (what
-        every SDK writes); anything else, including invalid UTF-8, returns None for the parser.
-        """
-        size = len(raw)
-        if size < 6 or raw[0] != 0x0A:
-            return None
-        key_end = 2 + raw[1]
-        if raw[1] > 0x7F or size < key_end + 4 or raw[key_end] != 0x12:
-            return None
-        value_size = raw[key_end + 1]
-        if (
-            value_size > 0x7F
-            or value_size != size - key_end - 2
-            or raw[key_end + 2] != 0x0A
-            or raw[key_end + 3] != value_size - 2
-        ):
-            return None
-        try:
-            key = raw[2:key_end].decode()
-            text = raw[key_end + 4 :].decode()
-        except UnicodeDecodeError:
-            return None
-        limits = self.limits
-        cuts = 0
-        if len(key) > limits.max_key_length:
-            key = key[: limits.max_key_length]
-            cuts += 1
-        if len(text) > limits.max_value_length:
-            text = text[: limits.max_value_length]
-            cuts += 1
-        return key, text, cuts
-
-
 def convert(
     request: ExportTraceServiceRequest,
     limits: Limits,
@@ -337,87 +279,6 @@ def convert(
     """
     cut = _Cutter(limits)
     return _convert(request, limits, cut, cut.attributes, window, now_ns)
-
-
-def convert_raw(
-    request: Message,
-    cache: AttributeCache,
-    window: TimeWindow | None = None,
-    now_ns: int | None = None,
-) -> Conversion:
-    """:func:`convert` for a request parsed by ``collector.decode.parse_protobuf_raw_attributes``.
-
-    Same result as ``convert`` on the strictly parsed request; raises :class:`RawAttributeError`
-    when an attribute does not parse strictly (the caller then converts the strict parse instead).
-    """
-    limits = cache.limits
-    cut = _Cutter(limits)
-    entry_of = cache.convert
-    entries = cache.entries
-    max_attributes = limits.max_attributes
-
-    def attributes(raws: Any) -> dict[str, str]:
-        if len(raws) > max_attributes:
-            cut.truncated += len(raws) - max_attributes
-            raws = raws[:max_attributes]
-        out: dict[str, str] = {}
-        for raw in raws:
-            entry = entries.get(raw)
-            if entry is None:
-                entry = entry_of(raw)
-            out[entry[0]] = entry[1]
-            if entry[2]:
-                cut.truncated += entry[2]
-        return out
-
-    conversion = _convert(request, limits, cut, attributes, window, now_ns)
-    _check_unconverted(request, cache, everything=bool(conversion.rejected or conversion.truncated))
-    return conversion
-
-
-def _check_unconverted(request: Any, cache: AttributeCache, *, everything: bool) -> None:
-    """Parse the attributes the conversion did not read, as the strict parser would have.
-
-    Scope attributes are never stored; with ``everything`` (a span was rejected or something cut)
-    also those of rejected spans and of attributes, events and links beyond the limits. Raises
-    :class:`RawAttributeError` for one that does not parse strictly, so that such a body gets the
-    strict path's answer (repair, or 400) exactly as before.
-    """
-    check = cache.convert
-    entries = cache.entries
-    for resource_spans in request.resource_spans:
-        if everything:
-            for raw in resource_spans.resource.attributes:
-                if raw not in entries:
-                    check(raw)
-        for scope_spans in resource_spans.scope_spans:
-            for raw in scope_spans.scope.attributes:
-                if raw not in entries:
-                    check(raw)
-            if not everything:
-                continue
-            for span in scope_spans.spans:
-                for raw in span.attributes:
-                    if raw not in entries:
-                        check(raw)
-                for owner in (*span.events, *span.links):
-                    for raw in owner.attributes:
-                        if raw not in entries:
-                            check(raw)
-
-
-def _depth(value: Any, limit: int) -> int:
-    """Nesting depth of an AnyValue's arrays and maps, counted up to ``limit``."""
-    if limit <= 0:
-        return 0
-    which = value.WhichOneof("value")
-    if which == "array_value":
-        items = list(value.array_value.values)
-    elif which == "kvlist_value":
-        items = [kv.value for kv in value.kvlist_value.values]
-    else:
-        return 0
-    return 1 + max((_depth(item, limit - 1) for item in items), default=0)
 
 
 def _convert(
@@ -568,7 +429,7 @@ def _convert(
                     ln_state_col.append(empty)
                     ln_attrs_col.append(empty)
 
-    columns = [
+    columns: list[list[Any]] = [
         ts_col,
         trace_col,
         span_col,
@@ -602,6 +463,7 @@ def _convert(
         examples=examples,
         truncated=cut.truncated,
         window=window.describe(now_ns),
+        columns=columns,
     )
 
 
@@ -642,3 +504,85 @@ class BlockRows:
             if start <= index < start + rows:
                 return {name: column[index - start] for name, column in zip(COLUMNS, columns, strict=True)}
         raise IndexError(index)
+
+
+def prerender(
+    request: ExportTraceServiceRequest,
+    limits: Limits,
+    window: TimeWindow | None = None,
+    now_ns: int | None = None,
+) -> Conversion:
+    """The exact Python path: :func:`convert`, then the kept spans as an OTLP request to spool whose
+    attribute values are the stored texts (cut to the limits), so the engine stores them as they are."""
+    conversion = convert(request, limits, window, now_ns)
+    conversion.block = request_of(conversion.columns or []) if conversion.accepted else b""
+    return conversion
+
+
+def _ns(text: str) -> int:
+    seconds, _, fraction = text.partition(".")
+    return int(seconds) * _NS + int(fraction.ljust(9, "0")[:9] or 0)
+
+
+def _key_values(target: Any, attributes: dict[str, str]) -> None:
+    for key, text in attributes.items():
+        target.add(key=key).value.string_value = text
+
+
+def request_of(columns: list[list[Any]]) -> bytes:
+    """An OTLP request holding the rows of ``columns`` (one resource per span, values as text)."""
+    request = ExportTraceServiceRequest()
+    (
+        ts,
+        trace,
+        span_ids,
+        parent,
+        state,
+        name,
+        kind,
+        _service,
+        resource,
+        scope_name,
+        scope_version,
+        attrs,
+        duration,
+        status,
+        message,
+        ev_ts,
+        ev_name,
+        ev_attrs,
+        ln_trace,
+        ln_span,
+        ln_state,
+        ln_attrs,
+    ) = columns
+    for row in range(len(ts)):
+        resource_spans = request.resource_spans.add()
+        _key_values(resource_spans.resource.attributes, resource[row])
+        scope_spans = resource_spans.scope_spans.add()
+        scope_spans.scope.name = scope_name[row]
+        scope_spans.scope.version = scope_version[row]
+        span = scope_spans.spans.add()
+        span.trace_id = bytes.fromhex(trace[row])
+        span.span_id = bytes.fromhex(span_ids[row])
+        span.parent_span_id = bytes.fromhex(parent[row])
+        span.trace_state = state[row]
+        span.name = name[row]
+        span.kind = SPAN_KINDS.index(kind[row])
+        start = _ns(ts[row])
+        span.start_time_unix_nano = start
+        span.end_time_unix_nano = start + duration[row]
+        _key_values(span.attributes, attrs[row])
+        span.status.code = STATUS_CODES.index(status[row])
+        span.status.message = message[row]
+        for at, event_name, event_attrs in zip(ev_ts[row], ev_name[row], ev_attrs[row], strict=True):
+            event = span.events.add(time_unix_nano=_ns(at), name=event_name)
+            _key_values(event.attributes, event_attrs)
+        for link_trace, link_span, link_state, link_attrs in zip(
+            ln_trace[row], ln_span[row], ln_state[row], ln_attrs[row], strict=True
+        ):
+            link = span.links.add(
+                trace_id=bytes.fromhex(link_trace), span_id=bytes.fromhex(link_span), trace_state=link_state
+            )
+            _key_values(link.attributes, link_attrs)
+    return request.SerializeToString()

@@ -83,6 +83,7 @@ class Collector:
             store,
             self.spool,
             self.metrics,
+            limits=self.pipeline.limits,
             initial_backoff_s=settings.retry_initial_backoff_s,
             max_backoff_s=settings.retry_max_backoff_s,
         )

@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
-from collector.convert import COLUMNS, INSERT_FORMAT, BlockRows
+from collector.convert import COLUMNS, INSERT_FORMAT, BlockRows, Limits
+from collector.engine import RequestRows, insert_requests, is_legacy, segment_rows
 from collector.metrics import CollectorMetrics
 from collector.quarantine import Entry, Quarantine
 from collector.spool import Segment, Spool, read_segment
@@ -70,6 +71,7 @@ def insert_block(store: Store, block: bytes | Sequence[bytes | memoryview], toke
     """Insert concatenated ``JSONCompactColumns`` blocks into ``otel_traces`` as one batch.
 
     ``block`` is the bytes or a sequence of blocks, streamed one at a time (never joined in memory).
+    Segments spooled before the engine converted OTLP requests hold such blocks.
     """
     data = block if isinstance(block, bytes) else (bytes(part) for part in block)
     store.client.raw_insert(
@@ -94,6 +96,7 @@ class StoreWriter:
         spool: Spool,
         metrics: CollectorMetrics,
         *,
+        limits: Limits | None = None,
         initial_backoff_s: float = 0.2,
         max_backoff_s: float = 10.0,
         sleep: Callable[[float], None] | None = None,
@@ -101,6 +104,8 @@ class StoreWriter:
         self.store = store
         self.spool = spool
         self.metrics = metrics
+        self.limits = limits or Limits()
+        self._scratch = spool.directory / "tmp" / "insert.pb"
         self.quarantine = Quarantine(spool.directory)
         self.initial_backoff_s = initial_backoff_s
         self.max_backoff_s = max_backoff_s
@@ -111,6 +116,13 @@ class StoreWriter:
         # monotonic time the writer last moved data (or found nothing to do): health reads it
         self.last_progress = time.monotonic()
         self._cpu_sampled = 0.0
+
+    def _insert(self, rows: bytes | list[bytes] | list[memoryview], token: str, legacy: bool) -> None:
+        if legacy:
+            insert_block(self.store, rows, token)
+        else:
+            self._scratch.parent.mkdir(exist_ok=True)
+            insert_requests(self.store, rows, token, self.limits, self._scratch)  # type: ignore[arg-type]
 
     def start(self) -> None:
         self.last_progress = time.monotonic()
@@ -168,9 +180,10 @@ class StoreWriter:
             self.spool.release(segment)
             return True
         written = rows
+        legacy = is_legacy(payloads)
         try:
             if payloads:
-                insert_block(self.store, payloads, segment.token)
+                self._insert(payloads, segment.token, legacy)
         except Exception as exc:
             self._failed(exc)
             kind = classify(exc)
@@ -189,7 +202,7 @@ class StoreWriter:
                 first_line(exc),
             )
             try:
-                written = self._split(segment, BlockRows(payloads), exc)
+                written = self._split(segment, segment_rows(payloads), exc, legacy)
             except _StoreUnavailable:
                 return False
         self.metrics.write_seconds.observe(time.perf_counter() - started)
@@ -205,7 +218,9 @@ class StoreWriter:
         self.last_error = first_line(exc)
         self.metrics.write_failures.inc()
 
-    def _split(self, segment: Segment, rows: BlockRows, error: BaseException) -> int:
+    def _split(
+        self, segment: Segment, rows: BlockRows | RequestRows, error: BaseException, legacy: bool
+    ) -> int:
         """Insert every row of the segment the store accepts; quarantine the others. Returns rows written."""
         written = 0
         # ranges still to insert, with the error their parent range got; depth first, in order
@@ -220,7 +235,7 @@ class StoreWriter:
                 if low >= high:
                     continue
                 try:
-                    insert_block(self.store, rows.block(low, high), f"{segment.token}-{low}-{high}")
+                    self._insert(rows.block(low, high), f"{segment.token}-{low}-{high}", legacy)
                 except Exception as exc:
                     self._failed(exc)
                     if classify(exc) == "transient":
@@ -238,8 +253,11 @@ class StoreWriter:
                     self.last_progress = time.monotonic()
         return written
 
-    def _quarantine(self, segment: Segment, rows: BlockRows, index: int, error: BaseException) -> None:
+    def _quarantine(
+        self, segment: Segment, rows: BlockRows | RequestRows, index: int, error: BaseException
+    ) -> None:
         row = rows.row(index)
+        block = rows.block(index, index + 1)
         entry = Entry(
             id=f"{segment.token}-{index}",
             segment=segment.token,
@@ -248,10 +266,10 @@ class StoreWriter:
             code=error_code(error),
             error=str(error)[:4000],
             quarantined_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
-            span_ids=[str(row.get("SpanId", ""))],
-            trace_ids=[str(row.get("TraceId", ""))],
+            span_ids=[str(row.get("SpanId", row.get("span_id", "")))],
+            trace_ids=[str(row.get("TraceId", row.get("trace_id", "")))],
         )
-        path = self.quarantine.add(entry, rows.block(index, index + 1))
+        path = self.quarantine.add(entry, block if isinstance(block, bytes) else block[0])
         self.metrics.spans_quarantined.inc()
         self.last_progress = time.monotonic()
         log.error(

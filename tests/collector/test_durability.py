@@ -23,9 +23,8 @@ def spool_with(directory: Path, requests: int, spans: int) -> list[Path]:
     """Write ``requests`` blocks into a spool the way the receivers do; returns the sealed files."""
     spool = Spool(directory, max_bytes=1 << 30, segment_max_rows=10**6, flush_interval_s=60)
     spool.open()
-    for seed in range(requests):
-        conversion = convert(order_hop_request(spans, seed=seed), Limits())
-        spool.append(conversion.block, conversion.accepted).result(10)
+    for seed in range(requests):  # what the receivers spool: the accepted OTLP requests
+        spool.append(order_hop_request(spans, seed=seed).SerializeToString(), spans).result(10)
     spool.close()
     return sorted(directory.glob("*.wal"))
 
@@ -61,7 +60,7 @@ def test_a_replayed_spool_segment_is_stored_once(store: Store, tmp_path: Path) -
 
 
 def test_store_outage_spools_up_to_its_bound_then_503_then_drains(store: Store, tmp_path: Path) -> None:
-    block = convert(order_hop_request(200), Limits()).block
+    block = order_hop_request(200).SerializeToString()
     bound = int(len(block) * 3.5)
     with running_collector(store, tmp_path / "spool", spool_max_bytes=bound) as collector:
         store.command(f"DETACH TABLE {store.ident('otel_traces')}")
@@ -107,9 +106,10 @@ def test_store_outage_spools_up_to_its_bound_then_503_then_drains(store: Store, 
         assert again.status_code == 200
 
 
-def test_a_segment_clickhouse_refuses_as_data_is_split_and_only_the_bad_row_quarantined(
+def test_a_segment_of_an_earlier_version_with_a_refused_row_is_split_and_only_that_row_quarantined(
     store: Store, tmp_path: Path
 ) -> None:
+    """A spool written before the engine converted (JSONCompactColumns blocks) is still inserted."""
     spool_dir = tmp_path / "spool"
     spool = Spool(spool_dir, max_bytes=1 << 30, segment_max_rows=10**6, flush_interval_s=60)
     spool.open()

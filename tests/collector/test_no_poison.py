@@ -278,7 +278,7 @@ def test_refused_rows_are_quarantined_alone_listed_shown_and_replayed(store: Sto
         assert entry.span_ids == [f"{forbidden.context.span_id:016x}"]
         shown = runner.invoke(app, ["spool", "quarantine", "show", entry.id, "--spool-dir", str(spool)])
         assert shown.exit_code == 0, shown.output
-        assert '"SpanName": "forbidden"' in shown.output and "VIOLATED_CONSTRAINT" in shown.output
+        assert '"name": "forbidden"' in shown.output and "VIOLATED_CONSTRAINT" in shown.output
         missing = runner.invoke(app, ["spool", "quarantine", "show", "nope", "--spool-dir", str(spool)])
         assert missing.exit_code == 1
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from collector.convert import BlockRows
+from collector.engine import segment_rows
 from collector.quarantine import Entry, Quarantine
 from tower import runtime
 from tower.commands.options import ConfigOption
@@ -38,7 +38,7 @@ def _quarantine(config: Path | None, spool_dir: Path | None) -> Quarantine:
 
 
 def _rows(quarantine: Quarantine, entry: Entry) -> list[dict[str, Any]]:
-    rows = BlockRows(quarantine.payloads(entry.id))
+    rows = segment_rows(quarantine.payloads(entry.id))
     return [rows.row(index) for index in range(rows.count)]
 
 
