@@ -25,11 +25,9 @@ import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collector.settings import CollectorSettings
-from storage.errors import TowerError
-from storage.schema import OTEL_TRACES_COLUMNS
 
-# Column order of the JSONCompactColumns blocks: the exporter's insert columns.
-COLUMNS: tuple[str, ...] = OTEL_TRACES_COLUMNS
+# Blocks of the Python path are JSONCompactColumns in storage.schema.OTEL_TRACES_COLUMNS order (the
+# exporter's insert columns; imported where needed, so that receivers do not load the store client).
 INSERT_FORMAT = "JSONCompactColumns"
 
 SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
@@ -499,6 +497,8 @@ class BlockRows:
 
     def row(self, index: int) -> dict[str, Any]:
         """One row as column name -> value."""
+        from storage.schema import OTEL_TRACES_COLUMNS as COLUMNS
+
         for start, columns in zip(self._starts, self._blocks, strict=True):
             rows = len(columns[0]) if columns else 0
             if start <= index < start + rows:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collector.settings import CollectorSettings
-from collector.spool import Spool
-from collector.writer import StoreWriter
+
+if TYPE_CHECKING:
+    from collector.spool import Spool
+    from collector.writer import StoreWriter
 
 
 @dataclass

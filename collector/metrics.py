@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -130,3 +130,42 @@ class CollectorMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+Samples = dict[str, Any]
+
+
+def snapshot(registry: CollectorRegistry) -> Samples:
+    """The registry's samples as plain data (for another process to merge): family -> details."""
+    families: Samples = {}
+    for family in registry.collect():
+        samples = [
+            [sample.name, sample.labels, sample.value]
+            for sample in family.samples
+            if not sample.name.endswith("_created")
+        ]
+        families[family.name] = {"type": family.type, "help": family.documentation, "samples": samples}
+    return families
+
+
+def render_merged(snapshots: list[Samples]) -> bytes:
+    """Prometheus text of several processes' samples, summed by name and labels."""
+    merged: dict[str, dict[str, Any]] = {}
+    for families in snapshots:
+        for name, family in families.items():
+            target = merged.setdefault(name, {"type": family["type"], "help": family["help"], "values": {}})
+            for sample_name, labels, value in family["samples"]:
+                key = (sample_name, tuple(sorted(labels.items())))
+                target["values"][key] = target["values"].get(key, 0.0) + float(value)
+    lines = []
+    for name, family in merged.items():
+        lines.append(f"# HELP {name} {family['help']}")
+        lines.append(f"# TYPE {name} {family['type']}")
+        for (sample_name, labels), value in family["values"].items():
+            text = ",".join(f'{key}="{_escape(str(label))}"' for key, label in labels)
+            lines.append(f"{sample_name}{{{text}}} {value!r}" if text else f"{sample_name} {value!r}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import threading
 from collections.abc import Callable
 
+import uvicorn
 from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 from starlette.applications import Starlette
@@ -54,8 +57,13 @@ _RPC_CODE = {
 }
 
 
-def create_app(pipeline: Pipeline, health: Callable[[], Health]) -> Starlette:
-    """The OTLP/HTTP ASGI app over ``pipeline``; ``health`` tells whether the writer keeps up."""
+def create_app(
+    pipeline: Pipeline,
+    health: Callable[[], Health],
+    render_metrics: Callable[[], bytes] | None = None,
+) -> Starlette:
+    """The OTLP/HTTP ASGI app over ``pipeline``; ``health`` tells whether the writer keeps up;
+    ``render_metrics`` (receiver processes) renders /metrics, default: this process's registry."""
     settings = pipeline.settings
     limit = settings.max_body_bytes
 
@@ -127,9 +135,13 @@ def create_app(pipeline: Pipeline, health: Callable[[], Health]) -> Starlette:
         return Response(response.SerializeToString(), 200, media_type=PROTOBUF)
 
     async def metrics(request: Request) -> Response:
-        pipeline.metrics.observe_spool(pipeline.spool)
-        pipeline.metrics.observe_health(health())
-        return Response(pipeline.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+        if render_metrics is not None:
+            body = render_metrics()
+        else:
+            pipeline.metrics.observe_spool(pipeline.spool)
+            pipeline.metrics.observe_health(health())
+            body = pipeline.metrics.render()
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     async def healthz(request: Request) -> Response:
         """Liveness: always 200 while the process serves; the body says ok or degraded and why."""
@@ -148,3 +160,66 @@ def create_app(pipeline: Pipeline, health: Callable[[], Health]) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
         ]
     )
+
+
+def serve_in_thread(app: Starlette, sock: socket.socket) -> tuple[uvicorn.Server, threading.Thread]:
+    """Run ``app`` with uvicorn (uvloop, httptools) on a listening socket in a thread; returns once
+    it serves."""
+    config = uvicorn.Config(
+        app,
+        loop=_loop_kind(),
+        http=_http_kind(),
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        timeout_keep_alive=30,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+
+    def run() -> None:
+        async def serve() -> None:
+            await server.serve(sockets=[sock])
+
+        if config.loop == "uvloop":
+            import uvloop
+
+            uvloop.run(serve())
+        else:
+            asyncio.run(serve())
+
+    thread = threading.Thread(target=run, name="collector-http", daemon=True)
+    thread.start()
+    for _ in range(1000):
+        if server.started:
+            break
+        threading.Event().wait(0.01)
+    return server, thread
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound, listening, non-blocking TCP socket (port 0: the OS picks one)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def _loop_kind() -> str:
+    try:
+        import uvloop  # noqa: F401
+
+        return "uvloop"
+    except ImportError:  # pragma: no cover - uvloop is a dependency
+        return "asyncio"
+
+
+def _http_kind() -> str:
+    try:
+        import httptools  # noqa: F401
+
+        return "httptools"
+    except ImportError:  # pragma: no cover - httptools is a dependency
+        return "h11"

@@ -44,6 +44,20 @@ class CollectorSettings(StrictSettings):
         ge=1,
         description="Rows per ClickHouse insert (a spool segment is sealed at this size). Default: 50000",
     )
+    batch_max_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        gt=0,
+        description="Request bytes per ClickHouse insert (a spool segment is sealed at this size too): "
+        "bounds the engine's memory per insert. Default: 32 MiB",
+    )
+    receivers: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="Receiver processes (OTLP/HTTP and gRPC on the same ports, validation, spool; no "
+        "engine), beside the process that owns the store and writes. 0 receives in that process. "
+        "Default: 2",
+    )
     flush_interval_s: float = Field(
         default=1.0,
         gt=0,

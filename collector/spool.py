@@ -108,10 +108,18 @@ class Spool:
         max_bytes: int,
         segment_max_rows: int,
         flush_interval_s: float,
+        segment_max_bytes: int = 64 * 1024 * 1024,
+        handed_off: bool = False,
     ) -> None:
+        """``handed_off``: a receiver process's spool; its sealed segments are inserted (and deleted)
+        by the writer in another process, and what is pending is known by which files still exist."""
         self.directory = directory
+        self.handed_off = handed_off
+        self._handed: list[Segment] = []
         self.max_bytes = max_bytes
         self.segment_max_rows = segment_max_rows
+        self.segment_max_bytes = segment_max_bytes
+        self.rescan_s = 1.0
         self.flush_interval_s = flush_interval_s
         self._run = uuid.uuid4().hex[:12]
         self._counter = 0
@@ -138,7 +146,17 @@ class Spool:
         for path in self.directory.glob(f"*{OPEN_SUFFIX}"):  # appended to when a run ended: seal it
             path.rename(path.with_suffix(SUFFIX))
         _fsync_dir(self.directory)
-        recovered = self.adopt_new()
+        if self.handed_off:  # sealed by an earlier receiver here, not yet written: still pending
+            recovered = []
+            for path in sorted(self.directory.glob(f"*{SUFFIX}")):
+                with contextlib.suppress(FileNotFoundError):
+                    _payloads, rows = read_segment(path)
+                    self._handed.append(Segment(path, rows, path.stat().st_size))
+            with self._cond:
+                self._pending_bytes += sum(segment.size for segment in self._handed)
+                self._pending_rows += sum(segment.rows for segment in self._handed)
+        else:
+            recovered = self.adopt_new()
         if recovered:
             log.info(
                 "spool: replaying %d segment(s), %d rows from %s",
@@ -156,7 +174,8 @@ class Spool:
         with self._cond:
             known = {segment.path.name for segment in self._sealed}
         found = []
-        for path in sorted(self.directory.glob(f"*{SUFFIX}")):
+        paths = [*self.directory.glob(f"*{SUFFIX}"), *self.directory.glob(f"r*/*{SUFFIX}")]
+        for path in sorted(paths, key=lambda p: p.name):
             if path.name in known:
                 continue
             try:
@@ -180,10 +199,36 @@ class Spool:
                 self._cond.notify_all()
         return found
 
+    def seal_leftovers(self) -> int:
+        """Seal the segments receiver processes were appending to when they ended (``r*/*.open``);
+        call before receivers start. Returns how many."""
+        count = 0
+        for path in self.directory.glob(f"r*/*{OPEN_SUFFIX}"):
+            path.rename(path.with_suffix(SUFFIX))
+            _fsync_dir(path.parent)
+            count += 1
+        return count
+
+    def _refresh_handed(self) -> None:
+        """Receiver side: segments the writer deleted are no longer pending."""
+        if not self.handed_off:
+            return
+        with self._cond:
+            handed = list(self._handed)
+        gone = [segment for segment in handed if not segment.path.exists()]
+        if gone:
+            with self._cond:
+                for segment in gone:
+                    self._handed.remove(segment)
+                    self._pending_bytes -= segment.size
+                    self._pending_rows -= segment.rows
+                self._cond.notify_all()
+
     def oldest_pending_ns(self) -> int | None:
         """When the oldest block not yet in the store was appended (None when nothing waits)."""
+        self._refresh_handed()
         with self._cond:
-            times = [segment.created_ns for segment in self._sealed]
+            times = [segment.created_ns for segment in (*self._sealed, *self._handed)]
             if self._active is not None and self._active_rows:
                 times.append(self._active_created_ns)
             if not times and self._pending_rows > 0:
@@ -208,6 +253,8 @@ class Spool:
         """Queue a block; the future completes once it is on disk (raises :class:`SpoolFull`)."""
         future: Future[None] = Future()
         size = len(payload) + _HEADER.size
+        if self.handed_off and self._pending_bytes + size > self.max_bytes:
+            self._refresh_handed()
         with self._cond:
             if self._closed:
                 raise SpoolClosed("the collector is stopping")
@@ -234,17 +281,18 @@ class Spool:
 
     # -- writer's side -----------------------------------------------------------------------
 
-    def next_sealed(self, timeout: float, rescan_s: float = 1.0) -> Segment | None:
+    def next_sealed(self, timeout: float) -> Segment | None:
         """The oldest sealed segment (left in place until :meth:`release`), or None on timeout.
 
-        When idle, the directory is looked at every ``rescan_s`` for segments put there from outside.
+        When idle, the directory is looked at every ``rescan_s`` for segments put there from outside
+        (receiver processes, ``tower spool quarantine replay``).
         """
         with self._cond:
             if not self._sealed:
                 self._cond.wait(timeout)
             if self._sealed:
                 return self._sealed[0]
-        if time.monotonic() - self._last_scan >= rescan_s:
+        if time.monotonic() - self._last_scan >= self.rescan_s:
             self._last_scan = time.monotonic()
             self.adopt_new()
         with self._cond:
@@ -267,13 +315,15 @@ class Spool:
     def wait_drained(self, timeout: float) -> bool:
         """Wait until everything appended so far is in the store."""
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._pending_rows > 0:
+        while True:
+            self._refresh_handed()
+            with self._cond:
+                if self._pending_rows <= 0:
+                    return True
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._cond.wait(min(left, 0.1))
-            return True
 
     def seal_now(self) -> None:
         """Ask the append thread to seal the active segment (used on shutdown and in tests)."""
@@ -338,7 +388,11 @@ class Spool:
         for entry in appends:
             if not entry.future.done():
                 entry.future.set_result(None)
-        if self._fd is not None and (flush_request or self._active_rows >= self.segment_max_rows):
+        if self._fd is not None and (
+            flush_request
+            or self._active_rows >= self.segment_max_rows
+            or self._active_size >= self.segment_max_bytes
+        ):
             self._seal()
 
     def _new_segment(self) -> None:
@@ -374,8 +428,11 @@ class Spool:
             except OSError as exc:
                 log.error("spool: cannot seal %s: %s (it is sealed at the next start)", active, exc)
                 return
-            if not any(segment.path == sealed for segment in self._sealed):
-                self._sealed.append(Segment(sealed, self._active_rows, self._active_size))
+            segment = Segment(sealed, self._active_rows, self._active_size)
+            if self.handed_off:
+                self._handed.append(segment)
+            elif not any(known.path == sealed for known in self._sealed):
+                self._sealed.append(segment)
             self._cond.notify_all()
 
     def _discard_active(self) -> None:

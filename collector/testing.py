@@ -39,7 +39,8 @@ def running_collector(
     """A started collector on free ports writing to ``store``; stopped (and drained) on exit.
 
     ``overrides`` are CollectorSettings fields, e.g. ``tokens=["s3cret"]`` or ``flush_interval_s=0.05``.
-    Defaults here favour tests: short flush interval and retry delays. ``clock`` (Unix ns) is the
+    Defaults here favour tests: short flush interval and retry delays, receivers in this process
+    (``receivers=2`` starts receiver processes, as ``tower serve`` does). ``clock`` (Unix ns) is the
     collector's "now" for the accepted time window.
     """
     base = settings.model_dump() if settings is not None else {}
@@ -48,6 +49,7 @@ def running_collector(
         "flush_interval_s": 0.05,
         "retry_initial_backoff_s": 0.05,
         "retry_max_backoff_s": 0.5,
+        "receivers": 0,
         **base,
         "http_port": 0,
         "grpc_port": 0,

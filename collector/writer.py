@@ -23,12 +23,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
-from collector.convert import COLUMNS, INSERT_FORMAT, BlockRows, Limits
+from collector.convert import INSERT_FORMAT, BlockRows, Limits
 from collector.engine import RequestRows, insert_requests, is_legacy, segment_rows
 from collector.metrics import CollectorMetrics
 from collector.quarantine import Entry, Quarantine
 from collector.spool import Segment, Spool, read_segment
 from storage import Store
+from storage.schema import OTEL_TRACES_COLUMNS as COLUMNS
 
 log = logging.getLogger(__name__)
 
