@@ -19,26 +19,29 @@ SELECT
     span.name,
     if(span.kind BETWEEN 0 AND 5,
        ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'][span.kind + 1], 'Unspecified'),
-    resource['service.name'],
-    resource,
+    maps[1]['service.name'],
+    maps[1],
     scope.scope.name,
     scope.scope.version,
-    {{attributes:span.attributes}},
+    maps[2],
     span.end_time_unix_nano - span.start_time_unix_nano,
     if(span.status.code BETWEEN 0 AND 2, ['Unset', 'Ok', 'Error'][span.status.code + 1], 'Unset'),
     span.status.message,
-    arrayMap(event -> fromUnixTimestamp64Nano(toInt64(event.time_unix_nano)),
-             arraySlice(span.events, 1, {max_events:UInt32})),
-    arrayMap(event -> event.name, arraySlice(span.events, 1, {max_events:UInt32})),
-    arrayMap(event -> {{attributes:event.attributes}}, arraySlice(span.events, 1, {max_events:UInt32})),
-    arrayMap(link -> lower(hex(link.trace_id)), arraySlice(span.links, 1, {max_links:UInt32})),
-    arrayMap(link -> lower(hex(link.span_id)), arraySlice(span.links, 1, {max_links:UInt32})),
-    arrayMap(link -> link.trace_state, arraySlice(span.links, 1, {max_links:UInt32})),
-    arrayMap(link -> {{attributes:link.attributes}}, arraySlice(span.links, 1, {max_links:UInt32}))
-FROM (
-    SELECT {{attributes:resource_spans.resource.attributes}} AS resource, resource_spans.scope_spans AS scopes
-    FROM {{source}}
-    ARRAY JOIN resource_spans
-)
-ARRAY JOIN scopes AS scope
+    arrayMap(event -> fromUnixTimestamp64Nano(toInt64(event.time_unix_nano)), events),
+    arrayMap(event -> event.name, events),
+    arraySlice(maps, 3, length(events)),
+    arrayMap(link -> lower(hex(link.trace_id)), links),
+    arrayMap(link -> lower(hex(link.span_id)), links),
+    arrayMap(link -> link.trace_state, links),
+    arraySlice(maps, 3 + length(events), length(links))
+FROM {{source}}
+ARRAY JOIN resource_spans AS resource
+ARRAY JOIN resource.scope_spans AS scope
 ARRAY JOIN scope.spans AS span
+-- the attribute lists of the resource, the span, its events and its links, in one expansion
+LEFT ARRAY JOIN [arraySlice(span.events, 1, {max_events:UInt32})] AS events
+LEFT ARRAY JOIN [arraySlice(span.links, 1, {max_links:UInt32})] AS links
+LEFT ARRAY JOIN [arrayMap(list -> {{attributes:list}},
+                          arrayConcat([resource.resource.attributes, span.attributes],
+                                      arrayMap(event -> event.attributes, events),
+                                      arrayMap(link -> link.attributes, links)))] AS maps

@@ -7,11 +7,11 @@ store keeps (other fields are skipped as unknown):
 
 * :func:`proto_text` - proto3 source for ClickHouse's ``format_schema``;
 * :func:`structure` - the ClickHouse column structure of one request row;
-* :func:`request_class` - the Python message class the receivers parse with. It differs in one
-  place: attribute values nest one level (arrays and maps of scalars, which the SQL renders);
-  a deeper value parses into a message with a required field that is never set, so
-  ``IsInitialized()`` is False and the receiver takes the exact Python path for that request.
-  Strings are UTF-8 checked (edition 2023), as proto3 does.
+* :func:`request_class` - the Python message class the receivers parse with. Attribute values are
+  scalars (string, bool, int, double, bytes: what the SQL renders, and what order spans carry); an
+  array or map value parses into a message with a required field that is never set, so
+  ``IsInitialized()`` is False and the receiver takes the exact Python path for that request (which
+  spools the values as text). Strings are UTF-8 checked (edition 2023), as proto3 does.
 """
 
 from __future__ import annotations
@@ -34,14 +34,7 @@ _SCALAR_VALUE = [
     ("bytes_value", 7, "bytes", False),
 ]
 MESSAGES: list[tuple[str, list[tuple[str, int, str, bool]]]] = [
-    ("ScalarValue", _SCALAR_VALUE),
-    ("ScalarKeyValue", [("key", 1, "string", False), ("value", 2, "ScalarValue", False)]),
-    ("ArrayValue", [("values", 1, "ScalarValue", True)]),
-    ("KeyValueList", [("values", 1, "ScalarKeyValue", True)]),
-    (
-        "AnyValue",
-        [*_SCALAR_VALUE, ("array_value", 5, "ArrayValue", False), ("kvlist_value", 6, "KeyValueList", False)],
-    ),
+    ("AnyValue", _SCALAR_VALUE),
     ("KeyValue", [("key", 1, "string", False), ("value", 2, "AnyValue", False)]),
     ("Resource", [("attributes", 1, "KeyValue", True)]),
     ("Scope", [("name", 1, "string", False), ("version", 2, "string", False)]),
@@ -84,7 +77,7 @@ MESSAGES: list[tuple[str, list[tuple[str, int, str, bool]]]] = [
     ("ResourceSpans", [("resource", 1, "Resource", False), ("scope_spans", 2, "ScopeSpans", True)]),
     (MESSAGE, [("resource_spans", 1, "ResourceSpans", True)]),
 ]
-_ONEOF_MESSAGES = {"ScalarValue", "AnyValue"}
+_ONEOF_MESSAGES = {"AnyValue"}
 _CLICKHOUSE_TYPES = {
     "string": "String",
     "bytes": "String",
@@ -140,7 +133,7 @@ def request_class() -> type[Message]:
     file = descriptor_pb2.FileDescriptorProto(name="tower_otlp_spool.proto", package=PACKAGE)
     file.syntax = "editions"
     file.edition = descriptor_pb2.EDITION_2023
-    never = file.message_type.add(name="NestedTooDeep")
+    never = file.message_type.add(name="NotScalar")
     flag = never.field.add(name="never_set", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_BOOL)
     flag.label = descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
     flag.options.features.field_presence = descriptor_pb2.FeatureSet.LEGACY_REQUIRED
@@ -155,11 +148,11 @@ def request_class() -> type[Message]:
     }
     for name, fields in MESSAGES:
         message = file.message_type.add(name=name)
-        if name == "ScalarValue":  # a nested array or map one level too deep
+        if name == "AnyValue":  # an array or map value: the request takes the Python path
             fields = [
                 *fields,
-                ("array_value", 5, "NestedTooDeep", False),
-                ("kvlist_value", 6, "NestedTooDeep", False),
+                ("array_value", 5, "NotScalar", False),
+                ("kvlist_value", 6, "NotScalar", False),
             ]
         if name in _ONEOF_MESSAGES:
             message.oneof_decl.add(name="value")
