@@ -182,7 +182,10 @@ class Collector:
         """Publish health for the receivers; restart a receiver that died."""
         while not self._stopping.wait(0.5):
             with contextlib.suppress(Exception):
-                write_status(self.spool.directory, self.health(), self.metrics)
+                health = self.health()
+                self.metrics.observe_spool(self.spool)
+                self.metrics.observe_health(health)
+                write_status(self.spool.directory, health, self.metrics)
             for index, process in list(self._children.items()):
                 if process.poll() is None or self._stopping.is_set():
                     continue

@@ -99,4 +99,5 @@ def test_receiver_processes_share_the_ports_and_lose_nothing_when_one_dies(
             time.sleep(0.3)
         assert written == len(sent)
         assert received >= 100
+        assert metric(collector, "tower_collector_healthy") == 1.0  # the writer's gauges, from its status
     assert stored(store) == sent
