@@ -76,6 +76,8 @@ class Collector:
             self.spool,
             self.metrics,
             limits=self.pipeline.limits,
+            batch_max_rows=settings.batch_max_rows,
+            batch_max_bytes=settings.batch_max_bytes,
             initial_backoff_s=settings.retry_initial_backoff_s,
             max_backoff_s=settings.retry_max_backoff_s,
         )

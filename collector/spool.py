@@ -298,6 +298,29 @@ class Spool:
         with self._cond:
             return self._sealed[0] if self._sealed else None
 
+    def next_group(self, timeout: float, max_rows: int, max_bytes: int) -> list[Segment]:
+        """The oldest sealed segments, up to ``max_rows`` rows and ``max_bytes`` bytes (at least one);
+        empty on timeout. They stay in place until released."""
+        if self.next_sealed(timeout) is None:
+            return []
+        group: list[Segment] = []
+        rows = size = 0
+        with self._cond:
+            for segment in self._sealed:
+                if group and (rows + segment.rows > max_rows or size + segment.size > max_bytes):
+                    break
+                group.append(segment)
+                rows += segment.rows
+                size += segment.size
+        return group
+
+    def take(self, paths: list[Path]) -> list[Segment]:
+        """The pending segments among ``paths`` (a batch a crash interrupted; missing ones were written)."""
+        self.adopt_new()
+        wanted = {path.name for path in paths}
+        with self._cond:
+            return [segment for segment in self._sealed if segment.path.name in wanted]
+
     def release(self, segment: Segment) -> None:
         """The segment is in the store: delete it."""
         with contextlib.suppress(FileNotFoundError):

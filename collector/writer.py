@@ -14,13 +14,16 @@ same ranges get the same tokens and the halves already written are dropped by Cl
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import random
 import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 from collector.convert import INSERT_FORMAT, BlockRows, Limits
@@ -98,6 +101,8 @@ class StoreWriter:
         metrics: CollectorMetrics,
         *,
         limits: Limits | None = None,
+        batch_max_rows: int = 50_000,
+        batch_max_bytes: int = 32 * 1024 * 1024,
         initial_backoff_s: float = 0.2,
         max_backoff_s: float = 10.0,
         sleep: Callable[[float], None] | None = None,
@@ -106,7 +111,13 @@ class StoreWriter:
         self.spool = spool
         self.metrics = metrics
         self.limits = limits or Limits()
+        self.batch_max_rows = batch_max_rows
+        self.batch_max_bytes = batch_max_bytes
         self._scratch = spool.directory / "tmp" / "insert.pb"
+        # batches of several segments being inserted: written before the insert, removed after, so
+        # that a crash replays the same segments with the same token (ClickHouse drops a repeat)
+        self._intent_dir = spool.directory / "batches"
+        self._intents: list[Path] = []
         self.quarantine = Quarantine(spool.directory)
         self.initial_backoff_s = initial_backoff_s
         self.max_backoff_s = max_backoff_s
@@ -126,6 +137,7 @@ class StoreWriter:
             insert_requests(self.store, rows, token, self.limits, self._scratch)  # type: ignore[arg-type]
 
     def start(self) -> None:
+        self._intents = sorted(self._intent_dir.glob("*.json")) if self._intent_dir.is_dir() else []
         self.last_progress = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name="collector-writer", daemon=True)
         self._thread.start()
@@ -155,11 +167,11 @@ class StoreWriter:
         while not self._stop.is_set():
             self._sample_engine_cpu()
             try:
-                segment = self.spool.next_sealed(timeout=0.2)
-                if segment is None:
+                batch = self._next_batch()
+                if batch is None:
                     self.last_progress = time.monotonic()  # idle is not stalled
                     continue
-                written = self._write(segment)
+                written = self._write(*batch)
             except Exception:  # never let the writer die silently: health would not see why
                 log.exception("collector.writer_error (will retry)")
                 written = False
@@ -171,45 +183,96 @@ class StoreWriter:
             ceiling = min(self.max_backoff_s, self.initial_backoff_s * (2 ** min(attempt, 30)))
             self._stop.wait(random.uniform(self.initial_backoff_s / 2, ceiling))
 
-    def _write(self, segment: Segment) -> bool:
-        """Insert one segment; False when it must be retried later."""
-        started = time.perf_counter()
+    def _next_batch(self) -> tuple[list[Segment], str] | None:
+        """The next insert: a batch a crash interrupted (same segments, same token), or the oldest
+        sealed segments up to batch_max_rows / batch_max_bytes (one insert costs ClickHouse a fixed
+        query analysis, so small segments are inserted together)."""
+        if self._intents:
+            path = self._intents[0]
+            intent = json.loads(path.read_text())
+            segments = self.spool.take([self.spool.directory / name for name in intent["segments"]])
+            return segments, str(intent["token"])
+        group = self.spool.next_group(0.2, self.batch_max_rows, self.batch_max_bytes)
+        if not group:
+            return None
+        if len(group) == 1:
+            return group, group[0].token  # a segment alone: its name is its token (no intent needed)
+        token = f"{group[0].token}+{len(group)}"
+        self._intent_dir.mkdir(exist_ok=True)
+        path = self._intent_dir / f"{token}.json"
+        names = [str(segment.path.relative_to(self.spool.directory)) for segment in group]
+        temporary = path.with_suffix(".tmp")
+        with open(temporary, "w") as handle:
+            json.dump({"token": token, "segments": names}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        fd = os.open(self._intent_dir, os.O_RDONLY)
         try:
-            payloads, rows = read_segment(segment.path)
-        except FileNotFoundError:
-            log.error("spool segment %s vanished; releasing it", segment.path)
-            self.spool.release(segment)
-            return True
-        written = rows
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._intents.append(path)
+        return group, token
+
+    def _done(self, token: str) -> None:
+        for path in list(self._intents):
+            if path.stem == token:
+                path.unlink(missing_ok=True)
+                self._intents.remove(path)
+
+    def _write(self, segments: list[Segment], token: str) -> bool:
+        """Insert a batch of segments as one insert; False when it must be retried later."""
+        started = time.perf_counter()
+        payloads: list[memoryview] = []
+        rows = 0
+        present = []
+        for segment in segments:
+            try:
+                records, count = read_segment(segment.path)
+            except FileNotFoundError:
+                log.error("spool segment %s vanished; releasing it", segment.path)
+                self.spool.release(segment)
+                continue
+            payloads.extend(records)
+            rows += count
+            present.append(segment)
         legacy = is_legacy(payloads)
+        if legacy and len(present) > 1 and not all(is_legacy(read_segment(s.path)[0]) for s in present):
+            present = present[:1]  # never mix formats: the earlier version's segment alone
+            payloads, rows = read_segment(present[0].path)
+            token = present[0].token
+        written = rows
         try:
             if payloads:
-                self._insert(payloads, segment.token, legacy)
+                self._insert(payloads, token, legacy)
         except Exception as exc:
             self._failed(exc)
             kind = classify(exc)
             if kind == "transient":
                 log.warning(
-                    "collector.write_failed segment=%s rows=%d error=%s (will retry)",
-                    segment.token,
+                    "collector.write_failed batch=%s rows=%d error=%s (will retry)",
+                    token,
                     rows,
                     first_line(exc),
                 )
                 return False
             log.warning(
-                "collector.write_refused segment=%s rows=%d error=%s (splitting to find the refused rows)",
-                segment.token,
+                "collector.write_refused batch=%s rows=%d error=%s (splitting to find the refused rows)",
+                token,
                 rows,
                 first_line(exc),
             )
             try:
-                written = self._split(segment, segment_rows(payloads), exc, legacy)
+                written = self._split(token, segment_rows(payloads), exc, legacy)
             except _StoreUnavailable:
                 return False
         self.metrics.write_seconds.observe(time.perf_counter() - started)
         self.metrics.spans_written.inc(written)
         self.metrics.batches_written.inc()
-        self.spool.release(segment)
+        for segment in present:
+            self.spool.release(segment)
+        self._done(token)
         self.metrics.observe_spool(self.spool)
         self.last_progress = time.monotonic()
         return True
@@ -219,9 +282,7 @@ class StoreWriter:
         self.last_error = first_line(exc)
         self.metrics.write_failures.inc()
 
-    def _split(
-        self, segment: Segment, rows: BlockRows | RequestRows, error: BaseException, legacy: bool
-    ) -> int:
+    def _split(self, token: str, rows: BlockRows | RequestRows, error: BaseException, legacy: bool) -> int:
         """Insert every row of the segment the store accepts; quarantine the others. Returns rows written."""
         written = 0
         # ranges still to insert, with the error their parent range got; depth first, in order
@@ -229,20 +290,20 @@ class StoreWriter:
         while pending:
             first, end, parent_error = pending.pop()
             if end - first == 1:
-                self._quarantine(segment, rows, first, parent_error)
+                self._quarantine(token, rows, first, parent_error)
                 continue
             middle = (first + end) // 2
             for low, high in ((middle, end), (first, middle)):  # popped low half first
                 if low >= high:
                     continue
                 try:
-                    self._insert(rows.block(low, high), f"{segment.token}-{low}-{high}", legacy)
+                    self._insert(rows.block(low, high), f"{token}-{low}-{high}", legacy)
                 except Exception as exc:
                     self._failed(exc)
                     if classify(exc) == "transient":
                         log.warning(
-                            "collector.write_failed segment=%s rows=%d..%d error=%s (will retry)",
-                            segment.token,
+                            "collector.write_failed batch=%s rows=%d..%d error=%s (will retry)",
+                            token,
                             low,
                             high,
                             first_line(exc),
@@ -255,13 +316,13 @@ class StoreWriter:
         return written
 
     def _quarantine(
-        self, segment: Segment, rows: BlockRows | RequestRows, index: int, error: BaseException
+        self, token: str, rows: BlockRows | RequestRows, index: int, error: BaseException
     ) -> None:
         row = rows.row(index)
         block = rows.block(index, index + 1)
         entry = Entry(
-            id=f"{segment.token}-{index}",
-            segment=segment.token,
+            id=f"{token}-{index}",
+            segment=token,
             rows=1,
             reason=first_line(error),
             code=error_code(error),
@@ -274,8 +335,8 @@ class StoreWriter:
         self.metrics.spans_quarantined.inc()
         self.last_progress = time.monotonic()
         log.error(
-            "collector.span_quarantined segment=%s row=%d span=%s path=%s error=%s",
-            segment.token,
+            "collector.span_quarantined batch=%s row=%d span=%s path=%s error=%s",
+            token,
             index,
             entry.span_ids[0],
             path,

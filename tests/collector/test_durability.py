@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -136,3 +137,34 @@ def test_a_segment_of_an_earlier_version_with_a_refused_row_is_split_and_only_th
     [entry] = Quarantine(spool_dir).entries()
     assert entry.span_ids == [spans[0].span_id.hex()]
     assert entry.code == 41 and "DateTime" in entry.reason
+
+
+def test_a_batch_of_segments_interrupted_by_a_crash_is_replayed_as_the_same_batch(
+    store: Store, tmp_path: Path
+) -> None:
+    """Small segments are inserted together under one token; the batch is written down first, so
+    that after a crash between the insert and the deletes the same segments get the same token
+    (and ClickHouse drops them), even when newer segments wait beside them."""
+    spool_dir = tmp_path / "spool"
+    first = spool_with(spool_dir, requests=1, spans=50)
+    second = [p for p in spool_with(spool_dir, requests=1, spans=60) if p not in first]
+    saved = {path.name: path.read_bytes() for path in (*first, *second)}
+    with running_collector(store, spool_dir) as collector:
+        assert collector.wait_drained(30)
+        assert collector.metrics.batches_written._value.get() == 1  # both in one insert
+    assert counts(store)[0] == 110
+    # the crash: both segments back on disk, the batch still written down, a newer segment beside
+    names = sorted(saved)
+    for name, data in saved.items():
+        (spool_dir / name).write_bytes(data)
+    token = f"{Path(names[0]).stem}+2"
+    (spool_dir / "batches").mkdir(exist_ok=True)
+    (spool_dir / "batches" / f"{token}.json").write_text(json.dumps({"token": token, "segments": names}))
+    spool = Spool(spool_dir, max_bytes=1 << 30, segment_max_rows=10**6, flush_interval_s=60)
+    spool.open()
+    spool.append(order_hop_request(7, seed=77).SerializeToString(), 7).result(10)
+    spool.close()
+    with running_collector(store, spool_dir) as collector:
+        assert collector.wait_drained(30)
+    assert counts(store)[0] == 117  # the replayed batch dropped by its token, the new one stored
+    assert not list((spool_dir / "batches").glob("*.json"))
