@@ -32,6 +32,7 @@ from collector.metrics import CollectorMetrics
 from collector.quarantine import Entry, Quarantine
 from collector.spool import Segment, Spool, read_segment
 from storage import Store
+from storage.errors import TowerError
 from storage.schema import OTEL_TRACES_COLUMNS as COLUMNS
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ _CODE = re.compile(r"Code: (\d+)")
 ErrorKind = Literal["data", "split", "transient"]
 
 
-class _StoreUnavailable(Exception):
+class _StoreUnavailable(TowerError):
     """An insert during a split failed for a reason of the store's: retry the segment later."""
 
 

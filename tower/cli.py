@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from tower.commands import agent, alerts, bench, config, demo, kpis, migrate, serve, simulate, spool, trace, users
+from tower.commands import (
+    agent,
+    alerts,
+    bench,
+    config,
+    demo,
+    kpis,
+    migrate,
+    serve,
+    simulate,
+    spool,
+    trace,
+    users,
+)
 
 app = typer.Typer(
     name="tower",

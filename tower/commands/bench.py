@@ -24,7 +24,9 @@ def ingest(
     ] = None,
     receivers: Annotated[
         int | None,
-        typer.Option("--receivers", min=0, help="Receiver processes (collector.receivers). Default: the setting."),
+        typer.Option(
+            "--receivers", min=0, help="Receiver processes (collector.receivers). Default: the setting."
+        ),
     ] = None,
 ) -> None:
     """OTLP/HTTP ingest of a collector on a fresh embedded store, distinct spans, 2x overload (JSON)."""
