@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from collector.metrics import CollectorMetrics
 from collector.settings import CollectorSettings
 
 if TYPE_CHECKING:
@@ -38,6 +39,13 @@ class Health:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def observe(self, metrics: CollectorMetrics) -> None:
+        """Set the health gauges of ``metrics``."""
+        metrics.oldest_unwritten_age.set(self.oldest_unwritten_span_age_s)
+        metrics.writer_stalled.set(self.writer_stalled_s)
+        metrics.healthy.set(1 if self.ready else 0)
+        metrics.quarantine_rows.set(self.quarantined_spans)
 
 
 def assess(settings: CollectorSettings, spool: Spool, writer: StoreWriter) -> Health:

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 if TYPE_CHECKING:
-    from collector.health import Health
     from collector.spool import Spool
 
 
@@ -121,12 +120,6 @@ class CollectorMetrics:
         self.queue_bytes.set(spool.pending_bytes)
         self.queue_rows.set(spool.pending_rows)
         self.queue_depth.set(spool.sealed_count)
-
-    def observe_health(self, health: Health) -> None:
-        self.oldest_unwritten_age.set(health.oldest_unwritten_span_age_s)
-        self.writer_stalled.set(health.writer_stalled_s)
-        self.healthy.set(1 if health.ready else 0)
-        self.quarantine_rows.set(health.quarantined_spans)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -139,7 +139,7 @@ def create_app(
             body = render_metrics()
         else:
             pipeline.metrics.observe_spool(pipeline.spool)
-            pipeline.metrics.observe_health(health())
+            health().observe(pipeline.metrics)
             body = pipeline.metrics.render()
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 

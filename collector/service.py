@@ -186,7 +186,7 @@ class Collector:
             with contextlib.suppress(Exception):
                 health = self.health()
                 self.metrics.observe_spool(self.spool)
-                self.metrics.observe_health(health)
+                health.observe(self.metrics)
                 write_status(self.spool.directory, health, self.metrics)
             for index, process in list(self._children.items()):
                 if process.poll() is None or self._stopping.is_set():
