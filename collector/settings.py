@@ -45,10 +45,10 @@ class CollectorSettings(StrictSettings):
         description="Rows per ClickHouse insert (a spool segment is sealed at this size). Default: 50000",
     )
     batch_max_bytes: int = Field(
-        default=32 * 1024 * 1024,
+        default=16 * 1024 * 1024,
         gt=0,
         description="Request bytes per ClickHouse insert (a spool segment is sealed at this size too): "
-        "bounds the engine's memory per insert. Default: 32 MiB",
+        "bounds the engine's memory per insert. Default: 16 MiB",
     )
     receivers: int = Field(
         default=2,

@@ -103,7 +103,7 @@ class StoreWriter:
         *,
         limits: Limits | None = None,
         batch_max_rows: int = 50_000,
-        batch_max_bytes: int = 32 * 1024 * 1024,
+        batch_max_bytes: int = 16 * 1024 * 1024,
         initial_backoff_s: float = 0.2,
         max_backoff_s: float = 10.0,
         sleep: Callable[[float], None] | None = None,
