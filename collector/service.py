@@ -110,19 +110,24 @@ class Collector:
             log.info("spool: sealed %d segment(s) receivers were appending to when they ended", sealed)
         self.metrics.observe_spool(self.spool)
         self.writer.start()
-        http_socket = listening_socket(settings.host, settings.http_port)
-        self._sockets.append(http_socket)
-        self.http_port = http_socket.getsockname()[1]
-        if self.processes:
-            self._start_receivers(http_socket)
-        else:
-            self._grpc, self.grpc_port = create_server(
-                self.pipeline, settings.host, settings.grpc_port, settings.grpc_workers
-            )
-            self._grpc.start()
-            self._http, self._http_thread = serve_in_thread(
-                create_app(self.pipeline, self.health), http_socket
-            )
+        try:
+            http_socket = listening_socket(settings.host, settings.http_port)
+            self._sockets.append(http_socket)
+            self.http_port = http_socket.getsockname()[1]
+            if self.processes:
+                self._start_receivers(http_socket)
+            else:
+                self._grpc, self.grpc_port = create_server(
+                    self.pipeline, settings.host, settings.grpc_port, settings.grpc_workers
+                )
+                self._grpc.start()
+                self._http, self._http_thread = serve_in_thread(
+                    create_app(self.pipeline, self.health), http_socket
+                )
+        except BaseException:  # a port taken, a receiver that did not start: undo, then say why
+            self._started = True
+            self.stop()
+            raise
         self._started = True
         log.info(
             "collector listening http=%s grpc=%s spool=%s receivers=%s",
