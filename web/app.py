@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlencode
@@ -65,12 +67,14 @@ def create_app(
     policy: Policy,
     secret_key: str | None = None,
     alert_settings: AlertSettings | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """Build the dashboard for ``store``.
 
     ``policy`` is the process's SLA/KPI policy (loaded once by ``tower``). ``secret_key`` signs session
     cookies; it defaults to ``settings.secret_key``, else a random key (sessions then end when the
-    process restarts; ``tower serve`` keeps one in the data dir).
+    process restarts; ``tower serve`` keeps one in the data dir). ``clock`` gives the "now" pages
+    judge against (default: the wall clock; tests pass a fixed moment).
     """
     key = secret_key or (settings.secret_key.get_secret_value() if settings.secret_key else None)
     if not key:
@@ -96,6 +100,8 @@ def create_app(
         engine=KpiEngine(store, policy),
         alert_settings=alert_settings,
     )
+    if clock is not None:
+        app.state.web.clock = clock
     app.add_middleware(
         SessionMiddleware,
         secret_key=key,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -41,6 +43,11 @@ class WebState:
     policy: Policy
     engine: KpiEngine  # for exception actions, which refresh the order's rows
     alert_settings: AlertSettings | None = None  # for rule previews (``tower alerts test`` via the API)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # "now" for every page
+
+    def now(self) -> datetime:
+        """The moment pages judge against (recent orders, at-risk SLAs, aging, active silences)."""
+        return self.clock()
 
 
 def get_state(request: Request) -> WebState:

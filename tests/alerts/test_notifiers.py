@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ssl
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from alert_receivers import http_recorder, smtp_server
+from clock import ANCHOR
 from pydantic import SecretStr
+from support.ports import refused_port
+from support.receivers import http_recorder, smtp_server
 
 from alerts import state
 from alerts.dispatch import Dispatcher
@@ -24,8 +26,8 @@ from alerts.settings import AlertSettings
 from alerts.ssrf import TargetPolicy, guarded_client
 from storage import Store
 
-# recent (the notification log keeps 90 days), whole minutes
-NOW = (datetime.now(UTC) - timedelta(hours=1)).replace(minute=30, second=0, microsecond=0)
+# the tests' anchor (the notification log keeps 90 days), at half past: whole minutes
+NOW = ANCHOR - timedelta(minutes=30)
 EXTERNAL = "https://tower.example.com"
 
 
@@ -334,7 +336,7 @@ def test_webhook_bearer_token_and_max_alerts(client) -> None:
 
 
 def test_a_broken_integration_does_not_stop_the_others(store: Store) -> None:
-    with http_recorder() as hook:
+    with http_recorder() as hook, refused_port() as closed:
         config = parse_rules(
             f"route: {{receiver: both, group_wait: 0s}}\nreceivers: [{{name: both, webhook_configs: [{{url: '{hook.url}/h'}}]}}]\n"
         )
@@ -342,7 +344,7 @@ def test_a_broken_integration_does_not_stop_the_others(store: Store) -> None:
         broken = EmailConfig.model_construct(
             to=["ops@example.com"],
             from_="bad\nheader@example.com",
-            smarthost="127.0.0.1:9",
+            smarthost=f"127.0.0.1:{closed}",
             require_tls=False,
             auth_username=None,
             auth_password=None,

@@ -180,7 +180,7 @@ def test_weekend_mute_window_in_its_time_zone() -> None:
 
 
 def test_every_example_rule_evaluates_on_a_real_store(store) -> None:  # type: ignore[no-untyped-def]
-    from alert_scenario import T0, stalled_warehouse
+    from support.warehouse import T0, stalled_warehouse
 
     from alerts.evaluator import Evaluator
     from alerts.settings import AlertSettings

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support import cli
 
 from collector.testing import order_hop_request
 
@@ -40,23 +41,20 @@ store.close()
 
 
 def start_collector(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    env = {
-        **os.environ,
-        "TOWER_STORAGE__DATA_DIR": str(data_dir),
-        "TOWER_COLLECTOR__HTTP_PORT": "0",
-        "TOWER_COLLECTOR__GRPC_PORT": "0",
-        "TOWER_COLLECTOR__BATCH_MAX_ROWS": "1000",
-        "TOWER_COLLECTOR__FLUSH_INTERVAL_S": "0.05",
-        "TOWER_COLLECTOR__RETRY_MAX_BACKOFF_S": "0.5",
-        "TOWER_LOG_LEVEL": "INFO",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tower.cli", "serve", "--roles", "collector"],
-        env=env,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,  # its own process group: the receivers die with it at once
+    process = cli.start(
+        "serve",
+        "--roles",
+        "collector",
+        data_dir=data_dir,
+        env={
+            "TOWER_COLLECTOR__HTTP_PORT": "0",
+            "TOWER_COLLECTOR__GRPC_PORT": "0",
+            "TOWER_COLLECTOR__BATCH_MAX_ROWS": "1000",
+            "TOWER_COLLECTOR__FLUSH_INTERVAL_S": "0.05",
+            "TOWER_COLLECTOR__RETRY_MAX_BACKOFF_S": "0.5",
+            "TOWER_LOG_LEVEL": "INFO",
+        },
+        new_session=True,  # its own process group: the receivers die with it at once
     )
     assert process.stderr is not None
     deadline = time.monotonic() + 90

@@ -9,8 +9,9 @@ numbers and its timeline holds the agent's hop.
 from __future__ import annotations
 
 import json
+import logging
 import os
-import socket
+import re
 import threading
 import time
 from collections import defaultdict
@@ -131,10 +132,16 @@ def test_simulated_edi_files_are_found_by_control_number_in_the_timeline(
     assert capture and capture[0].stage == "capture" and capture[0].system == "edi-gateway"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _logged_url(caplog: pytest.LogCaptureFixture, pattern: str, timeout: float = 30) -> str:
+    """The URL a service logs once it listens on the port it bound (port 0: nothing is guessed free)."""
+    found = re.compile(pattern)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for record in list(caplog.records):
+            if match := found.search(record.getMessage()):
+                return match.group(1)
+        time.sleep(0.05)
+    raise AssertionError(f"no log line matching {pattern!r} within {timeout} s")
 
 
 def _wait_for(store: Store, key: str, timeout: float = 60) -> list[str]:
@@ -148,7 +155,9 @@ def _wait_for(store: Store, key: str, timeout: float = 60) -> list[str]:
 
 
 @pytest.mark.slow
-def test_tower_serve_runs_the_configured_agents_with_the_collector(store: Store, tmp_path: Path) -> None:
+def test_tower_serve_runs_the_configured_agents_with_the_collector(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """EDI files, a carrier webhook and a DB poller configured under collector.agents, run by serve."""
     from tower.serve import run
 
@@ -159,7 +168,7 @@ def test_tower_serve_runs_the_configured_agents_with_the_collector(store: Store,
         conn.execute(sa.text("CREATE TABLE picks (seq INTEGER PRIMARY KEY, order_no TEXT, wave TEXT)"))
         conn.execute(sa.text("INSERT INTO picks VALUES (1, 'SO-900001', 'W-1'), (2, 'SO-900002', 'W-1')"))
     erp.dispose()
-    webhook_port = _free_port()
+    caplog.set_level(logging.INFO)
     settings = TowerSettings.model_validate(
         {
             "storage": {"data_dir": str(tmp_path / "data")},
@@ -175,7 +184,7 @@ def test_tower_serve_runs_the_configured_agents_with_the_collector(store: Store,
                         "settle_s": 0,
                         "poll_s": 0.1,
                     },
-                    "carrier": {"enabled": True, "port": webhook_port, "secret": "whsec-e2e"},
+                    "carrier": {"enabled": True, "port": 0, "secret": "whsec-e2e"},
                     "pollers": [
                         {
                             "name": "wms-picks",
@@ -218,17 +227,10 @@ def test_tower_serve_runs_the_configured_agents_with_the_collector(store: Store,
             },
         }
         body = json.dumps(event).encode()
-        url = f"http://127.0.0.1:{webhook_port}/webhooks/carrier"
-        deadline = time.monotonic() + 30
-        while True:  # the webhook starts with the collector role
-            try:
-                response = httpx.post(
-                    url, content=body, headers={"X-Hmac-Signature": sign("whsec-e2e", body)}
-                )
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+        # the webhook starts with the collector role, on the port it bound (port 0)
+        url = _logged_url(caplog, r"carrier webhook listening on (http://\S+)")
+        assert url.endswith("/webhooks/carrier")
+        response = httpx.post(url, content=body, headers={"X-Hmac-Signature": sign("whsec-e2e", body)})
         assert response.status_code == 200, response.text
         assert _wait_for(store, "TRK-E2E-1") == ["SO-104233"]
         replay = httpx.post(url, content=body, headers={"X-Hmac-Signature": sign("whsec-e2e", body)})

@@ -1,4 +1,7 @@
-"""Fixtures for the dashboard: a real app on the real store, users of each role, logged-in clients."""
+"""Fixtures for the dashboard: a real app on the real store, users of each role, logged-in clients.
+
+The app judges "now" at the tests' anchor (``orderspans.NOW``), never at the wall clock.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from orderspans import NOW
 
 from kpis.policy import load_policy
 from storage import Store
@@ -42,7 +46,7 @@ def make_app(store: Store, password_hash: str) -> FastAPI:
     accounts = Accounts(store, settings)
     if accounts.user_role("ada") is None:
         accounts.add_user("ada", PASSWORD, Role.ADMIN)
-    return create_app(settings, store, policy=load_policy())
+    return create_app(settings, store, policy=load_policy(), clock=lambda: NOW)
 
 
 def csrf_of(html: str) -> str:

@@ -7,8 +7,8 @@ the whole run: fresh trace, span and parent ids, order numbers, customer POs and
 request shapes (system, stage, region, ... repeat as they do in real traffic). The bodies are built
 before the clock starts, so the clients spend their time sending.
 
-Phase 1 sends as fast as the collector acknowledges, then waits until the spool is drained:
-``durable_spans_per_s``. CPU per span: ``receiver_cpu_us_per_span`` is the CPU of the tower's
+Phase 1 sends as fast as the collector acknowledges, then waits until the collector's own counter
+of written spans reaches the acknowledged ones (``written_spans``): ``durable_spans_per_s``. CPU per span: ``receiver_cpu_us_per_span`` is the CPU of the tower's
 processes that is not the engine's; ``engine_cpu_us_per_span`` is the engine's (inserts,
 materialized views and merges: user + system time from ``system.events``, up to the drain plus a
 few seconds of merges). Phase 2 offers twice the durable rate for as long and records the peak RSS
@@ -196,10 +196,19 @@ def _metric(url: str, name: str) -> float:
     return 0.0
 
 
-def _pending(url: str) -> int:
-    import json
+def _written(url: str) -> int:
+    """Spans the collector has written (its own counter; with receiver processes the writer's figure
+    is published twice a second)."""
+    return int(_metric(url, "tower_collector_spans_written_total"))
 
-    return int(json.loads(_get(url + "/healthz")[1])["spool_pending_spans"])
+
+def _wait_written(url: str, spans: int, timeout: float = 300.0) -> int:
+    """Wait until the collector has written ``spans`` spans in all (the spool's pending count alone
+    misses what receiver processes have not sealed yet); returns the count it reached."""
+    deadline = time.perf_counter() + timeout
+    while (written := _written(url)) < spans and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    return written
 
 
 class _Load:
@@ -306,12 +315,12 @@ def run_bench(
         pids = _tree(process.pid)
         cpu_before = {pid: _cpu_seconds(pid) for pid in pids}
         engine_before = _metric(url, "tower_collector_engine_cpu_seconds")
+        written_before = _written(url)
         load = _Load(url, bodies, spans_per_request, clients)
         ack_elapsed = load.run(seconds)
         acked = load.acked
         started = time.perf_counter() - ack_elapsed
-        while _pending(url) > 0:
-            time.sleep(0.05)
+        written = _wait_written(url, written_before + acked) - written_before
         durable_elapsed = time.perf_counter() - started
         time.sleep(3.0)  # merges of the parts just written
         pids = _tree(process.pid)
@@ -333,9 +342,9 @@ def run_bench(
         sampler = threading.Thread(target=sample_rss, daemon=True)
         sampler.start()
         overload_elapsed = overload.run(seconds, rate=offered)
-        drain_started = time.perf_counter()
-        while _pending(url) > 0 and time.perf_counter() - drain_started < 300:
-            time.sleep(0.1)
+        overload_written = _wait_written(url, written_before + acked + overload.acked) - (
+            written_before + written
+        )
         sampling.set()
         sampler.join(5)
         peak_hwm = sum(_status_mib(pid, "VmHWM") for pid in _tree(process.pid))
@@ -355,6 +364,7 @@ def run_bench(
         "receiver_processes": len(receiver_pids),
         "seconds": round(ack_elapsed, 2),
         "acknowledged_spans": acked,
+        "written_spans": written,
         "acknowledged_spans_per_s": round(acked / ack_elapsed),
         "durable_spans_per_s": round(durable_rate),
         "drain_seconds_after_load": round(durable_elapsed - ack_elapsed, 2),
@@ -368,6 +378,8 @@ def run_bench(
         "overload": {
             "offered_spans_per_s": round(offered),
             "seconds": round(overload_elapsed, 2),
+            "acknowledged_spans": overload.acked,
+            "written_spans": overload_written,
             "acknowledged_spans_per_s": round(overload.acked / overload_elapsed) if overload_elapsed else 0,
             "refused_requests": overload.refused,
             "client_errors": overload.errors,

@@ -49,22 +49,25 @@ class AlertsOverview(BaseModel):
     notifications: list[NotificationRecord]
 
 
-def _overview(store: StoreDep, state: AlertState | None) -> AlertsOverview:
+def _overview(store: StoreDep, state: AlertState | None, now: datetime) -> AlertsOverview:
     alerts = alert_state.list_alerts(store, [state] if state else [], limit=500)
     alerts.sort(key=lambda a: (STATE_ORDER.get(a.state, 2), -(a.last_active_at.timestamp())))
     return AlertsOverview(
         alerts=alerts,
-        silences=alert_state.list_silences(store, active_at=datetime.now(UTC), limit=200),
+        silences=alert_state.list_silences(store, active_at=now, limit=200),
         notifications=alert_state.notification_log(store, limit=50),
     )
 
 
 @router.get("/api/alerts", response_model=AlertsOverview)
 def api_alerts(
-    store: StoreDep, principal: Viewer, state: Annotated[AlertState | None, Query()] = None
+    store: StoreDep,
+    web: StateDep,
+    principal: Viewer,
+    state: Annotated[AlertState | None, Query()] = None,
 ) -> AlertsOverview:
     """Alerts (firing first), active silences and the latest notifications."""
-    return _overview(store, state)
+    return _overview(store, state, web.now())
 
 
 @router.get("/api/alerts/{fingerprint}", response_model=AlertDetail)
@@ -79,9 +82,9 @@ def api_alert(fingerprint: Fingerprint, store: StoreDep, principal: Viewer) -> A
     )
 
 
-def _ack(store: StoreDep, fingerprint: str, by: str, comment: str) -> Ack:
+def _ack(store: StoreDep, fingerprint: str, by: str, comment: str, now: datetime) -> Ack:
     try:
-        return alert_state.acknowledge(store, fingerprint, by, comment)
+        return alert_state.acknowledge(store, fingerprint, by, comment, now=now)
     except alert_state.AlertNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     except alert_state.InvalidRequest as exc:
@@ -89,9 +92,11 @@ def _ack(store: StoreDep, fingerprint: str, by: str, comment: str) -> Ack:
 
 
 @router.post("/api/alerts/{fingerprint}/ack", response_model=Ack)
-def api_ack(fingerprint: Fingerprint, body: AckRequest, store: StoreDep, principal: Ops) -> Ack:
+def api_ack(
+    fingerprint: Fingerprint, body: AckRequest, store: StoreDep, web: StateDep, principal: Ops
+) -> Ack:
     """Acknowledge a firing alert (ops role): repeats stop until it resolves."""
-    return _ack(store, fingerprint, principal.name, body.comment)
+    return _ack(store, fingerprint, principal.name, body.comment, web.now())
 
 
 @router.get("/api/alerts/rules/{rule}/test", response_model=RulePreview)
@@ -107,7 +112,7 @@ def api_rule_test(
     """Evaluate one configured rule now, without storing state or sending: what it would send."""
     if state.alert_settings is None or state.alert_settings.rules_file is None:
         raise HTTPException(404, "no alert rules file is configured (alerts.rules_file)")
-    now = at.astimezone(UTC) if at and at.tzinfo else (at.replace(tzinfo=UTC) if at else datetime.now(UTC))
+    now = at.astimezone(UTC) if at and at.tzinfo else (at.replace(tzinfo=UTC) if at else state.now())
     try:
         return preview_rule(store, state.alert_settings, rule, now, kpi_policy=state.policy)
     except KeyError:
@@ -115,22 +120,28 @@ def api_rule_test(
 
 
 @router.post("/api/silences", response_model=Silence, status_code=201)
-def api_silence(body: SilenceRequest, store: StoreDep, principal: Ops) -> Silence:
+def api_silence(body: SilenceRequest, store: StoreDep, web: StateDep, principal: Ops) -> Silence:
     """Silence alerts matching every matcher, from now for ``hours`` (ops role)."""
-    now = datetime.now(UTC)
+    now = web.now()
     try:
         return alert_state.create_silence(
-            store, body.matchers, now, now + timedelta(hours=body.hours), principal.name, body.comment
+            store,
+            body.matchers,
+            now,
+            now + timedelta(hours=body.hours),
+            principal.name,
+            body.comment,
+            now=now,
         )
     except alert_state.InvalidRequest as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
 
 
 @router.delete("/api/silences/{silence_id}", response_model=Silence)
-def api_expire_silence(silence_id: SilenceId, store: StoreDep, principal: Ops) -> Silence:
+def api_expire_silence(silence_id: SilenceId, store: StoreDep, web: StateDep, principal: Ops) -> Silence:
     """End a silence now (ops role)."""
     try:
-        return alert_state.expire_silence(store, silence_id)
+        return alert_state.expire_silence(store, silence_id, now=web.now())
     except alert_state.AlertNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
 
@@ -148,7 +159,7 @@ def alerts_page(
         "alerts.html",
         {
             "nav": "alerts",
-            "data": _overview(state.store, alert_filter),
+            "data": _overview(state.store, alert_filter, state.now()),
             "states": list(AlertState),
             "chosen": alert_filter.value if alert_filter else "",
             "can_act": principal.role.allows(Role.OPS),
@@ -164,7 +175,7 @@ def ack_form(
     principal: Ops,
     comment: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    _ack(state.store, fingerprint, principal.name, comment)
+    _ack(state.store, fingerprint, principal.name, comment, state.now())
     return RedirectResponse("/alerts", status_code=303)
 
 
@@ -181,11 +192,11 @@ def silence_form(
         request = SilenceRequest(matchers=lines, hours=hours, comment=comment)
     except ValidationError as exc:
         raise HTTPException(status_code=400, detail=f"invalid silence: {exc.errors()[0]['msg']}") from None
-    api_silence(request, state.store, principal)
+    api_silence(request, state.store, state, principal)
     return RedirectResponse("/alerts", status_code=303)
 
 
 @router.post("/alerts/silences/{silence_id}/expire", include_in_schema=False)
 def expire_form(silence_id: SilenceId, state: StateDep, principal: Ops) -> Response:
-    api_expire_silence(silence_id, state.store, principal)
+    api_expire_silence(silence_id, state.store, state, principal)
     return RedirectResponse("/alerts", status_code=303)

@@ -44,15 +44,15 @@ class ActionRequest(BaseModel):
 def _act(
     state: WebState, order_id: str, exception_type: str, action: str, actor: str, body: ActionRequest
 ) -> OrderException:
-    engine = state.engine
+    engine, now = state.engine, state.now()
     try:
         if action == "assign":
-            return reports.assign(engine, order_id, exception_type, body.owner, actor)
+            return reports.assign(engine, order_id, exception_type, body.owner, actor, now=now)
         if action == "comment":
-            return reports.comment(engine, order_id, exception_type, body.note, actor)
+            return reports.comment(engine, order_id, exception_type, body.note, actor, now=now)
         if action == "resolve":
-            return reports.resolve(engine, order_id, exception_type, actor, body.note)
-        return reports.reopen(engine, order_id, exception_type, actor, body.note)
+            return reports.resolve(engine, order_id, exception_type, actor, body.note, now=now)
+        return reports.reopen(engine, order_id, exception_type, actor, body.note, now=now)
     except ExceptionActionError as exc:
         status = 404 if "has no" in str(exc) else 400
         raise HTTPException(status_code=status, detail=str(exc)) from None
@@ -68,7 +68,9 @@ def api_exceptions(
 ) -> ExceptionPage:
     """One page of the exceptions matching the filters (oldest first; ``total`` counts all pages) and
     the aging buckets of the open ones."""
-    return exception_queue(state.store, state.policy, filters, segment, state.settings.page_size, page)
+    return exception_queue(
+        state.store, state.policy, filters, segment, state.settings.page_size, page, now=state.now()
+    )
 
 
 @router.get("/api/exceptions/{exception_type}/{order_id:path}", response_model=ExceptionDetail)
@@ -76,7 +78,7 @@ def api_exception(
     exception_type: ExceptionType, order_id: OrderId, state: StateDep, principal: Viewer
 ) -> ExceptionDetail:
     """One exception and its audit trail."""
-    return exception_detail(state.store, state.policy, order_id, exception_type)
+    return exception_detail(state.store, state.policy, order_id, exception_type, now=state.now())
 
 
 @router.post("/api/exceptions/{exception_type}/{action}/{order_id:path}", response_model=OrderException)
@@ -101,7 +103,9 @@ def exceptions_page(
     segment: SegmentDep,
     page: PageNumber = 1,
 ) -> Response:
-    queue = exception_queue(state.store, state.policy, filters, segment, state.settings.page_size, page)
+    queue = exception_queue(
+        state.store, state.policy, filters, segment, state.settings.page_size, page, now=state.now()
+    )
     links = page_links(
         request.url.path, request.query_params.multi_items(), page, queue.page_size, queue.total
     )
@@ -111,7 +115,7 @@ def exceptions_page(
         state,
         "exceptions.html",
         {
-            "segment_options": segment_options(state.store),
+            "segment_options": segment_options(state.store, now=state.now()),
             "nav": "exceptions",
             "queue": queue,
             "links": links,
@@ -127,7 +131,7 @@ def exceptions_page(
 def exception_page(
     request: Request, exception_type: ExceptionType, order_id: OrderId, state: StateDep, principal: Viewer
 ) -> Response:
-    detail = exception_detail(state.store, state.policy, order_id, exception_type)
+    detail = exception_detail(state.store, state.policy, order_id, exception_type, now=state.now())
     return render(
         request,
         state,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -60,7 +59,7 @@ def api_timeline(order_id: OrderId, store: StoreDep, principal: Viewer) -> Timel
 @router.get("/api/orders", response_model=views.OrdersOverview)
 def api_orders(state: StateDep, principal: Viewer) -> views.OrdersOverview:
     """Recently captured orders, at-risk orders and open orders past an SLA (the search page's lists)."""
-    return views.order_overview(state.store, state.policy)
+    return views.order_overview(state.store, state.policy, now=state.now())
 
 
 @router.get("/", include_in_schema=False)
@@ -80,7 +79,7 @@ def search_page(
             error = str(exc)
         if matches is not None and len({m.order_id for m in matches}) == 1:
             return RedirectResponse(f"/orders/{quote(matches[0].order_id, safe='')}", status_code=303)
-    overview = views.order_overview(state.store, state.policy) if not key else None
+    overview = views.order_overview(state.store, state.policy, now=state.now()) if not key else None
     return render(
         request,
         state,
@@ -97,7 +96,7 @@ def timeline_page(request: Request, order_id: OrderId, state: StateDep, principa
         lambda: _timeline(state.store, order_id),
         lambda: views.order_breaches(state.store, state.policy, order_id.strip()),
     )
-    now = datetime.now(UTC)
+    now = state.now()
     marks = views.sla_marks(state.policy, timeline, breaches)
     hop_spans = {span_id for hop in timeline.hops for span_id in hop.span_ids}
     return render(

@@ -1,8 +1,16 @@
-"""Fixtures of the agent tests: a real OTLP/HTTP receiver and emitters pointed at it."""
+"""Fixtures of the agent tests: the real collector (``collector.testing.running_collector``) on the
+test's store, seen through the spans it stored, and emitters pointed at it.
+
+Agents talk to the real collector, so they meet its real answers: bearer-token checks (401), partial
+success for spans it cannot keep, size limits (413) and back-pressure (429/503). ``ScriptedReceiver``
+is kept ONLY for what the real collector cannot be made to do on demand in the middle of a test:
+refuse one valid request and accept the retry of the same request a moment later.
+"""
 
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import threading
 from collections.abc import Iterator
@@ -18,8 +26,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from collector.agents.emitter import Emitter, otlp_exporter
+from collector.service import Collector
+from collector.testing import running_collector
+from storage import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
+TOKEN = "agent-token"
+STATUS_CODES = {"Unset": 0, "Ok": 1, "Error": 2}  # otel_traces.StatusCode -> OTLP status code
 
 
 def _value(v: Any) -> Any:
@@ -44,8 +57,60 @@ class Span:
     links: list[str] = field(default_factory=list)
 
 
-class OtlpSink:
-    """Accepts ``POST /v1/traces``; ``fail_with`` makes it answer that status instead (e.g. 400)."""
+def _stored(value: str) -> Any:
+    """An attribute as otel_traces holds it: text, arrays as JSON text (read back as lists)."""
+    if value.startswith("["):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(parsed, list):
+            return parsed
+    return value
+
+
+class CollectorSink:
+    """The real collector writing into the test's store; ``spans`` are what it stored (drained first),
+    in time order."""
+
+    def __init__(self, store: Store, collector: Collector, token: str = TOKEN) -> None:
+        self.store = store
+        self.collector = collector
+        self.token = token
+        self.url = collector.http_endpoint
+
+    @property
+    def spans(self) -> list[Span]:
+        self.collector.wait_drained()
+        rows = self.store.rows(
+            "SELECT SpanName, TraceId, SpanId, ParentSpanId, SpanAttributes, ResourceAttributes, "
+            "toUnixTimestamp64Nano(Timestamp) AS StartNs, Duration, StatusCode, StatusMessage, "
+            "Links.SpanId AS LinkSpanIds FROM otel_traces ORDER BY StartNs, StartNs + Duration, SpanName, SpanId"
+        )
+        return [
+            Span(
+                name=r["SpanName"],
+                trace_id=r["TraceId"],
+                span_id=r["SpanId"],
+                parent_span_id=r["ParentSpanId"],
+                attributes={k: _stored(v) for k, v in r["SpanAttributes"].items()},
+                resource={k: _stored(v) for k, v in r["ResourceAttributes"].items()},
+                start_ns=int(r["StartNs"]),
+                end_ns=int(r["StartNs"]) + int(r["Duration"]),
+                status_code=STATUS_CODES[r["StatusCode"]],
+                status_message=r["StatusMessage"],
+                links=list(r["LinkSpanIds"]),
+            )
+            for r in rows
+        ]
+
+    def named(self, prefix: str) -> list[Span]:
+        return [s for s in self.spans if s.name.startswith(prefix)]
+
+
+class ScriptedReceiver:
+    """An OTLP/HTTP receiver that answers ``fail_with`` (e.g. 400) while it is set, and otherwise
+    accepts and keeps the decoded spans in arrival order. Only for refuse-then-accept sequences."""
 
     def __init__(self, token: str = "") -> None:
         self.token = token
@@ -105,7 +170,7 @@ class OtlpSink:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
-    def __enter__(self) -> OtlpSink:
+    def __enter__(self) -> ScriptedReceiver:
         self._thread.start()
         return self
 
@@ -118,15 +183,31 @@ class OtlpSink:
 
 
 @pytest.fixture
-def sink() -> Iterator[OtlpSink]:
-    with OtlpSink(token="agent-token") as s:
-        yield s
+def sink(store: Store, tmp_path: Path) -> Iterator[CollectorSink]:
+    """The real collector on the test's store, requiring the agents' bearer token."""
+    with running_collector(store, tmp_path / "collector-spool", tokens=[TOKEN]) as collector:
+        yield CollectorSink(store, collector)
 
 
 @pytest.fixture
-def make_emitter(sink: OtlpSink):  # type: ignore[no-untyped-def]
+def scripted() -> Iterator[ScriptedReceiver]:
+    """A receiver that refuses on demand (see ``ScriptedReceiver``); use ``scripted_emitter`` with it."""
+    with ScriptedReceiver(token=TOKEN) as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def make_emitter(sink: CollectorSink):  # type: ignore[no-untyped-def]
+    def make(service: str = "edi-gateway", kind: str = "edi", timeout: float = 5) -> Emitter:
+        return Emitter(otlp_exporter(sink.url, TOKEN, timeout_s=timeout), service, kind)
+
+    return make
+
+
+@pytest.fixture
+def scripted_emitter(scripted: ScriptedReceiver):  # type: ignore[no-untyped-def]
     def make(service: str = "edi-gateway", kind: str = "edi", timeout: float = 2) -> Emitter:
-        return Emitter(otlp_exporter(sink.url, "agent-token", timeout_s=timeout), service, kind)
+        return Emitter(otlp_exporter(scripted.url, TOKEN, timeout_s=timeout), service, kind)
 
     return make
 

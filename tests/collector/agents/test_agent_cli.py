@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from clock import ANCHOR
+from support import cli
+from support.ports import refused_port
 
+from storage import Store
 from tracing import conventions as c
 
 # ``tower agent ...`` without loading every other command (the same typer app ``tower`` mounts);
@@ -21,11 +25,9 @@ _AGENT_ONLY = "import sys; from tower.commands.agent import app; app(sys.argv[2:
 def tower(
     *args: str, data_dir: Path, full: bool = False, **env_vars: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TOWER_STORAGE__DATA_DIR": str(data_dir), **env_vars}
-    env.pop("TOWER_CONFIG", None)
     assert args[0] == "agent"
-    command = ["-m", "tower.cli", *args] if full else ["-c", _AGENT_ONLY, *args]
-    return subprocess.run([sys.executable, *command], capture_output=True, text=True, env=env, timeout=120)
+    argv = None if full else ["-c", _AGENT_ONLY]
+    return cli.tower(*args, data_dir=data_dir, env=env_vars, argv=argv, timeout=120)
 
 
 def test_edi_once_processes_and_quarantines(tmp_path: Path, sink: Any, drop: Any) -> None:
@@ -64,19 +66,20 @@ def test_edi_once_processes_and_quarantines(tmp_path: Path, sink: Any, drop: Any
 def test_edi_once_reports_an_unreachable_collector_and_keeps_the_file(tmp_path: Path, drop: Any) -> None:
     inbound = tmp_path / "inbound"
     drop("810_invoice.x12", inbound)
-    result = tower(
-        "agent",
-        "edi",
-        "--once",
-        "--inbound",
-        str(inbound),
-        "--settle",
-        "0",
-        "--endpoint",
-        "http://127.0.0.1:9",
-        data_dir=tmp_path,
-        TOWER_COLLECTOR__AGENTS__EDI__EXPORT__TIMEOUT_S="1",
-    )
+    with refused_port() as closed:
+        result = tower(
+            "agent",
+            "edi",
+            "--once",
+            "--inbound",
+            str(inbound),
+            "--settle",
+            "0",
+            "--endpoint",
+            f"http://127.0.0.1:{closed}",
+            data_dir=tmp_path,
+            TOWER_COLLECTOR__AGENTS__EDI__EXPORT__TIMEOUT_S="1",
+        )
     assert result.returncode == 1
     assert "failed 1" in result.stdout
     assert (inbound / "810_invoice.x12").exists()
@@ -104,7 +107,8 @@ def test_poller_once_from_a_config_file(tmp_path: Path, sink: Any) -> None:
             sa.text("CREATE TABLE releases (seq INTEGER PRIMARY KEY, order_no TEXT, released_at TEXT)")
         )
         conn.execute(
-            sa.text("INSERT INTO releases VALUES (1, 'SO-1', '2026-11-26T10:00:00'), (2, 'SO-2', NULL)")
+            sa.text("INSERT INTO releases VALUES (1, 'SO-1', :t), (2, 'SO-2', NULL)"),
+            {"t": f"{ANCHOR.date()}T10:00:00"},
         )
     engine.dispose()
     config = tmp_path / "tower.yaml"
@@ -138,3 +142,75 @@ def test_a_misspelt_agent_setting_is_a_clear_error(tmp_path: Path) -> None:
     result = tower("agent", "edi", "--once", "-c", str(config), data_dir=tmp_path)
     assert result.returncode == 2
     assert "invalid setting collector.agents.edi.inbound_dir: unknown setting" in result.stderr
+
+
+def test_carrier_serves_a_signed_webhook_whose_span_is_found_by_its_tracking_number(
+    tmp_path: Path, store: Store
+) -> None:
+    """``tower agent carrier`` in its own process, sending to a real collector on the test's store."""
+    import re
+    import signal
+    import threading
+
+    import httpx
+
+    from collector.agents.carrier import sign
+    from collector.testing import running_collector
+    from tracing.timeline import find_orders
+
+    with running_collector(store, tmp_path / "spool", tokens=["agent-token"]) as collector:
+        proc = cli.start(
+            "agent",
+            "carrier",
+            "--port",
+            "0",
+            "--endpoint",
+            collector.http_endpoint,
+            "--token",
+            "agent-token",
+            data_dir=tmp_path / "data",
+            env={"TOWER_COLLECTOR__AGENTS__CARRIER__SECRET": "whsec-cli"},
+        )
+        try:
+            assert proc.stderr is not None
+            seen: list[str] = []
+            for line in proc.stderr:  # the agent logs its URL once it listens on the port it bound
+                seen.append(line)
+                if found := re.search(r"carrier webhook listening on (http://\S+)", line):
+                    break
+            else:
+                raise AssertionError("the carrier agent exited:\n" + "".join(seen[-30:]))
+            threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
+            url = found.group(1)
+            event = {
+                "id": "evt_cli_1",
+                "object": "Event",
+                "description": "tracker.updated",
+                "result": {
+                    "tracking_code": "1ZCLI0000000000001",
+                    "status": "in_transit",
+                    "carrier": "UPS",
+                    "order_id": "SO-CLI-1",
+                },
+            }
+            body = json.dumps(event).encode()
+            forged = httpx.post(url, content=body, headers={"X-Hmac-Signature": sign("not-the-secret", body)})
+            assert forged.status_code == 401
+            signed = httpx.post(url, content=body, headers={"X-Hmac-Signature": sign("whsec-cli", body)})
+            assert signed.status_code == 200, signed.text
+            assert signed.json()["status"] == "accepted"
+            collector.wait_drained()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    assert [m.order_id for m in find_orders(store, "1ZCLI0000000000001")] == ["SO-CLI-1"]
+    assert (
+        store.scalar(
+            "SELECT count() FROM otel_traces WHERE SpanAttributes['shipment.event.id'] = 'evt_cli_1'"
+        )
+        == 1
+    )

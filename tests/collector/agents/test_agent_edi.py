@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from collector.agents.edi import EDI_ACK_REJECTED, EdiAgent
+from collector.agents.emitter import Emitter, otlp_exporter
 from collector.agents.settings import EdiAgentSettings
 from tracing import conventions as c
 
@@ -54,7 +55,7 @@ def test_each_transaction_set_yields_its_spans_and_keys(
     assert set(batches) == {"000000101", "000000111", "000000202", "000000303", "000000404"}
     po_batch = batches["000000101"]
     assert po_batch.attributes[c.ORDER_CUSTOMER_PO] == ["PO-77120", "PO-77121"]
-    assert po_batch.attributes[c.BATCH_SIZE] == 2
+    assert po_batch.attributes[c.BATCH_SIZE] == "2"  # otel_traces keeps attribute values as text
     assert po_batch.attributes[c.BATCH_ID] == "edi:ACMERETAIL:000000101"
     assert po_batch.attributes["edi.direction"] == "inbound"
     assert po_batch.resource[c.SERVICE_NAME] == "edi-gateway"
@@ -263,19 +264,35 @@ def test_ledger_prevents_reprocessing_across_restarts(
 
 
 def test_unacknowledged_export_is_retried_and_stored_once(
-    tmp_path: Path, sink: Any, make_emitter: Any, drop: Any
+    tmp_path: Path, scripted: Any, scripted_emitter: Any, drop: Any
 ) -> None:
-    agent = make_agent(tmp_path, make_emitter)
+    # scripted receiver: the real collector cannot refuse one valid request and accept its retry on demand
+    agent = make_agent(tmp_path, scripted_emitter)
     drop("810_invoice.x12", tmp_path / "out")
-    sink.fail_with = 400  # the collector refuses
+    scripted.fail_with = 400  # the collector refuses
     report = agent.scan_once()
     assert report.failed == ["810_invoice.x12"] and report.processed == []
     assert (tmp_path / "out" / "810_invoice.x12").exists()
     assert agent.ledger.count() == 0
-    sink.fail_with = None
+    scripted.fail_with = None
     assert agent.scan_once().processed == ["810_invoice.x12"]
     assert agent.scan_once().processed == []
-    assert len(by_set(sink, "810")) == 1
+    assert len(by_set(scripted, "810")) == 1
+
+
+def test_a_wrong_collector_token_keeps_the_file_and_stores_nothing(
+    tmp_path: Path, sink: Any, drop: Any
+) -> None:
+    # the real collector answers 401: the file is not acknowledged, nothing reaches the store
+    def wrong_token(service: str = "edi-gateway", kind: str = "edi", timeout: float = 5) -> Emitter:
+        return Emitter(otlp_exporter(sink.url, "not-the-token", timeout_s=timeout), service, kind)
+
+    agent = make_agent(tmp_path, wrong_token)
+    drop("810_invoice.x12", tmp_path / "out")
+    report = agent.scan_once()
+    assert report.failed == ["810_invoice.x12"] and report.processed == []
+    assert (tmp_path / "out" / "810_invoice.x12").exists() and agent.ledger.count() == 0
+    assert sink.spans == []
 
 
 def test_span_ids_are_derived_from_the_file_so_a_resend_is_identical(
@@ -287,9 +304,9 @@ def test_span_ids_are_derived_from_the_file_so_a_resend_is_identical(
     drop("850_two_orders.x12", tmp_path / "b" / "in")
     a.scan_once()
     ids_a = sorted((s.trace_id, s.span_id) for s in sink.spans)
-    sink.spans.clear()
     b.scan_once()
-    assert sorted((s.trace_id, s.span_id) for s in sink.spans) == ids_a
+    # the second agent sent the very same spans: stored again with the same ids, so readers count them once
+    assert sorted((s.trace_id, s.span_id) for s in sink.spans) == sorted(ids_a * 2)
 
 
 def test_agent_thread_keeps_running_after_bad_files(

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from clock import ANCHOR
+from support.postgres import postgres_server
 
 from collector.agents.poller import Poller, PollerConfigError, load_mapping
 from collector.agents.settings import PollerAgentSettings
@@ -24,6 +28,9 @@ attributes:
 static_attributes:
   order.channel: portal
 """
+
+
+DAY = ANCHOR.date().isoformat()  # rows changed on the anchor's day (the collector keeps them)
 
 
 def make_source(path: Path, rows: int) -> str:
@@ -46,7 +53,7 @@ def make_source(path: Path, rows: int) -> str:
                     "s": "allocation",
                     "st": "allocated",
                     "w": "WH-EAST",
-                    "t": f"2026-11-26T10:{i % 60:02d}:00",
+                    "t": f"{DAY}T10:{i % 60:02d}:00",
                 },
             )
     engine.dispose()
@@ -86,7 +93,9 @@ def test_rows_become_hop_spans_through_the_yaml_mapping(tmp_path: Path, sink: An
     assert span.attributes[c.CHANNEL] == "portal"
     assert span.attributes[c.SYSTEM_INSTANCE] == "erp-east"
     assert span.resource[c.SERVICE_NAME] == "erp-east"
-    assert span.start_ns == 1795687260 * 10**9  # 2026-11-26T10:01:00 (naive = UTC)
+    assert (
+        span.start_ns == int(datetime.fromisoformat(f"{DAY}T10:01:00+00:00").timestamp()) * 10**9
+    )  # naive = UTC
     assert p.cursor == 3
 
 
@@ -102,19 +111,20 @@ def test_restart_mid_stream_loses_and_repeats_nothing(tmp_path: Path, sink: Any,
 
 
 def test_failed_export_keeps_the_cursor_and_the_rows_come_again(
-    tmp_path: Path, sink: Any, make_emitter: Any
+    tmp_path: Path, scripted: Any, scripted_emitter: Any
 ) -> None:
+    # scripted receiver: the real collector cannot refuse one valid request and accept its retry on demand
     url = make_source(tmp_path / "erp.db", 6)
-    p = poller(tmp_path, make_emitter, url)
+    p = poller(tmp_path, scripted_emitter, url)
     assert p.drain(max_batches=1) == 4
-    sink.fail_with = 400
+    scripted.fail_with = 400
     with pytest.raises(Exception, match="did not accept"):
         p.poll_once()
     assert p.cursor == 4
-    sink.fail_with = None
-    restarted = poller(tmp_path, make_emitter, url)
+    scripted.fail_with = None
+    restarted = poller(tmp_path, scripted_emitter, url)
     assert restarted.drain() == 2
-    assert order_ids(sink) == [f"SO-{1000 + i}" for i in range(1, 7)]
+    assert order_ids(scripted) == [f"SO-{1000 + i}" for i in range(1, 7)]
 
 
 def test_crash_between_export_and_cursor_write_resends_identical_spans(
@@ -123,11 +133,12 @@ def test_crash_between_export_and_cursor_write_resends_identical_spans(
     url = make_source(tmp_path / "erp.db", 2)
     p = poller(tmp_path, make_emitter, url)
     p.drain()
-    ids = [(s.trace_id, s.span_id) for s in sink.spans]
+    ids = sorted((s.trace_id, s.span_id) for s in sink.spans)
+    assert len(ids) == 2
     os.remove(p.cursor_path)  # as if the process died before the cursor reached the disk
-    sink.spans.clear()
     poller(tmp_path, make_emitter, url).drain()
-    assert [(s.trace_id, s.span_id) for s in sink.spans] == ids  # same ids: the store can drop the repeat
+    # the rows came again as the same spans (same ids): readers count each once
+    assert sorted((s.trace_id, s.span_id) for s in sink.spans) == sorted(ids * 2)
 
 
 def test_query_source_and_cursor_file_is_valid_json(tmp_path: Path, sink: Any, make_emitter: Any) -> None:
@@ -176,80 +187,12 @@ def test_hostile_configuration_is_refused_clearly(tmp_path: Path) -> None:
         load_mapping(broken)
 
 
-# -- PostgreSQL: a throwaway server when the binaries are installed (or TOWER_TEST_POSTGRES_URL) --------
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
+# -- PostgreSQL: a throwaway server of its own (tests/support/postgres.py), or TOWER_TEST_POSTGRES_URL ------
 @pytest.fixture(scope="module")
-def postgres_url() -> Any:
-    import shutil
-    import subprocess
-    import tempfile
-
-    url = os.environ.get("TOWER_TEST_POSTGRES_URL")
-    if url:
+def postgres_url() -> Iterator[str]:
+    """Fails (never skips) when no server can be started: these tests must see a real PostgreSQL."""
+    with postgres_server() as url:
         yield url
-        return
-    pytest.importorskip("psycopg", reason="psycopg is not installed")
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL is not installed (or set TOWER_TEST_POSTGRES_URL)")
-    base = Path(tempfile.mkdtemp(prefix="tower-pg-"))
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        if not shutil.which("runuser"):
-            pytest.skip("running as root without runuser: cannot start PostgreSQL")
-        import pwd
-
-        try:
-            pg_user = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no postgres user")
-        os.chown(base, pg_user.pw_uid, pg_user.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    data = base / "data"
-    try:
-        subprocess.run(
-            [*run_as, initdb, "-D", str(data), "-U", "tower", "--auth=trust", "-E", "UTF8"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        subprocess.run(
-            [
-                *run_as,
-                pg_ctl,
-                "-D",
-                str(data),
-                "-l",
-                str(base / "log"),
-                "-w",
-                "-t",
-                "60",
-                "-o",
-                f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off",
-                "start",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"could not start a PostgreSQL server: {exc}")
-    try:
-        yield f"postgresql+psycopg://tower@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*run_as, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True, timeout=60
-        )
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_postgresql_source_restart_mid_stream(
@@ -268,9 +211,9 @@ def test_postgresql_source_restart_mid_stream(
             conn.execute(
                 sa.text(
                     "INSERT INTO order_status_log (order_no, stage, status, warehouse, changed_at) "
-                    "VALUES (:o, 'pick', 'picked', 'WH-WEST', '2026-11-26T10:00:00Z')"
+                    "VALUES (:o, 'pick', 'picked', 'WH-WEST', :t)"
                 ),
-                {"o": f"SO-{1000 + i}"},
+                {"o": f"SO-{1000 + i}", "t": f"{DAY}T10:00:{i:02d}Z"},
             )
     engine.dispose()
     first = poller(tmp_path, make_emitter, postgres_url, batch_size=3)
@@ -280,7 +223,7 @@ def test_postgresql_source_restart_mid_stream(
     assert second.drain() == 4
     second.engine.dispose()
     assert order_ids(sink) == [f"SO-{1000 + i}" for i in range(1, 8)]
-    assert sink.spans[0].start_ns == 1795687200 * 10**9  # timestamptz -> the hop start
+    assert sink.spans[0].start_ns == int(datetime.fromisoformat(f"{DAY}T10:00:01+00:00").timestamp()) * 10**9
 
 
 def test_postgresql_timestamp_cursor_survives_a_restart(
@@ -295,7 +238,7 @@ def test_postgresql_timestamp_cursor_survives_a_restart(
         for i in range(1, 6):
             conn.execute(
                 sa.text(
-                    "INSERT INTO shipments_log VALUES (TIMESTAMPTZ '2026-11-26 10:00:00+00' + :s * INTERVAL '1 second', :o)"
+                    f"INSERT INTO shipments_log VALUES (TIMESTAMPTZ '{DAY} 10:00:00+00' + :s * INTERVAL '1 second', :o)"
                 ),
                 {"s": i, "o": f"SO-{2000 + i}"},
             )

@@ -1,7 +1,12 @@
-"""A small builder of otel_traces rows for tests, shaped as the clickhouseexporter writes them.
+"""The one builder of ``otel_traces`` rows for tests, shaped as the clickhouseexporter writes them.
 
-``SpanBuilder`` hands out deterministic trace and span ids; ``insert`` writes the rows through the
-real store so the materialized views (trace time range, key index, span links) fire as in production.
+``SpanRow`` is one stored span; ``insert`` writes rows through the real store so the materialized
+views (trace time range, key index, span links, order hops) fire as in production. Ids are
+deterministic: the trace id hashes ``trace``, the span id hashes ``key`` (or trace, name and start),
+unless ``span`` gives it. Area helpers (order flows for the KPI, web and alert tests, the tracing
+scenarios) build their hops with it.
+
+Times come from the tests' clock (``clock.ANCHOR``), never from the wall clock.
 """
 
 from __future__ import annotations
@@ -9,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from clock import ANCHOR
 
 from storage import Store
 from storage.schema import OTEL_TRACES_COLUMNS
@@ -44,6 +51,9 @@ class SpanRow:
     events: list[tuple[datetime, str, dict[str, str]]] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)  # (trace id, span id)
     key: str = ""  # unique name of the span within the scenario
+    kind: str = "Internal"
+    scope: str = "tests"
+    span: str = ""  # an explicit span id (hex), else derived from ``key``
 
     @property
     def trace_id(self) -> str:
@@ -51,7 +61,7 @@ class SpanRow:
 
     @property
     def span_id(self) -> str:
-        return span_id(self.key or f"{self.trace}/{self.name}/{self.start.isoformat()}")
+        return self.span or span_id(self.key or f"{self.trace}/{self.name}/{self.start.isoformat()}")
 
     @property
     def end(self) -> datetime:
@@ -66,10 +76,10 @@ class SpanRow:
             self.parent,
             "",
             self.name,
-            "Internal",
+            self.kind,
             self.service,
             {"service.name": self.service},
-            "tests",
+            self.scope,
             "1",
             attrs,
             int(self.duration.total_seconds() * 1_000_000) * 1000,
@@ -98,10 +108,12 @@ def insert(store: Store, spans: list[SpanRow]) -> int:
     return store.insert("otel_traces", [s.row() for s in spans], COLUMNS)
 
 
-# Scenario days count from 25 days ago (midnight UTC), inside the default 30-day span retention.
-ANCHOR = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=25)
+# Scenario days 1..22: day 22 is the anchor's day (a Wednesday), so day 1 is 21 days earlier, inside
+# the default 30-day span retention however old the anchor is (one to eight days).
+SCENARIO_START = ANCHOR.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=22)
 
 
 def at(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
-    """Scenario day ``day`` (0..24) at the given time (UTC), for readable scenarios."""
-    return ANCHOR + timedelta(days=day, hours=hour, minutes=minute, seconds=second)
+    """Scenario day ``day`` (1..22) at the given time (UTC), for readable scenarios."""
+    assert 1 <= day <= 22, "scenario days are 1..22 (inside the retention, not after the anchor)"
+    return SCENARIO_START + timedelta(days=day, hours=hour, minutes=minute, seconds=second)

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from support import cli
 
 
 def _tower(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TOWER_STORAGE__DATA_DIR": str(tmp_path / "data")}
-    return subprocess.run(
-        [sys.executable, "-m", "tower.cli", *args], capture_output=True, text=True, env=env, timeout=180
-    )
+    return cli.tower(*args, data_dir=tmp_path / "data", timeout=180)
 
 
 def test_kpis_run_reports_every_job(tmp_path: Path) -> None:

@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from support import cli
 
 
 def test_bench_alerts_prints_json(tmp_path: Path) -> None:
-    env = {**os.environ, "TOWER_STORAGE__DATA_DIR": str(tmp_path / "unused")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tower.cli",
-            "bench",
-            "alerts",
-            "--spans",
-            "2000",
-            "--samples",
-            "2",
-            "--groups",
-            "5",
-            "--data-dir",
-            str(tmp_path / "bench"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
+    done = cli.tower(
+        "bench",
+        "alerts",
+        "--spans",
+        "2000",
+        "--samples",
+        "2",
+        "--groups",
+        "5",
+        "--data-dir",
+        str(tmp_path / "bench"),
+        data_dir=tmp_path / "unused",
         timeout=300,
     )
     assert done.returncode == 0, done.stderr

@@ -1,4 +1,4 @@
-"""Real receivers on 127.0.0.1 for alert tests: an HTTP recorder with scripted replies, SMTP via aiosmtpd."""
+"""Real receivers on 127.0.0.1 for notification tests: an HTTP recorder with scripted replies, SMTP via aiosmtpd."""
 
 from __future__ import annotations
 
@@ -100,10 +100,16 @@ def http_recorder(
         server.server_close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class _OwnSocketController(Controller):
+    """aiosmtpd's controller serving on a socket bound here to port 0 (never a port found free and
+    released, which another process could take in between)."""
+
+    def __init__(self, handler: Any, sock: socket.socket, **kwargs: Any) -> None:
+        self._sock = sock
+        super().__init__(handler, hostname="127.0.0.1", port=sock.getsockname()[1], **kwargs)
+
+    def _create_server(self) -> Any:
+        return self.loop.create_server(self._factory_invoker, sock=self._sock, ssl=self.ssl_context)
 
 
 @dataclass
@@ -143,8 +149,10 @@ def smtp_server(
         kwargs.update(authenticator=authenticate, auth_require_tls=tls_context is not None)
     if tls_context is not None:
         kwargs.update(tls_context=tls_context, require_starttls=True)
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, **kwargs)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    controller = _OwnSocketController(mailbox, sock, **kwargs)
     controller.start()
     try:
         yield mailbox, port
