@@ -26,6 +26,8 @@ from starlette.routing import Route
 
 from collector.health import Health
 from collector.pipeline import Pipeline, Refusal
+from collector.serving import ServerLimits, uvicorn_options
+from collector.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
 
@@ -162,18 +164,32 @@ def create_app(
     )
 
 
-def serve_in_thread(app: Starlette, sock: socket.socket) -> tuple[uvicorn.Server, threading.Thread]:
-    """Run ``app`` with uvicorn (uvloop, httptools) on a listening socket in a thread; returns once
-    it serves."""
+def http_limits(settings: CollectorSettings) -> ServerLimits:
+    """The slow-client protection of an OTLP/HTTP port (each receiver process applies it to the
+    connections the kernel hands it)."""
+    return ServerLimits(
+        header_timeout_s=settings.http_header_timeout_s,
+        body_timeout_s=settings.http_body_timeout_s,
+        keep_alive_timeout_s=settings.http_keep_alive_timeout_s,
+        max_connections=settings.http_max_connections,
+        max_header_bytes=settings.http_max_header_bytes,
+    )
+
+
+def serve_in_thread(
+    app: Starlette, sock: socket.socket, limits: ServerLimits
+) -> tuple[uvicorn.Server, threading.Thread]:
+    """Run ``app`` with uvicorn (uvloop, httptools guarded by ``limits``: collector.serving) on a
+    listening socket in a thread; returns once it serves."""
+    options = uvicorn_options(limits) if _http_kind() == "httptools" else {"http": "h11"}
     config = uvicorn.Config(
         app,
         loop=_loop_kind(),
-        http=_http_kind(),
         lifespan="off",
         access_log=False,
         log_level="warning",
-        timeout_keep_alive=30,
         server_header=False,
+        **options,
     )
     server = uvicorn.Server(config)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from collector.metrics import CollectorMetrics
 from collector.otlp_grpc import create_server
-from collector.otlp_http import create_app, serve_in_thread
+from collector.otlp_http import create_app, http_limits, serve_in_thread
 from collector.pipeline import Pipeline
 from collector.settings import CollectorSettings
 from collector.spool import Spool
@@ -64,7 +64,7 @@ def run(config: dict[str, Any]) -> None:
     grpc_server.start()
     sock = socket.socket(fileno=int(config["http_fd"]))
     sock.setblocking(False)
-    http_server, http_thread = serve_in_thread(app, sock)
+    http_server, http_thread = serve_in_thread(app, sock, http_limits(settings))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -28,7 +28,7 @@ import uvicorn
 from collector.health import Health, assess
 from collector.metrics import CollectorMetrics
 from collector.otlp_grpc import create_server
-from collector.otlp_http import create_app, listening_socket, serve_in_thread
+from collector.otlp_http import create_app, http_limits, listening_socket, serve_in_thread
 from collector.pipeline import Pipeline
 from collector.settings import CollectorSettings
 from collector.spool import OPEN_SUFFIX, SUFFIX, Spool
@@ -122,7 +122,7 @@ class Collector:
                 )
                 self._grpc.start()
                 self._http, self._http_thread = serve_in_thread(
-                    create_app(self.pipeline, self.health), http_socket
+                    create_app(self.pipeline, self.health), http_socket, http_limits(settings)
                 )
         except BaseException:  # a port taken, a receiver that did not start: undo, then say why
             self._started = True

@@ -221,6 +221,11 @@ _TTL_TABLES: dict[str, str] = {
     "kpi_system_daily": "toDateTime(Day)",
     "job_runs": "toDateTime(StartedAt)",
     "order_key_hops": "toDateTime(Timestamp)",
+    "audit_log": "toDateTime(At)",
+    "ai_order_lines": "toDateTime(Timestamp)",
+    "ai_exception_spans": "toDateTime(Timestamp)",
+    "ai_predictions": "toDateTime(PredictedAt)",
+    "ai_monitoring": "toDateTime(At)",
 }
 
 

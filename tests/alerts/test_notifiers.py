@@ -183,7 +183,9 @@ def test_email_with_auth(tmp_path: Path) -> None:
                 "auth_password": "s3cret",
             }
         )
-        delivery = EmailNotifier(config, 5.0).notify(message(alert(system="<b>erp</b>")))
+        delivery = EmailNotifier(config, 5.0, TargetPolicy.of(True)).notify(
+            message(alert(system="<b>erp</b>"))
+        )
     assert delivery.ok, delivery.error
     assert mailbox.logins == ["alerts"]
     [(envelope, mail)] = mailbox.messages
@@ -209,7 +211,7 @@ def test_email_wrong_password_is_not_retried() -> None:
                 "auth_password": "wrong",
             }
         )
-        delivery = EmailNotifier(config, 5.0).notify(message(alert()))
+        delivery = EmailNotifier(config, 5.0, TargetPolicy.of(True)).notify(message(alert()))
     assert not delivery.ok and not delivery.retryable
     assert "535" in delivery.error
     assert mailbox.messages == []
@@ -254,10 +256,12 @@ def test_email_starttls_then_auth(tmp_path: Path) -> None:
             "auth_username": "alerts",
             "auth_password": "s3cret",
         }
-        ok = EmailNotifier(EmailConfig.model_validate({**base, "tls_ca_file": str(cert)}), 5.0).notify(
+        ok = EmailNotifier(
+            EmailConfig.model_validate({**base, "tls_ca_file": str(cert)}), 5.0, TargetPolicy.of(True)
+        ).notify(message(alert()))
+        untrusted = EmailNotifier(EmailConfig.model_validate(base), 5.0, TargetPolicy.of(True)).notify(
             message(alert())
         )
-        untrusted = EmailNotifier(EmailConfig.model_validate(base), 5.0).notify(message(alert()))
     assert ok.ok, ok.error
     assert len(mailbox.messages) == 1 and mailbox.logins == ["alerts"]
     assert not untrusted.ok and not untrusted.retryable and "TLS" in untrusted.error
@@ -381,7 +385,10 @@ def test_an_smtp_4xx_is_retried_and_a_5xx_is_not(store: Store) -> None:
             "receivers:\n  - name: mail\n"
             f"    email_configs: [{{to: ops@example.com, from: t@example.com, smarthost: '127.0.0.1:{port}', require_tls: false}}]\n"
         )
-        settings = AlertSettings(retry_attempts=3, retry_initial_backoff_s=0)
+        # the relay is on loopback: allowed by name, as an internal relay would be
+        settings = AlertSettings(
+            retry_attempts=3, retry_initial_backoff_s=0, allowed_targets=[f"127.0.0.1:{port}"]
+        )
         dispatcher = Dispatcher(store, config, settings, guarded_client(TargetPolicy.of(False), 5.0))
         mailbox.replies = ["451 4.3.0 mailbox busy, try again"]
         [sent] = dispatcher.flush([alert("a" * 16)], NOW)

@@ -27,6 +27,8 @@ def test_the_example_rules_file_loads() -> None:
         "SystemErrorRate",
         "WmsSlowHops",
         "EdiNoData",
+        "ModelDrift",
+        "ModelAccuracyLow",
     ]
     quiet = config.rule("SystemQuiet")
     assert quiet.threshold == 900.0  # "15m" as seconds

@@ -8,6 +8,7 @@ numbers and its timeline holds the agent's hop.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 from clock import ANCHOR
 
-from collector.agents.carrier import sign
+from collector.agents.carrier import sign_standard
 from collector.agents.edi import EdiAgent
 from collector.agents.emitter import Emitter, otlp_exporter
 from collector.agents.settings import EdiAgentSettings
@@ -37,6 +38,7 @@ from tracing.simulator import ExceptionRates, Simulator, SimulatorConfig
 from tracing.sinks import OtlpSink
 from tracing.timeline import find_orders, order_timeline
 
+E2E_SECRET = "whsec_" + base64.b64encode(b"end-to-end-webhook-secret-key!!!").decode()
 END = ANCHOR  # a fixed point of the working week that the store's retention keeps (tests/clock.py)
 
 
@@ -184,7 +186,7 @@ def test_tower_serve_runs_the_configured_agents_with_the_collector(
                         "settle_s": 0,
                         "poll_s": 0.1,
                     },
-                    "carrier": {"enabled": True, "port": 0, "secret": "whsec-e2e"},
+                    "carrier": {"enabled": True, "port": 0, "secret": E2E_SECRET},
                     "pollers": [
                         {
                             "name": "wms-picks",
@@ -230,12 +232,22 @@ def test_tower_serve_runs_the_configured_agents_with_the_collector(
         # the webhook starts with the collector role, on the port it bound (port 0)
         url = _logged_url(caplog, r"carrier webhook listening on (http://\S+)")
         assert url.endswith("/webhooks/carrier")
-        response = httpx.post(url, content=body, headers={"X-Hmac-Signature": sign("whsec-e2e", body)})
+
+        def signed(msg_id: str, secret: str = E2E_SECRET) -> dict[str, str]:
+            stamp = int(time.time())  # the webhook judges signed timestamps against its own clock
+            return {
+                "webhook-id": msg_id,
+                "webhook-timestamp": str(stamp),
+                "webhook-signature": sign_standard(secret, msg_id, stamp, body),
+            }
+
+        response = httpx.post(url, content=body, headers=signed("msg_e2e_1"))
         assert response.status_code == 200, response.text
         assert _wait_for(store, "TRK-E2E-1") == ["SO-104233"]
-        replay = httpx.post(url, content=body, headers={"X-Hmac-Signature": sign("whsec-e2e", body)})
+        replay = httpx.post(url, content=body, headers=signed("msg_e2e_1"))
         assert replay.json()["status"] == "duplicate"
-        forged = httpx.post(url, content=body, headers={"X-Hmac-Signature": sign("not-the-secret", body)})
+        other = "whsec_" + base64.b64encode(b"not-the-secret-of-this-webhook!!").decode()
+        forged = httpx.post(url, content=body, headers=signed("msg_e2e_2", other))
         assert forged.status_code == 401
 
         assert _wait_for(store, "SO-900002") == ["SO-900002"]  # the poller's rows

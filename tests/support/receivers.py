@@ -8,13 +8,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 @dataclass
@@ -100,6 +100,14 @@ def http_recorder(
         server.server_close()
 
 
+class _CountingSMTP(SMTP):
+    """aiosmtpd's SMTP server counting the TCP sessions opened to it (``Mailbox.sessions``)."""
+
+    def connection_made(self, transport: Any) -> None:
+        self.event_handler.sessions += 1
+        super().connection_made(transport)
+
+
 class _OwnSocketController(Controller):
     """aiosmtpd's controller serving on a socket bound here to port 0 (never a port found free and
     released, which another process could take in between)."""
@@ -111,18 +119,22 @@ class _OwnSocketController(Controller):
     def _create_server(self) -> Any:
         return self.loop.create_server(self._factory_invoker, sock=self._sock, ssl=self.ssl_context)
 
+    def factory(self) -> SMTP:
+        return _CountingSMTP(self.handler, **self.SMTP_kwargs)
+
 
 @dataclass
 class Mailbox:
     messages: list[tuple[Envelope, Message]] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)  # scripted DATA replies before accepting
+    sessions: int = 0  # TCP connections made to the server by the code under test
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         if self.replies:
             return self.replies.pop(0)
         content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
-        self.messages.append((envelope, message_from_bytes(content)))
+        self.messages.append((envelope, message_from_bytes(content, policy=policy.default)))
         return "250 Message accepted for delivery"
 
 
@@ -154,6 +166,7 @@ def smtp_server(
     port = int(sock.getsockname()[1])
     controller = _OwnSocketController(mailbox, sock, **kwargs)
     controller.start()
+    mailbox.sessions = 0  # start() connects once itself to see that the server answers
     try:
         yield mailbox, port
     finally:

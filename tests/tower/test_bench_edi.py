@@ -1,5 +1,6 @@
-"""``tower bench edi`` on two tiny interchanges: every file processed, every span it exported stored
-(rates are reported by the command, never asserted here)."""
+"""``tower bench edi`` on two tiny interchanges and a 1 MiB file sent by ``tower agent edi`` in its own
+process: every file processed, every span it exported stored (rates and the agent's peak RSS are
+reported by the command, never asserted here)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from support import cli
 
 def test_bench_edi_exports_and_stores_a_span_per_file_and_purchase_order(tmp_path: Path) -> None:
     done = cli.tower(
-        "bench", "edi", "--files", "2", "--orders", "3", "--work-dir", str(tmp_path / "work"),
+        "bench", "edi", "--files", "2", "--orders", "3", "--big-mib", "1", "--work-dir", str(tmp_path / "work"),
         data_dir=tmp_path / "unused", timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
@@ -26,3 +27,12 @@ def test_bench_edi_exports_and_stores_a_span_per_file_and_purchase_order(tmp_pat
         assert figures["parse_only"][name] > 0, name
     for name in ("files_per_s", "transaction_sets_per_s", "spans_per_s"):
         assert agent[name] > 0, name
+    big = figures["big_file"]  # one interchange of many purchase orders, through `tower agent edi --once`
+    assert big["exit_code"] == 0, big["agent_says"]
+    assert big["bytes"] >= 1024 * 1024 - 2048 and big["transaction_sets"] > 1000
+    assert big["spans_in_clickhouse"] == big["transaction_sets"] + 1  # one span per set plus the file's
+    assert (
+        f"processed 1, quarantined 0, waiting 0, failed 0, spans {big['spans_in_clickhouse']}"
+        in big["agent_says"]
+    )
+    assert big["agent_peak_rss_mib"] > 0

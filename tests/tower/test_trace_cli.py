@@ -151,7 +151,7 @@ def test_trace_through_the_api_no_match_and_refused_token(held_dir: tuple[Path, 
     assert done.returncode == 1 and "no order matches 'NOPE-42'" in done.stderr
     done = tower(path, "SH-2", token="wrong")
     assert done.returncode == 2
-    assert f"the tower API at {url} refused the request (401" in done.stderr
+    assert f"the tower API at {url} answered 401" in done.stderr
     assert "--token" in done.stderr
 
 

@@ -17,16 +17,23 @@ def tower(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedPr
 
 def test_add_list_and_refuse_bad_input(tmp_path: Path) -> None:
     added = tower(
-        tmp_path, "users", "add", "admin", "--role", "admin", "--password-stdin", stdin="s3cret-pass\n"
+        tmp_path,
+        "users",
+        "add",
+        "admin",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin="s3cret-pass-for-the-ops-team\n",
     )
     assert added.returncode == 0, added.stderr
     assert "user admin (admin) saved" in added.stdout
-    again = tower(tmp_path, "users", "add", "admin", "--password-stdin", stdin="other-pass\n")
+    again = tower(tmp_path, "users", "add", "admin", "--password-stdin", stdin="other-long-password\n")
     assert again.returncode == 2
     assert "already exists" in again.stderr
     short = tower(tmp_path, "users", "add", "bob", "--password-stdin", stdin="short\n")
-    assert short.returncode == 2 and "at least 8 characters" in short.stderr
-    bad_name = tower(tmp_path, "users", "add", "<script>", "--password-stdin", stdin="long-enough-pw\n")
+    assert short.returncode == 2 and "at least 12 characters" in short.stderr
+    bad_name = tower(tmp_path, "users", "add", "<script>", "--password-stdin", stdin="long-enough-password\n")
     assert bad_name.returncode == 2 and "user name" in bad_name.stderr
     listed = tower(tmp_path, "users", "list")
     assert listed.returncode == 0
@@ -47,7 +54,7 @@ def test_a_disabled_user_cannot_log_in(tmp_path: Path) -> None:
         assert added.returncode == 0, added.stderr
     disabled = tower(tmp_path, "users", "disable", "bob")
     assert disabled.returncode == 0, disabled.stderr
-    assert disabled.stdout == "user bob disabled\n"
+    assert disabled.stdout == "user bob disabled; 0 session(s) ended\n"
     assert tower(tmp_path, "users", "list").stdout.splitlines() == [
         "ana\tops\tstore",
         "bob\tops\tstore (disabled)",

@@ -114,6 +114,9 @@ def timeline_page(request: Request, order_id: OrderId, state: StateDep, principa
             "exceptions": views.order_exceptions(state.store, state.policy, timeline.order_id)
             if timeline.exceptions
             else [],
+            "ai_insight": state.ai.order(timeline.order_id, timeline)
+            if state.ai is not None and state.ai.any_enabled
+            else None,
         },
         principal=principal,
     )

@@ -1,7 +1,9 @@
-"""Database poller: SQLite source, YAML row mapping, cursor persisted only after the export succeeded."""
+"""Database poller against the real collector: SQLite and PostgreSQL sources, YAML row mapping, cursor
+persisted only after the export succeeded, rows the store cannot keep set aside with their reason."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import datetime
@@ -13,6 +15,7 @@ import sqlalchemy as sa
 from clock import ANCHOR
 from support.postgres import postgres_server
 
+from collector.agents.emitter import EmitError, Emitter
 from collector.agents.poller import Poller, PollerConfigError, load_mapping
 from collector.agents.settings import PollerAgentSettings
 from tracing import conventions as c
@@ -60,7 +63,7 @@ def make_source(path: Path, rows: int) -> str:
     return url
 
 
-def poller(tmp_path: Path, make_emitter: Any, url: str, **overrides: Any) -> Poller:
+def poller(tmp_path: Path, emitter: Emitter, service: str, url: str, **overrides: Any) -> Poller:
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text(MAPPING_YAML)
     settings = PollerAgentSettings(
@@ -70,78 +73,86 @@ def poller(tmp_path: Path, make_emitter: Any, url: str, **overrides: Any) -> Pol
         cursor_column="id",
         batch_size=overrides.pop("batch_size", 4),
         mapping_file=mapping,
-        system_instance="erp-east",
+        system_instance=service,
         **overrides,
     )
-    return Poller(settings, make_emitter("erp-east", "poller"), tmp_path / "state")
+    return Poller(settings, emitter, tmp_path / "state")
 
 
-def order_ids(sink: Any) -> list[str]:
-    return [s.attributes[c.ORDER_ID] for s in sink.spans]
+def order_ids(spans: list[Any]) -> list[str]:
+    return [s.attributes[c.ORDER_ID] for s in spans]
 
 
-def test_rows_become_hop_spans_through_the_yaml_mapping(tmp_path: Path, sink: Any, make_emitter: Any) -> None:
+def test_rows_become_hop_spans_through_the_yaml_mapping(
+    tmp_path: Path, real_collector: Any, service: str
+) -> None:
     url = make_source(tmp_path / "erp.db", 3)
-    p = poller(tmp_path, make_emitter, url)
+    p = poller(tmp_path, real_collector.emitter(service, "poller"), service, url)
     assert p.drain() == 3
-    span = sink.spans[0]
+    span = real_collector.spans(service)[0]
     assert span.name == "erp status change"
     assert span.attributes[c.ORDER_ID] == "SO-1001"
     assert span.attributes[c.STAGE] == "allocation"
     assert span.attributes[c.STATUS] == "allocated"
     assert span.attributes[c.WAREHOUSE_ID] == "WH-EAST"
     assert span.attributes[c.CHANNEL] == "portal"
-    assert span.attributes[c.SYSTEM_INSTANCE] == "erp-east"
-    assert span.resource[c.SERVICE_NAME] == "erp-east"
+    assert span.attributes[c.SYSTEM_INSTANCE] == service
+    assert span.resource[c.SERVICE_NAME] == service
     assert (
         span.start_ns == int(datetime.fromisoformat(f"{DAY}T10:01:00+00:00").timestamp()) * 10**9
     )  # naive = UTC
     assert p.cursor == 3
 
 
-def test_restart_mid_stream_loses_and_repeats_nothing(tmp_path: Path, sink: Any, make_emitter: Any) -> None:
+def test_restart_mid_stream_loses_and_repeats_nothing(
+    tmp_path: Path, real_collector: Any, service: str
+) -> None:
     url = make_source(tmp_path / "erp.db", 10)
-    first = poller(tmp_path, make_emitter, url)
+    first = poller(tmp_path, real_collector.emitter(service, "poller"), service, url)
     assert first.drain(max_batches=1) == 4  # stopped after one batch: "killed" mid-stream
     first.engine.dispose()
     make_source(tmp_path / "erp.db", 3)  # the ERP keeps writing meanwhile
-    second = poller(tmp_path, make_emitter, url)  # restart: same state dir
+    second = poller(
+        tmp_path, real_collector.emitter(service, "poller"), service, url
+    )  # restart: same state dir
     assert second.drain() == 9
-    assert order_ids(sink) == [f"SO-{1000 + i}" for i in range(1, 14)]
+    assert order_ids(real_collector.spans(service)) == [f"SO-{1000 + i}" for i in range(1, 14)]
 
 
 def test_failed_export_keeps_the_cursor_and_the_rows_come_again(
-    tmp_path: Path, scripted: Any, scripted_emitter: Any
+    tmp_path: Path, scripted: Any, scripted_emitter: Any, service: str
 ) -> None:
     # scripted receiver: the real collector cannot refuse one valid request and accept its retry on demand
     url = make_source(tmp_path / "erp.db", 6)
-    p = poller(tmp_path, scripted_emitter, url)
+    p = poller(tmp_path, scripted_emitter(service, "poller"), service, url)
     assert p.drain(max_batches=1) == 4
-    scripted.fail_with = 400
-    with pytest.raises(Exception, match="did not accept"):
+    scripted.fail_with = 503  # the collector is busy: nothing is acknowledged, the cursor stays
+    with pytest.raises(EmitError, match="collector answered 503"):
         p.poll_once()
     assert p.cursor == 4
     scripted.fail_with = None
-    restarted = poller(tmp_path, scripted_emitter, url)
+    restarted = poller(tmp_path, scripted_emitter(service, "poller"), service, url)
     assert restarted.drain() == 2
-    assert order_ids(scripted) == [f"SO-{1000 + i}" for i in range(1, 7)]
+    assert order_ids(scripted.spans) == [f"SO-{1000 + i}" for i in range(1, 7)]
 
 
 def test_crash_between_export_and_cursor_write_resends_identical_spans(
-    tmp_path: Path, sink: Any, make_emitter: Any
+    tmp_path: Path, real_collector: Any, service: str
 ) -> None:
     url = make_source(tmp_path / "erp.db", 2)
-    p = poller(tmp_path, make_emitter, url)
+    p = poller(tmp_path, real_collector.emitter(service, "poller"), service, url)
     p.drain()
-    ids = sorted((s.trace_id, s.span_id) for s in sink.spans)
+    ids = sorted((s.trace_id, s.span_id) for s in real_collector.spans(service))
     assert len(ids) == 2
     os.remove(p.cursor_path)  # as if the process died before the cursor reached the disk
-    poller(tmp_path, make_emitter, url).drain()
+    poller(tmp_path, real_collector.emitter(service, "poller"), service, url).drain()
     # the rows came again as the same spans (same ids): readers count each once
-    assert sorted((s.trace_id, s.span_id) for s in sink.spans) == sorted(ids * 2)
+    assert sorted((s.trace_id, s.span_id) for s in real_collector.spans(service)) == sorted(ids * 2)
 
 
-def test_query_source_and_cursor_file_is_valid_json(tmp_path: Path, sink: Any, make_emitter: Any) -> None:
+def test_query_source_and_cursor_file_is_valid_json(
+    tmp_path: Path, real_collector: Any, service: str
+) -> None:
     url = make_source(tmp_path / "erp.db", 5)
     mapping = tmp_path / "m.yaml"
     mapping.write_text("stage: pick\nattributes: {order.id: order_no}\n")
@@ -152,24 +163,25 @@ def test_query_source_and_cursor_file_is_valid_json(tmp_path: Path, sink: Any, m
         cursor_column="seq",
         mapping_file=mapping,
     )
-    p = Poller(settings, make_emitter("wms", "poller"), tmp_path / "state")
+    p = Poller(settings, real_collector.emitter(service, "poller"), tmp_path / "state")
     assert p.drain() == 3
-    assert order_ids(sink) == ["SO-1001", "SO-1003", "SO-1005"]
-    assert all(s.attributes[c.STAGE] == "pick" for s in sink.spans)
+    spans = real_collector.spans(service)
+    assert order_ids(spans) == ["SO-1001", "SO-1003", "SO-1005"]
+    assert all(s.attributes[c.STAGE] == "pick" for s in spans)
     assert p.cursor_path.read_text() == '{"cursor": 5, "source": "poller-agent:picks"}'
 
 
 def test_a_mapping_naming_a_missing_column_fails_loudly_and_moves_nothing(
-    tmp_path: Path, sink: Any, make_emitter: Any
+    tmp_path: Path, real_collector: Any, service: str
 ) -> None:
     url = make_source(tmp_path / "erp.db", 2)
     mapping = tmp_path / "m.yaml"
     mapping.write_text("attributes: {order.id: order_number}\n")
     settings = PollerAgentSettings(name="typo", url=url, table="order_status_log", mapping_file=mapping)
-    p = Poller(settings, make_emitter("erp", "poller"), tmp_path / "state")
+    p = Poller(settings, real_collector.emitter(service, "poller"), tmp_path / "state")
     with pytest.raises(PollerConfigError, match="column\\(s\\) 'order_number' are not in the polled rows"):
         p.poll_once()
-    assert p.cursor is None and sink.spans == []
+    assert p.cursor is None and real_collector.spans(service) == []
 
 
 def test_hostile_configuration_is_refused_clearly(tmp_path: Path) -> None:
@@ -187,6 +199,55 @@ def test_hostile_configuration_is_refused_clearly(tmp_path: Path) -> None:
         load_mapping(broken)
 
 
+def test_rows_whose_time_cannot_be_stored_are_kept_aside_and_never_block_the_rest(
+    tmp_path: Path, real_collector: Any, service: str
+) -> None:
+    """Rows dated 1960 (cannot be encoded), 1972 (older than the store keeps) and 2300 (the real
+    collector refuses it: the agent's own window is widened here) are written with their reasons to
+    the rejected-rows file; the rows around them are stored and the cursor moves past them all."""
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    engine = sa.create_engine(url)
+    times = [
+        f"{DAY}T09:00:00",
+        "1960-01-01T00:00:00",
+        f"{DAY}T09:30:00",
+        "1972-03-21T00:00:00",
+        "2300-01-01T00:00:00",
+    ]
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE moves (id INTEGER PRIMARY KEY, order_no TEXT, at TEXT)"))
+        for i, at in enumerate(times, start=1):
+            conn.execute(sa.text("INSERT INTO moves VALUES (:i, :o, :t)"), {"i": i, "o": f"SO-{i}", "t": at})
+    engine.dispose()
+    settings = PollerAgentSettings(
+        name="moves",
+        url=url,
+        table="moves",
+        system_instance=service,
+        mapping={"stage": "pick", "start_column": "at", "attributes": {"order.id": "order_no"}},
+    )
+    emitter = real_collector.emitter(service, "poller", max_ahead_s=400 * 365 * 86400)  # lets 2300 through
+    p = Poller(settings, emitter, tmp_path / "state")
+    try:
+        assert p.drain() == 5
+    finally:
+        p.engine.dispose()
+    assert p.cursor == 5 and p.rows_rejected == 3
+    rejected = [json.loads(line) for line in p.rejected_path.read_text().splitlines()]
+    assert [r["cursor"] for r in rejected] == [2, 4, 5]
+    assert "1960-01-01T00:00:00Z is older than the 30 days the store keeps" in rejected[0]["reason"]
+    assert "1972-03-21" in rejected[1]["reason"]
+    assert (
+        rejected[2]["reason"].startswith("collector rejected 1 span(s)")
+        and "after the accepted window" in rejected[2]["reason"]
+    )
+    assert rejected[2]["row"] == {"id": 5, "order_no": "SO-5", "at": "2300-01-01T00:00:00"}
+    stored = real_collector.spans(service)
+    # the batch was partly accepted, then re-sent row by row with the same span ids: counted once
+    assert sorted({s.attributes[c.ORDER_ID] for s in stored}) == ["SO-1", "SO-3"]
+    assert len({s.span_id for s in stored}) == 2
+
+
 # -- PostgreSQL: a throwaway server of its own (tests/support/postgres.py), or TOWER_TEST_POSTGRES_URL ------
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
@@ -196,7 +257,7 @@ def postgres_url() -> Iterator[str]:
 
 
 def test_postgresql_source_restart_mid_stream(
-    tmp_path: Path, sink: Any, make_emitter: Any, postgres_url: str
+    tmp_path: Path, real_collector: Any, service: str, postgres_url: str
 ) -> None:
     engine = sa.create_engine(postgres_url)
     with engine.begin() as conn:
@@ -216,18 +277,19 @@ def test_postgresql_source_restart_mid_stream(
                 {"o": f"SO-{1000 + i}", "t": f"{DAY}T10:00:{i:02d}Z"},
             )
     engine.dispose()
-    first = poller(tmp_path, make_emitter, postgres_url, batch_size=3)
+    first = poller(tmp_path, real_collector.emitter(service, "poller"), service, postgres_url, batch_size=3)
     assert first.drain(max_batches=1) == 3
     first.engine.dispose()
-    second = poller(tmp_path, make_emitter, postgres_url, batch_size=3)
+    second = poller(tmp_path, real_collector.emitter(service, "poller"), service, postgres_url, batch_size=3)
     assert second.drain() == 4
     second.engine.dispose()
-    assert order_ids(sink) == [f"SO-{1000 + i}" for i in range(1, 8)]
-    assert sink.spans[0].start_ns == int(datetime.fromisoformat(f"{DAY}T10:00:01+00:00").timestamp()) * 10**9
+    spans = real_collector.spans(service)
+    assert order_ids(spans) == [f"SO-{1000 + i}" for i in range(1, 8)]
+    assert spans[0].start_ns == int(datetime.fromisoformat(f"{DAY}T10:00:01+00:00").timestamp()) * 10**9
 
 
 def test_postgresql_timestamp_cursor_survives_a_restart(
-    tmp_path: Path, sink: Any, make_emitter: Any, postgres_url: str
+    tmp_path: Path, real_collector: Any, service: str, postgres_url: str
 ) -> None:
     engine = sa.create_engine(postgres_url)
     with engine.begin() as conn:
@@ -253,11 +315,11 @@ def test_postgresql_timestamp_cursor_survives_a_restart(
         batch_size=2,
         mapping_file=mapping,
     )
-    first = Poller(settings, make_emitter("tms", "poller"), tmp_path / "state")
+    first = Poller(settings, real_collector.emitter(service, "poller"), tmp_path / "state")
     assert first.drain(max_batches=1) == 2
     first.engine.dispose()
     assert '"t": "datetime"' in first.cursor_path.read_text()
-    second = Poller(settings, make_emitter("tms", "poller"), tmp_path / "state")
+    second = Poller(settings, real_collector.emitter(service, "poller"), tmp_path / "state")
     assert second.drain() == 3
     second.engine.dispose()
-    assert order_ids(sink) == [f"SO-{2000 + i}" for i in range(1, 6)]
+    assert order_ids(real_collector.spans(service)) == [f"SO-{2000 + i}" for i in range(1, 6)]
