@@ -35,8 +35,12 @@ from collector.spool import OPEN_SUFFIX, SUFFIX, Spool
 from collector.status import write_status
 from collector.writer import StoreWriter
 from storage import Store
+from tracing.attribution import Attributor
 
 log = logging.getLogger(__name__)
+
+# How often an idle writer looks for segments receiver processes sealed (a lone request's wait).
+RESCAN_S = 0.02
 
 
 class Collector:
@@ -66,7 +70,8 @@ class Collector:
             flush_interval_s=settings.flush_interval_s,
         )
         if self.processes:
-            self.spool.rescan_s = min(0.1, settings.flush_interval_s)
+            # receivers seal their segments in other processes: look for them often while idle
+            self.spool.rescan_s = min(RESCAN_S, settings.flush_interval_s)
         self.retention_days = store.settings.ttl_days.get("otel_traces", 0)
         self.pipeline = Pipeline(
             settings, self.spool, self.metrics, retention_days=self.retention_days, clock=clock
@@ -80,6 +85,7 @@ class Collector:
             batch_max_bytes=settings.batch_max_bytes,
             initial_backoff_s=settings.retry_initial_backoff_s,
             max_backoff_s=settings.retry_max_backoff_s,
+            attributor=Attributor(store),
         )
         self.http_port = 0
         self.grpc_port = 0
@@ -252,12 +258,15 @@ class Collector:
         return assess(self.settings, self.spool, self.writer)
 
     def wait_drained(self, timeout: float = 30.0) -> bool:
-        """Seal the active segment and wait until every acknowledged span is in ClickHouse."""
-        self.spool.seal_now()
+        """Seal the active segment and wait until every acknowledged span is in ClickHouse and
+        attributed to its orders (tracing.attribution)."""
         deadline = time.monotonic() + timeout
+        self.spool.seal_now()
         while self.processes and self._pending_elsewhere():
             if time.monotonic() > deadline:
                 return False
-            time.sleep(0.05)
+            time.sleep(0.02)
         self.spool.adopt_new()
-        return self.spool.wait_drained(max(0.0, deadline - time.monotonic()))
+        if not self.spool.wait_drained(max(0.0, deadline - time.monotonic())):
+            return False
+        return self.writer.wait_attributed(max(0.0, deadline - time.monotonic()))

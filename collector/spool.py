@@ -9,6 +9,10 @@ every segment on disk is sealed and replayed; a torn tail record (never acknowle
 Replaying a segment that was already inserted is harmless: ClickHouse drops the batch by its token.
 Sealed segments put into the directory from outside (``tower spool quarantine replay``) are taken
 in while the spool runs.
+
+A receiver process's spool (``handed_off``) also seals its active segment as soon as the writer (in
+another process) has stored every segment it sealed before: an idle writer gets a lone request at
+once, while a busy writer's next batch grows with what arrives during its insert.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ log = logging.getLogger(__name__)
 _HEADER = struct.Struct("<III")  # payload length, crc32 of payload, rows
 SUFFIX = ".wal"  # a sealed segment, ready for the writer
 OPEN_SUFFIX = ".open"  # the segment being appended to
+# A receiver's spool holding unsealed spans looks this often whether the writer has taken the rest.
+IDLE_SEAL_POLL_S = 0.02
 
 
 class SpoolFull(TowerError, RuntimeError):
@@ -209,6 +215,18 @@ class Spool:
             count += 1
         return count
 
+    def _writer_took_all(self) -> bool:
+        """Receiver side: the writer has stored every segment this spool sealed (it is not behind)."""
+        with self._cond:
+            oldest = self._handed[0] if self._handed else None
+        if oldest is None:
+            return True
+        if oldest.path.exists():  # the writer takes segments oldest first: it is still behind
+            return False
+        self._refresh_handed()
+        with self._cond:
+            return not self._handed
+
     def _refresh_handed(self) -> None:
         """Receiver side: segments the writer deleted are no longer pending."""
         if not self.handed_off:
@@ -284,19 +302,28 @@ class Spool:
     def next_sealed(self, timeout: float) -> Segment | None:
         """The oldest sealed segment (left in place until :meth:`release`), or None on timeout.
 
-        When idle, the directory is looked at every ``rescan_s`` for segments put there from outside
-        (receiver processes, ``tower spool quarantine replay``).
+        While waiting, the directory is looked at every ``rescan_s`` for segments put there from
+        outside (receiver processes, ``tower spool quarantine replay``).
         """
-        with self._cond:
-            if not self._sealed:
-                self._cond.wait(timeout)
-            if self._sealed:
-                return self._sealed[0]
-        if time.monotonic() - self._last_scan >= self.rescan_s:
-            self._last_scan = time.monotonic()
-            self.adopt_new()
-        with self._cond:
-            return self._sealed[0] if self._sealed else None
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._cond:
+                if self._sealed:
+                    return self._sealed[0]
+                now = time.monotonic()
+                wait = min(deadline - now, self._last_scan + self.rescan_s - now)
+                if wait > 0:
+                    self._cond.wait(wait)
+                    if self._sealed:
+                        return self._sealed[0]
+            if time.monotonic() - self._last_scan >= self.rescan_s:
+                self._last_scan = time.monotonic()
+                self.adopt_new()
+                with self._cond:
+                    if self._sealed:
+                        return self._sealed[0]
+            if time.monotonic() >= deadline:
+                return None
 
     def next_group(self, timeout: float, max_rows: int, max_bytes: int) -> list[Segment]:
         """The oldest sealed segments, up to ``max_rows`` rows and ``max_bytes`` bytes (at least one);
@@ -359,10 +386,17 @@ class Spool:
             timeout = None
             if self._fd is not None:
                 timeout = max(0.0, self._active_since + self.flush_interval_s - time.monotonic())
+                if self.handed_off and self._active_rows:
+                    timeout = min(timeout, IDLE_SEAL_POLL_S)
             try:
                 item = self._queue.get(timeout=timeout)
             except queue.Empty:
-                self._seal()
+                if (
+                    not self.handed_off
+                    or time.monotonic() >= self._active_since + self.flush_interval_s
+                    or self._writer_took_all()
+                ):
+                    self._seal()
                 continue
             batch = [item]
             while True:
@@ -415,6 +449,7 @@ class Spool:
             flush_request
             or self._active_rows >= self.segment_max_rows
             or self._active_size >= self.segment_max_bytes
+            or (self.handed_off and self._writer_took_all())  # the writer waits for nothing of ours
         ):
             self._seal()
 

@@ -10,6 +10,15 @@ inserted with a token derived from the segment and its row range, recursively, u
 rows the store refuses are left: those go to the quarantine (``collector.quarantine``) with their
 reason and every other row is written. A split is deterministic, so after a crash half-way the
 same ranges get the same tokens and the halves already written are dropped by ClickHouse.
+
+An idle writer does not wait for the spool's flush interval: it seals its spool's active segment and
+writes it at once (receiver processes seal theirs when the writer has taken what they sealed before:
+``collector.spool``), so a lone request is stored within about ``IDLE_POLL_S`` plus the insert; a busy
+writer's segments fill while it inserts, so batches grow with the load. After its inserts the writer
+runs the attribution step (:mod:`tracing.attribution`) over what it wrote: as soon as no sealed segment
+waits (so a burst of segments costs one run), and at least every ``ATTRIBUTE_EVERY_S`` under
+continuous load. ``Collector.wait_drained()`` waits for that run too: when it returns, every
+acknowledged span is on its orders' timelines, spans that name no order included.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from collector.spool import Segment, Spool, read_segment
 from storage import Store
 from storage.errors import TowerError
 from storage.schema import OTEL_TRACES_COLUMNS as COLUMNS
+from tracing.attribution import Attributor
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +52,11 @@ TABLE = "otel_traces"
 # segment is split until the refused rows are found.
 DATA_ERROR_CODES = frozenset({6, 25, 26, 27, 33, 38, 41, 53, 69, 70, 72, 117, 128, 131, 190, 321, 407, 469})
 TOO_MANY_PARTS = 252  # also "too many partitions for a single INSERT block": split, never quarantine
+# Under continuous load, attribute what was written at least this often (bounds the freshness lag).
+ATTRIBUTE_EVERY_S = 0.5
+# An idle writer seals the spool's active segment this often: acknowledged spans are written (and
+# on their timelines) within about this, not the flush interval, while the writer has nothing to do.
+IDLE_POLL_S = 0.05
 _CODE = re.compile(r"Code: (\d+)")
 
 ErrorKind = Literal["data", "split", "transient"]
@@ -107,8 +122,10 @@ class StoreWriter:
         initial_backoff_s: float = 0.2,
         max_backoff_s: float = 10.0,
         sleep: Callable[[float], None] | None = None,
+        attributor: Attributor | None = None,
     ) -> None:
         self.store = store
+        self.attributor = attributor
         self.spool = spool
         self.metrics = metrics
         self.limits = limits or Limits()
@@ -129,6 +146,12 @@ class StoreWriter:
         # monotonic time the writer last moved data (or found nothing to do): health reads it
         self.last_progress = time.monotonic()
         self._cpu_sampled = 0.0
+        # writes not attributed yet: the store's clock before the first of them, and counters
+        self._began: datetime | None = None
+        self._began_at = 0.0
+        self._attribution = threading.Condition()
+        self._written = 0
+        self._attributed = 0
 
     def _insert(self, rows: bytes | list[bytes] | list[memoryview], token: str, legacy: bool) -> None:
         if legacy:
@@ -168,9 +191,15 @@ class StoreWriter:
         while not self._stop.is_set():
             self._sample_engine_cpu()
             try:
-                batch = self._next_batch()
+                batch = self._next_batch(0.0)
                 if batch is None:
                     self.last_progress = time.monotonic()  # idle is not stalled
+                    self._attribute()  # nothing waits: attribute what was written
+                    # idle: write what was acknowledged since without waiting for the flush interval
+                    # (a busy writer batches as before: segments fill while it inserts)
+                    self.spool.seal_now()
+                    batch = self._next_batch(IDLE_POLL_S)
+                if batch is None:
                     continue
                 written = self._write(*batch)
             except Exception:  # never let the writer die silently: health would not see why
@@ -184,7 +213,7 @@ class StoreWriter:
             ceiling = min(self.max_backoff_s, self.initial_backoff_s * (2 ** min(attempt, 30)))
             self._stop.wait(random.uniform(self.initial_backoff_s / 2, ceiling))
 
-    def _next_batch(self) -> tuple[list[Segment], str] | None:
+    def _next_batch(self, timeout: float) -> tuple[list[Segment], str] | None:
         """The next insert: a batch a crash interrupted (same segments, same token), or the oldest
         sealed segments up to batch_max_rows / batch_max_bytes (one insert costs ClickHouse a fixed
         query analysis, so small segments are inserted together)."""
@@ -193,7 +222,7 @@ class StoreWriter:
             intent = json.loads(path.read_text())
             segments = self.spool.take([self.spool.directory / name for name in intent["segments"]])
             return segments, str(intent["token"])
-        group = self.spool.next_group(0.2, self.batch_max_rows, self.batch_max_bytes)
+        group = self.spool.next_group(timeout, self.batch_max_rows, self.batch_max_bytes)
         if not group:
             return None
         if len(group) == 1:
@@ -244,6 +273,9 @@ class StoreWriter:
             payloads, rows = read_segment(present[0].path)
             token = present[0].token
         written = rows
+        if self.attributor is not None and payloads and self._began is None:
+            self._began = self.attributor.begin()
+            self._began_at = time.monotonic()
         try:
             if payloads:
                 self._insert(payloads, token, legacy)
@@ -271,12 +303,39 @@ class StoreWriter:
         self.metrics.write_seconds.observe(time.perf_counter() - started)
         self.metrics.spans_written.inc(written)
         self.metrics.batches_written.inc()
+        with self._attribution:
+            self._written += 1
         for segment in present:
             self.spool.release(segment)
         self._done(token)
         self.metrics.observe_spool(self.spool)
         self.last_progress = time.monotonic()
+        if self._began is not None and time.monotonic() - self._began_at >= ATTRIBUTE_EVERY_S:
+            self._attribute()
         return True
+
+    def _attribute(self) -> None:
+        """Attribute everything written since the last run (logs and carries on when it fails)."""
+        with self._attribution:
+            target = self._written
+        if self.attributor is not None and self._began is not None:
+            began, self._began = self._began, None
+            self.attributor.after_write(began)
+        with self._attribution:
+            self._attributed = max(self._attributed, target)
+            self._attribution.notify_all()
+
+    def wait_attributed(self, timeout: float) -> bool:
+        """Wait until everything written so far went through the attribution step."""
+        deadline = time.monotonic() + timeout
+        with self._attribution:
+            target = self._written
+            while self._attributed < target:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._attribution.wait(min(left, 0.1))
+            return True
 
     def _failed(self, exc: BaseException) -> None:
         self.failures += 1

@@ -24,7 +24,7 @@ from collector.testing import order_hop_request, running_collector
 from collector.writer import insert_block
 from storage import StorageSettings, Store
 from storage.migrate import migrate
-from tracing.conventions import KEY_ATTRIBUTES
+from tracing.conventions import KEY_ROLES
 
 DOUBLES = [0.1, 1e-7, 1.5e-10, 1e21, 2.5e21, 1e20, 1e16, -0.0, 5e-324, 1.7976931348623157e308, 123.456, -2.5]
 DOUBLES += [math.nan, math.inf, -math.inf, 12.5, 2.0, 1.2345678901234567e-5]
@@ -100,7 +100,7 @@ def hostile_request(containers: bool = False) -> ExportTraceServiceRequest:
 @pytest.fixture
 def second_store(engine: Store, storage_settings: StorageSettings) -> Iterator[Store]:
     store = Store(storage_settings, f"py_{uuid.uuid4().hex[:12]}")
-    migrate(store, KEY_ATTRIBUTES)
+    migrate(store, KEY_ROLES)
     yield store
     store.drop_database()
     store.close()
@@ -124,8 +124,8 @@ def test_engine_stores_exactly_what_the_python_converter_stores(
     assert attributes[f"{prefix}.text"] == "duplicate key, last wins"
     many = next(r for r in engine_rows if "many.0" in r["SpanAttributes"])["SpanAttributes"]
     assert "many.199" not in many and len(many) <= 128  # cut to max_attributes
-    # the key index and the order hops (materialized views) saw the same rows
-    for table in ("order_keys", "order_hops"):
+    # the key index and the order-keyed spans (materialized views) saw the same rows
+    for table in ("order_keys", "order_spans"):
         query = f"SELECT count() FROM {table}"
         assert store.scalar(query) == second_store.scalar(query) > 0
 

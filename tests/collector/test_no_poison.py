@@ -34,7 +34,7 @@ from collector.testing import running_collector
 from storage import StorageSettings, Store
 from storage.migrate import migrate
 from tower.cli import app
-from tracing.conventions import KEY_ATTRIBUTES
+from tracing.conventions import KEY_ROLES
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -100,7 +100,7 @@ def forever_store(engine: Store, storage_settings: StorageSettings) -> Iterator[
         update={"ttl_days": {**storage_settings.ttl_days, "otel_traces": 0}}
     )
     store = Store(settings, f"forever_{uuid.uuid4().hex[:12]}")
-    migrate(store, KEY_ATTRIBUTES)
+    migrate(store, KEY_ROLES)
     yield store
     store.drop_database()
     store.close()

@@ -16,10 +16,12 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from support.sdk_orders import Sender, order_keys, plain_order_steps, send_step
 
 from collector.service import Collector
 from collector.testing import running_collector
 from storage import Store
+from tracing.timeline import order_timeline
 
 
 def spans(service: str, count: int) -> list[ReadableSpan]:
@@ -101,3 +103,26 @@ def test_receiver_processes_share_the_ports_and_lose_nothing_when_one_dies(
         assert received >= 100
         assert metric(collector, "tower_collector_healthy") == 1.0  # the writer's gauges, from its status
     assert stored(store) == sent
+
+
+def test_a_lone_request_through_a_receiver_process_is_written_and_attributed_without_the_flush_interval(
+    store: Store, tmp_path: Path
+) -> None:
+    """One span per request, as the SDK's SimpleSpanProcessor sends it, through receiver processes whose
+    spool would hold it for an hour (flush_interval_s): the receiver seals it for the idle writer at
+    once, the writer stores it and attributes it, so each hop — the carrier's scan with only a
+    tracking number too — is on its order's timeline as soon as wait_drained returns."""
+    order = order_keys("SO-RECV-1")
+    steps = plain_order_steps(order, ANCHOR_NS - 2 * 86_400 * 10**9)
+    ship, delivery = steps[5], steps[6]
+    with running_collector(store, tmp_path / "spool", receivers=2, flush_interval_s=3600.0) as collector:
+        sender = Sender(collector.http_endpoint)
+        try:
+            for n, step in enumerate((steps[0], ship, delivery), 1):
+                send_step(sender, step)  # acknowledged: fsynced in a receiver's spool
+                assert collector.wait_drained(timeout=30)  # an hour's flush interval would time out
+                timeline = order_timeline(store, "SO-RECV-1")
+                assert [h.stage for h in timeline.hops] == ["capture", "ship", "deliver"][:n]
+        finally:
+            sender.shutdown()
+    assert [s.via for s in timeline.spans if s.name == "delivery"] == ["key:shipment.tracking_number"]
