@@ -83,6 +83,7 @@ class Collector:
             limits=self.pipeline.limits,
             batch_max_rows=settings.batch_max_rows,
             batch_max_bytes=settings.batch_max_bytes,
+            python_convert_max_rows=settings.python_convert_max_rows,
             initial_backoff_s=settings.retry_initial_backoff_s,
             max_backoff_s=settings.retry_max_backoff_s,
             attributor=Attributor(store),

@@ -50,6 +50,13 @@ class CollectorSettings(StrictSettings):
         description="Request bytes per ClickHouse insert (a spool segment is sealed at this size too): "
         "bounds the engine's memory per insert. Default: 16 MiB",
     )
+    python_convert_max_rows: int = Field(
+        default=1000,
+        ge=0,
+        description="Inserts of up to this many spans are converted in Python (JSONCompactColumns), "
+        "bigger ones by the engine (Protobuf input): a small insert, such as a lone request's, costs "
+        "less without the engine's query analysis. 0: always the engine. Default: 1000",
+    )
     receivers: int = Field(
         default=2,
         ge=0,

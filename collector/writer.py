@@ -35,7 +35,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from collector.convert import INSERT_FORMAT, BlockRows, Limits
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from collector.convert import INSERT_FORMAT, BlockRows, Limits, convert
 from collector.engine import RequestRows, insert_requests, is_legacy, segment_rows
 from collector.metrics import CollectorMetrics
 from collector.quarantine import Entry, Quarantine
@@ -119,6 +122,7 @@ class StoreWriter:
         limits: Limits | None = None,
         batch_max_rows: int = 50_000,
         batch_max_bytes: int = 16 * 1024 * 1024,
+        python_convert_max_rows: int = 1000,
         initial_backoff_s: float = 0.2,
         max_backoff_s: float = 10.0,
         sleep: Callable[[float], None] | None = None,
@@ -131,6 +135,11 @@ class StoreWriter:
         self.limits = limits or Limits()
         self.batch_max_rows = batch_max_rows
         self.batch_max_bytes = batch_max_bytes
+        # Inserts of up to this many spans are converted in Python and sent as JSONCompactColumns
+        # blocks (the same rows: tests/collector/test_engine_convert.py): for a few spans the engine's
+        # conversion query costs more to analyse (a few hundred ms per insert on the 2-core machine)
+        # than Python takes to convert them, and a lone request waits for exactly that insert.
+        self.python_convert_max_rows = python_convert_max_rows
         self._scratch = spool.directory / "tmp" / "insert.pb"
         # batches of several segments being inserted: written before the insert, removed after, so
         # that a crash replays the same segments with the same token (ClickHouse drops a repeat)
@@ -153,12 +162,36 @@ class StoreWriter:
         self._written = 0
         self._attributed = 0
 
-    def _insert(self, rows: bytes | list[bytes] | list[memoryview], token: str, legacy: bool) -> None:
+    def _insert(
+        self, rows: bytes | list[bytes] | list[memoryview], token: str, legacy: bool, count: int
+    ) -> None:
         if legacy:
             insert_block(self.store, rows, token)
+            return
+        bodies: list[bytes] | list[memoryview] = [rows] if isinstance(rows, bytes) else rows
+        blocks = self._converted(bodies) if count <= self.python_convert_max_rows else None
+        if blocks is not None:
+            if blocks:  # requests without spans are never spooled; nothing to insert otherwise
+                insert_block(self.store, blocks, token)
         else:
             self._scratch.parent.mkdir(exist_ok=True)
-            insert_requests(self.store, rows, token, self.limits, self._scratch)  # type: ignore[arg-type]
+            insert_requests(self.store, bodies, token, self.limits, self._scratch)
+
+    def _converted(self, bodies: Sequence[bytes | memoryview]) -> list[bytes] | None:
+        """Spooled requests as JSONCompactColumns blocks (Python's conversion), or None when one of
+        them does not convert whole (the engine's path then stores, splits or quarantines it)."""
+        blocks = []
+        for body in bodies:
+            try:
+                request = ExportTraceServiceRequest.FromString(bytes(body))
+            except DecodeError:
+                return None
+            conversion = convert(request, self.limits)
+            if conversion.rejected:
+                return None
+            if conversion.block:
+                blocks.append(conversion.block)
+        return blocks
 
     def start(self) -> None:
         self._intents = sorted(self._intent_dir.glob("*.json")) if self._intent_dir.is_dir() else []
@@ -278,7 +311,7 @@ class StoreWriter:
             self._began_at = time.monotonic()
         try:
             if payloads:
-                self._insert(payloads, token, legacy)
+                self._insert(payloads, token, legacy, rows)
         except Exception as exc:
             self._failed(exc)
             kind = classify(exc)
@@ -357,7 +390,7 @@ class StoreWriter:
                 if low >= high:
                     continue
                 try:
-                    self._insert(rows.block(low, high), f"{token}-{low}-{high}", legacy)
+                    self._insert(rows.block(low, high), f"{token}-{low}-{high}", legacy, high - low)
                 except Exception as exc:
                     self._failed(exc)
                     if classify(exc) == "transient":

@@ -146,14 +146,28 @@ def send_others(collector: Collector, senders: range) -> set[str]:
     return ids
 
 
-def test_101_spans_on_101_days_in_one_request_block_no_one(forever_store: Store, tmp_path: Path) -> None:
+# the writer's two ways to insert: the engine's conversion, and Python's for small inserts
+CONVERSIONS = pytest.mark.parametrize("python_convert_max_rows", [0, 1000], ids=["engine", "python"])
+
+
+@CONVERSIONS
+def test_101_spans_on_101_days_in_one_request_block_no_one(
+    forever_store: Store, tmp_path: Path, python_convert_max_rows: int
+) -> None:
     """Finding 1: 101 partitions in one insert (code 252) made the writer retry forever, holding the
     acknowledged spans of everyone behind it, across restarts, with /healthz saying ok."""
     spool = tmp_path / "spool"
     days = [(ANCHOR_NS - d * DAY_NS, ANCHOR_NS - d * DAY_NS + 10**9) for d in range(101)]
     hostile = sdk_spans("hostile", days)
-    # one spool segment for everything (long flush interval): the hostile spans sit among the others
-    with running_collector(forever_store, spool, clock=now, flush_interval_s=3.0) as collector:
+    # a long flush interval: whether the idle writer inserts the hostile request alone or among the
+    # others' spans, the 101-partition insert is split and nobody's spans wait
+    with running_collector(
+        forever_store,
+        spool,
+        clock=now,
+        flush_interval_s=3.0,
+        python_convert_max_rows=python_convert_max_rows,
+    ) as collector:
         with HealthWatch(collector) as watch:
             before = send_others(collector, range(20))
             answer = post_raw(collector, hostile)
@@ -245,7 +259,10 @@ def test_beyond_the_retention_and_year_2300_are_both_rejected(store: Store, tmp_
     assert 'tower_collector_spans_rejected_total{reason="time_after_window"} 1.0' in metrics
 
 
-def test_refused_rows_are_quarantined_alone_listed_shown_and_replayed(store: Store, tmp_path: Path) -> None:
+@CONVERSIONS
+def test_refused_rows_are_quarantined_alone_listed_shown_and_replayed(
+    store: Store, tmp_path: Path, python_convert_max_rows: int
+) -> None:
     """A row the store refuses (here: a CHECK constraint the operator added) goes to the quarantine
     alone, with its reason; the other rows of its insert are written; after the operator removes the
     cause, ``tower spool quarantine replay`` gets it stored by the running collector."""
@@ -261,7 +278,9 @@ def test_refused_rows_are_quarantined_alone_listed_shown_and_replayed(store: Sto
     provider.get_tracer("t").start_span("forbidden", start_time=start).end(end_time=start + 10**6)
     [forbidden] = memory.get_finished_spans()
     runner = CliRunner()
-    with running_collector(store, spool, clock=now, flush_interval_s=1.0) as collector:
+    with running_collector(
+        store, spool, clock=now, flush_interval_s=1.0, python_convert_max_rows=python_convert_max_rows
+    ) as collector:
         exporter = HttpExporter(endpoint=collector.http_endpoint + "/v1/traces")
         assert exporter.export([*spans[:5], forbidden, *spans[5:]]) is SpanExportResult.SUCCESS
         assert collector.wait_drained(30)
