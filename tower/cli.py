@@ -16,6 +16,7 @@ from tower.commands import (
     migrate,
     serve,
     simulate,
+    spool,
     trace,
     users,
 )
@@ -30,7 +31,9 @@ app = typer.Typer(
 
 # In the order ``tower --help`` lists them. A module's app with a name is a command group
 # (``tower alerts ...``); an app without one adds its commands at the top level (``tower serve``).
-for commands in (migrate, serve, trace, simulate, demo, config, bench, users, audit, agent, alerts, kpis, ai):
+for commands in (
+    migrate, serve, trace, simulate, demo, config, bench, users, audit, agent, alerts, kpis, ai, spool,
+):  # fmt: skip
     app.add_typer(commands.app)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from clock import ANCHOR
 from fastapi.testclient import TestClient
 from support.sdk_orders import SECOND_NS, Sender, ns, order_keys, plain_order_steps, send_step
@@ -23,10 +24,14 @@ from storage import Store
 from tower.commands.trace import lookup_in_store
 
 
+@pytest.mark.parametrize("receivers", [0, 2], ids=["in-process", "receiver-processes"])
 def test_each_acknowledged_hop_is_on_the_timeline_at_once(
-    module_store: Store, viewer: TestClient, tmp_path: Path
+    module_store: Store, viewer: TestClient, tmp_path: Path, receivers: int
 ) -> None:
-    order = order_keys("SO-LIVE-7")
+    """In the collector's process and through receiver processes (as ``tower serve`` runs them),
+    whose spools would hold a lone request for an hour (flush_interval_s) if nothing sealed it."""
+    order_id = f"SO-LIVE-{7 + receivers}"
+    order = order_keys(order_id)
     # 15:30:50.5 three days before the anchor: the first hop lies in the last second of any
     # second-granular bound computed from it
     start = ns((ANCHOR - timedelta(days=3)).replace(hour=15, minute=30, second=50)) + SECOND_NS // 2
@@ -38,23 +43,25 @@ def test_each_acknowledged_hop_is_on_the_timeline_at_once(
     # the key each hop's system would give ops: the web id, the order id, ..., the tracking number
     keys = [
         order.web_id,
-        "SO-LIVE-7",
-        "SO-LIVE-7",
-        "SO-LIVE-7",
-        "SO-LIVE-7",
+        order_id,
+        order_id,
+        order_id,
+        order_id,
         order.shipment,
         order.tracking,
         order.invoice,
     ]
-    with running_collector(module_store, tmp_path / "spool") as collector:
+    with running_collector(
+        module_store, tmp_path / "spool", receivers=receivers, flush_interval_s=3600.0
+    ) as collector:
         sender = Sender(collector.http_endpoint)
         try:
             for n, (step, key) in enumerate(zip(steps, keys, strict=True), 1):
                 send_step(sender, step)  # returns once the collector acknowledged the request
                 assert collector.wait_drained(timeout=30)
                 matches = viewer.get("/api/search", params={"q": key}).json()
-                assert [m["order_id"] for m in matches] == ["SO-LIVE-7"], (n, key, matches)
-                response = viewer.get("/api/orders/SO-LIVE-7/timeline")
+                assert [m["order_id"] for m in matches] == [order_id], (n, key, matches)
+                response = viewer.get(f"/api/orders/{order_id}/timeline")
                 assert response.status_code == 200, (n, response.text)
                 timeline = response.json()
                 assert [(h["stage"], h["system"]) for h in timeline["hops"]] == [

@@ -22,12 +22,22 @@ def ingest(
     work_dir: Annotated[
         Path | None, typer.Option("--work-dir", help="Where the fresh stores go. Default: a temp dir.")
     ] = None,
+    receivers: Annotated[
+        int | None,
+        typer.Option(
+            "--receivers", min=0, help="Receiver processes (collector.receivers). Default: the setting."
+        ),
+    ] = None,
 ) -> None:
-    """OTLP/HTTP ingest throughput of a collector process on a fresh embedded store (JSON)."""
+    """OTLP/HTTP ingest of a collector on a fresh embedded store, distinct spans, 2x overload (JSON)."""
     from tower.bench.ingest import run_bench
 
     result = run_bench(
-        seconds=seconds, clients=clients, spans_per_request=spans_per_request, work_dir=work_dir
+        seconds=seconds,
+        clients=clients,
+        spans_per_request=spans_per_request,
+        work_dir=work_dir,
+        receivers=receivers,
     )
     typer.echo(json.dumps(result, indent=2))
 
