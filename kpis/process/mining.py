@@ -148,23 +148,26 @@ def case_orders(
     variant: str = "",
     source: str = "",
     target: str = "",
+    activity: str = "",
     limit: int = 100,
     offset: int = 0,
 ) -> list[CaseOrder]:
-    """The orders of a variant (its id), of an edge (source and target), or of the whole filter."""
+    """The orders of a variant (its id), of an edge (source and target), of an activity, or of the
+    whole filter."""
     _check_page(limit, offset)
     variant = variant.strip().lower()
     if variant and not _VARIANT_ID.match(variant):
         raise FilterError(f"variant {variant[:40]!r} is not a variant id (hex, up to 16 digits)")
     if bool(source) != bool(target):
         raise FilterError("an edge needs both its source and its target activity")
-    if len(source) > 500 or len(target) > 500:
+    if len(source) > 500 or len(target) > 500 or len(activity) > 500:
         raise FilterError("an activity name is at most 500 characters")
     params = {
         **flt.parameters(),
         "variant": variant,
         "source": source,
         "target": target,
+        "activity": activity,
         "limit": limit,
         "offset": offset,
     }

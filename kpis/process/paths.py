@@ -23,7 +23,8 @@ def refresh_paths(
     store: Store, *, everything: bool = False, orders: list[str] | None = None, record: bool = True
 ) -> JobResult:
     """Recompute the paths of the orders whose spans arrived since the job's watermark (or of
-    ``orders``, or of every order); records the run in job_runs and moves the watermark."""
+    ``orders``, or of every order) and move the watermark. With ``record`` the run is recorded in
+    job_runs and a failure returned; without, a failure raises (for a caller that records runs)."""
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     wm_from = _watermark(store)
@@ -54,6 +55,8 @@ def refresh_paths(
         mode = "full" if everything else "orders" if orders else "incremental"
         result = JobResult(JOB, mode, rows, time.perf_counter() - t0, wm_from, until)
     except Exception as exc:  # recorded, never stops the scheduler's other jobs
+        if not record:
+            raise  # the caller (the scheduler) records the failure
         log.exception("job %s failed", JOB)
         result = JobResult(
             JOB,

@@ -1,5 +1,5 @@
--- The orders behind a variant (its id), an edge (source -> target) or neither (every order of the
--- filter), newest first: what a click on the map or a variant opens.
+-- The orders behind a variant (its id), an edge (source -> target), an activity, or none of them
+-- (every order of the filter), newest first: what a click on the map or a variant opens.
 WITH cases AS (/*CASES*/)
 SELECT
     OrderId AS order_id,
@@ -8,7 +8,8 @@ SELECT
     length(acts) AS hops,
     channel, region, erp, warehouse, tier AS customer_tier
 FROM cases
-WHERE ({variant:String} = '' OR lower(hex(PathId)) = {variant:String})
+WHERE ({activity:String} = '' OR has(acts, {activity:String}))
+  AND ({variant:String} = '' OR lower(hex(PathId)) = {variant:String})
   AND ({source:String} = '' OR arrayExists((a, b) -> a = {source:String} AND b = {target:String},
                                             arrayPopBack(acts), arrayPopFront(acts)))
 ORDER BY first_hop_at DESC, order_id

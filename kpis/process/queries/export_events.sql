@@ -2,7 +2,8 @@
 -- number of its orders. A span shared by several of the filter's orders (a batch, a consolidated
 -- invoice, an EDI file) is written once, from the row of its first order, and relates to each of
 -- them (qualifier: how it belongs to the order, the attribution rule); every object it names relates
--- too (qualifier: the attribute). Rows are in order-id order (no global sort: bounded memory).
+-- too (qualifier: the attribute). Empty attribute values are left out. Rows are in order-id order
+-- (no global sort: bounded memory).
 WITH
     filter_orders AS (SELECT OrderId FROM (/*CASES*/)),
     shared AS (
@@ -19,7 +20,7 @@ SELECT
     concat(s.Stage, ' @ ', s.System) AS type,
     s.Timestamp AS at,
     replaceOne(toString(toDateTime64(s.Timestamp, 6, 'UTC')), ' ', 'T') || 'Z' AS time,
-    [
+    arrayFilter(a -> a.2 != '', [
         ('stage', toString(s.Stage)),
         ('system', toString(s.System)),
         ('system_kind', toString(s.SystemKind)),
@@ -31,7 +32,7 @@ SELECT
         ('exception_type', toString(s.ExceptionType)),
         ('exception_outcome', toString(s.ExceptionOutcome)),
         ('duration_s', toString(round(s.Duration / 1e9, 6)))
-    ] AS attributes,
+    ]) AS attributes,
     arrayConcat(
         if(empty(sh.links), [(concat('order:', s.OrderId), toString(s.Via))],
            arrayMap(l -> (concat('order:', l.1), toString(l.2)), sh.links)),
