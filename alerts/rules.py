@@ -97,6 +97,7 @@ SignalName = Literal[
     "system_latency",
     "system_quiet",
     "span_count",
+    "process_deviations",
 ]
 
 
@@ -146,6 +147,18 @@ class KpiSourceParams(_Params):
     open_only: bool = Field(default=True, description="sla_breach_count: only orders still open and overdue.")
 
 
+class ProcessParams(_Params):
+    window: Duration = Field(
+        default=timedelta(days=1), description="Orders whose first hop started this far back count."
+    )
+    kind: Literal["", "rework", "skipped", "order"] = Field(
+        default="", description="Only this kind of deviation (rework, skipped, order); default: any."
+    )
+    detail: str = Field(
+        default="", description="Only this deviation, e.g. 'invoice before ship' or 'credit @ erp-east'."
+    )
+
+
 _PARAMS: dict[str, type[_Params]] = {
     "stalled_orders": StalledParams,
     "system_error_rate": WindowParams,
@@ -157,6 +170,7 @@ _PARAMS: dict[str, type[_Params]] = {
     "at_risk_orders": KpiSourceParams,
     "exception_age": KpiSourceParams,
     "kpi": KpiSourceParams,
+    "process_deviations": ProcessParams,
 }
 
 

@@ -26,6 +26,8 @@ from storage import Store
 START = ANCHOR - timedelta(days=5)
 FLT = make_filter(start=START - timedelta(days=1), end=ANCHOR + timedelta(days=3))
 HOSTILE = "<&\"'> ]]> \x01 é"
+# the module's traffic goes through a real collector, one span per request: slow on a busy machine
+pytestmark = pytest.mark.timeout(1200)
 
 
 def at(minutes: float) -> int:
@@ -69,13 +71,13 @@ def traffic(module_store: Store, tmp_path_factory: pytest.TempPathFactory) -> It
     with running_collector(module_store, tmp_path_factory.mktemp("process-spool")) as collector:
         sender = Sender(collector.http_endpoint, seed=18)
         try:
-            made = mixed_traffic(sender, ns(START) + 10 * 3600 * SECOND_NS, 24, seed=18)
+            made = mixed_traffic(sender, ns(START) + 10 * 3600 * SECOND_NS, 16, seed=18)
             for order_id, steps in SCENARIO.items():
                 send_path(sender, order_id, steps)
             sender.resend([s for s in sender.sent if s.name == "credit SO-P1"])
         finally:
             sender.shutdown()
-        assert collector.wait_drained(timeout=240)
+        assert collector.wait_drained(timeout=600)
     result = refresh_paths(module_store)
     assert result.status == "ok", result.error
     yield [*made, *SCENARIO]
@@ -271,3 +273,30 @@ def test_an_empty_range_exports_empty_but_valid_logs(module_store: Store, traffi
     doc = json.loads(out.getvalue())
     assert doc["objects"] == [] and doc["events"] == [] and doc["eventTypes"] == []
     assert ocel.counts(module_store, empty) == ocel.ExportCounts(0, 0, 0, 0)
+
+
+def test_deviations_are_an_alert_signal(module_store: Store, traffic: list[str]) -> None:
+    from alerts.rules import Rule
+    from alerts.signals import evaluate
+
+    policy = load_policy()
+    now = ANCHOR + timedelta(days=1)
+    rule = Rule.model_validate(
+        {
+            "name": "process_rework",
+            "signal": "process_deviations",
+            "params": {"window": "7d", "kind": "rework"},
+            "group_by": ["channel"],
+            "threshold": 0,
+        }
+    )
+    samples = {s.group["channel"]: s for s in evaluate(module_store, rule, now, policy=policy)}
+    window = make_filter(start=now - timedelta(days=7), end=now, channel="portal")
+    total, _ = conformance.deviating_orders(module_store, window, policy.process, kind="rework")
+    assert samples["portal"].value == total >= 1
+    assert "SO-P3" in samples["portal"].orders
+    skipped = Rule.model_validate(
+        {"name": "skips", "signal": "process_deviations", "params": {"window": "7d", "detail": "allocation"}}
+    )
+    [sample] = evaluate(module_store, skipped, now, policy=policy)
+    assert sample.value >= 1 and "SO-P3" in sample.orders
