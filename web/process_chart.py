@@ -69,18 +69,18 @@ def process_chart(pm: ProcessMap, view: str, link: dict[str, str]) -> Chart:
     col = {s: i for i, s in enumerate(stages)}
     rows: dict[str, int] = {}
     nodes: dict[str, Node] = {}
-    for a in sorted(pm.activities, key=lambda a: (col[a.stage], -a.events, a.system)):
-        row = rows.get(a.stage, 0)
-        rows[a.stage] = row + 1
-        nodes[a.name] = Node(
-            name=a.name,
-            stage=a.stage,
-            system=a.system,
-            x=LEFT + col[a.stage] * GAP_X,
+    for act in sorted(pm.activities, key=lambda x: (col[x.stage], -x.events, x.system)):
+        row = rows.get(act.stage, 0)
+        rows[act.stage] = row + 1
+        nodes[act.name] = Node(
+            name=act.name,
+            stage=act.stage,
+            system=act.system,
+            x=LEFT + col[act.stage] * GAP_X,
             y=TOP + row * GAP_Y,
-            events=a.events,
-            label=f"{a.system} · {a.orders:,}",
-            href="/process?" + urlencode({**link, "activity": a.name}),
+            events=act.events,
+            label=f"{act.system} · {act.orders:,}",
+            href="/process?" + urlencode({**link, "activity": act.name}),
         )
     top = max((e.transitions for e in pm.edges), default=1) or 1
     waits = sorted(e.median_wait_s for e in pm.edges)

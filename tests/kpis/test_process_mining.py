@@ -300,3 +300,17 @@ def test_deviations_are_an_alert_signal(module_store: Store, traffic: list[str])
     )
     [sample] = evaluate(module_store, skipped, now, policy=policy)
     assert sample.value >= 1 and "SO-P3" in sample.orders
+
+
+def test_the_tower_never_imports_pm4py() -> None:
+    """pm4py is AGPL: the tests may use it, the product may not (not even lazily)."""
+    from test_architecture import ALLOWED, ROOT, imported_packages
+
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for package in ALLOWED
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for name, line in imported_packages(path)
+        if name == "pm4py"
+    ]
+    assert found == []

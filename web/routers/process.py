@@ -107,7 +107,7 @@ def api_variants(
     state: StateDep, principal: Viewer, flt: FilterDep, limit: Limit = 50, offset: Offset = 0
 ) -> mining.Variants:
     """Variants (distinct paths) by order count, with share and median / p90 cycle time."""
-    return _bad_request(lambda: mining.variants(state.store, flt, limit, offset))  # type: ignore[no-any-return]
+    return _bad_request(lambda: mining.variants(state.store, flt, limit, offset))
 
 
 @router.get("/api/process/orders", response_model=list[mining.CaseOrder])
@@ -123,7 +123,7 @@ def api_orders(
     offset: Offset = 0,
 ) -> list[mining.CaseOrder]:
     """The orders of a variant, an edge (source and target) or an activity."""
-    return _bad_request(  # type: ignore[no-any-return]
+    return _bad_request(
         lambda: mining.case_orders(
             state.store,
             flt,
@@ -196,7 +196,7 @@ def streamed(produce: Callable[[BinaryIO], None]) -> Iterator[bytes]:
     def run() -> None:
         try:
             with io.BufferedWriter(_Pipe(chunks, cancelled), buffer_size=1 << 18) as out:
-                produce(out)  # type: ignore[arg-type]
+                produce(out)
         except BaseException as exc:
             if not cancelled.is_set():
                 chunks.put(exc)
@@ -217,7 +217,31 @@ def _name(flt: ProcessFilter, ext: str) -> str:
     return f"orders-{flt.start:%Y%m%dT%H%M}-{flt.end:%Y%m%dT%H%M}.{ext}"
 
 
-@router.get("/api/process/export/ocel", response_class=StreamingResponse)
+_OCEL_JSON = {
+    "type": "object",
+    "description": "OCEL 2.0 JSON (https://www.ocel-standard.org/): object and event types, objects, events",
+    "properties": {
+        k: {"type": "array", "items": {"type": "object"}}
+        for k in ("objectTypes", "eventTypes", "objects", "events")
+    },
+}
+_FILE = {"type": "string", "format": "binary"}
+
+
+@router.get(
+    "/api/process/export/ocel",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The OCEL 2.0 log, streamed (sqlite: a database file)",
+            "content": {
+                "application/json": {"schema": _OCEL_JSON},
+                "application/xml": {"schema": _FILE},
+                "application/vnd.sqlite3": {"schema": _FILE},
+            },
+        }
+    },
+)
 def api_export_ocel(
     state: StateDep,
     principal: Viewer,
@@ -230,11 +254,16 @@ def api_export_ocel(
         folder = Path(tempfile.mkdtemp(prefix="tower-ocel-"))
         path = folder / _name(flt, "sqlite")
         ocel.write_sqlite(store, flt, path)
+
+        def cleanup() -> None:
+            path.unlink(missing_ok=True)
+            folder.rmdir()
+
         return FileResponse(
             path,
             media_type="application/vnd.sqlite3",
             filename=path.name,
-            background=BackgroundTask(lambda: (path.unlink(missing_ok=True), folder.rmdir())),
+            background=BackgroundTask(cleanup),
         )
     media = "application/json" if fmt == "json" else "application/xml"
     return StreamingResponse(
@@ -244,7 +273,13 @@ def api_export_ocel(
     )
 
 
-@router.get("/api/process/export/xes", response_class=StreamingResponse)
+@router.get(
+    "/api/process/export/xes",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "The XES log, streamed", "content": {"application/xml": {"schema": _FILE}}}
+    },
+)
 def api_export_xes(state: StateDep, principal: Viewer, flt: FilterDep) -> Response:
     """XES of the filter's orders (case = order), streamed."""
     store = state.store
