@@ -29,7 +29,7 @@ from pydantic import (
 
 from alerts.matchers import Matcher, MatcherError, parse_matcher
 from alerts.settings import AlertSettings
-from alerts.ssrf import TargetPolicy, check_scheme, check_target
+from alerts.ssrf import TargetPolicy, check_host, check_scheme, check_smarthost, check_target
 from alerts.timeintervals import TimeInterval
 from storage import yamlfile
 from storage.errors import TowerError
@@ -98,7 +98,37 @@ SignalName = Literal[
     "system_quiet",
     "span_count",
     "process_deviations",
+    "ai_accuracy",
+    "ai_drift",
 ]
+
+
+ValueUnit = Literal["count", "seconds", "ratio", "number"]
+_SIGNAL_UNITS: dict[str, ValueUnit] = {
+    "stalled_orders": "count",
+    "sla_breach_count": "count",
+    "sla_breach_rate": "ratio",
+    "at_risk_orders": "count",
+    "exception_age": "count",
+    "system_error_rate": "ratio",
+    "system_latency": "seconds",
+    "system_quiet": "seconds",
+    "span_count": "count",
+    "process_deviations": "count",
+    "ai_accuracy": "number",
+    "ai_drift": "number",
+}
+
+
+def signal_unit(signal: str, kpi: str = "") -> ValueUnit:
+    """The unit of a signal's value; for ``kpi`` it follows the KPI's name (rates, times, counts)."""
+    if signal != "kpi":
+        return _SIGNAL_UNITS.get(signal, "number")
+    if kpi.endswith(("_rate", "_accuracy")):
+        return "ratio"
+    if kpi.startswith(("cycle_time", "exception_resolution", "invoice_latency")):
+        return "seconds"
+    return "count"
 
 
 # -- each signal's params (see alerts.signals for what they compute) ------------------------------
@@ -159,6 +189,18 @@ class ProcessParams(_Params):
     )
 
 
+class AiParams(_Params):
+    model: str = Field(default="", description="Only this model (default: every active model).")
+    metric: str = Field(
+        default="",
+        description="ai_accuracy: the live metric (default per model: delay live_auc, exception_cause "
+        "live_accuracy, duplicates/spikes live_precision).",
+    )
+    max_age: Duration = Field(
+        default=timedelta(days=2), description="Measurements older than this count as no data."
+    )
+
+
 _PARAMS: dict[str, type[_Params]] = {
     "stalled_orders": StalledParams,
     "system_error_rate": WindowParams,
@@ -171,6 +213,8 @@ _PARAMS: dict[str, type[_Params]] = {
     "exception_age": KpiSourceParams,
     "kpi": KpiSourceParams,
     "process_deviations": ProcessParams,
+    "ai_accuracy": AiParams,
+    "ai_drift": AiParams,
 }
 
 
@@ -285,6 +329,11 @@ class Rule(_Strict):
     def _signal_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         signal = info.data.get("signal")
         return check_params(signal, value) if signal else value
+
+    @property
+    def unit(self) -> ValueUnit:
+        """What the rule's value measures, so pages show ``4h 12m`` or ``12.5%`` rather than seconds."""
+        return signal_unit(self.signal, str(self.params.get("kpi", "")))
 
     def compare(self, value: float) -> bool:
         t = self.threshold
@@ -404,6 +453,7 @@ class EmailConfig(_Strict):
         host, _, port = value.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"smarthost must be host:port, got {value!r}")
+        check_host(host)
         return value
 
 
@@ -480,8 +530,8 @@ class RulesConfig(_Strict):
 
 
 def refused_targets(config: RulesConfig, settings: AlertSettings) -> list[str]:
-    """Receiver targets the SSRF guard would refuse with these settings, one line each."""
-    policy = TargetPolicy.of(settings.allow_private_targets, settings.allowed_target_networks)
+    """Receiver targets (URLs and SMTP smarthosts) the outbound policy would refuse, one line each."""
+    policy = TargetPolicy.from_settings(settings)
     problems = []
     for receiver in config.receivers:
         urls = [(f"webhook[{i}]", c.url.get_secret_value()) for i, c in enumerate(receiver.webhook_configs)]
@@ -491,6 +541,10 @@ def refused_targets(config: RulesConfig, settings: AlertSettings) -> list[str]:
             why = check_target(url, policy)
             if why:
                 problems.append(f"receiver {receiver.name} {integration}: {why}")
+        for i, email in enumerate(receiver.email_configs):
+            why = check_smarthost(email.smarthost, policy)
+            if why:
+                problems.append(f"receiver {receiver.name} email[{i}] smarthost {email.smarthost}: {why}")
     return problems
 
 

@@ -50,6 +50,8 @@ def evaluate(
         return _span_health(store, rule, now)
     if rule.signal == "process_deviations":
         return _process_deviations(store, rule, now, policy, max_orders)
+    if rule.signal in ("ai_accuracy", "ai_drift"):
+        return _ai_samples(store, rule, now)
     return _kpi_samples(store, rule, now, policy, max_orders)
 
 
@@ -235,6 +237,22 @@ def _process_deviations(
         if len(page) < MAX_LIMIT or len(records) >= total:
             break
     return _count(rule, records, _PROCESS_FIELDS, max_orders)
+
+
+def _ai_samples(store: Store, rule: Rule, now: datetime) -> list[Sample]:
+    """The models' latest live monitoring (ai.monitoring): one sample per model, labelled ``model``.
+    ai_drift: the largest feature PSI against the training window; ai_accuracy: the live metric."""
+    from ai.monitoring import ACCURACY_METRIC, latest
+
+    p = rule.params
+    samples = []
+    for model, metrics in sorted(latest(store, p["model"] or None).items()):
+        name = "max_psi" if rule.signal == "ai_drift" else (p["metric"] or ACCURACY_METRIC.get(model, ""))
+        found = metrics.get(name)
+        if found is None or found.at is None or now - found.at > p["max_age"]:
+            continue
+        samples.append(Sample({"model": model, "metric": name, "version": str(found.version)}, found.value))
+    return samples
 
 
 def _count(rule: Rule, records: list[Any], fields: dict[str, str], max_orders: int) -> list[Sample]:

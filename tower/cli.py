@@ -6,7 +6,9 @@ import typer
 
 from tower.commands import (
     agent,
+    ai,
     alerts,
+    audit,
     bench,
     config,
     demo,
@@ -29,7 +31,22 @@ app = typer.Typer(
 
 # In the order ``tower --help`` lists them. A module's app with a name is a command group
 # (``tower alerts ...``); an app without one adds its commands at the top level (``tower serve``).
-for commands in (migrate, serve, trace, simulate, demo, config, bench, users, agent, alerts, kpis, export):
+for commands in (
+    migrate,
+    serve,
+    trace,
+    simulate,
+    demo,
+    config,
+    bench,
+    users,
+    audit,
+    agent,
+    alerts,
+    kpis,
+    export,
+    ai,
+):
     app.add_typer(commands.app)
 
 
