@@ -27,10 +27,19 @@ from kpis.process.paths import refresh_paths
 from kpis.synthetic import generate_orders
 from storage import StorageSettings, open_store
 from storage.migrate import migrate
+from storage.settings import DEFAULT_TTL_DAYS
 from tracing.conventions import KEY_ROLES
 
 DATABASE = "bench_process"
 END = datetime(2026, 11, 30, tzinfo=UTC)  # fixed: a reused store keeps its data range
+
+
+def _settings(root: Path) -> StorageSettings:
+    """The bench's store keeps its data forever: the orders end at the fixed END, which the default
+    retention (30 days of spans) would start dropping once the wall clock is past it."""
+    return StorageSettings(
+        data_dir=root, database=DATABASE, ttl_days={table: 0 for table in DEFAULT_TTL_DAYS}
+    )
 
 
 def run_bench(
@@ -59,7 +68,7 @@ def run_bench(
         },
     }
     try:
-        store = open_store(StorageSettings(data_dir=root, database=DATABASE), command="tower bench process")
+        store = open_store(_settings(root), command="tower bench process")
         try:
             migrate(store, KEY_ROLES)
             generate_s = paths_s = 0.0
@@ -84,7 +93,9 @@ def run_bench(
                 variants_s.append(t2 - t1)
                 both_s.append(t2 - t0)
             result["data"] = {
+                "orders_generated": None if reuse else orders,
                 "orders": pm.orders,
+                "order_paths": int(store.scalar("SELECT count() FROM order_paths FINAL")),
                 "order_spans": int(store.scalar("SELECT count() FROM order_spans")),
                 "activities": len(pm.activities),
                 "edges": len(pm.edges),
@@ -147,9 +158,7 @@ def export_child(root: Path, start: datetime, end: datetime, out: Path) -> None:
     """The child's side: export every order of [start, end) as OCEL 2.0 JSON to ``out``."""
     from kpis.process import ocel
 
-    store = open_store(
-        StorageSettings(data_dir=root, database=DATABASE), command="tower bench process export"
-    )
+    store = open_store(_settings(root), command="tower bench process export")
     try:
         with out.open("wb") as target:
             ocel.write_json(store, make_filter(start=start, end=end), target)
