@@ -4,7 +4,6 @@ writes are read back by pm4py, and bad options get one clear line and exit 2."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from clock import ANCHOR
+from support import cli
 
 TRACING_TESTS = Path(__file__).parents[1] / "tracing"
 FROM = (ANCHOR - timedelta(days=60)).isoformat()  # the scenario lies some weeks before ANCHOR
@@ -19,16 +19,7 @@ TO = (ANCHOR + timedelta(days=30)).isoformat()
 
 
 def tower(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOWER_")}
-    env["TOWER_STORAGE__DATA_DIR"] = str(data_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "tower.cli", "export", *args],
-        env=env,
-        cwd=data_dir,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return cli.tower("export", *args, data_dir=data_dir, cwd=data_dir, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +27,12 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The trace CLI's known-answer scenario (an EDI order split into two shipments), loaded by
     another process."""
     path = tmp_path_factory.mktemp("export-cli")
-    subprocess.run([sys.executable, str(TRACING_TESTS / "scenarios.py"), str(path)], check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, str(TRACING_TESTS / "scenarios.py"), str(path)],
+        env=cli.environment(),  # tests/ on the path, and this process's clock
+        check=True,
+        timeout=300,
+    )
     return path
 
 
