@@ -97,6 +97,7 @@ SignalName = Literal[
     "system_latency",
     "system_quiet",
     "span_count",
+    "process_deviations",
     "ai_accuracy",
     "ai_drift",
 ]
@@ -113,6 +114,7 @@ _SIGNAL_UNITS: dict[str, ValueUnit] = {
     "system_latency": "seconds",
     "system_quiet": "seconds",
     "span_count": "count",
+    "process_deviations": "count",
     "ai_accuracy": "number",
     "ai_drift": "number",
 }
@@ -175,6 +177,18 @@ class KpiSourceParams(_Params):
     open_only: bool = Field(default=True, description="sla_breach_count: only orders still open and overdue.")
 
 
+class ProcessParams(_Params):
+    window: Duration = Field(
+        default=timedelta(days=1), description="Orders whose first hop started this far back count."
+    )
+    kind: Literal["", "rework", "skipped", "order"] = Field(
+        default="", description="Only this kind of deviation (rework, skipped, order); default: any."
+    )
+    detail: str = Field(
+        default="", description="Only this deviation, e.g. 'invoice before ship' or 'credit @ erp-east'."
+    )
+
+
 class AiParams(_Params):
     model: str = Field(default="", description="Only this model (default: every active model).")
     metric: str = Field(
@@ -198,6 +212,7 @@ _PARAMS: dict[str, type[_Params]] = {
     "at_risk_orders": KpiSourceParams,
     "exception_age": KpiSourceParams,
     "kpi": KpiSourceParams,
+    "process_deviations": ProcessParams,
     "ai_accuracy": AiParams,
     "ai_drift": AiParams,
 }

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from kpis.process.policy import ProcessPolicy
 from storage import yamlfile
 from storage.errors import TowerError
 
@@ -244,6 +245,7 @@ class Policy(Strict):
     slas: list[Sla] = Field(default_factory=list)
     perfect_order: PerfectOrder = Field(default_factory=PerfectOrder)
     allocation: Allocation = Field(default_factory=Allocation)
+    process: ProcessPolicy = Field(default_factory=ProcessPolicy)
 
     @field_validator("exception_aging_buckets", mode="before")
     @classmethod

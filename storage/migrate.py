@@ -292,6 +292,7 @@ _TTL_TABLES: dict[str, str] = {
     "orderless_spans": "toDateTime(Timestamp)",
     "span_arrivals": "toDateTime(ArrivedAt)",
     "order_facts": "toDateTime(CaptureAt)",
+    "order_paths": "toDateTime(FirstHopAt)",
     "sla_results": "toDateTime(CaptureAt)",
     "order_exceptions": "toDateTime(OpenedAt)",
     "exception_actions": "toDateTime(At)",

@@ -28,6 +28,7 @@ DEFAULT_TTL_DAYS: dict[str, int] = {
     "orderless_spans": 30,
     "span_arrivals": 7,
     "order_facts": 400,
+    "order_paths": 400,
     "sla_results": 400,
     "order_exceptions": 400,
     "exception_actions": 0,

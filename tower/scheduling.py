@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from kpis.jobs import KpiEngine
 from kpis.policy import Policy
+from kpis.process.paths import refresh_paths
 from kpis.scheduler import Scheduler, add_kpi_jobs
 from storage import Store
 from tower import runtime
@@ -33,6 +34,9 @@ def build_scheduler(settings: TowerSettings, store: Store, policy: Policy) -> Sc
     scheduler.add_job("attribution", lambda: attribute_arrivals(store).attributed, ATTRIBUTION_INTERVAL_S)
     if settings.kpis.enabled:
         add_kpi_jobs(scheduler, kpi_engine(settings, store, policy), settings.kpis.interval_s)
+        scheduler.add_job(
+            "order_paths", lambda: refresh_paths(store, record=False).rows, settings.kpis.interval_s
+        )
     if settings.alerts.rules_file is not None:
         scheduler.add_job("alerts_evaluate", alert_job(settings, store, policy), settings.alerts.tick_s)
     if settings.ai.enabled:

@@ -24,7 +24,9 @@ def test_every_api_operation_has_a_response_schema(viewer: TestClient) -> None:
         assert path.startswith("/api/") or path == "/healthz", path
         success = [code for code in op["responses"] if code.startswith("2")]
         assert success, f"{method} {path} has no success response"
-        content = op["responses"][success[0]].get("content", {}).get("application/json", {})
+        # JSON, or a documented other media type (the process exports stream XML and SQLite files)
+        media = op["responses"][success[0]].get("content", {})
+        content = media.get("application/json") or next(iter(media.values()), {})
         assert content.get("schema"), f"{method} {path} has no response schema"
         assert op.get("summary") and op.get("tags"), f"{method} {path} lacks a summary or tag"
     # HTML pages are not part of the API schema

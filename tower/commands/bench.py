@@ -218,3 +218,31 @@ def simulator(
 
     figures = run_bench(orders, days, otlp_orders, work_dir, fill_spans)
     sys.stdout.write(json.dumps(figures, indent=2) + "\n")
+
+
+@app.command("process")
+def process(
+    orders: Annotated[int, typer.Option("--orders", min=1, help="Orders to generate.")] = 1_000_000,
+    days: Annotated[int, typer.Option("--days", min=1, max=300, help="Days the orders span.")] = 30,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Measurements of map + variants.")] = 5,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="New directory for the store. Default: a temp dir.")
+    ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the generated store.")] = False,
+    reuse: Annotated[
+        bool, typer.Option("--reuse", help="Measure the store kept in --data-dir by an earlier --keep run.")
+    ] = False,
+    export: Annotated[
+        bool, typer.Option("--export/--no-export", help="Also export every order as OCEL 2.0 JSON.")
+    ] = True,
+) -> None:
+    """Process map + variants of N orders (target <= 3 s) and their OCEL 2.0 export (<= 60 s, <= 300 MiB RSS), JSON."""
+    from tower.bench.process import run_bench
+
+    try:
+        result = run_bench(
+            orders=orders, days=days, repeat=repeat, data_dir=data_dir, keep=keep, reuse=reuse, export=export
+        )
+    except ValueError as exc:
+        runtime.fail(str(exc))
+    typer.echo(json.dumps(result, indent=2))
