@@ -236,8 +236,8 @@ class KpiEngine:
             "alloc_failure_statuses": p.allocation.failure_statuses,
             "alloc_failure_exceptions": p.allocation.failure_exceptions,
             "sla_names": [s.name for s in p.slas],
-            "sla_start_edges": [f"{s.start.stage}.{s.start.at}" for s in p.slas],
-            "sla_end_edges": [f"{s.end.stage}.{s.end.at}" for s in p.slas],
+            "sla_start_stages": [s.start.stage for s in p.slas],
+            "sla_end_stages": [s.end.stage for s in p.slas],
         }
         return self._insert("order_facts", window, version, extra)
 

@@ -291,6 +291,8 @@ _TTL_TABLES: dict[str, str] = {
     "span_orders": "toDateTime(Timestamp)",
     "orderless_spans": "toDateTime(Timestamp)",
     "span_arrivals": "toDateTime(ArrivedAt)",
+    "order_state": "LastAt",
+    "system_hops": "Day",
     "order_facts": "toDateTime(CaptureAt)",
     "sla_results": "toDateTime(CaptureAt)",
     "order_exceptions": "toDateTime(OpenedAt)",
