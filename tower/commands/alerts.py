@@ -76,10 +76,10 @@ def _parse_time(text: str | None) -> datetime:
 class Api:
     """The JSON API of a running tower (used when it holds the embedded store)."""
 
-    def __init__(self, base: str, token: str | None) -> None:
+    def __init__(self, base: str, token: str | None, timeout: float = 60.0) -> None:
         self.base = base.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.client = httpx.Client(base_url=self.base, headers=headers, timeout=60.0, trust_env=False)
+        self.client = httpx.Client(base_url=self.base, headers=headers, timeout=timeout, trust_env=False)
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
@@ -104,14 +104,16 @@ class Api:
 
 
 @contextmanager
-def store_or_api(settings: TowerSettings, command: str, token: str | None) -> Iterator[Store | Api]:
-    """The store; or, when a ``tower serve`` holds it, that server's API."""
+def store_or_api(
+    settings: TowerSettings, command: str, token: str | None, timeout: float = 60.0
+) -> Iterator[Store | Api]:
+    """The store; or, when a ``tower serve`` holds it, that server's API (``timeout`` per request)."""
     try:
         store = open_store(settings.storage, command=command)
     except StoreLockedError as exc:
         if not exc.api_url:
             runtime.fail(str(exc))
-        api = Api(exc.api_url, token)
+        api = Api(exc.api_url, token, timeout)
         try:
             yield api
         finally:
