@@ -293,6 +293,7 @@ _TTL_TABLES: dict[str, str] = {
     "span_arrivals": "toDateTime(ArrivedAt)",
     "order_state": "LastAt",
     "system_hops": "Day",
+    "exception_signals": "toDateTime(At)",
     "order_facts": "toDateTime(CaptureAt)",
     "sla_results": "toDateTime(CaptureAt)",
     "order_exceptions": "toDateTime(OpenedAt)",

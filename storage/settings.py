@@ -29,6 +29,7 @@ DEFAULT_TTL_DAYS: dict[str, int] = {
     "span_arrivals": 7,
     "order_state": 30,
     "system_hops": 30,
+    "exception_signals": 30,
     "order_facts": 400,
     "sla_results": 400,
     "order_exceptions": 400,
