@@ -53,7 +53,9 @@ ORDER BY (Day, System, SystemKind, OrderId, SpanKey)
 {{ttl:system_hops:Day}}
 SETTINGS ttl_only_drop_parts = 1;
 
-{{distributed:system_hops:cityHash64(Day)}};
+-- sharded like order_spans (by order), so a span's rows written by the view and by a rebuild meet
+-- on one shard and collapse
+{{distributed:system_hops:cityHash64(OrderId)}};
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.`system_hops_mv` {{on_cluster}}
 TO {{table:system_hops}}
