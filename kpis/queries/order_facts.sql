@@ -111,4 +111,6 @@ FROM (
     SELECT h.*, if(mapContains(h.sm_start, 'capture'), h.sm_start['capture'], h.first_ms) AS capture_ms
     FROM h
 )
-SETTINGS join_use_nulls = 0, optimize_on_insert = 0, max_insert_threads = 2
+SETTINGS join_use_nulls = 0, optimize_on_insert = 0, max_insert_threads = 2,
+         -- order_state is sorted by order: merge each order's states as they stream by (bounded memory)
+         optimize_aggregation_in_order = 1
