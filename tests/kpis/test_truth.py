@@ -46,10 +46,13 @@ def policy() -> Policy:
 def _snapshot(store: Store, policy: Policy) -> dict[str, Any]:
     return {
         "report": service.kpi_report(store, policy, *_period()).model_dump(),
-        "breaches": [
-            b.model_dump()
-            for b in service.sla_breaches(store, policy, limit=100_000, now=END + timedelta(days=30))
-        ],
+        "breaches": sorted(
+            (
+                b.model_dump()
+                for b in service.sla_breaches(store, policy, limit=100_000, now=END + timedelta(days=30))
+            ),
+            key=lambda b: (b["order_id"], b["sla"]),
+        ),
         "facts": store.rows("SELECT * EXCEPT (UpdatedAt, Version) FROM order_facts FINAL ORDER BY OrderId"),
     }
 
