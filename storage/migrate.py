@@ -291,7 +291,6 @@ _TTL_TABLES: dict[str, str] = {
     "span_orders": "toDateTime(Timestamp)",
     "orderless_spans": "toDateTime(Timestamp)",
     "span_arrivals": "toDateTime(ArrivedAt)",
-    "order_state": "LastAt",
     "system_hops": "Day",
     "exception_signals": "toDateTime(At)",
     "order_facts": "toDateTime(CaptureAt)",

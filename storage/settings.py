@@ -27,7 +27,6 @@ DEFAULT_TTL_DAYS: dict[str, int] = {
     "span_orders": 30,
     "orderless_spans": 30,
     "span_arrivals": 7,
-    "order_state": 30,
     "system_hops": 30,
     "exception_signals": 30,
     "order_facts": 400,

@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS {{table:order_state}} {{on_cluster}} (
     Allocations AggregateFunction(uniqExactIf, UInt64, UInt8)
 ) ENGINE = {{engine:AggregatingMergeTree()}}
 ORDER BY OrderId
-{{ttl:order_state:LastAt}}
+-- no TTL: a row-level TTL would delete an order's partial states (one row per insert) before they
+-- merge, losing hops of orders still in retention; one small row per order is kept like its facts
 SETTINGS index_granularity = 1024;
 
 {{distributed:order_state:cityHash64(OrderId)}};
