@@ -105,7 +105,7 @@ class Evaluator:
         self.settings = settings
         self._own_client = client is None
         self.client = client or guarded_client(
-            TargetPolicy.of(settings.allow_private_targets, settings.allowed_target_networks),
+            TargetPolicy.from_settings(settings),
             settings.notify_timeout_s,
         )
         self.dispatcher = Dispatcher(store, config, settings, self.client, sleep=sleep)

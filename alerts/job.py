@@ -9,7 +9,7 @@ from alerts.evaluator import Evaluator
 from alerts.rules import RulesError, load_config
 from alerts.settings import AlertSettings
 from kpis.policy import Policy
-from storage import Store
+from storage import Store, audit
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,23 @@ class EvaluationJob:
         except RulesError as exc:
             self.reload_error = str(exc)
             log.error("alert rules not reloaded, the previous rules stay in force: %s", exc)
+            audit.record(
+                self.store,
+                "system",
+                "rules.reload",
+                str(self.settings.rules_file),
+                outcome="failed",
+                details={"reason": str(exc)[:2000]},
+            )
             return False
         self.reload_error = ""
+        audit.record(
+            self.store,
+            "system",
+            "rules.reload",
+            str(self.settings.rules_file),
+            details={"rules": len(config.rules), "receivers": len(config.receivers)},
+        )
         old = self.evaluator
         self.evaluator = Evaluator(self.store, config, self.settings, kpi_policy=self.kpi_policy)
         old.close()

@@ -29,7 +29,7 @@ from pydantic import (
 
 from alerts.matchers import Matcher, MatcherError, parse_matcher
 from alerts.settings import AlertSettings
-from alerts.ssrf import TargetPolicy, check_scheme, check_target
+from alerts.ssrf import TargetPolicy, check_host, check_scheme, check_smarthost, check_target
 from alerts.timeintervals import TimeInterval
 from storage import yamlfile
 from storage.errors import TowerError
@@ -97,6 +97,8 @@ SignalName = Literal[
     "system_latency",
     "system_quiet",
     "span_count",
+    "ai_accuracy",
+    "ai_drift",
 ]
 
 
@@ -146,6 +148,18 @@ class KpiSourceParams(_Params):
     open_only: bool = Field(default=True, description="sla_breach_count: only orders still open and overdue.")
 
 
+class AiParams(_Params):
+    model: str = Field(default="", description="Only this model (default: every active model).")
+    metric: str = Field(
+        default="",
+        description="ai_accuracy: the live metric (default per model: delay live_auc, exception_cause "
+        "live_accuracy, duplicates/spikes live_precision).",
+    )
+    max_age: Duration = Field(
+        default=timedelta(days=2), description="Measurements older than this count as no data."
+    )
+
+
 _PARAMS: dict[str, type[_Params]] = {
     "stalled_orders": StalledParams,
     "system_error_rate": WindowParams,
@@ -157,6 +171,8 @@ _PARAMS: dict[str, type[_Params]] = {
     "at_risk_orders": KpiSourceParams,
     "exception_age": KpiSourceParams,
     "kpi": KpiSourceParams,
+    "ai_accuracy": AiParams,
+    "ai_drift": AiParams,
 }
 
 
@@ -390,6 +406,7 @@ class EmailConfig(_Strict):
         host, _, port = value.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"smarthost must be host:port, got {value!r}")
+        check_host(host)
         return value
 
 
@@ -466,8 +483,8 @@ class RulesConfig(_Strict):
 
 
 def refused_targets(config: RulesConfig, settings: AlertSettings) -> list[str]:
-    """Receiver targets the SSRF guard would refuse with these settings, one line each."""
-    policy = TargetPolicy.of(settings.allow_private_targets, settings.allowed_target_networks)
+    """Receiver targets (URLs and SMTP smarthosts) the outbound policy would refuse, one line each."""
+    policy = TargetPolicy.from_settings(settings)
     problems = []
     for receiver in config.receivers:
         urls = [(f"webhook[{i}]", c.url.get_secret_value()) for i, c in enumerate(receiver.webhook_configs)]
@@ -477,6 +494,10 @@ def refused_targets(config: RulesConfig, settings: AlertSettings) -> list[str]:
             why = check_target(url, policy)
             if why:
                 problems.append(f"receiver {receiver.name} {integration}: {why}")
+        for i, email in enumerate(receiver.email_configs):
+            why = check_smarthost(email.smarthost, policy)
+            if why:
+                problems.append(f"receiver {receiver.name} email[{i}] smarthost {email.smarthost}: {why}")
     return problems
 
 

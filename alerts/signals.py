@@ -48,6 +48,8 @@ def evaluate(
         return _stalled(store, rule, now, max_orders)
     if rule.signal in ("system_error_rate", "system_latency", "span_count", "system_quiet"):
         return _span_health(store, rule, now)
+    if rule.signal in ("ai_accuracy", "ai_drift"):
+        return _ai_samples(store, rule, now)
     return _kpi_samples(store, rule, now, policy, max_orders)
 
 
@@ -194,6 +196,22 @@ def _kpi_samples(
         known = ", ".join(v.name for v in report.values)
         raise SignalError(f"unknown KPI {p['kpi']!r}; KPIs: {known}") from None
     return [] if value is None else [Sample({}, float(value))]
+
+
+def _ai_samples(store: Store, rule: Rule, now: datetime) -> list[Sample]:
+    """The models' latest live monitoring (ai.monitoring): one sample per model, labelled ``model``.
+    ai_drift: the largest feature PSI against the training window; ai_accuracy: the live metric."""
+    from ai.monitoring import ACCURACY_METRIC, latest
+
+    p = rule.params
+    samples = []
+    for model, metrics in sorted(latest(store, p["model"] or None).items()):
+        name = "max_psi" if rule.signal == "ai_drift" else (p["metric"] or ACCURACY_METRIC.get(model, ""))
+        found = metrics.get(name)
+        if found is None or found.at is None or now - found.at > p["max_age"]:
+            continue
+        samples.append(Sample({"model": model, "metric": name, "version": str(found.version)}, found.value))
+    return samples
 
 
 def _count(rule: Rule, records: list[Any], fields: dict[str, str], max_orders: int) -> list[Sample]:

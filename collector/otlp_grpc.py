@@ -88,15 +88,38 @@ class TraceReceiver:
         return _Status(code, refusal.message, trailing)
 
 
+def server_options(settings: Any) -> list[tuple[str, int]]:
+    """gRPC core channel arguments bounding slow and idle clients (see CollectorSettings.grpc_*).
+
+    - ``grpc.server_handshake_timeout_ms``: a connection must finish the HTTP/2 handshake (connection
+      preface and SETTINGS) in time, so a client trickling the preface is closed;
+    - ``grpc.max_allowed_incoming_connections``: further connections are refused;
+    - ``grpc.max_concurrent_streams``: calls per connection;
+    - ``grpc.max_connection_idle_ms``: GOAWAY to connections without calls;
+    - ``grpc.max_connection_age_ms`` (+ grace): GOAWAY after that age, which bounds a call whose
+      message trickles in (a unary call reaches the handler only when its message is complete);
+    - keepalive pings from clients at most every 10 s without calls (ping floods are refused).
+    """
+    ms = lambda seconds: max(1, int(seconds * 1000))  # noqa: E731
+    return [
+        ("grpc.max_receive_message_length", settings.max_body_bytes),
+        ("grpc.max_send_message_length", 4 * 1024 * 1024),
+        ("grpc.server_handshake_timeout_ms", ms(settings.grpc_handshake_timeout_s)),
+        ("grpc.max_allowed_incoming_connections", settings.grpc_max_connections),
+        ("grpc.max_concurrent_streams", settings.grpc_max_concurrent_streams),
+        ("grpc.max_connection_idle_ms", ms(settings.grpc_max_connection_idle_s)),
+        ("grpc.max_connection_age_ms", ms(settings.grpc_max_connection_age_s)),
+        ("grpc.max_connection_age_grace_ms", ms(settings.grpc_max_connection_age_grace_s)),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_ping_strikes", 2),
+    ]
+
+
 def create_server(pipeline: Pipeline, host: str, port: int, workers: int) -> tuple[grpc.Server, int]:
     """A started-later grpc server with the receiver bound; returns it and the bound port."""
-    limit = pipeline.settings.max_body_bytes
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collector-grpc"),
-        options=[
-            ("grpc.max_receive_message_length", limit),
-            ("grpc.max_send_message_length", 4 * 1024 * 1024),
-        ],
+        options=server_options(pipeline.settings),
     )
     receiver = TraceReceiver(pipeline)
     handler: Any = grpc.method_handlers_generic_handler(

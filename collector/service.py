@@ -20,6 +20,7 @@ from collector.metrics import CollectorMetrics
 from collector.otlp_grpc import create_server
 from collector.otlp_http import create_app
 from collector.pipeline import Pipeline
+from collector.serving import ServerLimits, uvicorn_options
 from collector.settings import CollectorSettings
 from collector.spool import Spool
 from collector.writer import StoreWriter
@@ -111,15 +112,22 @@ class Collector:
         sock.listen(1024)
         sock.setblocking(False)
         self.http_port = sock.getsockname()[1]
+        self.limits = ServerLimits(
+            header_timeout_s=settings.http_header_timeout_s,
+            body_timeout_s=settings.http_body_timeout_s,
+            keep_alive_timeout_s=settings.http_keep_alive_timeout_s,
+            max_connections=settings.http_max_connections,
+            max_header_bytes=settings.http_max_header_bytes,
+        )
+        options = uvicorn_options(self.limits) if _http_kind() == "httptools" else {"http": "h11"}
         config = uvicorn.Config(
             create_app(self.pipeline),
             loop=_loop_kind(),
-            http=_http_kind(),
             lifespan="off",
             access_log=False,
             log_level="warning",
-            timeout_keep_alive=30,
             server_header=False,
+            **options,
         )
         self._http = uvicorn.Server(config)
         ready = threading.Event()

@@ -75,6 +75,58 @@ class CollectorSettings(StrictSettings):
     max_events: int = Field(default=1000, ge=0, description="Events kept per span. Default: 1000")
     max_links: int = Field(default=1000, ge=0, description="Links kept per span. Default: 1000")
     grpc_workers: int = Field(default=8, ge=1, description="Threads serving OTLP/gRPC. Default: 8")
+    http_header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="OTLP/HTTP: seconds for a request's head (request line and "
+        "headers) to arrive; slower clients get 408 and are disconnected. Default: 10",
+    )
+    http_body_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="OTLP/HTTP: seconds for a request's whole body to arrive after "
+        "its head; slower clients get 408, nothing is stored. Default: 60",
+    )
+    http_keep_alive_timeout_s: int = Field(
+        default=30, ge=1, description="OTLP/HTTP: idle seconds between requests on a connection. Default: 30"
+    )
+    http_max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="OTLP/HTTP: open connections; beyond it the longest-idle or "
+        "longest-stalled connection is closed to make room. Default: 1000",
+    )
+    http_max_header_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="OTLP/HTTP: largest request head (431 beyond). Default: 65536"
+    )
+    grpc_handshake_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="OTLP/gRPC: seconds for a new connection to finish the HTTP/2 "
+        "handshake (preface and SETTINGS); slower ones are closed. Default: 10",
+    )
+    grpc_max_connections: int = Field(
+        default=1000, ge=1, description="OTLP/gRPC: open connections; further ones are refused. Default: 1000"
+    )
+    grpc_max_concurrent_streams: int = Field(
+        default=100, ge=1, description="OTLP/gRPC: concurrent calls per connection. Default: 100"
+    )
+    grpc_max_connection_idle_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="OTLP/gRPC: a connection without calls for this long is closed (GOAWAY). Default: 300",
+    )
+    grpc_max_connection_age_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="OTLP/gRPC: a connection is closed after this long (GOAWAY; "
+        "clients reconnect), which also bounds a call whose message trickles in. Default: 1800",
+    )
+    grpc_max_connection_age_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="OTLP/gRPC: time calls get to finish after the age GOAWAY. Default: 30",
+    )
     agents: AgentSettings = Field(
         default_factory=AgentSettings,
         description="Agents for EDI files, carrier webhooks and DB pollers, run by tower serve. Default: none enabled",

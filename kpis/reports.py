@@ -519,6 +519,7 @@ def _act(
     *,
     owner: str = "",
     note: str = "",
+    now: datetime | None = None,
 ) -> OrderException:
     if action not in ACTIONS:
         raise ExceptionActionError(f"unknown action {action!r}; actions: {', '.join(ACTIONS)}")
@@ -530,7 +531,7 @@ def _act(
     exists = store.scalar(SQL["exception_exists"], {"order_id": order_id, "exception_type": exception_type})
     if not exists:
         raise ExceptionActionError(f"order {order_id} has no {exception_type!r} exception")
-    at = datetime.now(UTC).replace(tzinfo=None)
+    at = _now(now)
     store.insert(
         "exception_actions",
         [[uuid.uuid4(), order_id, exception_type, action, actor.strip(), owner.strip(), note, at]],
@@ -538,37 +539,62 @@ def _act(
     )
     engine.refresh_orders([order_id], ["order_exceptions", "kpi_daily"])
     queue = exceptions_queue(
-        store, engine.policy, status="", order_id=order_id, exception_type=exception_type
+        store, engine.policy, status="", order_id=order_id, exception_type=exception_type, now=now
     )
     return queue.items[0]
 
 
-def assign(engine: KpiEngine, order_id: str, exception_type: str, owner: str, actor: str) -> OrderException:
-    """Give an exception an owner (recorded in the audit trail); returns the updated exception."""
+def assign(
+    engine: KpiEngine,
+    order_id: str,
+    exception_type: str,
+    owner: str,
+    actor: str,
+    now: datetime | None = None,
+) -> OrderException:
+    """Give an exception an owner (recorded in the audit trail); returns the updated exception.
+    ``now`` stamps the action (default: the wall clock)."""
     if not owner.strip():
         raise ExceptionActionError("assign needs an owner")
-    return _act(engine, order_id, exception_type, "assign", actor, owner=owner)
+    return _act(engine, order_id, exception_type, "assign", actor, owner=owner, now=now)
 
 
-def comment(engine: KpiEngine, order_id: str, exception_type: str, note: str, actor: str) -> OrderException:
+def comment(
+    engine: KpiEngine,
+    order_id: str,
+    exception_type: str,
+    note: str,
+    actor: str,
+    now: datetime | None = None,
+) -> OrderException:
     """Add a comment to an exception's audit trail."""
     if not note.strip():
         raise ExceptionActionError("a comment needs text")
-    return _act(engine, order_id, exception_type, "comment", actor, note=note)
+    return _act(engine, order_id, exception_type, "comment", actor, note=note, now=now)
 
 
 def resolve(
-    engine: KpiEngine, order_id: str, exception_type: str, actor: str, note: str = ""
+    engine: KpiEngine,
+    order_id: str,
+    exception_type: str,
+    actor: str,
+    note: str = "",
+    now: datetime | None = None,
 ) -> OrderException:
     """Mark an exception resolved by a person (a later 'opened' span reopens it)."""
-    return _act(engine, order_id, exception_type, "resolve", actor, note=note)
+    return _act(engine, order_id, exception_type, "resolve", actor, note=note, now=now)
 
 
 def reopen(
-    engine: KpiEngine, order_id: str, exception_type: str, actor: str, note: str = ""
+    engine: KpiEngine,
+    order_id: str,
+    exception_type: str,
+    actor: str,
+    note: str = "",
+    now: datetime | None = None,
 ) -> OrderException:
     """Undo a manual resolution."""
-    return _act(engine, order_id, exception_type, "reopen", actor, note=note)
+    return _act(engine, order_id, exception_type, "reopen", actor, note=note, now=now)
 
 
 # -- systems, handoffs, jobs ------------------------------------------------------------------------

@@ -300,6 +300,11 @@ _TTL_TABLES: dict[str, str] = {
     "kpi_daily": "toDateTime(Day)",
     "kpi_system_daily": "toDateTime(Day)",
     "job_runs": "toDateTime(StartedAt)",
+    "audit_log": "toDateTime(At)",
+    "ai_order_lines": "toDateTime(Timestamp)",
+    "ai_exception_spans": "toDateTime(Timestamp)",
+    "ai_predictions": "toDateTime(PredictedAt)",
+    "ai_monitoring": "toDateTime(At)",
 }
 
 

@@ -36,6 +36,11 @@ DEFAULT_TTL_DAYS: dict[str, int] = {
     "kpi_daily": 0,
     "kpi_system_daily": 0,
     "job_runs": 30,
+    "audit_log": 0,
+    "ai_order_lines": 400,
+    "ai_exception_spans": 400,
+    "ai_predictions": 400,
+    "ai_monitoring": 400,
 }
 
 

@@ -8,7 +8,9 @@ the working week on every run, between one and eight days old, so the store's re
 it. Code that judges data against "now" gets ``ANCHOR`` (or a time derived from it) passed in.
 
 To reproduce a run from another week, set ``TOWER_TEST_NOW`` to that run's anchor (ISO 8601, UTC);
-the anchor in force is printed in pytest's header.
+the anchor in force is printed in pytest's header. For an anchor older than the store's retention
+(30 days) also set ``TOWER_TEST_KEEP_DATA=1`` (the test store then keeps every row); tests that run
+``tower`` in a subprocess on a data directory of its own still apply the retention.
 """
 
 from __future__ import annotations

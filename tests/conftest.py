@@ -16,9 +16,11 @@ import pytest
 
 from storage import StorageSettings, Store, open_store
 from storage.migrate import migrate
+from storage.settings import DEFAULT_TTL_DAYS
 from tracing.conventions import KEY_ROLES
 
 SERVER_URL_ENV = "TOWER_TEST_CLICKHOUSE_URL"
+KEEP_DATA_ENV = "TOWER_TEST_KEEP_DATA"
 
 
 def pytest_report_header() -> str:
@@ -32,9 +34,13 @@ def storage_settings(tmp_path_factory: pytest.TempPathFactory) -> StorageSetting
     """Settings of the store shared by this pytest process."""
     url = os.environ.get(SERVER_URL_ENV)
     data_dir = tmp_path_factory.mktemp("tower-data")
+    # TOWER_TEST_KEEP_DATA=1: no retention in the test store, for replaying a TOWER_TEST_NOW anchor
+    # older than the retention (30 days) would keep
+    keep = os.environ.get(KEEP_DATA_ENV) == "1"
+    ttl = {"ttl_days": {table: 0 for table in DEFAULT_TTL_DAYS}} if keep else {}
     if url:
-        return StorageSettings(dsn=url, data_dir=data_dir)
-    return StorageSettings(data_dir=data_dir)
+        return StorageSettings(dsn=url, data_dir=data_dir, **ttl)
+    return StorageSettings(data_dir=data_dir, **ttl)
 
 
 @pytest.fixture(scope="session")

@@ -23,9 +23,10 @@ ALLOWED: dict[str, set[str]] = {
     "tracing": {"storage"},
     "collector": {"tracing", "storage"},
     "kpis": {"tracing", "storage"},
-    "alerts": {"kpis", "tracing", "storage"},
-    "web": {"alerts", "kpis", "tracing", "storage"},
-    "tower": {"web", "alerts", "kpis", "collector", "tracing", "storage"},
+    "ai": {"kpis", "tracing", "storage"},
+    "alerts": {"ai", "kpis", "tracing", "storage"},
+    "web": {"alerts", "ai", "kpis", "tracing", "storage"},
+    "tower": {"web", "alerts", "ai", "kpis", "collector", "tracing", "storage"},
 }
 # modules of tracing/ that services import to emit spans: OpenTelemetry only
 LIGHT_MODULES = {"tracing/conventions.py", "tracing/instrument.py"}

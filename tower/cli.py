@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import typer
 
-from tower.commands import agent, alerts, bench, config, demo, kpis, migrate, serve, simulate, trace, users
+from tower.commands import (
+    agent,
+    ai,
+    alerts,
+    audit,
+    bench,
+    config,
+    demo,
+    kpis,
+    migrate,
+    serve,
+    simulate,
+    trace,
+    users,
+)
 
 app = typer.Typer(
     name="tower",
@@ -16,7 +30,7 @@ app = typer.Typer(
 
 # In the order ``tower --help`` lists them. A module's app with a name is a command group
 # (``tower alerts ...``); an app without one adds its commands at the top level (``tower serve``).
-for commands in (migrate, serve, trace, simulate, demo, config, bench, users, agent, alerts, kpis):
+for commands in (migrate, serve, trace, simulate, demo, config, bench, users, audit, agent, alerts, kpis, ai):
     app.add_typer(commands.app)
 
 

@@ -65,9 +65,13 @@ class CollectorWithAgents:
         self.collector.start()
         endpoint, token = self.settings.local_collector()
         endpoint = getattr(self.collector, "http_endpoint", None) or endpoint
-        agents = agents_runtime.build_agents(
-            self.settings.collector.agents, self.settings.storage.data_dir, endpoint, token
-        )
+        try:
+            agents = agents_runtime.build_agents(
+                self.settings.collector.agents, self.settings.storage.data_dir, endpoint, token
+            )
+        except BaseException:
+            self.collector.stop()  # serve only stops services whose start() returned
+            raise
         if agents:
             self.agents = agents_runtime.AgentsService(agents)
             try:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
+from ai.policy import AiPolicy, AiPolicyError, load_ai_policy
 from kpis import state as kpi_state
 from kpis.policy import Policy, PolicyError, load_policy
 from storage import Store, StoreError, StoreLockedError, open_store
@@ -21,6 +22,7 @@ BackfillProgress = Callable[[int, int, str], None]
 
 __all__ = [
     "MigrationError",
+    "ai_policy_or_exit",
     "configure_logging",
     "fail",
     "migrate_store",
@@ -50,6 +52,14 @@ def policy_or_exit(settings: TowerSettings) -> Policy:
         return load_policy(settings.kpis.policy_file)
     except PolicyError as exc:
         fail(f"invalid KPI policy: {exc}")
+
+
+def ai_policy_or_exit(settings: TowerSettings) -> AiPolicy:
+    """The AI policy (``ai.policy_file``, else the shipped one); a bad file exits with one clear line."""
+    try:
+        return load_ai_policy(settings.ai.policy_file)
+    except AiPolicyError as exc:
+        fail(f"invalid AI policy: {exc}")
 
 
 def migrate_store(store: Store, progress: BackfillProgress | None = None) -> list[str]:

@@ -35,7 +35,39 @@ def build_scheduler(settings: TowerSettings, store: Store, policy: Policy) -> Sc
         add_kpi_jobs(scheduler, kpi_engine(settings, store, policy), settings.kpis.interval_s)
     if settings.alerts.rules_file is not None:
         scheduler.add_job("alerts_evaluate", alert_job(settings, store, policy), settings.alerts.tick_s)
+    if settings.ai.enabled:
+        add_ai_jobs(scheduler, settings, store, policy)
     return scheduler
+
+
+def add_ai_jobs(scheduler: Scheduler, settings: TowerSettings, store: Store, policy: Policy) -> None:
+    """Scoring with the active models, monitoring, and the scheduled candidate training (a candidate
+    never becomes active here unless the AI policy's auto-promote rule says so)."""
+    from datetime import UTC, datetime
+
+    from ai.monitoring import measure
+    from ai.scoring import Scorer
+    from ai.training import due, train
+
+    ai_policy = runtime.ai_policy_or_exit(settings)
+    scorer = Scorer(store, policy, ai_policy)
+
+    def score() -> int:
+        return sum(max(n, 0) for n in scorer.run().values())
+
+    def monitor() -> int:
+        return len(measure(store, policy, ai_policy))
+
+    def retrain() -> int:
+        if not due(store, ai_policy, datetime.now(UTC)):
+            return 0
+        return sum(
+            1 for r in train(store, policy, ai_policy, actor="scheduled training") if r.version is not None
+        )
+
+    scheduler.add_job("ai_score", score, settings.ai.score_interval_s)
+    scheduler.add_job("ai_monitor", monitor, settings.ai.monitor_interval_s, run_at_start=False)
+    scheduler.add_job("ai_train", retrain, 3600, run_at_start=False)
 
 
 def alert_job(settings: TowerSettings, store: Store, policy: Policy) -> Callable[[], int]:

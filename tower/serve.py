@@ -15,6 +15,7 @@ from storage import Store
 from storage.lock import announce
 from tower.roles import Service, build_services
 from tower.settings import TowerSettings
+from tower.web_service import WebService
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,10 @@ def run(
             started.append(service)
             log.info("started %s", service.name)
         if "web" in roles and store.data_path is not None:
-            announce(store.data_path, api_url=settings.api_url())
+            # the port actually bound (web.port 0 means any free port), unless a public URL is set
+            web = next((s for s in started if isinstance(s, WebService)), None)
+            url = settings.web.public_url or (web.url if web is not None else settings.api_url())
+            announce(store.data_path, api_url=url)
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())

@@ -20,6 +20,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from ai.settings import AiSettings
 from alerts.settings import AlertSettings
 from collector.settings import CollectorSettings
 from kpis.settings import KpiSettings
@@ -49,6 +50,7 @@ class TowerSettings(BaseSettings):
     collector: CollectorSettings = Field(default_factory=CollectorSettings)
     kpis: KpiSettings = Field(default_factory=KpiSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    ai: AiSettings = Field(default_factory=AiSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     log_level: str = Field(default="INFO", description="Log level of tower processes. Default: INFO")
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import uvicorn
 
+from ai.service import AiService
+from collector.serving import ServerLimits, uvicorn_options
 from kpis.policy import Policy
 from storage import Store
 from tower.settings import TowerSettings
@@ -39,6 +41,13 @@ def secret_key(settings: TowerSettings) -> str:
     return key
 
 
+def ai_service(settings: TowerSettings, store: Store, policy: Policy) -> AiService:
+    """The models as the dashboard uses them (switched off by ai.enabled or the AI policy)."""
+    from tower import runtime
+
+    return AiService(store, policy, runtime.ai_policy_or_exit(settings), settings.ai)
+
+
 class WebService:
     """uvicorn serving the dashboard from a background thread; the socket is bound in ``start``."""
 
@@ -51,7 +60,8 @@ class WebService:
             store,
             policy=policy,
             secret_key=secret_key(settings),
-            alert_settings=settings.alerts,
+            alert_settings=settings.alert_settings(),
+            ai=ai_service(settings, store, policy),
         )
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -78,8 +88,20 @@ class WebService:
         sock.listen(128)
         self._socket = sock
         self.port = sock.getsockname()[1]
+        web = self.settings.web
+        self.limits = ServerLimits(
+            header_timeout_s=web.header_timeout_s,
+            body_timeout_s=web.body_timeout_s,
+            keep_alive_timeout_s=web.keep_alive_timeout_s,
+            max_connections=web.max_connections,
+        )
         config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="off", server_header=False
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            **uvicorn_options(self.limits),
         )
         server = uvicorn.Server(config)
         self._server = server

@@ -27,6 +27,12 @@ ORDER_CUSTOMER_PO: Final = "order.customer_po"  # customer purchase-order number
 ORDER_ECOMMERCE_ID: Final = "order.ecommerce_id"  # web-shop / marketplace order id
 ORDER_LINE_COUNT: Final = "order.line_count"
 ORDER_PRIORITY: Final = "order.priority"  # standard | expedite
+# what was ordered: on the span that first carries the order (capture, or the canonical-order map)
+ORDER_AMOUNT: Final = "order.amount"  # order value (sum of quantity x unit price), in order.currency
+ORDER_CURRENCY: Final = "order.currency"  # ISO 4217, e.g. "USD"
+ORDER_QUANTITY: Final = "order.quantity"  # units over all lines
+ORDER_LINE_SKUS: Final = "order.line.skus"  # string[]: the item (SKU) of each line
+ORDER_LINE_QUANTITIES: Final = "order.line.quantities"  # int[]: the quantity of each line, same order
 EDI_INTERCHANGE_CONTROL_NUMBER: Final = "edi.interchange_control_number"  # ISA13
 EDI_GROUP_CONTROL_NUMBER: Final = "edi.group_control_number"  # GS06
 EDI_TRANSACTION_SET_CONTROL_NUMBER: Final = "edi.transaction_set_control_number"  # ST02
@@ -52,9 +58,13 @@ REGION: Final = "order.region"
 WAREHOUSE_ID: Final = "warehouse.id"
 CUSTOMER_ID: Final = "customer.id"
 CUSTOMER_TIER: Final = "customer.tier"
+CUSTOMER_CREDIT_TIER: Final = "customer.credit_tier"  # A (best) .. D, from the credit department
 MANUAL_TOUCH: Final = "order.manual_touch"  # true when a person acted on the order in this hop
 EXCEPTION_TYPE: Final = "order.exception.type"
 EXCEPTION_OUTCOME: Final = "order.exception.outcome"
+EXCEPTION_MESSAGE: Final = "order.exception.message"  # what the system said, free text
+# the reason code recorded when an exception is resolved (by the person or system resolving it)
+EXCEPTION_ROOT_CAUSE: Final = "order.exception.root_cause"
 STATUS: Final = "order.status"  # business outcome of the hop, e.g. accepted, held, backordered
 # set by the instrumentation library on spans that break these conventions (list of problems)
 CONVENTION_VIOLATIONS: Final = "order.convention.violations"
@@ -110,6 +120,26 @@ class CustomerTier(StrEnum):
     STRATEGIC = "strategic"
     KEY = "key"
     STANDARD = "standard"
+
+
+class CreditTier(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+class RootCause(StrEnum):
+    """Reason codes for resolved exceptions: which team fixes the cause."""
+
+    MASTER_DATA = "master_data"  # item, unit of measure, tax or price-list set-up
+    CREDIT = "credit"  # credit limit, overdue balance, account review
+    PRICING = "pricing"  # contract or promotion price disagreements
+    INVENTORY = "inventory"  # stock, allocation, bin and count problems
+    PARTNER_EDI = "partner_edi"  # what a trading partner sent
+    CARRIER = "carrier"  # the carrier's capacity, pickups, transit
+    CUSTOMER_DATA = "customer_data"  # addresses, ship-to and bill-to records, duplicate orders
+    INTEGRATION = "integration"  # interfaces between systems: timeouts, queues, APIs
 
 
 class ExceptionType(StrEnum):

@@ -1,8 +1,8 @@
 """Plain span records: what the simulator produces and the sinks (OTLP, ClickHouse) consume.
 
 A record is deliberately independent of the OpenTelemetry SDK and of ClickHouse, so the model can be
-tested as data and written by either sink. Attribute values follow OTLP: str, int, float, bool or a
-list of str.
+tested as data and written by either sink. Attribute values follow OTLP: str, int, float, bool, a
+list of str or a list of int.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Final
 
-AttrValue = str | int | float | bool | list[str]
+AttrValue = str | int | float | bool | list[str] | list[int]
 Attributes = dict[str, AttrValue]
 
 # Span kinds and status codes spelled as the OTel Collector's clickhouseexporter stores them.

@@ -22,12 +22,13 @@ from pydantic import BaseModel, Field
 
 from storage import SqlFiles, Store
 from storage.errors import TowerError
+from web import passwords
+from web.passwords import MAX_PASSWORD_LENGTH
+from web.sessions import SessionStore
 from web.settings import USERNAME_PATTERN, Role, WebSettings
 
 SQL = SqlFiles("web.queries")
 TOKEN_PREFIX = "oct_"
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 1024
 _USERNAME = re.compile(USERNAME_PATTERN)
 _HASHER = PasswordHasher()
 _CACHE_SECONDS = 5.0
@@ -66,17 +67,17 @@ class NewToken(BaseModel):
     info: TokenInfo
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, username: str | None = None) -> str:
     """An argon2id hash of ``password`` (for ``web.users[].password_hash`` or the users table)."""
-    check_password(password)
+    check_password(password, username)
     return _HASHER.hash(password)
 
 
-def check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise AccountError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+def check_password(password: str, username: str | None = None) -> None:
+    """Raise :class:`AccountError` unless ``password`` follows :mod:`web.passwords`' rule."""
+    why = passwords.problem(password, username)
+    if why:
+        raise AccountError(why)
 
 
 def check_username(username: str) -> str:
@@ -96,9 +97,12 @@ def _version() -> int:
 class Accounts:
     """Users and tokens of one store, with a few seconds of caching for per-request lookups."""
 
-    def __init__(self, store: Store, settings: WebSettings) -> None:
+    def __init__(self, store: Store, settings: WebSettings, sessions: SessionStore | None = None) -> None:
         self.store = store
         self.configured = {user.username: user for user in settings.users}
+        self.sessions = sessions or SessionStore(
+            store, max_age_s=settings.session_max_age_s, idle_timeout_s=settings.session_idle_timeout_s
+        )
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
@@ -158,7 +162,7 @@ class Accounts:
     def add_user(self, username: str, password: str, role: Role, *, replace: bool = False) -> UserInfo:
         """Store a user (``tower users add``); refuses to overwrite one unless ``replace``."""
         check_username(username)
-        check_password(password)
+        check_password(password, username)
         if username in self.configured:
             raise AccountError(
                 f"user {username} is defined in the configuration (web.users); change it there"
@@ -169,13 +173,40 @@ class Accounts:
                 f"user {username} already exists (use --replace to change the password or role)"
             )
         self._write_user(username, _HASHER.hash(password), role, disabled=False)
+        if existing is not None:
+            self.sessions.revoke_user(username)  # a new password or role: log in again everywhere
         return UserInfo(username=username, role=role, source="store")
 
-    def disable_user(self, username: str) -> None:
+    def change_password(self, username: str, current: str, new: str) -> None:
+        """A user changes their own password; every session of theirs ends (the caller starts a new one)."""
+        if username in self.configured:
+            raise AccountError(
+                "this user is defined in the configuration (web.users); an administrator changes it there"
+            )
+        existing = self._stored_user(username)
+        if existing is None or existing["Disabled"]:
+            raise AccountError(f"no active stored user {username}")
+        if not _verify(existing["PasswordHash"], current[:MAX_PASSWORD_LENGTH]):
+            raise AccountError("the current password is wrong")
+        if new == current:
+            raise AccountError("the new password must differ from the current one")
+        check_password(new, username)
+        self._write_user(username, _HASHER.hash(new), Role(existing["Role"]), disabled=False)
+        self.sessions.revoke_user(username)
+
+    def disable_user(self, username: str) -> int:
+        """Disable a stored user and end their sessions at once; returns the sessions ended."""
         existing = self._stored_user(username)
         if existing is None:
             raise AccountError(f"no stored user {username}")
         self._write_user(username, existing["PasswordHash"], Role(existing["Role"]), disabled=True)
+        return self.sessions.revoke_user(username)
+
+    def sign_out_everywhere(self, username: str) -> int:
+        """End every session of ``username`` (an admin's "sign out everywhere"); returns how many."""
+        if username not in self.configured and self._stored_user(username) is None:
+            raise AccountError(f"no user {username}")
+        return self.sessions.revoke_user(username)
 
     def _write_user(self, username: str, password_hash: str, role: Role, *, disabled: bool) -> None:
         self.store.insert(

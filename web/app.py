@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlencode
@@ -14,9 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
+from ai.service import AiService
 from alerts.settings import AlertSettings
 from kpis.jobs import KpiEngine
 from kpis.policy import Policy
@@ -26,16 +28,17 @@ from web.accounts import Accounts
 from web.deps import WebState, optional_principal, render
 from web.security import (
     BodyLimitMiddleware,
-    LoginThrottle,
     NotAuthenticated,
     SecurityHeadersMiddleware,
     is_api,
+    parse_networks,
     safe_href,
 )
 from web.settings import WebSettings
+from web.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
-SESSION_COOKIE = "tower_session"
+OPENAPI_URL = "/api/openapi.json"
 
 
 def templates_env() -> jinja2.Environment:
@@ -54,6 +57,7 @@ def templates_env() -> jinja2.Environment:
         num=formatting.fmt_number,
         pct=formatting.fmt_percent,
         safe_href=safe_href,
+        exception_ref=formatting.exception_ref,
     )
     return env
 
@@ -65,23 +69,27 @@ def create_app(
     policy: Policy,
     secret_key: str | None = None,
     alert_settings: AlertSettings | None = None,
+    clock: Callable[[], datetime] | None = None,
+    ai: AiService | None = None,
 ) -> FastAPI:
     """Build the dashboard for ``store``.
 
-    ``policy`` is the process's SLA/KPI policy (loaded once by ``tower``). ``secret_key`` signs session
-    cookies; it defaults to ``settings.secret_key``, else a random key (sessions then end when the
-    process restarts; ``tower serve`` keeps one in the data dir).
+    ``policy`` is the process's SLA/KPI policy (loaded once by ``tower``). ``secret_key`` signs the
+    login form's CSRF cookie (sessions themselves are server-side records); it defaults to
+    ``settings.secret_key``, else a random key (``tower serve`` keeps one in the data dir).
+    ``clock`` gives the "now" pages judge against (default: the wall clock; tests pass a fixed
+    moment).
     """
     key = secret_key or (settings.secret_key.get_secret_value() if settings.secret_key else None)
     if not key:
-        log.warning("web.secret_key is not set: using a random key, logins end when the process restarts")
+        log.warning("web.secret_key is not set: using a random key for the login form's CSRF cookie")
         key = secrets.token_urlsafe(32)
 
     app = FastAPI(
         title="Order Control Tower",
         version="1",
         summary="Order traces, SLAs, exceptions and KPIs across ERP, EDI, WMS and carriers.",
-        openapi_url="/api/openapi.json",
+        openapi_url=None,  # served below, behind the dashboard's login unless web.public_openapi
         docs_url=None,  # Swagger UI needs scripts from a CDN: forbidden by the CSP; the schema is served
         redoc_url=None,
     )
@@ -91,26 +99,39 @@ def create_app(
         store=store,
         accounts=Accounts(store, settings),
         templates=templates,
-        throttle=LoginThrottle(settings.login_attempts_per_minute),
+        throttle=LoginThrottle(
+            settings.login_attempts_per_minute,
+            settings.login_address_failures_per_minute,
+            settings.login_account_failures_per_hour,
+            settings.login_slowdown_s,
+        ),
         policy=policy,
         engine=KpiEngine(store, policy),
         alert_settings=alert_settings,
+        cookie_secret=key.encode(),
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+        ai=ai,
     )
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=key,
-        session_cookie=SESSION_COOKIE,
-        max_age=settings.session_max_age_s,
-        same_site="lax",
-        https_only=settings.secure_cookies,
-    )
+    if clock is not None:
+        app.state.web.clock = clock
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     static_dir = Path(str(resources.files("web").joinpath("static")))
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
     _install_error_handlers(app)
     _include_routers(app)
+    _install_openapi(app, settings)
     return app
+
+
+def _install_openapi(app: FastAPI, settings: WebSettings) -> None:
+    """The OpenAPI schema follows the dashboard's auth (``web.public_openapi`` opens it)."""
+
+    @app.get(OPENAPI_URL, include_in_schema=False)
+    def openapi(request: Request) -> JSONResponse:
+        if not settings.public_openapi and optional_principal(request, request.app.state.web) is None:
+            raise NotAuthenticated()
+        return JSONResponse(app.openapi())
 
 
 def _include_routers(app: FastAPI) -> None:
@@ -172,7 +193,7 @@ def _error_page(request: Request, status: int, message: str) -> Response:
     state: WebState = request.app.state.web
     principal = None
     try:
-        principal = optional_principal(request, state) if "session" in request.scope else None
+        principal = optional_principal(request, state)
     except Exception:
         principal = None
     return render(

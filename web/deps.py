@@ -2,31 +2,37 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from ai.service import AiService
 from alerts.settings import AlertSettings
 from kpis.jobs import KpiEngine
 from kpis.policy import Policy
-from storage import Store
+from storage import Store, audit
 from web.accounts import Accounts, Principal
 from web.security import (
     CSRF_FIELD,
     CSRF_HEADER,
+    LOGIN_CSRF_COOKIE,
     SAFE_METHODS,
-    SESSION_USER,
-    LoginThrottle,
+    SESSION_COOKIE,
+    Network,
     NotAuthenticated,
     bearer_token,
     check_csrf,
-    csrf_token,
+    client_address,
     require_role,
 )
+from web.sessions import Session, SessionStore, login_csrf_pair, login_csrf_token
 from web.settings import Role, WebSettings
+from web.throttle import LoginThrottle
 
 
 @dataclass
@@ -41,6 +47,36 @@ class WebState:
     policy: Policy
     engine: KpiEngine  # for exception actions, which refresh the order's rows
     alert_settings: AlertSettings | None = None  # for rule previews (``tower alerts test`` via the API)
+    cookie_secret: bytes = b""  # signs the login form's CSRF cookie
+    trusted_proxies: tuple[Network, ...] = ()
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # "now" for every page
+    ai: AiService | None = None  # AI-assisted exception handling (None: not wired, pages answer 404)
+
+    def now(self) -> datetime:
+        """The moment pages judge against (recent orders, at-risk SLAs, aging, active silences)."""
+        return self.clock()
+
+    @property
+    def sessions(self) -> SessionStore:
+        return self.accounts.sessions
+
+    def address(self, request: Request) -> str:
+        return client_address(request, self.trusted_proxies)
+
+    def audit(
+        self,
+        request: Request,
+        actor: str,
+        action: str,
+        target: str = "",
+        *,
+        outcome: str = "ok",
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Record who did what from where (``storage.audit``)."""
+        audit.record(
+            self.store, actor, action, target, outcome=outcome, address=self.address(request), details=details
+        )
 
 
 def get_state(request: Request) -> WebState:
@@ -58,6 +94,21 @@ def get_store(state: StateDep) -> Store:
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
+_NO_SESSION = object()
+
+
+def current_session(request: Request, state: WebState) -> Session | None:
+    """The live server-side session behind the request's cookie (looked up once per request)."""
+    cached = getattr(request.state, "tower_session", _NO_SESSION)
+    if cached is not _NO_SESSION:
+        return cached  # type: ignore[return-value]
+    session = state.sessions.lookup(request.cookies.get(SESSION_COOKIE))
+    if session is not None and state.accounts.user_role(session.username) is None:
+        session = None  # the user was disabled or removed
+    request.state.tower_session = session
+    return session
+
+
 def optional_principal(request: Request, state: StateDep) -> Principal | None:
     """The caller by Bearer token or session cookie, or None when anonymous."""
     token = bearer_token(request)
@@ -66,14 +117,13 @@ def optional_principal(request: Request, state: StateDep) -> Principal | None:
         if principal is None:
             raise NotAuthenticated("unknown or revoked API token")
         return principal
-    username = request.session.get(SESSION_USER)
-    if not isinstance(username, str):
+    session = current_session(request, state)
+    if session is None:
         return None
-    role = state.accounts.user_role(username)
+    role = state.accounts.user_role(session.username)
     if role is None:
-        request.session.clear()
         return None
-    return Principal(name=username, role=role, via="session")
+    return Principal(name=session.username, role=role, via="session")
 
 
 def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
@@ -85,10 +135,8 @@ def current_principal(principal: Annotated[Principal | None, Depends(optional_pr
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-async def csrf_protect(request: Request, principal: CurrentUser) -> Principal:
-    """Unsafe requests made with a session cookie must carry the session's CSRF token."""
-    if request.method in SAFE_METHODS or principal.via == "token":
-        return principal
+async def submitted_csrf(request: Request) -> str | None:
+    """The CSRF token a request carries: the X-CSRF-Token header or the form field."""
     submitted = request.headers.get(CSRF_HEADER)
     if submitted is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -96,7 +144,15 @@ async def csrf_protect(request: Request, principal: CurrentUser) -> Principal:
         form = await request.form()
         value = form.get(CSRF_FIELD)
         submitted = value if isinstance(value, str) else None
-    check_csrf(request, submitted)
+    return submitted
+
+
+async def csrf_protect(request: Request, principal: CurrentUser, state: StateDep) -> Principal:
+    """Unsafe requests made with a session cookie must carry the session's CSRF token."""
+    if request.method in SAFE_METHODS or principal.via == "token":
+        return principal
+    session = current_session(request, state)
+    check_csrf([session.csrf_token if session else None], await submitted_csrf(request))
     return principal
 
 
@@ -125,10 +181,29 @@ def render(
     status_code: int = 200,
 ) -> Response:
     """Render a page with the layout's common context (user, CSRF token, active nav item)."""
+    session = current_session(request, state) if principal is None or principal.via == "session" else None
+    new_cookie = None
+    if session is not None:
+        token = session.csrf_token
+    else:  # no session: the login form's signed double-submit token
+        existing = login_csrf_token(state.cookie_secret, request.cookies.get(LOGIN_CSRF_COOKIE))
+        if existing is None:
+            existing, new_cookie = login_csrf_pair(state.cookie_secret)
+        token = existing
     context = {
         "user": principal,
-        "csrf_token": csrf_token(request),
+        "csrf_token": token,
         "nav_items": request.app.state.nav_items,
         **context,
     }
-    return state.templates.TemplateResponse(request, template, context, status_code=status_code)
+    response = state.templates.TemplateResponse(request, template, context, status_code=status_code)
+    if new_cookie is not None:
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE,
+            new_cookie,
+            httponly=True,
+            samesite="lax",
+            secure=state.settings.secure_cookies,
+            path="/",
+        )
+    return response

@@ -1,19 +1,18 @@
-"""Who is calling and what they may do: sessions, API tokens, roles, CSRF, security headers.
+"""Who is calling and what they may do: client address, roles, CSRF, security headers, body limit.
 
-Sessions are Starlette's signed cookies (itsdangerous) holding the user name and a CSRF token; the
+Sessions live on the server (:mod:`web.sessions`); the cookie holds only an opaque random id. The
 role is looked up on every request so that disabling a user or changing a role takes effect within
 seconds. API clients send ``Authorization: Bearer <token>``. Every state-changing request made with
 a session cookie must carry the session's CSRF token (form field ``csrf_token`` or header
-``X-CSRF-Token``); token-authenticated requests carry no cookie, so they need none.
+``X-CSRF-Token``), which is kept server-side with the session; token-authenticated requests carry
+no cookie, so they need none. The login form (no session yet) uses a signed double-submit token.
 """
 
 from __future__ import annotations
 
 import hmac
-import secrets
-import threading
-import time
-from collections import defaultdict, deque
+import ipaddress
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
@@ -26,8 +25,8 @@ from web.settings import Role
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-SESSION_USER = "user"
-SESSION_CSRF = "csrf"
+SESSION_COOKIE = "tower_session"
+LOGIN_CSRF_COOKIE = "tower_login_csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # No scripts at all: the pages work without JavaScript, and span attributes are attacker-controlled.
@@ -140,25 +139,50 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def csrf_token(request: Request) -> str:
-    """The session's CSRF token, created on first use."""
-    token = request.session.get(SESSION_CSRF)
-    if not isinstance(token, str) or len(token) < 20:
-        token = secrets.token_urlsafe(32)
-        request.session[SESSION_CSRF] = token
-    return token
+def check_csrf(expected: Iterable[str | None], submitted: str | None) -> None:
+    """Refuse (403) unless ``submitted`` equals one of the ``expected`` tokens."""
+    if submitted:
+        for token in expected:
+            if token and hmac.compare_digest(token.encode(), submitted.encode()):
+                return
+    raise HTTPException(status_code=403, detail="missing or invalid CSRF token; reload the page and retry")
 
 
-def check_csrf(request: Request, submitted: str | None) -> None:
-    expected = request.session.get(SESSION_CSRF)
-    if (
-        not isinstance(expected, str)
-        or not submitted
-        or not hmac.compare_digest(expected.encode(), submitted.encode())
-    ):
-        raise HTTPException(
-            status_code=403, detail="missing or invalid CSRF token; reload the page and retry"
-        )
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(v, strict=False) for v in values)
+
+
+def client_address(request: Request, trusted_proxies: tuple[Network, ...]) -> str:
+    """The client's address: the TCP peer, or — only when the peer is a trusted proxy — the
+    right-most ``X-Forwarded-For`` entry that is not itself a trusted proxy."""
+    peer = request.client.host if request.client else "unknown"
+    if not trusted_proxies or not _trusted(peer, trusted_proxies):
+        return peer
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    client = peer
+    for hop in reversed(hops):
+        try:
+            address = ipaddress.ip_address(hop)
+        except ValueError:
+            return client  # garbage beyond this point was written by the client itself
+        client = str(address)
+        if not _trusted(client, trusted_proxies):
+            return client
+    return client
+
+
+def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    ip = mapped or ip
+    return any(ip in net for net in networks)
 
 
 def safe_next(target: str | None) -> str:
@@ -187,36 +211,3 @@ def require_role(principal: Principal, needed: Role) -> None:
         raise HTTPException(
             status_code=403, detail=f"this needs the {needed.value} role; you are {principal.role.value}"
         )
-
-
-class LoginThrottle:
-    """Failed logins per user name and per client address in a sliding minute."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        entries = self._failures[key]
-        while entries and now - entries[0] > 60:
-            entries.popleft()
-        return entries
-
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            return any(len(self._recent(key, now)) >= self.per_minute for key in keys)
-
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._failures) > 100_000:
-                self._failures.clear()
-            for key in keys:
-                self._recent(key, now).append(now)
-
-    def succeeded(self, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import Depends, HTTPException, Query
+from fastapi import Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from kpis import reports
@@ -79,9 +79,9 @@ def segment_filter(
 SegmentDep = Annotated[Segment, Depends(segment_filter)]
 
 
-def segment_options(store: Store, days: int = 400) -> dict[str, list[str]]:
+def segment_options(store: Store, days: int = 400, now: datetime | None = None) -> dict[str, list[str]]:
     """Values each segment filter can take (from the daily KPI rollup), for drop-downs."""
-    since = (datetime.now(UTC) - timedelta(days=days)).date()
+    since = ((now or datetime.now(UTC)) - timedelta(days=days)).date()
     rows = store.rows(SQL["segment_values"], {"since": since})
     row = rows[0] if rows else {}
     return {name: list(row.get(name) or []) for name in ("channel", "region", "erp_instance", "warehouse")}
@@ -94,18 +94,20 @@ class Period(BaseModel):
 
 
 def period_filter(
+    request: Request,
     days: Annotated[
         int, Query(ge=1, le=366, description="Length of the period ending today. Default: 7")
     ] = 7,
     start: Annotated[date | None, Query(description="First day (overrides days).")] = None,
     end: Annotated[date | None, Query(description="Day after the last day. Default: tomorrow.")] = None,
 ) -> Period:
+    today = request.app.state.web.now().date()
     if start is None:
-        first, stop = reports.default_period(days)
+        first, stop = reports.default_period(days, today)
         if end is not None:
             first, stop = end - timedelta(days=days), end
         return Period(start=first, end=stop, days=days)
-    stop = end or reports.default_period(1)[1]
+    stop = end or reports.default_period(1, today)[1]
     if not start < stop:
         raise HTTPException(status_code=400, detail="start must be before end")
     if (stop - start).days > 366:
@@ -135,18 +137,22 @@ class OrdersOverview(BaseModel):
     breached_open: list[SlaBreach]
 
 
-def recent_orders(store: Store, limit: int = 15, within: timedelta = timedelta(days=3)) -> list[RecentOrder]:
+def recent_orders(
+    store: Store, limit: int = 15, within: timedelta = timedelta(days=3), now: datetime | None = None
+) -> list[RecentOrder]:
     """The latest captured orders (as the KPI jobs last saw them), newest first."""
-    since = (datetime.now(UTC) - within).replace(tzinfo=None)
+    since = ((now or datetime.now(UTC)) - within).astimezone(UTC).replace(tzinfo=None)
     return [RecentOrder(**r) for r in store.rows(SQL["recent_orders"], {"since": since, "limit": limit})]
 
 
-def order_overview(store: Store, policy: Policy, limit: int = 15) -> OrdersOverview:
+def order_overview(
+    store: Store, policy: Policy, limit: int = 15, now: datetime | None = None
+) -> OrdersOverview:
     """Recently captured orders, at-risk orders (soonest breach first) and open orders past an SLA."""
     recent, at_risk, breached_open = in_parallel(
-        lambda: recent_orders(store, limit),
-        lambda: reports.sla_breaches(store, policy, status="at_risk", open_only=True, limit=limit),
-        lambda: reports.sla_breaches(store, policy, status="breached", open_only=True, limit=limit),
+        lambda: recent_orders(store, limit, now=now),
+        lambda: reports.sla_breaches(store, policy, status="at_risk", open_only=True, limit=limit, now=now),
+        lambda: reports.sla_breaches(store, policy, status="breached", open_only=True, limit=limit, now=now),
     )
     return OrdersOverview(recent=recent, at_risk=at_risk, breached_open=breached_open)
 
@@ -233,7 +239,13 @@ class ExceptionPage(ExceptionQueue):
 
 
 def exception_queue(
-    store: Store, policy: Policy, filters: ExceptionFilters, segment: Segment, limit: int, page: int = 1
+    store: Store,
+    policy: Policy,
+    filters: ExceptionFilters,
+    segment: Segment,
+    limit: int,
+    page: int = 1,
+    now: datetime | None = None,
 ) -> ExceptionPage:
     queue = reports.exceptions_queue(
         store,
@@ -245,6 +257,7 @@ def exception_queue(
         segment=segment,
         limit=limit,
         offset=(page - 1) * limit,
+        now=now,
     )
     return ExceptionPage(**dict(queue), page=page, page_size=limit)
 
@@ -254,9 +267,11 @@ class ExceptionDetail(BaseModel):
     history: list[ExceptionAction]
 
 
-def exception_detail(store: Store, policy: Policy, order_id: str, exception_type: str) -> ExceptionDetail:
+def exception_detail(
+    store: Store, policy: Policy, order_id: str, exception_type: str, now: datetime | None = None
+) -> ExceptionDetail:
     items = reports.exceptions_queue(
-        store, policy, status="", order_id=order_id, exception_type=exception_type, limit=1
+        store, policy, status="", order_id=order_id, exception_type=exception_type, limit=1, now=now
     ).items
     if not items:
         raise HTTPException(status_code=404, detail=f"order {order_id} has no {exception_type} exception")
@@ -295,6 +310,7 @@ def sla_overview(
     open_only: bool,
     limit: int,
     page: int = 1,
+    now: datetime | None = None,
 ) -> SlaOverview:
     if sla and sla not in {s.name for s in policy.slas}:
         raise HTTPException(status_code=400, detail=f"unknown SLA {sla!r}")
@@ -311,6 +327,7 @@ def sla_overview(
             since=since,
             limit=limit,
             offset=(page - 1) * limit,
+            now=now,
         ),
     )
     breached = Counter(b.stage or b.sla for b in breaches if b.status == "breached")
@@ -366,12 +383,14 @@ class SystemsOverview(BaseModel):
     handoffs: list[Handoff]
 
 
-def systems_overview(store: Store, period: Period, segment: Segment, window_s: int) -> SystemsOverview:
+def systems_overview(
+    store: Store, period: Period, segment: Segment, window_s: int, now: datetime | None = None
+) -> SystemsOverview:
     start = datetime.combine(period.start, datetime.min.time(), UTC)
     end = datetime.combine(period.end, datetime.min.time(), UTC)
     return SystemsOverview(
         window_s=window_s,
-        health=reports.system_health(store, window_s=window_s),
+        health=reports.system_health(store, window_s=window_s, now=now),
         handoffs=reports.handoff_map(store, start, end, segment),
     )
 

@@ -32,6 +32,7 @@ class Message:
     group_labels: dict[str, str]
     alerts: list[Alert]
     external_url: str
+    summary_of_groups: int = 0  # > 0: a summary of this many groups over the notification cap
 
     @property
     def firing(self) -> list[Alert]:
@@ -58,6 +59,11 @@ class Message:
         name = self.group_labels.get("alertname") or self.common_labels.get("alertname", "alerts")
         extra = " ".join(f"{k}={v}" for k, v in self.group_labels.items() if k != "alertname")
         count = len(self.firing) if self.firing else len(self.resolved)
+        if self.summary_of_groups:
+            return (
+                f"[{self.status.upper()}:{count}] {name}: summary of {self.summary_of_groups} more alert groups "
+                "(notification cap reached)"
+            )
         return f"[{self.status.upper()}:{count}] {name}" + (f" ({extra})" if extra else "")
 
     def alert_url(self, alert: Alert) -> str:
@@ -119,6 +125,8 @@ class HttpPoster:
                 response.close()
         except TargetRefused as exc:
             return Delivery(ok=False, retryable=False, error=str(exc))
+        except httpx.InvalidURL as exc:
+            return Delivery(ok=False, retryable=False, error=f"invalid target URL: {exc}")
         except httpx.TimeoutException as exc:
             return Delivery(ok=False, retryable=True, error=f"timeout: {type(exc).__name__}")
         except httpx.UnsupportedProtocol as exc:

@@ -1,19 +1,35 @@
 """E-mail over SMTP (smtplib) with STARTTLS and authentication; a text part and an HTML part.
 
-Everything in the HTML part is escaped. SMTP 4xx replies and connection problems are retryable;
-5xx replies (bad recipient, authentication failure) are not.
+The smarthost goes through the same outbound address policy as every other target
+(:mod:`alerts.ssrf`): smtplib's socket comes from :func:`alerts.ssrf.connect`, which resolves the
+host once and connects only to an allowed address. Everything in the HTML part is escaped. SMTP
+4xx replies and connection problems are retryable; 5xx replies (bad recipient, authentication
+failure) and refused targets are not.
 """
 
 from __future__ import annotations
 
 import html
 import smtplib
+import socket
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from alerts.notifiers.base import Delivery, Message, rfc3339
 from alerts.rules import EmailConfig
+from alerts.ssrf import ResolveError, TargetPolicy, TargetRefused, connect, split_host_port
+
+
+class GuardedSMTP(smtplib.SMTP):
+    """smtplib.SMTP whose connection goes through the outbound address policy."""
+
+    def __init__(self, policy: TargetPolicy, host: str, port: int, timeout: float) -> None:
+        self.policy = policy  # before connecting: smtplib connects inside __init__
+        super().__init__(host, port, timeout=timeout)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return connect(host, port, self.policy, timeout)
 
 
 def render(message: Message, config: EmailConfig) -> EmailMessage:
@@ -58,19 +74,20 @@ def render(message: Message, config: EmailConfig) -> EmailMessage:
 class EmailNotifier:
     kind = "email"
 
-    def __init__(self, config: EmailConfig, timeout: float) -> None:
+    def __init__(self, config: EmailConfig, timeout: float, policy: TargetPolicy | None = None) -> None:
         self.config = config
         self.timeout = timeout
+        self.policy = policy or TargetPolicy()  # strict unless the caller says otherwise
         self.send_resolved = config.send_resolved
 
     def target(self) -> str:
         return f"smtp://{self.config.smarthost}"
 
     def notify(self, message: Message) -> Delivery:
-        host, _, port = self.config.smarthost.rpartition(":")
+        host, port = split_host_port(self.config.smarthost)
         mail = render(message, self.config)
         try:
-            with smtplib.SMTP(host.strip("[]"), int(port), timeout=self.timeout) as smtp:
+            with GuardedSMTP(self.policy, host, port, self.timeout) as smtp:
                 smtp.ehlo()
                 if self.config.require_tls:
                     if not smtp.has_extn("starttls"):
@@ -88,6 +105,10 @@ class EmailNotifier:
                     )
                     smtp.login(self.config.auth_username, password)
                 refused = smtp.send_message(mail)
+        except TargetRefused as exc:
+            return Delivery(ok=False, retryable=False, error=str(exc))
+        except ResolveError as exc:
+            return Delivery(ok=False, retryable=True, error=str(exc))
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             return Delivery(

@@ -4,28 +4,40 @@ Built-in mappings for the common multi-carrier shapes (EasyPost-style *Event*: `
 "Event", "description": "tracker.updated", "result": {"tracking_code", "status", "carrier",
 "shipment_id", "tracking_details": [...]}}``; AfterShip-style ``{"event": "tracking_update",
 "event_id", "msg": {"tracking_number", "slug", "tag", "checkpoints": [...]}}``) and a configurable
-dotted-path field mapping for any other JSON body. When a secret is set, the raw body must carry a valid HMAC-SHA256 signature
-(hex, optionally ``hmac-sha256-hex=``/``sha256=`` prefixed, or base64), compared in constant time.
+dotted-path field mapping for any other JSON body.
 
-Answers: 200 accepted / duplicate / ignored, 400 malformed JSON, 401 bad signature, 413 too large,
-422 valid JSON without the mapped fields, 503 (with Retry-After) when the collector did not take
-the spans, so the carrier retries. A replayed event id (the seen-ids store survives restarts) is
-answered 200 and emits nothing.
+Requests are signed the Standard Webhooks way (https://www.standardwebhooks.com/): headers
+``webhook-id``, ``webhook-timestamp`` (Unix seconds) and ``webhook-signature`` (space-separated
+``v1,<base64 HMAC-SHA256 of "id.timestamp.body">``, key = base64 of the ``whsec_`` secret); a
+timestamp further than ``tolerance_s`` from now is refused, and the webhook ids accepted are
+kept durably for longer than that window, so a captured request can never be replayed. Carriers
+that only sign the body (``signature_scheme: hmac-sha256``) are accepted too, with their event ids
+kept for ``replay_retention_days``. Without a secret the webhook refuses to start unless
+``allow_unsigned: true`` (and then warns at every start).
+
+Answers: 200 accepted / duplicate / ignored; 400 not JSON (NaN and Infinity are not JSON); 401 bad
+or missing signature, timestamp outside the tolerance; 413 too large; 422 valid JSON that cannot
+become a span (missing fields, an event time outside the window the store keeps) or spans the
+collector refused (its reason in the answer) -- the sender must not retry those; 503 (with
+Retry-After) only while the collector cannot be reached or is busy, so the carrier retries.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import hashlib
 import hmac
 import json
 import logging
+import math
 import threading
 import time
 import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +49,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter
-from collector.agents.settings import CarrierAgentSettings, FieldMapping
+from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter, SpansRejected
+from collector.agents.settings import CarrierAgentSettings, FieldMapping, standard_webhooks_key
 from collector.agents.state import OpenKeys, SeenIds
+from collector.serving import ServerLimits, uvicorn_options
 from storage.errors import TowerError
 from tracing import conventions as c
 
@@ -145,22 +158,34 @@ def pick(data: Any, path: str) -> Any:
     return cur
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def parse_time(value: Any) -> int | None:
-    """Epoch ns from ISO 8601 text or epoch seconds/milliseconds; None when unreadable."""
+    """Epoch ns from ISO 8601 text or epoch seconds/milliseconds; None when absent.
+
+    Raises WebhookError(422) for a value that is present but is not a time.
+    """
     if value is None or value == "":
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value / 1000 if value > 1e11 else value
-        return int(seconds * 1e9)
-    if isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=UTC)
-        return int(dt.timestamp() * 1e9)
-    return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise WebhookError(
+            422, f"event time must be ISO 8601 text or epoch seconds, got {type(value).__name__}"
+        )
+    if isinstance(value, int):  # exact: any size of integer is a time (perhaps far outside the window)
+        return value * 1_000_000 if abs(value) > 10**11 else value * 1_000_000_000
+    if isinstance(value, float):
+        if not math.isfinite(value) or abs(value) > 1e15:
+            raise WebhookError(422, "event time is not a number of seconds or milliseconds since 1970")
+        seconds = value / 1000 if abs(value) > 1e11 else value
+        return int(seconds * 1_000_000) * 1000
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise WebhookError(422, "event time is not ISO 8601 text") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return (dt - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 def normalise_status(raw: str, status_map: dict[str, str]) -> str:
@@ -229,6 +254,46 @@ def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
     return hex_ok or b64_ok
 
 
+def sign_standard(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value a Standard Webhooks sender puts on ``body``."""
+    key = standard_webhooks_key(secret)
+    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def verify_standard(
+    key: bytes, headers: Mapping[str, str], body: bytes, now: float, tolerance_s: float
+) -> str:
+    """The webhook id of a correctly signed, timely request; raises WebhookError(401) otherwise."""
+    msg_id = headers.get("webhook-id", "")
+    stamp = headers.get("webhook-timestamp", "")
+    signatures = headers.get("webhook-signature", "")
+    missing = [name for name, value in (("webhook-id", msg_id), ("webhook-timestamp", stamp)) if not value]
+    if missing or not signatures:
+        raise WebhookError(401, "missing " + ", ".join(missing or ["webhook-signature"]) + " header")
+    if not stamp.isdigit() or len(stamp) > 12:
+        raise WebhookError(401, "webhook-timestamp must be Unix seconds")
+    if abs(now - int(stamp)) > tolerance_s:
+        raise WebhookError(
+            401,
+            f"webhook-timestamp is more than {tolerance_s:g} s away from now (replayed or clock skew)",
+        )
+    if len(msg_id) > 256:
+        raise WebhookError(401, "webhook-id longer than 256 characters")
+    expected = hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    for candidate in signatures.split():
+        version, _, value = candidate.partition(",")
+        if version != "v1":
+            continue
+        try:
+            given = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if hmac.compare_digest(expected, given):
+            return msg_id
+    raise WebhookError(401, "no valid v1 signature in webhook-signature")
+
+
 def event_hop(
     event: TrackingEvent, system_instance: str, received_ns: int, resolves_exception: bool = False
 ) -> AgentHop:
@@ -284,15 +349,64 @@ def _not_tracking(mapping: str, data: Any) -> str:
     return ""
 
 
-class CarrierWebhook:
-    """The webhook's logic, independent of the HTTP server: verify, decode, map, de-duplicate, emit."""
+class WebhookConfigError(TowerError, ValueError):
+    """The webhook's settings cannot be served safely; the message says what to set."""
 
-    def __init__(self, settings: CarrierAgentSettings, emitter: Emitter, state_dir: Path) -> None:
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def decode_json(body: bytes) -> Any:
+    """Strict JSON: NaN, Infinity and numbers that overflow are refused (WebhookError 400)."""
+    try:
+        return json.loads(body, parse_constant=_no_constants, parse_float=_finite)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise WebhookError(400, f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise WebhookError(400, "malformed JSON: nested too deeply") from None
+    except ValueError as exc:
+        raise WebhookError(400, f"malformed JSON: {exc}") from None
+
+
+class CarrierWebhook:
+    """The webhook's logic, independent of the HTTP server: verify, decode, map, de-duplicate, emit.
+
+    ``clock`` (epoch seconds) judges webhook timestamps and keeps replay records; the emitter's
+    window judges event times.
+    """
+
+    def __init__(
+        self,
+        settings: CarrierAgentSettings,
+        emitter: Emitter,
+        state_dir: Path,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        secret = settings.secret.get_secret_value()
+        if not secret and not settings.allow_unsigned:
+            raise WebhookConfigError(
+                "the carrier webhook has no secret: set collector.agents.carrier.secret (Standard Webhooks "
+                "'whsec_...' key shared with the sender), or allow_unsigned: true to accept unsigned events"
+            )
         self.settings = settings
         self.emitter = emitter
+        self.clock = clock
+        self._key = (
+            standard_webhooks_key(secret)
+            if secret and settings.signature_scheme == "standard-webhooks"
+            else b""
+        )
         custom = settings.field_mapping if settings.mapping == "custom" else None
         self.mapping: FieldMapping = custom or PRESETS[settings.mapping]
-        self.seen = SeenIds(state_dir / "carrier-seen-ids.sqlite3", settings.seen_ids_limit)
+        self.seen = SeenIds(state_dir / "carrier-seen-ids.sqlite3", clock=clock)
         self.open_exceptions = OpenKeys(state_dir / "carrier-open-exceptions.sqlite3")
         self._lock = threading.Lock()
         self.counts: dict[str, int] = {}
@@ -304,52 +418,92 @@ class CarrierWebhook:
             registry=self.registry,
         )
 
-    def _count(self, outcome: str) -> None:
+    @property
+    def unsigned(self) -> bool:
+        return not self.settings.secret.get_secret_value()
+
+    def warnings(self) -> list[str]:
+        """What a start must tell the operator about this webhook's protection."""
+        if self.unsigned:
+            return [
+                "carrier webhook accepts UNSIGNED events (allow_unsigned: true): anyone who can reach "
+                f"{self.settings.host}:{self.settings.port} can add tracking events; set a secret"
+            ]
+        if self.settings.signature_scheme == "hmac-sha256":
+            return [
+                "carrier webhook signatures (hmac-sha256) cover no timestamp: a captured request is refused as "
+                f"a duplicate only while its event id is kept ({self.settings.replay_retention_days:g} days)"
+            ]
+        return []
+
+    def count(self, outcome: str) -> None:
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
         self._requests.labels(outcome).inc()
 
-    def handle(self, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
+    def handle(self, body: bytes, headers: Mapping[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+        """Answer one request: (HTTP status, JSON body). ``headers`` keys are lower-case."""
         try:
-            return self._handle(body, signature)
+            return self._handle(body, {k.lower(): v for k, v in (headers or {}).items()})
         except WebhookError as exc:
-            self._count(str(exc.status))
+            self.count(str(exc.status))
             return exc.status, {"error": str(exc)}
 
-    def _handle(self, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
+    def _verify(self, body: bytes, headers: Mapping[str, str]) -> str | None:
+        """The signed webhook id (Standard Webhooks), None for the other schemes; raises 401."""
+        if self.unsigned:
+            return None
+        if self.settings.signature_scheme == "standard-webhooks":
+            return verify_standard(self._key, headers, body, self.clock(), self.settings.tolerance_s)
+        secret = self.settings.secret.get_secret_value()
+        if not signature_ok(secret, body, headers.get(self.settings.signature_header.lower())):
+            raise WebhookError(401, f"missing or bad signature in {self.settings.signature_header}")
+        return None
+
+    def _handle(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         if len(body) > self.settings.max_body_bytes:
             raise WebhookError(413, f"body larger than {self.settings.max_body_bytes} bytes")
-        secret = self.settings.secret.get_secret_value()
-        if secret and not signature_ok(secret, body, signature):
-            raise WebhookError(401, f"missing or bad signature in {self.settings.signature_header}")
-        try:
-            data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise WebhookError(400, f"malformed JSON: {exc}") from None
-        except RecursionError:
-            raise WebhookError(400, "malformed JSON: nested too deeply") from None
+        webhook_id = self._verify(body, headers)
+        if webhook_id is not None and f"wh:{webhook_id}" in self.seen:
+            self.count("duplicate")
+            return 200, {"status": "duplicate", "webhook_id": webhook_id}
+        data = decode_json(body)
         ignored = _not_tracking(self.settings.mapping, data)
         if ignored:
-            self._count("ignored")
-            return 200, {"status": "ignored", "reason": f"event {ignored} is not a tracking event"}
+            self.count("ignored")
+            return 200, {"status": "ignored", "reason": f"event {ignored[:100]} is not a tracking event"}
         event = map_event(data, self.mapping)
+        if event.occurred_at_ns is not None:
+            problem = self.emitter.window.problem(event.occurred_at_ns, "event time")
+            if problem:
+                raise WebhookError(422, problem)
         with self._lock:
-            if event.event_id in self.seen:
-                self._count("duplicate")
+            if f"ev:{event.event_id}" in self.seen:
+                self.count("duplicate")
                 return 200, {"status": "duplicate", "event_id": event.event_id}
             was_open = event.tracking_number in self.open_exceptions
-            hop = event_hop(event, self.settings.system_instance, time.time_ns(), resolves_exception=was_open)
+            received = int(self.clock() * 1e9)
+            hop = event_hop(event, self.settings.system_instance, received, resolves_exception=was_open)
             try:
                 spans = self.emitter.emit([hop])
+            except SpansRejected as exc:
+                log.warning("carrier event %r refused: %s", event.event_id, exc.reason)
+                raise WebhookError(422, f"event not stored: {exc.reason}") from None
             except EmitError as exc:
-                log.warning("carrier event %s not acknowledged: %s", event.event_id, exc)
-                self._count("503")
+                log.warning("carrier event %r not acknowledged: %s", event.event_id, exc)
+                self.count("503")
                 return 503, {"error": "collector unavailable, retry later"}
-            self.seen.add(event.event_id)
+            keys = [f"ev:{event.event_id}"]
+            if webhook_id is not None:
+                keys.append(f"wh:{webhook_id}")
+            self.seen.add(
+                *keys,
+                retention_s=max(self.settings.replay_retention_days * 86400, 2 * self.settings.tolerance_s),
+            )
             if event.status == "exception":
                 self.open_exceptions.add(event.tracking_number)
             elif was_open:
                 self.open_exceptions.discard(event.tracking_number)
-        self._count("accepted")
+        self.count("accepted")
         return 200, {"status": "accepted", "event_id": event.event_id, "spans": spans}
 
     def close(self) -> None:
@@ -362,20 +516,21 @@ def create_app(webhook: CarrierWebhook) -> Starlette:
     limit = settings.max_body_bytes
 
     async def receive(request: Request) -> JSONResponse:
+        too_large = JSONResponse({"error": f"body larger than {limit} bytes"}, status_code=413)
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            return JSONResponse({"error": f"body larger than {limit} bytes"}, status_code=413)
+            webhook.count("413")
+            return too_large
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                return JSONResponse({"error": f"body larger than {limit} bytes"}, status_code=413)
+                webhook.count("413")
+                return too_large
             chunks.append(chunk)
         # the export blocks until the collector answers: keep it off the event loop
-        status, payload = await run_in_threadpool(
-            webhook.handle, b"".join(chunks), request.headers.get(settings.signature_header)
-        )
+        status, payload = await run_in_threadpool(webhook.handle, b"".join(chunks), dict(request.headers))
         headers = {"Retry-After": "30"} if status == 503 else None
         return JSONResponse(payload, status_code=status, headers=headers)
 
@@ -401,8 +556,20 @@ class CarrierAgent:
 
     name = "carrier-agent"
 
-    def __init__(self, settings: CarrierAgentSettings, emitter: Emitter, state_dir: Path) -> None:
-        self.webhook = CarrierWebhook(settings, emitter, state_dir)
+    def __init__(
+        self,
+        settings: CarrierAgentSettings,
+        emitter: Emitter,
+        state_dir: Path,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.webhook = CarrierWebhook(settings, emitter, state_dir, clock)
+        self.limits = ServerLimits(
+            header_timeout_s=settings.header_timeout_s,
+            body_timeout_s=settings.body_timeout_s,
+            keep_alive_timeout_s=settings.keep_alive_timeout_s,
+            max_connections=settings.max_connections,
+        )
         config = uvicorn.Config(
             create_app(self.webhook),
             host=settings.host,
@@ -410,6 +577,7 @@ class CarrierAgent:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            **uvicorn_options(self.limits),
         )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
@@ -420,6 +588,8 @@ class CarrierAgent:
         return f"http://{sock[0]}:{sock[1]}{self.webhook.settings.path}"
 
     def start(self) -> None:
+        for warning in self.webhook.warnings():
+            log.warning("%s", warning)
         self._thread = threading.Thread(target=self._serve, name="carrier-agent", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10

@@ -1,43 +1,79 @@
-"""Common emitter of the agents: hop descriptions -> real OTLP/HTTP spans, exported synchronously.
+"""Common emitter of the agents: hop descriptions -> real OTLP/HTTP spans, sent synchronously.
 
-An agent acknowledges its source (ledger entry, cursor, HTTP 200) only after :meth:`Emitter.emit`
-returned, i.e. after the collector accepted the spans. Span and trace ids are derived from a
-*seed* naming the source record (file digest + segment, event id, row cursor), so a record that is
-sent again after a crash carries the same ids as the first time.
+An agent acknowledges its source (ledger entry, cursor, HTTP 200) only after :meth:`Emitter.send`
+returned, i.e. after the collector accepted *every* span: a ``partial_success`` with rejected spans,
+or a 4xx answer, raises :class:`SpansRejected` (the source record is refused, with the collector's
+reason); an unreachable or busy collector, or one refusing the agent's token (401/403), raises
+:class:`EmitError` (retry later: the record is not the problem). Span and trace
+ids are derived from a *seed* naming the source record (file digest + segment, event id, row
+cursor), so a record that is sent again after a crash carries the same ids as the first time.
+
+Spans are the SDK's finished spans (``ReadableSpan``) encoded with its OTLP encoder; the HTTP exchange is
+done here because the SDK exporter discards the response (``partial_success`` is invisible to it).
+Requests stay under ``max_request_bytes``; a 413 halves them. Before anything is encoded, every
+timestamp is checked against the window the store keeps (:class:`TimeWindow`), so a span the
+collector would refuse, or could not even decode (before 1970), is refused here with a clear reason.
 """
 
 from __future__ import annotations
 
-import contextvars
+import contextlib
 import hashlib
+import json
+import logging
+import random
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
-from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+import httpx
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from storage.errors import TowerError
 from tracing import conventions as c
 
+log = logging.getLogger(__name__)
+if logging.getLogger("httpx").level == logging.NOTSET:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per export request
+
 AttrValue = str | bool | int | float | Sequence[str]
 
 AGENT_KIND = "tower.agent.kind"  # resource attribute: edi | carrier | poller
+DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+_RETRYABLE = {429, 502, 503, 504}
+_NS = 1_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_UNSET = Status(StatusCode.UNSET)
 
 
 class EmitError(TowerError, RuntimeError):
-    """The collector did not accept the spans; the source record must not be acknowledged."""
+    """The collector did not acknowledge the spans (unreachable, busy, refused our token): retry later."""
+
+
+class SpansRejected(EmitError):
+    """The spans were refused for what they are (collector ``partial_success`` or 4xx, or the agent's own
+    checks): sending them again will not help. ``reason`` says why, in the collector's words when it refused."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass
 class AgentHop:
-    """One span to emit: a hop, a batch, or an exception, with optional children (same trace)."""
+    """One span to emit: a hop, a batch, or an exception, with optional children (same trace).
+
+    A hop whose parent is sent in another request names it by ``parent_seed`` (and the trace by
+    ``trace_seed``): children of a large interchange go out before their interchange span.
+    """
 
     name: str
     seed: str
@@ -50,6 +86,8 @@ class AgentHop:
     links_to: list[str] = field(default_factory=list)  # seeds of other hops of the same emit
     remote_links: list[SpanContext] = field(default_factory=list)  # e.g. the sender's traceparent
     kind: SpanKind = SpanKind.INTERNAL
+    parent_seed: str | None = None
+    trace_seed: str | None = None
 
     def walk(self) -> Iterator[AgentHop]:
         yield self
@@ -65,119 +103,320 @@ def trace_id_for(seed: str) -> int:
     return int.from_bytes(hashlib.sha256(b"trace:" + seed.encode()).digest()[:16], "big") or 1
 
 
-_next_ids: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar("_next_ids", default=None)
+def iso(ns: int) -> str:
+    """``ns`` since the epoch as ISO 8601 (UTC), or the raw number when no calendar date has it."""
+    try:
+        return (_EPOCH + timedelta(microseconds=ns // 1000)).isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError):
+        return f"{ns} ns since 1970" if abs(ns) < 10**30 else "a time beyond any calendar date"
 
 
-class _SeededIds(IdGenerator):
-    """Ids from the seed of the span being started (random when none is set)."""
+@dataclass(frozen=True)
+class TimeWindow:
+    """Times a span may carry: from ``max_age_s`` before now to ``max_ahead_s`` after it.
 
-    _random = RandomIdGenerator()
+    The store drops spans older than its retention and cannot hold times before 1970; the collector
+    refuses what lies outside its window. ``clock`` (epoch ns) is injected so tests judge against a
+    fixed "now".
+    """
 
-    def generate_span_id(self) -> int:
-        ids = _next_ids.get()
-        return ids[1] if ids else self._random.generate_span_id()
+    max_age_s: float = 30 * 86400
+    max_ahead_s: float = 86400
+    clock: Callable[[], int] = time.time_ns
 
-    def generate_trace_id(self) -> int:
-        ids = _next_ids.get()
-        return ids[0] if ids else self._random.generate_trace_id()
-
-
-class _Collect(SpanProcessor):
-    """Keeps ended spans until the emitter exports them itself (so it sees the export result)."""
-
-    def __init__(self) -> None:
-        self.spans: list[ReadableSpan] = []
-
-    def on_end(self, span: ReadableSpan) -> None:
-        self.spans.append(span)
-
-
-def otlp_exporter(endpoint: str, token: str = "", timeout_s: float = 10.0) -> OTLPSpanExporter:
-    """OTLP/HTTP exporter to ``<endpoint>/v1/traces`` with a bearer token when one is given."""
-    url = endpoint.rstrip("/")
-    if not url.endswith("/v1/traces"):
-        url += "/v1/traces"
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    return OTLPSpanExporter(endpoint=url, headers=headers, timeout=timeout_s)
+    def problem(self, ns: int, what: str = "time") -> str | None:
+        """Why ``ns`` cannot be sent, or None when it can."""
+        now = self.clock()
+        oldest = max(now - int(self.max_age_s * _NS), 1)
+        newest = now + int(self.max_ahead_s * _NS)
+        if ns < oldest:
+            return (
+                f"{what} {iso(ns)} is older than the {self.max_age_s / 86400:g} days the store keeps "
+                f"(oldest accepted {iso(oldest)})"
+            )
+        if ns > newest:
+            return f"{what} {iso(ns)} is in the future (latest accepted {iso(newest)})"
+        return None
 
 
-class Emitter:
-    """Turns :class:`AgentHop` trees into spans of one service and exports them, raising on failure."""
+def _status_message(body: bytes, content_type: str) -> str:
+    """The message of a collector's error body (google.rpc.Status, protobuf or JSON), or ``""``."""
+    if not body:
+        return ""
+    try:
+        if "json" in content_type:
+            return str(json.loads(body).get("message", ""))[:500]
+        from google.rpc import status_pb2
+
+        status = status_pb2.Status()
+        status.ParseFromString(body)
+        return status.message[:500]
+    except Exception:  # an unreadable error body is still an error
+        return ""
+
+
+class OtlpHttp:
+    """POSTs encoded OTLP requests to ``<endpoint>/v1/traces`` and reads the answer, partial success included.
+
+    Retries 429/502/503/504 and connection errors (honouring Retry-After) within ``timeout_s``.
+    """
 
     def __init__(
         self,
-        exporter: SpanExporter,
+        endpoint: str,
+        token: str = "",
+        timeout_s: float = 10.0,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    ) -> None:
+        url = endpoint.rstrip("/")
+        if not url.endswith("/v1/traces"):
+            url += "/v1/traces"
+        self.url = url
+        self.timeout_s = timeout_s
+        self.max_request_bytes = max_request_bytes
+        headers = {"content-type": "application/x-protobuf"}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        self._client = httpx.Client(headers=headers, timeout=timeout_s)
+        self._closed = threading.Event()
+
+    def post(self, body: bytes) -> None:
+        """Send one request; returns when every span was accepted, else raises."""
+        deadline = time.monotonic() + self.timeout_s
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._client.post(self.url, content=body)
+            except httpx.HTTPError as exc:
+                status, problem, retry_after = None, f"{type(exc).__name__}: {exc}", None
+            else:
+                status = response.status_code
+                if status == 200:
+                    self._check_partial(response)
+                    return
+                problem = _status_message(response.content, response.headers.get("content-type", ""))
+                retry_after = response.headers.get("retry-after")
+                if status == 413:
+                    raise _TooLarge(problem)
+                if status in (401, 403):
+                    raise EmitError(f"collector refused the agent's credentials ({status}): {problem}")
+                if 400 <= status < 500 and status not in _RETRYABLE:
+                    raise SpansRejected(f"collector answered {status}: {problem or 'request refused'}")
+            delay = min(2 ** (attempt - 1), 8) * random.uniform(0.8, 1.2)
+            if retry_after is not None:
+                with contextlib.suppress(ValueError):
+                    delay = max(0.0, float(retry_after))
+            if time.monotonic() + delay > deadline or self._closed.is_set():
+                what = f"answered {status}" if status else "unreachable"
+                raise EmitError(f"collector {what} after {attempt} attempt(s): {problem}")
+            self._closed.wait(delay)
+
+    @staticmethod
+    def _check_partial(response: httpx.Response) -> None:
+        if not response.content:
+            return
+        rejected, message = 0, ""
+        try:
+            if "json" in response.headers.get("content-type", ""):
+                partial = json.loads(response.content).get("partialSuccess") or {}
+                rejected, message = (
+                    int(partial.get("rejectedSpans") or 0),
+                    str(partial.get("errorMessage") or ""),
+                )
+            else:
+                answer = ExportTraceServiceResponse()
+                answer.ParseFromString(response.content)
+                rejected = answer.partial_success.rejected_spans
+                message = answer.partial_success.error_message
+        except Exception as exc:  # an answer we cannot read is not an acknowledgement
+            raise EmitError(f"unreadable collector answer: {exc}") from None
+        if rejected:
+            raise SpansRejected(f"collector rejected {rejected} span(s): {message or 'no reason given'}")
+        if message:
+            log.warning("collector accepted the spans with a warning: %s", message)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._client.close()
+
+    # the SpanExporter-like names the agents' callers use
+    def shutdown(self) -> None:
+        self.close()
+
+
+class _TooLarge(TowerError):
+    """413: the request must be split."""
+
+
+def otlp_exporter(
+    endpoint: str,
+    token: str = "",
+    timeout_s: float = 10.0,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+) -> OtlpHttp:
+    """OTLP/HTTP target ``<endpoint>/v1/traces`` with a bearer token when one is given."""
+    return OtlpHttp(endpoint, token, timeout_s, max_request_bytes)
+
+
+@dataclass
+class Encoded:
+    """The encoded spans of one source record (a file, a chunk of a file, an event)."""
+
+    body: bytes
+    spans: list[ReadableSpan]
+
+    @property
+    def count(self) -> int:
+        return len(self.spans)
+
+
+class Emitter:
+    """Turns :class:`AgentHop` trees into spans of one service and sends them, raising on any refusal."""
+
+    def __init__(
+        self,
+        exporter: OtlpHttp,
         service_name: str,
         agent_kind: str,
         resource_attributes: Mapping[str, str] | None = None,
+        window: TimeWindow | None = None,
     ) -> None:
         attrs = {c.SERVICE_NAME: service_name, AGENT_KIND: agent_kind, **(resource_attributes or {})}
         self._exporter = exporter
-        self._collect = _Collect()
-        self._provider = TracerProvider(resource=Resource.create(attrs), id_generator=_SeededIds())
-        self._provider.add_span_processor(self._collect)
-        self._tracer = self._provider.get_tracer("tower.collector.agents")
-        self._lock = threading.Lock()
+        self.window = window or TimeWindow()
+        self._resource = Resource.create(attrs)
+        self._scope = InstrumentationScope("tower.collector.agents")
+        self.exported = 0
+        self.requests = 0
 
-    def emit(self, hops: Sequence[AgentHop]) -> int:
-        """Create and export the spans of ``hops``; returns the span count or raises :class:`EmitError`."""
-        if not hops:
-            return 0
-        with self._lock:
-            self._collect.spans = []
-            contexts: dict[str, SpanContext] = {}
+    # -- encoding ---------------------------------------------------------------------------
+    def check_times(self, hops: Sequence[AgentHop]) -> None:
+        """Raise :class:`SpansRejected` when a hop's time lies outside the window."""
+        for hop in hops:
+            for item in hop.walk():
+                for ns, what in ((item.start_ns, "start"), (max(item.end_ns, item.start_ns), "end")):
+                    problem = self.window.problem(ns, f"span {item.name!r} {what}")
+                    if problem:
+                        raise SpansRejected(problem)
+                for name, _attrs, ts in item.events:
+                    problem = self.window.problem(ts, f"event {name!r}")
+                    if problem:
+                        raise SpansRejected(problem)
+
+    def encode(self, hops: Sequence[AgentHop]) -> Encoded:
+        """Build and encode the spans of ``hops``; raises :class:`SpansRejected` when they cannot be sent.
+
+        Spans are the SDK's finished spans (``ReadableSpan``) with the ids of their seeds, encoded by
+        the SDK's OTLP encoder; no tracer is involved, so nothing global is touched.
+        """
+        self.check_times(hops)
+        contexts: dict[str, SpanContext] = {}
+        for hop in hops:
+            trace_id = trace_id_for(hop.trace_seed or hop.seed)
+            for item in hop.walk():
+                contexts[item.seed] = SpanContext(trace_id, span_id_for(item.seed), False, _SAMPLED)
+        spans: list[ReadableSpan] = []
+        try:
             for hop in hops:
-                for item in hop.walk():
-                    contexts[item.seed] = SpanContext(
-                        trace_id=trace_id_for(hop.seed),
-                        span_id=span_id_for(item.seed),
-                        is_remote=False,
-                        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+                parent = None
+                if hop.parent_seed is not None:
+                    parent = SpanContext(
+                        trace_id_for(hop.trace_seed or hop.parent_seed),
+                        span_id_for(hop.parent_seed),
+                        False,
+                        _SAMPLED,
                     )
-            for hop in hops:
-                self._start(hop, None, trace_id_for(hop.seed), contexts)
-            spans, self._collect.spans = self._collect.spans, []
-            try:
-                result = self._exporter.export(spans)
-            except Exception as exc:  # an exporter must not raise, but never lose the record if it does
-                raise EmitError(f"export of {len(spans)} span(s) failed: {exc}") from exc
-            if result is not SpanExportResult.SUCCESS:
-                raise EmitError(f"collector did not accept {len(spans)} span(s)")
-            return len(spans)
+                self._build(hop, parent, contexts, spans)
+            body = encode_spans(spans).SerializeToString()
+        except Exception as exc:  # an attribute the encoder refuses: this record only
+            raise SpansRejected(f"spans could not be encoded: {type(exc).__name__}: {exc}") from exc
+        return Encoded(body, spans)
 
-    def _start(
+    def _build(
         self,
         hop: AgentHop,
-        parent: trace.Span | None,
-        trace_id: int,
+        parent: SpanContext | None,
         contexts: dict[str, SpanContext],
+        out: list[ReadableSpan],
     ) -> None:
-        ctx = trace.set_span_in_context(parent) if parent is not None else None
+        context = contexts[hop.seed]
         links = [Link(contexts[s]) for s in hop.links_to if s in contexts]
         links += [Link(ctx) for ctx in hop.remote_links if ctx.is_valid]
-        token = _next_ids.set((trace_id, span_id_for(hop.seed)))
-        try:
-            span = self._tracer.start_span(
-                hop.name,
-                context=ctx,
-                kind=hop.kind,
+        out.append(
+            ReadableSpan(
+                name=hop.name,
+                context=context,
+                parent=parent,
+                resource=self._resource,
                 attributes=dict(hop.attributes),
+                events=[Event(name, dict(attrs), ts) for name, attrs, ts in hop.events],
                 links=links,
+                kind=hop.kind,
+                status=Status(StatusCode.ERROR, hop.error) if hop.error else _UNSET,
                 start_time=hop.start_ns,
+                end_time=max(hop.end_ns, hop.start_ns),
+                instrumentation_scope=self._scope,
             )
-        finally:
-            _next_ids.reset(token)
-        for name, attrs, ts in hop.events:
-            span.add_event(name, attributes=dict(attrs), timestamp=ts)
-        if hop.error:
-            span.set_status(Status(StatusCode.ERROR, hop.error))
+        )
         for child in hop.children:
-            self._start(child, span, trace_id, contexts)
-        span.end(end_time=max(hop.end_ns, hop.start_ns))
+            self._build(child, context, contexts, out)
+
+    # -- sending ----------------------------------------------------------------------------
+    def send(self, parts: Sequence[Encoded]) -> int:
+        """Send encoded parts in requests under the size limit; returns the span count once all were accepted."""
+        limit = self._exporter.max_request_bytes
+        batch: list[Encoded] = []
+        size = 0
+        sent = 0
+        for part in parts:
+            if batch and size + len(part.body) > limit:
+                sent += self._post(batch)
+                batch, size = [], 0
+            batch.append(part)
+            size += len(part.body)
+        if batch:
+            sent += self._post(batch)
+        return sent
+
+    def _post(self, batch: list[Encoded]) -> int:
+        pieces = batch
+        if len(batch) == 1 and len(batch[0].body) > self._exporter.max_request_bytes and batch[0].count > 1:
+            pieces = _halves(batch[0])
+            return self._post(pieces[:1]) + self._post(pieces[1:])
+        try:
+            self._exporter.post(b"".join(p.body for p in pieces))  # concatenated requests merge
+        except _TooLarge as exc:
+            if len(pieces) > 1:
+                half = len(pieces) // 2
+                return self._post(pieces[:half]) + self._post(pieces[half:])
+            if pieces[0].count > 1:
+                first, second = _halves(pieces[0])
+                return self._post([first]) + self._post([second])
+            raise SpansRejected(
+                f"collector answered 413: one span is larger than it accepts ({exc})"
+            ) from None
+        count = sum(p.count for p in pieces)
+        self.exported += count
+        self.requests += 1
+        return count
+
+    def emit(self, hops: Sequence[AgentHop]) -> int:
+        """Encode and send ``hops``; returns the span count or raises :class:`EmitError`/:class:`SpansRejected`."""
+        if not hops:
+            return 0
+        return self.send([self.encode(hops)])
 
     def shutdown(self) -> None:
-        self._provider.shutdown()
         self._exporter.shutdown()
+
+
+def _halves(part: Encoded) -> list[Encoded]:
+    half = len(part.spans) // 2
+    return [
+        Encoded(encode_spans(spans).SerializeToString(), spans)
+        for spans in (part.spans[:half], part.spans[half:])
+    ]
 
 
 def now_ns() -> int:

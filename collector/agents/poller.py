@@ -4,12 +4,17 @@ Rows are read in cursor order (``WHERE cursor > :last ORDER BY cursor LIMIT :n``
 SQLAlchemy, turned into spans by a YAML :class:`RowMapping`, exported, and only then the cursor is
 written (atomically, in a JSON file). A crash before the cursor write resends the same rows with
 the same span ids (ids derive from the row's cursor), so nothing is lost and nothing new is made.
+A row that cannot become a span the store keeps (a time outside the window, or refused by the
+collector) is written with its reason to ``poller-<name>.rejected.jsonl`` and the cursor moves on:
+one bad row never stops the rows after it.
 The cursor column must be strictly increasing (an identity column or a change sequence).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -19,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter, now_ns
+from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter, SpansRejected, now_ns
 from collector.agents.settings import PollerAgentSettings, RowMapping
 from collector.agents.state import read_json, write_json_atomic
 from storage import yamlfile
@@ -104,6 +109,8 @@ class Poller:
         self.emitter = emitter
         self.mapping = load_mapping(settings.mapping_file) if settings.mapping_file else settings.mapping
         self.cursor_path = state_dir / f"poller-{settings.name}.cursor.json"
+        self.rejected_path = state_dir / f"poller-{settings.name}.rejected.jsonl"
+        self.rows_rejected = 0
         self.engine = sa.create_engine(settings.url.get_secret_value(), pool_pre_ping=True)
         self.name = f"poller-agent:{settings.name}"
         self._stop = threading.Event()
@@ -151,10 +158,43 @@ class Poller:
                 f"polled rows (they have {', '.join(rows[0])})"
             )
         hops = [self.row_hop(row) for row in rows]
-        self.emitter.emit(hops)  # raises EmitError: the cursor stays, the rows come again
+        good: list[tuple[dict[str, Any], AgentHop]] = []
+        for row, hop in zip(rows, hops, strict=True):
+            try:
+                self.emitter.check_times([hop])
+            except SpansRejected as exc:
+                self._reject(row, exc.reason)
+            else:
+                good.append((row, hop))
+        try:
+            self.emitter.emit([hop for _, hop in good])  # EmitError: the cursor stays, the rows come again
+        except SpansRejected:
+            for row, hop in good:  # find the rows the collector refuses: one request each (same ids)
+                try:
+                    self.emitter.emit([hop])
+                except SpansRejected as exc:
+                    self._reject(row, exc.reason)
         last = rows[-1][self.settings.cursor_column]
         write_json_atomic(self.cursor_path, {"cursor": _json_cursor(last), "source": self.name})
         return len(rows)
+
+    def _reject(self, row: dict[str, Any], reason: str) -> None:
+        """Keep a row that cannot become a span, with its reason, in ``poller-<name>.rejected.jsonl``."""
+        cursor = row.get(self.settings.cursor_column)
+        record = {
+            "cursor": _json_cursor(cursor),
+            "reason": reason,
+            "row": {k: _attr(v) for k, v in row.items()},
+        }
+        self.rejected_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.rejected_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, default=str) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.rows_rejected += 1
+        log.warning(
+            "%s: row %r not sent (kept in %s): %s", self.name, cursor, self.rejected_path.name, reason
+        )
 
     def row_hop(self, row: dict[str, Any]) -> AgentHop:
         m = self.mapping

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from collector.agents.carrier import CarrierAgent
 from collector.agents.edi import EdiAgent
-from collector.agents.emitter import Emitter, otlp_exporter
+from collector.agents.emitter import Emitter, TimeWindow, otlp_exporter
 from collector.agents.poller import Poller
 from collector.agents.settings import (
     AgentSettings,
@@ -42,7 +42,13 @@ def make_emitter(
     endpoint, token = export_target(export, local_endpoint, local_token)
     if not endpoint:
         raise ValueError(f"{kind} agent has no collector endpoint (set its export.endpoint)")
-    return Emitter(otlp_exporter(endpoint, token, export.timeout_s), service_name, kind)
+    exporter = otlp_exporter(endpoint, token, export.timeout_s, export.max_request_bytes)
+    return Emitter(exporter, service_name, kind, window=time_window(export))
+
+
+def time_window(export: ExportSettings) -> TimeWindow:
+    """The span times an agent sends, from its export settings."""
+    return TimeWindow(export.max_span_age_days * 86400, export.max_span_ahead_s)
 
 
 def edi_agent(

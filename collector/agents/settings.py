@@ -6,6 +6,8 @@ inside ``tower serve`` when its section is enabled, or standalone with ``tower a
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from pathlib import Path
 from typing import Literal
@@ -33,6 +35,23 @@ class ExportSettings(StrictSettings):
     )
     timeout_s: float = Field(
         default=10.0, gt=0, description="Time one export may take, retries included. Default: 10"
+    )
+    max_request_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest OTLP request the agent sends (keep it under the collector's max_body_bytes; "
+        "a 413 answer halves requests). Default: 4 MiB",
+    )
+    max_span_age_days: float = Field(
+        default=30,
+        gt=0,
+        description="Spans older than this are not sent: the record is refused with a reason (keep it at "
+        "the store's retention). Default: 30",
+    )
+    max_span_ahead_s: float = Field(
+        default=86400,
+        ge=0,
+        description="Spans further in the future than this are not sent (clock skew allowance). Default: 86400",
     )
 
 
@@ -67,7 +86,10 @@ class EdiAgentSettings(StrictSettings):
     )
     poll_s: float = Field(default=1.0, gt=0, description="Directory scan interval. Default: 1")
     max_file_bytes: int = Field(
-        default=50 * 1024 * 1024, gt=0, description="Larger files are quarantined unread. Default: 50 MiB"
+        default=100 * 1024 * 1024,
+        gt=0,
+        description="Larger files are quarantined unread (files are streamed: memory does not grow with "
+        "size). Default: 100 MiB",
     )
     partial_suffixes: list[str] = Field(
         default_factory=lambda: [".tmp", ".part", ".partial", ".filepart"],
@@ -76,8 +98,9 @@ class EdiAgentSettings(StrictSettings):
     export_batch_spans: int = Field(
         default=2000,
         gt=0,
-        description="Spans of several files sent in one export (each file is still acknowledged only "
-        "after its export succeeded). Default: 2000",
+        description="Spans per export: small files are sent together up to this many spans, a larger "
+        "file in chunks of this many (each file is acknowledged only once all its spans were accepted). "
+        "Default: 2000",
     )
     system_instance: str = Field(
         default="edi-gateway", description="system.instance / service.name of the spans. Default: edi-gateway"
@@ -124,18 +147,55 @@ class CarrierAgentSettings(StrictSettings):
     )
     secret: SecretStr = Field(
         default=SecretStr(""),
-        description="HMAC-SHA256 secret; when set, unsigned or badly signed requests get 401. Default: none",
+        description="Signing secret. Standard Webhooks: 'whsec_' + base64 of the key; hmac-sha256: any text. "
+        "Without one the webhook refuses to start unless allow_unsigned is true. Default: none",
+    )
+    signature_scheme: Literal["standard-webhooks", "hmac-sha256"] = Field(
+        default="standard-webhooks",
+        description="standard-webhooks: webhook-id, webhook-timestamp and webhook-signature headers, "
+        "HMAC-SHA256 of 'id.timestamp.body', signed timestamps within tolerance_s. hmac-sha256: "
+        "the HMAC of the body alone in signature_header (no signed time: replays are caught only by the "
+        "event ids kept for replay_retention_days). Default: standard-webhooks",
+    )
+    allow_unsigned: bool = Field(
+        default=False,
+        description="Accept unsigned events when no secret is set (a warning is logged at every start). "
+        "Default: false",
+    )
+    tolerance_s: int = Field(
+        default=300,
+        gt=0,
+        le=3600,
+        description="Standard Webhooks: webhook-timestamp may differ from now by this much. Default: 300",
     )
     signature_header: str = Field(
         default="X-Hmac-Signature",
-        description="Header carrying the hex (optionally 'hmac-sha256-hex=' / 'sha256=' prefixed) or "
-        "base64 HMAC of the raw body. Default: X-Hmac-Signature",
+        description="hmac-sha256 scheme: header carrying the hex (optionally 'hmac-sha256-hex=' / 'sha256=' "
+        "prefixed) or base64 HMAC of the raw body. Default: X-Hmac-Signature",
     )
     max_body_bytes: int = Field(
         default=1024 * 1024, gt=0, description="Larger bodies get 413. Default: 1 MiB"
     )
-    seen_ids_limit: int = Field(
-        default=100_000, gt=0, description="Event ids remembered for replay detection. Default: 100000"
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Seconds for a request's head to arrive (408 beyond). Default: 10"
+    )
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, description="Seconds for a request's body to arrive after its head. Default: 30"
+    )
+    keep_alive_timeout_s: int = Field(
+        default=5, ge=1, description="Idle seconds between requests on a connection. Default: 5"
+    )
+    max_connections: int = Field(
+        default=200,
+        ge=1,
+        description="Open connections; beyond it the longest-idle or longest-stalled "
+        "connection is closed to make room. Default: 200",
+    )
+    replay_retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="Accepted event ids are kept this long (durably) and a replay is answered 'duplicate'; "
+        "webhook ids at least twice tolerance_s. Default: 30",
     )
     state_dir: Path | None = Field(
         default=None, description="Where seen event ids are kept. Default: <storage.data_dir>/agents/carrier"
@@ -149,7 +209,23 @@ class CarrierAgentSettings(StrictSettings):
     def _custom_needs_mapping(self) -> CarrierAgentSettings:
         if self.mapping == "custom" and self.field_mapping is None:
             raise ValueError("mapping=custom needs field_mapping")
+        secret = self.secret.get_secret_value()
+        if secret and self.signature_scheme == "standard-webhooks":
+            standard_webhooks_key(secret)  # fails with a clear message
         return self
+
+
+def standard_webhooks_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret ``whsec_<base64>``; ValueError when it is not one."""
+    if not secret.startswith("whsec_"):
+        raise ValueError("a Standard Webhooks secret starts with 'whsec_' followed by base64")
+    try:
+        key = base64.b64decode(secret[len("whsec_") :], validate=True)
+    except binascii.Error:
+        raise ValueError("the Standard Webhooks secret after 'whsec_' is not valid base64") from None
+    if len(key) < 16:
+        raise ValueError("the Standard Webhooks secret is too short (at least 16 bytes of key)")
+    return key
 
 
 class RowMapping(StrictSettings):

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from alert_receivers import http_recorder
-from alert_scenario import T0, hop, stalled_warehouse
+from support.receivers import http_recorder
+from support.spans import insert
+from support.warehouse import T0, hop, stalled_warehouse
 
 from alerts import signals, state
 from alerts.evaluator import Evaluator
@@ -19,7 +20,6 @@ from kpis.jobs import JOB_NAMES, KpiEngine, Window
 from kpis.policy import parse_policy
 from storage import Store
 from tracing import conventions as c
-from tracing.sinks import write_to_store
 
 POLICY = """
 version: 1
@@ -44,7 +44,7 @@ def kpi_store(module_store: Store) -> tuple[Store, Any]:
     stalled_warehouse(module_store)
     credit = hop("SO-1000", "credit", "erp-east", "erp", at(-170))
     credit.attributes.update({c.EXCEPTION_TYPE: "credit_hold", c.EXCEPTION_OUTCOME: "opened"})
-    write_to_store(module_store, [credit])
+    insert(module_store, [credit])
     policy = parse_policy(POLICY)
     engine = KpiEngine(module_store, policy)
     for job in JOB_NAMES:
@@ -87,10 +87,12 @@ def test_exceptions_older_than_an_age(kpi_store: tuple[Store, Any]) -> None:
 
 
 def test_sla_breach_rate_and_kpi_threshold(kpi_store: tuple[Store, Any]) -> None:
+    # 1 - attainment, and attainment counts completed intervals only (README "KPIs and SLAs"): the five
+    # orders picked within 30 minutes of allocation; the three stalled at wh-2 are overdue but still open
     [(group, rate, _)] = samples(kpi_store, "    signal: sla_breach_rate\n    params: {window: 2d}", at(0))
-    assert group == {} and 0.0 <= rate <= 1.0
+    assert (group, rate) == ({}, 0.0)
     [(_, orders, _)] = samples(kpi_store, "    signal: kpi\n    params: {kpi: orders, window: 2d}", at(0))
-    assert orders >= 8
+    assert orders == 8
     store, policy = kpi_store
     with pytest.raises(signals.SignalError, match="unknown KPI 'vibes'"):
         signals.evaluate(store, rule("    signal: kpi\n    params: {kpi: vibes}"), at(0), policy=policy)

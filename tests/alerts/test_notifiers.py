@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ssl
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from alert_receivers import http_recorder, smtp_server
+from clock import ANCHOR
 from pydantic import SecretStr
+from support.ports import refused_port
+from support.receivers import http_recorder, smtp_server
 
 from alerts import state
 from alerts.dispatch import Dispatcher
@@ -24,8 +26,8 @@ from alerts.settings import AlertSettings
 from alerts.ssrf import TargetPolicy, guarded_client
 from storage import Store
 
-# recent (the notification log keeps 90 days), whole minutes
-NOW = (datetime.now(UTC) - timedelta(hours=1)).replace(minute=30, second=0, microsecond=0)
+# the tests' anchor (the notification log keeps 90 days), at half past: whole minutes
+NOW = ANCHOR - timedelta(minutes=30)
 EXTERNAL = "https://tower.example.com"
 
 
@@ -181,7 +183,9 @@ def test_email_with_auth(tmp_path: Path) -> None:
                 "auth_password": "s3cret",
             }
         )
-        delivery = EmailNotifier(config, 5.0).notify(message(alert(system="<b>erp</b>")))
+        delivery = EmailNotifier(config, 5.0, TargetPolicy.of(True)).notify(
+            message(alert(system="<b>erp</b>"))
+        )
     assert delivery.ok, delivery.error
     assert mailbox.logins == ["alerts"]
     [(envelope, mail)] = mailbox.messages
@@ -207,7 +211,7 @@ def test_email_wrong_password_is_not_retried() -> None:
                 "auth_password": "wrong",
             }
         )
-        delivery = EmailNotifier(config, 5.0).notify(message(alert()))
+        delivery = EmailNotifier(config, 5.0, TargetPolicy.of(True)).notify(message(alert()))
     assert not delivery.ok and not delivery.retryable
     assert "535" in delivery.error
     assert mailbox.messages == []
@@ -252,10 +256,12 @@ def test_email_starttls_then_auth(tmp_path: Path) -> None:
             "auth_username": "alerts",
             "auth_password": "s3cret",
         }
-        ok = EmailNotifier(EmailConfig.model_validate({**base, "tls_ca_file": str(cert)}), 5.0).notify(
+        ok = EmailNotifier(
+            EmailConfig.model_validate({**base, "tls_ca_file": str(cert)}), 5.0, TargetPolicy.of(True)
+        ).notify(message(alert()))
+        untrusted = EmailNotifier(EmailConfig.model_validate(base), 5.0, TargetPolicy.of(True)).notify(
             message(alert())
         )
-        untrusted = EmailNotifier(EmailConfig.model_validate(base), 5.0).notify(message(alert()))
     assert ok.ok, ok.error
     assert len(mailbox.messages) == 1 and mailbox.logins == ["alerts"]
     assert not untrusted.ok and not untrusted.retryable and "TLS" in untrusted.error
@@ -334,7 +340,7 @@ def test_webhook_bearer_token_and_max_alerts(client) -> None:
 
 
 def test_a_broken_integration_does_not_stop_the_others(store: Store) -> None:
-    with http_recorder() as hook:
+    with http_recorder() as hook, refused_port() as closed:
         config = parse_rules(
             f"route: {{receiver: both, group_wait: 0s}}\nreceivers: [{{name: both, webhook_configs: [{{url: '{hook.url}/h'}}]}}]\n"
         )
@@ -342,7 +348,7 @@ def test_a_broken_integration_does_not_stop_the_others(store: Store) -> None:
         broken = EmailConfig.model_construct(
             to=["ops@example.com"],
             from_="bad\nheader@example.com",
-            smarthost="127.0.0.1:9",
+            smarthost=f"127.0.0.1:{closed}",
             require_tls=False,
             auth_username=None,
             auth_password=None,
@@ -379,7 +385,10 @@ def test_an_smtp_4xx_is_retried_and_a_5xx_is_not(store: Store) -> None:
             "receivers:\n  - name: mail\n"
             f"    email_configs: [{{to: ops@example.com, from: t@example.com, smarthost: '127.0.0.1:{port}', require_tls: false}}]\n"
         )
-        settings = AlertSettings(retry_attempts=3, retry_initial_backoff_s=0)
+        # the relay is on loopback: allowed by name, as an internal relay would be
+        settings = AlertSettings(
+            retry_attempts=3, retry_initial_backoff_s=0, allowed_targets=[f"127.0.0.1:{port}"]
+        )
         dispatcher = Dispatcher(store, config, settings, guarded_client(TargetPolicy.of(False), 5.0))
         mailbox.replies = ["451 4.3.0 mailbox busy, try again"]
         [sent] = dispatcher.flush([alert("a" * 16)], NOW)

@@ -27,6 +27,8 @@ def test_the_example_rules_file_loads() -> None:
         "SystemErrorRate",
         "WmsSlowHops",
         "EdiNoData",
+        "ModelDrift",
+        "ModelAccuracyLow",
     ]
     quiet = config.rule("SystemQuiet")
     assert quiet.threshold == 900.0  # "15m" as seconds
@@ -180,7 +182,7 @@ def test_weekend_mute_window_in_its_time_zone() -> None:
 
 
 def test_every_example_rule_evaluates_on_a_real_store(store) -> None:  # type: ignore[no-untyped-def]
-    from alert_scenario import T0, stalled_warehouse
+    from support.warehouse import T0, stalled_warehouse
 
     from alerts.evaluator import Evaluator
     from alerts.settings import AlertSettings

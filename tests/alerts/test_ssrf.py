@@ -6,8 +6,8 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from alert_receivers import http_recorder
 from pydantic import SecretStr
+from support.receivers import http_recorder
 
 from alerts.model import Alert, AlertState
 from alerts.notifiers.base import Message

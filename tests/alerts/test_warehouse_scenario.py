@@ -4,16 +4,15 @@ one notification per group -> repeat after repeat_interval -> quiet while silenc
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from alert_receivers import Recorder, http_recorder
-from alert_scenario import T0, recover, stalled_warehouse
+from support.receivers import Recorder, http_recorder
+from support.warehouse import T0, recover, stalled_warehouse
 
 from alerts import state
 from alerts.evaluator import Evaluator
-from alerts.model import AlertState, fingerprint
-from alerts.notifiers.base import rfc3339
+from alerts.model import AlertState
 from alerts.rules import RulesConfig, parse_rules
 from alerts.settings import AlertSettings
 from kpis.policy import load_policy
@@ -64,6 +63,20 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
+def rfc3339(moment: datetime) -> str:
+    """RFC 3339 in UTC with milliseconds, as the webhook payload carries times: 2026-01-05T10:10:00.000Z
+    (written out here, not the notifier's formatter)."""
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%d}T{utc:%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+# The alert's identity: the first 16 hex digits of SHA-256 over its labels sorted by name, each name
+# and value followed by a 0xff byte. Computed outside Python:
+#   printf 'alertname\xffWarehouseStalled\xffseverity\xffcritical\xffteam\xfffulfilment\xffwarehouse\xffwh-2\xff' \
+#     | sha256sum | cut -c1-16
+FINGERPRINT = "f641574ae458a317"
+
+
 def test_stalled_warehouse_pages_once_repeats_silences_and_resolves(store: Store, receiver: Recorder) -> None:
     stalled = stalled_warehouse(store)
     evaluator = Evaluator(store, config(receiver.url), SETTINGS, sleep=lambda s: None)
@@ -73,7 +86,7 @@ def test_stalled_warehouse_pages_once_repeats_silences_and_resolves(store: Store
         "team": "fulfilment",
         "warehouse": "wh-2",
     }
-    fp = fingerprint(labels)
+    fp = FINGERPRINT
 
     # T0: three wh-2 orders wait since allocation -> pending, nothing sent; wh-1 is fine.
     report = evaluator.evaluate_once(at(0))

@@ -4,7 +4,6 @@ acknowledged requests; after a restart every acknowledged span is in ClickHouse 
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support import cli
 
 from collector.testing import order_hop_request
 
@@ -39,22 +39,19 @@ store.close()
 
 
 def start_collector(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    env = {
-        **os.environ,
-        "TOWER_STORAGE__DATA_DIR": str(data_dir),
-        "TOWER_COLLECTOR__HTTP_PORT": "0",
-        "TOWER_COLLECTOR__GRPC_PORT": "0",
-        "TOWER_COLLECTOR__BATCH_MAX_ROWS": "1000",
-        "TOWER_COLLECTOR__FLUSH_INTERVAL_S": "0.05",
-        "TOWER_COLLECTOR__RETRY_MAX_BACKOFF_S": "0.5",
-        "TOWER_LOG_LEVEL": "INFO",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tower.cli", "serve", "--roles", "collector"],
-        env=env,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
+    process = cli.start(
+        "serve",
+        "--roles",
+        "collector",
+        data_dir=data_dir,
+        env={
+            "TOWER_COLLECTOR__HTTP_PORT": "0",
+            "TOWER_COLLECTOR__GRPC_PORT": "0",
+            "TOWER_COLLECTOR__BATCH_MAX_ROWS": "1000",
+            "TOWER_COLLECTOR__FLUSH_INTERVAL_S": "0.05",
+            "TOWER_COLLECTOR__RETRY_MAX_BACKOFF_S": "0.5",
+            "TOWER_LOG_LEVEL": "INFO",
+        },
     )
     assert process.stderr is not None
     deadline = time.monotonic() + 90

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import grpc
 import httpx
 import pytest
+from clock import ANCHOR_NS
 from collector_helpers import read_spans
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompression
@@ -176,7 +176,7 @@ OTLP_JSON = """{
 
 
 def test_otlp_json_request_round_trips(collector: Collector, store: Store) -> None:
-    start = (time.time_ns() // 10**9 - 3600) * 10**9  # recent: otel_traces keeps 30 days
+    start = ANCHOR_NS  # the tests' anchor: otel_traces keeps 30 days
     body = (
         OTLP_JSON.replace("START", str(start))
         .replace("END", str(start + 10**9))

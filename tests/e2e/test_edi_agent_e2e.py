@@ -8,9 +8,11 @@ numbers and its timeline holds the agent's hop.
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 import os
-import socket
+import re
 import threading
 import time
 from collections import defaultdict
@@ -22,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 from clock import ANCHOR
 
-from collector.agents.carrier import sign
+from collector.agents.carrier import sign_standard
 from collector.agents.edi import EdiAgent
 from collector.agents.emitter import Emitter, otlp_exporter
 from collector.agents.settings import EdiAgentSettings
@@ -36,6 +38,7 @@ from tracing.simulator import ExceptionRates, Simulator, SimulatorConfig
 from tracing.sinks import OtlpSink
 from tracing.timeline import find_orders, order_timeline
 
+E2E_SECRET = "whsec_" + base64.b64encode(b"end-to-end-webhook-secret-key!!!").decode()
 END = ANCHOR  # a fixed point of the working week that the store's retention keeps (tests/clock.py)
 
 
@@ -131,10 +134,16 @@ def test_simulated_edi_files_are_found_by_control_number_in_the_timeline(
     assert capture and capture[0].stage == "capture" and capture[0].system == "edi-gateway"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _logged_url(caplog: pytest.LogCaptureFixture, pattern: str, timeout: float = 30) -> str:
+    """The URL a service logs once it listens on the port it bound (port 0: nothing is guessed free)."""
+    found = re.compile(pattern)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for record in list(caplog.records):
+            if match := found.search(record.getMessage()):
+                return match.group(1)
+        time.sleep(0.05)
+    raise AssertionError(f"no log line matching {pattern!r} within {timeout} s")
 
 
 def _wait_for(store: Store, key: str, timeout: float = 60) -> list[str]:
@@ -148,7 +157,9 @@ def _wait_for(store: Store, key: str, timeout: float = 60) -> list[str]:
 
 
 @pytest.mark.slow
-def test_tower_serve_runs_the_configured_agents_with_the_collector(store: Store, tmp_path: Path) -> None:
+def test_tower_serve_runs_the_configured_agents_with_the_collector(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """EDI files, a carrier webhook and a DB poller configured under collector.agents, run by serve."""
     from tower.serve import run
 
@@ -159,7 +170,7 @@ def test_tower_serve_runs_the_configured_agents_with_the_collector(store: Store,
         conn.execute(sa.text("CREATE TABLE picks (seq INTEGER PRIMARY KEY, order_no TEXT, wave TEXT)"))
         conn.execute(sa.text("INSERT INTO picks VALUES (1, 'SO-900001', 'W-1'), (2, 'SO-900002', 'W-1')"))
     erp.dispose()
-    webhook_port = _free_port()
+    caplog.set_level(logging.INFO)
     settings = TowerSettings.model_validate(
         {
             "storage": {"data_dir": str(tmp_path / "data")},
@@ -175,7 +186,7 @@ def test_tower_serve_runs_the_configured_agents_with_the_collector(store: Store,
                         "settle_s": 0,
                         "poll_s": 0.1,
                     },
-                    "carrier": {"enabled": True, "port": webhook_port, "secret": "whsec-e2e"},
+                    "carrier": {"enabled": True, "port": 0, "secret": E2E_SECRET},
                     "pollers": [
                         {
                             "name": "wms-picks",
@@ -218,22 +229,25 @@ def test_tower_serve_runs_the_configured_agents_with_the_collector(store: Store,
             },
         }
         body = json.dumps(event).encode()
-        url = f"http://127.0.0.1:{webhook_port}/webhooks/carrier"
-        deadline = time.monotonic() + 30
-        while True:  # the webhook starts with the collector role
-            try:
-                response = httpx.post(
-                    url, content=body, headers={"X-Hmac-Signature": sign("whsec-e2e", body)}
-                )
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+        # the webhook starts with the collector role, on the port it bound (port 0)
+        url = _logged_url(caplog, r"carrier webhook listening on (http://\S+)")
+        assert url.endswith("/webhooks/carrier")
+
+        def signed(msg_id: str, secret: str = E2E_SECRET) -> dict[str, str]:
+            stamp = int(time.time())  # the webhook judges signed timestamps against its own clock
+            return {
+                "webhook-id": msg_id,
+                "webhook-timestamp": str(stamp),
+                "webhook-signature": sign_standard(secret, msg_id, stamp, body),
+            }
+
+        response = httpx.post(url, content=body, headers=signed("msg_e2e_1"))
         assert response.status_code == 200, response.text
         assert _wait_for(store, "TRK-E2E-1") == ["SO-104233"]
-        replay = httpx.post(url, content=body, headers={"X-Hmac-Signature": sign("whsec-e2e", body)})
+        replay = httpx.post(url, content=body, headers=signed("msg_e2e_1"))
         assert replay.json()["status"] == "duplicate"
-        forged = httpx.post(url, content=body, headers={"X-Hmac-Signature": sign("not-the-secret", body)})
+        other = "whsec_" + base64.b64encode(b"not-the-secret-of-this-webhook!!").decode()
+        forged = httpx.post(url, content=body, headers=signed("msg_e2e_2", other))
         assert forged.status_code == 401
 
         assert _wait_for(store, "SO-900002") == ["SO-900002"]  # the poller's rows

@@ -1,13 +1,14 @@
 """An independent recomputation of the KPIs with pandas over raw spans exported from ClickHouse.
 
-Written from the definitions (README "KPIs and SLAs"), not from the SQL: spans are read from
-otel_traces, exploded per order in Python, and aggregated with pandas.
+Written from the definitions (README "KPIs and SLAs", docs/conventions.md), not from the SQL: spans
+are read from otel_traces, exploded per order in Python, and aggregated with pandas.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -127,13 +128,25 @@ def _scoped(attributes: dict[str, str]) -> bool:
     return bool(_strong_keys(attributes)) or bool(attributes.get("edi.transaction_set_control_number"))
 
 
-STRONG_KEYS = (
-    "order.customer_po",
-    "order.ecommerce_id",
-    "shipment.id",
-    "shipment.tracking_number",
-    "invoice.id",
-)
+CONVENTIONS = Path(__file__).resolve().parents[2] / "docs" / "conventions.md"
+
+
+def strong_keys_from_conventions(text: str) -> tuple[str, ...]:
+    """The keys that attribute a span naming no order, read from the conventions' key table: every
+    attribute whose role is ``key (strong)``. Not the order ids themselves, nor the EDI envelope
+    control numbers (weak: X12 makes them unique only inside their envelope, so alone they do not
+    identify one order) or the transaction-set number (scope: it only keeps a span from inheriting)."""
+    section = text.split("## The order and its business keys", 1)[1].split("\n## ", 1)[0]
+    keys = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[2] == "key (strong)" and cells[0].startswith("`"):
+            keys.append(cells[0].strip("`"))
+    return tuple(keys)
+
+
+STRONG_KEYS = strong_keys_from_conventions(CONVENTIONS.read_text(encoding="utf-8"))
+assert STRONG_KEYS, f"no key table found in {CONVENTIONS}"
 
 
 def _strong_keys(attributes: dict[str, str]) -> list[tuple[str, str]]:

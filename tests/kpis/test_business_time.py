@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from clock import ANCHOR
 from kpi_spans import hop, write
 
 from kpis import reports
@@ -16,15 +17,16 @@ from storage import Store
 CHICAGO = ZoneInfo("America/Chicago")
 
 
-def _last_friday() -> datetime:
-    """A Friday 8..14 days ago, so its Tuesday is in the past and the spans are within retention."""
-    day = datetime.now(UTC).astimezone(CHICAGO).date() - timedelta(days=8)
+def _friday_before_the_anchor() -> datetime:
+    """The Friday before the anchor's Wednesday (midnight in Chicago): its Tuesday lies before the anchor,
+    its spans inside retention. Times are built in Chicago time, so daylight saving does not move them."""
+    day = ANCHOR.astimezone(CHICAGO).date()
     while day.weekday() != 4:
         day -= timedelta(days=1)
     return datetime.combine(day, time(0), CHICAGO)
 
 
-FRIDAY = _last_friday()
+FRIDAY = _friday_before_the_anchor()
 MONDAY = FRIDAY + timedelta(days=3)
 
 
@@ -72,14 +74,15 @@ def test_business_time_skips_the_weekend_and_the_holiday(store: Store, policy: P
     spans += _credit("SO-LATE", _local(FRIDAY, 0, 16), _local(FRIDAY, 4, 10, 30))
     write(store, spans)
     KpiEngine(store, policy).recompute()
-    breaches = reports.sla_breaches(store, policy, sla="credit_check")
+    breaches = reports.sla_breaches(store, policy, sla="credit_check", now=ANCHOR)
     assert [(b.order_id, b.status, b.elapsed_s, b.business_time) for b in breaches] == [
         ("SO-LATE", "breached", 4.5 * 3600, True)
     ]
     # a page past the end is empty and still counts the matches; without the SLA filter both pages
-    assert reports.sla_breach_page(store, policy, sla="credit_check", offset=1) == ([], 1)
-    first, total = reports.sla_breach_page(store, policy, limit=1)
-    assert len(first) == 1 and total >= 1
+    assert reports.sla_breach_page(store, policy, sla="credit_check", offset=1, now=ANCHOR) == ([], 1)
+    first, total = reports.sla_breach_page(store, policy, limit=1, now=ANCHOR)
+    # SO-LATE's credit check, and both orders past capture_to_ship (48 h of wall time, never shipped)
+    assert len(first) == 1 and total == 3
     report = reports.kpi_report(
         store, policy, FRIDAY.date() - timedelta(days=1), FRIDAY.date() + timedelta(days=6)
     )

@@ -3,9 +3,10 @@ audit trail; bad requests are refused clearly and change nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from clock import ANCHOR
 from kpi_spans import hop, order_flow, write
 
 from kpis import reports
@@ -14,7 +15,7 @@ from kpis.policy import load_policy
 from storage import Store
 
 POLICY = load_policy()
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = ANCHOR  # the queue, the aging and people's actions are all judged at this moment
 
 
 def _exception(order: str, kind: str, outcome: str, at: datetime, stage: str = "credit", **extra: str):  # type: ignore[no-untyped-def]
@@ -93,11 +94,21 @@ def test_assign_comment_resolve_keep_an_audit_trail(store: Store) -> None:
     )
     engine.run_all()
     hostile = "<script>alert(1)</script>'; DROP TABLE order_exceptions; -- ünïcødé"
-    assert reports.assign(engine, "SO-7", "credit_hold", "alice", actor="bob").owner == "alice"
-    assert reports.comment(engine, "SO-7", "credit_hold", hostile, actor="alice").comments == 1
-    resolved = reports.resolve(engine, "SO-7", "credit_hold", actor="alice", note="limit raised")
+    assert (
+        reports.assign(
+            engine, "SO-7", "credit_hold", "alice", actor="bob", now=NOW - timedelta(minutes=20)
+        ).owner
+        == "alice"
+    )
+    assert (
+        reports.comment(
+            engine, "SO-7", "credit_hold", hostile, actor="alice", now=NOW - timedelta(minutes=10)
+        ).comments
+        == 1
+    )
+    resolved = reports.resolve(engine, "SO-7", "credit_hold", actor="alice", note="limit raised", now=NOW)
     assert (resolved.status, resolved.resolved_by, resolved.owner) == ("resolved", "alice", "alice")
-    assert resolved.resolution_s is not None and resolved.resolution_s >= 2 * 3600
+    assert resolved.resolution_s == 2 * 3600  # opened two hours before the person resolved it
     trail = reports.exception_history(store, "SO-7", "credit_hold")
     assert [(a.action, a.actor, a.owner, a.note) for a in trail] == [
         ("assign", "bob", "alice", ""),
@@ -106,11 +117,11 @@ def test_assign_comment_resolve_keep_an_audit_trail(store: Store) -> None:
     ]
     # the queue shows it resolved, and the next scheduled run keeps it that way
     engine.run_all()
-    assert reports.exceptions_queue(store, POLICY, status="open").items == []
+    assert reports.exceptions_queue(store, POLICY, status="open", now=NOW).items == []
     # the system reports the hold again later: it reopens
-    write(store, [_exception("SO-7", "credit_hold", "opened", datetime.now(UTC) + timedelta(seconds=1))])
+    write(store, [_exception("SO-7", "credit_hold", "opened", NOW + timedelta(seconds=1))])
     engine.run_all()
-    again = reports.exceptions_queue(store, POLICY, status="open").items
+    again = reports.exceptions_queue(store, POLICY, status="open", now=NOW + timedelta(minutes=5)).items
     assert [(e.order_id, e.owner) for e in again] == [("SO-7", "alice")]
 
 
@@ -134,4 +145,4 @@ def test_bad_actions_are_refused_and_change_nothing(store: Store) -> None:
         with pytest.raises(reports.ExceptionActionError, match=message):
             call(engine)
     assert reports.exception_history(store, "SO-8") == []
-    assert [e.status for e in reports.exceptions_queue(store, POLICY, status="").items] == ["open"]
+    assert [e.status for e in reports.exceptions_queue(store, POLICY, status="", now=NOW).items] == ["open"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from clock import ANCHOR
 from kpi_spans import order_flow, write
 
 from kpis import reports
@@ -62,9 +63,10 @@ def test_kpi_jobs_in_the_scheduler_pick_up_new_spans(store: Store) -> None:
     assert scheduler.jobs() == ["kpi_jobs"]  # the chain runs in order, each job recorded on its own
     scheduler.start()
     try:
-        write(store, order_flow("SO-LIVE", datetime.now(UTC) - timedelta(hours=5)))
+        # the jobs pick up spans by when they arrived (now), whatever time the spans tell of
+        write(store, order_flow("SO-LIVE", ANCHOR - timedelta(hours=5)))
         assert _wait(lambda: reports.order_facts(store, "SO-LIVE") is not None)
-        day = datetime.now(UTC).date()
+        day = ANCHOR.date()
         assert _wait(
             lambda: (
                 reports.kpi_report(store, engine.policy, day - timedelta(days=1), day + timedelta(days=1))

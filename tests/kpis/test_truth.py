@@ -16,8 +16,7 @@ import pandas as pd
 import pytest
 from clock import ANCHOR
 
-from kpis import explain
-from kpis import reports as service
+from kpis import explain, reports
 from kpis.jobs import KpiEngine
 from kpis.policy import Policy, load_policy
 from storage import Store
@@ -45,11 +44,11 @@ def policy() -> Policy:
 
 def _snapshot(store: Store, policy: Policy) -> dict[str, Any]:
     return {
-        "report": service.kpi_report(store, policy, *_period()).model_dump(),
+        "report": reports.kpi_report(store, policy, *_period()).model_dump(),
         "breaches": sorted(
             (
                 b.model_dump()
-                for b in service.sla_breaches(store, policy, limit=100_000, now=END + timedelta(days=30))
+                for b in reports.sla_breaches(store, policy, limit=100_000, now=END + timedelta(days=30))
             ),
             key=lambda b: (b["order_id"], b["sla"]),
         ),
@@ -85,7 +84,7 @@ def _period() -> tuple[date, date]:
 
 def test_order_counts_rates_and_percentiles_match_pandas(computed: Computed, policy: Policy) -> None:
     store, orders, _ = computed
-    report = service.kpi_report(store, policy, *_period())
+    report = reports.kpi_report(store, policy, *_period())
     v = {x.name: x for x in report.values}
     assert v["orders"].value == len(orders)
     assert len(orders) > 300
@@ -108,22 +107,22 @@ def test_order_counts_rates_and_percentiles_match_pandas(computed: Computed, pol
 
 def test_exception_volume_and_resolution_match_pandas(computed: Computed, policy: Policy) -> None:
     store, _, exceptions = computed
-    report = service.kpi_report(store, policy, *_period())
+    report = reports.kpi_report(store, policy, *_period())
     v = {x.name: x for x in report.values}
     assert v["exception_volume"].value == len(exceptions) > 10
     resolved = exceptions.resolution.dropna()
     assert v["exception_resolution_mean"].denominator == len(resolved)
     assert v["exception_resolution_mean"].value == pytest.approx(resolved.mean(), abs=0.01)
     assert v["exception_resolution_p90"].value == pytest.approx(truth.percentile(resolved, 0.9), abs=0.01)
-    queue = service.exceptions_queue(store, policy, status="", limit=10_000)
+    queue = reports.exceptions_queue(store, policy, status="", limit=10_000)
     assert len(queue.items) == len(exceptions)
     assert sum(b.open_exceptions for b in queue.aging) == int(exceptions.resolution.isna().sum())
 
 
 def test_sla_attainment_and_breaches_match_pandas(computed: Computed, policy: Policy) -> None:
     store, orders, _ = computed
-    report = service.kpi_report(store, policy, *_period())
-    breaches = service.sla_breaches(store, policy, limit=100_000, now=END + timedelta(days=30))
+    report = reports.kpi_report(store, policy, *_period())
+    breaches = reports.sla_breaches(store, policy, limit=100_000, now=END + timedelta(days=30))
     for att in report.sla:
         column = orders[f"sla_{att.sla}"].dropna()
         assert (att.sla, att.evaluated, att.met) == (att.sla, len(column), int(column.sum()))
@@ -135,12 +134,12 @@ def test_sla_attainment_and_breaches_match_pandas(computed: Computed, policy: Po
 def test_segment_filter_matches_pandas(computed: Computed, policy: Policy) -> None:
     store, orders, _ = computed
     edi = orders[orders.channel == "edi"]
-    report = service.kpi_report(store, policy, *_period(), segment=service.Segment(channel="edi"))
+    report = reports.kpi_report(store, policy, *_period(), segment=reports.Segment(channel="edi"))
     assert report.value("orders").value == len(edi) > 0
     assert report.value("touchless_rate").numerator == int((~edi.touched).sum())
     by_erp = orders.groupby("erp").size().to_dict()
     for erp, count in by_erp.items():
-        got = service.kpi_report(store, policy, *_period(), segment=service.Segment(erp_instance=erp))
+        got = reports.kpi_report(store, policy, *_period(), segment=reports.Segment(erp_instance=erp))
         assert got.value("orders").value == count
 
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support import cli
+
 HOLDER = """
 import sys, time
 from storage import StorageSettings, open_store
@@ -31,13 +33,7 @@ def test_second_process_is_told_who_holds_the_store(tmp_path: Path) -> None:
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        second = subprocess.run(
-            [sys.executable, "-m", "tower.cli", "migrate"],
-            env=_env(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        second = cli.tower("migrate", data_dir=tmp_path, timeout=60)
         assert second.returncode == 2
         lines = second.stderr.strip().splitlines()
         assert len(lines) == 1, second.stderr
@@ -50,33 +46,15 @@ def test_second_process_is_told_who_holds_the_store(tmp_path: Path) -> None:
     finally:
         holder.communicate("", timeout=30)
     # once the holder is gone the store opens again
-    again = subprocess.run(
-        [sys.executable, "-m", "tower.cli", "migrate"],
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    again = cli.tower("migrate", data_dir=tmp_path, timeout=60)
     assert again.returncode == 0, again.stderr
     assert "applied" in again.stdout
 
 
 def test_migrate_on_a_fresh_data_dir_then_again(tmp_path: Path) -> None:
-    first = subprocess.run(
-        [sys.executable, "-m", "tower.cli", "migrate"],
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    first = cli.tower("migrate", data_dir=tmp_path, timeout=60)
     assert first.returncode == 0, first.stderr
     assert "applied" in first.stdout and "0001_otel_traces" in first.stdout
-    second = subprocess.run(
-        [sys.executable, "-m", "tower.cli", "migrate"],
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    second = cli.tower("migrate", data_dir=tmp_path, timeout=60)
     assert second.returncode == 0
     assert "up to date" in second.stdout

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
+from clock import ANCHOR
 
 from storage import StorageSettings, Store
 from storage import migrate as migrate_module
@@ -53,7 +52,7 @@ def test_a_changed_applied_migration_is_refused(store: Store, monkeypatch: pytes
 
 
 def test_key_index_holds_every_key_of_a_span_including_lists_and_batches(store: Store) -> None:
-    now = datetime.now(UTC)
+    now = ANCHOR
     columns = ["Timestamp", "TraceId", "SpanId", "ServiceName", "SpanName", "SpanAttributes", "Duration"]
     store.insert(
         "otel_traces",
@@ -101,7 +100,7 @@ def test_new_key_attributes_take_effect_without_ddl(store: Store) -> None:
     migrate(store, {**KEY_ROLES, "rma.id": "weak"})
     store.insert(
         "otel_traces",
-        [[datetime.now(UTC), "t9", "s9", "erp", "return", {"order.id": "SO-9", "rma.id": "RMA-1"}, 1]],
+        [[ANCHOR, "t9", "s9", "erp", "return", {"order.id": "SO-9", "rma.id": "RMA-1"}, 1]],
         ["Timestamp", "TraceId", "SpanId", "ServiceName", "SpanName", "SpanAttributes", "Duration"],
     )
     assert store.scalar("SELECT OrderId FROM order_keys WHERE Key = 'RMA-1'") == "SO-9"

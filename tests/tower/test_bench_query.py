@@ -4,32 +4,23 @@ figures come out as JSON (latency is measured by the command, never asserted her
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from support import cli
 
 
 def test_bench_query_small_run_prints_figures_for_every_key_type(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOWER_")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tower.cli",
-            "bench",
-            "query",
-            "--spans",
-            "3000",
-            "--samples",
-            "5",
-            "--freshness-samples",
-            "6",
-        ],
-        env=env,
+    done = cli.tower(
+        "bench",
+        "query",
+        "--spans",
+        "3000",
+        "--samples",
+        "5",
+        "--freshness-samples",
+        "6",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
@@ -79,20 +70,13 @@ def test_bench_query_small_run_prints_figures_for_every_key_type(tmp_path: Path)
 
 
 def test_bench_query_reuse_measures_the_kept_store_again(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOWER_")}
     data_dir = tmp_path / "bench"
-    base = [sys.executable, "-m", "tower.cli", "bench", "query", "--spans", "2000", "--samples", "3"]
-    base += ["--freshness-samples", "3"]
 
     def run(*extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*base, "--data-dir", str(data_dir), *extra],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        return cli.tower(
+            "bench", "query", "--spans", "2000", "--samples", "3", "--freshness-samples", "3",
+            "--data-dir", str(data_dir), *extra, cwd=tmp_path, timeout=300,
+        )  # fmt: skip
 
     first = run("--keep")
     assert first.returncode == 0, first.stderr

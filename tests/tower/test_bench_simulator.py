@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from support import cli
 
 
 def test_bench_simulator_prints_json_with_every_figure(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "tower", "bench", "simulator", "--orders", "60", "--days", "3",
-         "--otlp-orders", "10", "--fill-spans", "3000", "--work-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, check=False,
+    result = cli.tower(
+        "bench", "simulator", "--orders", "60", "--days", "3", "--otlp-orders", "10", "--fill-spans", "3000",
+        "--work-dir", str(tmp_path), timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)

@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from support import cli
 
 
 def test_bench_web_prints_figures_for_every_page(tmp_path: Path) -> None:
-    env = {**os.environ, "TOWER_STORAGE__DATA_DIR": str(tmp_path / "unused")}
-    env.pop("TOWER_CONFIG", None)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tower",
-            "bench",
-            "web",
-            "--spans",
-            "2000",
-            "--samples",
-            "3",
-            "--data-dir",
-            str(tmp_path / "bench"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    unused = tmp_path / "unused"
+    result = cli.tower(
+        "bench", "web", "--spans", "2000", "--samples", "3", "--data-dir", str(tmp_path / "bench"),
+        data_dir=unused, timeout=300,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(result.stdout)
     assert figures["benchmark"] == "web" and figures["spans"] >= 2000
@@ -49,11 +32,5 @@ def test_bench_web_prints_figures_for_every_page(tmp_path: Path) -> None:
         assert figure["status"] == {"200": 3}, (name, figure)
         assert figure["p50_ms"] <= figure["p95_ms"] <= figure["max_ms"]
     assert isinstance(figures["met"], bool)
-    again = subprocess.run(
-        [sys.executable, "-m", "tower", "bench", "web", "--data-dir", str(tmp_path / "bench")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = cli.tower("bench", "web", "--data-dir", str(tmp_path / "bench"), data_dir=unused, timeout=120)
     assert again.returncode == 2 and "already holds a store" in again.stderr

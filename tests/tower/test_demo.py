@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
+import signal
 from pathlib import Path
 
 import pytest
 from clock import ANCHOR
 from rich.console import Console
+from support import cli
+from support.cli import tower
+from support.ports import listening_socket, refused_port
 from typer.testing import CliRunner, Result
 
 from collector.testing import running_collector
@@ -23,19 +23,6 @@ from tower.commands.simulate import LiveStatus
 from tracing.simulator import Simulator, SimulatorConfig
 
 ROW = re.compile(r"^[│|]\s*(\S+)\s*[│|]\s*(\S+)\s*[│|]\s*(SO-\d+)\s*[│|]\s*(\S+(?: \S+)?)\s*[│|]\s*$")
-
-
-def tower(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 240
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tower", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
-        check=False,
-    )
 
 
 def demo_env(data_dir: Path) -> dict[str, str]:
@@ -87,14 +74,21 @@ def test_demo_backfills_and_prints_keys_that_find_their_order(tmp_path: Path) ->
 @pytest.mark.slow
 def test_demo_keeps_live_traffic_flowing_and_answers_tower_trace_meanwhile(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
-    command = [
-        sys.executable, "-m", "tower", "demo", "--data-dir", str(data_dir), "--orders", "20", "--days", "2",
-        "--live-rate", "20000", "--duration", "8", "--no-progress",
-    ]  # fmt: skip
-    env = {**os.environ, "COLUMNS": "200", **demo_env(data_dir)}
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    ) as demo:
+    with cli.start(
+        "demo",
+        "--data-dir",
+        str(data_dir),
+        "--orders",
+        "20",
+        "--days",
+        "2",
+        "--live-rate",
+        "20000",
+        "--duration",
+        "300",
+        "--no-progress",
+        env=demo_env(data_dir),
+    ) as demo:  # fmt: skip  (--duration only bounds a run whose test died; the test stops the demo)
         assert demo.stdout is not None
         lines: list[str] = []
         for line in demo.stdout:
@@ -109,6 +103,7 @@ def test_demo_keeps_live_traffic_flowing_and_answers_tower_trace_meanwhile(tmp_p
             demo.terminate()
             pytest.fail(f"tower trace failed: {traced.stderr}\ndemo log:\n{demo.communicate(timeout=60)[1]}")
         assert json.loads(traced.stdout)
+        demo.send_signal(signal.SIGINT)  # Ctrl-C, as a user stops the demo
         rest, errors = demo.communicate(timeout=120)
     assert demo.returncode == 0, rest + errors
     sent = re.search(r"demo stopped: ([\d,]+) live spans sent", rest)
@@ -116,8 +111,9 @@ def test_demo_keeps_live_traffic_flowing_and_answers_tower_trace_meanwhile(tmp_p
 
 
 def test_demo_refuses_a_server_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TOWER_STORAGE__DSN", "http://user:pw@127.0.0.1:9/db")
-    result = CliRunner().invoke(app, ["demo", "--data-dir", str(tmp_path)])
+    with refused_port() as closed:
+        monkeypatch.setenv("TOWER_STORAGE__DSN", f"http://user:pw@127.0.0.1:{closed}/db")
+        result = CliRunner().invoke(app, ["demo", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "fresh embedded store" in result.stderr
 
@@ -154,14 +150,13 @@ def test_simulate_rejects_bad_options_clearly() -> None:
     assert out_of_range.exit_code == 2 and "duplicate must be between 0 and 1" in out_of_range.stderr
     bad_url = simulate("--url", "ftp://example.com")
     assert bad_url.exit_code == 2 and "http(s) URL" in bad_url.stderr
-    unreachable = simulate("--url", "http://127.0.0.1:9", "--orders", "3", "--timeout", "0.5")
+    with refused_port() as closed:
+        unreachable = simulate("--url", f"http://127.0.0.1:{closed}", "--orders", "3", "--timeout", "0.5")
     assert unreachable.exit_code == 2 and "did not accept the spans" in unreachable.stderr
 
 
 def test_demo_says_which_port_is_taken(tmp_path: Path) -> None:
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
+    with listening_socket() as busy:
         env = {**demo_env(tmp_path / "demo"), "TOWER_COLLECTOR__HTTP_PORT": str(busy.getsockname()[1])}
         result = tower(
             "demo", "--data-dir", str(tmp_path / "demo"), "--orders", "5", "--no-progress", env=env

@@ -19,7 +19,7 @@ from tracing.timeline import find_orders, order_timeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tracing"))
 from scenarios import EXPECTED_HOPS, batch_of, edi_split_order, linked_order
-from spanbuilder import insert
+from support.spans import insert
 
 
 @pytest.fixture

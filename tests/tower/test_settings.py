@@ -4,10 +4,10 @@ import json
 import logging
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import cli
 
 from tower.settings import SettingsError, load_settings, masked
 
@@ -125,14 +125,7 @@ def test_masked_settings_hide_secrets() -> None:
 
 
 def _tower(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("TOWER_")}
-    return subprocess.run(
-        [sys.executable, "-m", "tower.cli", *args],
-        env={**base, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return cli.tower(*args, env=env, timeout=60)
 
 
 def test_config_show_prints_effective_settings_with_secrets_masked() -> None:

@@ -4,8 +4,6 @@ a running tower's JSON API when another process holds the store."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +14,9 @@ from typing import Annotated
 import pytest
 import uvicorn
 from fastapi import FastAPI, Header, HTTPException
+from support import cli
+from support.ports import listening_socket
+from support.spans import insert
 
 from storage import Store, lock
 from tracing.timeline import OrderMatch, OrderNotFound, Timeline, find_orders, order_timeline
@@ -23,31 +24,25 @@ from tracing.timeline import OrderMatch, OrderNotFound, Timeline, find_orders, o
 TRACING_TESTS = Path(__file__).parents[1] / "tracing"
 sys.path.insert(0, str(TRACING_TESTS))
 from scenarios import edi_split_order  # noqa: E402
-from spanbuilder import insert  # noqa: E402
 
 TOKEN = "test-token-for-trace"
 
 
 def tower(data_dir: Path, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOWER_")}
-    env["TOWER_STORAGE__DATA_DIR"] = str(data_dir)
-    if token:
-        env["TOWER_API_TOKEN"] = token
-    return subprocess.run(
-        [sys.executable, "-m", "tower.cli", "trace", *args],
-        env=env,
-        cwd=data_dir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = {"TOWER_API_TOKEN": token} if token else {}
+    return cli.tower("trace", *args, data_dir=data_dir, env=env, cwd=data_dir, timeout=120)
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An embedded store of its own with the known-answer scenario (loaded by another process)."""
     path = tmp_path_factory.mktemp("trace-cli")
-    subprocess.run([sys.executable, str(TRACING_TESTS / "scenarios.py"), str(path)], check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, str(TRACING_TESTS / "scenarios.py"), str(path)],
+        env=cli.environment(),  # tests/ on the path, and this process's clock
+        check=True,
+        timeout=120,
+    )
     return path
 
 
@@ -123,21 +118,19 @@ def _api(store: Store) -> FastAPI:
 def held_dir(module_store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     """A data dir locked by this process, announcing the URL of a real HTTP API on 127.0.0.1."""
     insert(module_store, edi_split_order())
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(_api(module_store), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    path = tmp_path_factory.mktemp("held")
-    target = path / "clickhouse"
-    lock.acquire(target, "tower serve (test)")
-    lock.announce(target, api_url=url)
-    yield path, url
-    lock.release(target)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with listening_socket() as sock:
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        server = uvicorn.Server(uvicorn.Config(_api(module_store), log_level="warning"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        path = tmp_path_factory.mktemp("held")
+        target = path / "clickhouse"
+        lock.acquire(target, "tower serve (test)")
+        lock.announce(target, api_url=url)
+        yield path, url
+        lock.release(target)
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def test_trace_asks_the_serving_tower_when_the_store_is_held(held_dir: tuple[Path, str]) -> None:
@@ -159,7 +152,7 @@ def test_trace_through_the_api_no_match_and_refused_token(held_dir: tuple[Path, 
     assert done.returncode == 1 and "no order matches 'NOPE-42'" in done.stderr
     done = tower(path, "SH-2", token="wrong")
     assert done.returncode == 2
-    assert f"the tower API at {url} refused the request (401" in done.stderr
+    assert f"the tower API at {url} answered 401" in done.stderr
     assert "--token" in done.stderr
 
 

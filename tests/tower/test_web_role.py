@@ -2,50 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from support import cli
 
 
 def test_serve_web_role_answers_and_stops(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "TOWER_STORAGE__DATA_DIR": str(tmp_path),
-        "TOWER_WEB__PORT": str(port),
-    }
-    env.pop("TOWER_CONFIG", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tower", "serve", "--roles", "web"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = cli.start("serve", "--roles", "web", data_dir=tmp_path, env={"TOWER_WEB__PORT": "0"})
     try:
-        deadline = time.monotonic() + 60
-        health = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        assert health is not None, proc.stderr.read() if proc.poll() is not None else "no answer in 60 s"
+        url = cli.dashboard_url(proc)
+        health = httpx.get(f"{url}/healthz", timeout=5)
         assert health.json()["status"] == "ok"
-        login = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        login = httpx.get(f"{url}/", timeout=5)
         assert login.status_code == 303 and login.headers["location"].startswith("/login")
         # the session key was generated once and kept private in the data dir
         key = tmp_path / "web_secret_key"
@@ -53,8 +24,8 @@ def test_serve_web_role_answers_and_stops(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=30)
+            _, stderr = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
-    assert proc.returncode == 0, proc.stderr.read()
+    assert proc.returncode == 0, stderr

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from spanbuilder import SpanRow, at, span_id
+from support.spans import SpanRow, at, span_id
 
 MIN = timedelta(minutes=1)
 SEC = timedelta(seconds=1)
@@ -356,7 +356,7 @@ if __name__ == "__main__":
     # (for tests that run the tower command in a subprocess with its own data dir).
     import sys
 
-    from spanbuilder import insert
+    from support.spans import insert
 
     from storage import StorageSettings, open_store
     from storage.migrate import migrate

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from spanbuilder import SpanRow, at, insert, span_id, trace_id
+from support.spans import SpanRow, at, insert, span_id, trace_id
 
 from storage import Store
 from tracing.attribution import attribute_arrivals, attribute_window, db_now

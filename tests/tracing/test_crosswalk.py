@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from scenarios import KEYS_OF_SO_1001, batch_of, edi_split_order, linked_order
-from spanbuilder import insert
+from support.spans import insert
 
 from storage import Store
 from tracing.crosswalk import CrosswalkError, order_spans

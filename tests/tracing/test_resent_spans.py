@@ -11,13 +11,13 @@ alert signals — must give the same figures for both.
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from clock import ANCHOR
-from conftest import new_database_name
 from support.sdk_orders import Sender, mixed_traffic, ns
 
 from alerts import signals
@@ -47,7 +47,7 @@ def stores(
     resent = 0
     try:
         for copies in (0, 1):
-            store = Store(storage_settings, new_database_name("resend"))
+            store = Store(storage_settings, f"resend_{uuid.uuid4().hex[:12]}")
             made.append(store)
             migrate(store, KEY_ROLES)
             # requests batched into half-second spool segments (one insert each), as a collector does

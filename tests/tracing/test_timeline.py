@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from scenarios import EXPECTED_GAPS, EXPECTED_HOPS, edi_split_order, hop
-from spanbuilder import SpanRow, at, insert
+from support.spans import SpanRow, at, insert
 
 from storage import Store
 from tracing.crosswalk import OrderSpans, RawSpan

@@ -1,4 +1,7 @@
-"""Fixtures for the dashboard: a real app on the real store, users of each role, logged-in clients."""
+"""Fixtures for the dashboard: a real app on the real store, users of each role, logged-in clients.
+
+The app judges "now" at the tests' anchor (``orderspans.NOW``), never at the wall clock.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from orderspans import NOW
 
+from ai.policy import load_ai_policy
+from ai.service import AiService
 from kpis.policy import load_policy
 from storage import Store
 from web import create_app
@@ -42,7 +48,9 @@ def make_app(store: Store, password_hash: str) -> FastAPI:
     accounts = Accounts(store, settings)
     if accounts.user_role("ada") is None:
         accounts.add_user("ada", PASSWORD, Role.ADMIN)
-    return create_app(settings, store, policy=load_policy())
+    policy = load_policy()
+    ai = AiService(store, policy, load_ai_policy(None))
+    return create_app(settings, store, policy=policy, clock=lambda: NOW, ai=ai)
 
 
 def csrf_of(html: str) -> str:

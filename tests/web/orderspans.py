@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from clock import ANCHOR
+from support.spans import SpanRow, insert
+
 from storage import Store
-from tracing.attribution import attribute_window, db_now
-
-COLUMNS = [
-    "Timestamp", "TraceId", "SpanId", "ParentSpanId", "TraceState", "SpanName", "SpanKind", "ServiceName",
-    "ResourceAttributes", "ScopeName", "ScopeVersion", "SpanAttributes", "Duration", "StatusCode",
-    "StatusMessage", "Events.Timestamp", "Events.Name", "Events.Attributes", "Links.TraceId",
-    "Links.SpanId", "Links.TraceState", "Links.Attributes",
-]  # fmt: skip
-
-
-def _hex(seed: str, length: int) -> str:
-    return hashlib.sha256(seed.encode()).hexdigest()[:length]
 
 
 @dataclass
@@ -37,59 +26,46 @@ class Hop:
     links: list[tuple[str, str]] = field(default_factory=list)
 
 
-def order_rows(order_id: str, hops: list[Hop], common: dict[str, Any] | None = None) -> list[list[Any]]:
+def order_rows(order_id: str, hops: list[Hop], common: dict[str, Any] | None = None) -> list[SpanRow]:
     """One trace per order, one span per hop, the order id and ``common`` attributes on each."""
-    trace = _hex(f"trace:{order_id}", 32)
-    rows = []
-    for i, hop in enumerate(hops):
-        attrs = {
-            "order.id": order_id,
-            "order.stage": hop.stage,
-            "system.instance": hop.system,
-            "system.kind": hop.kind,
-            **(common or {}),
-            **hop.attributes,
-        }
-        text = {k: json.dumps(v) if isinstance(v, list) else str(v) for k, v in attrs.items()}
-        rows.append(
-            [
-                hop.start,
-                trace,
-                _hex(f"span:{order_id}:{i}", 16),
-                "",
-                "",
-                f"{hop.stage} {order_id}",
-                "Server",
-                hop.system,
-                {"service.name": hop.system},
-                "tests.web",
-                "1",
-                text,
-                int(hop.minutes * 60 * 1e9),
-                hop.status,
-                hop.status_message,
-                [e[0] for e in hop.events],
-                [e[1] for e in hop.events],
-                [e[2] for e in hop.events],
-                [lk[0] for lk in hop.links],
-                [lk[1] for lk in hop.links],
-                ["" for _ in hop.links],
-                [{} for _ in hop.links],
-            ]
+    return [
+        SpanRow(
+            trace=order_id,
+            key=f"{order_id}:{i}",
+            name=f"{hop.stage} {order_id}",
+            start=hop.start,
+            duration=timedelta(minutes=hop.minutes),
+            service=hop.system,
+            kind="Server",
+            scope="tests.web",
+            attributes={
+                "order.id": order_id,
+                "order.stage": hop.stage,
+                "system.instance": hop.system,
+                "system.kind": hop.kind,
+                **(common or {}),
+                **hop.attributes,
+            },
+            status=hop.status,
+            status_message=hop.status_message,
+            events=hop.events,
+            links=hop.links,
         )
-    return rows
+        for i, hop in enumerate(hops)
+    ]
 
 
 def insert_order(store: Store, order_id: str, hops: list[Hop], common: dict[str, Any] | None = None) -> None:
-    """Insert the order's spans, then attribute them as the collector does after each write."""
-    began = db_now(store)
-    store.insert("otel_traces", order_rows(order_id, hops, common), COLUMNS)
-    attribute_window(store, began - timedelta(seconds=1), db_now(store))
+    insert(store, order_rows(order_id, hops, common))
+
+
+# The web tests' app judges "now" at the anchor (``make_app`` passes ``clock=lambda: NOW``).
+NOW = ANCHOR
 
 
 def base_time() -> datetime:
-    """Two days ago at 08:00 UTC: inside retention, in the past."""
-    return (datetime.now(UTC) - timedelta(days=2)).replace(hour=8, minute=0, second=0, microsecond=0)
+    """Two days before the anchor, 08:00 UTC (a Monday): inside retention, before the app's "now"."""
+    return (NOW - timedelta(days=2)).replace(hour=8, minute=0, second=0, microsecond=0)
 
 
 def standard_order(store: Store, order_id: str, *, start: datetime | None = None, **common: Any) -> None:

@@ -56,6 +56,7 @@ def server(simulated: Store, storage_settings: StorageSettings, password_hash: s
     web = web_settings_for(password_hash).model_copy(update={"port": 0})
     settings = TowerSettings(storage=storage_settings, web=web)
     service = WebService(settings, simulated, load_policy())
+    service.app.state.web.clock = lambda: ANCHOR  # pages judge "now" where the simulated data ends
     service.start()
     try:
         yield service.url

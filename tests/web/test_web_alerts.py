@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from conftest import csrf_of
 from fastapi.testclient import TestClient
+from orderspans import NOW
 
 from alerts import state as alert_state
 from alerts.model import Alert, AlertState, fingerprint
@@ -19,7 +20,7 @@ LABELS = {"alertname": "WarehouseStalled", "warehouse": "DC-<script>3"}
 
 @pytest.fixture(scope="module")
 def firing(module_store: Store) -> str:
-    now = datetime.now(UTC)
+    now = NOW
     fp = fingerprint(LABELS)
     alert_state.save_alerts(
         module_store,
@@ -121,7 +122,11 @@ def test_rule_preview_evaluates_a_configured_rule_without_sending(
     settings = web_settings_for(password_hash)
     Accounts(module_store, settings)
     app = create_app(
-        settings, module_store, policy=load_policy(), alert_settings=AlertSettings(rules_file=rules)
+        settings,
+        module_store,
+        policy=load_policy(),
+        alert_settings=AlertSettings(rules_file=rules),
+        clock=lambda: NOW,
     )
     with TestClient(app) as client:
         assert client.get("/api/alerts/rules/WarehouseStalled/test").status_code == 401
@@ -141,3 +146,81 @@ def test_rule_preview_without_a_rules_file_says_so(viewer: TestClient) -> None:
     response = viewer.get("/api/alerts/rules/WarehouseStalled/test")
     assert response.status_code == 404
     assert "alerts.rules_file" in response.json()["detail"]
+
+
+SILENCED_RULES = """
+rules:
+  - name: WarehouseStalled
+    signal: stalled_orders
+    params: {age: 30m}
+    group_by: [warehouse]
+route: {receiver: ops, group_by: [alertname, warehouse], group_wait: 0s, repeat_interval: 30m}
+receivers: [{name: ops, webhook_configs: [{url: "URL"}]}]
+"""
+
+
+def test_a_silence_made_on_the_page_mutes_until_it_is_expired_there(store: Store, password_hash: str) -> None:
+    from conftest import login, make_app
+    from support.receivers import http_recorder
+    from support.warehouse import T0, stalled_warehouse
+
+    from alerts.evaluator import Evaluator
+    from alerts.rules import parse_rules
+    from alerts.settings import AlertSettings
+
+    stalled_warehouse(store)
+    now = [T0]
+    app = make_app(store, password_hash)
+    app.state.web.clock = lambda: now[0]
+    with http_recorder() as hook, TestClient(app) as ops:
+        login(ops, "otto")
+        evaluator = Evaluator(
+            store,
+            parse_rules(SILENCED_RULES.replace("URL", hook.url)),
+            AlertSettings(allow_private_targets=True),
+        )
+        evaluator.evaluate_once(T0)
+        assert [r.json()["status"] for r in hook.requests] == ["firing"]
+        [alert] = alert_state.list_alerts(store)
+
+        now[0] = T0 + timedelta(minutes=5)
+        page = ops.get("/alerts")  # an alert whose rule has no summary annotation still lists
+        assert page.status_code == 200 and "WarehouseStalled" in page.text
+        made = ops.post(
+            "/alerts/silences",
+            data={
+                "csrf_token": csrf_of(page.text),
+                "matchers": 'warehouse="wh-2"\nalertname="WarehouseStalled"',
+                "comment": "WMS patch",
+                "hours": "2",
+            },
+            follow_redirects=False,
+        )
+        assert made.status_code == 303 and made.headers["location"] == "/alerts"
+        [silence] = ops.get("/api/alerts").json()["silences"]
+        assert (silence["created_by"], silence["comment"]) == ("otto", "WMS patch")
+        assert f'action="/alerts/silences/{silence["id"]}/expire"' in ops.get("/alerts").text
+        bad = ops.post(
+            "/alerts/silences",
+            data={"csrf_token": csrf_of(page.text), "matchers": 'team=~".*"', "comment": "all"},
+        )
+        assert bad.status_code == 400 and "match every alert" in bad.text
+
+        evaluator.evaluate_once(T0 + timedelta(minutes=40))  # the repeat (due after 30m) is muted
+        assert len(hook.requests) == 1
+        muted = alert_state.get_alert(store, alert.fingerprint, now=T0 + timedelta(minutes=40))
+        assert muted.suppressed_by == [silence["id"]]
+
+        now[0] = T0 + timedelta(minutes=45)
+        expired = ops.post(
+            f"/alerts/silences/{silence['id']}/expire",
+            data={"csrf_token": csrf_of(ops.get("/alerts").text)},
+            follow_redirects=False,
+        )
+        assert expired.status_code == 303
+        assert ops.get("/api/alerts").json()["silences"] == []
+        assert "No active silences." in ops.get("/alerts").text
+
+        evaluator.evaluate_once(T0 + timedelta(minutes=50))  # no longer muted: the repeat goes out
+        evaluator.close()
+    assert [r.json()["status"] for r in hook.requests] == ["firing", "firing"]

@@ -197,3 +197,32 @@ def test_admin_sees_settings_with_secrets_masked(admin: TestClient, viewer: Test
     page = admin.get("/admin").text
     assert "test-secret-key" not in page and "$argon2" not in page
     assert viewer.get("/api/settings").status_code == 403
+
+
+def test_a_token_revoked_on_the_admin_page_gets_401(admin: TestClient, app: FastAPI) -> None:
+    page = admin.get("/admin")
+    created = admin.post(
+        "/admin/tokens", data={"name": "nightly export", "role": "ops", "csrf_token": csrf_of(page.text)}
+    )
+    token = created.text.split('id="new-token">')[1].split("<")[0]
+    [info] = [t for t in admin.get("/api/tokens").json() if t["name"] == "nightly export"]
+    with TestClient(app) as api:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert api.get("/api/me", headers=headers).json()["name"] == "token:nightly export"
+        form = admin.get("/admin")
+        assert f'action="/admin/tokens/{info["token_id"]}/revoke"' in form.text  # the page's revoke button
+        unknown = admin.post("/admin/tokens/0123456789ab/revoke", data={"csrf_token": csrf_of(form.text)})
+        assert unknown.status_code == 404
+        no_csrf = admin.post(f"/admin/tokens/{info['token_id']}/revoke", follow_redirects=False)
+        assert no_csrf.status_code == 403
+        assert api.get("/api/me", headers=headers).status_code == 200  # a refused revoke changes nothing
+        revoked = admin.post(
+            f"/admin/tokens/{info['token_id']}/revoke",
+            data={"csrf_token": csrf_of(form.text)},
+            follow_redirects=False,
+        )
+        assert revoked.status_code == 303 and revoked.headers["location"] == "/admin"
+        assert api.get("/api/me", headers=headers).status_code == 401
+        assert api.get("/api/orders", headers=headers).status_code == 401
+    [after] = [t for t in admin.get("/api/tokens").json() if t["name"] == "nightly export"]
+    assert after["revoked"] is True

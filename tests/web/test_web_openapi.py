@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 
-def test_every_api_operation_has_a_response_schema(anon: TestClient) -> None:
-    schema = anon.get("/api/openapi.json").json()
+def test_every_api_operation_has_a_response_schema(viewer: TestClient) -> None:
+    schema = viewer.get("/api/openapi.json").json()
     operations = [
         (path, method, op)
         for path, item in schema["paths"].items()
@@ -31,8 +31,8 @@ def test_every_api_operation_has_a_response_schema(anon: TestClient) -> None:
     assert "/login" not in schema["paths"] and "/orders/{order_id}" not in schema["paths"]
 
 
-def test_timeline_schema_is_the_tracing_model(anon: TestClient) -> None:
-    components = anon.get("/api/openapi.json").json()["components"]["schemas"]
+def test_timeline_schema_is_the_tracing_model(viewer: TestClient) -> None:
+    components = viewer.get("/api/openapi.json").json()["components"]["schemas"]
     timeline = components["Timeline"]["properties"]
     for field in ("hops", "gaps", "critical_path", "state", "spans", "exception_cases", "manual_touches"):
         assert field in timeline

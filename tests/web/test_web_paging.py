@@ -12,7 +12,7 @@ import pytest
 from conftest import login, web_settings_for
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from orderspans import base_time, quick_order
+from orderspans import NOW, base_time, quick_order
 
 from kpis.jobs import KpiEngine
 from kpis.policy import load_policy
@@ -34,7 +34,7 @@ def app(module_store: Store, password_hash: str) -> FastAPI:
     results = KpiEngine(module_store, load_policy()).run_all()
     assert [r for r in results if r.status != "ok"] == []
     settings = web_settings_for(password_hash).model_copy(update={"page_size": PAGE_SIZE})
-    return create_app(settings, module_store, policy=load_policy())
+    return create_app(settings, module_store, policy=load_policy(), clock=lambda: NOW)
 
 
 @pytest.fixture
@@ -129,4 +129,4 @@ def test_paged_views_still_need_a_login(app: FastAPI) -> None:
         for path in ("/api/exceptions?page=2", "/api/sla?page=2"):
             assert anon.get(path).status_code == 401
         page = anon.get("/exceptions?page=2", follow_redirects=False)
-        assert page.status_code in (302, 303) and "/login" in page.headers["location"]
+        assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Fexceptions%3Fpage%3D2"

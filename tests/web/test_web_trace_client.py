@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import make_app, web_settings_for
-from orderspans import standard_order
+from orderspans import NOW, standard_order
 
 from kpis.policy import load_policy
 from storage import StorageSettings, Store
@@ -26,6 +26,7 @@ def served(
     token = app.state.web.accounts.create_token("trace-cli", Role.VIEWER, "test").token
     web = web_settings_for(password_hash).model_copy(update={"port": 0})
     service = WebService(TowerSettings(storage=storage_settings, web=web), module_store, load_policy())
+    service.app.state.web.clock = lambda: NOW
     service.start()
     try:
         yield service.url, token

@@ -85,6 +85,19 @@ def _start_server(data_dir: Path, extra_env: dict[str, str]) -> tuple[subprocess
     raise RuntimeError("the collector did not start:\n" + "".join(tail))
 
 
+def _counter(url: str, name: str) -> int:
+    """A counter's value from a Prometheus text page (0 when absent)."""
+    parsed = urlparse(url)
+    connection = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=30)
+    try:
+        connection.request("GET", parsed.path)
+        text = connection.getresponse().read().decode()
+    finally:
+        connection.close()
+    values = [line.split()[-1] for line in text.splitlines() if line.startswith(name + " ")]
+    return int(float(values[0])) if values else 0
+
+
 def _get_json(url: str) -> Any:
     parsed = urlparse(url)
     connection = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=30)
@@ -212,6 +225,7 @@ def run_bench(
         while _get_json(url + "/healthz")["spool_pending_spans"] > 0:
             time.sleep(0.05)
         durable_elapsed = time.perf_counter() - started
+        written = _counter(url + "/metrics", "tower_collector_spans_written_total")
         cpu = _cpu_seconds(process.pid) - cpu_before
         peak_rss = _peak_rss_mib(process.pid)
     finally:
@@ -229,6 +243,7 @@ def run_bench(
         "attributes_per_span": 13,
         "seconds": round(ack_elapsed, 2),
         "acknowledged_spans": acked,
+        "written_spans": written,  # by the collector's own counter: every acknowledged span stored
         "acknowledged_spans_per_s": round(acked / ack_elapsed),
         "durable_spans_per_s": round(durable_rate),
         "drain_seconds_after_load": round(durable_elapsed - ack_elapsed, 2),

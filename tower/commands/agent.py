@@ -19,7 +19,7 @@ from collector.agents.settings import ExportSettings
 from tower import runtime
 from tower.commands.options import ConfigOption
 
-if TYPE_CHECKING:  # the agents (SQLAlchemy, uvicorn, pyx12) load only when an agent runs
+if TYPE_CHECKING:  # the agents (SQLAlchemy, uvicorn) load only when an agent runs
     from collector.agents.runtime import Agent
 
 app = typer.Typer(
@@ -129,6 +129,7 @@ def carrier(
 ) -> None:
     """Serve the carrier tracking webhook and send a hop span per tracking event."""
     from collector.agents import runtime as agents_runtime
+    from collector.agents.carrier import WebhookConfigError
 
     settings = runtime.settings_or_exit(config)
     runtime.configure_logging(settings.log_level)
@@ -138,9 +139,12 @@ def carrier(
         update["host"] = host
     if port is not None:
         update["port"] = port
-    agent = agents_runtime.carrier_agent(
-        _with(base, update), settings.storage.data_dir, *settings.local_collector()
-    )
+    try:
+        agent = agents_runtime.carrier_agent(
+            _with(base, update), settings.storage.data_dir, *settings.local_collector()
+        )
+    except WebhookConfigError as exc:
+        runtime.fail(str(exc))
     _run_until_signal(agent)
 
 

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-import httpx
 import typer
 from pydantic import TypeAdapter, ValidationError
 
@@ -22,9 +19,10 @@ from alerts import state
 from alerts.model import Ack, Alert, AlertState, NotificationRecord, Silence
 from alerts.preview import RulePreview, preview_rule
 from alerts.rules import RulesConfig, RulesError, load_config, parse_duration, refused_targets
-from storage import Store, StoreError, StoreLockedError, open_store
+from storage import audit
 from tower import runtime
-from tower.commands.options import ConfigOption
+from tower.commands.options import ConfigOption, TokenOption
+from tower.commands.remote import Api, cli_actor, store_or_api
 from tower.settings import TowerSettings
 
 app = typer.Typer(
@@ -36,12 +34,6 @@ silence_app = typer.Typer(help="Silences: add, list, expire.", no_args_is_help=T
 app.add_typer(silence_app, name="silence")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-TokenOption = Annotated[
-    str | None,
-    typer.Option(
-        "--token", help="API token, used when a tower serve holds the store.", envvar="TOWER_API_TOKEN"
-    ),
-]
 ALERTS = TypeAdapter(list[Alert])
 RECORDS = TypeAdapter(list[NotificationRecord])
 SILENCES = TypeAdapter(list[Silence])
@@ -70,65 +62,7 @@ def _parse_time(text: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-# -- the store, or the API of the tower serve holding it ---------------------------------------------
-
-
-class Api:
-    """The JSON API of a running tower (used when it holds the embedded store)."""
-
-    def __init__(self, base: str, token: str | None, timeout: float = 60.0) -> None:
-        self.base = base.rstrip("/")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.client = httpx.Client(base_url=self.base, headers=headers, timeout=timeout, trust_env=False)
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self.client.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            runtime.fail(f"the tower API at {self.base} cannot be reached: {exc}")
-        if response.is_success:
-            return response.json()
-        try:
-            body = response.json()
-            detail = str(body.get("detail", "")) if isinstance(body, dict) else ""
-        except ValueError:
-            detail = response.text[:200]
-        hint = (
-            "; pass an API token with --token or TOWER_API_TOKEN"
-            if response.status_code in (401, 403)
-            else ""
-        )
-        runtime.fail(
-            f"the tower API at {self.base} answered {response.status_code}{': ' + detail if detail else ''}{hint}"
-        )
-
-
-@contextmanager
-def store_or_api(
-    settings: TowerSettings, command: str, token: str | None, timeout: float = 60.0
-) -> Iterator[Store | Api]:
-    """The store; or, when a ``tower serve`` holds it, that server's API (``timeout`` per request)."""
-    try:
-        store = open_store(settings.storage, command=command)
-    except StoreLockedError as exc:
-        if not exc.api_url:
-            runtime.fail(str(exc))
-        api = Api(exc.api_url, token, timeout)
-        try:
-            yield api
-        finally:
-            api.client.close()
-        return
-    except StoreError as exc:
-        runtime.fail(str(exc))
-    try:
-        try:
-            runtime.migrate_store(store)
-        except runtime.MigrationError as exc:
-            runtime.fail(str(exc))
-        yield store
-    finally:
-        store.close()
+# -- answers of the tower API (tower.commands.remote) ------------------------------------------------
 
 
 def _parse(adapter: TypeAdapter[Any], data: Any, what: str) -> Any:
@@ -148,10 +82,14 @@ def check(config: ConfigOption = None) -> None:
     rules = _config(settings)
     refused = refused_targets(rules, settings.alerts)
     if refused:
-        runtime.fail(
-            "notification targets would be refused (alerts.allow_private_targets / allowed_target_networks): "
-            + "; ".join(refused)
+        typer.echo(
+            f"tower: {len(refused)} notification target(s) would be refused by the outbound address policy "
+            "(alerts.allowed_targets, allowed_target_networks, allow_private_targets):",
+            err=True,
         )
+        for line in refused:
+            typer.echo(f"  {line}", err=True)
+        raise SystemExit(2)
     typer.echo(
         f"{settings.alerts.rules_file}: {len(rules.rules)} rule(s), {len(rules.receivers)} receiver(s), "
         f"{len(rules.inhibit_rules)} inhibit rule(s), {len(rules.time_intervals)} time interval(s): OK"
@@ -305,6 +243,9 @@ def ack(
                 result = state.acknowledge(source, fingerprint, by, comment)
             except (state.InvalidRequest, state.AlertNotFound) as exc:
                 runtime.fail(str(exc))
+            audit.record(
+                source, by, "alert.ack", fingerprint, details={"comment": comment, "via": cli_actor()}
+            )
     typer.echo(f"alert {fingerprint} acknowledged by {result.acked_by}")
 
 
@@ -346,6 +287,12 @@ def silence_add(
                 silence = state.create_silence(source, matchers, begin, begin + length, author, comment)
             except state.InvalidRequest as exc:
                 runtime.fail(str(exc))
+            details = {
+                "matchers": silence.matchers,
+                "ends_at": silence.ends_at.isoformat(),
+                "via": cli_actor(),
+            }
+            audit.record(source, author, "silence.create", silence.id, details=details)
     typer.echo(f"silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%M}Z: {' '.join(silence.matchers)}")
 
 
@@ -397,4 +344,7 @@ def silence_expire(
                 silence = state.expire_silence(source, silence_id)
             except state.AlertNotFound as exc:
                 runtime.fail(str(exc))
+            audit.record(
+                source, cli_actor(), "silence.expire", silence_id, details={"matchers": silence.matchers}
+            )
     typer.echo(f"silence {silence.id} ends {silence.ends_at:%Y-%m-%d %H:%M:%S}Z")

@@ -166,11 +166,22 @@ def edi(
         Path | None,
         typer.Option("--work-dir", help="Where files and the fresh store go. Default: a temp dir."),
     ] = None,
+    big_mib: Annotated[
+        int,
+        typer.Option(
+            "--big-mib",
+            min=0,
+            help="Also send one file of this many MiB through `tower agent edi --once` in its own process "
+            "and report its peak RSS (0: skip).",
+        ),
+    ] = 50,
 ) -> None:
     """EDI X12 agent throughput (parse-only and end to end into a real collector and store) as JSON."""
     from tower.bench.edi import run_bench
 
-    typer.echo(json.dumps(run_bench(files=files, orders=orders, work_dir=work_dir), indent=2))
+    typer.echo(
+        json.dumps(run_bench(files=files, orders=orders, work_dir=work_dir, big_mib=big_mib), indent=2)
+    )
 
 
 @app.command("simulator")

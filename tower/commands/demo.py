@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kpis.policy import Policy
 from storage import Store
 from storage.lock import announce
 from tower import runtime
@@ -81,7 +82,7 @@ def run(settings: TowerSettings, options: DemoOptions, console: Console | None =
             if dashboard and store.data_path is not None:
                 announce(store.data_path, api_url=dashboard)
             login = _demo_login(store, settings) if web is not None else None
-            return _feed(settings, options, store, collector, dashboard, login, console, stop)
+            return _feed(settings, options, store, collector, dashboard, login, console, stop, policy)
         finally:
             for service in reversed(started):
                 try:
@@ -150,6 +151,7 @@ def _feed(
     login: DemoLogin | None,
     console: Console,
     stop: threading.Event,
+    policy: Policy,
 ) -> int:
     token = settings.collector.tokens[0].get_secret_value() if settings.collector.tokens else None
     endpoint = _endpoint(collector, settings)
@@ -178,6 +180,7 @@ def _feed(
     rows = samples.pick()
     found = _wait_for_keys(store, [key for _, key, _ in rows], timeout_s=60.0)
     console.print(f"backfilled {spans:,} spans in {time.perf_counter() - began:.1f}s")
+    _start_models(settings, store, policy, options, console, login)
     _print_where_to_look(console, rows, found, dashboard, login, Path(settings.storage.data_dir))
     if options.exit_after_backfill or not options.live:
         sink.close()
@@ -202,6 +205,61 @@ def _feed(
     finally:
         sink.close()
     return 0
+
+
+MODEL_MIN_DAYS = 14  # training window, held-out window and time for outcomes, shortened for the demo
+
+
+def _start_models(
+    settings: TowerSettings,
+    store: Store,
+    kpi: Policy,
+    options: DemoOptions,
+    console: Console,
+    login: DemoLogin | None,
+) -> None:
+    """Train the models on the backfilled history and approve them as the demo's admin, then score
+    once, so the AI pages have something to show (the scheduler keeps scoring)."""
+    if not settings.ai.enabled:
+        return
+    if options.days < MODEL_MIN_DAYS:
+        console.print(
+            f"models: {options.days:g} days of history are too few to train on (need {MODEL_MIN_DAYS})"
+        )
+        return
+    from ai.policy import AiPolicy, Training
+    from ai.registry import Registry
+    from ai.scoring import Scorer
+    from ai.training import train
+    from kpis.jobs import KpiEngine
+
+    policy = runtime.ai_policy_or_exit(settings)
+    began = time.perf_counter()
+    KpiEngine(store, kpi).run_all()
+    days = int(options.days)
+    short = AiPolicy(
+        models=policy.models,
+        training=Training(
+            history_days=days - 10, holdout_days=5, label_maturity_days=4, retrain_every_days=0
+        ),
+        monitoring=policy.monitoring,
+    )
+    registry = Registry(store)
+    admin = login.user if login is not None else DEMO_USER
+    trained = []
+    for result in train(store, kpi, short, actor="tower demo"):
+        if result.version is None:
+            console.print(f"models: {result.model} not trained: {result.error}")
+            continue
+        registry.approve(
+            result.model, result.version.version, admin, "tower demo: approved at start by the demo's admin"
+        )
+        trained.append(result.model)
+    written = Scorer(store, kpi, policy).run()
+    console.print(
+        f"models: trained and approved {', '.join(trained) or 'none'} in {time.perf_counter() - began:.0f}s; "
+        f"{sum(max(n, 0) for n in written.values()):,} predictions (AI page: /ai)"
+    )
 
 
 def _wait_for_keys(store: Store, keys: list[str], timeout_s: float) -> dict[str, bool]:

@@ -52,7 +52,7 @@ def run_command(
     """Run the jobs now: incremental from each job's watermark, or --from/--to, or --full. Exit 1 on a failed job.
 
     When a ``tower serve`` holds the embedded store, the jobs run in that process, through its API."""
-    from tower.commands.alerts import Api, store_or_api
+    from tower.commands.remote import Api, store_or_api
     from tower.scheduling import kpi_engine
 
     jobs = job or list(JOB_NAMES)

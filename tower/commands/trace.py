@@ -1,7 +1,7 @@
 """``tower trace <any key>``: find the order(s) behind a key and print their timelines.
 
 Reads the store directly, or — when a ``tower serve`` holds the embedded store (or ``--api`` is
-given) — asks the server's JSON API (``GET /api/search?q=KEY`` and
+given) — asks the server's JSON API through :mod:`tower.commands.remote` (``GET /api/search?q=KEY`` and
 ``GET /api/orders/{order_id}/timeline``), whose responses are the models of :mod:`tracing.timeline`.
 """
 
@@ -13,17 +13,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
-import httpx
 import typer
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from storage import Store, StoreError, StoreLockedError, open_store
+from storage import Store
 from storage.errors import TowerError
 from tower import runtime
 from tower.commands.options import ConfigOption
+from tower.commands.remote import Api, ApiError, store_or_api
 from tower.settings import TowerSettings
 
 if TYPE_CHECKING:  # the crosswalk and timeline load when a lookup runs, not for every tower command
@@ -82,48 +82,29 @@ def lookup_via_api(
     api_url: str, key: str, max_orders: int, token: str | None, timeout: float = 30.0
 ) -> TraceResult:
     """The same lookup through a running tower's JSON API."""
+    with Api(api_url, token, timeout) as api:
+        return _lookup_with(api, key, max_orders)
+
+
+def _lookup_with(api: Api, key: str, max_orders: int) -> TraceResult:
     from tracing.timeline import OrderMatch, Timeline
 
-    base = api_url.rstrip("/")
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with httpx.Client(base_url=base, headers=headers, timeout=timeout, follow_redirects=False) as client:
-            response = client.get("/api/search", params={"q": key.strip()})
-            _check(response, base)
-            matches = TypeAdapter(list[OrderMatch]).validate_python(response.json())
-            timelines = []
-            for order in _distinct_orders(matches)[:max_orders]:
-                response = client.get(f"/api/orders/{quote(order, safe='')}/timeline")
-                if response.status_code == 404:
-                    continue
-                _check(response, base)
-                timelines.append(Timeline.model_validate(response.json()))
-    except httpx.HTTPError as exc:
-        raise TraceError(f"cannot reach the tower API at {base}: {exc}") from None
-    except (ValidationError, ValueError) as exc:
-        raise TraceError(
-            f"the tower API at {base} answered something that is not a timeline: {exc}"
-        ) from None
-    return TraceResult(key.strip(), matches, timelines, base)
-
-
-def _check(response: httpx.Response, base: str) -> None:
-    if response.is_success:
-        return
-    detail = ""
-    try:
-        body = response.json()
-        detail = str(body.get("detail", "")) if isinstance(body, dict) else ""
-    except ValueError:
-        detail = response.text[:200]
-    if response.status_code in (401, 403):
-        raise TraceError(
-            f"the tower API at {base} refused the request ({response.status_code}{': ' + detail if detail else ''}); "
-            "pass an API token with --token or TOWER_API_TOKEN"
+        matches = TypeAdapter(list[OrderMatch]).validate_python(
+            api.response("GET", "/api/search", params={"q": key.strip()})
         )
-    raise TraceError(
-        f"the tower API at {base} answered {response.status_code}{': ' + detail if detail else ''}"
-    )
+        timelines = []
+        for order in _distinct_orders(matches)[:max_orders]:
+            body = api.response("GET", f"/api/orders/{quote(order, safe='')}/timeline", missing_ok=True)
+            if body is not None:
+                timelines.append(Timeline.model_validate(body))
+    except ApiError as exc:
+        raise TraceError(str(exc)) from None
+    except ValidationError as exc:
+        raise TraceError(
+            f"the tower API at {api.base} answered something that is not a timeline: {exc}"
+        ) from None
+    return TraceResult(key.strip(), matches, timelines, api.base)
 
 
 def _distinct_orders(matches: list[OrderMatch]) -> list[str]:
@@ -168,22 +149,10 @@ def run(
 
 
 def _lookup_local(settings: TowerSettings, key: str, max_orders: int, token: str | None) -> TraceResult:
-    try:
-        store = open_store(settings.storage, command="tower trace")
-    except StoreLockedError as exc:
-        if exc.api_url:
-            return lookup_via_api(exc.api_url, key, max_orders, token)
-        raise TraceError(str(exc)) from None
-    except StoreError as exc:
-        raise TraceError(str(exc)) from None
-    try:
-        try:
-            runtime.migrate_store(store)
-        except runtime.MigrationError as exc:
-            raise TraceError(str(exc)) from None
-        return lookup_in_store(store, key, max_orders, _policy(settings))
-    finally:
-        store.close()
+    with store_or_api(settings, "tower trace", token) as source:
+        if isinstance(source, Api):
+            return _lookup_with(source, key, max_orders)
+        return lookup_in_store(source, key, max_orders, _policy(settings))
 
 
 def _policy(settings: TowerSettings) -> Policy | None:

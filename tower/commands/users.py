@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Annotated
 
 import typer
 
+from storage import audit
 from tower import runtime
-from tower.commands.options import ConfigOption
+from tower.commands.options import ConfigOption, TokenOption
+from tower.commands.remote import Api, cli_actor, store_or_api
 from web.accounts import AccountError, Accounts, check_password, hash_password
-from web.settings import Role
+from web.settings import USERNAME_PATTERN, Role
 
 app = typer.Typer(
-    name="users", help="Dashboard users: add, list, disable, hash a password.", no_args_is_help=True
+    name="users",
+    help="Dashboard users: add, list, disable, sign out everywhere, hash a password.",
+    no_args_is_help=True,
 )
 
 
-def _read_password(password_stdin: bool) -> str:
+def _read_password(password_stdin: bool, username: str | None = None) -> str:
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        check_password(password)
+        check_password(password, username)
     except AccountError as exc:
         runtime.fail(str(exc))
     return password
@@ -43,12 +48,19 @@ def add(
 ) -> None:
     """Add a dashboard user to the store (the first-run admin: `tower users add admin`)."""
     settings = runtime.settings_or_exit(config)
-    password = _read_password(password_stdin)
+    password = _read_password(password_stdin, username)
     with runtime.store_or_exit(settings, "tower users add") as store:
+        accounts = Accounts(store, settings.web)
+        existed = any(u.username == username and u.source == "store" for u in accounts.list_users())
         try:
-            user = Accounts(store, settings.web).add_user(username, password, role, replace=replace)
+            user = accounts.add_user(username, password, role, replace=replace)
         except AccountError as exc:
+            audit.record(
+                store, cli_actor(), "user.add", username, outcome="failed", details={"reason": str(exc)}
+            )
             runtime.fail(str(exc))
+        action = "user.update" if existed else "user.add"
+        audit.record(store, cli_actor(), action, username, details={"role": role.value})
     typer.echo(f"user {user.username} ({user.role.value}) saved; log in at the dashboard")
 
 
@@ -67,14 +79,40 @@ def list_users(config: ConfigOption = None) -> None:
 
 @app.command("disable")
 def disable(username: str, config: ConfigOption = None) -> None:
-    """Disable a stored user: their sessions stop working within seconds."""
+    """Disable a stored user: every session of theirs ends at once."""
     settings = runtime.settings_or_exit(config)
     with runtime.store_or_exit(settings, "tower users disable") as store:
         try:
-            Accounts(store, settings.web).disable_user(username)
+            ended = Accounts(store, settings.web).disable_user(username)
         except AccountError as exc:
             runtime.fail(str(exc))
-    typer.echo(f"user {username} disabled")
+        audit.record(store, cli_actor(), "user.disable", username, details={"sessions_ended": ended})
+    typer.echo(f"user {username} disabled; {ended} session(s) ended")
+
+
+@app.command("signout")
+def signout(
+    username: Annotated[str, typer.Argument(help="The user to sign out everywhere.")],
+    config: ConfigOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Sign a user out everywhere: every dashboard session of theirs ends at once.
+
+    While a tower serve holds the embedded store this asks its API (an admin token).
+    """
+    if not re.match(USERNAME_PATTERN, username):
+        runtime.fail(f"not a user name: {username!r}")
+    settings = runtime.settings_or_exit(config)
+    with store_or_api(settings, "tower users signout", token) as source:
+        if isinstance(source, Api):
+            ended = int(source.call("DELETE", f"/api/users/{username}/sessions")["sessions_ended"])
+        else:
+            try:
+                ended = Accounts(source, settings.web).sign_out_everywhere(username)
+            except AccountError as exc:
+                runtime.fail(str(exc))
+            audit.record(source, cli_actor(), "user.signout", username, details={"sessions_ended": ended})
+    typer.echo(f"user {username} signed out everywhere; {ended} session(s) ended")
 
 
 @app.command("hash")
@@ -82,6 +120,9 @@ def hash_command(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
     ] = False,
+    username: Annotated[
+        str | None, typer.Option("--username", help="The user it is for (the password must not contain it).")
+    ] = None,
 ) -> None:
     """Print an argon2 hash for `web.users[].password_hash` in the configuration."""
-    typer.echo(hash_password(_read_password(password_stdin)))
+    typer.echo(hash_password(_read_password(password_stdin, username), username))

@@ -120,7 +120,7 @@ def kpis_page(
         state,
         "kpis.html",
         {
-            "segment_options": segment_options(state.store),
+            "segment_options": segment_options(state.store, now=state.now()),
             "nav": "kpis",
             "d": data,
             "tiles": tiles,

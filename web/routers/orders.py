@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -57,7 +56,7 @@ def _judged_timeline(state: StateDep, order_id: str) -> Timeline:
         lambda: _timeline(state.store, order_id),
         lambda: views.order_breaches(state.store, state.policy, order_id.strip()),
     )
-    return views.order_sla(state.policy, timeline, breaches, datetime.now(UTC))
+    return views.order_sla(state.policy, timeline, breaches, state.now())
 
 
 @router.get("/api/orders/{order_id:path}/timeline", response_model=Timeline)
@@ -70,7 +69,7 @@ def api_timeline(order_id: OrderId, state: StateDep, principal: Viewer) -> Timel
 @router.get("/api/orders", response_model=views.OrdersOverview)
 def api_orders(state: StateDep, principal: Viewer) -> views.OrdersOverview:
     """Recently captured orders, at-risk orders and open orders past an SLA (the search page's lists)."""
-    return views.order_overview(state.store, state.policy)
+    return views.order_overview(state.store, state.policy, now=state.now())
 
 
 @router.get("/", include_in_schema=False)
@@ -90,7 +89,7 @@ def search_page(
             error = str(exc)
         if matches is not None and len({m.order_id for m in matches}) == 1:
             return RedirectResponse(f"/orders/{quote(matches[0].order_id, safe='')}", status_code=303)
-    overview = views.order_overview(state.store, state.policy) if not key else None
+    overview = views.order_overview(state.store, state.policy, now=state.now()) if not key else None
     return render(
         request,
         state,
@@ -104,7 +103,7 @@ def search_page(
 @router.get("/orders/{order_id:path}", include_in_schema=False)
 def timeline_page(request: Request, order_id: OrderId, state: StateDep, principal: Viewer) -> Response:
     timeline = _judged_timeline(state, order_id)
-    now = datetime.now(UTC)
+    now = state.now()
     marks = views.sla_marks(timeline)
     hop_spans = {span_id for hop in timeline.hops for span_id in hop.span_ids}
     return render(
@@ -122,6 +121,9 @@ def timeline_page(request: Request, order_id: OrderId, state: StateDep, principa
             "exceptions": views.order_exceptions(state.store, state.policy, timeline.order_id)
             if timeline.exceptions
             else [],
+            "ai_insight": state.ai.order(timeline.order_id, timeline)
+            if state.ai is not None and state.ai.any_enabled
+            else None,
         },
         principal=principal,
     )

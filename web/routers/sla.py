@@ -42,7 +42,16 @@ def api_sla(
     """SLA attainment for orders captured in the period, and one page of the breached/at-risk orders
     since its start (``total`` counts all pages)."""
     return sla_overview(
-        state.store, state.policy, period, segment, status, sla, open_only, state.settings.page_size, page
+        state.store,
+        state.policy,
+        period,
+        segment,
+        status,
+        sla,
+        open_only,
+        state.settings.page_size,
+        page,
+        now=state.now(),
     )
 
 
@@ -59,7 +68,16 @@ def sla_page(
     page: PageNumber = 1,
 ) -> Response:
     data = sla_overview(
-        state.store, state.policy, period, segment, status, sla, open_only, state.settings.page_size, page
+        state.store,
+        state.policy,
+        period,
+        segment,
+        status,
+        sla,
+        open_only,
+        state.settings.page_size,
+        page,
+        now=state.now(),
     )
     links = page_links(request.url.path, request.query_params.multi_items(), page, data.page_size, data.total)
     return render(
@@ -68,7 +86,7 @@ def sla_page(
         "sla.html",
         {
             "nav": "sla",
-            "segment_options": segment_options(state.store),
+            "segment_options": segment_options(state.store, now=state.now()),
             "d": data,
             "links": links,
             "status": status,

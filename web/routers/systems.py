@@ -25,7 +25,7 @@ def api_systems(
     state: StateDep, principal: Viewer, period: PeriodDep, segment: SegmentDep, window_s: Window = 3600
 ) -> SystemsOverview:
     """System health over the last ``window_s`` seconds and handoffs of orders captured in the period."""
-    return systems_overview(state.store, period, segment, window_s)
+    return systems_overview(state.store, period, segment, window_s, now=state.now())
 
 
 @router.get("/systems", include_in_schema=False)
@@ -37,7 +37,7 @@ def systems_page(
     segment: SegmentDep,
     window_s: Window = 3600,
 ) -> Response:
-    data = systems_overview(state.store, period, segment, window_s)
+    data = systems_overview(state.store, period, segment, window_s, now=state.now())
     kinds = {h.system: h.system_kind for h in data.health}
     graph = charts.handoff_map(
         kinds,
@@ -52,7 +52,7 @@ def systems_page(
         state,
         "systems.html",
         {
-            "segment_options": segment_options(state.store),
+            "segment_options": segment_options(state.store, now=state.now()),
             "nav": "systems",
             "d": data,
             "graph": graph,

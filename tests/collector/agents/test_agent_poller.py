@@ -1,14 +1,21 @@
-"""Database poller: SQLite source, YAML row mapping, cursor persisted only after the export succeeded."""
+"""Database poller against the real collector: SQLite and PostgreSQL sources, YAML row mapping, cursor
+persisted only after the export succeeded, rows the store cannot keep set aside with their reason."""
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from clock import ANCHOR
+from support.postgres import postgres_server
 
+from collector.agents.emitter import EmitError, Emitter
 from collector.agents.poller import Poller, PollerConfigError, load_mapping
 from collector.agents.settings import PollerAgentSettings
 from tracing import conventions as c
@@ -24,6 +31,9 @@ attributes:
 static_attributes:
   order.channel: portal
 """
+
+
+DAY = ANCHOR.date().isoformat()  # rows changed on the anchor's day (the collector keeps them)
 
 
 def make_source(path: Path, rows: int) -> str:
@@ -46,14 +56,14 @@ def make_source(path: Path, rows: int) -> str:
                     "s": "allocation",
                     "st": "allocated",
                     "w": "WH-EAST",
-                    "t": f"2026-11-26T10:{i % 60:02d}:00",
+                    "t": f"{DAY}T10:{i % 60:02d}:00",
                 },
             )
     engine.dispose()
     return url
 
 
-def poller(tmp_path: Path, make_emitter: Any, url: str, **overrides: Any) -> Poller:
+def poller(tmp_path: Path, emitter: Emitter, service: str, url: str, **overrides: Any) -> Poller:
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text(MAPPING_YAML)
     settings = PollerAgentSettings(
@@ -63,74 +73,86 @@ def poller(tmp_path: Path, make_emitter: Any, url: str, **overrides: Any) -> Pol
         cursor_column="id",
         batch_size=overrides.pop("batch_size", 4),
         mapping_file=mapping,
-        system_instance="erp-east",
+        system_instance=service,
         **overrides,
     )
-    return Poller(settings, make_emitter("erp-east", "poller"), tmp_path / "state")
+    return Poller(settings, emitter, tmp_path / "state")
 
 
-def order_ids(sink: Any) -> list[str]:
-    return [s.attributes[c.ORDER_ID] for s in sink.spans]
+def order_ids(spans: list[Any]) -> list[str]:
+    return [s.attributes[c.ORDER_ID] for s in spans]
 
 
-def test_rows_become_hop_spans_through_the_yaml_mapping(tmp_path: Path, sink: Any, make_emitter: Any) -> None:
+def test_rows_become_hop_spans_through_the_yaml_mapping(
+    tmp_path: Path, real_collector: Any, service: str
+) -> None:
     url = make_source(tmp_path / "erp.db", 3)
-    p = poller(tmp_path, make_emitter, url)
+    p = poller(tmp_path, real_collector.emitter(service, "poller"), service, url)
     assert p.drain() == 3
-    span = sink.spans[0]
+    span = real_collector.spans(service)[0]
     assert span.name == "erp status change"
     assert span.attributes[c.ORDER_ID] == "SO-1001"
     assert span.attributes[c.STAGE] == "allocation"
     assert span.attributes[c.STATUS] == "allocated"
     assert span.attributes[c.WAREHOUSE_ID] == "WH-EAST"
     assert span.attributes[c.CHANNEL] == "portal"
-    assert span.attributes[c.SYSTEM_INSTANCE] == "erp-east"
-    assert span.resource[c.SERVICE_NAME] == "erp-east"
-    assert span.start_ns == 1795687260 * 10**9  # 2026-11-26T10:01:00 (naive = UTC)
+    assert span.attributes[c.SYSTEM_INSTANCE] == service
+    assert span.resource[c.SERVICE_NAME] == service
+    assert (
+        span.start_ns == int(datetime.fromisoformat(f"{DAY}T10:01:00+00:00").timestamp()) * 10**9
+    )  # naive = UTC
     assert p.cursor == 3
 
 
-def test_restart_mid_stream_loses_and_repeats_nothing(tmp_path: Path, sink: Any, make_emitter: Any) -> None:
+def test_restart_mid_stream_loses_and_repeats_nothing(
+    tmp_path: Path, real_collector: Any, service: str
+) -> None:
     url = make_source(tmp_path / "erp.db", 10)
-    first = poller(tmp_path, make_emitter, url)
+    first = poller(tmp_path, real_collector.emitter(service, "poller"), service, url)
     assert first.drain(max_batches=1) == 4  # stopped after one batch: "killed" mid-stream
     first.engine.dispose()
     make_source(tmp_path / "erp.db", 3)  # the ERP keeps writing meanwhile
-    second = poller(tmp_path, make_emitter, url)  # restart: same state dir
+    second = poller(
+        tmp_path, real_collector.emitter(service, "poller"), service, url
+    )  # restart: same state dir
     assert second.drain() == 9
-    assert order_ids(sink) == [f"SO-{1000 + i}" for i in range(1, 14)]
+    assert order_ids(real_collector.spans(service)) == [f"SO-{1000 + i}" for i in range(1, 14)]
 
 
 def test_failed_export_keeps_the_cursor_and_the_rows_come_again(
-    tmp_path: Path, sink: Any, make_emitter: Any
+    tmp_path: Path, scripted: Any, scripted_emitter: Any, service: str
 ) -> None:
+    # scripted receiver: the real collector cannot refuse one valid request and accept its retry on demand
     url = make_source(tmp_path / "erp.db", 6)
-    p = poller(tmp_path, make_emitter, url)
+    p = poller(tmp_path, scripted_emitter(service, "poller"), service, url)
     assert p.drain(max_batches=1) == 4
-    sink.fail_with = 400
-    with pytest.raises(Exception, match="did not accept"):
+    scripted.fail_with = 503  # the collector is busy: nothing is acknowledged, the cursor stays
+    with pytest.raises(EmitError, match="collector answered 503"):
         p.poll_once()
     assert p.cursor == 4
-    sink.fail_with = None
-    restarted = poller(tmp_path, make_emitter, url)
+    scripted.fail_with = None
+    restarted = poller(tmp_path, scripted_emitter(service, "poller"), service, url)
     assert restarted.drain() == 2
-    assert order_ids(sink) == [f"SO-{1000 + i}" for i in range(1, 7)]
+    assert order_ids(scripted.spans) == [f"SO-{1000 + i}" for i in range(1, 7)]
 
 
 def test_crash_between_export_and_cursor_write_resends_identical_spans(
-    tmp_path: Path, sink: Any, make_emitter: Any
+    tmp_path: Path, real_collector: Any, service: str
 ) -> None:
     url = make_source(tmp_path / "erp.db", 2)
-    p = poller(tmp_path, make_emitter, url)
+    p = poller(tmp_path, real_collector.emitter(service, "poller"), service, url)
     p.drain()
-    ids = [(s.trace_id, s.span_id) for s in sink.spans]
+    ids = sorted((s.trace_id, s.span_id) for s in real_collector.spans(service))
+    assert len(ids) == 2
     os.remove(p.cursor_path)  # as if the process died before the cursor reached the disk
-    sink.spans.clear()
-    poller(tmp_path, make_emitter, url).drain()
-    assert [(s.trace_id, s.span_id) for s in sink.spans] == ids  # same ids: the store can drop the repeat
+    poller(tmp_path, real_collector.emitter(service, "poller"), service, url).drain()
+    # the rows came again as the same spans (same ids): readers count each once
+    assert sorted((s.trace_id, s.span_id) for s in real_collector.spans(service)) == sorted(ids * 2)
 
 
-def test_query_source_and_cursor_file_is_valid_json(tmp_path: Path, sink: Any, make_emitter: Any) -> None:
+def test_query_source_and_cursor_file_is_valid_json(
+    tmp_path: Path, real_collector: Any, service: str
+) -> None:
     url = make_source(tmp_path / "erp.db", 5)
     mapping = tmp_path / "m.yaml"
     mapping.write_text("stage: pick\nattributes: {order.id: order_no}\n")
@@ -141,24 +163,25 @@ def test_query_source_and_cursor_file_is_valid_json(tmp_path: Path, sink: Any, m
         cursor_column="seq",
         mapping_file=mapping,
     )
-    p = Poller(settings, make_emitter("wms", "poller"), tmp_path / "state")
+    p = Poller(settings, real_collector.emitter(service, "poller"), tmp_path / "state")
     assert p.drain() == 3
-    assert order_ids(sink) == ["SO-1001", "SO-1003", "SO-1005"]
-    assert all(s.attributes[c.STAGE] == "pick" for s in sink.spans)
+    spans = real_collector.spans(service)
+    assert order_ids(spans) == ["SO-1001", "SO-1003", "SO-1005"]
+    assert all(s.attributes[c.STAGE] == "pick" for s in spans)
     assert p.cursor_path.read_text() == '{"cursor": 5, "source": "poller-agent:picks"}'
 
 
 def test_a_mapping_naming_a_missing_column_fails_loudly_and_moves_nothing(
-    tmp_path: Path, sink: Any, make_emitter: Any
+    tmp_path: Path, real_collector: Any, service: str
 ) -> None:
     url = make_source(tmp_path / "erp.db", 2)
     mapping = tmp_path / "m.yaml"
     mapping.write_text("attributes: {order.id: order_number}\n")
     settings = PollerAgentSettings(name="typo", url=url, table="order_status_log", mapping_file=mapping)
-    p = Poller(settings, make_emitter("erp", "poller"), tmp_path / "state")
+    p = Poller(settings, real_collector.emitter(service, "poller"), tmp_path / "state")
     with pytest.raises(PollerConfigError, match="column\\(s\\) 'order_number' are not in the polled rows"):
         p.poll_once()
-    assert p.cursor is None and sink.spans == []
+    assert p.cursor is None and real_collector.spans(service) == []
 
 
 def test_hostile_configuration_is_refused_clearly(tmp_path: Path) -> None:
@@ -176,84 +199,65 @@ def test_hostile_configuration_is_refused_clearly(tmp_path: Path) -> None:
         load_mapping(broken)
 
 
-# -- PostgreSQL: a throwaway server when the binaries are installed (or TOWER_TEST_POSTGRES_URL) --------
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Any:
-    import shutil
-    import subprocess
-    import tempfile
-
-    url = os.environ.get("TOWER_TEST_POSTGRES_URL")
-    if url:
-        yield url
-        return
-    pytest.importorskip("psycopg", reason="psycopg is not installed")
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL is not installed (or set TOWER_TEST_POSTGRES_URL)")
-    base = Path(tempfile.mkdtemp(prefix="tower-pg-"))
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        if not shutil.which("runuser"):
-            pytest.skip("running as root without runuser: cannot start PostgreSQL")
-        import pwd
-
-        try:
-            pg_user = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no postgres user")
-        os.chown(base, pg_user.pw_uid, pg_user.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    data = base / "data"
+def test_rows_whose_time_cannot_be_stored_are_kept_aside_and_never_block_the_rest(
+    tmp_path: Path, real_collector: Any, service: str
+) -> None:
+    """Rows dated 1960 (cannot be encoded), 1972 (older than the store keeps) and 2300 (the real
+    collector refuses it: the agent's own window is widened here) are written with their reasons to
+    the rejected-rows file; the rows around them are stored and the cursor moves past them all."""
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    engine = sa.create_engine(url)
+    times = [
+        f"{DAY}T09:00:00",
+        "1960-01-01T00:00:00",
+        f"{DAY}T09:30:00",
+        "1972-03-21T00:00:00",
+        "2300-01-01T00:00:00",
+    ]
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE moves (id INTEGER PRIMARY KEY, order_no TEXT, at TEXT)"))
+        for i, at in enumerate(times, start=1):
+            conn.execute(sa.text("INSERT INTO moves VALUES (:i, :o, :t)"), {"i": i, "o": f"SO-{i}", "t": at})
+    engine.dispose()
+    settings = PollerAgentSettings(
+        name="moves",
+        url=url,
+        table="moves",
+        system_instance=service,
+        mapping={"stage": "pick", "start_column": "at", "attributes": {"order.id": "order_no"}},
+    )
+    emitter = real_collector.emitter(service, "poller", max_ahead_s=400 * 365 * 86400)  # lets 2300 through
+    p = Poller(settings, emitter, tmp_path / "state")
     try:
-        subprocess.run(
-            [*run_as, initdb, "-D", str(data), "-U", "tower", "--auth=trust", "-E", "UTF8"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        subprocess.run(
-            [
-                *run_as,
-                pg_ctl,
-                "-D",
-                str(data),
-                "-l",
-                str(base / "log"),
-                "-w",
-                "-t",
-                "60",
-                "-o",
-                f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off",
-                "start",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"could not start a PostgreSQL server: {exc}")
-    try:
-        yield f"postgresql+psycopg://tower@127.0.0.1:{port}/postgres"
+        assert p.drain() == 5
     finally:
-        subprocess.run(
-            [*run_as, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True, timeout=60
-        )
-        shutil.rmtree(base, ignore_errors=True)
+        p.engine.dispose()
+    assert p.cursor == 5 and p.rows_rejected == 3
+    rejected = [json.loads(line) for line in p.rejected_path.read_text().splitlines()]
+    assert [r["cursor"] for r in rejected] == [2, 4, 5]
+    assert "1960-01-01T00:00:00Z is older than the 30 days the store keeps" in rejected[0]["reason"]
+    assert "1972-03-21" in rejected[1]["reason"]
+    assert (
+        rejected[2]["reason"].startswith("collector rejected 1 span(s)")
+        and "out of range" in rejected[2]["reason"]
+    )
+    assert rejected[2]["row"] == {"id": 5, "order_no": "SO-5", "at": "2300-01-01T00:00:00"}
+    stored = real_collector.spans(service)
+    # the batch was partly accepted, then re-sent row by row with the same span ids: counted once
+    assert sorted({s.attributes[c.ORDER_ID] for s in stored}) == ["SO-1", "SO-3"]
+    assert len({s.span_id for s in stored}) == 2
+
+
+# -- PostgreSQL: a throwaway server of its own (tests/support/postgres.py), or TOWER_TEST_POSTGRES_URL ------
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """Fails (never skips) when no server can be started: these tests must see a real PostgreSQL."""
+    with postgres_server() as url:
+        yield url
 
 
 def test_postgresql_source_restart_mid_stream(
-    tmp_path: Path, sink: Any, make_emitter: Any, postgres_url: str
+    tmp_path: Path, real_collector: Any, service: str, postgres_url: str
 ) -> None:
     engine = sa.create_engine(postgres_url)
     with engine.begin() as conn:
@@ -268,23 +272,24 @@ def test_postgresql_source_restart_mid_stream(
             conn.execute(
                 sa.text(
                     "INSERT INTO order_status_log (order_no, stage, status, warehouse, changed_at) "
-                    "VALUES (:o, 'pick', 'picked', 'WH-WEST', '2026-11-26T10:00:00Z')"
+                    "VALUES (:o, 'pick', 'picked', 'WH-WEST', :t)"
                 ),
-                {"o": f"SO-{1000 + i}"},
+                {"o": f"SO-{1000 + i}", "t": f"{DAY}T10:00:{i:02d}Z"},
             )
     engine.dispose()
-    first = poller(tmp_path, make_emitter, postgres_url, batch_size=3)
+    first = poller(tmp_path, real_collector.emitter(service, "poller"), service, postgres_url, batch_size=3)
     assert first.drain(max_batches=1) == 3
     first.engine.dispose()
-    second = poller(tmp_path, make_emitter, postgres_url, batch_size=3)
+    second = poller(tmp_path, real_collector.emitter(service, "poller"), service, postgres_url, batch_size=3)
     assert second.drain() == 4
     second.engine.dispose()
-    assert order_ids(sink) == [f"SO-{1000 + i}" for i in range(1, 8)]
-    assert sink.spans[0].start_ns == 1795687200 * 10**9  # timestamptz -> the hop start
+    spans = real_collector.spans(service)
+    assert order_ids(spans) == [f"SO-{1000 + i}" for i in range(1, 8)]
+    assert spans[0].start_ns == int(datetime.fromisoformat(f"{DAY}T10:00:01+00:00").timestamp()) * 10**9
 
 
 def test_postgresql_timestamp_cursor_survives_a_restart(
-    tmp_path: Path, sink: Any, make_emitter: Any, postgres_url: str
+    tmp_path: Path, real_collector: Any, service: str, postgres_url: str
 ) -> None:
     engine = sa.create_engine(postgres_url)
     with engine.begin() as conn:
@@ -295,7 +300,7 @@ def test_postgresql_timestamp_cursor_survives_a_restart(
         for i in range(1, 6):
             conn.execute(
                 sa.text(
-                    "INSERT INTO shipments_log VALUES (TIMESTAMPTZ '2026-11-26 10:00:00+00' + :s * INTERVAL '1 second', :o)"
+                    f"INSERT INTO shipments_log VALUES (TIMESTAMPTZ '{DAY} 10:00:00+00' + :s * INTERVAL '1 second', :o)"
                 ),
                 {"s": i, "o": f"SO-{2000 + i}"},
             )
@@ -310,11 +315,11 @@ def test_postgresql_timestamp_cursor_survives_a_restart(
         batch_size=2,
         mapping_file=mapping,
     )
-    first = Poller(settings, make_emitter("tms", "poller"), tmp_path / "state")
+    first = Poller(settings, real_collector.emitter(service, "poller"), tmp_path / "state")
     assert first.drain(max_batches=1) == 2
     first.engine.dispose()
     assert '"t": "datetime"' in first.cursor_path.read_text()
-    second = Poller(settings, make_emitter("tms", "poller"), tmp_path / "state")
+    second = Poller(settings, real_collector.emitter(service, "poller"), tmp_path / "state")
     assert second.drain() == 3
     second.engine.dispose()
-    assert order_ids(sink) == [f"SO-{2000 + i}" for i in range(1, 6)]
+    assert order_ids(real_collector.spans(service)) == [f"SO-{2000 + i}" for i in range(1, 6)]
