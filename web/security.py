@@ -34,6 +34,13 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
+DOCS_PATH = "/docs"
+# /docs alone runs scripts: Swagger UI and its starter, both served from /static (no CDN, no inline
+# script); it fetches the schema from the same origin.
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 SECURITY_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
     "x-content-type-options": "nosniff",
@@ -64,12 +71,15 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         static = scope.get("path", "").startswith("/static/")
+        docs = scope.get("path", "") == DOCS_PATH
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value
+                if docs:
+                    headers["content-security-policy"] = DOCS_CONTENT_SECURITY_POLICY
                 if not static:
                     headers["cache-control"] = "no-store"
             await send(message)
