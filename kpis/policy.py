@@ -416,6 +416,7 @@ def sla_parameters(policy: Policy, start: date, end: date) -> dict[str, Any]:
     matching rules per row.
     """
     cal_names = policy.calendar_names()
+    stage_set = list(dict.fromkeys(st for s in policy.slas for st in (s.start.stage, s.end.stage)))
     tables = [calendar_table(policy.calendars[name], start, end) for name in cal_names]
     slas = policy.slas
     values: dict[str, list[str]] = {d: [] for d in DIMENSIONS}
@@ -464,6 +465,10 @@ def sla_parameters(policy: Policy, start: date, end: date) -> dict[str, Any]:
         "sla_kinds": [s.kind for s in slas],
         "sla_stages": [s.stage or s.end.stage for s in slas],
         "sla_from_stage": [s.start.stage for s in slas],
+        # the stages the SLAs' edges name, once each: sla_from_pos / sla_to_pos index into it
+        "sla_stage_set": stage_set,
+        "sla_from_pos": [stage_set.index(s.start.stage) + 1 for s in slas],
+        "sla_to_pos": [stage_set.index(s.end.stage) + 1 for s in slas],
         "sla_from_end": [int(s.start.at == "end") for s in slas],
         "sla_to_stage": [s.end.stage for s in slas],
         "sla_to_end": [int(s.end.at == "end") for s in slas],

@@ -291,6 +291,8 @@ _TTL_TABLES: dict[str, str] = {
     "span_orders": "toDateTime(Timestamp)",
     "orderless_spans": "toDateTime(Timestamp)",
     "span_arrivals": "toDateTime(ArrivedAt)",
+    "system_hops": "Day",
+    "exception_signals": "toDateTime(At)",
     "order_facts": "toDateTime(CaptureAt)",
     "order_paths": "toDateTime(FirstHopAt)",
     "sla_results": "toDateTime(CaptureAt)",

@@ -27,6 +27,8 @@ DEFAULT_TTL_DAYS: dict[str, int] = {
     "span_orders": 30,
     "orderless_spans": 30,
     "span_arrivals": 7,
+    "system_hops": 30,
+    "exception_signals": 30,
     "order_facts": 400,
     "order_paths": 400,
     "sla_results": 400,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ai.policy import AiPolicy, AiPolicyError, load_ai_policy
+from kpis import state as kpi_state
 from kpis.policy import Policy, PolicyError, load_policy
 from storage import Store, StoreError, StoreLockedError, open_store
 from storage.migrate import MigrationError, migrate
@@ -71,6 +72,13 @@ def migrate_store(store: Store, progress: BackfillProgress | None = None) -> lis
     ):
         attribution.mark_backfilled(store)  # created on a store without spans: nothing to fill
     attribution.backfill(store, progress)
+    # the KPI state (0080) from order_spans stored before its views existed; on a store without
+    # spans there is nothing to read (the views keep it from then on)
+    if not kpi_state.is_built(store):
+        if store.scalar("SELECT count() FROM order_spans"):
+            kpi_state.rebuild(store)
+        else:
+            kpi_state.mark_built(store)
     return [f"{m.version:04d}_{m.name}" for m in applied]
 
 

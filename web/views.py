@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from kpis import reports
 from kpis.explain import Explanation, explain, kpi_names
+from kpis.jobs import JOB_NAMES, Window
 from kpis.order_sla import judge as order_sla_judge
 from kpis.policy import Policy
 from kpis.reports import (
@@ -401,3 +402,54 @@ class JobsOverview(BaseModel):
 
 def jobs_overview(store: Store, engine: reports.KpiEngine, job: str, limit: int) -> JobsOverview:
     return JobsOverview(runs=reports.job_runs(store, job, limit), watermarks=reports.job_watermarks(engine))
+
+
+class JobRunRequest(BaseModel):
+    """What ``tower kpis run`` asks a serving tower to run: every job by default, incrementally."""
+
+    model_config = {"extra": "forbid", "populate_by_name": True}
+
+    jobs: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=20)
+    full: bool = False
+    start: datetime | None = Field(default=None, alias="from")
+    end: datetime | None = Field(default=None, alias="to")
+
+
+class JobRunResult(BaseModel):
+    job: str
+    mode: str
+    status: str
+    rows: int
+    duration_s: float
+    error: str
+
+
+def run_jobs(engine: reports.KpiEngine, request: JobRunRequest) -> list[JobRunResult]:
+    """Run the KPI jobs now, as ``tower kpis run`` does on its own store (422 on a bad request)."""
+    jobs = request.jobs or list(JOB_NAMES)
+    unknown = [j for j in jobs if j not in JOB_NAMES]
+    if unknown:
+        raise HTTPException(422, f"unknown job(s) {', '.join(unknown)}; jobs: {', '.join(JOB_NAMES)}")
+    start, end = (as_utc(t) if t else None for t in (request.start, request.end))
+    if request.full and (start or end):
+        raise HTTPException(422, "full recomputes everything; leave out from/to")
+    if start and end and not start < end:
+        raise HTTPException(422, "from must be before to")
+    if request.full:
+        results = engine.recompute(jobs=jobs)
+    elif start or end:
+        window = Window(start=start or datetime(1970, 1, 1, tzinfo=UTC), end=end or datetime.now(UTC))
+        results = engine.run_all(window, jobs)
+    else:
+        results = engine.run_all(None, request.jobs or None)
+    return [
+        JobRunResult(
+            job=r.job,
+            mode=r.mode,
+            status=r.status,
+            rows=r.rows,
+            duration_s=round(r.duration_s, 3),
+            error=r.error,
+        )
+        for r in results
+    ]

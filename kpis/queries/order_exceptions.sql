@@ -1,16 +1,16 @@
 -- Rebuild order_exceptions for the selected orders: one row per order and exception type, from the
--- exceptions on the order's spans and span events (order_spans, each span once: FINAL), merged with
--- what people did (exception_actions: last assign sets the owner, a resolve closes it unless spans
--- reopened it later). Opened = first sign of the exception; resolved = when the latest outcome is a
--- resolution. Only the order's own attributed spans count (tracing/attribution.py): a sibling's
--- EDI mapping exception in the same file is the sibling's.
+-- exception signals of the order's spans and span events (exception_signals, kept by a view as rows
+-- reach order_spans; each span or event once: FINAL), merged with what people did
+-- (exception_actions: last assign sets the owner, a resolve closes it unless spans reopened it
+-- later). Opened = first sign of the exception; resolved = when the latest outcome is a resolution.
+-- Only the order's own attributed spans count (tracing/attribution.py): a sibling's EDI mapping
+-- exception in the same file is the sibling's.
 INSERT INTO order_exceptions
 WITH
     touched AS (
-        SELECT OrderId FROM order_spans
-        WHERE ((ExceptionType != '' OR notEmpty(`Events.Name`))
-               AND ((ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
-                    OR (Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)})))
+        SELECT OrderId FROM exception_signals
+        WHERE (ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
+           OR (At >= {from:DateTime64(3)} AND At < {to:DateTime64(3)})
         UNION DISTINCT
         SELECT OrderId FROM exception_actions WHERE At > {since:DateTime64(3)} AND At <= {until:DateTime64(3)}
         UNION DISTINCT
@@ -20,17 +20,8 @@ WITH
         SELECT arrayJoin({orders:Array(String)}) AS OrderId
     ),
     signals AS (
-        SELECT OrderId, ExceptionType, ExceptionOutcome AS Outcome, Timestamp AS At, System, Stage, User
-        FROM order_spans FINAL
-        WHERE ExceptionType != '' AND ({all:UInt8} = 1 OR OrderId IN touched)
-        UNION ALL
-        -- exceptions reported as span events, one signal per event
-        SELECT OrderId, ev.2['order.exception.type'] AS ExceptionType,
-               if(ev.2['order.exception.outcome'] = '', 'opened', ev.2['order.exception.outcome']) AS Outcome,
-               ev.1 AS At, System, Stage, if(ev.2['enduser.id'] != '', ev.2['enduser.id'], User) AS User
-        FROM order_spans FINAL
-        ARRAY JOIN arrayFilter(e -> e.2['order.exception.type'] != '',
-                               arrayZip(`Events.Timestamp`, `Events.Attributes`)) AS ev
+        SELECT OrderId, ExceptionType, Outcome, At, System, Stage, User
+        FROM exception_signals FINAL
         WHERE {all:UInt8} = 1 OR OrderId IN touched
     ),
     x AS (

@@ -3,6 +3,8 @@
 -- with pseudo-random durations and handoff waits; hops that would start after {end} are left out
 -- (open orders). Segments, manual touches (every 7th order), credit holds (every 20th, resolved
 -- two stages later) and errors (every 50th) follow the order number, so results are reproducible.
+-- The capture offset is computed in Int128: order number x window in nanoseconds overflows Int64
+-- past ~3,500 orders over 30 days (the captures then wrapped and bunched on a few days).
 INSERT INTO otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName,
                          ResourceAttributes, SpanAttributes, Duration, StatusCode)
 WITH

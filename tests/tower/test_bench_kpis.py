@@ -34,5 +34,9 @@ def test_bench_kpis_recomputes_everything_then_only_what_is_new(tmp_path: Path) 
     assert full["jobs"]["order_facts"]["rows"] == 200
     assert new["jobs"]["order_facts"]["rows"] == 20  # only the new orders are recomputed
     assert idle["jobs"]["order_facts"]["rows"] == 0
-    assert (full["target_seconds"], new["target_seconds"]) == (10, 1)
+    # issue 17's targets, reported beside the figures
+    assert (full["target_seconds"], new["target_seconds"]) == (5, 0.5)
+    assert (figures["idle_target_seconds"], figures["peak_memory_target_mib"]) == (0.1, 1024)
+    assert figures["idle_seconds"] == idle["seconds"]
+    assert figures["peak_memory_mib"] >= max(full["peak_memory_mib"], new["peak_memory_mib"])
     assert not data_dir.exists() or list(data_dir.iterdir()) == [], "the store is removed without --keep"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kpis import state as kpi_state
 from storage import Store
 from storage import migrate as migrate_module
 from storage.migrate import available, migrate
@@ -85,5 +86,11 @@ def test_migrate_backfills_the_order_story_day_by_day_and_resumes(old_store: Sto
 
 def test_a_fresh_store_needs_no_backfill(empty_store: Store) -> None:
     runtime.migrate_store(empty_store)
-    assert empty_store.scalar("SELECT Step FROM tower_backfills FINAL") == "complete"
+    steps = empty_store.query(
+        "SELECT Backfill, Step FROM tower_backfills FINAL ORDER BY Backfill, Step"
+    ).result_rows
+    # the order-keyed tables are marked backfilled, and so is the KPI engine's state (issue 17)
+    assert sorted(map(tuple, steps)) == sorted(
+        [(attribution.BACKFILL, "complete"), (kpi_state.BACKFILL, kpi_state.STEP)]
+    )
     assert attribution.pending_days(empty_store) == []
