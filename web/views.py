@@ -83,13 +83,24 @@ def segment_options(store: Store, days: int = 400, now: datetime | None = None) 
     since = ((now or datetime.now(UTC)) - timedelta(days=days)).date()
     rows = store.rows(SQL["segment_values"], {"since": since})
     row = rows[0] if rows else {}
-    return {name: list(row.get(name) or []) for name in ("channel", "region", "erp_instance", "warehouse")}
+    return {name: list(row.get(name) or []) for name in reports.BREAKDOWN_DIMENSIONS}
 
 
 class Period(BaseModel):
     start: date
     end: date = Field(description="Exclusive.")
     days: int
+    today: date | None = Field(default=None, description="The current day (UTC) when judged.")
+
+    @property
+    def last(self) -> date:
+        """The last day (inclusive)."""
+        return self.end - timedelta(days=1)
+
+    @property
+    def partial(self) -> bool:
+        """The period includes the current day, which is not over yet."""
+        return self.today is not None and self.start <= self.today < self.end
 
 
 def period_filter(
@@ -99,19 +110,32 @@ def period_filter(
     ] = 7,
     start: Annotated[date | None, Query(description="First day (overrides days).")] = None,
     end: Annotated[date | None, Query(description="Day after the last day. Default: tomorrow.")] = None,
+    to: Annotated[date | None, Query(description="Last day, inclusive (the date picker's 'to').")] = None,
 ) -> Period:
     today = request.app.state.web.now().date()
+    if to is not None:
+        if end is not None and end != to + timedelta(days=1):
+            raise HTTPException(status_code=400, detail="give either end (exclusive) or to (inclusive)")
+        if to >= date.max - timedelta(days=1):
+            raise HTTPException(status_code=400, detail="to is too far in the future")
+        end = to + timedelta(days=1)
     if start is None:
         first, stop = reports.default_period(days, today)
         if end is not None:
+            if end <= date.min + timedelta(days=days):
+                raise HTTPException(status_code=400, detail="end is too far in the past")
             first, stop = end - timedelta(days=days), end
-        return Period(start=first, end=stop, days=days)
+        return Period(start=first, end=stop, days=days, today=today)
     stop = end or reports.default_period(1, today)[1]
     if not start < stop:
-        raise HTTPException(status_code=400, detail="start must be before end")
+        raise HTTPException(
+            status_code=400, detail="the first day (from) must not be after the last day (to)"
+        )
     if (stop - start).days > 366:
         raise HTTPException(status_code=400, detail="a period is at most 366 days")
-    return Period(start=start, end=stop, days=(stop - start).days)
+    if start <= date.min + timedelta(days=367):
+        raise HTTPException(status_code=400, detail="from is too far in the past")
+    return Period(start=start, end=stop, days=(stop - start).days, today=today)
 
 
 PeriodDep = Annotated[Period, Depends(period_filter)]
@@ -405,6 +429,17 @@ def kpi_overview(store: Store, policy: Policy, period: Period, segment: Segment)
         trend=[d for d in both if d.day >= period.start],
         previous_trend=[d for d in both if d.day < period.start],
     )
+
+
+def kpi_breakdown(
+    store: Store, dimension: str, period: Period, segment: Segment
+) -> list[reports.BreakdownRow]:
+    if dimension not in reports.BREAKDOWN_DIMENSIONS:
+        raise HTTPException(
+            status_code=400,
+            detail=f"unknown dimension {dimension!r}; choose from {', '.join(reports.BREAKDOWN_DIMENSIONS)}",
+        )
+    return reports.kpi_breakdown(store, dimension, period.start, period.end, segment)
 
 
 def kpi_orders(
