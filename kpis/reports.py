@@ -533,10 +533,16 @@ def exceptions_queue(
     now: datetime | None = None,
     limit: int = 500,
     offset: int = 0,
+    aging: int = 0,
 ) -> ExceptionQueue:
     """Exceptions matching the filters (oldest first; ``limit`` rows after ``offset``, ``total`` counts
-    all of them) and the aging buckets of the open ones."""
+    all of them) and the aging buckets of the open ones. ``aging`` (1-based bucket, 0 = any) keeps
+    the exceptions of one aging bucket."""
     bounds = policy.exception_aging_buckets
+    if not 0 <= aging <= len(bounds) + 1:
+        raise ValueError(f"aging bucket {aging} is not between 1 and {len(bounds) + 1}")
+    age_min = bounds[aging - 2] if aging >= 2 else 0.0
+    age_max = bounds[aging - 1] if 1 <= aging <= len(bounds) else 0.0
     params = {
         "status": status,
         "exception_type": exception_type,
@@ -548,6 +554,8 @@ def exceptions_queue(
         "limit": limit,
         "offset": offset,
         "bounds": bounds,
+        "age_min": age_min,
+        "age_max": age_max,
         **(segment or Segment()).parameters(),
     }
     items = []

@@ -180,6 +180,32 @@ def order_overview(
     return OrdersOverview(recent=recent, at_risk=at_risk, breached_open=breached_open)
 
 
+class OrderState(BaseModel):
+    order_id: str
+    status: str
+    current_stage: str
+    current_system: str
+    last_activity_at: datetime
+
+
+def order_states(store: Store, order_ids: list[str]) -> dict[str, OrderState]:
+    """Status and stage of each listed order the KPI jobs know (others are left out)."""
+    if not order_ids:
+        return {}
+    rows = store.rows(SQL["order_states"], {"order_ids": order_ids[:5000]})
+    return {r["order_id"]: OrderState(**r) for r in rows}
+
+
+def key_variants(key: str) -> list[str]:
+    """The key as typed, then in upper and lower case (order ids are looked up exactly, so
+    ``so-102835`` is tried as ``SO-102835``)."""
+    out: list[str] = []
+    for variant in (key, key.upper(), key.lower()):
+        if variant not in out:
+            out.append(variant)
+    return out
+
+
 # order attributes that SLA overrides match on (kpis.policy.Match fields)
 _SEGMENT_ATTRIBUTES = {
     "channel": c.CHANNEL,
@@ -253,6 +279,7 @@ class ExceptionFilters(BaseModel):
     exception_type: str = ""
     system: str = ""
     owner: str = ""
+    aging: int = Field(default=0, description="Aging bucket (1-based, 0 = any).")
 
 
 def exception_filters(
@@ -260,10 +287,24 @@ def exception_filters(
     exception_type: Text = "",
     system: Text = "",
     owner: Text = "",
+    aging: Annotated[
+        int, Query(ge=0, le=50, description="Aging bucket to list, 1-based (the chart's bars); 0 = any.")
+    ] = 0,
 ) -> ExceptionFilters:
     return ExceptionFilters(
-        status=status, exception_type=exception_type.strip(), system=system.strip(), owner=owner.strip()
+        status=status,
+        exception_type=exception_type.strip(),
+        system=system.strip(),
+        owner=owner.strip(),
+        aging=aging,
     )
+
+
+def exception_filter_values(store: Store) -> dict[str, list[str]]:
+    """Exception types, systems and owners seen in the queue, for the filter drop-downs."""
+    rows = store.rows(SQL["exception_filter_values"], {})
+    row = rows[0] if rows else {}
+    return {name: list(row.get(name) or []) for name in ("exception_type", "system", "owner")}
 
 
 ExceptionFiltersDep = Annotated[ExceptionFilters, Depends(exception_filters)]
@@ -312,9 +353,15 @@ def exception_queue(
     page: int = 1,
     now: datetime | None = None,
 ) -> ExceptionPage:
+    if filters.aging > len(policy.exception_aging_buckets) + 1:
+        raise HTTPException(
+            status_code=400,
+            detail=f"aging bucket must be between 1 and {len(policy.exception_aging_buckets) + 1} (0 = any)",
+        )
     queue = reports.exceptions_queue(
         store,
         policy,
+        aging=filters.aging,
         status=filters.status,
         exception_type=filters.exception_type,
         system=filters.system,

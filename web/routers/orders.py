@@ -28,9 +28,19 @@ SearchKey = Annotated[
 OrderId = Annotated[str, Path(min_length=1, max_length=MAX_KEY_LENGTH, description="Canonical order id.")]
 
 
+def find_any_case(store: StoreDep, q: str) -> list[OrderMatch]:
+    """Orders the key leads to as typed; when none, the key in upper and then lower case."""
+    matches: list[OrderMatch] = []
+    for variant in views.key_variants(q.strip()):
+        matches = find_orders(store, variant)
+        if matches:
+            break
+    return matches
+
+
 def _search(store: StoreDep, q: str) -> list[OrderMatch]:
     try:
-        return find_orders(store, q)
+        return find_any_case(store, q)
     except CrosswalkError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
 
@@ -46,7 +56,8 @@ def _timeline(store: StoreDep, order_id: str) -> Timeline:
 
 @router.get("/api/search", response_model=list[OrderMatch])
 def api_search(q: SearchKey, store: StoreDep, principal: Viewer) -> list[OrderMatch]:
-    """Orders a key leads to (one key may lead to several, e.g. a consolidated invoice)."""
+    """Orders a key leads to (one key may lead to several, e.g. a consolidated invoice). The key is
+    matched as typed, else in upper case, else in lower case (``so-102835`` finds ``SO-102835``)."""
     return _search(store, q)
 
 
@@ -74,17 +85,25 @@ def search_page(
     error = None
     if key:
         try:
-            matches = find_orders(state.store, key)
+            matches = find_any_case(state.store, key)
         except CrosswalkError as exc:
             error = str(exc)
         if matches is not None and len({m.order_id for m in matches}) == 1:
             return RedirectResponse(f"/orders/{quote(matches[0].order_id, safe='')}", status_code=303)
     overview = views.order_overview(state.store, state.policy, now=state.now()) if not key else None
+    states = views.order_states(state.store, [m.order_id for m in matches]) if matches else {}
     return render(
         request,
         state,
         "search.html",
-        {"nav": "orders", "q": key, "matches": matches, "error": error, "overview": overview},
+        {
+            "nav": "orders",
+            "q": key,
+            "matches": matches,
+            "states": states,
+            "error": error,
+            "overview": overview,
+        },
         principal=principal,
         status_code=400 if error else 200,
     )
