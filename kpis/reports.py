@@ -564,7 +564,7 @@ def exceptions_queue(
         index = next((i + 1 for i, b in enumerate(bounds) if r["age_s"] < b), len(bounds) + 1)
         items.append(OrderException(**r, aging_bucket=aging_label(bounds, index)))
     counts = {int(r["bucket"]): int(r["exceptions"]) for r in store.rows(SQL["exceptions_aging"], params)}
-    aging = [
+    buckets = [
         AgingBucket(
             label=aging_label(bounds, i),
             upper_s=bounds[i - 1] if i <= len(bounds) else None,
@@ -572,7 +572,7 @@ def exceptions_queue(
         )
         for i in range(1, len(bounds) + 2)
     ]
-    return ExceptionQueue(items=items, aging=aging, total=total)
+    return ExceptionQueue(items=items, aging=buckets, total=total)
 
 
 def exception_history(store: Store, order_id: str, exception_type: str = "") -> list[ExceptionAction]:

@@ -79,7 +79,10 @@ def browser() -> Iterator[Any]:
 
 def _context(browser: Any, server: str, width: int, *, bypass_csp: bool = False) -> Any:
     return browser.new_context(
-        base_url=server, viewport={"width": width, "height": 900}, bypass_csp=bypass_csp, accept_downloads=True
+        base_url=server,
+        viewport={"width": width, "height": 900},
+        bypass_csp=bypass_csp,
+        accept_downloads=True,
     )
 
 
@@ -154,7 +157,11 @@ def test_axe_finds_no_serious_or_critical_violation(
             "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map("
             "v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))"
         )
-        bad = [f"{v['id']} ({v['impact']}): {v['nodes']}" for v in result if v["impact"] in ("serious", "critical")]
+        bad = [
+            f"{v['id']} ({v['impact']}): {v['nodes']}"
+            for v in result
+            if v["impact"] in ("serious", "critical")
+        ]
         if bad:
             found[path] = bad
     context.close()
@@ -163,9 +170,7 @@ def test_axe_finds_no_serious_or_critical_violation(
     assert not found, found
 
 
-def test_kpi_date_range_breakdown_drilldown_and_csv(
-    browser: Any, server: str, artifacts_dir: Path
-) -> None:
+def test_kpi_date_range_breakdown_drilldown_and_csv(browser: Any, server: str, artifacts_dir: Path) -> None:
     context = _context(browser, server, 1440)
     page = context.new_page()
     log_in(page, "vera")
@@ -185,7 +190,9 @@ def test_kpi_date_range_breakdown_drilldown_and_csv(
     assert tiles.count() == 13
     assert page.locator(".tile svg polyline.trend").count() + page.locator(".tile .hint").count() >= 13
     statuses = page.locator(".tile .status").all_inner_texts()
-    assert statuses and all(s.split(" ", 1)[1] in {"Target met", "At risk", "Target missed"} for s in statuses)
+    assert statuses and all(
+        s.split(" ", 1)[1] in {"Target met", "At risk", "Target missed"} for s in statuses
+    )
     # volumes of an incomplete period are not compared with a complete one
     assert "no comparison: today is incomplete" in page.locator("#kpi-orders").inner_text()
     # no internal SLA names
@@ -279,7 +286,9 @@ def test_auto_refresh_is_opt_in_and_runs_under_the_csp(browser: Any, server: str
     assert not errors, errors
     context.close()
     # without JavaScript the page still works and the control stays hidden
-    context = browser.new_context(base_url=server, java_script_enabled=False, viewport={"width": 390, "height": 900})
+    context = browser.new_context(
+        base_url=server, java_script_enabled=False, viewport={"width": 390, "height": 900}
+    )
     page = context.new_page()
     log_in(page, "vera")
     page.goto("/exceptions")

@@ -4,6 +4,7 @@ every table, and from every figure the orders behind it (``kpis.reports`` and ``
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -129,7 +130,7 @@ def _tile(
     fmt = _formatter(value.unit)
     chart = None
     if field is not None and trend:
-        points = [
+        points: list[tuple[datetime | str, float | None]] = [
             (
                 day.day.isoformat() + (" (today, incomplete)" if day.day == period.today else ""),
                 getattr(day, field),
