@@ -249,7 +249,10 @@ def order_breaches(store: Store, policy: Policy, order_id: str) -> list[SlaBreac
 def sla_marks(policy: Policy, timeline: Timeline, breaches: list[SlaBreach]) -> list[SlaMark]:
     """SLA due times for the Gantt: breached and at-risk ones as the KPI jobs judged them, plus the
     due time of every other wall-clock SLA the order started (business-time dues come from the jobs)."""
-    judged = {b.sla: SlaMark(name=b.sla, due=as_utc(b.due_at), state=b.status) for b in breaches}
+    judged = {
+        b.sla: SlaMark(name=b.sla, due=as_utc(b.due_at), state=b.status, label=policy.sla_label(b.sla))
+        for b in breaches
+    }
     segment = _segment_of(timeline)
     marks = list(judged.values())
     for sla in policy.slas:
@@ -263,7 +266,7 @@ def sla_marks(policy: Policy, timeline: Timeline, breaches: list[SlaBreach]) -> 
         if at_end:
             reached = max(h.end for h in at_end) if sla.end.at == "end" else min(h.start for h in at_end)
             state = "met" if reached <= due else "late"
-        marks.append(SlaMark(name=sla.name, due=due, state=state))
+        marks.append(SlaMark(name=sla.name, due=due, state=state, label=policy.sla_label(sla.name)))
     return sorted(marks, key=lambda m: m.due)
 
 

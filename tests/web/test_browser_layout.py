@@ -309,3 +309,27 @@ def test_search_ignores_case(browser: Any, server: str, simulated: Store) -> Non
     page.wait_for_load_state()
     assert page.url.endswith(f"/orders/{order_id}")
     context.close()
+
+
+def test_hop_chart_zooms_and_pans(browser: Any, server: str, simulated: Store, artifacts_dir: Path) -> None:
+    context = _context(browser, server, 390)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    log_in(page, "vera")
+    page.goto(pages(simulated)["timeline"])
+    svg = page.locator("svg.gantt")
+    wrap = page.locator(".gantt-wrap")
+    before = svg.bounding_box()["width"]
+    page.click("button[aria-label='Zoom in']")
+    page.click("button[aria-label='Zoom in']")
+    after = svg.bounding_box()["width"]
+    assert after > before * 3  # 4x wider inside its box
+    assert horizontal_overflow(page) <= 0  # the page itself still does not scroll sideways
+    page.click("button[aria-label='Pan right']")
+    assert int(wrap.evaluate("w => w.scrollLeft")) > 0
+    page.screenshot(path=str(artifacts_dir / "web-v2-390-timeline-zoomed.png"), full_page=True)
+    page.click("button[aria-label='Show the whole order']")
+    assert abs(svg.bounding_box()["width"] - before) < 2
+    assert not errors, errors
+    context.close()

@@ -385,3 +385,47 @@ def test_target_status_in_both_directions() -> None:
     assert [cycle.status(h * 3600) for h in (10, 36, 40, 49)] == ["met", "met", "at_risk", "missed"]
     assert policy.kpi_target("sla:order_entry") == policy.kpi_target("sla")
     assert policy.sla_label("capture_to_ship") == "Capture to ship SLA"
+
+
+# -- order timeline ------------------------------------------------------------------------------------------------
+
+
+def test_timeline_says_late_in_words(facts: Store, viewer: TestClient) -> None:
+    late = viewer.get("/orders/SO-16004").text
+    badge = re.search(r'<span class="status missed" id="order-late">([^<]+)</span>', late)
+    assert badge and "Late: " in badge.group(1) and "Capture to ship SLA" in badge.group(1)
+    on_time = viewer.get("/orders/SO-16001").text
+    assert 'id="order-late"' not in on_time
+    assert 'src="/static/gantt.js"' in on_time and 'class="gantt-wrap" tabindex="0"' in on_time
+    for entry in ("critical path", "manual touch", "waiting at a handoff", "at risk", "met or not yet due"):
+        assert entry in on_time, entry
+
+
+def test_search_among_hops(facts: Store, viewer: TestClient) -> None:
+    everything = viewer.get("/orders/SO-16001").text
+    hops = everything.count('<details class="hop" id="hop-')
+    assert hops >= 5
+    picks = viewer.get("/orders/SO-16001", params={"hop": "PICK"}).text
+    assert picks.count('<details class="hop" id="hop-') == 1 and f"1 of {hops} hops match" in picks
+    none = viewer.get("/orders/SO-16001", params={"hop": "<zz>"}).text
+    assert "No hop matches." in none and "&lt;zz&gt;" in none
+    assert viewer.get("/orders/SO-16001", params={"hop": "x" * 101}).status_code == 400
+
+
+def test_sla_labels_never_overlap(facts: Store) -> None:
+    from tracing.timeline import order_timeline
+    from web.charts import SLA_LABEL_CHAR_PX, SlaMark, gantt
+
+    timeline = order_timeline(facts, "SO-16001")
+    names = ["capture_to_ship", "order_entry", "credit_check", "pricing", "allocation", "ship_to_invoice"]
+    marks = [
+        SlaMark(name=n, due=timeline.start + timedelta(minutes=30 + i), label=load_policy().sla_label(n))
+        for i, n in enumerate(names)
+    ]
+    chart = gantt(timeline, sla_marks=marks)
+    placed = [(m.x - 2 - SLA_LABEL_CHAR_PX * len(m.label), m.x - 2, m.label_y) for m in chart.marks]
+    assert len(placed) == len(names) and all(m.label for m in chart.marks)
+    for i, (l1, r1, y1) in enumerate(placed):
+        for l2, r2, y2 in placed[i + 1 :]:
+            assert y1 != y2 or r1 <= l2 or r2 <= l1, "two SLA labels overlap"
+    assert chart.height >= max(y for _, _, y in placed) + 4

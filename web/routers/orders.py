@@ -109,15 +109,46 @@ def search_page(
     )
 
 
+def hop_matches(timeline: Timeline, text: str) -> list[int]:
+    """Indexes of the hops whose stage, system, kind, status, outcome, exception types or span names
+    contain ``text`` (case ignored)."""
+    needle = text.strip().casefold()
+    names = {span.span_id: span.name for span in timeline.spans}
+    found = []
+    for hop in timeline.hops:
+        fields = [
+            hop.stage,
+            hop.system,
+            hop.system_kind,
+            hop.name,
+            hop.status,
+            hop.outcome,
+            *hop.exception_types,
+        ]
+        fields += [names.get(span_id, "") for span_id in hop.span_ids]
+        if any(needle in str(f).casefold() for f in fields):
+            found.append(hop.index)
+    return found
+
+
 @router.get("/orders/{order_id:path}", include_in_schema=False)
-def timeline_page(request: Request, order_id: OrderId, state: StateDep, principal: Viewer) -> Response:
+def timeline_page(
+    request: Request,
+    order_id: OrderId,
+    state: StateDep,
+    principal: Viewer,
+    hop: Annotated[str, Query(max_length=100, description="Show only hops matching this text.")] = "",
+) -> Response:
     timeline, breaches = views.in_parallel(
         lambda: _timeline(state.store, order_id),
         lambda: views.order_breaches(state.store, state.policy, order_id.strip()),
     )
     now = state.now()
     marks = views.sla_marks(state.policy, timeline, breaches)
-    hop_spans = {span_id for hop in timeline.hops for span_id in hop.span_ids}
+    hop_spans = {span_id for h in timeline.hops for span_id in h.span_ids}
+    late = [b for b in breaches if b.status == "breached"]
+    at_risk = [b for b in breaches if b.status == "at_risk"]
+    shown = set(hop_matches(timeline, hop)) if hop.strip() else {h.index for h in timeline.hops}
     return render(
         request,
         state,
@@ -127,6 +158,10 @@ def timeline_page(request: Request, order_id: OrderId, state: StateDep, principa
             "t": timeline,
             "gantt": charts.gantt(timeline, now=now, sla_marks=marks),
             "sla_marks": marks,
+            "late": late,
+            "at_risk": at_risk,
+            "hop_query": hop.strip(),
+            "shown_hops": shown,
             "spans_by_id": {span.span_id: span for span in timeline.spans},
             "other_spans": [span for span in timeline.spans if span.span_id not in hop_spans],
             # the queue is asked only when the spans carry exceptions (most orders have none)
