@@ -329,7 +329,7 @@ def test_hop_chart_zooms_and_pans(browser: Any, server: str, simulated: Store, a
     page.click("button[aria-label='Pan right']")
     assert int(wrap.evaluate("w => w.scrollLeft")) > 0
     page.screenshot(path=str(artifacts_dir / "web-v2-390-timeline-zoomed.png"), full_page=True)
-    page.click("button[aria-label='Show the whole order']")
+    page.click("button:text-is('Reset zoom')")
     assert abs(svg.bounding_box()["width"] - before) < 2
     assert not errors, errors
     context.close()

@@ -21,10 +21,20 @@
     b.type = "button";
     b.className = "secondary";
     b.textContent = text;
-    b.setAttribute("aria-label", label);
+    if (label) { b.setAttribute("aria-label", label); }
     b.addEventListener("click", action);
     bar.appendChild(b);
     return b;
+  }
+  function baseWidth() {
+    var old = svg.style.width;
+    var cls = wrap.classList.contains("zoomed");
+    svg.style.width = "";
+    wrap.classList.remove("zoomed");
+    var width = svg.getBoundingClientRect().width;
+    svg.style.width = old;
+    wrap.classList.toggle("zoomed", cls);
+    return width;
   }
   function setZoom(next, anchor) {
     next = Math.max(1, Math.min(16, next));
@@ -32,7 +42,7 @@
     var ratio = (wrap.scrollLeft + at) / Math.max(svg.getBoundingClientRect().width, 1);
     zoom = next;
     wrap.classList.toggle("zoomed", zoom > 1);
-    svg.style.width = zoom > 1 ? (zoom * 100) + "%" : "";
+    svg.style.width = zoom > 1 ? (baseWidth() * zoom) + "px" : "";
     wrap.scrollLeft = ratio * svg.getBoundingClientRect().width - at;
     level.textContent = zoom > 1 ? "zoom " + zoom + "×" : "whole order";
   }
@@ -40,7 +50,7 @@
   button("−", "Zoom out", function () { setZoom(zoom / 2); });
   button("◀", "Pan left", function () { wrap.scrollLeft -= wrap.clientWidth * 0.5; });
   button("▶", "Pan right", function () { wrap.scrollLeft += wrap.clientWidth * 0.5; });
-  button("Reset", "Show the whole order", function () { setZoom(1); wrap.scrollLeft = 0; });
+  button("Reset zoom", "", function () { setZoom(1); wrap.scrollLeft = 0; });
   bar.appendChild(level);
   wrap.parentNode.insertBefore(bar, wrap);
   setZoom(1);
