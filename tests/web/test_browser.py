@@ -144,7 +144,7 @@ def test_resolve_an_exception(page: Any, simulated: Store, artifacts_dir: Path) 
     rows.first.click()
     page.wait_for_load_state()
     assert page.locator("#exception-status").inner_text() == "open"
-    page.fill("input[name=owner]", "otto")
+    page.select_option("select[name=owner]", "otto")
     page.click("button:text-is('Assign')")
     page.wait_for_load_state()
     page.fill("form:has(#resolve) input[name=note]", "released by hand")

@@ -429,3 +429,11 @@ def test_sla_labels_never_overlap(facts: Store) -> None:
         for l2, r2, y2 in placed[i + 1 :]:
             assert y1 != y2 or r1 <= l2 or r2 <= l1, "two SLA labels overlap"
     assert chart.height >= max(y for _, _, y in placed) + 4
+
+
+def test_exception_page_offers_users_as_owners_and_the_next_step(facts: Store, ops: TestClient) -> None:
+    page = ops.get("/exceptions/stockout/SO-16004").text
+    select = page.split('<select name="owner" required>')[1].split("</select>")[0]
+    assert all(f'<option value="{u}"' in select for u in ("ada", "otto", "vera"))
+    assert 'id="next-step"' in page and "Re-allocate from another warehouse" in page
+    assert "runbook: docs/runbooks.md#stockout" in page  # not a URL: shown as text, not linked

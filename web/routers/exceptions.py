@@ -325,6 +325,8 @@ def exception_page(
             if ai is not None
             else [],
             "causes_list": CAUSES,
+            "users": [u.username for u in state.accounts.list_users() if not u.disabled],
+            "playbook": state.policy.exception_playbooks.get(kind),
         },
         principal=principal,
     )
