@@ -1,7 +1,9 @@
 """The tower's alert signals: each turns the store into samples (group labels, value, orders).
 
-Signals over spans (``stalled_orders``, ``system_error_rate``, ``system_latency``,
-``system_quiet``, ``span_count``) query ``otel_traces`` directly, bounded by time. Signals over
+Signals over spans query them directly, bounded by time, each span once (a span re-sent by an
+at-least-once sender counts once): ``stalled_orders`` reads the orders' attributed spans
+(``order_spans``), ``system_error_rate``, ``system_latency``, ``system_quiet`` and ``span_count``
+read ``otel_traces``. Signals over
 SLA breaches, at-risk orders, exception aging and KPIs read the KPI engine's tables through
 :mod:`kpis` (see :func:`_kpi_samples`).
 """

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import socket
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -24,6 +25,7 @@ from collector.settings import CollectorSettings
 from collector.spool import Spool
 from collector.writer import StoreWriter
 from storage import Store
+from tracing.attribution import Attributor
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class Collector:
             self.metrics,
             initial_backoff_s=settings.retry_initial_backoff_s,
             max_backoff_s=settings.retry_max_backoff_s,
+            attributor=Attributor(store),
         )
         self.http_port = 0
         self.grpc_port = 0
@@ -178,6 +181,10 @@ class Collector:
         self.writer.stop()
 
     def wait_drained(self, timeout: float = 30.0) -> bool:
-        """Seal the active segment and wait until every acknowledged span is in ClickHouse."""
+        """Seal the active segment and wait until every acknowledged span is in ClickHouse and
+        attributed to its orders (tracing.attribution)."""
+        deadline = time.monotonic() + timeout
         self.spool.seal_now()
-        return self.spool.wait_drained(timeout)
+        if not self.spool.wait_drained(timeout):
+            return False
+        return self.writer.wait_attributed(max(0.0, deadline - time.monotonic()))

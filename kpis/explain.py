@@ -8,6 +8,7 @@ and the first criterion they missed; ``"sla:<name>"`` the orders that breached t
 from __future__ import annotations
 
 from datetime import date, datetime
+from datetime import time as dt_time
 from typing import Any
 
 from pydantic import BaseModel
@@ -75,7 +76,13 @@ def explain(
     if kpi not in kpi_names(policy):
         raise ValueError(f"unknown KPI {kpi!r}; choose from {', '.join(kpi_names(policy))}")
     report = kpi_report(store, policy, start, end, segment)
-    params = {"start": start, "end": end, "limit": limit + 1, **segment.parameters()}
+    # capture and opening times are DateTime64: the day bounds are bound as DateTime64 too
+    params = {
+        "start": datetime.combine(start, dt_time.min),
+        "end": datetime.combine(end, dt_time.min),
+        "limit": limit + 1,
+        **segment.parameters(),
+    }
     if kpi.startswith("sla:"):
         name = kpi.removeprefix("sla:")
         sla = policy.sla(name)

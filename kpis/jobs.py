@@ -7,8 +7,10 @@ picked up whatever their event time. Everything a job writes is a full recomputa
 or days it touches (ReplacingMergeTree, newest version wins), so runs are idempotent and a
 ``--from/--to`` re-run gives the same result as the incremental runs did.
 
-The jobs form a chain: order_facts (from order_hops) -> sla_results and order_exceptions (from
-order_facts and the raw hops) -> kpi_daily; kpi_system_daily reads order_hops directly.
+The jobs form a chain: order_facts (from order_spans, the order-keyed table of attributed spans,
+see tracing/attribution.py) -> sla_results and order_exceptions (from order_facts and the spans)
+-> kpi_daily; kpi_system_daily reads order_spans directly. Every job reads each span once (a span
+re-sent by an at-least-once sender is stored twice until merged).
 """
 
 from __future__ import annotations

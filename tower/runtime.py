@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
@@ -14,7 +14,10 @@ from kpis.policy import Policy, PolicyError, load_policy
 from storage import Store, StoreError, StoreLockedError, open_store
 from storage.migrate import MigrationError, migrate
 from tower.settings import SettingsError, TowerSettings, load_settings
-from tracing.conventions import KEY_ATTRIBUTES
+from tracing import attribution
+from tracing.conventions import KEY_ROLES
+
+BackfillProgress = Callable[[int, int, str], None]
 
 __all__ = [
     "MigrationError",
@@ -58,9 +61,17 @@ def ai_policy_or_exit(settings: TowerSettings) -> AiPolicy:
         fail(f"invalid AI policy: {exc}")
 
 
-def migrate_store(store: Store) -> list[str]:
-    """Apply pending migrations with the tower's key attributes; returns the names applied."""
-    return [f"{m.version:04d}_{m.name}" for m in migrate(store, KEY_ATTRIBUTES)]
+def migrate_store(store: Store, progress: BackfillProgress | None = None) -> list[str]:
+    """Apply pending migrations with the tower's key roles, then finish any backfill they need
+    (the order-keyed tables from spans stored before them: resumable, one day at a time,
+    ``progress(done, total, step)`` after each day); returns the migration names applied."""
+    applied = migrate(store, KEY_ROLES)
+    if any(m.name == attribution.MIGRATION_NAME for m in applied) and not store.scalar(
+        "SELECT count() FROM otel_traces"
+    ):
+        attribution.mark_backfilled(store)  # created on a store without spans: nothing to fill
+    attribution.backfill(store, progress)
+    return [f"{m.version:04d}_{m.name}" for m in applied]
 
 
 @contextmanager

@@ -16,6 +16,11 @@ from kpis.scheduler import Scheduler, add_kpi_jobs
 from storage import Store
 from tower import runtime
 from tower.settings import TowerSettings
+from tracing.attribution import attribute_arrivals
+
+# The attribution step for spans other writers stored (the tower's collector attributes its own
+# writes at once): every few seconds, from the persisted watermark.
+ATTRIBUTION_INTERVAL_S = 10.0
 
 
 def kpi_engine(settings: TowerSettings, store: Store, policy: Policy) -> KpiEngine:
@@ -25,6 +30,7 @@ def kpi_engine(settings: TowerSettings, store: Store, policy: Policy) -> KpiEngi
 
 def build_scheduler(settings: TowerSettings, store: Store, policy: Policy) -> Scheduler:
     scheduler = Scheduler(store)
+    scheduler.add_job("attribution", lambda: attribute_arrivals(store).attributed, ATTRIBUTION_INTERVAL_S)
     if settings.kpis.enabled:
         add_kpi_jobs(scheduler, kpi_engine(settings, store, policy), settings.kpis.interval_s)
     if settings.alerts.rules_file is not None:

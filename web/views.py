@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field
 
 from kpis import reports
 from kpis.explain import Explanation, explain, kpi_names
-from kpis.policy import Policy, Sla
+from kpis.order_sla import judge as order_sla_judge
+from kpis.policy import Policy
 from kpis.reports import (
     ExceptionAction,
     ExceptionQueue,
@@ -33,8 +34,7 @@ from kpis.reports import (
     SystemHealth,
 )
 from storage import SqlFiles, Store
-from tracing import conventions as c
-from tracing.timeline import Timeline
+from tracing.timeline import Timeline, with_sla
 from web.charts import SlaMark
 from web.formatting import as_utc
 
@@ -206,68 +206,28 @@ def key_variants(key: str) -> list[str]:
     return out
 
 
-# order attributes that SLA overrides match on (kpis.policy.Match fields)
-_SEGMENT_ATTRIBUTES = {
-    "channel": c.CHANNEL,
-    "priority": c.ORDER_PRIORITY,
-    "customer_tier": c.CUSTOMER_TIER,
-    "warehouse": c.WAREHOUSE_ID,
-    "region": c.REGION,
-}
-
-
-def _segment_of(timeline: Timeline) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for field, attribute in _SEGMENT_ATTRIBUTES.items():
-        found[field] = next(
-            (s.attributes[attribute] for s in timeline.spans if s.attributes.get(attribute)), ""
-        )
-    return found
-
-
-def _wall_clock_due(sla: Sla, timeline: Timeline, segment: dict[str, str]) -> datetime | None:
-    """Start edge + target for a wall-clock SLA whose start stage the order reached (overrides applied)."""
-    if sla.clock != "wall":
-        return None
-    hops = [h for h in timeline.hops if h.stage == sla.start.stage]
-    if not hops:
-        return None
-    start = min(h.start for h in hops) if sla.start.at == "start" else max(h.end for h in hops)
-    target = sla.target
-    for override in sla.overrides:
-        if all(segment.get(k) == v for k, v in override.when.fields().items()):
-            target = override.target
-            break
-    return as_utc(start) + timedelta(seconds=target)
-
-
 def order_breaches(store: Store, policy: Policy, order_id: str) -> list[SlaBreach]:
     """The order's breached and at-risk SLAs as the KPI jobs judged them."""
     return reports.sla_breaches(store, policy, order_id=order_id, limit=50)
 
 
-def sla_marks(policy: Policy, timeline: Timeline, breaches: list[SlaBreach]) -> list[SlaMark]:
-    """SLA due times for the Gantt: breached and at-risk ones as the KPI jobs judged them, plus the
-    due time of every other wall-clock SLA the order started (business-time dues come from the jobs)."""
-    judged = {
-        b.sla: SlaMark(name=b.sla, due=as_utc(b.due_at), state=b.status, label=policy.sla_label(b.sla))
-        for b in breaches
-    }
-    segment = _segment_of(timeline)
-    marks = list(judged.values())
-    for sla in policy.slas:
-        if sla.name in judged:
-            continue
-        due = _wall_clock_due(sla, timeline, segment)
-        if due is None:
-            continue
-        at_end = [h for h in timeline.hops if h.stage == sla.end.stage]
-        state = ""
-        if at_end:
-            reached = max(h.end for h in at_end) if sla.end.at == "end" else min(h.start for h in at_end)
-            state = "met" if reached <= due else "late"
-        marks.append(SlaMark(name=sla.name, due=due, state=state, label=policy.sla_label(sla.name)))
-    return sorted(marks, key=lambda m: m.due)
+def order_sla(policy: Policy, timeline: Timeline, breaches: list[SlaBreach], now: datetime) -> Timeline:
+    """The timeline with its SLAs judged (jobs' results and the policy's wall-clock due times)."""
+    return with_sla(timeline, order_sla_judge(policy, timeline, breaches, now))
+
+
+def sla_marks(timeline: Timeline, policy: Policy | None = None) -> list[SlaMark]:
+    """SLA due times for the Gantt, from the timeline's judged SLAs (with the policy's labels)."""
+    return [
+        SlaMark(
+            name=s.sla,
+            due=as_utc(s.due),
+            state="" if s.state == "open" else s.state,
+            label=policy.sla_label(s.sla) if policy is not None else "",
+        )
+        for s in timeline.sla
+        if s.due is not None
+    ]
 
 
 def order_exceptions(store: Store, policy: Policy, order_id: str) -> list[OrderException]:

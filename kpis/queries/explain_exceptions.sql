@@ -5,7 +5,7 @@ WITH listed AS (
            OpenedAt AS opened_at, ResolvedAt AS resolved_at, ResolutionS AS resolution_s, Status AS status,
            Owner AS owner
     FROM order_exceptions FINAL
-    WHERE OpenedAt >= {start:Date} AND OpenedAt < {end:Date}
+    WHERE OpenedAt >= {start:DateTime64(3)} AND OpenedAt < {end:DateTime64(3)}
       AND ({channel:String} = '' OR Channel = {channel:String})
       AND ({region:String} = '' OR Region = {region:String})
       AND ({erp_instance:String} = '' OR ErpInstance = {erp_instance:String})

@@ -1,10 +1,11 @@
 -- Recompute kpi_system_daily (per-system throughput, errors, latency) for whole days: every day when
 -- {all} = 1, else the days of hops that arrived in (since, until], and the days in [from, to).
--- Hops counts order hops (a batch span naming n orders counts n times); latencies are per hop.
+-- Hops counts order hops (a span shared by n orders counts n times); latencies are per hop. Each
+-- span once (FINAL: a re-sent span counts once).
 INSERT INTO kpi_system_daily
 WITH
     days AS (
-        SELECT DISTINCT toDate(Timestamp) AS Day FROM order_hops
+        SELECT DISTINCT toDate(Timestamp) AS Day FROM order_spans
         WHERE ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)}
         UNION DISTINCT
         SELECT arrayJoin(arrayMap(d -> toDate({from:DateTime64(3)}) + d,
@@ -17,11 +18,11 @@ SELECT
     count() AS Hops,
     uniqExact(OrderId) AS Orders,
     countIf(StatusCode = 'Error') AS Errors,
-    avg(DurationNs) / 1e9 AS LatencyMeanS,
-    quantileExactInclusive(0.5)(DurationNs) / 1e9 AS LatencyP50S,
-    quantileExactInclusive(0.95)(DurationNs) / 1e9 AS LatencyP95S,
+    avg(Duration) / 1e9 AS LatencyMeanS,
+    quantileExactInclusive(0.5)(Duration) / 1e9 AS LatencyP50S,
+    quantileExactInclusive(0.95)(Duration) / 1e9 AS LatencyP95S,
     {version:UInt64} AS Version
-FROM order_hops
+FROM order_spans FINAL
 WHERE {all:UInt8} = 1 OR toDate(Timestamp) IN days
 GROUP BY Day, System, SystemKind
 SETTINGS optimize_on_insert = 0, max_insert_threads = 2

@@ -1,45 +1,18 @@
 -- Recompute order_facts for the orders selected by the run: every order when {all} = 1, else the
--- orders with spans that *arrived* in (since, until] (late spans included), or with a span *starting*
--- in [from, to). Hop model (same as tracing/timeline.py): a hop is a span with order.stage; hop end =
--- start + duration; a handoff gap is the time from one hop's end to the next hop's start (hops sorted
--- by start), counted when positive.
+-- orders with spans that *arrived* in (since, until] (late spans and late attributions included), or
+-- with a span *starting* in [from, to). Input: the order-keyed table order_spans, each span once
+-- (FINAL: a re-sent span counts once), attributed by the rules of tracing/attribution.py, with the
+-- hop projection its columns define. Hop model (same as tracing/timeline.py): a hop is a span with
+-- order.stage; hop end = start + duration; a handoff gap is the time from one hop's end to the next
+-- hop's start (hops sorted by start), counted when positive.
 INSERT INTO order_facts
 WITH
     touched AS (
-        SELECT OrderId FROM order_hops
+        SELECT OrderId FROM order_spans
         WHERE (ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
            OR (Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)})
-        UNION DISTINCT
-        SELECT OrderId FROM order_exception_events
-        WHERE (ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
-           OR (Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)})
-        UNION DISTINCT
-        SELECT OrderId FROM order_keys
-        WHERE OrderId != '' AND (Key, KeyType) IN (
-            SELECT Key, KeyType FROM order_key_hops
-            WHERE (ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
-               OR (Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)}))
         UNION DISTINCT
         SELECT arrayJoin({orders:Array(String)}) AS OrderId
-    ),
-    -- hops that name no order, attributed through a strong key the order's own spans carry
-    keyed_hops AS (
-        SELECT
-            k.OrderId AS OrderId, kh.Stage AS Stage, kh.System AS System, kh.SystemKind AS SystemKind,
-            kh.Channel AS Channel, kh.Region AS Region, kh.Warehouse AS Warehouse, kh.CustomerTier AS CustomerTier,
-            kh.Priority AS Priority, kh.CustomerId AS CustomerId, kh.OrderStatus AS OrderStatus,
-            kh.ManualTouch AS ManualTouch, kh.User AS User, kh.ExceptionType AS ExceptionType,
-            kh.StatusCode AS StatusCode, kh.SpanId AS SpanId,
-            toUnixTimestamp64Milli(kh.Timestamp) AS s_ms, s_ms + intDiv(kh.DurationNs, 1000000) AS e_ms
-        -- the small side (keyed hops) on the right: it is the hash table
-        FROM (
-            SELECT DISTINCT Key, KeyType, OrderId FROM order_keys
-            WHERE OrderId != '' AND KeyType IN ('order.customer_po', 'order.ecommerce_id', 'shipment.id',
-                                                'shipment.tracking_number', 'invoice.id')
-              AND ({all:UInt8} = 1 OR OrderId IN touched)
-        ) AS k
-        INNER JOIN order_key_hops AS kh ON kh.Key = k.Key AND kh.KeyType = k.KeyType
-        LIMIT 1 BY OrderId, SpanId
     ),
     h AS (
         SELECT
@@ -78,26 +51,18 @@ WITH
             minIf(s_ms, ManualTouch = 1) AS touch_ms,
             groupUniqArrayIf(OrderStatus, OrderStatus != '') AS statuses,
             groupUniqArrayIf(ExceptionType, ExceptionType != '') AS span_exceptions,
+            -- exceptions reported as span events (order.exception.type on the event)
+            arrayDistinct(arrayFlatten(groupArray(event_types))) AS event_exceptions,
             countIf(Stage = 'allocation') AS allocations
         FROM (
             SELECT
                 OrderId, Stage, System, SystemKind, Channel, Region, Warehouse, CustomerTier, Priority, CustomerId,
                 OrderStatus, ManualTouch, User, ExceptionType, StatusCode,
-                toUnixTimestamp64Milli(Timestamp) AS s_ms, s_ms + intDiv(DurationNs, 1000000) AS e_ms
-            FROM order_hops
+                arrayFilter(t -> t != '', arrayMap(a -> a['order.exception.type'], `Events.Attributes`)) AS event_types,
+                toUnixTimestamp64Milli(Timestamp) AS s_ms, s_ms + intDiv(Duration, 1000000) AS e_ms
+            FROM order_spans FINAL
             WHERE {all:UInt8} = 1 OR OrderId IN touched
-            UNION ALL
-            SELECT
-                OrderId, Stage, System, SystemKind, Channel, Region, Warehouse, CustomerTier, Priority, CustomerId,
-                OrderStatus, ManualTouch, User, ExceptionType, StatusCode, s_ms, e_ms
-            FROM keyed_hops
         )
-        GROUP BY OrderId
-    ),
-    e AS (
-        SELECT OrderId, groupUniqArray(ExceptionType) AS event_exceptions
-        FROM order_exception_events
-        WHERE {all:UInt8} = 1 OR OrderId IN touched
         GROUP BY OrderId
     )
 SELECT
@@ -154,8 +119,8 @@ SELECT
     now64(3) AS UpdatedAt,
     {version:UInt64} AS Version
 FROM (
-    SELECT h.*, e.event_exceptions, if(mapContains(h.sm_start, 'capture'), h.sm_start['capture'], h.first_ms) AS capture_ms,
+    SELECT h.*, if(mapContains(h.sm_start, 'capture'), h.sm_start['capture'], h.first_ms) AS capture_ms,
            arrayConcat(arrayMap(k -> k || '.start', h.stage_names), arrayMap(k -> k || '.end', h.stage_names)) AS edges
-    FROM h LEFT JOIN e USING OrderId
+    FROM h
 )
 SETTINGS join_use_nulls = 0, optimize_on_insert = 0, max_insert_threads = 2

@@ -12,7 +12,7 @@ WITH
         SELECT OrderId FROM order_facts
         WHERE UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
         UNION DISTINCT
-        SELECT OrderId FROM order_hops
+        SELECT OrderId FROM order_spans
         WHERE Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)}
         UNION DISTINCT
         SELECT arrayJoin({orders:Array(String)}) AS OrderId

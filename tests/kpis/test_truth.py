@@ -116,16 +116,15 @@ def test_explain_lists_exactly_the_orders_behind_the_value(computed: Computed, p
 
 
 def test_facts_agree_with_the_order_timeline(computed: Computed) -> None:
-    """Same hop model as tracing.timeline: hops, handoff waiting and manual touches per order.
-
-    EDI orders are left out: their timeline also stitches spans reached only through weak keys or the
-    same trace (the 850 file and 997 spans), which the KPI facts do not attribute (see README)."""
+    """Same attributed spans and hop model as tracing.timeline: hops, handoff waiting and manual
+    touches per order — EDI orders included (their file, batch and 997 spans are theirs in both)."""
     store, _orders, _ = computed
-    facts = store.rows(
+    sql = (
         "SELECT OrderId, HopCount, HandoffTotalS, ManualTouchCount FROM order_facts FINAL "
-        "WHERE Channel != 'edi' ORDER BY OrderId LIMIT 60"
+        "WHERE (Channel = 'edi') = {edi:UInt8} ORDER BY OrderId LIMIT 40"
     )
-    assert len(facts) == 60
+    facts = store.rows(sql, {"edi": 1}) + store.rows(sql, {"edi": 0})
+    assert len(facts) == 80
     for f in facts:
         timeline = order_timeline(store, f["OrderId"])
         assert len(timeline.hops) == f["HopCount"], f["OrderId"]

@@ -21,7 +21,7 @@ def test_bench_kpis_recomputes_everything_then_only_what_is_new(tmp_path: Path) 
     figures = json.loads(done.stdout)
     assert figures["benchmark"] == "kpis"
     assert (figures["data"]["orders"], figures["data"]["days"]) == (200, 2)
-    assert figures["data"]["order_hops"] > 200
+    assert figures["data"]["order_spans"] > 200
     full, new, idle = (
         figures["full_recompute"],
         figures["incremental_after_new_orders"],

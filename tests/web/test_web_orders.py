@@ -70,7 +70,14 @@ def test_timeline_api(orders: Store, viewer: TestClient) -> None:
         "invoice",
     ]
     assert timeline["state"]["status"] == "complete"
-    assert timeline["longest_system"]["system"] == "erp-east"
+    # holding counts waiting: the WMS worked 30 minutes and held the shipped order 80 more until the
+    # carrier took it
+    longest = timeline["longest_system"]
+    assert (longest["system"], longest["held_ns"], longest["working_ns"]) == (
+        "wms-central",
+        120 * 60 * 10**9,
+        30 * 60 * 10**9,
+    )
     assert viewer.get("/api/orders/SO-404/timeline").status_code == 404
 
 

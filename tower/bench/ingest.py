@@ -36,7 +36,7 @@ from collector.testing import order_hop_request
 from collector.writer import insert_block
 from storage import StorageSettings, open_store
 from storage.migrate import migrate
-from tracing.conventions import KEY_ATTRIBUTES
+from tracing.conventions import KEY_ROLES
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -140,7 +140,7 @@ def _measure_limits(bodies: list[bytes], spans_per_request: int, work_dir: Path)
     batch_rows = len(blocks) * spans_per_request * max(1, 50_000 // (spans_per_request * len(bodies)))
     store = open_store(StorageSettings(data_dir=work_dir), database="bench_raw", command="tower bench ingest")
     try:
-        migrate(store, KEY_ATTRIBUTES)
+        migrate(store, KEY_ROLES)
         tag = uuid.uuid4().hex[:8]  # fresh tokens: a repeated token would be deduplicated, not inserted
         insert_block(store, batch, f"warm-up-{tag}")
         runs = 3

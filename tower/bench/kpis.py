@@ -1,7 +1,7 @@
 """``tower bench kpis``: KPI job timings on generated orders (JSON).
 
 Generates orders inside ClickHouse (``kpis/queries/synthetic_*.sql``): by default straight into
-order_hops (what the materialized view makes of spans; ``--via spans`` goes through otel_traces and
+order_spans (what the materialized view makes of spans; ``--via spans`` goes through otel_traces and
 every view, as the collector writes, and is much slower to set up), then measures a full recompute of
 every job over ``days`` days, and an incremental run after ``new_orders`` more orders arrive.
 """
@@ -22,7 +22,7 @@ from kpis.policy import load_policy
 from kpis.synthetic import generate_orders
 from storage import StorageSettings, open_store
 from storage.migrate import migrate
-from tracing.conventions import KEY_ATTRIBUTES
+from tracing.conventions import KEY_ROLES
 
 
 def _jobs(results: list[JobResult]) -> dict[str, Any]:
@@ -51,13 +51,13 @@ def run_bench(
     settings = StorageSettings(data_dir=root, database="bench_kpis")
     store = open_store(settings, command="tower bench kpis")
     try:
-        migrate(store, KEY_ATTRIBUTES)
+        migrate(store, KEY_ROLES)
         engine = KpiEngine(store, load_policy())
         end = datetime.now(UTC)
         t0 = time.perf_counter()
         generate_orders(store, orders, end - timedelta(days=days), end, via=via)
         generate_s = time.perf_counter() - t0
-        hops = int(store.scalar("SELECT count() FROM order_hops"))
+        hops = int(store.scalar("SELECT count() FROM order_spans"))
         # incremental runs re-read `overlap` before their watermark; let the bulk load age past it
         time.sleep(engine.overlap.total_seconds() + 0.5)
         t0 = time.perf_counter()
@@ -83,10 +83,10 @@ def run_bench(
             "data": {
                 "orders": orders,
                 "days": days,
-                "order_hops": hops,
+                "order_spans": hops,
                 "written_via": "otel_traces and its materialized views"
                 if via == "spans"
-                else "order_hops directly",
+                else "order_spans directly",
                 "generate_seconds": round(generate_s, 1),
             },
             "full_recompute": {

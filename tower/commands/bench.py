@@ -50,8 +50,15 @@ def query(
             "--reuse", help="Measure the store already in --data-dir (kept with --keep, same --spans)."
         ),
     ] = False,
+    freshness_samples: Annotated[
+        int,
+        typer.Option(
+            "--freshness-samples", min=0, help="Live single-span requests for the freshness lag (0: skip)."
+        ),
+    ] = 60,
 ) -> None:
-    """Key lookup, timeline and trace-by-id latency (p50/p95/p99) on generated spans (JSON)."""
+    """Key lookup, timeline and trace-by-id latency (p50/p95/p99) on generated spans, and the lag
+    from a live hop's acknowledgement to its timeline (JSON)."""
     from tower.bench.query import run_bench
 
     try:
@@ -63,6 +70,7 @@ def query(
             keep=keep,
             merged=merge,
             reuse=reuse,
+            freshness_samples=freshness_samples,
         )
     except ValueError as exc:
         runtime.fail(str(exc))
@@ -127,7 +135,7 @@ def kpis(
     via: Annotated[
         str,
         typer.Option(
-            "--via", help="hops: write order_hops directly; spans: through otel_traces and its views."
+            "--via", help="hops: write order_spans directly; spans: through otel_traces and its views."
         ),
     ] = "hops",
 ) -> None:

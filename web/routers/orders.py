@@ -61,10 +61,20 @@ def api_search(q: SearchKey, store: StoreDep, principal: Viewer) -> list[OrderMa
     return _search(store, q)
 
 
+def _judged_timeline(state: StateDep, order_id: str) -> Timeline:
+    """The timeline with its SLAs judged: who holds the order, and whether it is late."""
+    timeline, breaches = views.in_parallel(
+        lambda: _timeline(state.store, order_id),
+        lambda: views.order_breaches(state.store, state.policy, order_id.strip()),
+    )
+    return views.order_sla(state.policy, timeline, breaches, state.now())
+
+
 @router.get("/api/orders/{order_id:path}/timeline", response_model=Timeline)
-def api_timeline(order_id: OrderId, store: StoreDep, principal: Viewer) -> Timeline:
-    """The order's hops, handoff gaps, critical path, state, exceptions and raw spans."""
-    return _timeline(store, order_id)
+def api_timeline(order_id: OrderId, state: StateDep, principal: Viewer) -> Timeline:
+    """The order's hops, handoff gaps, critical path, state (who holds it now, since when, late or
+    not against its SLAs), exceptions and raw spans."""
+    return _judged_timeline(state, order_id)
 
 
 @router.get("/api/orders", response_model=views.OrdersOverview)
@@ -139,15 +149,12 @@ def timeline_page(
     principal: Viewer,
     hop: Annotated[str, Query(max_length=100, description="Show only hops matching this text.")] = "",
 ) -> Response:
-    timeline, breaches = views.in_parallel(
-        lambda: _timeline(state.store, order_id),
-        lambda: views.order_breaches(state.store, state.policy, order_id.strip()),
-    )
+    timeline = _judged_timeline(state, order_id)
     now = state.now()
-    marks = views.sla_marks(state.policy, timeline, breaches)
+    marks = views.sla_marks(timeline, state.policy)
     hop_spans = {span_id for h in timeline.hops for span_id in h.span_ids}
-    late = [b for b in breaches if b.status == "breached"]
-    at_risk = [b for b in breaches if b.status == "at_risk"]
+    late = [s for s in timeline.sla if s.state in ("late", "breached")]
+    at_risk = [s for s in timeline.sla if s.state == "at_risk"]
     shown = set(hop_matches(timeline, hop)) if hop.strip() else {h.index for h in timeline.hops}
     return render(
         request,
