@@ -248,7 +248,7 @@ def gantt(
                 GanttMark(
                     x=x,
                     label=text,
-                    title=f"SLA {text} due {as_utc(mark.due):%Y-%m-%d %H:%M} UTC"
+                    title=f"{text if mark.label else 'SLA ' + text} due {as_utc(mark.due):%Y-%m-%d %H:%M} UTC"
                     + (f" ({mark.state})" if mark.state else ""),
                     state=mark.state,
                     label_y=plot_bottom + 13 + SLA_LABEL_ROW * row,
