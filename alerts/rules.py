@@ -102,6 +102,33 @@ SignalName = Literal[
 ]
 
 
+ValueUnit = Literal["count", "seconds", "ratio", "number"]
+_SIGNAL_UNITS: dict[str, ValueUnit] = {
+    "stalled_orders": "count",
+    "sla_breach_count": "count",
+    "sla_breach_rate": "ratio",
+    "at_risk_orders": "count",
+    "exception_age": "count",
+    "system_error_rate": "ratio",
+    "system_latency": "seconds",
+    "system_quiet": "seconds",
+    "span_count": "count",
+    "ai_accuracy": "number",
+    "ai_drift": "number",
+}
+
+
+def signal_unit(signal: str, kpi: str = "") -> ValueUnit:
+    """The unit of a signal's value; for ``kpi`` it follows the KPI's name (rates, times, counts)."""
+    if signal != "kpi":
+        return _SIGNAL_UNITS.get(signal, "number")
+    if kpi.endswith(("_rate", "_accuracy")):
+        return "ratio"
+    if kpi.startswith(("cycle_time", "exception_resolution", "invoice_latency")):
+        return "seconds"
+    return "count"
+
+
 # -- each signal's params (see alerts.signals for what they compute) ------------------------------
 
 LATENCY_QUANTILES = (0.5, 0.9, 0.95, 0.99)
@@ -287,6 +314,11 @@ class Rule(_Strict):
     def _signal_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         signal = info.data.get("signal")
         return check_params(signal, value) if signal else value
+
+    @property
+    def unit(self) -> ValueUnit:
+        """What the rule's value measures, so pages show ``4h 12m`` or ``12.5%`` rather than seconds."""
+        return signal_unit(self.signal, str(self.params.get("kpi", "")))
 
     def compare(self, value: float) -> bool:
         t = self.threshold

@@ -187,11 +187,14 @@ def _rows(store: Store, name: str, params: dict[str, Any]) -> list[dict[str, Any
 
 def _match_via(vias: list[str]) -> str:
     """How a key leads to an order: on a span naming it ("key"), else through the attribution of the
-    span that carried it (another key on it, a span link, its parent's trace)."""
+    span that carried it (another key on it, a span link, its parent's trace). Between the equally
+    strong structural reasons, a child of the order's span reads as its trace, as the timeline does."""
     if "" in vias or "batch" in vias:
         return "key"
     if any(v.startswith("key") for v in vias):
         return "related_key"
+    if "child" in vias:
+        return "trace"
     if any(v in ("link", "linked_from") for v in vias):
         return "link"
     return "trace"

@@ -113,7 +113,8 @@ class Span(BaseModel):
         description="Why the span is part of the order (tracing.attribution): order (its order.id), "
         "batch (listed in a batch), key:<attribute> (carries a strong key of the order), link (a span "
         "of the order links to it), linked_from (it links to a span of the order), parent (its "
-        "parent belongs to the order)."
+        "parent belongs to the order), child (its child belongs to the order). A span found by two "
+        "equally strong structural reasons (child, link, linked_from) names the first one found."
     )
 
 

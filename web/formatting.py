@@ -77,3 +77,16 @@ def exception_type_of(ref: str) -> str:
     if not text or len(text) > MAX_EXCEPTION_TYPE_LENGTH:
         raise ValueError(f"an exception type has 1-{MAX_EXCEPTION_TYPE_LENGTH} characters")
     return text
+
+
+def fmt_quantity(value: float | None, unit: str = "number") -> str:
+    """A rule's value in its unit: seconds as a duration, ratios as a percentage, counts whole."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if unit == "seconds":
+        return fmt_duration(value)
+    if unit == "ratio":
+        return fmt_percent(value)
+    if unit == "count":
+        return f"{round(value):,}"
+    return f"{value:,.3g}" if abs(value) < 1000 else fmt_number(value)

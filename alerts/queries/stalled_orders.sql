@@ -3,7 +3,8 @@
 -- FINAL, so a re-sent span counts once; a shared span such as an EDI file counts for each of its
 -- orders). A segment's value is the latest non-empty value seen on the order's hops, so an order
 -- allocated to a warehouse stays in that warehouse's group while it waits. Candidates are found
--- first from the hop ends alone; segments are read only for them.
+-- first from the hop ends alone; segments are read only for them. The orders listed per group are
+-- the longest-stalled first (then by id), so a notification names the same orders every time.
 WITH candidates AS (
     SELECT OrderId AS order_id
     FROM order_spans FINAL
@@ -17,11 +18,12 @@ WITH candidates AS (
 SELECT
     arraySlice(seg, 1, {n_group:UInt32}) AS grp,
     count() AS stalled,
-    groupArray({max_orders:UInt32})(order_id) AS orders
+    arrayMap(o -> o.2, groupArraySorted({max_orders:UInt32})((last_end, order_id))) AS orders
 FROM (
     SELECT
         order_id,
         arraySort(h -> h.1, groupArray((hop_end, attrs))) AS hops,
+        max(hop_end) AS last_end,
         arrayMap(i -> arrayLast(v -> v != '', arrayMap(h -> h.2[i], hops)), arrayEnumerate({attrs:Array(String)})) AS seg
     FROM (
         SELECT

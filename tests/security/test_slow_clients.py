@@ -158,7 +158,11 @@ def test_carrier_webhook_closes_400_trickling_sockets_and_serves_a_carrier(
     collector: object, tmp_path: Path
 ) -> None:
     settings = CarrierAgentSettings(
-        port=0, header_timeout_s=HEADER_TIMEOUT_S, max_connections=100, mapping="easypost"
+        port=0,
+        header_timeout_s=HEADER_TIMEOUT_S,
+        max_connections=100,
+        mapping="easypost",
+        allow_unsigned=True,
     )
     emitter = Emitter(otlp_exporter(collector.http_endpoint), "carrier-webhook", "carrier")  # type: ignore[attr-defined]
     agent = CarrierAgent(settings, emitter, tmp_path / "state")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from importlib import resources
+from pathlib import Path
 
 import pytest
 from clock import ANCHOR
@@ -123,19 +124,40 @@ def test_alert_signals_see_spans_inside_the_bounds_last_second(single_row_parts:
     assert (stalled.value, stalled.orders) == (1.0, ["SO-T1"])
 
 
-SQL_PACKAGES = ("alerts.queries", "kpis.queries", "tracing.queries", "tower.bench.queries", "web.queries")
+ROOT = Path(__file__).resolve().parents[2]
+# every package's query files (ai, alerts, kpis, storage, tracing, tower.bench, web, ...)
+SQL_PACKAGES = sorted(
+    {
+        ".".join(sql.parent.relative_to(ROOT).parts)
+        for sql in ROOT.glob("**/queries/*.sql")
+        if not sql.relative_to(ROOT).parts[0].startswith((".", "tests"))
+    }
+)
+# interval arithmetic only on a DateTime64 parameter (the result stays DateTime64)
+INTERVAL_ON_DATETIME64 = re.compile(r"\{\w+:DateTime64\(\d\)\}\s*[-+]\s*$")
+
+
+def test_the_static_check_reads_every_packages_queries() -> None:
+    assert {"ai.queries", "alerts.queries", "kpis.queries", "tracing.queries", "web.queries"} <= set(
+        SQL_PACKAGES
+    )
 
 
 @pytest.mark.parametrize("package", SQL_PACKAGES)
 def test_no_query_binds_a_second_granular_time(package: str) -> None:
     """Time parameters are DateTime64 (dates only against Date columns); trace-time bounds, which
-    the exporter's table keeps in DateTime seconds, are converted before they bound a DateTime64."""
+    the exporter's table keeps in DateTime seconds, are converted before they bound a DateTime64;
+    interval arithmetic is done on DateTime64 parameters only."""
     for entry in resources.files(package).iterdir():
         if not entry.name.endswith(".sql"):
             continue
         text = entry.read_text(encoding="utf-8")
         assert not re.search(r"\{\w+:DateTime\}", text), entry.name
-        assert not re.search(r"INTERVAL \d", text), entry.name
+        for match in re.finditer(r"INTERVAL \d", text):
+            assert INTERVAL_ON_DATETIME64.search(text[: match.start()]), (
+                entry.name,
+                text[match.start() - 60 : match.end()],
+            )
         for match in re.finditer(r"\{(\w+):Date\}", text):
             line = text[: match.start()].rsplit("\n", 1)[-1]
             assert re.search(r"\bDay\s*[<>]=?\s*$", line), (entry.name, line)

@@ -27,7 +27,13 @@ SAMPLE_PATH_VALUES = {
     "prediction_id": "00000000-0000-0000-0000-000000000000",
 }
 PUBLIC = {"/healthz"}
-NAMED_THINGS = ("/api/orders/SO-1/", "/api/alerts/abc123", "/api/exceptions/stockout/", "/api/alerts/rules/")
+NAMED_THINGS = (
+    "/api/orders/SO-1/",
+    "/api/ai/orders/SO-1",
+    "/api/alerts/abc123",
+    "/api/exceptions/stockout/",
+    "/api/alerts/rules/",
+)
 
 
 def operations(client: TestClient, app: FastAPI) -> list[tuple[str, str]]:
