@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from kpis.policy import Policy
+from kpis.policy import Policy, format_duration
 from kpis.reports import Segment, kpi_report
 from storage import SqlFiles, Store
 
@@ -59,7 +59,7 @@ def kpi_names(policy: Policy) -> list[str]:
 
 
 def _hours(seconds: float | None) -> str:
-    return "?" if seconds is None else f"{seconds / 3600:.1f} h"
+    return "?" if seconds is None else format_duration(seconds)
 
 
 def explain(
@@ -119,7 +119,7 @@ def explain(
         orders = [
             OrderReason(
                 order_id=r["order_id"],
-                captured_at=None,
+                captured_at=r["captured_at"],
                 reason=(
                     f"{r['exception_type']} exception at {r['system'] or '?'} ({r['stage'] or 'no stage'}), "
                     + (

@@ -20,6 +20,8 @@ LANE_HEIGHT = 34
 BAR_HEIGHT = 18
 AXIS_HEIGHT = 28
 MIN_BAR = 3.0
+SLA_LABEL_CHAR_PX = 6.0  # width of a character of an SLA label (10 px sans-serif), generously
+SLA_LABEL_ROW = 13
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class SlaMark:
     name: str
     due: datetime
     state: str = ""  # met, breached, at_risk, open
+    label: str = ""  # what people call it (default: the name)
 
 
 @dataclass
@@ -69,6 +72,7 @@ class GanttMark:
     label: str
     title: str
     state: str
+    label_y: float = 0.0  # baseline of the label (rows below the plot, so labels never overlap)
 
 
 @dataclass
@@ -226,23 +230,33 @@ def gantt(
             )
         )
     chart.ticks = _ticks(start, end, scale, x0)
-    last_label_x = -1e9
-    for mark in sorted(marks, key=lambda m: m.due):
+    # every SLA gets its label, right-aligned at its line; a label that would overlap one already
+    # placed goes to the next row down (the chart grows by a row per extra row of labels)
+    row_ends: list[float] = []  # per label row: the left edge of the leftmost label placed so far
+    for mark in sorted(marks, key=lambda m: m.due, reverse=True):
         due = _seconds(mark.due)
         if start <= due <= end:
             x = x_of(due)
-            show_label = x - last_label_x > 90 or mark.state in ("breached", "at_risk", "late")
-            if show_label:
-                last_label_x = x
+            text = mark.label or mark.name
+            width = SLA_LABEL_CHAR_PX * len(text) + 6
+            left = max(x - 2 - width, 0.0)
+            row = next((i for i, edge in enumerate(row_ends) if x - 2 <= edge), len(row_ends))
+            if row == len(row_ends):
+                row_ends.append(left)
+            else:
+                row_ends[row] = left
             chart.marks.append(
                 GanttMark(
                     x=x,
-                    label=mark.name if show_label else "",
-                    title=f"SLA {mark.name} due {as_utc(mark.due):%Y-%m-%d %H:%M} UTC"
+                    label=text,
+                    title=f"{text if mark.label else 'SLA ' + text} due {as_utc(mark.due):%Y-%m-%d %H:%M} UTC"
                     + (f" ({mark.state})" if mark.state else ""),
                     state=mark.state,
+                    label_y=plot_bottom + 13 + SLA_LABEL_ROW * row,
                 )
             )
+    chart.marks.sort(key=lambda m: m.x)
+    chart.height = int(plot_bottom + 18 + SLA_LABEL_ROW * max(len(row_ends) - 1, 0))
     if now_s is not None:
         chart.now_x = x_of(now_s)
     return chart

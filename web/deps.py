@@ -194,10 +194,15 @@ def render(
         if existing is None:
             existing, new_cookie = login_csrf_pair(state.cookie_secret)
         token = existing
+    query = request.url.query
     context = {
         "user": principal,
         "csrf_token": token,
         "nav_items": request.app.state.nav_items,
+        "data_as_of": state.now(),
+        "refresh_href": request.url.path + (f"?{query}" if query else ""),
+        "auto_refresh": False,
+        "sla_label": state.policy.sla_label,
         **context,
     }
     response = state.templates.TemplateResponse(request, template, context, status_code=status_code)

@@ -84,13 +84,24 @@ def segment_options(store: Store, days: int = 400, now: datetime | None = None) 
     since = ((now or datetime.now(UTC)) - timedelta(days=days)).date()
     rows = store.rows(SQL["segment_values"], {"since": since})
     row = rows[0] if rows else {}
-    return {name: list(row.get(name) or []) for name in ("channel", "region", "erp_instance", "warehouse")}
+    return {name: list(row.get(name) or []) for name in reports.BREAKDOWN_DIMENSIONS}
 
 
 class Period(BaseModel):
     start: date
     end: date = Field(description="Exclusive.")
     days: int
+    today: date | None = Field(default=None, description="The current day (UTC) when judged.")
+
+    @property
+    def last(self) -> date:
+        """The last day (inclusive)."""
+        return self.end - timedelta(days=1)
+
+    @property
+    def partial(self) -> bool:
+        """The period includes the current day, which is not over yet."""
+        return self.today is not None and self.start <= self.today < self.end
 
 
 def period_filter(
@@ -100,19 +111,32 @@ def period_filter(
     ] = 7,
     start: Annotated[date | None, Query(description="First day (overrides days).")] = None,
     end: Annotated[date | None, Query(description="Day after the last day. Default: tomorrow.")] = None,
+    to: Annotated[date | None, Query(description="Last day, inclusive (the date picker's 'to').")] = None,
 ) -> Period:
     today = request.app.state.web.now().date()
+    if to is not None:
+        if end is not None and end != to + timedelta(days=1):
+            raise HTTPException(status_code=400, detail="give either end (exclusive) or to (inclusive)")
+        if to >= date.max - timedelta(days=1):
+            raise HTTPException(status_code=400, detail="to is too far in the future")
+        end = to + timedelta(days=1)
     if start is None:
         first, stop = reports.default_period(days, today)
         if end is not None:
+            if end <= date.min + timedelta(days=days):
+                raise HTTPException(status_code=400, detail="end is too far in the past")
             first, stop = end - timedelta(days=days), end
-        return Period(start=first, end=stop, days=days)
+        return Period(start=first, end=stop, days=days, today=today)
     stop = end or reports.default_period(1, today)[1]
     if not start < stop:
-        raise HTTPException(status_code=400, detail="start must be before end")
+        raise HTTPException(
+            status_code=400, detail="the first day (from) must not be after the last day (to)"
+        )
     if (stop - start).days > 366:
         raise HTTPException(status_code=400, detail="a period is at most 366 days")
-    return Period(start=start, end=stop, days=(stop - start).days)
+    if start <= date.min + timedelta(days=367):
+        raise HTTPException(status_code=400, detail="from is too far in the past")
+    return Period(start=start, end=stop, days=(stop - start).days, today=today)
 
 
 PeriodDep = Annotated[Period, Depends(period_filter)]
@@ -157,6 +181,32 @@ def order_overview(
     return OrdersOverview(recent=recent, at_risk=at_risk, breached_open=breached_open)
 
 
+class OrderState(BaseModel):
+    order_id: str
+    status: str
+    current_stage: str
+    current_system: str
+    last_activity_at: datetime
+
+
+def order_states(store: Store, order_ids: list[str]) -> dict[str, OrderState]:
+    """Status and stage of each listed order the KPI jobs know (others are left out)."""
+    if not order_ids:
+        return {}
+    rows = store.rows(SQL["order_states"], {"order_ids": order_ids[:5000]})
+    return {r["order_id"]: OrderState(**r) for r in rows}
+
+
+def key_variants(key: str) -> list[str]:
+    """The key as typed, then in upper and lower case (order ids are looked up exactly, so
+    ``so-102835`` is tried as ``SO-102835``)."""
+    out: list[str] = []
+    for variant in (key, key.upper(), key.lower()):
+        if variant not in out:
+            out.append(variant)
+    return out
+
+
 def order_breaches(store: Store, policy: Policy, order_id: str) -> list[SlaBreach]:
     """The order's breached and at-risk SLAs as the KPI jobs judged them."""
     return reports.sla_breaches(store, policy, order_id=order_id, limit=50)
@@ -167,10 +217,15 @@ def order_sla(policy: Policy, timeline: Timeline, breaches: list[SlaBreach], now
     return with_sla(timeline, order_sla_judge(policy, timeline, breaches, now))
 
 
-def sla_marks(timeline: Timeline) -> list[SlaMark]:
-    """SLA due times for the Gantt, from the timeline's judged SLAs."""
+def sla_marks(timeline: Timeline, policy: Policy | None = None) -> list[SlaMark]:
+    """SLA due times for the Gantt, from the timeline's judged SLAs (with the policy's labels)."""
     return [
-        SlaMark(name=s.sla, due=as_utc(s.due), state="" if s.state == "open" else s.state)
+        SlaMark(
+            name=s.sla,
+            due=as_utc(s.due),
+            state="" if s.state == "open" else s.state,
+            label=policy.sla_label(s.sla) if policy is not None else "",
+        )
         for s in timeline.sla
         if s.due is not None
     ]
@@ -188,6 +243,7 @@ class ExceptionFilters(BaseModel):
     exception_type: str = ""
     system: str = ""
     owner: str = ""
+    aging: int = Field(default=0, description="Aging bucket (1-based, 0 = any).")
 
 
 def exception_filters(
@@ -195,10 +251,24 @@ def exception_filters(
     exception_type: Text = "",
     system: Text = "",
     owner: Text = "",
+    aging: Annotated[
+        int, Query(ge=0, le=50, description="Aging bucket to list, 1-based (the chart's bars); 0 = any.")
+    ] = 0,
 ) -> ExceptionFilters:
     return ExceptionFilters(
-        status=status, exception_type=exception_type.strip(), system=system.strip(), owner=owner.strip()
+        status=status,
+        exception_type=exception_type.strip(),
+        system=system.strip(),
+        owner=owner.strip(),
+        aging=aging,
     )
+
+
+def exception_filter_values(store: Store) -> dict[str, list[str]]:
+    """Exception types, systems and owners seen in the queue, for the filter drop-downs."""
+    rows = store.rows(SQL["exception_filter_values"], {})
+    row = rows[0] if rows else {}
+    return {name: list(row.get(name) or []) for name in ("exception_type", "system", "owner")}
 
 
 ExceptionFiltersDep = Annotated[ExceptionFilters, Depends(exception_filters)]
@@ -247,9 +317,15 @@ def exception_queue(
     page: int = 1,
     now: datetime | None = None,
 ) -> ExceptionPage:
+    if filters.aging > len(policy.exception_aging_buckets) + 1:
+        raise HTTPException(
+            status_code=400,
+            detail=f"aging bucket must be between 1 and {len(policy.exception_aging_buckets) + 1} (0 = any)",
+        )
     queue = reports.exceptions_queue(
         store,
         policy,
+        aging=filters.aging,
         status=filters.status,
         exception_type=filters.exception_type,
         system=filters.system,
@@ -364,6 +440,17 @@ def kpi_overview(store: Store, policy: Policy, period: Period, segment: Segment)
         trend=[d for d in both if d.day >= period.start],
         previous_trend=[d for d in both if d.day < period.start],
     )
+
+
+def kpi_breakdown(
+    store: Store, dimension: str, period: Period, segment: Segment
+) -> list[reports.BreakdownRow]:
+    if dimension not in reports.BREAKDOWN_DIMENSIONS:
+        raise HTTPException(
+            status_code=400,
+            detail=f"unknown dimension {dimension!r}; choose from {', '.join(reports.BREAKDOWN_DIMENSIONS)}",
+        )
+    return reports.kpi_breakdown(store, dimension, period.start, period.end, segment)
 
 
 def kpi_orders(

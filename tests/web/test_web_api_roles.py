@@ -19,6 +19,7 @@ SAMPLE_PATH_VALUES = {
     "silence_id": "abc123",
     "token_id": "0123456789ab",
     "kpi": "orders",
+    "dimension": "channel",
     "rule": "WarehouseStalled",
     "username": "vera",
     "model": "delay",

@@ -113,4 +113,4 @@ def test_a_waiting_order_says_where_it_waits_and_that_it_is_late(
     assert {s["sla"]: s["state"] for s in timeline["sla"]}["capture_to_ship"] == "breached"
     page = viewer.get("/orders/SO-WAITING-3").text
     assert "Waiting at" in page and "for backorder at erp-west" in page
-    assert '<span class="badge warn">late</span>' in page and "capture_to_ship" in page
+    assert '<span class="badge warn">late</span>' in page and "Capture to ship SLA" in page
