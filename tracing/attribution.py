@@ -435,7 +435,7 @@ def backfill(store: Store, progress: Callable[[int, int, str], None] | None = No
             "AND Timestamp < toDateTime64({day:Date} + 1, 9, 'UTC'))"
         )
         before = db_now(store)
-        for name in ("order_spans_named", "order_spans_keyed"):  # what the views do as spans arrive
+        for name in ("order_spans_named", "order_spans_keyed_join"):  # what the views do as spans arrive
             store.command(
                 f"INSERT INTO order_spans ({_ORDER_SPAN_COLUMNS}) {fragment(name, layout, source)}",
                 {"day": day},

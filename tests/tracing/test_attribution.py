@@ -87,3 +87,27 @@ def test_hostile_span_graphs_end_and_attribute_only_what_belongs(store: Store) -
         ("SO-9", "grandchild", "parent"),
         ("SO-9", "hop", "order"),
     ]
+
+
+def test_one_large_insert_of_scans_attributes_every_scan_to_its_own_order(store: Store) -> None:
+    # a carrier feed flushes 20,000 scans in one insert, each carrying only the tracking number of one
+    # of 20,000 shipped orders: every scan lands on its own order (and no other), as it is written
+    orders = 20_000
+    ships = [
+        SpanRow(trace=f"o{i}", key=f"ship{i}", name="ship", start=at(5, 10), duration=timedelta(seconds=1),
+                service="wms", attributes={"order.id": f"SO-{i}", "shipment.tracking_number": f"1Z{i:08d}"})
+        for i in range(orders)
+    ]  # fmt: skip
+    insert(store, ships, attribute=False)
+    scans = [
+        SpanRow(trace=f"c{i}", key=f"scan{i}", name="scan", start=at(5, 12), duration=timedelta(seconds=1),
+                service="carrier", attributes={"shipment.tracking_number": f"1Z{i:08d}"})
+        for i in range(orders)
+    ]  # fmt: skip
+    insert(store, scans, attribute=False)
+    scanned = store.rows(
+        "SELECT OrderId, count() AS n, any(TraceId) AS trace FROM order_spans FINAL "
+        "WHERE SpanName = 'scan' GROUP BY OrderId"
+    )
+    assert len(scanned) == orders
+    assert all(r["n"] == 1 and r["trace"] == trace_id("c" + r["OrderId"][3:]) for r in scanned)
