@@ -12,7 +12,7 @@ from typing import NoReturn
 from ai.policy import AiPolicy, AiPolicyError, load_ai_policy
 from kpis.policy import Policy, PolicyError, load_policy
 from storage import Store, StoreError, StoreLockedError, open_store
-from storage.migrate import MigrationError, migrate
+from storage.migrate import MigrationError, check_schema, migrate
 from tower.settings import SettingsError, TowerSettings, load_settings
 from tracing.conventions import KEY_ATTRIBUTES
 
@@ -20,6 +20,7 @@ __all__ = [
     "MigrationError",
     "ai_policy_or_exit",
     "configure_logging",
+    "ensure_schema",
     "fail",
     "migrate_store",
     "policy_or_exit",
@@ -63,9 +64,21 @@ def migrate_store(store: Store) -> list[str]:
     return [f"{m.version:04d}_{m.name}" for m in migrate(store, KEY_ATTRIBUTES)]
 
 
+def ensure_schema(store: Store) -> None:
+    """The embedded store migrates itself (one process owns it); on a ClickHouse server or cluster
+    only ``tower migrate`` runs DDL: other processes check the schema version and refuse to start
+    with what to run when it is behind (no ``ON CLUSTER`` DDL at start-up, so a process starts while
+    a node is down)."""
+    if store.embedded:
+        migrate_store(store)
+    else:
+        check_schema(store)
+
+
 @contextmanager
 def store_or_exit(settings: TowerSettings, command: str, *, migrate_first: bool = True) -> Iterator[Store]:
-    """Open (and migrate) the store for a command; clear one-line errors instead of stack traces."""
+    """Open the store for a command (its schema ensured, see :func:`ensure_schema`); clear one-line
+    errors instead of stack traces."""
     try:
         store = open_store(settings.storage, command=command)
     except StoreLockedError as exc:
@@ -75,7 +88,7 @@ def store_or_exit(settings: TowerSettings, command: str, *, migrate_first: bool 
     try:
         if migrate_first:
             try:
-                migrate_store(store)
+                ensure_schema(store)
             except MigrationError as exc:
                 fail(str(exc))
         yield store
