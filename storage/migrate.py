@@ -169,9 +169,14 @@ def pending(store: Store) -> list[Migration]:
 
     Reads only the history table: a process checks the schema version without running DDL.
     """
-    exists = store.scalar(
-        "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
-        {"db": store.database, "t": MIGRATIONS_TABLE},
+    # the admin client: the database itself may not exist yet
+    exists = (
+        store.admin_client()
+        .query(
+            "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+            parameters={"db": store.database, "t": MIGRATIONS_TABLE},
+        )
+        .result_rows[0][0]
     )
     done = applied(store) if exists else {}
     return [m for m in available() if m.version not in done]
@@ -195,11 +200,12 @@ def check_layout(store: Store, layout: Layout, *, refuse_sharded: bool = True) -
     if not layout.cluster:
         return
     shards = int(
-        store.scalar(
+        store.admin_client()
+        .query(
             "SELECT uniqExact(shard_num) FROM system.clusters WHERE cluster = {c:String}",
-            {"c": layout.cluster},
+            parameters={"c": layout.cluster},
         )
-        or 0
+        .result_rows[0][0]
     )
     if shards == 0:
         raise MigrationError(
@@ -214,6 +220,19 @@ def check_layout(store: Store, layout: Layout, *, refuse_sharded: bool = True) -
             "is refused until order-keyed tables are co-located by order (issue 20). Use a cluster of one "
             "shard with replicas (layout replicated) or one server (layout single)."
         )
+
+
+def history_table(layout: Layout) -> str:
+    """The DDL of ``tower_migrations``. On a cluster it is one table replicated on every node (its
+    Keeper path has no ``{shard}``), so every process sees one history whichever node it reaches."""
+    engine = _engine(
+        "ReplacingMergeTree(AppliedAt)", layout.cluster if layout.replicated else None, CLUSTER_REPLICA_PATH
+    )
+    return (
+        f"CREATE TABLE IF NOT EXISTS `{layout.database}`.`{MIGRATIONS_TABLE}`{layout.on_cluster_clause} "
+        "(Version UInt32, Name String, Checksum String, AppliedAt DateTime64(3)) "
+        f"ENGINE = {engine} ORDER BY Version"
+    )
 
 
 def migrate(
@@ -234,14 +253,7 @@ def migrate(
     check_layout(store, layout, refuse_sharded=refuse_sharded)
     on_cluster = layout.on_cluster_clause
     admin.command(f"CREATE DATABASE IF NOT EXISTS `{layout.database}`{on_cluster}")
-    engine = _engine(
-        "ReplacingMergeTree(AppliedAt)", layout.cluster if layout.replicated else None, CLUSTER_REPLICA_PATH
-    )
-    admin.command(
-        f"CREATE TABLE IF NOT EXISTS {store.ident(MIGRATIONS_TABLE)}{on_cluster} "
-        "(Version UInt32, Name String, Checksum String, AppliedAt DateTime64(3)) "
-        f"ENGINE = {engine} ORDER BY Version"
-    )
+    admin.command(history_table(layout))
     done = applied(store)
     newly: list[Migration] = []
     for migration in available():
