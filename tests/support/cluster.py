@@ -22,12 +22,15 @@ itself, which is what ``ON CLUSTER`` does on a one-node cluster.
 chdb runs one engine per process and this pytest process already has one (``tests/conftest.py``), so
 the cluster engine lives in a worker subprocess (``python -m support.cluster``) that answers one JSON
 request per line: the tower's own code (``Store``, ``migrate``, the jobs' functions) runs there.
+A failed request raises :class:`ClusterError` with ClickHouse's message; ``TOWER_TEST_CLUSTER_DEBUG=1``
+also prints the worker's stack.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 import traceback
@@ -36,6 +39,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+DEBUG_ENV = "TOWER_TEST_CLUSTER_DEBUG"
 TWO_SHARDS = "tower_two_shards"
 ONE_SHARD = "tower_one_shard"
 
@@ -77,7 +81,7 @@ class Cluster:
         self.dsn = f"chdb://{data_dir}?config-file={config}"
         self._process = subprocess.Popen(
             [sys.executable, "-m", "support.cluster", self.dsn],
-            env=environment(),
+            env=environment(**{k: v for k, v in os.environ.items() if k == DEBUG_ENV}),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=sys.stderr,
@@ -230,7 +234,8 @@ def _worker(dsn: str) -> None:
             text = json.dumps(reply, default=_encode)
         except Exception as exc:  # every failure goes back to the test, which asserts on it
             text = json.dumps({"ok": False, "error": str(exc), "kind": type(exc).__name__})
-            traceback.print_exc(file=sys.stderr)
+            if os.environ.get(DEBUG_ENV) == "1":  # the stack, for a failing test
+                traceback.print_exc(file=sys.stderr)
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
     for store in stores.values():
