@@ -35,7 +35,7 @@ from kpis.jobs import KpiEngine
 from kpis.policy import Policy, load_policy
 from storage import StorageSettings, Store, open_store
 from storage.migrate import migrate
-from tracing.conventions import KEY_ATTRIBUTES
+from tracing.conventions import KEY_ROLES
 from tracing.simulator import GroundTruth, Simulator, SimulatorConfig
 from tracing.sinks import write_to_store
 
@@ -75,7 +75,7 @@ def evaluate(
     store = open_store(settings, database="ai_evaluate", command="tower ai evaluate")
     try:
         store.drop_database()
-        migrate(store, KEY_ATTRIBUTES)
+        migrate(store, KEY_ROLES)
         truth = GroundTruth()
         config = SimulatorConfig(
             orders=orders, days=days, seed=seed, end=end, customers=customers_for(orders)

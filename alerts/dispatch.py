@@ -152,15 +152,7 @@ class Dispatcher:
                 alert.suppressed_by.append("inhibited")
 
     def _inhibited(self, target: Alert, firing: list[Alert]) -> bool:
-        for source_m, target_m, equal in self.inhibit:
-            if not all_match(target_m, target.labels):
-                continue
-            for source in firing:
-                if source.fingerprint == target.fingerprint or not _matches(source_m, source.labels):
-                    continue
-                if all(source.labels.get(k, "") == target.labels.get(k, "") for k in equal):
-                    return True
-        return False
+        return _inhibited_by(self.inhibit, target, firing)
 
     def _muted(self, route: RouteNode, now: datetime) -> str | None:
         for name in route.mute_time_intervals:
@@ -376,6 +368,34 @@ class Dispatcher:
             wait = max(delay, min(delivery.retry_after or 0.0, self.settings.retry_max_backoff_s))
             self.sleep(min(wait, self.settings.retry_max_backoff_s))
             delay = min(delay * 2, self.settings.retry_max_backoff_s)
+
+
+InhibitTriple = tuple[list[Matcher], list[Matcher], tuple[str, ...]]
+
+
+def _inhibited_by(inhibit: list[InhibitTriple], target: Alert, firing: list[Alert]) -> bool:
+    for source_m, target_m, equal in inhibit:
+        if not all_match(target_m, target.labels):
+            continue
+        for source in firing:
+            if source.fingerprint == target.fingerprint or not _matches(source_m, source.labels):
+                continue
+            if all(source.labels.get(k, "") == target.labels.get(k, "") for k in equal):
+                return True
+    return False
+
+
+def mark_inhibited(config: RulesConfig, alerts: list[Alert]) -> None:
+    """Add ``inhibited`` to ``suppressed_by`` of the alerts the config's inhibit rules mute now
+    (a firing source mutes matching targets), as the dispatcher does before sending."""
+    inhibit = [(r.source_matchers, r.target_matchers, tuple(r.equal)) for r in config.inhibit_rules]
+    if not inhibit:
+        return
+    firing = [a for a in alerts if a.state is AlertState.FIRING]
+    for alert in alerts:
+        suppressible = alert.state is AlertState.FIRING and "inhibited" not in alert.suppressed_by
+        if suppressible and _inhibited_by(inhibit, alert, firing):
+            alert.suppressed_by.append("inhibited")
 
 
 def _matches(matchers: list[Matcher], labels: dict[str, str]) -> bool:

@@ -65,9 +65,17 @@ def alert_labels(rule: Rule, group: dict[str, str]) -> dict[str, str]:
     return labels
 
 
+class _Labels(dict[str, str]):
+    """Labels for annotation templates: a label the alert does not have (a span without that
+    attribute, an empty value) reads ``unknown <name>``, so a summary never trails off."""
+
+    def __missing__(self, key: str) -> str:
+        return f"unknown {key}"
+
+
 def render_annotations(rule: Rule, labels: dict[str, str], sample: signals.Sample) -> dict[str, str]:
     context = {
-        "labels": labels,
+        "labels": _Labels(labels),
         "value": sample.value,
         "threshold": rule.threshold,
         "orders": sample.orders,
@@ -76,7 +84,7 @@ def render_annotations(rule: Rule, labels: dict[str, str], sample: signals.Sampl
     out = {}
     for key, text in rule.annotations.items():
         try:
-            out[key] = TEMPLATES.from_string(text).render(context)[:4000]
+            out[key] = TEMPLATES.from_string(text).render(context).strip()[:4000]
         except TemplateError as exc:
             out[key] = f"{text} (template error: {exc})"
     return out

@@ -97,9 +97,38 @@ SignalName = Literal[
     "system_latency",
     "system_quiet",
     "span_count",
+    "process_deviations",
     "ai_accuracy",
     "ai_drift",
 ]
+
+
+ValueUnit = Literal["count", "seconds", "ratio", "number"]
+_SIGNAL_UNITS: dict[str, ValueUnit] = {
+    "stalled_orders": "count",
+    "sla_breach_count": "count",
+    "sla_breach_rate": "ratio",
+    "at_risk_orders": "count",
+    "exception_age": "count",
+    "system_error_rate": "ratio",
+    "system_latency": "seconds",
+    "system_quiet": "seconds",
+    "span_count": "count",
+    "process_deviations": "count",
+    "ai_accuracy": "number",
+    "ai_drift": "number",
+}
+
+
+def signal_unit(signal: str, kpi: str = "") -> ValueUnit:
+    """The unit of a signal's value; for ``kpi`` it follows the KPI's name (rates, times, counts)."""
+    if signal != "kpi":
+        return _SIGNAL_UNITS.get(signal, "number")
+    if kpi.endswith(("_rate", "_accuracy")):
+        return "ratio"
+    if kpi.startswith(("cycle_time", "exception_resolution", "invoice_latency")):
+        return "seconds"
+    return "count"
 
 
 # -- each signal's params (see alerts.signals for what they compute) ------------------------------
@@ -148,6 +177,18 @@ class KpiSourceParams(_Params):
     open_only: bool = Field(default=True, description="sla_breach_count: only orders still open and overdue.")
 
 
+class ProcessParams(_Params):
+    window: Duration = Field(
+        default=timedelta(days=1), description="Orders whose first hop started this far back count."
+    )
+    kind: Literal["", "rework", "skipped", "order"] = Field(
+        default="", description="Only this kind of deviation (rework, skipped, order); default: any."
+    )
+    detail: str = Field(
+        default="", description="Only this deviation, e.g. 'invoice before ship' or 'credit @ erp-east'."
+    )
+
+
 class AiParams(_Params):
     model: str = Field(default="", description="Only this model (default: every active model).")
     metric: str = Field(
@@ -171,6 +212,7 @@ _PARAMS: dict[str, type[_Params]] = {
     "at_risk_orders": KpiSourceParams,
     "exception_age": KpiSourceParams,
     "kpi": KpiSourceParams,
+    "process_deviations": ProcessParams,
     "ai_accuracy": AiParams,
     "ai_drift": AiParams,
 }
@@ -287,6 +329,11 @@ class Rule(_Strict):
     def _signal_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         signal = info.data.get("signal")
         return check_params(signal, value) if signal else value
+
+    @property
+    def unit(self) -> ValueUnit:
+        """What the rule's value measures, so pages show ``4h 12m`` or ``12.5%`` rather than seconds."""
+        return signal_unit(self.signal, str(self.params.get("kpi", "")))
 
     def compare(self, value: float) -> bool:
         t = self.threshold

@@ -1,7 +1,9 @@
 """The tower's alert signals: each turns the store into samples (group labels, value, orders).
 
-Signals over spans (``stalled_orders``, ``system_error_rate``, ``system_latency``,
-``system_quiet``, ``span_count``) query ``otel_traces`` directly, bounded by time. Signals over
+Signals over spans query them directly, bounded by time, each span once (a span re-sent by an
+at-least-once sender counts once): ``stalled_orders`` reads the orders' attributed spans
+(``order_spans``), ``system_error_rate``, ``system_latency``, ``system_quiet`` and ``span_count``
+read ``otel_traces``; ``process_deviations`` reads the order paths (:mod:`kpis.process`). Signals over
 SLA breaches, at-risk orders, exception aging and KPIs read the KPI engine's tables through
 :mod:`kpis` (see :func:`_kpi_samples`).
 """
@@ -46,6 +48,8 @@ def evaluate(
         return _stalled(store, rule, now, max_orders)
     if rule.signal in ("system_error_rate", "system_latency", "span_count", "system_quiet"):
         return _span_health(store, rule, now)
+    if rule.signal == "process_deviations":
+        return _process_deviations(store, rule, now, policy, max_orders)
     if rule.signal in ("ai_accuracy", "ai_drift"):
         return _ai_samples(store, rule, now)
     return _kpi_samples(store, rule, now, policy, max_orders)
@@ -194,6 +198,45 @@ def _kpi_samples(
         known = ", ".join(v.name for v in report.values)
         raise SignalError(f"unknown KPI {p['kpi']!r}; KPIs: {known}") from None
     return [] if value is None else [Sample({}, float(value))]
+
+
+_PROCESS_FIELDS = {
+    "channel": "channel",
+    "region": "region",
+    "warehouse": "warehouse",
+    "customer_tier": "customer_tier",
+    "system": "erp",
+}
+
+
+def _process_deviations(
+    store: Store, rule: Rule, now: datetime, policy: Policy | None, max_orders: int
+) -> list[Sample]:
+    """Orders whose path deviates from the policy's expected path (rework, skipped stages, stages out
+    of order), among the orders whose first hop started in the window; counted per group."""
+    from kpis.process.conformance import deviating_orders
+    from kpis.process.filters import make_filter
+    from kpis.process.mining import MAX_LIMIT
+
+    if policy is None:
+        raise SignalError("signal process_deviations needs the KPI policy, and the evaluator was given none")
+    p = rule.params
+    flt = make_filter(start=_naive(now) - p["window"], end=_naive(now))
+    records: list[Any] = []
+    while len(records) < _KPI_LIMIT:
+        total, page = deviating_orders(
+            store,
+            flt,
+            policy.process,
+            kind=p["kind"],
+            detail=p["detail"],
+            limit=MAX_LIMIT,
+            offset=len(records),
+        )
+        records.extend(page)
+        if len(page) < MAX_LIMIT or len(records) >= total:
+            break
+    return _count(rule, records, _PROCESS_FIELDS, max_orders)
 
 
 def _ai_samples(store: Store, rule: Rule, now: datetime) -> list[Sample]:

@@ -22,29 +22,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from collector.settings import CollectorSettings
-from storage.errors import TowerError
-from storage.schema import OTEL_TRACES_COLUMNS
 
-# Column order of the JSONCompactColumns blocks: the exporter's insert columns.
-COLUMNS: tuple[str, ...] = OTEL_TRACES_COLUMNS
+# Blocks of the Python path are JSONCompactColumns in storage.schema.OTEL_TRACES_COLUMNS order (the
+# exporter's insert columns; imported where needed, so that receivers do not load the store client).
 INSERT_FORMAT = "JSONCompactColumns"
 
 SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
 STATUS_CODES = ("Unset", "Ok", "Error")
-# DateTime64(9) holds times up to 2262-04-11; later (or negative) times cannot be stored.
-MAX_TIME_NS = 9_223_372_036_854_775_807
 _NS = 1_000_000_000
+# The times otel_traces holds exactly. Earliest: 1973-03-03T09:46:40Z (10^8 s): shorter Unix times
+# in text are read by ClickHouse as dates and refused (code 41). Latest: 2106-02-07T06:28:15Z, the
+# last second of DateTime, which the sort key and the TTL (toDateTime(Timestamp)) are built on.
+STORE_MIN_NS = 100_000_000 * _NS
+STORE_MAX_NS = (2**32 - 1) * _NS
+_DAY_NS = 86_400 * _NS
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 MAX_ERROR_EXAMPLES = 5
-# Deeper arrays/maps are cut at depth 16 anyway; the fast path leaves them to the strict parser,
-# whose recursion limit counts the request's own nesting as well.
-_MAX_RAW_DEPTH = 16
 
 
 @dataclass
@@ -70,6 +67,50 @@ class Limits:
         )
 
 
+@dataclass(frozen=True)
+class TimeWindow:
+    """The span and event times accepted at the door: what the store can hold and the retention keeps.
+
+    ``retention_days`` is the TTL of ``otel_traces`` (0 keeps spans forever), less
+    ``retention_margin_s`` so that a span the spool holds for a while is still kept when written;
+    ``max_age_s`` narrows the past further when set; ``max_future_s`` is the clock skew allowed
+    ahead of now.
+    """
+
+    retention_days: int = 0
+    max_age_s: float | None = None
+    max_future_s: float = 86_400.0
+    retention_margin_s: float = 3_600.0
+
+    def bounds(self, now_ns: int) -> tuple[int, int]:
+        """``(first, last)`` accepted Unix nanoseconds at ``now_ns``, both inclusive."""
+        first = STORE_MIN_NS
+        if self.retention_days > 0:
+            first = max(first, now_ns - self.retention_days * _DAY_NS + int(self.retention_margin_s * _NS))
+        if self.max_age_s is not None:
+            first = max(first, now_ns - int(self.max_age_s * _NS))
+        # the TTL adds the retention to toDateTime(Timestamp): it must not run past DateTime either
+        last = min(now_ns + int(self.max_future_s * _NS), STORE_MAX_NS - self.retention_days * _DAY_NS)
+        return first, max(first, last)
+
+    def describe(self, now_ns: int) -> str:
+        first, last = self.bounds(now_ns)
+        return f"{iso_time(first)} .. {iso_time(last)}"
+
+
+def iso_time(ns: int) -> str:
+    """Unix nanoseconds as an ISO 8601 UTC time (any int; out-of-range years are clamped)."""
+    from datetime import UTC, datetime, timedelta
+
+    seconds, fraction = divmod(ns, _NS)
+    try:
+        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+    except OverflowError:
+        return f"{ns} ns (beyond year 9999)"
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{fraction:09d}Z" if fraction else f"{text}Z"
+
+
 @dataclass
 class Conversion:
     """Outcome of one request: the block to store and what was rejected or cut."""
@@ -80,14 +121,19 @@ class Conversion:
     reasons: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
     truncated: int = 0
+    window: str = ""
+    columns: list[list[Any]] | None = None
 
     @property
     def error_message(self) -> str:
-        """The partial-success message: counts per reason and a few examples."""
+        """The partial-success message: counts per reason, the accepted window, the first spans."""
         if not self.rejected:
             return ""
         counts = ", ".join(f"{n} {reason}" for reason, n in sorted(self.reasons.items()))
-        return f"rejected {self.rejected} span(s): {counts}; e.g. " + "; ".join(self.examples)
+        window = ""
+        if self.window and any(reason.startswith("time_") for reason in self.reasons):
+            window = f" (spans and events must lie in {self.window})"
+        return f"rejected {self.rejected} span(s): {counts}{window}; e.g. " + "; ".join(self.examples)
 
 
 def time_text(ns: int) -> str:
@@ -109,6 +155,32 @@ def go_float(value: float) -> str:
     if text.endswith(".0"):
         text = text[:-2]
     return text
+
+
+class _Plain(str):
+    """A number already written as JSON (json_text prints it as it is)."""
+
+
+def json_text(value: Any) -> str:
+    """JSON as orjson writes it, integers of any size included (an integral double such as 1e20 is
+    written as the integer Go's encoding/json writes; orjson refuses integers beyond 64 bits)."""
+    if value is None:
+        return "null"
+    if isinstance(value, _Plain):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ",".join(json_text(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ",".join(orjson.dumps(key).decode() + ":" + json_text(item) for key, item in value.items())
+            + "}"
+        )
+    return orjson.dumps(value).decode()
 
 
 class _Cutter:
@@ -157,7 +229,7 @@ class _Cutter:
             return base64.b64encode(value.bytes_value).decode("ascii")
         if which == "string_value":
             return str(value.string_value)
-        return orjson.dumps(self.raw(value, which)).decode()
+        return json_text(self.raw(value, which))
 
     def raw(self, value: Any, which: str | None, depth: int = 0) -> Any:
         """An AnyValue as plain JSON data (pdata's AsRaw), arrays and maps cut to the limits."""
@@ -173,8 +245,8 @@ class _Cutter:
             number = value.double_value
             if not math.isfinite(number):
                 return go_float(number)
-            # Go's encoding/json writes integral doubles without a fraction (2.0 -> 2)
-            return int(number) if number.is_integer() and abs(number) < 1e21 else number
+            # Go's encoding/json writes doubles below 1e21 with 'f' (2.0 -> 2, 1e20 -> its 21 digits)
+            return _Plain(go_float(number)) if number.is_integer() and abs(number) < 1e21 else number
         if which == "bytes_value":
             return base64.b64encode(value.bytes_value).decode("ascii")
         if depth >= 16:
@@ -193,170 +265,27 @@ class _Cutter:
         return {kv.key: self.raw(kv.value, kv.value.WhichOneof("value"), depth + 1) for kv in kvs}
 
 
-class RawAttributeError(TowerError, ValueError):
-    """A raw ``KeyValue`` does not parse strictly (malformed, invalid UTF-8): take the strict path."""
+def convert(
+    request: ExportTraceServiceRequest,
+    limits: Limits,
+    window: TimeWindow | None = None,
+    now_ns: int | None = None,
+) -> Conversion:
+    """Columns for every storable span of ``request``; the others are rejected with a reason.
 
-
-class AttributeCache:
-    """Converted attributes by their serialised ``KeyValue`` bytes, for :func:`convert_raw`.
-
-    Attribute values repeat a lot (stage, system, region, tier, ...): each distinct ``KeyValue`` is
-    parsed and converted once, later ones are a dict lookup. Entries hold the key and text after
-    the limits and how many cuts they took, so truncation counts stay exact. Bounded: small
-    ``KeyValue``s only, and the whole cache is dropped when it holds ``max_entries``.
+    ``window`` (default: only what the store can hold) bounds span and event times at ``now_ns``.
     """
-
-    __slots__ = ("entries", "limits", "max_entries", "max_raw_bytes")
-
-    def __init__(self, limits: Limits, max_entries: int = 16_384, max_raw_bytes: int = 256) -> None:
-        self.limits = limits
-        self.entries: dict[bytes, tuple[str, str, int]] = {}
-        self.max_entries = max_entries
-        self.max_raw_bytes = max_raw_bytes
-
-    def convert(self, raw: bytes) -> tuple[str, str, int]:
-        """Key, text and cut count of one serialised ``KeyValue`` (raises :class:`RawAttributeError`)."""
-        entry = self.entries.get(raw)
-        if entry is not None:
-            return entry
-        entry = self._short_string(raw)
-        if entry is None:
-            try:
-                kv = KeyValue.FromString(raw)
-            except DecodeError:
-                raise RawAttributeError("attribute does not parse strictly") from None
-            if _depth(kv.value, _MAX_RAW_DEPTH + 1) > _MAX_RAW_DEPTH:
-                # parsed alone it nests deeper than the whole request's parser would allow
-                raise RawAttributeError("attribute nests too deep for the fast path")
-            cutter = _Cutter(self.limits)
-            ((key, text),) = cutter.attributes([kv]).items()
-            entry = (key, text, cutter.truncated)
-        if len(raw) <= self.max_raw_bytes:
-            if len(self.entries) >= self.max_entries:
-                self.entries.clear()
-            self.entries[raw] = entry
-        return entry
-
-    def _short_string(self, raw: bytes) -> tuple[str, str, int] | None:
-        """The common ``KeyValue`` read straight from its bytes: a string value, both under 128 bytes.
-
-        Only the exact canonical encoding ``0a <k> key 12 <k+..> 0a <n> text`` is read here (what
-        every SDK writes); anything else, including invalid UTF-8, returns None for the parser.
-        """
-        size = len(raw)
-        if size < 6 or raw[0] != 0x0A:
-            return None
-        key_end = 2 + raw[1]
-        if raw[1] > 0x7F or size < key_end + 4 or raw[key_end] != 0x12:
-            return None
-        value_size = raw[key_end + 1]
-        if (
-            value_size > 0x7F
-            or value_size != size - key_end - 2
-            or raw[key_end + 2] != 0x0A
-            or raw[key_end + 3] != value_size - 2
-        ):
-            return None
-        try:
-            key = raw[2:key_end].decode()
-            text = raw[key_end + 4 :].decode()
-        except UnicodeDecodeError:
-            return None
-        limits = self.limits
-        cuts = 0
-        if len(key) > limits.max_key_length:
-            key = key[: limits.max_key_length]
-            cuts += 1
-        if len(text) > limits.max_value_length:
-            text = text[: limits.max_value_length]
-            cuts += 1
-        return key, text, cuts
-
-
-def convert(request: ExportTraceServiceRequest, limits: Limits) -> Conversion:
-    """Columns for every storable span of ``request``; the others are rejected with a reason."""
     cut = _Cutter(limits)
-    return _convert(request, limits, cut, cut.attributes)
-
-
-def convert_raw(request: Message, cache: AttributeCache) -> Conversion:
-    """:func:`convert` for a request parsed by ``collector.decode.parse_protobuf_raw_attributes``.
-
-    Same result as ``convert`` on the strictly parsed request; raises :class:`RawAttributeError`
-    when an attribute does not parse strictly (the caller then converts the strict parse instead).
-    """
-    limits = cache.limits
-    cut = _Cutter(limits)
-    entry_of = cache.convert
-    entries = cache.entries
-    max_attributes = limits.max_attributes
-
-    def attributes(raws: Any) -> dict[str, str]:
-        if len(raws) > max_attributes:
-            cut.truncated += len(raws) - max_attributes
-            raws = raws[:max_attributes]
-        out: dict[str, str] = {}
-        for raw in raws:
-            entry = entries.get(raw)
-            if entry is None:
-                entry = entry_of(raw)
-            out[entry[0]] = entry[1]
-            if entry[2]:
-                cut.truncated += entry[2]
-        return out
-
-    conversion = _convert(request, limits, cut, attributes)
-    _check_unconverted(request, cache, everything=bool(conversion.rejected or conversion.truncated))
-    return conversion
-
-
-def _check_unconverted(request: Any, cache: AttributeCache, *, everything: bool) -> None:
-    """Parse the attributes the conversion did not read, as the strict parser would have.
-
-    Scope attributes are never stored; with ``everything`` (a span was rejected or something cut)
-    also those of rejected spans and of attributes, events and links beyond the limits. Raises
-    :class:`RawAttributeError` for one that does not parse strictly, so that such a body gets the
-    strict path's answer (repair, or 400) exactly as before.
-    """
-    check = cache.convert
-    entries = cache.entries
-    for resource_spans in request.resource_spans:
-        if everything:
-            for raw in resource_spans.resource.attributes:
-                if raw not in entries:
-                    check(raw)
-        for scope_spans in resource_spans.scope_spans:
-            for raw in scope_spans.scope.attributes:
-                if raw not in entries:
-                    check(raw)
-            if not everything:
-                continue
-            for span in scope_spans.spans:
-                for raw in span.attributes:
-                    if raw not in entries:
-                        check(raw)
-                for owner in (*span.events, *span.links):
-                    for raw in owner.attributes:
-                        if raw not in entries:
-                            check(raw)
-
-
-def _depth(value: Any, limit: int) -> int:
-    """Nesting depth of an AnyValue's arrays and maps, counted up to ``limit``."""
-    if limit <= 0:
-        return 0
-    which = value.WhichOneof("value")
-    if which == "array_value":
-        items = list(value.array_value.values)
-    elif which == "kvlist_value":
-        items = [kv.value for kv in value.kvlist_value.values]
-    else:
-        return 0
-    return 1 + max((_depth(item, limit - 1) for item in items), default=0)
+    return _convert(request, limits, cut, cut.attributes, window, now_ns)
 
 
 def _convert(
-    request: Any, limits: Limits, cut: _Cutter, attributes: Callable[[Any], dict[str, str]]
+    request: Any,
+    limits: Limits,
+    cut: _Cutter,
+    attributes: Callable[[Any], dict[str, str]],
+    window: TimeWindow | None,
+    now_ns: int | None,
 ) -> Conversion:
     ts_col: list[str] = []
     trace_col: list[str] = []
@@ -387,6 +316,13 @@ def _convert(
     max_events = limits.max_events
     max_links = limits.max_links
     empty: list[Any] = []
+    if window is None:
+        window = TimeWindow(max_future_s=float(STORE_MAX_NS // _NS))
+    if now_ns is None:
+        import time
+
+        now_ns = time.time_ns()
+    first, last = window.bounds(now_ns)
 
     def reject(reason: str, span: Any, detail: str) -> None:
         reasons[reason] += 1
@@ -419,12 +355,37 @@ def _convert(
                         "invalid_parent_span_id", span, f"parent span id must be 8 bytes, got {len(parent)}"
                     )
                     continue
-                if start == 0 or start > MAX_TIME_NS or end > MAX_TIME_NS:
-                    reject("invalid_time", span, f"start {start} / end {end} ns out of range")
-                    continue
                 if end < start:
                     reject("end_before_start", span, f"end {end} is before start {start}")
                     continue
+                if start < first or end > last:
+                    early = start < first
+                    reject(
+                        "time_before_window" if early else "time_after_window",
+                        span,
+                        f"{'start' if early else 'end'} {iso_time(start if early else end)} is "
+                        f"{'before' if early else 'after'} the accepted window",
+                    )
+                    continue
+                events = span.events
+                events_cut = len(events) - max_events
+                if events_cut > 0:
+                    events = events[:max_events]
+                if events:
+                    event_times = [e.time_unix_nano for e in events]
+                    earliest = min(event_times)
+                    latest = max(event_times)
+                    if earliest < first or latest > last:
+                        early = earliest < first
+                        reject(
+                            "time_before_window" if early else "time_after_window",
+                            span,
+                            f"event time {iso_time(earliest if early else latest)} is "
+                            f"{'before' if early else 'after'} the accepted window",
+                        )
+                        continue
+                if events_cut > 0:
+                    cut.truncated += events_cut
                 ts_col.append(f"{start // _NS}.{start % _NS:09d}")
                 trace_col.append(trace_id.hex())
                 span_col.append(span_id.hex())
@@ -443,12 +404,8 @@ def _convert(
                 code = status.code
                 status_col.append(statuses[code] if 0 <= code < 3 else "Unset")
                 message_col.append(status.message)
-                events = span.events
                 if events:
-                    if len(events) > max_events:
-                        cut.truncated += len(events) - max_events
-                        events = events[:max_events]
-                    ev_ts_col.append([time_text(min(e.time_unix_nano, MAX_TIME_NS)) for e in events])
+                    ev_ts_col.append([time_text(t) for t in event_times])
                     ev_name_col.append([e.name for e in events])
                     ev_attrs_col.append([attributes(e.attributes) for e in events])
                 else:
@@ -470,7 +427,7 @@ def _convert(
                     ln_state_col.append(empty)
                     ln_attrs_col.append(empty)
 
-    columns = [
+    columns: list[list[Any]] = [
         ts_col,
         trace_col,
         span_col,
@@ -503,4 +460,129 @@ def _convert(
         reasons=reasons,
         examples=examples,
         truncated=cut.truncated,
+        window=window.describe(now_ns),
+        columns=columns,
     )
+
+
+class BlockRows:
+    """The rows of a spool segment's blocks, addressable by index, to insert any range of them again.
+
+    Used when an insert fails and the writer splits the segment to find the rows the store refuses.
+    """
+
+    def __init__(self, payloads: list[bytes] | list[memoryview]) -> None:
+        self._blocks: list[list[list[Any]]] = []
+        self._starts: list[int] = []
+        total = 0
+        for payload in payloads:
+            for line in bytes(payload).splitlines():
+                if not line.strip():
+                    continue
+                columns = orjson.loads(line)
+                self._starts.append(total)
+                self._blocks.append(columns)
+                total += len(columns[0]) if columns else 0
+        self.count = total
+
+    def block(self, first: int, end: int) -> bytes:
+        """Rows ``first`` (inclusive) to ``end`` (exclusive) as insert blocks."""
+        parts = []
+        for start, columns in zip(self._starts, self._blocks, strict=True):
+            rows = len(columns[0]) if columns else 0
+            low, high = max(first - start, 0), min(end - start, rows)
+            if low < high:
+                parts.append(orjson.dumps([column[low:high] for column in columns]) + b"\n")
+        return b"".join(parts)
+
+    def row(self, index: int) -> dict[str, Any]:
+        """One row as column name -> value."""
+        from storage.schema import OTEL_TRACES_COLUMNS as COLUMNS
+
+        for start, columns in zip(self._starts, self._blocks, strict=True):
+            rows = len(columns[0]) if columns else 0
+            if start <= index < start + rows:
+                return {name: column[index - start] for name, column in zip(COLUMNS, columns, strict=True)}
+        raise IndexError(index)
+
+
+def prerender(
+    request: ExportTraceServiceRequest,
+    limits: Limits,
+    window: TimeWindow | None = None,
+    now_ns: int | None = None,
+) -> Conversion:
+    """The exact Python path: :func:`convert`, then the kept spans as an OTLP request to spool whose
+    attribute values are the stored texts (cut to the limits), so the engine stores them as they are."""
+    conversion = convert(request, limits, window, now_ns)
+    conversion.block = request_of(conversion.columns or []) if conversion.accepted else b""
+    return conversion
+
+
+def _ns(text: str) -> int:
+    seconds, _, fraction = text.partition(".")
+    return int(seconds) * _NS + int(fraction.ljust(9, "0")[:9] or 0)
+
+
+def _key_values(target: Any, attributes: dict[str, str]) -> None:
+    for key, text in attributes.items():
+        target.add(key=key).value.string_value = text
+
+
+def request_of(columns: list[list[Any]]) -> bytes:
+    """An OTLP request holding the rows of ``columns`` (one resource per span, values as text)."""
+    request = ExportTraceServiceRequest()
+    (
+        ts,
+        trace,
+        span_ids,
+        parent,
+        state,
+        name,
+        kind,
+        _service,
+        resource,
+        scope_name,
+        scope_version,
+        attrs,
+        duration,
+        status,
+        message,
+        ev_ts,
+        ev_name,
+        ev_attrs,
+        ln_trace,
+        ln_span,
+        ln_state,
+        ln_attrs,
+    ) = columns
+    for row in range(len(ts)):
+        resource_spans = request.resource_spans.add()
+        _key_values(resource_spans.resource.attributes, resource[row])
+        scope_spans = resource_spans.scope_spans.add()
+        scope_spans.scope.name = scope_name[row]
+        scope_spans.scope.version = scope_version[row]
+        span = scope_spans.spans.add()
+        span.trace_id = bytes.fromhex(trace[row])
+        span.span_id = bytes.fromhex(span_ids[row])
+        span.parent_span_id = bytes.fromhex(parent[row])
+        span.trace_state = state[row]
+        span.name = name[row]
+        span.kind = SPAN_KINDS.index(kind[row])
+        start = _ns(ts[row])
+        span.start_time_unix_nano = start
+        span.end_time_unix_nano = start + duration[row]
+        _key_values(span.attributes, attrs[row])
+        span.status.code = STATUS_CODES.index(status[row])
+        span.status.message = message[row]
+        for at, event_name, event_attrs in zip(ev_ts[row], ev_name[row], ev_attrs[row], strict=True):
+            event = span.events.add(time_unix_nano=_ns(at), name=event_name)
+            _key_values(event.attributes, event_attrs)
+        for link_trace, link_span, link_state, link_attrs in zip(
+            ln_trace[row], ln_span[row], ln_state[row], ln_attrs[row], strict=True
+        ):
+            link = span.links.add(
+                trace_id=bytes.fromhex(link_trace), span_id=bytes.fromhex(link_span), trace_state=link_state
+            )
+            _key_values(link.attributes, link_attrs)
+    return request.SerializeToString()

@@ -70,22 +70,6 @@ def parse_protobuf(data: bytes) -> tuple[ExportTraceServiceRequest, int]:
     return request, repaired
 
 
-def parse_protobuf_raw_attributes(data: bytes) -> Message | None:
-    """The request parsed with every ``attributes`` list left as raw ``KeyValue`` bytes, or None.
-
-    A fast path for :func:`collector.convert.convert_raw`: the attribute lists are not expanded
-    into Python messages (the converter decodes each distinct ``KeyValue`` once and caches it).
-    Returns None for any body this schema cannot parse (malformed, or invalid UTF-8 outside the
-    attributes): the caller then takes the strict path of :func:`parse_protobuf`.
-    """
-    request = _raw_attributes_request_class()()
-    try:
-        request.ParseFromString(data)
-    except Exception:  # any failure: the strict path decides (and answers) for this body
-        return None
-    return request
-
-
 def parse_json(data: bytes) -> tuple[ExportTraceServiceRequest, int]:
     """Parse an OTLP/JSON body; returns the request and the number of strings repaired (0 or 1)."""
     repaired = 0
@@ -167,42 +151,6 @@ def _lenient_request_class() -> type[Message]:
     add(ExportTraceServiceRequest.DESCRIPTOR.file)
     descriptor = pool.FindMessageTypeByName(ExportTraceServiceRequest.DESCRIPTOR.full_name)
     return message_factory.GetMessageClass(descriptor)
-
-
-@cache
-def _raw_attributes_request_class() -> type[Message]:
-    """ExportTraceServiceRequest from a copy of the OTLP schema in which attribute lists are bytes.
-
-    ``repeated KeyValue attributes`` of resources, scopes, spans, events and links become
-    ``repeated bytes`` (same field numbers and wire type), each item one serialised ``KeyValue``.
-    """
-    pool = descriptor_pool.DescriptorPool()
-    seen: set[str] = set()
-
-    def add(file_descriptor: Any) -> None:
-        if file_descriptor.name in seen:
-            return
-        for dependency in file_descriptor.dependencies:
-            add(dependency)
-        seen.add(file_descriptor.name)
-        proto = descriptor_pb2.FileDescriptorProto()
-        file_descriptor.CopyToProto(proto)
-        for message in proto.message_type:
-            _attributes_to_bytes(message)
-        pool.Add(proto)
-
-    add(ExportTraceServiceRequest.DESCRIPTOR.file)
-    descriptor = pool.FindMessageTypeByName(ExportTraceServiceRequest.DESCRIPTOR.full_name)
-    return message_factory.GetMessageClass(descriptor)
-
-
-def _attributes_to_bytes(message: descriptor_pb2.DescriptorProto) -> None:
-    for field in message.field:
-        if field.name == "attributes" and field.type_name.endswith(".KeyValue"):
-            field.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
-            field.ClearField("type_name")
-    for nested in message.nested_type:
-        _attributes_to_bytes(nested)
 
 
 def _strings_to_bytes(message: descriptor_pb2.DescriptorProto) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -59,7 +59,33 @@ class CollectorMetrics:
         )
         self.spans_quarantined = Counter(
             "tower_collector_spans_quarantined",
-            "Spans in spool segments ClickHouse refused as data, moved to the spool's quarantine/",
+            "Spans ClickHouse refused as data, moved to the spool's quarantine/ (tower spool quarantine)",
+            registry=r,
+        )
+        self.quarantine_rows = Gauge(
+            "tower_collector_quarantine_spans",
+            "Spans in the spool's quarantine/ now (listed by tower spool quarantine list)",
+            registry=r,
+        )
+        self.oldest_unwritten_age = Gauge(
+            "tower_collector_oldest_unwritten_span_age_seconds",
+            "Seconds since the oldest span not yet in ClickHouse was acknowledged (0 when none waits)",
+            registry=r,
+        )
+        self.writer_stalled = Gauge(
+            "tower_collector_writer_stalled_seconds",
+            "Seconds the writer has stored nothing while spans wait (0 when it keeps up)",
+            registry=r,
+        )
+        self.engine_cpu = Gauge(
+            "tower_collector_engine_cpu_seconds",
+            "CPU seconds the ClickHouse engine has used (inserts, materialized views, merges), from "
+            "system.events; the whole server's when the store is a server",
+            registry=r,
+        )
+        self.healthy = Gauge(
+            "tower_collector_healthy",
+            "1 when /healthz says ok, 0 when degraded (writer stalled or spool nearly full)",
             registry=r,
         )
         self.batches_written = Counter(
@@ -97,3 +123,42 @@ class CollectorMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+Samples = dict[str, Any]
+
+
+def snapshot(registry: CollectorRegistry) -> Samples:
+    """The registry's samples as plain data (for another process to merge): family -> details."""
+    families: Samples = {}
+    for family in registry.collect():
+        samples = [
+            [sample.name, sample.labels, sample.value]
+            for sample in family.samples
+            if not sample.name.endswith("_created")
+        ]
+        families[family.name] = {"type": family.type, "help": family.documentation, "samples": samples}
+    return families
+
+
+def render_merged(snapshots: list[Samples]) -> bytes:
+    """Prometheus text of several processes' samples, summed by name and labels."""
+    merged: dict[str, dict[str, Any]] = {}
+    for families in snapshots:
+        for name, family in families.items():
+            target = merged.setdefault(name, {"type": family["type"], "help": family["help"], "values": {}})
+            for sample_name, labels, value in family["samples"]:
+                key = (sample_name, tuple(sorted(labels.items())))
+                target["values"][key] = target["values"].get(key, 0.0) + float(value)
+    lines = []
+    for name, family in merged.items():
+        lines.append(f"# HELP {name} {family['help']}")
+        lines.append(f"# TYPE {name} {family['type']}")
+        for (sample_name, labels), value in family["values"].items():
+            text = ",".join(f'{key}="{_escape(str(label))}"' for key, label in labels)
+            lines.append(f"{sample_name}{{{text}}} {value!r}" if text else f"{sample_name} {value!r}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')

@@ -4,14 +4,19 @@ Answers follow the OTLP/HTTP specification: 200 with ``ExportTraceServiceRespons
 ``partial_success`` when spans were rejected), 400 with a ``google.rpc.Status`` for a malformed
 body, 401 for a missing or wrong token, 413 for a body over the limit after decompression, 415 for
 an unsupported content type or encoding, 429 / 503 with ``Retry-After`` when the collector or its
-spool is full. Responses use the request's content type.
+spool is full. Responses use the request's content type. ``/healthz`` (liveness, always 200: ok or
+degraded and why), ``/readyz`` (503 while degraded) and ``/metrics`` are on the same port.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import threading
+from collections.abc import Callable
 
+import uvicorn
 from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 from starlette.applications import Starlette
@@ -19,7 +24,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from collector.health import Health
 from collector.pipeline import Pipeline, Refusal
+from collector.serving import ServerLimits, uvicorn_options
+from collector.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +59,13 @@ _RPC_CODE = {
 }
 
 
-def create_app(pipeline: Pipeline) -> Starlette:
-    """The OTLP/HTTP ASGI app over ``pipeline``."""
+def create_app(
+    pipeline: Pipeline,
+    health: Callable[[], Health],
+    render_metrics: Callable[[], bytes] | None = None,
+) -> Starlette:
+    """The OTLP/HTTP ASGI app over ``pipeline``; ``health`` tells whether the writer keeps up;
+    ``render_metrics`` (receiver processes) renders /metrics, default: this process's registry."""
     settings = pipeline.settings
     limit = settings.max_body_bytes
 
@@ -124,16 +137,105 @@ def create_app(pipeline: Pipeline) -> Starlette:
         return Response(response.SerializeToString(), 200, media_type=PROTOBUF)
 
     async def metrics(request: Request) -> Response:
-        pipeline.metrics.observe_spool(pipeline.spool)
-        return Response(pipeline.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+        if render_metrics is not None:
+            body = render_metrics()
+        else:
+            pipeline.metrics.observe_spool(pipeline.spool)
+            health().observe(pipeline.metrics)
+            body = pipeline.metrics.render()
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "spool_pending_spans": pipeline.spool.pending_rows})
+    async def healthz(request: Request) -> Response:
+        """Liveness: always 200 while the process serves; the body says ok or degraded and why."""
+        return JSONResponse(health().as_dict())
+
+    async def readyz(request: Request) -> Response:
+        """Readiness: 503 while degraded (writer stalled, spool nearly full), so traffic goes elsewhere."""
+        state = health()
+        return JSONResponse(state.as_dict(), status_code=200 if state.ready else 503)
 
     return Starlette(
         routes=[
             Route("/v1/traces", export, methods=["POST"]),
             Route("/metrics", metrics, methods=["GET"]),
-            Route("/healthz", health, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
         ]
     )
+
+
+def http_limits(settings: CollectorSettings) -> ServerLimits:
+    """The slow-client protection of an OTLP/HTTP port (each receiver process applies it to the
+    connections the kernel hands it)."""
+    return ServerLimits(
+        header_timeout_s=settings.http_header_timeout_s,
+        body_timeout_s=settings.http_body_timeout_s,
+        keep_alive_timeout_s=settings.http_keep_alive_timeout_s,
+        max_connections=settings.http_max_connections,
+        max_header_bytes=settings.http_max_header_bytes,
+    )
+
+
+def serve_in_thread(
+    app: Starlette, sock: socket.socket, limits: ServerLimits
+) -> tuple[uvicorn.Server, threading.Thread]:
+    """Run ``app`` with uvicorn (uvloop, httptools guarded by ``limits``: collector.serving) on a
+    listening socket in a thread; returns once it serves."""
+    options = uvicorn_options(limits) if _http_kind() == "httptools" else {"http": "h11"}
+    config = uvicorn.Config(
+        app,
+        loop=_loop_kind(),
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        **options,
+    )
+    server = uvicorn.Server(config)
+
+    def run() -> None:
+        async def serve() -> None:
+            await server.serve(sockets=[sock])
+
+        if config.loop == "uvloop":
+            import uvloop
+
+            uvloop.run(serve())
+        else:
+            asyncio.run(serve())
+
+    thread = threading.Thread(target=run, name="collector-http", daemon=True)
+    thread.start()
+    for _ in range(1000):
+        if server.started:
+            break
+        threading.Event().wait(0.01)
+    return server, thread
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound, listening, non-blocking TCP socket (port 0: the OS picks one)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def _loop_kind() -> str:
+    try:
+        import uvloop  # noqa: F401
+
+        return "uvloop"
+    except ImportError:  # pragma: no cover - uvloop is a dependency
+        return "asyncio"
+
+
+def _http_kind() -> str:
+    try:
+        import httptools  # noqa: F401
+
+        return "httptools"
+    except ImportError:  # pragma: no cover - httptools is a dependency
+        return "h11"

@@ -1,7 +1,8 @@
 """What both receivers do with an export request, independent of HTTP or gRPC.
 
-``authorize`` -> ``admit`` (bytes in flight) -> ``decode`` (decompress, parse, convert, limits) ->
-``spool`` (append + fsync; the acknowledgement waits for it). Each refusal is a :class:`Refusal`
+``authorize`` -> ``admit`` (bytes in flight) -> ``decode`` (decompress, parse, validate at the door:
+``collector.door``) -> ``spool`` (append + fsync; the acknowledgement waits for it). The spool keeps
+the accepted spans as OTLP requests; the engine converts them when the writer inserts them. Each refusal is a :class:`Refusal`
 with a class the transports map to their status codes, counted and logged as one structured line.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Literal
@@ -19,15 +22,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from collector.convert import AttributeCache, Conversion, Limits, RawAttributeError, convert, convert_raw
-from collector.decode import (
-    BodyError,
-    BodyTooLarge,
-    gunzip,
-    parse_json,
-    parse_protobuf,
-    parse_protobuf_raw_attributes,
-)
+from collector.convert import Conversion, Limits, TimeWindow, prerender
+from collector.decode import BodyError, BodyTooLarge, gunzip, parse_json, parse_protobuf
+from collector.door import admit
 from collector.metrics import CollectorMetrics
 from collector.settings import CollectorSettings
 from collector.spool import Spool, SpoolClosed, SpoolFull
@@ -66,12 +63,25 @@ class Decoded:
 
 
 class Pipeline:
-    def __init__(self, settings: CollectorSettings, spool: Spool, metrics: CollectorMetrics) -> None:
+    def __init__(
+        self,
+        settings: CollectorSettings,
+        spool: Spool,
+        metrics: CollectorMetrics,
+        *,
+        retention_days: int = 0,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
         self.settings = settings
         self.spool = spool
         self.metrics = metrics
+        self.clock = clock
         self.limits = Limits.of(settings)
-        self._attribute_cache = AttributeCache(self.limits)
+        self.window = TimeWindow(
+            retention_days=retention_days,
+            max_age_s=settings.max_span_age_s,
+            max_future_s=settings.max_clock_skew_s,
+        )
         self._tokens = [t.get_secret_value().encode() for t in settings.tokens if t.get_secret_value()]
         self._inflight = 0
         self._inflight_lock = threading.Lock()
@@ -123,11 +133,12 @@ class Pipeline:
         except Exception as exc:  # a body no parser path expected: still the sender's problem
             log.exception("collector: unexpected error decoding a %s body", "JSON" if json else "protobuf")
             raise Refusal("malformed", f"body cannot be decoded: {type(exc).__name__}") from None
-        conversion = None if json else self._convert_fast(body)
+        now_ns = self.clock()
+        conversion = None if json else admit(body, self.limits, self.window, now_ns)
         repaired = 0
-        if conversion is None:
+        if conversion is None:  # the exact Python path (JSON, invalid UTF-8, deeply nested values)
             request, repaired = self._parse(body, json)
-            conversion = convert(request, self.limits)
+            conversion = prerender(request, self.limits, self.window, now_ns)
         received = conversion.accepted + conversion.rejected
         metrics = self.metrics
         metrics.spans_received.labels(transport).inc(received)
@@ -158,16 +169,6 @@ class Pipeline:
         except Exception as exc:  # a body no parser path expected: still the sender's problem
             log.exception("collector: unexpected error decoding a %s body", "JSON" if json else "protobuf")
             raise Refusal("malformed", f"body cannot be decoded: {type(exc).__name__}") from None
-
-    def _convert_fast(self, body: bytes) -> Conversion | None:
-        """Protobuf with attributes converted through the cache; None when the strict path must run."""
-        request = parse_protobuf_raw_attributes(body)
-        if request is None:
-            return None
-        try:
-            return convert_raw(request, self._attribute_cache)
-        except RawAttributeError:
-            return None
 
     # -- durability --------------------------------------------------------------------------
 

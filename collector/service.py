@@ -1,49 +1,46 @@
 """The collector service: OTLP/HTTP + OTLP/gRPC receivers, the write-ahead spool and the store writer.
 
-Runs inside ``tower serve`` (its servers run in threads) and standalone
-(``tower serve --roles collector``). ``start()`` replays what an earlier run left in the spool.
+Runs inside ``tower serve`` and standalone (``tower serve --roles collector``). With
+``collector.receivers`` > 0 (the default), receiving runs in that many receiver processes
+(:mod:`collector.receiver`: no engine loaded, validation at the door, a spool each) sharing the
+ports, and this process only writes: it owns the store, inserts what the receivers spooled,
+publishes its health for them (:mod:`collector.status`) and restarts a receiver that died. With 0,
+the receivers run here in threads (tests, small set-ups). ``start()`` replays what an earlier run
+left in the spool.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import json
 import logging
 import socket
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 import uvicorn
 
+from collector.health import Health, assess
 from collector.metrics import CollectorMetrics
 from collector.otlp_grpc import create_server
-from collector.otlp_http import create_app
+from collector.otlp_http import create_app, http_limits, listening_socket, serve_in_thread
 from collector.pipeline import Pipeline
-from collector.serving import ServerLimits, uvicorn_options
 from collector.settings import CollectorSettings
-from collector.spool import Spool
+from collector.spool import OPEN_SUFFIX, SUFFIX, Spool
+from collector.status import write_status
 from collector.writer import StoreWriter
 from storage import Store
+from tracing.attribution import Attributor
 
 log = logging.getLogger(__name__)
 
-
-def _loop_kind() -> str:
-    try:
-        import uvloop  # noqa: F401
-
-        return "uvloop"
-    except ImportError:  # pragma: no cover - uvloop is a dependency
-        return "asyncio"
-
-
-def _http_kind() -> str:
-    try:
-        import httptools  # noqa: F401
-
-        return "httptools"
-    except ImportError:  # pragma: no cover - httptools is a dependency
-        return "h11"
+# How often an idle writer looks for segments receiver processes sealed (a lone request's wait).
+RESCAN_S = 0.02
 
 
 class Collector:
@@ -58,30 +55,48 @@ class Collector:
         spool_dir: Path,
         *,
         drain_timeout_s: float = 10.0,
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.settings = settings
         self.store = store
         self.drain_timeout_s = drain_timeout_s
         self.metrics = CollectorMetrics()
+        self.processes = settings.receivers
         self.spool = Spool(
             spool_dir,
             max_bytes=settings.spool_max_bytes,
             segment_max_rows=settings.batch_max_rows,
+            segment_max_bytes=settings.batch_max_bytes,
             flush_interval_s=settings.flush_interval_s,
         )
-        self.pipeline = Pipeline(settings, self.spool, self.metrics)
+        if self.processes:
+            # receivers seal their segments in other processes: look for them often while idle
+            self.spool.rescan_s = min(RESCAN_S, settings.flush_interval_s)
+        self.retention_days = store.settings.ttl_days.get("otel_traces", 0)
+        self.pipeline = Pipeline(
+            settings, self.spool, self.metrics, retention_days=self.retention_days, clock=clock
+        )
         self.writer = StoreWriter(
             store,
             self.spool,
             self.metrics,
+            limits=self.pipeline.limits,
+            batch_max_rows=settings.batch_max_rows,
+            batch_max_bytes=settings.batch_max_bytes,
+            python_convert_max_rows=settings.python_convert_max_rows,
             initial_backoff_s=settings.retry_initial_backoff_s,
             max_backoff_s=settings.retry_max_backoff_s,
+            attributor=Attributor(store),
         )
         self.http_port = 0
         self.grpc_port = 0
         self._http: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
         self._grpc: grpc.Server | None = None
+        self._sockets: list[socket.socket] = []
+        self._children: dict[int, subprocess.Popen[str]] = {}
+        self._supervisor: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._started = False
 
     @property
@@ -96,79 +111,141 @@ class Collector:
 
     def start(self) -> None:
         settings = self.settings
+        sealed = self.spool.seal_leftovers() if self.processes else 0
         self.spool.open()
+        if sealed:
+            log.info("spool: sealed %d segment(s) receivers were appending to when they ended", sealed)
         self.metrics.observe_spool(self.spool)
         self.writer.start()
-        self._grpc, self.grpc_port = create_server(
-            self.pipeline, settings.host, settings.grpc_port, settings.grpc_workers
-        )
-        self._grpc.start()
-        sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((settings.host, settings.http_port))
-        sock.listen(1024)
-        sock.setblocking(False)
-        self.http_port = sock.getsockname()[1]
-        self.limits = ServerLimits(
-            header_timeout_s=settings.http_header_timeout_s,
-            body_timeout_s=settings.http_body_timeout_s,
-            keep_alive_timeout_s=settings.http_keep_alive_timeout_s,
-            max_connections=settings.http_max_connections,
-            max_header_bytes=settings.http_max_header_bytes,
-        )
-        options = uvicorn_options(self.limits) if _http_kind() == "httptools" else {"http": "h11"}
-        config = uvicorn.Config(
-            create_app(self.pipeline),
-            loop=_loop_kind(),
-            lifespan="off",
-            access_log=False,
-            log_level="warning",
-            server_header=False,
-            **options,
-        )
-        self._http = uvicorn.Server(config)
-        ready = threading.Event()
-        server = self._http
-
-        def run() -> None:
-            async def serve() -> None:
-                ready.set()
-                await server.serve(sockets=[sock])
-
-            if config.loop == "uvloop":
-                import uvloop
-
-                uvloop.run(serve())
+        try:
+            http_socket = listening_socket(settings.host, settings.http_port)
+            self._sockets.append(http_socket)
+            self.http_port = http_socket.getsockname()[1]
+            if self.processes:
+                self._start_receivers(http_socket)
             else:
-                asyncio.run(serve())
-
-        self._http_thread = threading.Thread(target=run, name="collector-http", daemon=True)
-        self._http_thread.start()
-        ready.wait(10)
-        for _ in range(200):
-            if server.started:
-                break
-            threading.Event().wait(0.01)
+                self._grpc, self.grpc_port = create_server(
+                    self.pipeline, settings.host, settings.grpc_port, settings.grpc_workers
+                )
+                self._grpc.start()
+                self._http, self._http_thread = serve_in_thread(
+                    create_app(self.pipeline, self.health), http_socket, http_limits(settings)
+                )
+        except BaseException:  # a port taken, a receiver that did not start: undo, then say why
+            self._started = True
+            self.stop()
+            raise
         self._started = True
         log.info(
-            "collector listening http=%s grpc=%s spool=%s",
+            "collector listening http=%s grpc=%s spool=%s receivers=%s",
             self.http_endpoint,
             self.grpc_endpoint,
             self.spool.directory,
+            self.processes or "in-process",
         )
+
+    # -- receiver processes ------------------------------------------------------------------
+
+    def _start_receivers(self, http_socket: socket.socket) -> None:
+        settings = self.settings
+        # hold the gRPC port (SO_REUSEPORT, not listening) so that every receiver binds the same one
+        reserve = socket.socket(
+            socket.AF_INET6 if ":" in settings.host else socket.AF_INET, socket.SOCK_STREAM
+        )
+        reserve.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        reserve.bind((settings.host, settings.grpc_port))
+        self._sockets.append(reserve)
+        self.grpc_port = reserve.getsockname()[1]
+        http_socket.set_inheritable(True)
+        for index in range(self.processes):
+            self._children[index] = self._spawn(index, http_socket)
+        self._supervisor = threading.Thread(target=self._supervise, args=(http_socket,), daemon=True)
+        self._supervisor.start()
+
+    def _spawn(self, index: int, http_socket: socket.socket) -> subprocess.Popen[str]:
+        settings = self.settings
+        values = settings.model_dump(mode="json", exclude={"agents"})
+        values["tokens"] = [token.get_secret_value() for token in settings.tokens]
+        config = {
+            "index": index,
+            "receivers": self.processes,
+            "spool_root": str(self.spool.directory),
+            "http_fd": http_socket.fileno(),
+            "grpc_port": self.grpc_port,
+            "retention_days": self.retention_days,
+            "log_level": logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+            "settings": values,
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "collector.receiver"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            pass_fds=(http_socket.fileno(),),
+            text=True,
+        )
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(json.dumps(config) + "\n")
+        process.stdin.flush()
+        line = process.stdout.readline()
+        if line.strip() != "ready":
+            process.kill()
+            raise RuntimeError(f"collector receiver {index} did not start (exit code {process.wait()})")
+        return process
+
+    def _supervise(self, http_socket: socket.socket) -> None:
+        """Publish health for the receivers; restart a receiver that died."""
+        while not self._stopping.wait(0.5):
+            with contextlib.suppress(Exception):
+                health = self.health()
+                self.metrics.observe_spool(self.spool)
+                health.observe(self.metrics)
+                write_status(self.spool.directory, health, self.metrics)
+            for index, process in list(self._children.items()):
+                if process.poll() is None or self._stopping.is_set():
+                    continue
+                log.error("collector receiver %d exited (code %s); restarting it", index, process.returncode)
+                try:
+                    self._children[index] = self._spawn(index, http_socket)
+                except Exception:
+                    log.exception("collector receiver %d could not be restarted", index)
+
+    def _pending_elsewhere(self) -> bool:
+        """Receivers' segments not yet taken in by the writer (open with data, or sealed)."""
+        root = self.spool.directory
+        for path in root.glob(f"r*/*{OPEN_SUFFIX}"):
+            with contextlib.suppress(OSError):
+                if path.stat().st_size > 0:
+                    return True
+        return any(True for _ in root.glob(f"r*/*{SUFFIX}"))
+
+    # -- lifecycle ---------------------------------------------------------------------------
 
     def stop(self) -> None:
         """Stop receiving, seal the spool, let the writer drain for a while; the rest is replayed later."""
         if not self._started:
             return
         self._started = False
+        self._stopping.set()
         if self._http is not None:
             self._http.should_exit = True
         if self._grpc is not None:
             self._grpc.stop(grace=2).wait(5)
         if self._http_thread is not None:
             self._http_thread.join(10)
+        for process in self._children.values():
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+        for process in self._children.values():
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if self._supervisor is not None:
+            self._supervisor.join(5)
+        for sock in self._sockets:
+            sock.close()
         self.spool.close()
+        self.spool.adopt_new()
         if not self.spool.wait_drained(self.drain_timeout_s):
             log.warning(
                 "collector stopping with %d spans still in the spool %s; they are written at the next start",
@@ -177,7 +254,20 @@ class Collector:
             )
         self.writer.stop()
 
+    def health(self) -> Health:
+        """ok or degraded, and why (served at /healthz and /readyz)."""
+        return assess(self.settings, self.spool, self.writer)
+
     def wait_drained(self, timeout: float = 30.0) -> bool:
-        """Seal the active segment and wait until every acknowledged span is in ClickHouse."""
+        """Seal the active segment and wait until every acknowledged span is in ClickHouse and
+        attributed to its orders (tracing.attribution)."""
+        deadline = time.monotonic() + timeout
         self.spool.seal_now()
-        return self.spool.wait_drained(timeout)
+        while self.processes and self._pending_elsewhere():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        self.spool.adopt_new()
+        if not self.spool.wait_drained(max(0.0, deadline - time.monotonic())):
+            return False
+        return self.writer.wait_attributed(max(0.0, deadline - time.monotonic()))

@@ -44,10 +44,57 @@ class CollectorSettings(StrictSettings):
         ge=1,
         description="Rows per ClickHouse insert (a spool segment is sealed at this size). Default: 50000",
     )
+    batch_max_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        gt=0,
+        description="Request bytes per ClickHouse insert (a spool segment is sealed at this size too): "
+        "bounds the engine's memory per insert. Default: 16 MiB",
+    )
+    python_convert_max_rows: int = Field(
+        default=1000,
+        ge=0,
+        description="Inserts of up to this many spans are converted in Python (JSONCompactColumns), "
+        "bigger ones by the engine (Protobuf input): a small insert, such as a lone request's, costs "
+        "less without the engine's query analysis. 0: always the engine. Default: 1000",
+    )
+    receivers: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="Receiver processes (OTLP/HTTP and gRPC on the same ports, validation, spool; no "
+        "engine), beside the process that owns the store and writes. 0 receives in that process. "
+        "Default: 2",
+    )
     flush_interval_s: float = Field(
         default=1.0,
         gt=0,
         description="Longest time spans wait in the spool before a (smaller) insert. Default: 1.0",
+    )
+    max_span_age_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Oldest span or event time accepted, in seconds before now; older spans are rejected "
+        "in partial_success. Default: the retention of otel_traces (storage.ttl_days.otel_traces); with "
+        "retention 0 (keep forever) back to 1973-03-03T09:46:40Z, the earliest time the store holds exactly",
+    )
+    max_clock_skew_s: float = Field(
+        default=86_400.0,
+        ge=0,
+        description="Newest span or event time accepted, in seconds after now (senders' clock skew); later "
+        "spans are rejected in partial_success. Never past 2106-02-07 (the store's DateTime). Default: 86400",
+    )
+    health_stall_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Spans waiting while the writer made no progress for this long turn /healthz "
+        "'degraded' and /readyz 503. Default: 30",
+    )
+    health_spool_fraction: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Spool fill (of spool_max_bytes) beyond which /healthz is 'degraded' and /readyz 503. "
+        "Default: 0.8",
     )
     retry_initial_backoff_s: float = Field(
         default=0.2, gt=0, description="First retry delay of a failed insert. Default: 0.2"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,12 +32,16 @@ def running_collector(
     store: Store,
     spool_dir: Path,
     settings: CollectorSettings | None = None,
+    *,
+    clock: Callable[[], int] = time.time_ns,
     **overrides: Any,
 ) -> Iterator[Collector]:
     """A started collector on free ports writing to ``store``; stopped (and drained) on exit.
 
     ``overrides`` are CollectorSettings fields, e.g. ``tokens=["s3cret"]`` or ``flush_interval_s=0.05``.
-    Defaults here favour tests: short flush interval and retry delays.
+    Defaults here favour tests: short flush interval and retry delays, receivers in this process
+    (``receivers=2`` starts receiver processes, as ``tower serve`` does). ``clock`` (Unix ns) is the
+    collector's "now" for the accepted time window.
     """
     base = settings.model_dump() if settings is not None else {}
     values: dict[str, Any] = {
@@ -45,6 +49,7 @@ def running_collector(
         "flush_interval_s": 0.05,
         "retry_initial_backoff_s": 0.05,
         "retry_max_backoff_s": 0.5,
+        "receivers": 0,
         **base,
         "http_port": 0,
         "grpc_port": 0,
@@ -52,7 +57,7 @@ def running_collector(
     }
     if settings is not None:
         values["tokens"] = [t.get_secret_value() for t in settings.tokens] + list(overrides.get("tokens", []))
-    collector = Collector(CollectorSettings(**values), store, spool_dir)
+    collector = Collector(CollectorSettings(**values), store, spool_dir, clock=clock)
     collector.start()
     try:
         yield collector

@@ -8,11 +8,12 @@ and the first criterion they missed; ``"sla:<name>"`` the orders that breached t
 from __future__ import annotations
 
 from datetime import date, datetime
+from datetime import time as dt_time
 from typing import Any
 
 from pydantic import BaseModel
 
-from kpis.policy import Policy
+from kpis.policy import Policy, format_duration
 from kpis.reports import Segment, kpi_report
 from storage import SqlFiles, Store
 
@@ -58,7 +59,7 @@ def kpi_names(policy: Policy) -> list[str]:
 
 
 def _hours(seconds: float | None) -> str:
-    return "?" if seconds is None else f"{seconds / 3600:.1f} h"
+    return "?" if seconds is None else format_duration(seconds)
 
 
 def explain(
@@ -75,7 +76,13 @@ def explain(
     if kpi not in kpi_names(policy):
         raise ValueError(f"unknown KPI {kpi!r}; choose from {', '.join(kpi_names(policy))}")
     report = kpi_report(store, policy, start, end, segment)
-    params = {"start": start, "end": end, "limit": limit + 1, **segment.parameters()}
+    # capture and opening times are DateTime64: the day bounds are bound as DateTime64 too
+    params = {
+        "start": datetime.combine(start, dt_time.min),
+        "end": datetime.combine(end, dt_time.min),
+        "limit": limit + 1,
+        **segment.parameters(),
+    }
     if kpi.startswith("sla:"):
         name = kpi.removeprefix("sla:")
         sla = policy.sla(name)
@@ -112,7 +119,7 @@ def explain(
         orders = [
             OrderReason(
                 order_id=r["order_id"],
-                captured_at=None,
+                captured_at=r["captured_at"],
                 reason=(
                     f"{r['exception_type']} exception at {r['system'] or '?'} ({r['stage'] or 'no stage'}), "
                     + (

@@ -7,16 +7,25 @@ picked up whatever their event time. Everything a job writes is a full recomputa
 or days it touches (ReplacingMergeTree, newest version wins), so runs are idempotent and a
 ``--from/--to`` re-run gives the same result as the incremental runs did.
 
-The jobs form a chain: order_facts (from order_hops) -> sla_results and order_exceptions (from
-order_facts and the raw hops) -> kpi_daily; kpi_system_daily reads order_hops directly.
+The jobs form a chain: order_facts (from order_state, the per-order aggregate states a view keeps
+as spans reach order_spans, the order-keyed table of attributed spans, see tracing/attribution.py
+and kpis/state.py) -> sla_results and order_exceptions (from order_facts and the spans) ->
+kpi_daily; kpi_system_daily reads system_hops (order_spans by day) on its own. The chain runs in
+stages (:data:`STAGES`): the jobs of a stage are independent and run concurrently, each on its own
+thread and client of the one engine; a stage starts when the one before has committed. Every job
+counts each span once (a span re-sent by an at-least-once sender is stored twice until merged).
+An incremental run of the whole chain first asks one cheap question — did anything arrive since the
+jobs' watermarks? — and when nothing did, it records an idle run and reads nothing else.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -31,6 +40,12 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # run re-reads this much before its watermark (recomputing an order twice is harmless).
 OVERLAP = timedelta(seconds=5)
 JOB_NAMES = ("order_facts", "sla_results", "order_exceptions", "kpi_daily", "kpi_system_daily")
+# jobs of one stage read nothing the others of the stage write: they run concurrently
+STAGES: tuple[tuple[str, ...], ...] = (
+    ("order_facts", "kpi_system_daily"),
+    ("sla_results", "order_exceptions"),
+    ("kpi_daily",),
+)
 
 
 @dataclass(frozen=True)
@@ -86,10 +101,16 @@ def _naive(moment: datetime) -> datetime:
 class KpiEngine:
     """Runs the jobs against one store with one policy; records runs and watermarks."""
 
-    def __init__(self, store: Store, policy: Policy, overlap: timedelta = OVERLAP) -> None:
+    def __init__(
+        self, store: Store, policy: Policy, overlap: timedelta = OVERLAP, *, concurrent: bool = True
+    ) -> None:
         self.store = store
         self.policy = policy
         self.overlap = overlap
+        self.concurrent = concurrent
+        # long-lived workers: each keeps its own client of the store (one per thread)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_guard = threading.Lock()
         self._jobs: dict[str, Callable[[Window, int], int]] = {
             "order_facts": self._order_facts,
             "sla_results": self._sla_results,
@@ -140,8 +161,67 @@ class KpiEngine:
         return result
 
     def run_all(self, window: Window | None = None, jobs: list[str] | None = None) -> list[JobResult]:
-        """Run the chain in order; a failing job is recorded and the others still run."""
-        return [self.run(job, window) for job in (jobs or list(JOB_NAMES))]
+        """Run the chain stage by stage; a failing job is recorded and the others still run.
+
+        An incremental run of the whole chain with nothing new since the watermarks reads nothing
+        else and records an idle run of every job.
+        """
+        if window is None and jobs is None and not self.anything_new():
+            return self._idle()
+        return self._staged(jobs or list(JOB_NAMES), lambda job: self.run(job, window))
+
+    def _staged(self, jobs: Sequence[str], run_one: Callable[[str], JobResult]) -> list[JobResult]:
+        for job in jobs:
+            if job not in self._jobs:
+                raise KeyError(f"unknown job {job!r}; jobs: {', '.join(JOB_NAMES)}")
+        results: dict[str, JobResult] = {}
+        for stage in STAGES:
+            names = [job for job in stage if job in jobs]
+            if len(names) > 1 and self.concurrent:
+                for job, result in zip(names, self._workers().map(run_one, names), strict=True):
+                    results[job] = result
+            else:
+                for job in names:
+                    results[job] = run_one(job)
+        return [results[job] for job in jobs]
+
+    def _workers(self) -> ThreadPoolExecutor:
+        with self._pool_guard:
+            if self._pool is None:
+                width = max(len(stage) for stage in STAGES)
+                self._pool = ThreadPoolExecutor(width, thread_name_prefix="kpi-job")
+            return self._pool
+
+    def close(self) -> None:
+        """Stop the worker threads (their clients close with the store)."""
+        with self._pool_guard:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def anything_new(self) -> bool:
+        """Whether an input of some job changed after that job's watermark (true before a first run)."""
+        marks = self.watermarks()
+        if any(marks.get(job, EPOCH) <= EPOCH for job in JOB_NAMES):
+            return True
+
+        def since(*jobs: str, overlap: bool = False) -> datetime:
+            return _naive(min(marks[j] for j in jobs) - (self.overlap if overlap else timedelta(0)))
+
+        params = {
+            "spans_since": since("order_facts", "order_exceptions", "kpi_system_daily", overlap=True),
+            "actions_since": since("order_exceptions", overlap=True),
+            "facts_since": since("sla_results", "order_exceptions", "kpi_daily"),
+            "sla_since": since("kpi_daily"),
+            "exceptions_since": since("kpi_daily"),
+        }
+        return bool(self.store.scalar(SQL["anything_new"], params))
+
+    def _idle(self) -> list[JobResult]:
+        started = datetime.now(UTC)
+        results = [JobResult(job, "idle", 0, 0.0, None, None) for job in JOB_NAMES]
+        record_runs(self.store, results, started)
+        return results
 
     def recompute(
         self, start: datetime | None = None, end: datetime | None = None, jobs: list[str] | None = None
@@ -152,14 +232,15 @@ class KpiEngine:
         watermark there; a range re-run leaves the watermarks alone.
         """
         if start is None and end is None:
-            results = []
-            for job in jobs or list(JOB_NAMES):
+
+            def full(job: str) -> JobResult:
                 began = self.db_now()
                 result = self.run(job, Window(everything=True))
                 if result.status == "ok":
                     self.set_watermark(job, began)
-                results.append(result)
-            return results
+                return result
+
+            return self._staged(jobs or list(JOB_NAMES), full)
         return self.run_all(Window(start=start or EPOCH, end=end or self.db_now() + timedelta(days=1)), jobs)
 
     def refresh_orders(self, orders: list[str], jobs: list[str] | None = None) -> list[JobResult]:
@@ -174,6 +255,13 @@ class KpiEngine:
         return results
 
     # -- watermarks -----------------------------------------------------------------------------
+
+    def watermarks(self) -> dict[str, datetime]:
+        return {
+            str(job): value.replace(tzinfo=UTC)
+            for job, value in self.store.query(SQL["watermarks"]).result_rows
+            if isinstance(value, datetime)
+        }
 
     def watermark(self, job: str) -> datetime:
         value = self.store.scalar(
@@ -234,8 +322,8 @@ class KpiEngine:
             "alloc_failure_statuses": p.allocation.failure_statuses,
             "alloc_failure_exceptions": p.allocation.failure_exceptions,
             "sla_names": [s.name for s in p.slas],
-            "sla_start_edges": [f"{s.start.stage}.{s.start.at}" for s in p.slas],
-            "sla_end_edges": [f"{s.end.stage}.{s.end.at}" for s in p.slas],
+            "sla_start_stages": [s.start.stage for s in p.slas],
+            "sla_end_stages": [s.end.stage for s in p.slas],
         }
         return self._insert("order_facts", window, version, extra)
 
@@ -276,19 +364,27 @@ _RUN_COLUMNS = [
 
 def record_run(store: Store, result: JobResult, started: datetime) -> None:
     """Append one run to job_runs (best effort: a failure to record is logged, not raised)."""
-    row = [
-        uuid.uuid4(),
-        result.job,
-        result.mode,
-        _naive(started),
-        result.duration_s,
-        result.rows,
-        _naive(result.watermark_from) if result.watermark_from else None,
-        _naive(result.watermark_to) if result.watermark_to else None,
-        result.status,
-        result.error[:4000],
+    record_runs(store, [result], started)
+
+
+def record_runs(store: Store, results: Sequence[JobResult], started: datetime) -> None:
+    """Append runs to job_runs in one insert (best effort: a failure is logged, not raised)."""
+    rows = [
+        [
+            uuid.uuid4(),
+            result.job,
+            result.mode,
+            _naive(started),
+            result.duration_s,
+            result.rows,
+            _naive(result.watermark_from) if result.watermark_from else None,
+            _naive(result.watermark_to) if result.watermark_to else None,
+            result.status,
+            result.error[:4000],
+        ]
+        for result in results
     ]
     try:
-        store.insert("job_runs", [row], _RUN_COLUMNS)
+        store.insert("job_runs", rows, _RUN_COLUMNS)
     except Exception:
-        log.exception("recording the run of %s failed", result.job)
+        log.exception("recording the runs of %s failed", ", ".join(r.job for r in results))

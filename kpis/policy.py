@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from kpis.process.policy import ProcessPolicy
 from storage import yamlfile
 from storage.errors import TowerError
 
@@ -31,6 +32,21 @@ _DURATION = re.compile(
 )
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+KPI_NAMES = (
+    "orders",
+    "cycle_time_p50",
+    "cycle_time_p90",
+    "cycle_time_p95",
+    "touchless_rate",
+    "perfect_order_rate",
+    "exception_volume",
+    "exception_resolution_mean",
+    "exception_resolution_p90",
+    "invoice_latency_mean",
+    "invoice_latency_p50",
+    "invoice_latency_p90",
+    "allocation_accuracy",
+)
 
 
 class PolicyError(TowerError, ValueError):
@@ -51,6 +67,31 @@ def parse_duration(value: Any) -> float:
     if seconds <= 0:
         raise ValueError(f"duration {value!r} must be more than zero")
     return seconds
+
+
+def format_duration(value: float | timedelta | None) -> str:
+    """Seconds (or a timedelta) as people read them: ``2d 10h``, ``2h 05m``, ``4m 10s``, ``3.5 s``,
+    ``850 ms``; ``-`` for none. The one duration format of the dashboard, the KPI explanations and
+    the alerts (``web.formatting.fmt_duration`` is this function)."""
+    if value is None:
+        return "-"
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        return "-"
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    if seconds < 1:
+        return f"{sign}{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{sign}{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{sign}{days}d {hours}h"
+    if hours:
+        return f"{sign}{hours}h {minutes:02d}m"
+    return f"{sign}{minutes}m {secs:02d}s"
 
 
 def _hhmm(value: str, what: str) -> time:
@@ -165,6 +206,7 @@ class Sla(Strict):
     """An SLA: the time from one stage edge to another must not exceed the target."""
 
     name: str
+    label: str = Field(default="", max_length=120, description="what people call it (default: from the name)")
     kind: Literal["stage", "end_to_end", "handoff"] = "stage"
     stage: str | None = Field(default=None, description="the stage this SLA reports under (stage SLAs)")
     start: Edge
@@ -213,6 +255,57 @@ class Sla(Strict):
         return self.warn_before if self.warn_before is not None else self.target * 0.25
 
 
+class KpiTarget(Strict):
+    """A KPI's target: met when the value is on the good side of ``target``, at risk up to ``at_risk``,
+    missed beyond it. Which side is good follows from the two numbers (``at_risk`` is on the bad side)."""
+
+    target: float
+    at_risk: float
+
+    @field_validator("target", "at_risk", mode="before")
+    @classmethod
+    def _value(cls, value: Any) -> float:
+        if isinstance(value, str) and value.strip().endswith("%"):
+            try:
+                return float(value.strip()[:-1]) / 100
+            except ValueError:
+                raise ValueError(f"{value!r} is not a percentage like '95%'") from None
+        if isinstance(value, str):
+            return parse_duration(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{value!r} is not a number, a percentage or a duration")
+        return float(value)
+
+    @model_validator(mode="after")
+    def _sides(self) -> KpiTarget:
+        if self.target == self.at_risk:
+            raise ValueError("at_risk must differ from target (it sets which side is good)")
+        return self
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.at_risk < self.target
+
+    def status(self, value: float | None) -> Literal["met", "at_risk", "missed", ""]:
+        """``met``, ``at_risk`` or ``missed`` (``""`` when there is no value)."""
+        if value is None:
+            return ""
+        sign = 1 if self.higher_is_better else -1
+        if (value - self.target) * sign >= 0:
+            return "met"
+        if (value - self.at_risk) * sign >= 0:
+            return "at_risk"
+        return "missed"
+
+
+class ExceptionPlaybook(Strict):
+    """What to do next about one exception type (shown in the exceptions queue)."""
+
+    label: str = Field(default="", max_length=120)
+    next_step: str = Field(max_length=1000)
+    runbook: str = Field(default="", max_length=2000, description="a runbook URL (http/https) or path")
+
+
 class PerfectOrder(Strict):
     """Perfect order = on time AND complete AND undamaged with no exception AND invoiced correctly."""
 
@@ -244,6 +337,14 @@ class Policy(Strict):
     slas: list[Sla] = Field(default_factory=list)
     perfect_order: PerfectOrder = Field(default_factory=PerfectOrder)
     allocation: Allocation = Field(default_factory=Allocation)
+    process: ProcessPolicy = Field(default_factory=ProcessPolicy)
+    kpi_targets: dict[str, KpiTarget] = Field(
+        default_factory=dict,
+        description="targets by KPI name; 'sla:<name>' for one SLA's attainment, 'sla' for every SLA",
+    )
+    exception_playbooks: dict[str, ExceptionPlaybook] = Field(
+        default_factory=dict, description="next step and runbook by exception type"
+    )
 
     @field_validator("exception_aging_buckets", mode="before")
     @classmethod
@@ -270,6 +371,12 @@ class Policy(Strict):
                     )
             if sla.apply_cutoff and not any(self.calendars[c].cutoff for c in cals if c is not None):
                 raise ValueError(f"SLA {sla.name}: apply_cutoff needs a calendar with a cutoff")
+        known = {*KPI_NAMES, "sla", *(f"sla:{n}" for n in names)}
+        unknown = sorted(set(self.kpi_targets) - known)
+        if unknown:
+            raise ValueError(
+                f"kpi_targets: unknown KPI {', '.join(unknown)} (have: {', '.join(sorted(known))})"
+            )
         if self.slas and self.perfect_order.on_time_sla not in names:
             raise ValueError(
                 f"perfect_order.on_time_sla {self.perfect_order.on_time_sla!r} is not an SLA name"
@@ -281,6 +388,20 @@ class Policy(Strict):
             if sla.name == name:
                 return sla
         raise KeyError(name)
+
+    def kpi_target(self, name: str) -> KpiTarget | None:
+        """The target for a KPI (``sla:<name>`` falls back to the ``sla`` entry)."""
+        found = self.kpi_targets.get(name)
+        if found is None and name.startswith("sla:"):
+            found = self.kpi_targets.get("sla")
+        return found
+
+    def sla_label(self, name: str) -> str:
+        """``order_entry`` -> "Order entry SLA" (or the SLA's own label)."""
+        for sla in self.slas:
+            if sla.name == name and sla.label:
+                return sla.label
+        return name.replace("_", " ").strip().capitalize() + " SLA"
 
     def calendar_names(self) -> list[str]:
         return list(self.calendars)
@@ -414,6 +535,7 @@ def sla_parameters(policy: Policy, start: date, end: date) -> dict[str, Any]:
     matching rules per row.
     """
     cal_names = policy.calendar_names()
+    stage_set = list(dict.fromkeys(st for s in policy.slas for st in (s.start.stage, s.end.stage)))
     tables = [calendar_table(policy.calendars[name], start, end) for name in cal_names]
     slas = policy.slas
     values: dict[str, list[str]] = {d: [] for d in DIMENSIONS}
@@ -462,6 +584,10 @@ def sla_parameters(policy: Policy, start: date, end: date) -> dict[str, Any]:
         "sla_kinds": [s.kind for s in slas],
         "sla_stages": [s.stage or s.end.stage for s in slas],
         "sla_from_stage": [s.start.stage for s in slas],
+        # the stages the SLAs' edges name, once each: sla_from_pos / sla_to_pos index into it
+        "sla_stage_set": stage_set,
+        "sla_from_pos": [stage_set.index(s.start.stage) + 1 for s in slas],
+        "sla_to_pos": [stage_set.index(s.end.stage) + 1 for s in slas],
         "sla_from_end": [int(s.start.at == "end") for s in slas],
         "sla_to_stage": [s.end.stage for s in slas],
         "sla_to_end": [int(s.end.at == "end") for s in slas],

@@ -89,6 +89,29 @@ class KpiDay(BaseModel):
     cycle_time_p90_s: float | None
     sla_attainment: float | None
     exceptions: int
+    cycle_time_p95_s: float | None = None
+    allocation_accuracy: float | None = None
+    invoice_latency_mean_s: float | None = None
+    invoice_latency_p50_s: float | None = None
+    invoice_latency_p90_s: float | None = None
+    exception_resolution_mean_s: float | None = None
+    exception_resolution_p90_s: float | None = None
+
+
+BREAKDOWN_DIMENSIONS = ("channel", "region", "erp_instance", "warehouse", "customer_tier", "priority")
+
+
+class BreakdownRow(BaseModel):
+    value: str = Field(description="The dimension's value ('' when the orders carry none).")
+    orders: int
+    touchless_rate: float | None
+    perfect_order_rate: float | None
+    cycle_time_p50_s: float | None
+    cycle_time_p90_s: float | None
+    sla_attainment: float | None
+    sla_met: int
+    sla_evaluated: int
+    exceptions: int
 
 
 class SlaBreach(BaseModel):
@@ -254,6 +277,23 @@ def aging_label(bounds: list[float], index: int) -> str:
 # -- KPI values ------------------------------------------------------------------------------------
 
 
+KPI_LABELS: dict[str, tuple[str, str]] = {  # name -> (label, unit)
+    "orders": ("Orders captured", "count"),
+    "cycle_time_p50": ("Order cycle time p50 (capture -> shipped)", "seconds"),
+    "cycle_time_p90": ("Order cycle time p90", "seconds"),
+    "cycle_time_p95": ("Order cycle time p95", "seconds"),
+    "touchless_rate": ("Touchless order rate", "ratio"),
+    "perfect_order_rate": ("Perfect order rate", "ratio"),
+    "exception_volume": ("Exceptions opened", "count"),
+    "exception_resolution_mean": ("Exception resolution time, mean", "seconds"),
+    "exception_resolution_p90": ("Exception resolution time p90", "seconds"),
+    "invoice_latency_mean": ("Invoice latency (shipped -> invoiced), mean", "seconds"),
+    "invoice_latency_p50": ("Invoice latency p50", "seconds"),
+    "invoice_latency_p90": ("Invoice latency p90", "seconds"),
+    "allocation_accuracy": ("Inventory allocation accuracy (first allocation held)", "ratio"),
+}
+
+
 def _summary(store: Store, start: date, end: date, segment: Segment) -> dict[str, Any]:
     rows = store.rows(SQL["kpi_summary"], {"start": start, "end": end, **segment.parameters()})
     return rows[0]
@@ -298,24 +338,9 @@ def kpi_report(
             ),
         }
 
-    labels = {
-        "orders": ("Orders captured", "count"),
-        "cycle_time_p50": ("Order cycle time p50 (capture -> shipped)", "seconds"),
-        "cycle_time_p90": ("Order cycle time p90", "seconds"),
-        "cycle_time_p95": ("Order cycle time p95", "seconds"),
-        "touchless_rate": ("Touchless order rate", "ratio"),
-        "perfect_order_rate": ("Perfect order rate", "ratio"),
-        "exception_volume": ("Exceptions opened", "count"),
-        "exception_resolution_mean": ("Exception resolution time, mean", "seconds"),
-        "exception_resolution_p90": ("Exception resolution time p90", "seconds"),
-        "invoice_latency_mean": ("Invoice latency (shipped -> invoiced), mean", "seconds"),
-        "invoice_latency_p50": ("Invoice latency p50", "seconds"),
-        "invoice_latency_p90": ("Invoice latency p90", "seconds"),
-        "allocation_accuracy": ("Inventory allocation accuracy (first allocation held)", "ratio"),
-    }
     now_m, prev_m = metrics(cur), metrics(prev)
     values = []
-    for name, (label, unit) in labels.items():
+    for name, (label, unit) in KPI_LABELS.items():
         value, num, den = now_m[name]
         previous = prev_m[name][0]
         values.append(
@@ -357,10 +382,18 @@ def kpi_trend(store: Store, start: date, end: date, segment: Segment | None = No
     out = []
     for r in store.rows(SQL["kpi_trend"], {"start": start, "end": end, **segment.parameters()}):
         n = int(r["cycle_n"])
+        inv_n, res_n = int(r["invoice_n"]), int(r["resolution_n"])
         evaluated = sum(int(v) for v in r["sla_evaluated"].values())
         met = sum(int(v) for v in r["sla_met"].values())
         out.append(
             KpiDay(
+                cycle_time_p95_s=_q(r["cycle_q"], 2, n),
+                allocation_accuracy=_ratio(r["allocation_accurate"], r["allocation_eligible"]),
+                invoice_latency_mean_s=_num(r["invoice_mean"]) if inv_n else None,
+                invoice_latency_p50_s=_q(r["invoice_q"], 0, inv_n),
+                invoice_latency_p90_s=_q(r["invoice_q"], 1, inv_n),
+                exception_resolution_mean_s=_num(r["resolution_mean"]) if res_n else None,
+                exception_resolution_p90_s=_q(r["resolution_q"], 1, res_n),
                 day=r["day"],
                 orders=int(r["orders"]),
                 touchless_rate=_ratio(r["touchless"], r["orders"]),
@@ -368,6 +401,36 @@ def kpi_trend(store: Store, start: date, end: date, segment: Segment | None = No
                 cycle_time_p50_s=_q(r["cycle_q"], 0, n),
                 cycle_time_p90_s=_q(r["cycle_q"], 1, n),
                 sla_attainment=_ratio(met, evaluated),
+                exceptions=int(r["exceptions"]),
+            )
+        )
+    return out
+
+
+def kpi_breakdown(
+    store: Store, dimension: str, start: date, end: date, segment: Segment | None = None
+) -> list[BreakdownRow]:
+    """Headline KPIs for orders captured on days [start, end), one row per value of ``dimension``."""
+    if dimension not in BREAKDOWN_DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}; choose from {', '.join(BREAKDOWN_DIMENSIONS)}")
+    segment = segment or Segment()
+    params = {"start": start, "end": end, "dimension": dimension, **segment.parameters()}
+    out = []
+    for r in store.rows(SQL["kpi_breakdown"], params):
+        n = int(r["cycle_n"])
+        evaluated = sum(int(v) for v in r["sla_evaluated"].values())
+        met = sum(int(v) for v in r["sla_met"].values())
+        out.append(
+            BreakdownRow(
+                value=r["value"],
+                orders=int(r["orders"]),
+                touchless_rate=_ratio(r["touchless"], r["orders"]),
+                perfect_order_rate=_ratio(r["perfect"], r["perfect_eligible"]),
+                cycle_time_p50_s=_q(r["cycle_q"], 0, n),
+                cycle_time_p90_s=_q(r["cycle_q"], 1, n),
+                sla_attainment=_ratio(met, evaluated),
+                sla_met=met,
+                sla_evaluated=evaluated,
                 exceptions=int(r["exceptions"]),
             )
         )
@@ -470,10 +533,16 @@ def exceptions_queue(
     now: datetime | None = None,
     limit: int = 500,
     offset: int = 0,
+    aging: int = 0,
 ) -> ExceptionQueue:
     """Exceptions matching the filters (oldest first; ``limit`` rows after ``offset``, ``total`` counts
-    all of them) and the aging buckets of the open ones."""
+    all of them) and the aging buckets of the open ones. ``aging`` (1-based bucket, 0 = any) keeps
+    the exceptions of one aging bucket."""
     bounds = policy.exception_aging_buckets
+    if not 0 <= aging <= len(bounds) + 1:
+        raise ValueError(f"aging bucket {aging} is not between 1 and {len(bounds) + 1}")
+    age_min = bounds[aging - 2] if aging >= 2 else 0.0
+    age_max = bounds[aging - 1] if 1 <= aging <= len(bounds) else 0.0
     params = {
         "status": status,
         "exception_type": exception_type,
@@ -485,6 +554,8 @@ def exceptions_queue(
         "limit": limit,
         "offset": offset,
         "bounds": bounds,
+        "age_min": age_min,
+        "age_max": age_max,
         **(segment or Segment()).parameters(),
     }
     items = []
@@ -493,7 +564,7 @@ def exceptions_queue(
         index = next((i + 1 for i, b in enumerate(bounds) if r["age_s"] < b), len(bounds) + 1)
         items.append(OrderException(**r, aging_bucket=aging_label(bounds, index)))
     counts = {int(r["bucket"]): int(r["exceptions"]) for r in store.rows(SQL["exceptions_aging"], params)}
-    aging = [
+    buckets = [
         AgingBucket(
             label=aging_label(bounds, i),
             upper_s=bounds[i - 1] if i <= len(bounds) else None,
@@ -501,7 +572,7 @@ def exceptions_queue(
         )
         for i in range(1, len(bounds) + 2)
     ]
-    return ExceptionQueue(items=items, aging=aging, total=total)
+    return ExceptionQueue(items=items, aging=buckets, total=total)
 
 
 def exception_history(store: Store, order_id: str, exception_type: str = "") -> list[ExceptionAction]:

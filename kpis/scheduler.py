@@ -136,10 +136,10 @@ class Scheduler:
 
 
 def add_kpi_jobs(scheduler: Scheduler, engine: KpiEngine, interval_s: float) -> None:
-    """Schedule the KPI chain as one periodic job that runs the jobs in order.
+    """Schedule the KPI chain as one periodic job that runs the jobs stage by stage.
 
-    Running them in order (never concurrently) means a job only starts after the job it reads from
-    has committed, so its watermark can never pass rows still being written. Each job still records
+    A job only starts after the stage it reads from has committed (independent jobs of a stage run
+    concurrently), so its watermark can never pass rows still being written. Each job still records
     its own run and watermark, and a failing job does not stop the ones after it.
     """
     scheduler.add_job(KPI_CHAIN, _chain(engine), interval_s, record=False)

@@ -21,7 +21,8 @@ def generate_orders(
     """Write ``count`` synthetic orders (ids ``BO-<first>``...) captured over [start, end).
 
     ``via="spans"`` inserts spans into otel_traces (every materialized view runs, as for real
-    ingest); ``via="hops"`` inserts what order_hops_mv would make of them straight into order_hops.
+    ingest); ``via="hops"`` inserts what order_spans_named_mv would make of them straight into
+    order_spans.
     """
     params = {"count": count, "first": first, "start": _naive(start), "end": _naive(end)}
     if via == "spans":

@@ -10,6 +10,13 @@ cluster. Every value substituted is an identifier validated by :mod:`storage.set
 ``{{ttl:TABLE:TIME_EXPR}}``      ``TTL TIME_EXPR + toIntervalDay(N)`` when TABLE has a retention
 ``{{dedup_window}}``             ``, non_replicated_deduplication_window = N`` on a single node
 ``{{distributed:NAME:SHARDING}}`` a Distributed table ``NAME`` over ``NAME_local`` on a cluster
+``{{alter_distributed:NAME:CLAUSE}}`` ``ALTER TABLE db.NAME ON CLUSTER ... CLAUSE`` for the Distributed
+                                 table ``NAME`` on a cluster (its local tables are altered with
+                                 ``{{table:NAME}}``), else nothing
+``{{include:FRAGMENT[:SOURCE]}}``  the text of ``include/FRAGMENT.sql`` with ``{{source}}`` = the table
+                                 ``SOURCE`` (``{{table:SOURCE}}``); expanded before the checksum, so a
+                                 changed fragment is a changed migration. The same fragments serve
+                                 backfills over a bounded source (:func:`fragment`)
 """
 
 from __future__ import annotations
@@ -21,16 +28,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
+from typing import Any
 
 from storage.client import Store
 from storage.errors import TowerError
 
 MIGRATIONS_PACKAGE = "storage.migrations"
+FRAGMENTS_PACKAGE = "storage.migrations.include"
 MIGRATIONS_TABLE = "tower_migrations"
 LOCAL_SUFFIX = "_local"
 DEDUP_WINDOW = 10_000
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _PLACEHOLDER = re.compile(r"\{\{([a-z_]+)(?::([^{}]*))?\}\}")
+_INCLUDE = re.compile(r"\{\{include:([a-z0-9_]+)(?::([a-z0-9_]+))?\}\}")
+_FRAGMENT_NAME = re.compile(r"^[a-z0-9_]+$")
 _STATEMENT_END = re.compile(r";\s*$", re.MULTILINE)
 _ENGINE = re.compile(r"^([A-Za-z]*MergeTree)\((.*)\)$", re.DOTALL)
 
@@ -56,12 +67,35 @@ def available() -> list[Migration]:
     for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
         match = _FILE.match(entry.name)
         if match:
-            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+            text = expand_includes(entry.read_text(encoding="utf-8"))
+            found.append(Migration(int(match.group(1)), match.group(2), text))
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):
         raise MigrationError(f"two migration files share a number: {versions}")
     return found
+
+
+def _fragment_text(name: str) -> str:
+    if not _FRAGMENT_NAME.match(name):
+        raise MigrationError(f"bad fragment name {name!r}")
+    path = resources.files(FRAGMENTS_PACKAGE).joinpath(f"{name}.sql")
+    if not path.is_file():
+        raise MigrationError(f"no SQL fragment include/{name}.sql")
+    return path.read_text(encoding="utf-8").strip().rstrip(";")
+
+
+def expand_includes(text: str, depth: int = 0) -> str:
+    """``text`` with every ``{{include:FRAGMENT[:SOURCE]}}`` replaced by the fragment (recursively)."""
+    if depth > 8:
+        raise MigrationError("SQL fragments include each other too deeply")
+
+    def substitute(match: re.Match[str]) -> str:
+        body = expand_includes(_fragment_text(match.group(1)), depth + 1)
+        source = match.group(2)
+        return body.replace("{{source}}", f"{{{{table:{source}}}}}") if source else body
+
+    return _INCLUDE.sub(substitute, text)
 
 
 @dataclass(frozen=True)
@@ -119,6 +153,9 @@ def render(text: str, layout: Layout) -> list[str]:
             return f"TTL {expr} + toIntervalDay({days})" if days > 0 else ""
         if key == "dedup_window":
             return "" if cluster else f", non_replicated_deduplication_window = {DEDUP_WINDOW}"
+        if key == "alter_distributed":
+            name, _, clause = arg.partition(":")
+            return f"ALTER TABLE {db}.`{name}`{layout.on_cluster_clause} {clause}" if cluster else ""
         if key == "distributed":
             name, _, sharding = arg.partition(":")
             if not cluster:
@@ -136,6 +173,15 @@ def render(text: str, layout: Layout) -> list[str]:
         if body:
             statements.append(body)
     return statements
+
+
+def fragment(name: str, layout: Layout, source: str) -> str:
+    """One SQL fragment of ``include/`` rendered for ``layout``, reading from ``source`` (a table
+    name or a parenthesised subquery, e.g. one day of ``otel_traces``): the same SELECT a
+    migration's materialized view runs, for backfilling what was stored before it existed."""
+    text = expand_includes(_fragment_text(name)).replace("{{source}}", source)
+    [statement] = render(text, layout)
+    return statement
 
 
 # The Keeper path of a table replicated within its shard, and of one replicated on every node of the
@@ -237,16 +283,20 @@ def history_table(layout: Layout) -> str:
 
 def migrate(
     store: Store,
-    key_attributes: Mapping[str, bool] | None = None,
+    key_attributes: Mapping[str, bool | str] | None = None,
     *,
     layout: Layout | None = None,
     refuse_sharded: bool = True,
 ) -> list[Migration]:
     """Create the database and apply pending migrations; returns those applied now.
 
-    ``key_attributes`` maps span attribute names that are business keys to whether their value is
-    an order id; they are recorded in ``tower_key_attributes`` for the key index to use. ``layout``
-    defaults to the store's settings; ``refuse_sharded=False`` is for the two-shard test harness only.
+    ``key_attributes`` maps span attribute names that are business keys to their role in order
+    attribution (``order``: the value is an order id; ``strong``: identifies one order, shipment or
+    invoice; ``scope``: scopes a span to one order, e.g. an EDI transaction-set number; ``weak``:
+    shared by many orders, search only) or, the older form, to whether their value is an order id.
+    They are recorded in ``tower_key_attributes`` and ``tower_key_roles`` for the index and
+    attribution views to use. ``layout`` defaults to the store's settings; ``refuse_sharded=False``
+    is for the two-shard test harness only.
     """
     layout = layout or Layout.of(store)
     admin = store.admin_client()
@@ -278,33 +328,61 @@ def migrate(
     return newly
 
 
+KEY_ROLES = ("order", "strong", "scope", "weak")
+
+
+def _role(value: bool | str) -> str:
+    if isinstance(value, bool):
+        return "order" if value else "weak"
+    if str(value) not in KEY_ROLES:
+        raise MigrationError(f"unknown key role {value!r}; roles: {', '.join(KEY_ROLES)}")
+    return str(value)
+
+
 def sync_key_attributes(
-    store: Store, key_attributes: Mapping[str, bool], layout: Layout | None = None
+    store: Store, key_attributes: Mapping[str, bool | str], layout: Layout | None = None
 ) -> int:
-    """Make ``tower_key_attributes`` hold exactly ``key_attributes``; returns rows written."""
-    current = {
-        name: bool(is_order)
-        for name, is_order in store.query(
-            f"SELECT Name, IsOrderId FROM {store.ident('tower_key_attributes')} FINAL"
-        ).result_rows
+    """Make ``tower_key_attributes`` (and ``tower_key_roles``, once it exists) hold exactly
+    ``key_attributes``; returns rows written."""
+    layout = layout or Layout.of(store)
+    wanted = {name: _role(value) for name, value in key_attributes.items()}
+    written = _sync(
+        store,
+        layout,
+        "tower_key_attributes",
+        "IsOrderId",
+        {name: int(role == "order") for name, role in wanted.items()},
+    )
+    if _table_exists(store, "tower_key_roles"):
+        written += _sync(store, layout, "tower_key_roles", "Role", dict(wanted))
+    return written
+
+
+def _table_exists(store: Store, table: str) -> bool:
+    return bool(
+        store.scalar(
+            "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+            {"db": store.database, "t": table},
+        )
+    )
+
+
+def _sync(store: Store, layout: Layout, table: str, column: str, wanted: Mapping[str, int | str]) -> int:
+    current: dict[str, Any] = {
+        row[0]: row[1]
+        for row in store.query(f"SELECT Name, {column} FROM {store.ident(table)} FINAL").result_rows
     }
-    wanted = dict(key_attributes)
-    changed = [(n, o) for n, o in wanted.items() if current.get(n) != o]
+    changed = [(n, v) for n, v in wanted.items() if current.get(n) != v]
     removed = [n for n in current if n not in wanted]
     version = time.time_ns()
     if changed:
-        store.insert(
-            "tower_key_attributes",
-            [[n, int(o), version] for n, o in changed],
-            ["Name", "IsOrderId", "Version"],
-        )
+        store.insert(table, [[n, v, version] for n, v in changed], ["Name", column, "Version"])
     if removed:
         # a lightweight DELETE works on MergeTree tables only: on a cluster, the local tables on every
         # node (the Distributed table under the public name refuses it)
-        layout = layout or Layout.of(store)
-        table = "tower_key_attributes" + (LOCAL_SUFFIX if layout.cluster else "")
+        local = table + (LOCAL_SUFFIX if layout.cluster else "")
         store.command(
-            f"DELETE FROM {store.ident(table)}{layout.on_cluster_clause} WHERE Name IN {{names:Array(String)}}",
+            f"DELETE FROM {store.ident(local)}{layout.on_cluster_clause} WHERE Name IN {{names:Array(String)}}",
             parameters={"names": removed},
         )
     return len(changed) + len(removed)
@@ -315,19 +393,22 @@ _TTL_TABLES: dict[str, str] = {
     "otel_traces_trace_id_ts": "toDateTime(Start)",
     "order_keys": "toDateTime(Timestamp)",
     "span_links": "toDateTime(Timestamp)",
-    "otel_traces_by_trace": "toDateTime(Timestamp)",
     "alert_state_history": "toDateTime(At)",
     "alert_notifications": "toDateTime(At)",
-    "order_hops": "toDateTime(Timestamp)",
-    "order_exception_events": "toDateTime(Timestamp)",
+    "order_spans": "toDateTime(Timestamp)",
+    "span_orders": "toDateTime(Timestamp)",
+    "orderless_spans": "toDateTime(Timestamp)",
+    "span_arrivals": "toDateTime(ArrivedAt)",
+    "system_hops": "Day",
+    "exception_signals": "toDateTime(At)",
     "order_facts": "toDateTime(CaptureAt)",
+    "order_paths": "toDateTime(FirstHopAt)",
     "sla_results": "toDateTime(CaptureAt)",
     "order_exceptions": "toDateTime(OpenedAt)",
     "exception_actions": "toDateTime(At)",
     "kpi_daily": "toDateTime(Day)",
     "kpi_system_daily": "toDateTime(Day)",
     "job_runs": "toDateTime(StartedAt)",
-    "order_key_hops": "toDateTime(Timestamp)",
     "audit_log": "toDateTime(At)",
     "ai_order_lines": "toDateTime(Timestamp)",
     "ai_exception_spans": "toDateTime(Timestamp)",

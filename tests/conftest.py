@@ -18,7 +18,7 @@ import pytest
 from storage import StorageSettings, Store, open_store
 from storage.migrate import migrate
 from storage.settings import DEFAULT_TTL_DAYS
-from tracing.conventions import KEY_ATTRIBUTES
+from tracing.conventions import KEY_ROLES
 
 SERVER_URL_ENV = "TOWER_TEST_CLICKHOUSE_URL"
 # with the URL: the cluster the server belongs to (deploy/compose/cluster-tests.sh sets both)
@@ -71,7 +71,7 @@ def empty_store(engine: Store, storage_settings: StorageSettings) -> Iterator[St
 @pytest.fixture
 def store(empty_store: Store) -> Store:
     """A store bound to a fresh, fully migrated database."""
-    migrate(empty_store, KEY_ATTRIBUTES)
+    migrate(empty_store, KEY_ROLES)
     return empty_store
 
 
@@ -79,7 +79,7 @@ def store(empty_store: Store) -> Store:
 def module_store(engine: Store, storage_settings: StorageSettings) -> Iterator[Store]:
     """A migrated database shared by one test module (for expensive data sets)."""
     store = Store(storage_settings, new_database_name("m"))
-    migrate(store, KEY_ATTRIBUTES)
+    migrate(store, KEY_ROLES)
     yield store
     store.drop_database()
     store.close()

@@ -12,10 +12,12 @@ from tower.commands import (
     bench,
     config,
     demo,
+    export,
     kpis,
     migrate,
     serve,
     simulate,
+    spool,
     trace,
     users,
 )
@@ -30,7 +32,10 @@ app = typer.Typer(
 
 # In the order ``tower --help`` lists them. A module's app with a name is a command group
 # (``tower alerts ...``); an app without one adds its commands at the top level (``tower serve``).
-for commands in (migrate, serve, trace, simulate, demo, config, bench, users, audit, agent, alerts, kpis, ai):
+for commands in (
+    migrate, serve, trace, simulate, demo, config, bench, users, audit, agent, alerts, kpis, export, ai,
+    spool,
+):  # fmt: skip
     app.add_typer(commands.app)
 
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
 from ai.policy import AiPolicy, AiPolicyError, load_ai_policy
+from kpis import state as kpi_state
 from kpis.policy import Policy, PolicyError, load_policy
 from storage import Store, StoreError, StoreLockedError, open_store
 from storage.migrate import MigrationError, check_schema, migrate
 from tower.settings import SettingsError, TowerSettings, load_settings
-from tracing.conventions import KEY_ATTRIBUTES
+from tracing import attribution
+from tracing.conventions import KEY_ROLES
+
+BackfillProgress = Callable[[int, int, str], None]
 
 __all__ = [
     "MigrationError",
@@ -59,9 +63,24 @@ def ai_policy_or_exit(settings: TowerSettings) -> AiPolicy:
         fail(f"invalid AI policy: {exc}")
 
 
-def migrate_store(store: Store) -> list[str]:
-    """Apply pending migrations with the tower's key attributes; returns the names applied."""
-    return [f"{m.version:04d}_{m.name}" for m in migrate(store, KEY_ATTRIBUTES)]
+def migrate_store(store: Store, progress: BackfillProgress | None = None) -> list[str]:
+    """Apply pending migrations with the tower's key roles, then finish any backfill they need
+    (the order-keyed tables from spans stored before them: resumable, one day at a time,
+    ``progress(done, total, step)`` after each day); returns the migration names applied."""
+    applied = migrate(store, KEY_ROLES)
+    if any(m.name == attribution.MIGRATION_NAME for m in applied) and not store.scalar(
+        "SELECT count() FROM otel_traces"
+    ):
+        attribution.mark_backfilled(store)  # created on a store without spans: nothing to fill
+    attribution.backfill(store, progress)
+    # the KPI state (0080) from order_spans stored before its views existed; on a store without
+    # spans there is nothing to read (the views keep it from then on)
+    if not kpi_state.is_built(store):
+        if store.scalar("SELECT count() FROM order_spans"):
+            kpi_state.rebuild(store)
+        else:
+            kpi_state.mark_built(store)
+    return [f"{m.version:04d}_{m.name}" for m in applied]
 
 
 def ensure_schema(store: Store) -> None:

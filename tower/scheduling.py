@@ -12,10 +12,16 @@ from datetime import timedelta
 
 from kpis.jobs import KpiEngine
 from kpis.policy import Policy
+from kpis.process.paths import refresh_paths
 from kpis.scheduler import Scheduler, add_kpi_jobs
 from storage import Store
 from tower import runtime
 from tower.settings import TowerSettings
+from tracing.attribution import attribute_arrivals
+
+# The attribution step for spans other writers stored (the tower's collector attributes its own
+# writes at once): every few seconds, from the persisted watermark.
+ATTRIBUTION_INTERVAL_S = 10.0
 
 
 def kpi_engine(settings: TowerSettings, store: Store, policy: Policy) -> KpiEngine:
@@ -25,8 +31,12 @@ def kpi_engine(settings: TowerSettings, store: Store, policy: Policy) -> KpiEngi
 
 def build_scheduler(settings: TowerSettings, store: Store, policy: Policy) -> Scheduler:
     scheduler = Scheduler(store)
+    scheduler.add_job("attribution", lambda: attribute_arrivals(store).attributed, ATTRIBUTION_INTERVAL_S)
     if settings.kpis.enabled:
         add_kpi_jobs(scheduler, kpi_engine(settings, store, policy), settings.kpis.interval_s)
+        scheduler.add_job(
+            "order_paths", lambda: refresh_paths(store, record=False).rows, settings.kpis.interval_s
+        )
     if settings.alerts.rules_file is not None:
         scheduler.add_job("alerts_evaluate", alert_job(settings, store, policy), settings.alerts.tick_s)
     if settings.ai.enabled:

@@ -163,18 +163,31 @@ class ExceptionOutcome(StrEnum):
     CANCELLED = "cancelled"
 
 
-# Attributes that are business keys: "find an order by any key" looks these up in order_keys.
-# The value says whether the attribute's value *is* an order id (so the key row's order is itself).
-KEY_ATTRIBUTES: Final[dict[str, bool]] = {
-    ORDER_ID: True,
-    BATCH_ORDER_IDS: True,
-    ORDER_CUSTOMER_PO: False,
-    ORDER_ECOMMERCE_ID: False,
-    EDI_INTERCHANGE_CONTROL_NUMBER: False,
-    EDI_GROUP_CONTROL_NUMBER: False,
-    EDI_TRANSACTION_SET_CONTROL_NUMBER: False,
-    SHIPMENT_ID: False,
-    SHIPMENT_TRACKING_NUMBER: False,
-    INVOICE_ID: False,
-    BATCH_ID: False,
+class KeyRole(StrEnum):
+    """How a key attribute takes part in attributing spans to orders (docs/conventions.md)."""
+
+    ORDER = "order"  # the value is an order id: the span names that order
+    STRONG = "strong"  # identifies one order, shipment or invoice: a span naming no order with this
+    # key belongs to the orders whose own spans carry it
+    SCOPE = "scope"  # scopes a span to one order (an EDI transaction set): such a span never
+    # inherits its parent's orders, but is not followed to other spans either (numbers are reused)
+    WEAK = "weak"  # shared by many orders (EDI envelope numbers, file and batch ids): search only
+
+
+# Attributes that are business keys, with their role: "find an order by any key" looks every one of
+# them up in order_keys; attribution follows only the strong ones (tracing/attribution.py).
+KEY_ROLES: Final[dict[str, KeyRole]] = {
+    ORDER_ID: KeyRole.ORDER,
+    BATCH_ORDER_IDS: KeyRole.ORDER,
+    ORDER_CUSTOMER_PO: KeyRole.STRONG,
+    ORDER_ECOMMERCE_ID: KeyRole.STRONG,
+    EDI_INTERCHANGE_CONTROL_NUMBER: KeyRole.WEAK,
+    EDI_GROUP_CONTROL_NUMBER: KeyRole.WEAK,
+    EDI_TRANSACTION_SET_CONTROL_NUMBER: KeyRole.SCOPE,
+    SHIPMENT_ID: KeyRole.STRONG,
+    SHIPMENT_TRACKING_NUMBER: KeyRole.STRONG,
+    INVOICE_ID: KeyRole.STRONG,
+    BATCH_ID: KeyRole.WEAK,
 }
+# The same keys; the value says whether the attribute's value *is* an order id.
+KEY_ATTRIBUTES: Final[dict[str, bool]] = {name: role is KeyRole.ORDER for name, role in KEY_ROLES.items()}

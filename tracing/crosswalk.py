@@ -1,19 +1,14 @@
-"""Crosswalk and stitching: from any business key to orders, and from an order to all its spans.
+"""Crosswalk: from any business key to orders, and from an order to all its spans.
 
 Real integrations break trace context (EDI batch files, file drops, polling, nightly jobs), so one
-order is spread over many traces. An order's spans are found by following, from the key index
-(``order_keys``):
+order is spread over many traces. Which spans belong to an order is decided once, when they are
+written, by the attribution rules of :mod:`tracing.attribution`; this module reads the result:
 
-* the spans that carry the order id (``order.id``) or list it in a batch (``order.batch.order_ids``);
-* the other spans of those traces that belong to no other order;
-* spans without an order id that share one of the order's keys (a carrier event that carries only
-  the tracking number, a consolidated invoice, an EDI envelope);
-* span links in both directions: links from the order's spans, and spans in other traces linking
-  into the order's traces (the ``span_links`` side table keyed by the linked trace id).
-
-Every read is a point lookup on a sorted key (``order_keys.Key``, ``span_links.LinkedTraceId``) or a
-read of ``otel_traces`` by trace id bounded by the ``otel_traces_trace_id_ts`` time range; nothing
-scans ``otel_traces``.
+* a key is a point lookup on ``order_keys.Key`` (keys on spans naming an order, and keys on spans
+  attributed to orders without naming them: an EDI file name, a tracking number on a carrier scan);
+* an order's spans are a point read of the order-keyed table ``order_spans``;
+* a trace by id reads ``otel_traces`` by TraceId within the ``otel_traces_trace_id_ts`` time range,
+  as Grafana's ClickHouse plugin does.
 
 This module is the store half of ``tracing``; the instrumentation half never imports it.
 """
@@ -33,25 +28,20 @@ from tracing import conventions as c
 SQL = SqlFiles("tracing.queries")
 
 ORDER_ID_KEY_TYPES: frozenset[str] = frozenset(
-    name for name, is_order in c.KEY_ATTRIBUTES.items() if is_order
+    name for name, role in c.KEY_ROLES.items() if role is c.KeyRole.ORDER
 )
 STITCH_KEY_TYPES: frozenset[str] = frozenset(
-    name for name, is_order in c.KEY_ATTRIBUTES.items() if not is_order
+    name for name, role in c.KEY_ROLES.items() if role is not c.KeyRole.ORDER
 )
-# Keys shared by many orders or reused over time (an EDI interchange or its transaction-set numbers,
-# a batch): stitching never follows them from an order to spans without an order id.
+# Keys shared by many orders or reused over time (EDI envelope numbers, file and batch ids): they
+# find orders but never attribute spans.
 WEAK_KEY_TYPES: frozenset[str] = frozenset(
-    {
-        c.EDI_INTERCHANGE_CONTROL_NUMBER,
-        c.EDI_GROUP_CONTROL_NUMBER,
-        c.EDI_TRANSACTION_SET_CONTROL_NUMBER,
-        c.BATCH_ID,
-    }
+    name for name, role in c.KEY_ROLES.items() if role is c.KeyRole.WEAK
 )
-STRONG_KEY_TYPES: frozenset[str] = STITCH_KEY_TYPES - WEAK_KEY_TYPES
+STRONG_KEY_TYPES: frozenset[str] = frozenset(
+    name for name, role in c.KEY_ROLES.items() if role is c.KeyRole.STRONG
+)
 MAX_KEY_LENGTH = 256
-# Spans joined to an order by a key or a link are looked for from this long before its first span.
-LOOKBACK_NS = 7 * 86_400 * 1_000_000_000
 ROW_LIMIT = 100_000
 TRACE_CHUNK = 200
 # The crosswalk's reads are point lookups of a few granules: one thread each (on small machines the
@@ -195,108 +185,43 @@ def _rows(store: Store, name: str, params: dict[str, Any]) -> list[dict[str, Any
     return [dict(zip(names, row, strict=True)) for row in result.result_rows]
 
 
+def _match_via(vias: list[str]) -> str:
+    """How a key leads to an order: on a span naming it ("key"), else through the attribution of the
+    span that carried it (another key on it, a span link, its parent's trace). Between the equally
+    strong structural reasons, a child of the order's span reads as its trace, as the timeline does."""
+    if "" in vias or "batch" in vias:
+        return "key"
+    if any(v.startswith("key") for v in vias):
+        return "related_key"
+    if "child" in vias:
+        return "trace"
+    if any(v in ("link", "linked_from") for v in vias):
+        return "link"
+    return "trace"
+
+
 def find_order_keys(store: Store, key: str) -> list[KeyMatch]:
-    """Every order a business key leads to (an invoice or batch key may lead to many), oldest first."""
+    """Every order a business key leads to (an invoice or a file may lead to many), oldest first."""
     value = clean_key(key)
-    rows = _rows(store, "find_orders", {"key": value, "limit": ROW_LIMIT})
-    by_order: dict[str, dict[str, Any]] = {}
-    orderless: list[dict[str, Any]] = []
-    for row in rows:
-        if row["OrderId"]:
-            _merge_match(by_order, row["OrderId"], row["KeyType"], row, "key")
-        else:
-            orderless.append(row)
-    if orderless and not by_order:
-        _stitch_orderless(store, value, orderless, by_order)
-    return sorted(
-        (
-            KeyMatch(
-                order_id=order,
-                key=value,
-                key_types=sorted(data["key_types"]),
-                first_seen=_utc(data["first"]),
-                last_seen=_utc(data["last"]),
-                trace_ids=sorted(data["traces"]),
-                via=data["via"],
-            )
-            for order, data in by_order.items()
-        ),
-        key=lambda m: (m.first_seen, m.order_id),
-    )
-
-
-def _stitch_orderless(
-    store: Store, value: str, orderless: list[dict[str, Any]], by_order: dict[str, dict[str, Any]]
-) -> None:
-    """The key was only on spans without an order id: find their orders through, in turn, the
-    orders those spans list (batch spans), their span links, their other strong keys (a PO on an
-    EDI translation span) and, last, order ids on other spans of their traces."""
-    first = _first_row(orderless)
-    key_type = orderless[0]["KeyType"]
-    refs = {(t, s) for row in orderless for t, s in row["Refs"]}
-    spans = [s for s in _fetch_known_refs(store, sorted(refs), first) if s.ref in refs]
-    for span in spans:
-        for order in span.explicit_orders():
-            _merge_match(by_order, order, key_type, first, "trace")
-    if not by_order:
-        linked = {(link.trace_id, link.span_id) for span in spans for link in span.links}
-        for span in _fetch_refs(store, "", sorted(linked), []):
-            if span.ref in linked:
-                for order in span.explicit_orders():
-                    _merge_match(by_order, order, key_type, first, "link")
-    if not by_order:
-        related = {v for span in spans for v in span.strong_keys()} - {value}
-        if related:
-            for row in _rows(store, "keys_to_orders", {"keys": sorted(related), "limit": ROW_LIMIT}):
-                _merge_match(by_order, row["OrderId"], key_type, first, "related_key")
-    if not by_order:
-        for span in fetch_trace_spans(store, sorted({t for t, _s in refs})):
-            for order in span.explicit_orders():
-                _merge_match(by_order, order, key_type, first, "trace")
-
-
-def _fetch_known_refs(store: Store, refs: Sequence[tuple[str, str]], seen: dict[str, Any]) -> list[RawSpan]:
-    """Spans by reference that started between ``seen``'s FirstSeen and LastSeen (their key rows')."""
-    found: list[RawSpan] = []
-    for i in range(0, len(refs), TRACE_CHUNK):
-        chunk = refs[i : i + TRACE_CHUNK]
-        params = {
-            "trace_ids": sorted({t for t, _s in chunk}),
-            "span_ids": sorted({s for _t, s in chunk}),
-            "since": _utc(seen["FirstSeen"]),
-            "until": _utc(seen["LastSeen"]),
-            "limit": ROW_LIMIT,
-        }
-        found.extend(_raw_span(row) for row in _rows(store, "span_refs", params))
-    return found
-
-
-def _first_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "FirstSeen": min(r["FirstSeen"] for r in rows),
-        "LastSeen": max(r["LastSeen"] for r in rows),
-        "TraceIds": sorted({t for r in rows for t in r["TraceIds"]}),
-    }
-
-
-def _merge_match(
-    by_order: dict[str, dict[str, Any]], order: str, key_type: str, row: dict[str, Any], via: str
-) -> None:
-    data = by_order.setdefault(
-        order,
-        {"key_types": set(), "first": row["FirstSeen"], "last": row["LastSeen"], "traces": set(), "via": via},
-    )
-    data["key_types"].add(key_type)
-    data["first"] = min(data["first"], row["FirstSeen"])
-    data["last"] = max(data["last"], row["LastSeen"])
-    data["traces"].update(row["TraceIds"])
+    return [
+        KeyMatch(
+            order_id=row["OrderId"],
+            key=value,
+            key_types=sorted(row["KeyTypes"]),
+            first_seen=_utc(row["FirstSeen"]),
+            last_seen=_utc(row["LastSeen"]),
+            trace_ids=sorted(row["TraceIds"]),
+            via=_match_via(list(row["Vias"])),
+        )
+        for row in _rows(store, "find_orders", {"key": value, "limit": ROW_LIMIT})
+    ]
 
 
 # -- order -> spans ------------------------------------------------------------------------------
 
 
 def fetch_trace_spans(store: Store, trace_ids: Sequence[str]) -> list[RawSpan]:
-    """Every span of these traces, each read bounded by the trace-time table."""
+    """Every span of these traces (each once), read within the traces' time range."""
     spans: list[RawSpan] = []
     ids = sorted(set(trace_ids))
     for i in range(0, len(ids), TRACE_CHUNK):
@@ -332,140 +257,24 @@ def _raw_span(row: dict[str, Any]) -> RawSpan:
     )
 
 
-def order_spans(store: Store, order_id: str, *, max_rounds: int = 6, max_spans: int = 20_000) -> OrderSpans:
-    """All spans stitched to ``order_id`` (none when the order is unknown).
-
-    Each round reads, by reference, the spans found so far plus the children of the order's spans,
-    decides which belong to the order, then follows the order's keys (to spans without an order
-    id) and span links (both ways) to new spans. Only referenced spans and children are read, so
-    a nightly run's trace with thousands of other orders costs no more than its matching spans.
-    """
+def order_spans(store: Store, order_id: str, *, max_spans: int = ROW_LIMIT) -> OrderSpans:
+    """All spans attributed to ``order_id`` (none when the order is unknown): one point read."""
     order = clean_key(order_id)
-    seeds: dict[tuple[str, str], str] = {}
-    for row in _rows(store, "order_seeds", {"order_id": order, "limit": ROW_LIMIT}):
-        reason = "batch" if row["KeyType"] == c.BATCH_ORDER_IDS else "order"
-        seeds.setdefault((row["TraceId"], row["SpanId"]), reason)
-    asked: set[tuple[str, str]] = set()
-    parents_asked: set[tuple[str, str]] = set()
-    spans: dict[tuple[str, str], RawSpan] = {}
-    owned: dict[tuple[str, str], str] = {}
-    looked_up_keys: set[str] = set()
-    linked_checked: set[str] = set()
+    rows = _rows(store, "order_story", {"order_id": order, "limit": max_spans})
+    spans = [_raw_span(row) for row in rows]
+    via = {(row["TraceId"], row["SpanId"]): row["Via"] for row in rows}
+    spans.sort(key=lambda s: (s.start_ns, s.end_ns, s.span_id))
     keys: dict[str, set[str]] = {}
-    links_in: list[tuple[tuple[str, str], tuple[str, str]]] = []
-    for _ in range(max_rounds):
-        wanted = [ref for ref in seeds if ref not in asked]
-        # children are asked for with their parents (speculatively) to save a round
-        parents = [ref for ref in (*owned, *wanted) if ref not in parents_asked]
-        if not (wanted or parents) or len(spans) >= max_spans:
-            break
-        asked.update(wanted)
-        parents_asked.update(parents)
-        fetched = [s for s in _fetch_refs(store, order, wanted, parents) if s.ref not in spans]
-        by_ref = {s.ref: s for s in fetched}
-        new_owned: list[RawSpan] = []
-        strong = {v for name, values in keys.items() if name in STRONG_KEY_TYPES for v in values}
-        pending = sorted(fetched, key=lambda s: (s.ref not in seeds, s.start_ns))
-        progress = True
-        while pending and progress:  # a child is decided once its parent is
-            progress = False
-            later = []
-            for span in pending:
-                seed = seeds.get(span.ref)
-                parent = (span.trace_id, span.parent_span_id)
-                if seed is None and parent not in owned:
-                    if parent in by_ref and parent not in spans:
-                        later.append(span)  # its parent is decided in this round
-                    continue
-                spans[span.ref] = span
-                progress = True
-                why = _belongs(order, span, seed or "parent", strong)
-                if why is not None:
-                    owned[span.ref] = why
-                    new_owned.append(span)
-            pending = later
-        for span in new_owned:
-            for name, values in span.stitch_keys().items():
-                keys.setdefault(name, set()).update(values)
-            for link in span.links:
-                seeds.setdefault((link.trace_id, link.span_id), "link")
-        fresh_keys = {
-            v for name, values in keys.items() if name in STRONG_KEY_TYPES for v in values
-        } - looked_up_keys
-        fresh_traces = {s.trace_id for s in new_owned} - linked_checked
-        if fresh_keys or fresh_traces:
-            looked_up_keys |= fresh_keys
-            linked_checked |= fresh_traces
-            since = ns_to_datetime(min((s.start_ns for s in spans.values()), default=0) - LOOKBACK_NS)
-            params = {
-                "keys": sorted(fresh_keys),
-                "trace_ids": sorted(fresh_traces),
-                "since": since,
-                "limit": ROW_LIMIT,
-            }
-            # one point lookup instead of two when the round has only new keys or only new traces
-            query = (
-                "expand" if fresh_keys and fresh_traces else "expand_keys" if fresh_keys else "expand_links"
-            )
-            for row in _rows(store, query, params):
-                ref = (row["TraceId"], row["SpanId"])
-                if row["Kind"] == "key":
-                    # the order's keys -> spans without an order id that carried them
-                    seeds.setdefault(ref, f"key:{row['Detail']}")
-                else:
-                    links_in.append((ref, (row["LinkedTraceId"], row["LinkedSpanId"])))
-        for ref, target in links_in:
-            # a span elsewhere linking into one of the order's spans (or into its trace as a whole)
-            if target in owned or (not target[1] and any(t == target[0] for t, _s in owned)):
-                seeds.setdefault(ref, "linked_from")
-    chosen = sorted((spans[ref] for ref in owned), key=lambda s: (s.start_ns, s.end_ns, s.span_id))
+    for span in spans:
+        for name, values in span.stitch_keys().items():
+            keys.setdefault(name, set()).update(values)
     return OrderSpans(
         order_id=order,
-        spans=chosen,
-        via=dict(owned),
-        trace_ids=sorted({s.trace_id for s in chosen}),
+        spans=spans,
+        via=via,
+        trace_ids=sorted({s.trace_id for s in spans}),
         keys={name: sorted(values) for name, values in sorted(keys.items())},
     )
-
-
-def _fetch_refs(
-    store: Store, order: str, refs: Sequence[tuple[str, str]], parents: Sequence[tuple[str, str]]
-) -> list[RawSpan]:
-    """The referenced spans and the children of ``parents`` that name no other order."""
-    by_trace: dict[str, tuple[set[str], set[str]]] = {}
-    for trace, span in refs:
-        by_trace.setdefault(trace, (set(), set()))[0].add(span)
-    for trace, span in parents:
-        by_trace.setdefault(trace, (set(), set()))[1].add(span)
-    traces = sorted(by_trace)
-    found: list[RawSpan] = []
-    for i in range(0, len(traces), TRACE_CHUNK):
-        chunk = traces[i : i + TRACE_CHUNK]
-        params = {
-            "trace_ids": chunk,
-            "span_ids": sorted({s for t in chunk for s in by_trace[t][0]}),
-            "parent_ids": sorted({s for t in chunk for s in by_trace[t][1]}),
-            "order_id": order,
-            "limit": ROW_LIMIT,
-        }
-        found.extend(_raw_span(row) for row in _rows(store, "order_spans", params))
-    return found
-
-
-def _belongs(order: str, span: RawSpan, reason: str, strong_keys: set[str]) -> str | None:
-    """Why ``span`` belongs to the order, or None: spans naming only other orders never do, nor
-    spans without an order id reached by a key whose strong keys are all another order's."""
-    if span.order_id == order:
-        return "order"
-    if order in span.batch_order_ids:
-        return "batch"
-    if span.explicit_orders():
-        return None
-    if reason.startswith("key:"):
-        theirs = span.strong_keys()
-        if theirs and not theirs & strong_keys:
-            return None
-    return reason
 
 
 def ns_to_datetime(ns: int) -> datetime:

@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.sdk.resources import Resource
@@ -54,12 +55,26 @@ class SinkError(TowerError, RuntimeError):
 
 
 def write_to_store(
-    store: Store, records: Iterable[SpanRecord], *, table: str = "otel_traces", batch_size: int = 100_000
+    store: Store,
+    records: Iterable[SpanRecord],
+    *,
+    table: str = "otel_traces",
+    batch_size: int = 100_000,
+    attribute: bool = True,
 ) -> int:
-    """Insert records into ``otel_traces`` (one insert per ``batch_size`` spans); returns spans written."""
+    """Insert records into ``otel_traces`` (one insert per ``batch_size`` spans); returns spans written.
+
+    With ``attribute`` (the default) the attribution step runs after each insert, as the collector
+    does after each write, so the spans are on their orders' timelines when this returns.
+    """
+    from tracing.attribution import attribute_window, db_now
+
     written = 0
     for batch in _batches(records, batch_size):
+        began = db_now(store) if attribute else None
         written += store.insert(table, _columns(batch), OTEL_TRACES_COLUMNS, column_oriented=True)
+        if began is not None:
+            attribute_window(store, began - timedelta(seconds=1), db_now(store))
     return written
 
 
@@ -124,8 +139,11 @@ def replicate_in_store(
     from tracing.conventions import KEY_ATTRIBUTES
 
     sql = SqlFiles("tracing.queries")["replicate_simulated_spans"]
+    from tracing.attribution import attribute_window, db_now
+
     count_sql = "SELECT count() FROM otel_traces WHERE ScopeName = {scope:String}"
     before = int(store.scalar(count_sql, {"scope": COPY_SCOPE_NAME}))
+    began = db_now(store)
     done = 0
     while done < copies:
         step = min(copies_per_insert, copies - done)
@@ -142,6 +160,7 @@ def replicate_in_store(
         done += step
         if progress is not None:
             progress(done, copies)
+    attribute_window(store, began - timedelta(seconds=1), db_now(store))
     return int(store.scalar(count_sql, {"scope": COPY_SCOPE_NAME})) - before
 
 

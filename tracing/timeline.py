@@ -5,13 +5,18 @@ the JSON schema of ``GET /api/search?q=KEY`` (``list[OrderMatch]``) and
 ``GET /api/orders/{order_id}/timeline`` (``Timeline``).
 
 Hop model (shared with the KPI jobs): a *hop* is a span carrying ``order.stage``; its system is
-``system.instance`` (fallback ``service.name``) with kind ``system.kind``; it starts at the span start
-and ends at start + duration. A *handoff gap* is the time between the end of one hop and the start
-of the next hop of the same order (hops sorted by start), when positive.
+``system.instance`` (fallback ``service.name``) with kind ``system.kind`` (:mod:`tracing.projection`);
+it starts at the span start and ends at start + duration. A *handoff gap* is the time between the
+end of one hop and the start of the next hop of the same order (hops sorted by start), when
+positive. The order is *held* during a gap by the system of the hop before it — or, while an
+exception is open, by the system that raised it (a backorder at erp-west holds the order at
+erp-west until restock): who holds an order now, since when, and who held it longest count waiting
+as well as working time.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Literal
@@ -21,6 +26,7 @@ from pydantic import BaseModel, Field
 from storage import Store
 from storage.errors import TowerError
 from tracing import conventions as c
+from tracing import projection
 from tracing.crosswalk import (
     CrosswalkError,
     OrderSpans,
@@ -35,14 +41,16 @@ __all__ = [
     "CrosswalkError",
     "OrderMatch",
     "OrderNotFound",
+    "SlaStatus",
     "Timeline",
+    "TimelineHop",
     "build_timeline",
     "find_orders",
     "order_timeline",
+    "with_sla",
 ]
 
 FINAL_STAGE = c.Stage.INVOICE.value
-TRUE_VALUES = frozenset({"true", "1", "yes"})
 RESOLVED_OUTCOMES = frozenset(
     {
         c.ExceptionOutcome.RESOLVED.value,
@@ -102,8 +110,11 @@ class Span(BaseModel):
     events: list[SpanEvent]
     links: list[SpanLink]
     via: str = Field(
-        description="Why the span is part of the order: order (order.id), batch (listed in a batch), "
-        "key:<attribute> / key (shares a key), trace (same trace), parent, link, linked_from."
+        description="Why the span is part of the order (tracing.attribution): order (its order.id), "
+        "batch (listed in a batch), key:<attribute> (carries a strong key of the order), link (a span "
+        "of the order links to it), linked_from (it links to a span of the order), parent (its "
+        "parent belongs to the order), child (its child belongs to the order). A span found by two "
+        "equally strong structural reasons (child, link, linked_from) names the first one found."
     )
 
 
@@ -139,6 +150,11 @@ class Gap(BaseModel):
     start: datetime
     end: datetime
     duration_ns: int
+    held_by: str = Field(
+        description="Who held the order while it waited: the system of the hop before the gap, or "
+        "the system whose exception was open (e.g. a backorder)."
+    )
+    waiting_for: str = Field(description="What the order waited for, e.g. 'backorder at erp-west'.")
 
 
 class PathSegment(BaseModel):
@@ -160,6 +176,21 @@ class CriticalPath(BaseModel):
     waiting_ns: int
 
 
+class SlaStatus(BaseModel):
+    """One SLA of the order as the SLA policy judges it (filled by callers that have the policy)."""
+
+    sla: str
+    state: Literal["met", "late", "breached", "at_risk", "open"] = Field(
+        description="met / late (completed in / after target), breached (open past due), at_risk "
+        "(open, due soon), open (due later)."
+    )
+    due: datetime | None
+    source: Literal["jobs", "policy"] = Field(
+        description="jobs: judged by the SLA jobs (business calendars included); policy: the wall-clock "
+        "due time from the policy and the timeline."
+    )
+
+
 class CurrentState(BaseModel):
     status: Literal["open", "complete"]
     stage: str
@@ -168,6 +199,31 @@ class CurrentState(BaseModel):
     age_ns: int | None = Field(description="How long the order has been at its stage (open orders).")
     idle_ns: int | None = Field(description="Time since the last hop ended (open orders).")
     as_of: datetime
+    holder: str = Field(
+        default="",
+        description="Who holds the open order now: the system working on it, or the one it waits at "
+        "(the system of an open exception, else of the last hop). Empty for complete orders.",
+    )
+    holder_kind: str = ""
+    activity: Literal["working", "waiting", "done"] = Field(
+        default="done", description="working: a hop is running; waiting: between hops; done: complete."
+    )
+    waiting_for: str = Field(
+        default="",
+        description="What the waiting order waits for: an open exception ('backorder at erp-west') or "
+        "its next stage ('pick').",
+    )
+    held_since: datetime | None = Field(
+        default=None, description="Since when the holder has had the order (its work and waits since)."
+    )
+    held_ns: int | None = Field(default=None, description="How long the holder has had it.")
+    open_exceptions: list[str] = Field(default_factory=list)
+    late: bool | None = Field(
+        default=None,
+        description="Whether an SLA is breached or was completed late; None when not judged (the "
+        "timeline alone does not know the SLA policy: the web API and tower trace fill it in).",
+    )
+    late_slas: list[str] = Field(default_factory=list)
 
 
 class ErrorRecord(BaseModel):
@@ -201,6 +257,7 @@ class ExceptionCase(BaseModel):
     resolved: datetime | None
     open: bool
     duration_ns: int | None
+    system: str = Field(default="", description="The system that raised it.")
 
 
 class ManualTouch(BaseModel):
@@ -215,7 +272,12 @@ class ManualTouch(BaseModel):
 class SystemHold(BaseModel):
     system: str
     system_kind: str
-    held_ns: int = Field(description="Time the system worked on the order (union of its hops).")
+    held_ns: int = Field(
+        description="Time the system held the order, working or with the order waiting at it (the "
+        "holds of all systems add up to the order's elapsed time, up to now for an open order)."
+    )
+    working_ns: int = Field(default=0, description="Time a hop of the system was running on the order.")
+    waiting_ns: int = Field(default=0, description="Time the order waited at the system between hops.")
     hops: int
 
 
@@ -238,10 +300,16 @@ class Timeline(BaseModel):
     exceptions: list[ExceptionEvent]
     exception_cases: list[ExceptionCase]
     manual_touches: list[ManualTouch]
-    systems: list[SystemHold] = Field(description="Systems by time held, longest first.")
+    systems: list[SystemHold] = Field(
+        description="Systems by time held (working and waiting), longest first."
+    )
     longest_system: SystemHold | None
     trace_ids: list[str]
     spans: list[Span]
+    sla: list[SlaStatus] = Field(
+        default_factory=list,
+        description="The order's SLAs as the policy judges them; filled by the web API and tower trace.",
+    )
 
 
 # -- API -----------------------------------------------------------------------------------------
@@ -284,7 +352,9 @@ def build_timeline(stitched: OrderSpans, *, as_of: datetime | None = None) -> Ti
     end_ns = max(s.end_ns for s in (hop_spans or spans))
     exceptions = _exceptions(spans)
     cases = _cases(exceptions)
-    systems = _systems(hop_spans)
+    state = _state(hop_spans, spans, cases, now)
+    _hold_gaps(gaps, cases)
+    systems = _systems(hop_spans, cases, state, now)
     return Timeline(
         order_id=stitched.order_id,
         keys=stitched.keys,
@@ -297,7 +367,7 @@ def build_timeline(stitched: OrderSpans, *, as_of: datetime | None = None) -> Ti
         gaps=gaps,
         waiting_ns=sum(g.duration_ns for g in gaps),
         critical_path=_critical_path(hop_spans),
-        state=_state(hop_spans, spans, cases, now),
+        state=state,
         errors=[_error(s) for s in spans if s.status_code == "Error"],
         exceptions=exceptions,
         exception_cases=cases,
@@ -312,27 +382,28 @@ def build_timeline(stitched: OrderSpans, *, as_of: datetime | None = None) -> Ti
 # -- assembly ------------------------------------------------------------------------------------
 
 
+def with_sla(timeline: Timeline, statuses: list[SlaStatus]) -> Timeline:
+    """The timeline with its SLAs judged (by a caller that has the SLA policy) and ``state.late``."""
+    late = [s.sla for s in statuses if s.state in ("late", "breached")]
+    state = timeline.state.model_copy(update={"late": bool(late), "late_slas": late})
+    return timeline.model_copy(update={"sla": statuses, "state": state})
+
+
 def system_of(span: RawSpan) -> str:
     """The hop's system: ``system.instance`` (span, then resource attribute), else ``service.name``."""
-    return (
-        span.attributes.get(c.SYSTEM_INSTANCE)
-        or span.resource_attributes.get(c.SYSTEM_INSTANCE)
-        or span.service
-    )
+    return projection.system(span.attributes, span.resource_attributes, span.service)
 
 
 def system_kind_of(span: RawSpan) -> str:
-    return span.attributes.get(c.SYSTEM_KIND) or span.resource_attributes.get(c.SYSTEM_KIND, "")
+    return projection.system_kind(span.attributes, span.resource_attributes)
 
 
 def _stage(span: RawSpan) -> str:
-    return span.attributes.get(c.STAGE, "")
+    return projection.stage(span.attributes)
 
 
 def _is_manual(span: RawSpan) -> bool:
-    return span.attributes.get(c.MANUAL_TOUCH, "").lower() in TRUE_VALUES or bool(
-        span.attributes.get(c.ENDUSER_ID)
-    )
+    return projection.manual_touch(span.attributes)
 
 
 def _descendants_without_stage(spans: list[RawSpan]) -> dict[tuple[str, str], list[str]]:
@@ -393,9 +464,26 @@ def _gaps(hop_spans: list[RawSpan], hops: list[TimelineHop]) -> list[Gap]:
                     start=ns_to_datetime(before.end_ns),
                     end=ns_to_datetime(after.start_ns),
                     duration_ns=wait,
+                    held_by=hops[i].system,
+                    waiting_for=hops[i + 1].stage,
                 )
             )
     return gaps
+
+
+def _open_case(cases: list[ExceptionCase], at: datetime) -> ExceptionCase | None:
+    """The latest exception opened by ``at`` and not resolved before it."""
+    open_then = [k for k in cases if k.opened <= at and (k.resolved is None or k.resolved > at)]
+    return max(open_then, key=lambda k: k.opened) if open_then else None
+
+
+def _hold_gaps(gaps: list[Gap], cases: list[ExceptionCase]) -> None:
+    """A wait during an open exception is held by the system that raised it, waiting for its end."""
+    for gap in gaps:
+        case = _open_case(cases, gap.start)
+        if case is not None and case.system:
+            gap.held_by = case.system
+            gap.waiting_for = f"{case.type} at {case.system}"
 
 
 def _critical_path(hop_spans: list[RawSpan]) -> CriticalPath:
@@ -456,18 +544,58 @@ def _state(
     hop_spans: list[RawSpan], spans: list[RawSpan], cases: list[ExceptionCase], now: datetime
 ) -> CurrentState:
     now_ns = int(now.timestamp() * 1_000_000) * 1000
-    latest = max(hop_spans or spans, key=lambda s: (s.start_ns, s.end_ns))
+    members = hop_spans or spans
+    latest = max(members, key=lambda s: (s.start_ns, s.end_ns))
+    last = max(members, key=lambda s: (s.end_ns, s.start_ns))
     complete = _complete(hop_spans) and not any(case.open for case in cases)
-    last_end = max(s.end_ns for s in (hop_spans or spans))
-    return CurrentState(
+    state = CurrentState(
         status="complete" if complete else "open",
         stage=_stage(latest),
         system=system_of(latest),
         since=ns_to_datetime(latest.start_ns),
         age_ns=None if complete else max(0, now_ns - latest.start_ns),
-        idle_ns=None if complete else max(0, now_ns - last_end),
+        idle_ns=None if complete else max(0, now_ns - last.end_ns),
         as_of=now,
+        open_exceptions=sorted({case.type for case in cases if case.open}),
     )
+    if complete:
+        return state
+    ordered = sorted(hop_spans, key=lambda s: (s.start_ns, s.end_ns))
+    running = [s for s in ordered if s.start_ns <= now_ns < s.end_ns]
+    case = _open_case(cases, now)
+    if running:
+        current = running[-1]
+        holder, activity, waiting_for = system_of(current), "working", ""
+    elif case is not None and case.system:
+        holder, activity, waiting_for = case.system, "waiting", f"{case.type} at {case.system}"
+    else:
+        holder, activity = system_of(last), "waiting"
+        waiting_for = _next_stage(_stage(last))
+    since_ns: int | None = None
+    for span in reversed(ordered):  # the holder's custody: its trailing run of hops
+        if system_of(span) != holder:
+            break
+        since_ns = span.start_ns
+    if since_ns is None and case is not None and case.system == holder:
+        since_ns = int(case.opened.timestamp() * 1_000_000) * 1000  # held since it raised the exception
+    if since_ns is None:
+        since_ns = last.end_ns
+    kinds = [system_kind_of(s) for s in ordered if system_of(s) == holder and system_kind_of(s)]
+    return state.model_copy(
+        update={
+            "holder": holder,
+            "holder_kind": kinds[-1] if kinds else "",
+            "activity": activity,
+            "waiting_for": waiting_for,
+            "held_since": ns_to_datetime(since_ns),
+            "held_ns": max(0, now_ns - since_ns),
+        }
+    )
+
+
+def _next_stage(stage: str) -> str:
+    order = [s.value for s in c.STAGE_ORDER]
+    return order[order.index(stage) + 1] if stage in order[:-1] else ""
 
 
 def _complete(hop_spans: list[RawSpan]) -> bool:
@@ -491,7 +619,7 @@ def _exceptions(spans: list[RawSpan]) -> list[ExceptionEvent]:
             found.append(
                 ExceptionEvent(
                     type=span.attributes[c.EXCEPTION_TYPE],
-                    outcome=span.attributes.get(c.EXCEPTION_OUTCOME, c.ExceptionOutcome.OPENED.value),
+                    outcome=projection.exception_outcome(span.attributes),
                     time=ns_to_datetime(span.start_ns),
                     system=system_of(span),
                     stage=_stage(span),
@@ -506,7 +634,7 @@ def _exceptions(spans: list[RawSpan]) -> list[ExceptionEvent]:
                 found.append(
                     ExceptionEvent(
                         type=event.attributes[c.EXCEPTION_TYPE],
-                        outcome=event.attributes.get(c.EXCEPTION_OUTCOME, c.ExceptionOutcome.OPENED.value),
+                        outcome=projection.exception_outcome(event.attributes),
                         time=ns_to_datetime(event.time_ns),
                         system=system_of(span),
                         stage=_stage(span),
@@ -530,7 +658,12 @@ def _cases(events: list[ExceptionEvent]) -> list[ExceptionCase]:
             if i is None:
                 cases.append(
                     ExceptionCase(
-                        type=event.type, opened=event.time, resolved=event.time, open=False, duration_ns=0
+                        type=event.type,
+                        opened=event.time,
+                        resolved=event.time,
+                        open=False,
+                        duration_ns=0,
+                        system=event.system,
                     )
                 )
             else:
@@ -541,31 +674,68 @@ def _cases(events: list[ExceptionEvent]) -> list[ExceptionCase]:
                     resolved=event.time,
                     open=False,
                     duration_ns=int((event.time - opened).total_seconds() * 1e9),
+                    system=cases[i].system,
                 )
         elif event.type not in open_by_type:
             open_by_type[event.type] = len(cases)
             cases.append(
-                ExceptionCase(type=event.type, opened=event.time, resolved=None, open=True, duration_ns=None)
+                ExceptionCase(
+                    type=event.type,
+                    opened=event.time,
+                    resolved=None,
+                    open=True,
+                    duration_ns=None,
+                    system=event.system,
+                )
             )
     return cases
 
 
-def _systems(hop_spans: list[RawSpan]) -> list[SystemHold]:
-    by_system: dict[str, list[RawSpan]] = defaultdict(list)
+def _systems(
+    hop_spans: list[RawSpan], cases: list[ExceptionCase], state: CurrentState, now: datetime
+) -> list[SystemHold]:
+    """Who held the order when, summed per system, longest first. From the first hop's start to the
+    last hop's end (to now for an open order), the order is held by the system of the hop running
+    then (the latest started, when several run) — working — else, waiting, by the system of an open
+    exception (a backorder holds it at the ERP that raised it) or of the hop that ended last."""
+    if not hop_spans:
+        return []
+    now_ns = int(now.timestamp() * 1_000_000) * 1000
+    first = min(s.start_ns for s in hop_spans)
+    last_end = max(s.end_ns for s in hop_spans)
+    until = max(last_end, now_ns) if state.status == "open" else last_end
+    cuts = sorted({first, until} | {s.start_ns for s in hop_spans} | {s.end_ns for s in hop_spans})
+    cuts = [t for t in cuts if first <= t <= until]
+    working: dict[str, int] = defaultdict(int)
+    waiting: dict[str, int] = defaultdict(int)
+    by_end = sorted(hop_spans, key=lambda s: (s.end_ns, s.start_ns))
+    for a, b in itertools.pairwise(cuts):
+        running = [s for s in hop_spans if s.start_ns <= a and s.end_ns >= b]
+        if running:
+            working[system_of(max(running, key=lambda s: (s.start_ns, s.end_ns)))] += b - a
+            continue
+        case = _open_case(cases, ns_to_datetime(a))
+        if case is not None and case.system:
+            waiting[case.system] += b - a
+        else:
+            ended = [s for s in by_end if s.end_ns <= a]
+            waiting[system_of(ended[-1]) if ended else system_of(by_end[0])] += b - a
+    counts: dict[str, int] = defaultdict(int)
+    kinds: dict[str, str] = {}
     for span in hop_spans:
-        by_system[system_of(span)].append(span)
-    holds = []
-    for system, members in by_system.items():
-        held = 0
-        cursor = None
-        for span in sorted(members, key=lambda s: s.start_ns):
-            begin = span.start_ns if cursor is None else max(span.start_ns, cursor)
-            if span.end_ns > begin:
-                held += span.end_ns - begin
-            cursor = span.end_ns if cursor is None else max(cursor, span.end_ns)
-        holds.append(
-            SystemHold(system=system, system_kind=system_kind_of(members[0]), held_ns=held, hops=len(members))
+        counts[system_of(span)] += 1
+        kinds.setdefault(system_of(span), system_kind_of(span))
+    holds = [
+        SystemHold(
+            system=system,
+            system_kind=kinds.get(system, ""),
+            held_ns=working[system] + waiting[system],
+            working_ns=working[system],
+            waiting_ns=waiting[system],
+            hops=counts[system],
         )
+        for system in sorted(set(working) | set(waiting) | set(counts))
+    ]
     holds.sort(key=lambda h: (-h.held_ns, h.system))
     return holds
 

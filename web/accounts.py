@@ -196,10 +196,37 @@ class Accounts:
 
     def disable_user(self, username: str) -> int:
         """Disable a stored user and end their sessions at once; returns the sessions ended."""
+        if username in self.configured:
+            raise AccountError(
+                f"user {username} is defined in the configuration (web.users); remove it there"
+            )
         existing = self._stored_user(username)
         if existing is None:
             raise AccountError(f"no stored user {username}")
         self._write_user(username, existing["PasswordHash"], Role(existing["Role"]), disabled=True)
+        return self.sessions.revoke_user(username)
+
+    def enable_user(self, username: str) -> None:
+        """Let a disabled stored user log in again (with their old password)."""
+        existing = self._stored_user(username)
+        if existing is None:
+            raise AccountError(f"no stored user {username}")
+        self._write_user(username, existing["PasswordHash"], Role(existing["Role"]), disabled=False)
+
+    def reset_password(self, username: str, new: str) -> int:
+        """An admin sets a stored user's password (the password rule applies); every session of
+        theirs ends. Returns the sessions ended."""
+        if username in self.configured:
+            raise AccountError(
+                f"user {username} is defined in the configuration (web.users); change the password there"
+            )
+        existing = self._stored_user(username)
+        if existing is None:
+            raise AccountError(f"no stored user {username}")
+        check_password(new, username)
+        self._write_user(
+            username, _HASHER.hash(new), Role(existing["Role"]), disabled=bool(existing["Disabled"])
+        )
         return self.sessions.revoke_user(username)
 
     def sign_out_everywhere(self, username: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime
@@ -11,9 +12,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import jinja2
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
@@ -27,6 +29,7 @@ from web import formatting
 from web.accounts import Accounts
 from web.deps import WebState, optional_principal, render
 from web.security import (
+    DOCS_PATH,
     BodyLimitMiddleware,
     NotAuthenticated,
     SecurityHeadersMiddleware,
@@ -39,6 +42,7 @@ from web.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 OPENAPI_URL = "/api/openapi.json"
+DOCS_URL = DOCS_PATH
 
 
 def templates_env() -> jinja2.Environment:
@@ -56,6 +60,7 @@ def templates_env() -> jinja2.Environment:
         dur=formatting.fmt_duration,
         num=formatting.fmt_number,
         pct=formatting.fmt_percent,
+        qty=formatting.fmt_quantity,
         safe_href=safe_href,
         exception_ref=formatting.exception_ref,
     )
@@ -90,7 +95,7 @@ def create_app(
         version="1",
         summary="Order traces, SLAs, exceptions and KPIs across ERP, EDI, WMS and carriers.",
         openapi_url=None,  # served below, behind the dashboard's login unless web.public_openapi
-        docs_url=None,  # Swagger UI needs scripts from a CDN: forbidden by the CSP; the schema is served
+        docs_url=None,  # /docs is served below: Swagger UI from the package (no CDN), behind the login
         redoc_url=None,
     )
     templates = Jinja2Templates(env=templates_env())
@@ -124,6 +129,30 @@ def create_app(
     return app
 
 
+def summarize_operations(router: APIRouter) -> None:
+    """Every API operation's summary is the first sentence of its docstring ("Search orders by any
+    key...") instead of FastAPI's title-cased function name ("Api Search")."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.include_in_schema and not route.summary:
+            first = first_sentence(route.description or "")
+            if first:
+                route.summary = first
+
+
+def first_sentence(text: str, limit: int = 120) -> str:
+    """The docstring's first sentence: up to the first '.', ':' or ';' outside parentheses that ends
+    a sentence (not "e.g."), without markup backticks, at most ``limit`` characters."""
+    text = " ".join(text.replace("``", "").split())
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        at_end = i + 1 == len(text) or text[i + 1] == " "
+        if depth <= 0 and ch in ".:;" and at_end and not re.search(r"\b(e\.g|i\.e|etc)\.$", text[: i + 1]):
+            text = text[:i]
+            break
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _install_openapi(app: FastAPI, settings: WebSettings) -> None:
     """The OpenAPI schema follows the dashboard's auth (``web.public_openapi`` opens it)."""
 
@@ -133,17 +162,34 @@ def _install_openapi(app: FastAPI, settings: WebSettings) -> None:
             raise NotAuthenticated()
         return JSONResponse(app.openapi())
 
+    @app.get(DOCS_URL, include_in_schema=False)
+    def docs(request: Request) -> Response:
+        state: WebState = request.app.state.web
+        principal = optional_principal(request, state)
+        if not settings.public_openapi and principal is None:
+            raise NotAuthenticated()
+        return render(
+            request, state, "docs.html", {"nav": "docs", "openapi_url": OPENAPI_URL}, principal=principal
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> Response:
+        return RedirectResponse(DOCS_URL, status_code=308)
+
 
 def _include_routers(app: FastAPI) -> None:
     from web.routers import admin, areas, auth, health, orders
 
     nav: list[tuple[str, str, str]] = [("/", "Orders", "orders")]
     for module in (health, auth, orders, admin):
+        summarize_operations(module.router)
         app.include_router(module.router)
     for module in areas():
+        summarize_operations(module.router)
         app.include_router(module.router)
         nav.append(module.NAV)
     nav.append(("/admin", "Admin", "admin"))
+    nav.append((DOCS_URL, "API", "docs"))
     app.state.nav_items = nav
 
 

@@ -17,6 +17,8 @@ from kpis.jobs import KpiEngine
 from kpis.policy import Policy
 from storage import Store, audit
 from web.accounts import Accounts, Principal
+from web.alert_views import RulesCache
+from web.flash import Flashes
 from web.security import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -51,6 +53,8 @@ class WebState:
     trusted_proxies: tuple[Network, ...] = ()
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # "now" for every page
     ai: AiService | None = None  # AI-assisted exception handling (None: not wired, pages answer 404)
+    rules: RulesCache = field(default_factory=RulesCache)  # the alert rules file, for the on-call pages
+    flashes: Flashes = field(default_factory=Flashes)  # one-time messages after a POST-redirect-GET
 
     def now(self) -> datetime:
         """The moment pages judge against (recent orders, at-risk SLAs, aging, active silences)."""
@@ -190,10 +194,15 @@ def render(
         if existing is None:
             existing, new_cookie = login_csrf_pair(state.cookie_secret)
         token = existing
+    query = request.url.query
     context = {
         "user": principal,
         "csrf_token": token,
         "nav_items": request.app.state.nav_items,
+        "data_as_of": state.now(),
+        "refresh_href": request.url.path + (f"?{query}" if query else ""),
+        "auto_refresh": False,
+        "sla_label": state.policy.sla_label,
         **context,
     }
     response = state.templates.TemplateResponse(request, template, context, status_code=status_code)
@@ -207,3 +216,16 @@ def render(
             path="/",
         )
     return response
+
+
+def flash(request: Request, state: WebState, kind: str, value: Any) -> None:
+    """Keep ``value`` for the next page this session opens (see :mod:`web.flash`)."""
+    session = current_session(request, state)
+    if session is not None:
+        state.flashes.put(session.hash, kind, value)
+
+
+def pop_flashes(request: Request, state: WebState, kind: str) -> list[Any]:
+    """The session's pending ``kind`` messages, handed out once."""
+    session = current_session(request, state)
+    return state.flashes.pop(session.hash, kind) if session is not None else []

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import math
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+
+from kpis.policy import format_duration
 
 
 def as_utc(value: datetime) -> datetime:
@@ -25,27 +27,7 @@ def fmt_time(value: datetime | None) -> str:
     return as_utc(value).strftime("%m-%d %H:%M:%S")
 
 
-def fmt_duration(value: float | timedelta | None) -> str:
-    """Seconds (or a timedelta) as ``3d 4h``, ``2h 05m``, ``4m 10s``, ``850 ms``."""
-    if value is None:
-        return "-"
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if math.isnan(seconds):
-        return "-"
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    if seconds < 1:
-        return f"{sign}{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{sign}{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{sign}{days}d {hours}h"
-    if hours:
-        return f"{sign}{hours}h {minutes:02d}m"
-    return f"{sign}{minutes}m {secs:02d}s"
+fmt_duration = format_duration  # the one duration format: "2d 10h", "2h 05m", "4m 10s", "850 ms"
 
 
 def fmt_number(value: float | int | None, digits: int = 1) -> str:
@@ -95,3 +77,16 @@ def exception_type_of(ref: str) -> str:
     if not text or len(text) > MAX_EXCEPTION_TYPE_LENGTH:
         raise ValueError(f"an exception type has 1-{MAX_EXCEPTION_TYPE_LENGTH} characters")
     return text
+
+
+def fmt_quantity(value: float | None, unit: str = "number") -> str:
+    """A rule's value in its unit: seconds as a duration, ratios as a percentage, counts whole."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if unit == "seconds":
+        return fmt_duration(value)
+    if unit == "ratio":
+        return fmt_percent(value)
+    if unit == "count":
+        return f"{round(value):,}"
+    return f"{value:,.3g}" if abs(value) < 1000 else fmt_number(value)

@@ -19,7 +19,9 @@ from pydantic import BaseModel, Field
 
 from kpis import reports
 from kpis.explain import Explanation, explain, kpi_names
-from kpis.policy import Policy, Sla
+from kpis.jobs import JOB_NAMES, Window
+from kpis.order_sla import judge as order_sla_judge
+from kpis.policy import Policy
 from kpis.reports import (
     ExceptionAction,
     ExceptionQueue,
@@ -33,8 +35,7 @@ from kpis.reports import (
     SystemHealth,
 )
 from storage import SqlFiles, Store
-from tracing import conventions as c
-from tracing.timeline import Timeline
+from tracing.timeline import Timeline, with_sla
 from web.charts import SlaMark
 from web.formatting import as_utc
 
@@ -83,13 +84,24 @@ def segment_options(store: Store, days: int = 400, now: datetime | None = None) 
     since = ((now or datetime.now(UTC)) - timedelta(days=days)).date()
     rows = store.rows(SQL["segment_values"], {"since": since})
     row = rows[0] if rows else {}
-    return {name: list(row.get(name) or []) for name in ("channel", "region", "erp_instance", "warehouse")}
+    return {name: list(row.get(name) or []) for name in reports.BREAKDOWN_DIMENSIONS}
 
 
 class Period(BaseModel):
     start: date
     end: date = Field(description="Exclusive.")
     days: int
+    today: date | None = Field(default=None, description="The current day (UTC) when judged.")
+
+    @property
+    def last(self) -> date:
+        """The last day (inclusive)."""
+        return self.end - timedelta(days=1)
+
+    @property
+    def partial(self) -> bool:
+        """The period includes the current day, which is not over yet."""
+        return self.today is not None and self.start <= self.today < self.end
 
 
 def period_filter(
@@ -99,19 +111,32 @@ def period_filter(
     ] = 7,
     start: Annotated[date | None, Query(description="First day (overrides days).")] = None,
     end: Annotated[date | None, Query(description="Day after the last day. Default: tomorrow.")] = None,
+    to: Annotated[date | None, Query(description="Last day, inclusive (the date picker's 'to').")] = None,
 ) -> Period:
     today = request.app.state.web.now().date()
+    if to is not None:
+        if end is not None and end != to + timedelta(days=1):
+            raise HTTPException(status_code=400, detail="give either end (exclusive) or to (inclusive)")
+        if to >= date.max - timedelta(days=1):
+            raise HTTPException(status_code=400, detail="to is too far in the future")
+        end = to + timedelta(days=1)
     if start is None:
         first, stop = reports.default_period(days, today)
         if end is not None:
+            if end <= date.min + timedelta(days=days):
+                raise HTTPException(status_code=400, detail="end is too far in the past")
             first, stop = end - timedelta(days=days), end
-        return Period(start=first, end=stop, days=days)
+        return Period(start=first, end=stop, days=days, today=today)
     stop = end or reports.default_period(1, today)[1]
     if not start < stop:
-        raise HTTPException(status_code=400, detail="start must be before end")
+        raise HTTPException(
+            status_code=400, detail="the first day (from) must not be after the last day (to)"
+        )
     if (stop - start).days > 366:
         raise HTTPException(status_code=400, detail="a period is at most 366 days")
-    return Period(start=start, end=stop, days=(stop - start).days)
+    if start <= date.min + timedelta(days=367):
+        raise HTTPException(status_code=400, detail="from is too far in the past")
+    return Period(start=start, end=stop, days=(stop - start).days, today=today)
 
 
 PeriodDep = Annotated[Period, Depends(period_filter)]
@@ -156,39 +181,30 @@ def order_overview(
     return OrdersOverview(recent=recent, at_risk=at_risk, breached_open=breached_open)
 
 
-# order attributes that SLA overrides match on (kpis.policy.Match fields)
-_SEGMENT_ATTRIBUTES = {
-    "channel": c.CHANNEL,
-    "priority": c.ORDER_PRIORITY,
-    "customer_tier": c.CUSTOMER_TIER,
-    "warehouse": c.WAREHOUSE_ID,
-    "region": c.REGION,
-}
+class OrderState(BaseModel):
+    order_id: str
+    status: str
+    current_stage: str
+    current_system: str
+    last_activity_at: datetime
 
 
-def _segment_of(timeline: Timeline) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for field, attribute in _SEGMENT_ATTRIBUTES.items():
-        found[field] = next(
-            (s.attributes[attribute] for s in timeline.spans if s.attributes.get(attribute)), ""
-        )
-    return found
+def order_states(store: Store, order_ids: list[str]) -> dict[str, OrderState]:
+    """Status and stage of each listed order the KPI jobs know (others are left out)."""
+    if not order_ids:
+        return {}
+    rows = store.rows(SQL["order_states"], {"order_ids": order_ids[:5000]})
+    return {r["order_id"]: OrderState(**r) for r in rows}
 
 
-def _wall_clock_due(sla: Sla, timeline: Timeline, segment: dict[str, str]) -> datetime | None:
-    """Start edge + target for a wall-clock SLA whose start stage the order reached (overrides applied)."""
-    if sla.clock != "wall":
-        return None
-    hops = [h for h in timeline.hops if h.stage == sla.start.stage]
-    if not hops:
-        return None
-    start = min(h.start for h in hops) if sla.start.at == "start" else max(h.end for h in hops)
-    target = sla.target
-    for override in sla.overrides:
-        if all(segment.get(k) == v for k, v in override.when.fields().items()):
-            target = override.target
-            break
-    return as_utc(start) + timedelta(seconds=target)
+def key_variants(key: str) -> list[str]:
+    """The key as typed, then in upper and lower case (order ids are looked up exactly, so
+    ``so-102835`` is tried as ``SO-102835``)."""
+    out: list[str] = []
+    for variant in (key, key.upper(), key.lower()):
+        if variant not in out:
+            out.append(variant)
+    return out
 
 
 def order_breaches(store: Store, policy: Policy, order_id: str) -> list[SlaBreach]:
@@ -196,25 +212,23 @@ def order_breaches(store: Store, policy: Policy, order_id: str) -> list[SlaBreac
     return reports.sla_breaches(store, policy, order_id=order_id, limit=50)
 
 
-def sla_marks(policy: Policy, timeline: Timeline, breaches: list[SlaBreach]) -> list[SlaMark]:
-    """SLA due times for the Gantt: breached and at-risk ones as the KPI jobs judged them, plus the
-    due time of every other wall-clock SLA the order started (business-time dues come from the jobs)."""
-    judged = {b.sla: SlaMark(name=b.sla, due=as_utc(b.due_at), state=b.status) for b in breaches}
-    segment = _segment_of(timeline)
-    marks = list(judged.values())
-    for sla in policy.slas:
-        if sla.name in judged:
-            continue
-        due = _wall_clock_due(sla, timeline, segment)
-        if due is None:
-            continue
-        at_end = [h for h in timeline.hops if h.stage == sla.end.stage]
-        state = ""
-        if at_end:
-            reached = max(h.end for h in at_end) if sla.end.at == "end" else min(h.start for h in at_end)
-            state = "met" if reached <= due else "late"
-        marks.append(SlaMark(name=sla.name, due=due, state=state))
-    return sorted(marks, key=lambda m: m.due)
+def order_sla(policy: Policy, timeline: Timeline, breaches: list[SlaBreach], now: datetime) -> Timeline:
+    """The timeline with its SLAs judged (jobs' results and the policy's wall-clock due times)."""
+    return with_sla(timeline, order_sla_judge(policy, timeline, breaches, now))
+
+
+def sla_marks(timeline: Timeline, policy: Policy | None = None) -> list[SlaMark]:
+    """SLA due times for the Gantt, from the timeline's judged SLAs (with the policy's labels)."""
+    return [
+        SlaMark(
+            name=s.sla,
+            due=as_utc(s.due),
+            state="" if s.state == "open" else s.state,
+            label=policy.sla_label(s.sla) if policy is not None else "",
+        )
+        for s in timeline.sla
+        if s.due is not None
+    ]
 
 
 def order_exceptions(store: Store, policy: Policy, order_id: str) -> list[OrderException]:
@@ -229,6 +243,7 @@ class ExceptionFilters(BaseModel):
     exception_type: str = ""
     system: str = ""
     owner: str = ""
+    aging: int = Field(default=0, description="Aging bucket (1-based, 0 = any).")
 
 
 def exception_filters(
@@ -236,10 +251,24 @@ def exception_filters(
     exception_type: Text = "",
     system: Text = "",
     owner: Text = "",
+    aging: Annotated[
+        int, Query(ge=0, le=50, description="Aging bucket to list, 1-based (the chart's bars); 0 = any.")
+    ] = 0,
 ) -> ExceptionFilters:
     return ExceptionFilters(
-        status=status, exception_type=exception_type.strip(), system=system.strip(), owner=owner.strip()
+        status=status,
+        exception_type=exception_type.strip(),
+        system=system.strip(),
+        owner=owner.strip(),
+        aging=aging,
     )
+
+
+def exception_filter_values(store: Store) -> dict[str, list[str]]:
+    """Exception types, systems and owners seen in the queue, for the filter drop-downs."""
+    rows = store.rows(SQL["exception_filter_values"], {})
+    row = rows[0] if rows else {}
+    return {name: list(row.get(name) or []) for name in ("exception_type", "system", "owner")}
 
 
 ExceptionFiltersDep = Annotated[ExceptionFilters, Depends(exception_filters)]
@@ -288,9 +317,15 @@ def exception_queue(
     page: int = 1,
     now: datetime | None = None,
 ) -> ExceptionPage:
+    if filters.aging > len(policy.exception_aging_buckets) + 1:
+        raise HTTPException(
+            status_code=400,
+            detail=f"aging bucket must be between 1 and {len(policy.exception_aging_buckets) + 1} (0 = any)",
+        )
     queue = reports.exceptions_queue(
         store,
         policy,
+        aging=filters.aging,
         status=filters.status,
         exception_type=filters.exception_type,
         system=filters.system,
@@ -407,6 +442,17 @@ def kpi_overview(store: Store, policy: Policy, period: Period, segment: Segment)
     )
 
 
+def kpi_breakdown(
+    store: Store, dimension: str, period: Period, segment: Segment
+) -> list[reports.BreakdownRow]:
+    if dimension not in reports.BREAKDOWN_DIMENSIONS:
+        raise HTTPException(
+            status_code=400,
+            detail=f"unknown dimension {dimension!r}; choose from {', '.join(reports.BREAKDOWN_DIMENSIONS)}",
+        )
+    return reports.kpi_breakdown(store, dimension, period.start, period.end, segment)
+
+
 def kpi_orders(
     store: Store, policy: Policy, kpi: str, period: Period, segment: Segment, limit: int
 ) -> Explanation:
@@ -443,3 +489,54 @@ class JobsOverview(BaseModel):
 
 def jobs_overview(store: Store, engine: reports.KpiEngine, job: str, limit: int) -> JobsOverview:
     return JobsOverview(runs=reports.job_runs(store, job, limit), watermarks=reports.job_watermarks(engine))
+
+
+class JobRunRequest(BaseModel):
+    """What ``tower kpis run`` asks a serving tower to run: every job by default, incrementally."""
+
+    model_config = {"extra": "forbid", "populate_by_name": True}
+
+    jobs: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=20)
+    full: bool = False
+    start: datetime | None = Field(default=None, alias="from")
+    end: datetime | None = Field(default=None, alias="to")
+
+
+class JobRunResult(BaseModel):
+    job: str
+    mode: str
+    status: str
+    rows: int
+    duration_s: float
+    error: str
+
+
+def run_jobs(engine: reports.KpiEngine, request: JobRunRequest) -> list[JobRunResult]:
+    """Run the KPI jobs now, as ``tower kpis run`` does on its own store (422 on a bad request)."""
+    jobs = request.jobs or list(JOB_NAMES)
+    unknown = [j for j in jobs if j not in JOB_NAMES]
+    if unknown:
+        raise HTTPException(422, f"unknown job(s) {', '.join(unknown)}; jobs: {', '.join(JOB_NAMES)}")
+    start, end = (as_utc(t) if t else None for t in (request.start, request.end))
+    if request.full and (start or end):
+        raise HTTPException(422, "full recomputes everything; leave out from/to")
+    if start and end and not start < end:
+        raise HTTPException(422, "from must be before to")
+    if request.full:
+        results = engine.recompute(jobs=jobs)
+    elif start or end:
+        window = Window(start=start or datetime(1970, 1, 1, tzinfo=UTC), end=end or datetime.now(UTC))
+        results = engine.run_all(window, jobs)
+    else:
+        results = engine.run_all(None, request.jobs or None)
+    return [
+        JobRunResult(
+            job=r.job,
+            mode=r.mode,
+            status=r.status,
+            rows=r.rows,
+            duration_s=round(r.duration_s, 3),
+            error=r.error,
+        )
+        for r in results
+    ]

@@ -1,5 +1,6 @@
 -- The exceptions queue: filters by status, type, system, owner and segment; oldest first;
--- total_rows counts every match (for paging), LIMIT/OFFSET pick the page.
+-- total_rows counts every match (for paging), LIMIT/OFFSET pick the page. age_min/age_max (seconds,
+-- age_max 0 = no limit) pick one aging bucket.
 SELECT
     OrderId AS order_id, ExceptionType AS exception_type, System AS system, Stage AS stage,
     OpenedAt AS opened_at, ResolvedAt AS resolved_at, ResolvedBy AS resolved_by, ResolutionS AS resolution_s,
@@ -21,5 +22,7 @@ WHERE ({status:String} = '' OR Status = {status:String})
   AND ({warehouse:String} = '' OR Warehouse = {warehouse:String})
   AND ({customer_tier:String} = '' OR CustomerTier = {customer_tier:String})
   AND ({priority:String} = '' OR Priority = {priority:String})
+  AND age_s >= {age_min:Float64}
+  AND ({age_max:Float64} = 0 OR age_s < {age_max:Float64})
 ORDER BY OpenedAt ASC, OrderId, ExceptionType
 LIMIT {limit:UInt32} OFFSET {offset:UInt32}

@@ -15,7 +15,7 @@ SELECT
     f.AllocationCount AS allocations, f.CycleTimeS AS cycle_time_s, f.InvoiceLatencyS AS invoice_latency_s
 FROM (
     SELECT * FROM order_facts FINAL
-    WHERE CaptureAt >= {start:Date} AND CaptureAt < {end:Date}
+    WHERE CaptureAt >= {start:DateTime64(3)} AND CaptureAt < {end:DateTime64(3)}
   AND ({channel:String} = '' OR Channel = {channel:String})
   AND ({region:String} = '' OR Region = {region:String})
   AND ({erp_instance:String} = '' OR ErpInstance = {erp_instance:String})
@@ -25,7 +25,7 @@ FROM (
 ) AS f
 LEFT JOIN (
     SELECT OrderId, State, ElapsedS, TargetS FROM sla_results FINAL
-    WHERE Sla = {on_time_sla:String} AND CaptureAt >= {start:Date} AND CaptureAt < {end:Date}
+    WHERE Sla = {on_time_sla:String} AND CaptureAt >= {start:DateTime64(3)} AND CaptureAt < {end:DateTime64(3)}
 ) AS o ON o.OrderId = f.OrderId
 WHERE multiIf(
     {kpi:String} = 'touchless_rate', f.Touchless = 0,

@@ -3,7 +3,7 @@
 SELECT OrderId AS order_id, CaptureAt AS captured_at, StartAt AS start_at, EndAt AS end_at, DueAt AS due_at,
        TargetS AS target_s, assumeNotNull(ElapsedS) AS elapsed_s, Business = 1 AS business_time
 FROM sla_results FINAL
-WHERE Sla = {sla:String} AND State = 'breached' AND CaptureAt >= {start:Date} AND CaptureAt < {end:Date}
+WHERE Sla = {sla:String} AND State = 'breached' AND CaptureAt >= {start:DateTime64(3)} AND CaptureAt < {end:DateTime64(3)}
   AND ({channel:String} = '' OR Channel = {channel:String})
   AND ({region:String} = '' OR Region = {region:String})
   AND ({erp_instance:String} = '' OR ErpInstance = {erp_instance:String})

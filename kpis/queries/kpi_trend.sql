@@ -9,7 +9,15 @@ SELECT
     quantilesExactInclusiveArray(0.5, 0.9, 0.95)(CycleTimes) AS cycle_q,
     sumMap(SlaEvaluated) AS sla_evaluated,
     sumMap(SlaMet) AS sla_met,
-    sum(ExceptionsOpened) AS exceptions
+    sum(ExceptionsOpened) AS exceptions,
+    sum(AllocationEligible) AS allocation_eligible,
+    sum(AllocationAccurate) AS allocation_accurate,
+    sum(length(InvoiceLatencies)) AS invoice_n,
+    avgArray(InvoiceLatencies) AS invoice_mean,
+    quantilesExactInclusiveArray(0.5, 0.9)(InvoiceLatencies) AS invoice_q,
+    sum(length(ResolutionTimes)) AS resolution_n,
+    avgArray(ResolutionTimes) AS resolution_mean,
+    quantilesExactInclusiveArray(0.5, 0.9)(ResolutionTimes) AS resolution_q
 FROM kpi_daily
 WHERE Day >= {start:Date} AND Day < {end:Date}
   AND (Day, Version) IN (SELECT Day, max(Version) FROM kpi_daily WHERE Day >= {start:Date} AND Day < {end:Date} GROUP BY Day)

@@ -1,54 +1,28 @@
--- Rebuild order_exceptions for the selected orders: one row per order and exception type, from
--- exception spans (order_hops) and span events (order_exception_events), merged with what people
--- did (exception_actions: last assign sets the owner, a resolve closes it unless spans reopened it
+-- Rebuild order_exceptions for the selected orders: one row per order and exception type, from the
+-- exception signals of the order's spans and span events (exception_signals, kept by a view as rows
+-- reach order_spans; each span or event once: FINAL), merged with what people did
+-- (exception_actions: last assign sets the owner, a resolve closes it unless spans reopened it
 -- later). Opened = first sign of the exception; resolved = when the latest outcome is a resolution.
+-- Only the order's own attributed spans count (tracing/attribution.py): a sibling's EDI mapping
+-- exception in the same file is the sibling's.
 INSERT INTO order_exceptions
 WITH
     touched AS (
-        SELECT OrderId FROM order_hops
-        WHERE ExceptionType != '' AND ((ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
-           OR (Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)}))
-        UNION DISTINCT
-        SELECT OrderId FROM order_exception_events
+        SELECT OrderId FROM exception_signals
         WHERE (ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
-           OR (Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)})
+           OR (At >= {from:DateTime64(3)} AND At < {to:DateTime64(3)})
         UNION DISTINCT
         SELECT OrderId FROM exception_actions WHERE At > {since:DateTime64(3)} AND At <= {until:DateTime64(3)}
         UNION DISTINCT
         SELECT OrderId FROM order_facts
         WHERE ExceptionCount > 0 AND UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
         UNION DISTINCT
-        SELECT OrderId FROM order_keys
-        WHERE OrderId != '' AND (Key, KeyType) IN (
-            SELECT Key, KeyType FROM order_key_hops
-            WHERE ExceptionType != '' AND ((ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
-               OR (Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)})))
-        UNION DISTINCT
         SELECT arrayJoin({orders:Array(String)}) AS OrderId
     ),
     signals AS (
-        SELECT OrderId, ExceptionType, ExceptionOutcome AS Outcome, Timestamp AS At, System, Stage, User
-        FROM order_hops
-        WHERE ExceptionType != '' AND ({all:UInt8} = 1 OR OrderId IN touched)
-        UNION ALL
-        SELECT OrderId, ExceptionType, ExceptionOutcome AS Outcome, Timestamp AS At, System, Stage, User
-        FROM order_exception_events
+        SELECT OrderId, ExceptionType, Outcome, At, System, Stage, User
+        FROM exception_signals FINAL
         WHERE {all:UInt8} = 1 OR OrderId IN touched
-        UNION ALL
-        -- exception hops that name no order, attributed through a strong key (see order_key_hops)
-        SELECT OrderId, ExceptionType, Outcome, At, System, Stage, User FROM (
-        SELECT k.OrderId AS OrderId, kh.ExceptionType AS ExceptionType, kh.ExceptionOutcome AS Outcome,
-               kh.Timestamp AS At, kh.System AS System, kh.Stage AS Stage, kh.User AS User, kh.SpanId AS SpanId
-        -- the small side (keyed hops) on the right: it is the hash table
-        FROM (
-            SELECT DISTINCT Key, KeyType, OrderId FROM order_keys
-            WHERE OrderId != '' AND KeyType IN ('order.customer_po', 'order.ecommerce_id', 'shipment.id',
-                                                'shipment.tracking_number', 'invoice.id')
-              AND ({all:UInt8} = 1 OR OrderId IN touched)
-        ) AS k
-        INNER JOIN order_key_hops AS kh ON kh.Key = k.Key AND kh.KeyType = k.KeyType
-        WHERE kh.ExceptionType != ''
-        LIMIT 1 BY OrderId, SpanId)
     ),
     x AS (
         SELECT

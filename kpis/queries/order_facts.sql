@@ -1,102 +1,55 @@
 -- Recompute order_facts for the orders selected by the run: every order when {all} = 1, else the
--- orders with spans that *arrived* in (since, until] (late spans included), or with a span *starting*
--- in [from, to). Hop model (same as tracing/timeline.py): a hop is a span with order.stage; hop end =
--- start + duration; a handoff gap is the time from one hop's end to the next hop's start (hops sorted
--- by start), counted when positive.
+-- orders with spans that *arrived* in (since, until] (late spans and late attributions included), or
+-- with a span *starting* in [from, to). Input: order_state, the per-order aggregate states that a
+-- materialized view keeps as rows reach the order-keyed table order_spans (attributed by the rules
+-- of tracing/attribution.py, with the hop projection its columns define): merging an order's states
+-- reads one row per order and insert, never its spans, and every state counts a span once (a
+-- re-sent span changes nothing). Hop model (same as tracing/timeline.py): a hop is a span with
+-- order.stage; hop end = start + duration; a handoff gap is the time from one hop's end to the next
+-- hop's start (hops sorted by start), counted when positive.
 INSERT INTO order_facts
 WITH
     touched AS (
-        SELECT OrderId FROM order_hops
+        SELECT OrderId FROM order_spans
         WHERE (ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
            OR (Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)})
-        UNION DISTINCT
-        SELECT OrderId FROM order_exception_events
-        WHERE (ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
-           OR (Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)})
-        UNION DISTINCT
-        SELECT OrderId FROM order_keys
-        WHERE OrderId != '' AND (Key, KeyType) IN (
-            SELECT Key, KeyType FROM order_key_hops
-            WHERE (ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
-               OR (Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)}))
         UNION DISTINCT
         SELECT arrayJoin({orders:Array(String)}) AS OrderId
     ),
-    -- hops that name no order, attributed through a strong key the order's own spans carry
-    keyed_hops AS (
-        SELECT
-            k.OrderId AS OrderId, kh.Stage AS Stage, kh.System AS System, kh.SystemKind AS SystemKind,
-            kh.Channel AS Channel, kh.Region AS Region, kh.Warehouse AS Warehouse, kh.CustomerTier AS CustomerTier,
-            kh.Priority AS Priority, kh.CustomerId AS CustomerId, kh.OrderStatus AS OrderStatus,
-            kh.ManualTouch AS ManualTouch, kh.User AS User, kh.ExceptionType AS ExceptionType,
-            kh.StatusCode AS StatusCode, kh.SpanId AS SpanId,
-            toUnixTimestamp64Milli(kh.Timestamp) AS s_ms, s_ms + intDiv(kh.DurationNs, 1000000) AS e_ms
-        -- the small side (keyed hops) on the right: it is the hash table
-        FROM (
-            SELECT DISTINCT Key, KeyType, OrderId FROM order_keys
-            WHERE OrderId != '' AND KeyType IN ('order.customer_po', 'order.ecommerce_id', 'shipment.id',
-                                                'shipment.tracking_number', 'invoice.id')
-              AND ({all:UInt8} = 1 OR OrderId IN touched)
-        ) AS k
-        INNER JOIN order_key_hops AS kh ON kh.Key = k.Key AND kh.KeyType = k.KeyType
-        LIMIT 1 BY OrderId, SpanId
-    ),
     h AS (
+        -- the touched orders' states merged (kpis/state.py; storage/migrations/include/order_state.sql)
         SELECT
             OrderId,
-            min(s_ms) AS first_ms,
-            max(e_ms) AS last_ms,
-            -- hops sorted by (start, end); per stage: first start, last end (no lambdas over
-            -- captured arrays: they are slow in ClickHouse)
-            arraySort(groupArrayIf((s_ms, e_ms, System, Stage), Stage != '')) AS hops,
-            tupleElement(hops, 4) AS hop_stages,
-            arrayEnumerateUniq(hop_stages) AS nth_by_start,
-            arrayReverseSort(arrayZip(tupleElement(hops, 2), hop_stages)) AS by_end,
-            arrayEnumerateUniq(tupleElement(by_end, 2)) AS nth_by_end,
-            arrayFilter((k, n) -> n = 1, hop_stages, nth_by_start) AS keys_by_start,
-            arrayFilter((k, n) -> n = 1, tupleElement(by_end, 2), nth_by_end) AS keys_by_end,
-            arraySort(keys_by_start) AS stage_names,
-            arraySort((v, k) -> k, arrayFilter((v, n) -> n = 1, tupleElement(hops, 1), nth_by_start), keys_by_start) AS stage_starts,
-            arraySort((v, k) -> k, arrayFilter((v, n) -> n = 1, tupleElement(by_end, 1), nth_by_end), keys_by_end) AS stage_ends,
-            mapFromArrays(stage_names, stage_starts) AS sm_start,
-            mapFromArrays(stage_names, stage_ends) AS sm_end,
-            argMinIf(Channel, s_ms, Channel != '') AS channel,
-            argMinIf(Region, s_ms, Region != '') AS region,
-            argMinIf(System, s_ms, SystemKind = 'erp') AS erp,
-            argMinIf(Warehouse, s_ms, Warehouse != '') AS warehouse,
-            argMinIf(CustomerTier, s_ms, CustomerTier != '') AS tier,
-            argMinIf(Priority, s_ms, Priority != '') AS priority,
-            argMinIf(CustomerId, s_ms, CustomerId != '') AS customer,
+            min(FirstMs) AS first_ms,
+            max(LastMs) AS last_ms,
+            -- hops sorted by (start, end, system, stage); each distinct span once
+            arraySort(groupUniqArrayIfMerge(Hops)) AS hops,
+            minMapIfMerge(StageStart) AS sm_start,
+            maxMapIfMerge(StageEnd) AS sm_end,
+            mapKeys(sm_start) AS stage_names,
+            mapValues(sm_start) AS stage_starts,
+            mapValues(sm_end) AS stage_ends,
+            tupleElement(minIfMerge(ChannelFirst), 2) AS channel,
+            tupleElement(minIfMerge(RegionFirst), 2) AS region,
+            tupleElement(minIfMerge(ErpFirst), 2) AS erp,
+            tupleElement(minIfMerge(WarehouseFirst), 2) AS warehouse,
+            tupleElement(minIfMerge(TierFirst), 2) AS tier,
+            tupleElement(minIfMerge(PriorityFirst), 2) AS priority,
+            tupleElement(minIfMerge(CustomerFirst), 2) AS customer,
             hops[-1].4 AS current_stage,
             hops[-1].3 AS current_system,
             length(hops) AS hop_count,
-            countIf(StatusCode = 'Error') AS error_count,
-            countIf(ManualTouch = 1) AS touch_count,
-            argMinIf(Stage, s_ms, ManualTouch = 1) AS touch_stage,
-            argMinIf(System, s_ms, ManualTouch = 1) AS touch_system,
-            argMinIf(User, s_ms, ManualTouch = 1) AS touch_user,
-            minIf(s_ms, ManualTouch = 1) AS touch_ms,
-            groupUniqArrayIf(OrderStatus, OrderStatus != '') AS statuses,
-            groupUniqArrayIf(ExceptionType, ExceptionType != '') AS span_exceptions,
-            countIf(Stage = 'allocation') AS allocations
-        FROM (
-            SELECT
-                OrderId, Stage, System, SystemKind, Channel, Region, Warehouse, CustomerTier, Priority, CustomerId,
-                OrderStatus, ManualTouch, User, ExceptionType, StatusCode,
-                toUnixTimestamp64Milli(Timestamp) AS s_ms, s_ms + intDiv(DurationNs, 1000000) AS e_ms
-            FROM order_hops
-            WHERE {all:UInt8} = 1 OR OrderId IN touched
-            UNION ALL
-            SELECT
-                OrderId, Stage, System, SystemKind, Channel, Region, Warehouse, CustomerTier, Priority, CustomerId,
-                OrderStatus, ManualTouch, User, ExceptionType, StatusCode, s_ms, e_ms
-            FROM keyed_hops
-        )
-        GROUP BY OrderId
-    ),
-    e AS (
-        SELECT OrderId, groupUniqArray(ExceptionType) AS event_exceptions
-        FROM order_exception_events
+            uniqExactIfMerge(Errors) AS error_count,
+            uniqExactIfMerge(Touches) AS touch_count,
+            minIfMerge(FirstTouch) AS first_touch,
+            first_touch.2 AS touch_stage,
+            first_touch.3 AS touch_system,
+            first_touch.4 AS touch_user,
+            first_touch.1 AS touch_ms,
+            groupUniqArrayIfMerge(Statuses) AS statuses,
+            groupUniqArrayArrayMerge(Exceptions) AS exceptions,
+            uniqExactIfMerge(Allocations) AS allocations
+        FROM order_state
         WHERE {all:UInt8} = 1 OR OrderId IN touched
         GROUP BY OrderId
     )
@@ -133,7 +86,7 @@ SELECT
     touch_system AS FirstTouchSystem,
     touch_user AS FirstTouchUser,
     if(touch_count > 0, fromUnixTimestamp64Milli(touch_ms, 'UTC'), NULL) AS FirstTouchAt,
-    arraySort(arrayDistinct(arrayConcat(span_exceptions, event_exceptions))) AS ExceptionTypes,
+    arraySort(exceptions) AS ExceptionTypes,
     length(ExceptionTypes) AS ExceptionCount,
     arraySort(statuses) AS OrderStatuses,
     allocations AS AllocationCount,
@@ -149,13 +102,15 @@ SELECT
             ExceptionCount > 0, 'exception',
             hasAny(statuses, {invoice_error_statuses:Array(String)}), 'invoice_error', '') AS PerfectMiss,
     toUInt8(PerfectMiss = '') AS PerfectOtherwise,
-    arrayFilter((name, a, b) -> has(edges, a) AND has(edges, b),
-                {sla_names:Array(String)}, {sla_start_edges:Array(String)}, {sla_end_edges:Array(String)}) AS SlaCompleted,
+    -- an edge <stage>.start or <stage>.end exists when the stage has a hop
+    arrayFilter((name, a, b) -> mapContains(sm_start, a) AND mapContains(sm_start, b),
+                {sla_names:Array(String)}, {sla_start_stages:Array(String)}, {sla_end_stages:Array(String)}) AS SlaCompleted,
     now64(3) AS UpdatedAt,
     {version:UInt64} AS Version
 FROM (
-    SELECT h.*, e.event_exceptions, if(mapContains(h.sm_start, 'capture'), h.sm_start['capture'], h.first_ms) AS capture_ms,
-           arrayConcat(arrayMap(k -> k || '.start', h.stage_names), arrayMap(k -> k || '.end', h.stage_names)) AS edges
-    FROM h LEFT JOIN e USING OrderId
+    SELECT h.*, if(mapContains(h.sm_start, 'capture'), h.sm_start['capture'], h.first_ms) AS capture_ms
+    FROM h
 )
-SETTINGS join_use_nulls = 0, optimize_on_insert = 0, max_insert_threads = 2
+SETTINGS join_use_nulls = 0, optimize_on_insert = 0, max_insert_threads = 2,
+         -- order_state is sorted by order: merge each order's states as they stream by (bounded memory)
+         optimize_aggregation_in_order = 1

@@ -1,5 +1,6 @@
 -- Evaluate every SLA of the policy for the selected orders (from their order_facts): one row per
--- order and SLA whose start edge happened. Targets and calendars per segment come from the policy
+-- order and SLA whose start edge happened. Each order's SLA edges are looked up once, before the
+-- order is expanded to its SLAs (the stage maps are never copied per SLA). Targets and calendars per segment come from the policy
 -- compiled by kpis/policy.py (sla_parameters): seg_* pick the segment's targets with one lookup,
 -- cal_* are per-day business hours as epoch milliseconds (business time between two instants is
 -- the difference of their cumulative business-time values), cal_hour_first inverts that for due
@@ -12,7 +13,7 @@ WITH
         SELECT OrderId FROM order_facts
         WHERE UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
         UNION DISTINCT
-        SELECT OrderId FROM order_hops
+        SELECT OrderId FROM order_spans
         WHERE Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)}
         UNION DISTINCT
         SELECT arrayJoin({orders:Array(String)}) AS OrderId
@@ -70,34 +71,37 @@ FROM (
         SELECT
             OrderId, CaptureAt, Status, CurrentStage, CurrentSystem,
             Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority,
-            i,
+            e.1 AS i,
+            e.2 AS a_ms,
+            e.3 AS b_ms,
             {sla_names:Array(String)}[i] AS sla,
-            toInt64(if({sla_from_end:Array(UInt8)}[i] = 1,
-                       toUnixTimestamp64Milli(StageEnd[{sla_from_stage:Array(String)}[i]]),
-                       toUnixTimestamp64Milli(StageStart[{sla_from_stage:Array(String)}[i]]))) AS a_ms,
-            toInt64(if({sla_to_end:Array(UInt8)}[i] = 1,
-                       toUnixTimestamp64Milli(StageEnd[{sla_to_stage:Array(String)}[i]]),
-                       toUnixTimestamp64Milli(StageStart[{sla_to_stage:Array(String)}[i]]))) AS b_ms,
             (seg - 1) * n_sla + i AS seg_cell,
             {seg_targets:Array(Float64)}[seg_cell] AS target_s,
             {seg_cals:Array(Int64)}[seg_cell] AS cal
         FROM (
-            -- the segment's row in the target tables, once per order
+            -- once per order, before any expansion: the segment's row in the target tables and
+            -- every SLA's start and end edge (0: the edge did not happen)
             SELECT
-                OrderId, CaptureAt, Status, CurrentStage, CurrentSystem, StageStart, StageEnd,
+                OrderId, CaptureAt, Status, CurrentStage, CurrentSystem,
                 Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority,
                 indexOf({seg_keys:Array(String)}, arrayStringConcat(arrayFilter((v, d) -> d = 1, [
                     if(has({seg_values:Array(Array(String))}[1], Channel), Channel, ''),
                     if(has({seg_values:Array(Array(String))}[2], Priority), Priority, ''),
                     if(has({seg_values:Array(Array(String))}[3], CustomerTier), CustomerTier, ''),
                     if(has({seg_values:Array(Array(String))}[4], Warehouse), Warehouse, ''),
-                    if(has({seg_values:Array(Array(String))}[5], Region), Region, '')], {seg_dims:Array(UInt8)}), '|')) AS seg
+                    if(has({seg_values:Array(Array(String))}[5], Region), Region, '')], {seg_dims:Array(UInt8)}), '|')) AS seg,
+                arrayMap(k -> toUnixTimestamp64Milli(StageStart[k]), {sla_stage_set:Array(String)}) AS starts,
+                arrayMap(k -> toUnixTimestamp64Milli(StageEnd[k]), {sla_stage_set:Array(String)}) AS ends,
+                -- the SLAs whose start edge happened, with their edges in epoch milliseconds
+                arrayFilter(t -> t.2 > 0, arrayZip(
+                    range(1, n_sla + 1),
+                    arrayMap((p, e) -> if(e = 1, ends[p], starts[p]), {sla_from_pos:Array(UInt32)}, {sla_from_end:Array(UInt8)}),
+                    arrayMap((p, e) -> if(e = 1, ends[p], starts[p]), {sla_to_pos:Array(UInt32)}, {sla_to_end:Array(UInt8)}))) AS edges
             FROM order_facts FINAL
             WHERE ({all:UInt8} = 1 OR OrderId IN touched)
         )
-        ARRAY JOIN range(1, n_sla + 1) AS i
+        ARRAY JOIN edges AS e
     )
-    WHERE a_ms > 0
 )
 WHERE State != 'met'
    OR (OrderId, Sla) IN (

@@ -3,6 +3,8 @@
 -- with pseudo-random durations and handoff waits; hops that would start after {end} are left out
 -- (open orders). Segments, manual touches (every 7th order), credit holds (every 20th, resolved
 -- two stages later) and errors (every 50th) follow the order number, so results are reproducible.
+-- The capture offset is computed in Int128: order number x window in nanoseconds overflows Int64
+-- past ~3,500 orders over 30 days (the captures then wrapped and bunched on a few days).
 INSERT INTO otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName,
                          ResourceAttributes, SpanAttributes, Duration, StatusCode)
 WITH
@@ -39,9 +41,11 @@ FROM (
     SELECT
         number + {first:UInt64} AS n,
         'BO-' || toString(n) AS order_id,
+        -- number * range in Int128: in Int64 it wraps past 2^63 ns (order 3,559 of 30 days), which
+        -- put most orders of a large count before {start}
         toUnixTimestamp64Nano(toDateTime64({start:DateTime64(3)}, 9, 'UTC'))
-            + intDiv(toInt64(number) * (toUnixTimestamp64Nano(toDateTime64({end:DateTime64(3)}, 9, 'UTC'))
-                                        - toUnixTimestamp64Nano(toDateTime64({start:DateTime64(3)}, 9, 'UTC'))), {count:UInt64}) AS capture_ns,
+            + toInt64(intDiv(toInt128(number) * (toUnixTimestamp64Nano(toDateTime64({end:DateTime64(3)}, 9, 'UTC'))
+                                                 - toUnixTimestamp64Nano(toDateTime64({start:DateTime64(3)}, 9, 'UTC'))), {count:UInt64})) AS capture_ns,
         arrayMap(k -> 30 + cityHash64(n, k, 'd') % 900, range(10)) AS durs,
         arrayMap(k -> 60 + cityHash64(n, k, 'g') % (if(k = 7, 20000, 3000)), range(10)) AS gaps,
         arrayPushFront(arrayPopBack(arrayCumSum(arrayMap(k -> durs[k + 1] + gaps[k + 1], range(10)))), 0) AS starts,

@@ -142,6 +142,8 @@ def timeline() -> Timeline:
                 start=t0,
                 end=t0 + timedelta(hours=7),
                 duration_ns=int(7 * 3600e9),
+                held_by="erp-east",
+                waiting_for="pick",
             )
         ],
         waiting_ns=int(9 * 3600e9),

@@ -90,6 +90,23 @@ def test_no_data_fires_when_the_source_is_empty(store: Store) -> None:
     evaluator.close()
 
 
+def test_stalled_orders_name_the_longest_waiting_first_every_time(store: Store) -> None:
+    # eight orders stopped after allocation at wh-1, each a few minutes later than the one before
+    spans = []
+    for i in range(8):
+        spans.append(hop(f"SO-S{i}", "capture", "erp-east", "erp", at(-120 + 3 * i)))
+        spans.append(hop(f"SO-S{i}", "allocation", "erp-east", "erp", at(-110 + 3 * i), warehouse="wh-1"))
+    insert(store, spans)
+    stalled = rule("    signal: stalled_orders\n    params: {age: 30m}\n    group_by: [warehouse]")
+    samples = [signals.evaluate(store, stalled, at(0), max_orders=3) for _ in range(5)]
+    assert all(s == samples[0] for s in samples)
+    [sample] = samples[0]
+    assert sample.group == {"warehouse": "wh-1"}
+    assert sample.value == 8.0
+    # a notification names three of the eight: the ones waiting longest, oldest first
+    assert sample.orders == ["SO-S0", "SO-S1", "SO-S2"]
+
+
 PIPELINE = """
 rules:
   - name: WarehouseStalled

@@ -1,9 +1,11 @@
-"""Crash: a real ``tower serve --roles collector`` process under load is killed with SIGKILL after N
-acknowledged requests; after a restart every acknowledged span is in ClickHouse exactly once."""
+"""Crash: a real ``tower serve --roles collector`` under load (its receiver processes included) is killed
+with SIGKILL after N acknowledged requests; after a restart every acknowledged span is in ClickHouse
+exactly once."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -52,6 +54,7 @@ def start_collector(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
             "TOWER_COLLECTOR__RETRY_MAX_BACKOFF_S": "0.5",
             "TOWER_LOG_LEVEL": "INFO",
         },
+        new_session=True,  # its own process group: the receivers die with it at once
     )
     assert process.stderr is not None
     deadline = time.monotonic() + 90
@@ -99,7 +102,7 @@ def test_sigkill_under_load_loses_and_doubles_no_acknowledged_span(tmp_path: Pat
             acked_requests += 1
             if acked_requests >= ACKS_BEFORE_KILL and not killed.is_set():
                 killed.set()
-                process.send_signal(signal.SIGKILL)  # mid-load: other requests are in flight
+                os.killpg(process.pid, signal.SIGKILL)  # every process, mid-load: requests in flight
 
     try:
         with ThreadPoolExecutor(4) as pool:
@@ -110,7 +113,8 @@ def test_sigkill_under_load_loses_and_doubles_no_acknowledged_span(tmp_path: Pat
         if process.poll() is None:
             process.kill()
     assert len(acked) >= ACKS_BEFORE_KILL * SPANS_PER_REQUEST
-    left = list((data_dir / "spool").glob("*.wal"))
+    spool = data_dir / "spool"
+    left = [*spool.glob("*.wal"), *spool.glob("r*/*.wal"), *spool.glob("r*/*.open")]
     assert left, "the kill came after everything was written: nothing to replay"
 
     # restart on the same data dir: the spool is replayed

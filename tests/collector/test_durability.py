@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import httpx
 from google.rpc import error_details_pb2, status_pb2
 
 from collector.convert import Limits, convert
+from collector.quarantine import Quarantine
 from collector.spool import Spool
 from collector.testing import order_hop_request, running_collector
 from storage import Store
@@ -22,9 +24,8 @@ def spool_with(directory: Path, requests: int, spans: int) -> list[Path]:
     """Write ``requests`` blocks into a spool the way the receivers do; returns the sealed files."""
     spool = Spool(directory, max_bytes=1 << 30, segment_max_rows=10**6, flush_interval_s=60)
     spool.open()
-    for seed in range(requests):
-        conversion = convert(order_hop_request(spans, seed=seed), Limits())
-        spool.append(conversion.block, conversion.accepted).result(10)
+    for seed in range(requests):  # what the receivers spool: the accepted OTLP requests
+        spool.append(order_hop_request(spans, seed=seed).SerializeToString(), spans).result(10)
     spool.close()
     return sorted(directory.glob("*.wal"))
 
@@ -60,7 +61,7 @@ def test_a_replayed_spool_segment_is_stored_once(store: Store, tmp_path: Path) -
 
 
 def test_store_outage_spools_up_to_its_bound_then_503_then_drains(store: Store, tmp_path: Path) -> None:
-    block = convert(order_hop_request(200), Limits()).block
+    block = order_hop_request(200).SerializeToString()
     bound = int(len(block) * 3.5)
     with running_collector(store, tmp_path / "spool", spool_max_bytes=bound) as collector:
         store.command(f"DETACH TABLE {store.ident('otel_traces')}")
@@ -106,9 +107,10 @@ def test_store_outage_spools_up_to_its_bound_then_503_then_drains(store: Store, 
         assert again.status_code == 200
 
 
-def test_a_segment_clickhouse_refuses_as_data_is_quarantined_not_blocking(
+def test_a_segment_of_an_earlier_version_with_a_refused_row_is_split_and_only_that_row_quarantined(
     store: Store, tmp_path: Path
 ) -> None:
+    """A spool written before the engine converted (JSONCompactColumns blocks) is still inserted."""
     spool_dir = tmp_path / "spool"
     spool = Spool(spool_dir, max_bytes=1 << 30, segment_max_rows=10**6, flush_interval_s=60)
     spool.open()
@@ -117,6 +119,7 @@ def test_a_segment_clickhouse_refuses_as_data_is_quarantined_not_blocking(
     poison = good.block.replace(timestamp, b"not a time", 1)
     spool.append(poison, good.accepted).result(10)
     spool.close()
+    spans = order_hop_request(5, seed=1).resource_spans[0].scope_spans[0].spans
     with running_collector(store, spool_dir) as collector:
         response = httpx.post(
             collector.http_endpoint + "/v1/traces",
@@ -125,6 +128,43 @@ def test_a_segment_clickhouse_refuses_as_data_is_quarantined_not_blocking(
         )
         assert response.status_code == 200
         assert collector.wait_drained(30)  # the bad segment does not hold up the good one
-        assert collector.metrics.spans_quarantined._value.get() == 5
-    assert store.scalar("SELECT count() FROM otel_traces") == 7
-    assert len(list((spool_dir / "quarantine").glob("*.wal"))) == 1
+        assert collector.metrics.spans_quarantined._value.get() == 1
+    # the four good rows of the refused segment are written, with the other request's seven
+    assert store.scalar("SELECT count() FROM otel_traces") == 11
+    stored = {r["SpanId"] for r in store.rows("SELECT SpanId FROM otel_traces")}
+    assert spans[0].span_id.hex() not in stored
+    assert {s.span_id.hex() for s in spans[1:]} <= stored
+    [entry] = Quarantine(spool_dir).entries()
+    assert entry.span_ids == [spans[0].span_id.hex()]
+    assert entry.code == 41 and "DateTime" in entry.reason
+
+
+def test_a_batch_of_segments_interrupted_by_a_crash_is_replayed_as_the_same_batch(
+    store: Store, tmp_path: Path
+) -> None:
+    """Small segments are inserted together under one token; the batch is written down first, so
+    that after a crash between the insert and the deletes the same segments get the same token
+    (and ClickHouse drops them), even when newer segments wait beside them."""
+    spool_dir = tmp_path / "spool"
+    first = spool_with(spool_dir, requests=1, spans=50)
+    second = [p for p in spool_with(spool_dir, requests=1, spans=60) if p not in first]
+    saved = {path.name: path.read_bytes() for path in (*first, *second)}
+    with running_collector(store, spool_dir) as collector:
+        assert collector.wait_drained(30)
+        assert collector.metrics.batches_written._value.get() == 1  # both in one insert
+    assert counts(store)[0] == 110
+    # the crash: both segments back on disk, the batch still written down, a newer segment beside
+    names = sorted(saved)
+    for name, data in saved.items():
+        (spool_dir / name).write_bytes(data)
+    token = f"{Path(names[0]).stem}+2"
+    (spool_dir / "batches").mkdir(exist_ok=True)
+    (spool_dir / "batches" / f"{token}.json").write_text(json.dumps({"token": token, "segments": names}))
+    spool = Spool(spool_dir, max_bytes=1 << 30, segment_max_rows=10**6, flush_interval_s=60)
+    spool.open()
+    spool.append(order_hop_request(7, seed=77).SerializeToString(), 7).result(10)
+    spool.close()
+    with running_collector(store, spool_dir) as collector:
+        assert collector.wait_drained(30)
+    assert counts(store)[0] == 117  # the replayed batch dropped by its token, the new one stored
+    assert not list((spool_dir / "batches").glob("*.json"))

@@ -22,38 +22,62 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def raw_spans(store: Store) -> pd.DataFrame:
-    """One row per (order, span) and per (order, exception event), from otel_traces."""
+    """One row per (order, span) and per (order, exception event), from otel_traces.
+
+    Spans are attributed to orders as docs/conventions.md ("Which spans belong to an order") says,
+    implemented here from that text: a span belongs to the order its order.id names, else to each
+    order its batch list names; a span naming no order belongs to the orders whose own spans carry
+    one of its strong keys, to the orders named by spans linking to it and by spans it links to,
+    (unless it carries a strong key or an EDI transaction-set number) to its parent's orders, and to
+    the orders of its children that name them, carry their keys or hold them from their children.
+    """
     rows = store.rows(
-        "SELECT Timestamp, Duration, SpanId, ServiceName, SpanAttributes AS a, ResourceAttributes AS r, "
-        "StatusCode, `Events.Timestamp` AS ev_t, `Events.Attributes` AS ev_a FROM otel_traces"
+        "SELECT Timestamp, Duration, TraceId, SpanId, ParentSpanId, ServiceName, SpanAttributes AS a, "
+        "ResourceAttributes AS r, StatusCode, `Events.Timestamp` AS ev_t, `Events.Attributes` AS ev_a, "
+        "`Links.TraceId` AS l_t, `Links.SpanId` AS l_s FROM otel_traces"
     )
+    by_ref = {(r["TraceId"], r["SpanId"]): r for r in rows}  # a re-sent span counts once
+    orders_of: dict[tuple[str, str], set[str]] = {}
+    owners: dict[tuple[str, str], set[str]] = {}  # strong key -> orders whose own spans carry it
+    for ref, r in by_ref.items():
+        named = _named(r["a"])
+        if named:
+            orders_of[ref] = set(named)
+            for key in _strong_keys(r["a"]):
+                owners.setdefault(key, set()).update(named)
+    orderless = [ref for ref in by_ref if ref not in orders_of]
+    found: dict[tuple[str, str], set[str]] = {ref: set() for ref in orderless}
+    for ref, r in by_ref.items():
+        for link in zip(r["l_t"], r["l_s"], strict=True):
+            if ref in orders_of and link in found:  # a span naming orders links to this one
+                found[link].update(orders_of[ref])
+            if ref in found and link in orders_of:  # this one links to a span naming orders
+                found[ref].update(orders_of[link])
+    keyed: dict[tuple[str, str], set[str]] = {}
+    for ref in orderless:
+        keyed[ref] = {o for key in _strong_keys(by_ref[ref]["a"]) for o in owners.get(key, set())}
+        found[ref] |= keyed[ref]
+    changed = True
+    while changed:  # unscoped spans inherit their parent's orders, down the tree
+        changed = False
+        for ref in orderless:
+            r = by_ref[ref]
+            if _scoped(r["a"]):
+                continue
+            parent = found.get((r["TraceId"], r["ParentSpanId"])) or orders_of.get(
+                (r["TraceId"], r["ParentSpanId"])
+            )
+            if parent and not parent <= found[ref]:
+                found[ref] |= parent
+                changed = True
     out: list[dict[str, Any]] = []
-    # strong business keys -> the orders whose own spans (with order.id) carry them
-    by_key: dict[tuple[str, str], set[str]] = {}
-    for r in rows:
+    for ref, r in by_ref.items():
         a = r["a"]
-        if a.get("order.id"):
-            for name, value in _strong_keys(a):
-                by_key.setdefault((name, value), set()).add(a["order.id"])
-    for r in rows:
-        a = r["a"]
-        batch = a.get("order.batch.order_ids", "")
-        keyed = False
-        if a.get("order.id"):
-            orders = [a["order.id"]]
-        elif batch.startswith("["):
-            orders = json.loads(batch)
-        elif batch:
-            orders = [batch]
-        elif a.get("order.stage"):  # a hop naming no order: attributed through its strong keys
-            orders = sorted({o for k in _strong_keys(a) for o in by_key.get(k, set())})
-            keyed = True
-        else:
-            orders = []
+        orders = sorted(orders_of.get(ref) or found.get(ref) or set())
         start = r["Timestamp"].replace(tzinfo=UTC)
         end = start + timedelta(microseconds=r["Duration"] / 1000)
         system = a.get("system.instance") or r["r"].get("system.instance") or r["ServiceName"]
-        for order in [o for o in orders if o]:
+        for order in orders:
             base = {
                 "order": order,
                 "span": r["SpanId"],
@@ -75,9 +99,7 @@ def raw_spans(store: Store) -> pd.DataFrame:
                 "event": False,
             }
             out.append(base)
-            for ev_t, ev_a in zip(
-                r["ev_t"] if not keyed else [], r["ev_a"] if not keyed else [], strict=True
-            ):
+            for ev_t, ev_a in zip(r["ev_t"], r["ev_a"], strict=True):
                 if ev_a.get("order.exception.type"):
                     out.append(
                         {
@@ -95,22 +117,31 @@ def raw_spans(store: Store) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _named(attributes: dict[str, str]) -> list[str]:
+    if attributes.get("order.id"):
+        return [attributes["order.id"]]
+    batch = attributes.get("order.batch.order_ids", "")
+    return [o for o in (json.loads(batch) if batch.startswith("[") else [batch]) if o]
+
+
+def _scoped(attributes: dict[str, str]) -> bool:
+    return bool(_strong_keys(attributes)) or bool(attributes.get("edi.transaction_set_control_number"))
+
+
 CONVENTIONS = Path(__file__).resolve().parents[2] / "docs" / "conventions.md"
 
 
 def strong_keys_from_conventions(text: str) -> tuple[str, ...]:
     """The keys that attribute a span naming no order, read from the conventions' key table: every
-    attribute marked plainly ``key`` (not the order ids themselves), except the EDI envelope control
-    numbers, which X12 makes unique only inside their envelope (ISA13 per sender, GS06 per interchange,
-    ST02 per group), so that alone they do not identify one order."""
+    attribute whose role is ``key (strong)``. Not the order ids themselves, nor the EDI envelope
+    control numbers (weak: X12 makes them unique only inside their envelope, so alone they do not
+    identify one order) or the transaction-set number (scope: it only keeps a span from inheriting)."""
     section = text.split("## The order and its business keys", 1)[1].split("\n## ", 1)[0]
     keys = []
     for line in section.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) >= 3 and cells[2] == "key" and cells[0].startswith("`"):
-            name = cells[0].strip("`")
-            if not name.startswith("edi."):
-                keys.append(name)
+        if len(cells) >= 3 and cells[2] == "key (strong)" and cells[0].startswith("`"):
+            keys.append(cells[0].strip("`"))
     return tuple(keys)
 
 

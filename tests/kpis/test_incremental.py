@@ -3,7 +3,8 @@ touched orders are recomputed, and re-running a range or everything changes noth
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,8 @@ from clock import ANCHOR
 from kpi_spans import hop, order_flow, write
 
 from kpis import explain, reports
-from kpis.jobs import KpiEngine
+from kpis import state as kpi_state
+from kpis.jobs import JOB_NAMES, KpiEngine
 from kpis.policy import load_policy
 from storage import Store
 
@@ -140,3 +142,62 @@ def test_late_span_naming_the_order_only_by_tracking_number_is_attributed(store:
     assert facts is not None
     assert facts["DeliverAt"] == (delivery.start + timedelta(seconds=60)).replace(tzinfo=None)
     assert (facts["HopCount"], facts["CurrentStage"], facts["CurrentSystem"]) == (6, "deliver", "carrier-ups")
+
+
+def test_a_run_with_nothing_new_reads_nothing_and_a_new_span_wakes_the_chain(store: Store) -> None:
+    engine = _engine(store)
+    write(store, order_flow("SO-1", DAY0))
+    assert {r.mode for r in engine.run_all()} == {"incremental"}
+    before = _snapshot(store)
+    idle = engine.run_all()
+    assert [(r.job, r.mode, r.status, r.rows) for r in idle] == [(j, "idle", "ok", 0) for j in JOB_NAMES]
+    assert reports.job_runs(store, "kpi_daily")[0].mode == "idle"  # recorded, visible on /jobs
+    assert _snapshot(store) == before
+    # a late manual touch arrives: the next run is a real one and sees it
+    write(store, [hop("SO-1", "credit", DAY0 + timedelta(minutes=20), attrs={"enduser.id": "erin"})])
+    results = {r.job: r for r in engine.run_all()}
+    assert {r.mode for r in results.values()} == {"incremental"}
+    assert results["order_facts"].rows == 1
+    assert reports.kpi_report(store, POLICY, *PERIOD).value("touchless_rate").value == 0.0
+    # so does an action a person took on an exception (nothing new in the spans)
+    assert {r.mode for r in engine.run_all()} == {"idle"}
+    store.insert(
+        "exception_actions",
+        [
+            [
+                uuid.uuid4(),
+                "SO-1",
+                "credit_hold",
+                "comment",
+                "erin",
+                "",
+                "called the customer",
+                datetime.now(UTC),
+            ]
+        ],
+        ["ActionId", "OrderId", "ExceptionType", "Action", "Actor", "Owner", "Note", "At"],
+    )
+    assert {r.mode for r in engine.run_all()} == {"incremental"}
+
+
+def test_state_rebuilt_from_order_spans_gives_the_same_figures(store: Store) -> None:
+    """kpis.state.rebuild (tower migrate, for spans stored before migration 0080) fills order_state
+    and system_hops as the views did; running it twice changes nothing (idempotent states)."""
+    engine = _engine(store)
+    spans = [s for i in range(4) for s in order_flow(f"SO-{i}", DAY0 + timedelta(hours=i), gap_s=1800 * i)]
+    spans.append(
+        hop("SO-2", "pick", DAY0 + timedelta(hours=3), 500, status="Error", attrs={"enduser.id": "al"})
+    )
+    write(store, spans)
+    engine.run_all()
+    before = _snapshot(store)
+    daily = reports.system_daily(store, *PERIOD)
+    for table in ("order_state", "system_hops"):
+        store.command(f"TRUNCATE TABLE {store.ident(table)}")
+    # the facts come from the state, not from the spans: without it a full recompute finds no order
+    assert {r.job: r.rows for r in engine.recompute()}["order_facts"] == 0
+    assert kpi_state.rebuild(store) == store.scalar("SELECT count() FROM order_spans") > 0
+    assert kpi_state.rebuild(store) > 0
+    engine.recompute()
+    assert _snapshot(store) == before
+    assert reports.system_daily(store, *PERIOD) == daily

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import select
+import selectors
 import socket
 import threading
 import time
@@ -54,8 +54,14 @@ class Trickle:
         next_drip = time.monotonic() + self.every_s
         while not self._stop.is_set() and len(self.closed_after) < len(self.sockets):
             live = [s for s in self.sockets if s.fileno() not in self.closed_after]
-            readable, _, _ = select.select(live, [], [], 0.05)
+            # poll/epoll, not select(): a test process holds many descriptors, and select() refuses
+            # any numbered 1024 or more
+            with selectors.DefaultSelector() as selector:
+                for sock in live:
+                    selector.register(sock, selectors.EVENT_READ)
+                readable = [key.fileobj for key, _ in selector.select(0.05)]
             for sock in readable:
+                assert isinstance(sock, socket.socket)
                 try:
                     data = sock.recv(65536)
                 except OSError:

@@ -158,7 +158,11 @@ def test_carrier_webhook_closes_400_trickling_sockets_and_serves_a_carrier(
     collector: object, tmp_path: Path
 ) -> None:
     settings = CarrierAgentSettings(
-        port=0, header_timeout_s=HEADER_TIMEOUT_S, max_connections=100, mapping="easypost"
+        port=0,
+        header_timeout_s=HEADER_TIMEOUT_S,
+        max_connections=100,
+        mapping="easypost",
+        allow_unsigned=True,
     )
     emitter = Emitter(otlp_exporter(collector.http_endpoint), "carrier-webhook", "carrier")  # type: ignore[attr-defined]
     agent = CarrierAgent(settings, emitter, tmp_path / "state")
@@ -175,3 +179,31 @@ def test_carrier_webhook_closes_400_trickling_sockets_and_serves_a_carrier(
     finally:
         loris.stop()
         agent.stop()
+
+
+def test_collector_receiver_processes_close_trickling_sockets_and_serve_a_normal_exporter(
+    module_store: Store, tmp_path: Path
+) -> None:
+    """The same limits in the receiver processes ``tower serve`` runs (they share the port)."""
+    with running_collector(
+        module_store,
+        tmp_path / "spool",
+        receivers=2,
+        http_header_timeout_s=HEADER_TIMEOUT_S,
+        http_max_connections=100,
+    ) as collector:
+        host, port = "127.0.0.1", collector.http_port
+        loris = Trickle(host, port, count=400).start()
+        try:
+            time.sleep(0.5)
+            send_one_span(
+                HttpExporter(endpoint=f"http://{host}:{port}/v1/traces", timeout=10), "during-loris-receivers"
+            )
+            assert loris.wait_all_closed(HEADER_TIMEOUT_S + SLACK_S), (
+                f"{len(loris.closed_after)} of 400 closed"
+            )
+            assert any(reply.startswith(b"HTTP/1.1 408") for reply in loris.replies.values())
+        finally:
+            loris.stop()
+        assert collector.wait_drained(30)
+    assert count_spans(module_store, "during-loris-receivers") == 1

@@ -6,7 +6,7 @@ from clock import ANCHOR
 from storage import StorageSettings, Store
 from storage import migrate as migrate_module
 from storage.migrate import Migration, MigrationError, apply_ttl, available, migrate
-from tracing.conventions import KEY_ATTRIBUTES
+from tracing.conventions import KEY_ATTRIBUTES, KEY_ROLES
 
 TOWER_TABLES = {
     "otel_traces",
@@ -24,12 +24,12 @@ def _tables(store: Store) -> set[str]:
 
 
 def test_fresh_migrate_creates_every_table_and_second_run_changes_nothing(empty_store: Store) -> None:
-    applied = migrate(empty_store, KEY_ATTRIBUTES)
+    applied = migrate(empty_store, KEY_ROLES)
     assert [m.version for m in applied] == [m.version for m in available()]
     assert _tables(empty_store) >= TOWER_TABLES
     before = empty_store.rows("SELECT Version, Checksum, AppliedAt FROM tower_migrations ORDER BY Version")
 
-    assert migrate(empty_store, KEY_ATTRIBUTES) == []
+    assert migrate(empty_store, KEY_ROLES) == []
     after = empty_store.rows("SELECT Version, Checksum, AppliedAt FROM tower_migrations ORDER BY Version")
     assert after == before
     assert empty_store.scalar("SELECT count() FROM tower_key_attributes FINAL") == len(KEY_ATTRIBUTES)
@@ -48,7 +48,7 @@ def test_a_changed_applied_migration_is_refused(store: Store, monkeypatch: pytes
     ]
     monkeypatch.setattr(migrate_module, "available", lambda: tampered)
     with pytest.raises(MigrationError, match="changed after it was applied"):
-        migrate(store, KEY_ATTRIBUTES)
+        migrate(store, KEY_ROLES)
 
 
 def test_key_index_holds_every_key_of_a_span_including_lists_and_batches(store: Store) -> None:
@@ -79,20 +79,25 @@ def test_key_index_holds_every_key_of_a_span_including_lists_and_batches(store: 
         ],
         columns,
     )
-    rows = store.rows("SELECT Key, KeyType, OrderId, TraceId FROM order_keys ORDER BY Key, KeyType")
-    assert [(r["Key"], r["KeyType"], r["OrderId"], r["TraceId"]) for r in rows] == [
-        ("1Z1", "shipment.tracking_number", "SO-1", "t1"),
-        ("1Z2", "shipment.tracking_number", "SO-1", "t1"),
-        ("1Z3", "shipment.tracking_number", "", "t3"),
-        ("B7", "order.batch.id", "", "t2"),
-        ("SO-1", "order.batch.order_ids", "SO-1", "t2"),
-        ("SO-1", "order.id", "SO-1", "t1"),
-        ("SO-2", "order.batch.order_ids", "SO-2", "t2"),
+    rows = store.rows(
+        "SELECT Key, KeyType, OrderId, TraceId, Via FROM order_keys ORDER BY Key, KeyType, OrderId"
+    )
+    # the batch id leads to each order of the batch (Via 'batch': the batch span is shared by them)
+    assert [(r["Key"], r["KeyType"], r["OrderId"], r["TraceId"], r["Via"]) for r in rows] == [
+        ("1Z1", "shipment.tracking_number", "SO-1", "t1", ""),
+        ("1Z2", "shipment.tracking_number", "SO-1", "t1", ""),
+        ("1Z3", "shipment.tracking_number", "", "t3", ""),
+        ("B7", "order.batch.id", "", "t2", ""),
+        ("B7", "order.batch.id", "SO-1", "t2", "batch"),
+        ("B7", "order.batch.id", "SO-2", "t2", "batch"),
+        ("SO-1", "order.batch.order_ids", "SO-1", "t2", ""),
+        ("SO-1", "order.id", "SO-1", "t1", ""),
+        ("SO-2", "order.batch.order_ids", "SO-2", "t2", ""),
     ]
 
 
 def test_new_key_attributes_take_effect_without_ddl(store: Store) -> None:
-    migrate(store, {**KEY_ATTRIBUTES, "rma.id": False})
+    migrate(store, {**KEY_ROLES, "rma.id": "weak"})
     store.insert(
         "otel_traces",
         [[ANCHOR, "t9", "s9", "erp", "return", {"order.id": "SO-9", "rma.id": "RMA-1"}, 1]],
@@ -105,7 +110,7 @@ def test_retention_follows_the_settings(engine: Store, storage_settings: Storage
     settings = storage_settings.model_copy(update={"ttl_days": {"otel_traces": 7, "order_keys": 0}})
     store = Store(StorageSettings.model_validate(settings.model_dump()), "t_ttl_check")
     try:
-        migrate(store, KEY_ATTRIBUTES)
+        migrate(store, KEY_ROLES)
         full = store.scalar(
             "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'otel_traces'"
         )

@@ -62,15 +62,17 @@ def tower(
 
 
 def start(
-    *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None
+    *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None, new_session: bool = False
 ) -> subprocess.Popen[str]:
-    """Start a long-running ``tower *args`` (``serve``, ``demo``); the caller stops it."""
+    """Start a long-running ``tower *args`` (``serve``, ``demo``); the caller stops it. ``new_session``:
+    in its own process group, so ``os.killpg`` reaches the processes it starts (receivers) at once."""
     return subprocess.Popen(
         command(*args),
         env=environment(data_dir, **(env or {})),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=new_session,
     )
 
 

@@ -21,6 +21,7 @@ from clock import ANCHOR
 
 from storage import Store
 from storage.schema import OTEL_TRACES_COLUMNS
+from tracing.attribution import attribute_window, db_now
 
 COLUMNS = list(OTEL_TRACES_COLUMNS)
 
@@ -104,8 +105,14 @@ def _stringify(value: Any) -> str:
     return str(value)
 
 
-def insert(store: Store, spans: list[SpanRow]) -> int:
-    return store.insert("otel_traces", [s.row() for s in spans], COLUMNS)
+def insert(store: Store, spans: list[SpanRow], *, attribute: bool = True) -> int:
+    """Insert the rows into otel_traces; then (as the collector does after each write) run the
+    attribution step over them, unless ``attribute`` is False."""
+    began = db_now(store)
+    written = store.insert("otel_traces", [s.row() for s in spans], COLUMNS)
+    if attribute:
+        attribute_window(store, began - timedelta(seconds=1), db_now(store))
+    return written
 
 
 # Scenario days 1..22: day 22 is the anchor's day (a Wednesday), so day 1 is 21 days earlier, inside

@@ -11,7 +11,18 @@ from support import cli
 
 
 def test_bench_query_small_run_prints_figures_for_every_key_type(tmp_path: Path) -> None:
-    done = cli.tower("bench", "query", "--spans", "3000", "--samples", "5", cwd=tmp_path, timeout=300)
+    done = cli.tower(
+        "bench",
+        "query",
+        "--spans",
+        "3000",
+        "--samples",
+        "5",
+        "--freshness-samples",
+        "6",
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     assert figures["orders"] == 300
@@ -30,16 +41,31 @@ def test_bench_query_small_run_prints_figures_for_every_key_type(tmp_path: Path)
         assert "misses" not in lookup, key_type
         assert lookup["orders_per_key"] == per_key, key_type
         assert lookup["p50_ms"] <= lookup["p95_ms"] <= lookup["p99_ms"]
-    # a file's interchange number and its batch lead to the file's EDI orders
-    assert figures["lookup"]["edi.interchange_control_number"]["orders_per_key"] > 1
-    assert figures["lookup"]["order.batch.id"]["orders_per_key"] > 1
+    # a file's name, interchange and group numbers and its middleware batch lead to the file's EDI orders
+    for key_type in (
+        "edi.interchange_control_number",
+        "edi.group_control_number",
+        "order.batch.id",
+        "order.batch.id (EDI file name)",
+    ):
+        assert "misses" not in figures["lookup"][key_type], key_type
+        assert figures["lookup"][key_type]["orders_per_key"] > 1, key_type
+    assert set(figures["lookup_p95_ms"]) == set(figures["lookup"])
+    assert figures["timeline_p95_ms"] == figures["timeline"]["p95_ms"]
     timeline = figures["timeline"]
     assert timeline["hops_avg"] == 11  # ten hops and the nightly invoice run
     assert timeline["traces_avg"] >= 4
     assert figures["trace_by_id"]["spans_avg"] == 3
-    assert set(figures["met"]) == {"lookup_p95", "timeline_p95"}
+    assert set(figures["met"]) == {"lookup_p95", "timeline_p95", "freshness_lag_p95"}
     assert figures["merge_s"] is not None  # read-side tables merged before measuring
-    assert figures["tables"]["otel_traces_by_trace"]["rows"] == figures["spans"]
+    # every generated span is in the order-keyed table (shared ones once per order), none twice
+    assert figures["order_span_rows"] > figures["spans"]
+    assert "otel_traces_by_trace" not in figures["tables"]
+    # live single-span requests through a real collector, each seen on its order's timeline
+    fresh = figures["freshness_lag"]
+    assert (fresh["samples"], fresh["misses"]) == (6, 0)
+    assert set(fresh["by_span"]) == {"names the order", "key only"}
+    assert figures["freshness_lag_p95_ms"] == fresh["p95_ms"]
     assert figures["data_dir"] is None  # the temporary store is removed
 
 
@@ -48,8 +74,8 @@ def test_bench_query_reuse_measures_the_kept_store_again(tmp_path: Path) -> None
 
     def run(*extra: str) -> subprocess.CompletedProcess[str]:
         return cli.tower(
-            "bench", "query", "--spans", "2000", "--samples", "3", "--data-dir", str(data_dir), *extra,
-            cwd=tmp_path, timeout=300,
+            "bench", "query", "--spans", "2000", "--samples", "3", "--freshness-samples", "3",
+            "--data-dir", str(data_dir), *extra, cwd=tmp_path, timeout=300,
         )  # fmt: skip
 
     first = run("--keep")

@@ -360,8 +360,8 @@ if __name__ == "__main__":
 
     from storage import StorageSettings, open_store
     from storage.migrate import migrate
-    from tracing.conventions import KEY_ATTRIBUTES
+    from tracing.conventions import KEY_ROLES
 
     with open_store(StorageSettings(data_dir=sys.argv[1]), command="load scenarios") as target:
-        migrate(target, KEY_ATTRIBUTES)
+        migrate(target, KEY_ROLES)
         insert(target, edi_split_order() + linked_order())

@@ -302,7 +302,10 @@ def test_otlp_sink_exports_the_records_as_sdk_spans() -> None:
 
 def test_otlp_sink_through_the_real_collector(store: Store, tmp_path: Path) -> None:
     records = simulate(orders=25, days=3)
-    with running_collector(store, tmp_path / "spool", tokens=["s3cret"]) as collector:
+    # in-flight orders' spans end up to days after now: allow that skew (the default is one day)
+    with running_collector(
+        store, tmp_path / "spool", tokens=["s3cret"], max_clock_skew_s=7 * 86_400
+    ) as collector:
         sink = OtlpSink(endpoint=collector.http_endpoint, token="s3cret", batch_size=100)
         sink.send(records)
         sink.close()
@@ -457,7 +460,8 @@ def test_store_sink_and_otlp_through_the_collector_store_the_same_rows(
     """The fast path is faithful: it writes exactly what the real collector stores for the same spans."""
     records = simulate(orders=25, days=4, rates=ExceptionRates(carrier_exception=0.5, late_invoice=0.5))
     write_to_store(store, records)
-    with running_collector(module_store, tmp_path / "spool") as collector:
+    # in-flight orders' spans end up to days after now: allow that skew (the default is one day)
+    with running_collector(module_store, tmp_path / "spool", max_clock_skew_s=7 * 86_400) as collector:
         sink = OtlpSink(endpoint=collector.http_endpoint)
         sink.send(records)
         sink.close()

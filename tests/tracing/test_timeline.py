@@ -103,7 +103,20 @@ def test_state_systems_touches_and_exceptions(timeline: Timeline) -> None:
     assert timeline.state.status == "complete"
     assert (timeline.state.stage, timeline.state.system) == ("invoice", "finance-cloud")
     assert timeline.longest_system is not None
-    assert (timeline.longest_system.system, timeline.longest_system.held_ns) == ("erp-east", 65 * MINUTE_NS)
+    # holding counts waiting: the WMS had the order from pick to the second shipment's departure
+    # (50 min of work, 27 h 10 min of waits: the backorder split), longer than anyone else
+    wms = timeline.longest_system
+    assert (wms.system, wms.held_ns, wms.working_ns) == ("wms-central", 28 * 60 * MINUTE_NS, 50 * MINUTE_NS)
+    held = {h.system: (h.held_ns // MINUTE_NS, h.working_ns // MINUTE_NS) for h in timeline.systems}
+    assert held == {
+        "wms-central": (28 * 60, 50),
+        "carrier-ups": (26 * 60, 2),
+        "erp-east": (90, 65),
+        "middleware": (20, 1),
+        "edi-gateway": (10, 2),
+        "finance-cloud": (5, 5),
+    }
+    assert sum(h.held_ns for h in timeline.systems) == timeline.cycle_ns  # every moment has one holder
     assert [(t.system, t.stage, t.user) for t in timeline.manual_touches] == [("erp-east", "credit", "jdoe")]
     assert [(e.type, e.outcome, e.source) for e in timeline.exceptions] == [
         ("credit_hold", "opened", "event"),
@@ -187,7 +200,13 @@ def test_overlapping_hops_have_no_negative_gaps_and_union_hold_time() -> None:
     t = build_timeline(OrderSpans("X", spans, {}, ["t"], {}), as_of=at(1, 2))
     # gaps follow the hop model exactly: consecutive hops by start, end -> next start when positive
     assert [(g.from_hop, g.to_hop, g.duration_ns // MINUTE_NS) for g in t.gaps] == [(1, 2, 10), (2, 3, 30)]
-    assert t.systems[0].system == "outer" and t.systems[0].held_ns == 60 * MINUTE_NS
+    # outer works 0-60 (its nested hops are its own), then holds the waiting order until 70; the
+    # open order has waited at "next" since 75 (as of 120)
+    assert [(h.system, h.held_ns // MINUTE_NS, h.working_ns // MINUTE_NS) for h in t.systems] == [
+        ("outer", 70, 60),
+        ("next", 50, 5),
+    ]
+    assert (t.state.holder, t.state.activity, t.state.held_ns) == ("next", "waiting", 50 * MINUTE_NS)
     assert t.critical_path.total_ns == 75 * MINUTE_NS
     assert [s.kind for s in t.critical_path.segments] == ["hop", "gap", "hop"]
     assert t.state.status == "open" and t.state.stage == "ship"

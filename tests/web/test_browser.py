@@ -139,12 +139,12 @@ def test_resolve_an_exception(page: Any, simulated: Store, artifacts_dir: Path) 
     page.goto("/exceptions")
     assert page.locator("h1").inner_text() == "Exceptions"
     page.screenshot(path=str(artifacts_dir / "web-04-exceptions.png"), full_page=True)
-    rows = page.locator("table tbody tr td:nth-child(2) a")
+    rows = page.locator("table tbody tr td[data-label=Type] > a")
     assert rows.count() >= 1, "the simulator left no open exception"
     rows.first.click()
     page.wait_for_load_state()
     assert page.locator("#exception-status").inner_text() == "open"
-    page.fill("input[name=owner]", "otto")
+    page.select_option("select[name=owner]", "otto")
     page.click("button:text-is('Assign')")
     page.wait_for_load_state()
     page.fill("form:has(#resolve) input[name=note]", "released by hand")

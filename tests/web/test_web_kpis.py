@@ -138,4 +138,4 @@ def test_search_page_overview_and_timeline_exception_link(facts: Store, viewer: 
     timeline = viewer.get("/orders/SO-6004")
     assert 'href="/exceptions/stockout/SO-6004"' in timeline.text
     # the breach the KPI jobs found is marked on the Gantt
-    assert re.search(r'<line class="sla breached"[^>]*><title>SLA capture_to_ship due', timeline.text)
+    assert re.search(r'<line class="sla breached"[^>]*><title>Capture to ship SLA due', timeline.text)

@@ -26,7 +26,7 @@ from collector.agents.x12 import parse_file
 from collector.testing import running_collector
 from storage import StorageSettings, open_store
 from storage.migrate import migrate
-from tracing.conventions import KEY_ATTRIBUTES
+from tracing.conventions import KEY_ROLES
 
 
 def write_850(path: Path, isa: int, orders: int, lines: int = 3) -> int:
@@ -136,7 +136,7 @@ def run_bench(
     big: dict[str, Any] | None = None
     store = open_store(StorageSettings(data_dir=base / "data"), command="tower bench edi")
     try:
-        migrate(store, KEY_ATTRIBUTES)
+        migrate(store, KEY_ROLES)
         with running_collector(store, base / "spool") as collector:
             emitter = Emitter(otlp_exporter(collector.http_endpoint), "edi-gateway", "edi")
             agent = EdiAgent(EdiAgentSettings(inbound_dirs=[inbound], settle_s=2), emitter, base / "state")

@@ -22,12 +22,22 @@ def ingest(
     work_dir: Annotated[
         Path | None, typer.Option("--work-dir", help="Where the fresh stores go. Default: a temp dir.")
     ] = None,
+    receivers: Annotated[
+        int | None,
+        typer.Option(
+            "--receivers", min=0, help="Receiver processes (collector.receivers). Default: the setting."
+        ),
+    ] = None,
 ) -> None:
-    """OTLP/HTTP ingest throughput of a collector process on a fresh embedded store (JSON)."""
+    """OTLP/HTTP ingest of a collector on a fresh embedded store, distinct spans, 2x overload (JSON)."""
     from tower.bench.ingest import run_bench
 
     result = run_bench(
-        seconds=seconds, clients=clients, spans_per_request=spans_per_request, work_dir=work_dir
+        seconds=seconds,
+        clients=clients,
+        spans_per_request=spans_per_request,
+        work_dir=work_dir,
+        receivers=receivers,
     )
     typer.echo(json.dumps(result, indent=2))
 
@@ -50,8 +60,15 @@ def query(
             "--reuse", help="Measure the store already in --data-dir (kept with --keep, same --spans)."
         ),
     ] = False,
+    freshness_samples: Annotated[
+        int,
+        typer.Option(
+            "--freshness-samples", min=0, help="Live single-span requests for the freshness lag (0: skip)."
+        ),
+    ] = 60,
 ) -> None:
-    """Key lookup, timeline and trace-by-id latency (p50/p95/p99) on generated spans (JSON)."""
+    """Key lookup, timeline and trace-by-id latency (p50/p95/p99) on generated spans, and the lag
+    from a live hop's acknowledgement to its timeline (JSON)."""
     from tower.bench.query import run_bench
 
     try:
@@ -63,6 +80,7 @@ def query(
             keep=keep,
             merged=merge,
             reuse=reuse,
+            freshness_samples=freshness_samples,
         )
     except ValueError as exc:
         runtime.fail(str(exc))
@@ -127,7 +145,7 @@ def kpis(
     via: Annotated[
         str,
         typer.Option(
-            "--via", help="hops: write order_hops directly; spans: through otel_traces and its views."
+            "--via", help="hops: write order_spans directly; spans: through otel_traces and its views."
         ),
     ] = "hops",
 ) -> None:
@@ -200,3 +218,31 @@ def simulator(
 
     figures = run_bench(orders, days, otlp_orders, work_dir, fill_spans)
     sys.stdout.write(json.dumps(figures, indent=2) + "\n")
+
+
+@app.command("process")
+def process(
+    orders: Annotated[int, typer.Option("--orders", min=1, help="Orders to generate.")] = 1_000_000,
+    days: Annotated[int, typer.Option("--days", min=1, max=300, help="Days the orders span.")] = 30,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Measurements of map + variants.")] = 5,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="New directory for the store. Default: a temp dir.")
+    ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the generated store.")] = False,
+    reuse: Annotated[
+        bool, typer.Option("--reuse", help="Measure the store kept in --data-dir by an earlier --keep run.")
+    ] = False,
+    export: Annotated[
+        bool, typer.Option("--export/--no-export", help="Also export every order as OCEL 2.0 JSON.")
+    ] = True,
+) -> None:
+    """Process map + variants of N orders (target <= 3 s) and their OCEL 2.0 export (<= 60 s, <= 300 MiB RSS), JSON."""
+    from tower.bench.process import run_bench
+
+    try:
+        result = run_bench(
+            orders=orders, days=days, repeat=repeat, data_dir=data_dir, keep=keep, reuse=reuse, export=export
+        )
+    except ValueError as exc:
+        runtime.fail(str(exc))
+    typer.echo(json.dumps(result, indent=2))

@@ -33,6 +33,7 @@ from tracing.simulator import Simulator, SimulatorConfig
 from tracing.sinks import OtlpSink, SinkError
 
 DEMO_USER = "demo"
+DEMO_RULES = Path(__file__).resolve().parent.parent / "demo_rules.yaml"
 DEMO_MARKER = "TOWER_DEMO"
 _PORT_HINT = {
     "collector": "(set collector.http_port/grpc_port, e.g. TOWER_COLLECTOR__HTTP_PORT=0 for any free port)",
@@ -58,6 +59,7 @@ def run(settings: TowerSettings, options: DemoOptions, console: Console | None =
     if not settings.storage.embedded:
         runtime.fail("tower demo runs on a fresh embedded store; unset storage.dsn (TOWER_STORAGE__DSN)")
     policy = runtime.policy_or_exit(settings)
+    with_demo_rules(settings)
     _claim(Path(settings.storage.data_dir))
     with runtime.store_or_exit(settings, "tower demo", migrate_first=False) as store:
         _fresh(store, settings)
@@ -89,6 +91,15 @@ def run(settings: TowerSettings, options: DemoOptions, console: Console | None =
                     service.stop()
                 except Exception as exc:  # keep stopping the others
                     console.print(f"[red]stopping {service.name} failed: {exc}[/]")
+
+
+def with_demo_rules(settings: TowerSettings) -> Path:
+    """Use the demo's alert rules (``tower/demo_rules.yaml``) unless a rules file is configured, so
+    the alerts pages show alerts on the simulator's data; returns the rules file in force."""
+    if settings.alerts.rules_file is None:
+        settings.alerts = settings.alerts.model_copy(update={"rules_file": DEMO_RULES})
+    assert settings.alerts.rules_file is not None
+    return settings.alerts.rules_file
 
 
 def _claim(data_dir: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -42,8 +42,17 @@ def run_command(
     end: Annotated[str | None, typer.Option("--to", help="... up to this UTC time (exclusive).")] = None,
     full: Annotated[bool, typer.Option("--full", help="Recompute everything.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token", help="API token, used when a tower serve holds the store.", envvar="TOWER_API_TOKEN"
+        ),
+    ] = None,
 ) -> None:
-    """Run the jobs now: incremental from each job's watermark, or --from/--to, or --full. Exit 1 on a failed job."""
+    """Run the jobs now: incremental from each job's watermark, or --from/--to, or --full. Exit 1 on a failed job.
+
+    When a ``tower serve`` holds the embedded store, the jobs run in that process, through its API."""
+    from tower.commands.remote import Api, store_or_api
     from tower.scheduling import kpi_engine
 
     jobs = job or list(JOB_NAMES)
@@ -57,18 +66,54 @@ def run_command(
         runtime.fail("--from must be before --to")
     settings = runtime.settings_or_exit(config)
     policy = runtime.policy_or_exit(settings)
-    with runtime.store_or_exit(settings, "tower kpis run") as store:
-        engine = kpi_engine(settings, store, policy)
-        if full:
-            results = engine.recompute(jobs=jobs)
-        elif lower or upper:
-            window = Window(start=lower or datetime(1970, 1, 1, tzinfo=UTC), end=upper or datetime.now(UTC))
-            results = engine.run_all(window, jobs)
+    with store_or_api(settings, "tower kpis run", token, timeout=RUN_TIMEOUT_S) as store:
+        if isinstance(store, Api):
+            body = {"jobs": job or [], "full": full, "from": _iso(lower), "to": _iso(upper)}
+            results = _parse(store.call("POST", "/api/jobs/run", json=body))
         else:
-            results = engine.run_all(None, jobs)
+            engine = kpi_engine(settings, store, policy)
+            try:
+                if full:
+                    results = engine.recompute(jobs=jobs)
+                elif lower or upper:
+                    window = Window(
+                        start=lower or datetime(1970, 1, 1, tzinfo=UTC), end=upper or datetime.now(UTC)
+                    )
+                    results = engine.run_all(window, jobs)
+                else:
+                    results = engine.run_all(None, job or None)
+            finally:
+                engine.close()
     _print(results, as_json)
     if any(r.status != "ok" for r in results):
         raise typer.Exit(1)
+
+
+RUN_TIMEOUT_S = 3600.0  # a full recompute of a large store runs for minutes
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _parse(data: Any) -> list[JobResult]:
+    """The serving tower's answer as job results (a clear error when it is something else)."""
+    try:
+        return [
+            JobResult(
+                str(r["job"]),
+                str(r["mode"]),
+                int(r["rows"]),
+                float(r["duration_s"]),
+                None,
+                None,
+                str(r["status"]),
+                str(r["error"]),
+            )
+            for r in data
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        runtime.fail(f"the tower API sent something that is not job results: {exc!r}")
 
 
 def _print(results: list[JobResult], as_json: bool) -> None:

@@ -1,4 +1,5 @@
-"""``tower migrate``: create the database and apply pending schema migrations.
+"""``tower migrate``: create the database, apply pending schema migrations, and backfill the
+order-keyed tables from spans stored before them (one day at a time, with a progress bar).
 
 On a ClickHouse server or cluster this is the only process that runs DDL (one job per upgrade);
 ``tower migrate --check --wait 600`` is what an init container runs to start a process only once the
@@ -34,6 +35,8 @@ def migrate(
     ] = 0.0,
 ) -> None:
     """Create the database and apply pending schema migrations (safe to run again)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     settings = runtime.settings_or_exit(config)
     with runtime.store_or_exit(settings, "tower migrate", migrate_first=False) as store:
         if check:
@@ -50,10 +53,25 @@ def migrate(
                     runtime.fail(str(exc))
                 typer.echo(f"database {store.database} is up to date")
                 return
-        try:
-            applied = runtime.migrate_store(store)
-        except runtime.MigrationError as exc:
-            runtime.fail(str(exc))
+        columns = (
+            TextColumn("backfill {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, transient=True) as bar:
+            task = bar.add_task("order_spans", total=None)
+
+            def progress(done: int, total: int, step: str) -> None:
+                bar.update(task, completed=done, total=total, description=f"order_spans ({step})")
+
+            try:
+                applied = runtime.migrate_store(store, progress)
+            except runtime.MigrationError as exc:
+                runtime.fail(str(exc))
+        backfilled = bar.tasks[0].completed
+        if backfilled:
+            typer.echo(f"backfilled the order-keyed tables from {int(backfilled)} day(s) of stored spans")
         if applied:
             typer.echo(f"applied {len(applied)} migration(s) to {store.database}: " + ", ".join(applied))
         else:

@@ -92,14 +92,17 @@ class Api:
 
 
 @contextmanager
-def store_or_api(settings: TowerSettings, command: str, token: str | None) -> Iterator[Store | Api]:
-    """The (migrated) store; or, when a ``tower serve`` holds it, that server's API."""
+def store_or_api(
+    settings: TowerSettings, command: str, token: str | None, timeout: float = 60.0
+) -> Iterator[Store | Api]:
+    """The (migrated) store; or, when a ``tower serve`` holds it, that server's API (``timeout``
+    per request)."""
     try:
         store = open_store(settings.storage, command=command)
     except StoreLockedError as exc:
         if not exc.api_url:
             runtime.fail(str(exc))
-        with Api(exc.api_url, token) as api:
+        with Api(exc.api_url, token, timeout) as api:
             try:
                 yield api
             except ApiError as error:

@@ -27,6 +27,7 @@ from tower.commands.remote import Api, ApiError, store_or_api
 from tower.settings import TowerSettings
 
 if TYPE_CHECKING:  # the crosswalk and timeline load when a lookup runs, not for every tower command
+    from kpis.policy import Policy
     from tracing.timeline import OrderMatch, Timeline
 
 NO_MATCH_EXIT = 1
@@ -56,17 +57,22 @@ class TraceResult:
 # -- lookups -------------------------------------------------------------------------------------
 
 
-def lookup_in_store(store: Store, key: str, max_orders: int) -> TraceResult:
-    from tracing.timeline import CrosswalkError, OrderNotFound, find_orders, order_timeline
+def lookup_in_store(store: Store, key: str, max_orders: int, policy: Policy | None = None) -> TraceResult:
+    """Orders behind ``key`` and their timelines; with ``policy`` each timeline's SLAs are judged."""
+    from kpis.order_sla import order_sla
+    from tracing.timeline import CrosswalkError, OrderNotFound, find_orders, order_timeline, with_sla
 
     try:
         matches = find_orders(store, key)
         timelines = []
         for order in _distinct_orders(matches)[:max_orders]:
             try:
-                timelines.append(order_timeline(store, order))
+                timeline = order_timeline(store, order)
             except OrderNotFound:
                 continue
+            if policy is not None:
+                timeline = with_sla(timeline, order_sla(store, policy, timeline))
+            timelines.append(timeline)
     except CrosswalkError as exc:
         raise TraceError(str(exc)) from None
     return TraceResult(key.strip(), matches, timelines, "store")
@@ -146,7 +152,18 @@ def _lookup_local(settings: TowerSettings, key: str, max_orders: int, token: str
     with store_or_api(settings, "tower trace", token) as source:
         if isinstance(source, Api):
             return _lookup_with(source, key, max_orders)
-        return lookup_in_store(source, key, max_orders)
+        return lookup_in_store(source, key, max_orders, _policy(settings))
+
+
+def _policy(settings: TowerSettings) -> Policy | None:
+    """The SLA policy, to say whether an order is late; None (and a note) when it cannot be read."""
+    from kpis.policy import PolicyError, load_policy
+
+    try:
+        return load_policy(settings.kpis.policy_file)
+    except PolicyError as exc:
+        print(f"tower: SLAs not judged: invalid KPI policy: {exc}", file=sys.stderr)
+        return None
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -213,11 +230,41 @@ def render_timeline(t: Timeline, console: Console) -> None:
     )
     console.print()
     console.print(head)
+    if state.status == "open" and state.holder:
+        since = f" (held since {state.held_since:%Y-%m-%d %H:%M:%S} UTC)" if state.held_since else ""
+        if state.activity == "working":
+            console.print(f"now: {state.holder} is working on it{since}")
+        else:
+            what = f" for {state.waiting_for}" if state.waiting_for else ""
+            console.print(
+                Text(
+                    f"now: waiting at {state.holder}{what} for {duration(state.idle_ns)}{since}",
+                    style="yellow" if state.open_exceptions else "",
+                )
+            )
+    if state.late is not None:
+        at_risk = [s.sla for s in t.sla if s.state == "at_risk"]
+        if state.late:
+            late = "; ".join(
+                f"{s.sla} {s.state}" + (f" (due {s.due:%Y-%m-%d %H:%M:%S} UTC)" if s.due else "")
+                for s in t.sla
+                if s.sla in state.late_slas
+            )
+            console.print(Text(f"LATE against its SLA: {late}", style="bold red"))
+        else:
+            console.print(
+                "on time against its SLAs" + (f"; at risk: {', '.join(at_risk)}" if at_risk else "")
+            )
     longest = t.longest_system
     console.print(
         f"cycle {duration(t.cycle_ns)} from {t.start:%Y-%m-%d %H:%M:%S} to {t.end:%Y-%m-%d %H:%M:%S} UTC; "
         f"waiting at handoffs {duration(t.waiting_ns)}; "
-        + (f"held longest by {longest.system} ({duration(longest.held_ns)})" if longest else "no hops")
+        + (
+            f"held longest by {longest.system} ({duration(longest.held_ns)}, "
+            f"{duration(longest.waiting_ns)} of it waiting)"
+            if longest
+            else "no hops"
+        )
         + f"; {len(t.spans)} spans in {len(t.trace_ids)} traces"
     )
     table = Table(show_edge=False, pad_edge=False)

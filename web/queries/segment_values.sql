@@ -3,6 +3,8 @@ SELECT
     arraySort(groupUniqArrayIf(Channel, Channel != '')) AS channel,
     arraySort(groupUniqArrayIf(Region, Region != '')) AS region,
     arraySort(groupUniqArrayIf(ErpInstance, ErpInstance != '')) AS erp_instance,
-    arraySort(groupUniqArrayIf(Warehouse, Warehouse != '')) AS warehouse
+    arraySort(groupUniqArrayIf(Warehouse, Warehouse != '')) AS warehouse,
+    arraySort(groupUniqArrayIf(CustomerTier, CustomerTier != '')) AS customer_tier,
+    arraySort(groupUniqArrayIf(Priority, Priority != '')) AS priority
 FROM kpi_daily
 WHERE Day >= {since:Date}

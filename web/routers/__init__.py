@@ -7,6 +7,6 @@ from types import ModuleType
 
 def areas() -> list[ModuleType]:
     """The navigable areas after the order search, in menu order (each has ``router`` and ``NAV``)."""
-    from web.routers import ai, alerts, exceptions, jobs, kpis, sla, systems
+    from web.routers import ai, alerts, exceptions, jobs, kpis, process, sla, systems
 
-    return [exceptions, sla, kpis, systems, jobs, alerts, ai]
+    return [exceptions, sla, kpis, systems, process, jobs, alerts, ai]

@@ -1,4 +1,5 @@
-"""Admin: users (``tower users add``; sign out everywhere here), API tokens, and the audit log."""
+"""Admin: users (add with a role, disable, enable, reset a password, sign out everywhere), API tokens
+(created by POST-redirect-GET, the secret shown once), and the audit log. Every change is audited."""
 
 from __future__ import annotations
 
@@ -7,19 +8,24 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
 from storage import audit
 from storage.audit import AuditPage
 from web.accounts import AccountError, NewToken, TokenInfo, UserInfo
-from web.deps import Admin, StateDep, WebState, render
+from web.deps import Admin, StateDep, WebState, flash, pop_flashes, render
+from web.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from web.settings import USERNAME_PATTERN, Role
 from web.views import PageNumber, page_links
 
 router = APIRouter(tags=["admin"])
 Username = Annotated[str, Path(pattern=USERNAME_PATTERN, description="User name.")]
 AUDIT_PAGE_SIZE = 100
+UserAction = Annotated[str, Path(pattern=r"^(disable|enable|password)$", description="What to do.")]
+PASSWORD_RULE = (
+    f"At least {MIN_PASSWORD_LENGTH} characters, not containing the user name, not a common password."
+)
 
 
 class SessionsEnded(BaseModel):
@@ -72,7 +78,9 @@ class TokenRequest(BaseModel):
 
 @router.get("/admin", include_in_schema=False)
 def admin_page(request: Request, state: StateDep, principal: Admin) -> Response:
-    return _page(request, state, principal, new_token=None, error=None)
+    tokens = pop_flashes(request, state, "token.new")
+    notices = pop_flashes(request, state, "admin.notice")
+    return _page(request, state, principal, new_token=tokens[-1] if tokens else None, notices=notices)
 
 
 def _page(
@@ -80,8 +88,12 @@ def _page(
     state: StateDep,
     principal: Admin,
     *,
-    new_token: NewToken | None,
-    error: str | None,
+    new_token: NewToken | None = None,
+    error: str | None = None,
+    notices: list[str] | None = None,
+    user_form: dict[str, str] | None = None,
+    user_error: str = "",
+    user_errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     return render(
@@ -95,7 +107,12 @@ def _page(
             "roles": list(Role),
             "new_token": new_token,
             "error": error,
+            "notices": notices or [],
+            "user_form": user_form or {"username": "", "role": Role.VIEWER.value},
+            "user_error": user_error,
+            "user_errors": user_errors or {},
             "settings_view": _settings_view(state),
+            "password_rule": PASSWORD_RULE,
         },
         principal=principal,
         status_code=status_code,
@@ -110,14 +127,17 @@ def create_token_form(
     name: Annotated[str, Form(max_length=200)],
     role: Annotated[Role, Form()] = Role.VIEWER,
 ) -> Response:
+    """Create a token, then redirect: the secret is shown once by the page that follows (kept on the
+    server for this session, never in the URL), and a refresh does not create another token."""
     try:
         token = state.accounts.create_token(name, role, principal.name)
     except AccountError as exc:
-        return _page(request, state, principal, new_token=None, error=str(exc), status_code=400)
+        return _page(request, state, principal, error=str(exc), status_code=400)
     state.audit(
         request, principal.name, "token.create", token.info.token_id, details=_token_details(token.info)
     )
-    return _page(request, state, principal, new_token=token, error=None)
+    flash(request, state, "token.new", token)
+    return RedirectResponse("/admin#tokens", status_code=303)
 
 
 def _token_details(info: TokenInfo) -> dict[str, Any]:
@@ -150,8 +170,165 @@ def _sign_out(request: Request, state: WebState, principal: Admin, username: str
 
 @router.post("/admin/users/{username}/signout", include_in_schema=False)
 def sign_out_form(request: Request, state: StateDep, principal: Admin, username: Username) -> Response:
-    _sign_out(request, state, principal, username)
-    return RedirectResponse("/admin", status_code=303)
+    ended = _sign_out(request, state, principal, username)
+    flash(
+        request,
+        state,
+        "admin.notice",
+        f"{username} signed out everywhere ({ended.sessions_ended} session(s) ended).",
+    )
+    return RedirectResponse("/admin#users", status_code=303)
+
+
+class UserRequest(BaseModel):
+    username: str = Field(pattern=USERNAME_PATTERN, description="1-64 letters, digits, '.', '_', '@' or '-'.")
+    role: Role = Field(default=Role.VIEWER, description="viewer, ops or admin. Default: viewer")
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH, description=PASSWORD_RULE)
+
+
+class PasswordReset(BaseModel):
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH, description=PASSWORD_RULE)
+
+
+class UserChanged(BaseModel):
+    user: UserInfo
+    sessions_ended: int = Field(default=0, description="Live sessions of the user that were ended.")
+
+
+def _user_info(state: WebState, username: str) -> UserInfo:
+    for user in state.accounts.list_users():
+        if user.username == username:
+            return user
+    raise HTTPException(status_code=404, detail=f"no user {username}")
+
+
+def _add_user(request: Request, state: WebState, principal: Admin, body: UserRequest) -> UserInfo:
+    try:
+        info = state.accounts.add_user(body.username, body.password, body.role)
+    except AccountError as exc:
+        state.audit(
+            request, principal.name, "user.add", body.username, outcome="failed", details={"reason": str(exc)}
+        )
+        raise
+    state.audit(request, principal.name, "user.add", body.username, details={"role": body.role.value})
+    return info
+
+
+def _change_user(
+    request: Request, state: WebState, principal: Admin, username: str, action: str, password: str = ""
+) -> UserChanged:
+    """Disable, enable or reset the password of a stored user; every attempt is audited."""
+    ended = 0
+    try:
+        if action == "disable":
+            if username == principal.name:
+                raise AccountError("you cannot disable yourself; ask another admin")
+            ended = state.accounts.disable_user(username)
+        elif action == "enable":
+            state.accounts.enable_user(username)
+        else:
+            ended = state.accounts.reset_password(username, password)
+    except AccountError as exc:
+        state.audit(
+            request,
+            principal.name,
+            f"user.{action}",
+            username,
+            outcome="failed",
+            details={"reason": str(exc)},
+        )
+        raise
+    state.audit(request, principal.name, f"user.{action}", username, details={"sessions_ended": ended})
+    return UserChanged(user=_user_info(state, username), sessions_ended=ended)
+
+
+@router.post("/admin/users", include_in_schema=False)
+async def add_user_form(request: Request, state: StateDep, principal: Admin) -> Response:
+    """Add a user; a refused one comes back with the form as typed (but the password) and the reason."""
+    form = await request.form(max_fields=10)
+    kept = {k: str(form.get(k) or "")[:200] for k in ("username", "role")}
+    password = str(form.get("password") or "")
+    try:
+        body = UserRequest.model_validate(
+            {"username": kept["username"].strip(), "role": kept["role"] or "viewer", "password": password}
+        )
+    except ValidationError as exc:
+        field = str(exc.errors()[0]["loc"][0])
+        why = {
+            "username": "a user name is 1-64 letters, digits, '.', '_', '@' or '-'",
+            "role": "choose viewer, ops or admin",
+            "password": f"the password must have 1-{MAX_PASSWORD_LENGTH} characters",
+        }.get(field, str(exc.errors()[0]["msg"]))
+        return _page(request, state, principal, user_form=kept, user_errors={field: why}, status_code=400)
+    try:
+        _add_user(request, state, principal, body)
+    except AccountError as exc:
+        field = "password" if "password" in str(exc) else "username"
+        return _page(
+            request, state, principal, user_form=kept, user_errors={field: str(exc)}, status_code=400
+        )
+    flash(request, state, "admin.notice", f"User {body.username} added with the {body.role.value} role.")
+    return RedirectResponse("/admin#users", status_code=303)
+
+
+@router.post("/admin/users/{username}/{action}", include_in_schema=False)
+async def change_user_form(
+    request: Request, state: StateDep, principal: Admin, username: Username, action: UserAction
+) -> Response:
+    form = await request.form(max_fields=10)
+    password = str(form.get("password") or "")
+    try:
+        if action == "password" and len(password) > MAX_PASSWORD_LENGTH:
+            raise AccountError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+        changed = _change_user(request, state, principal, username, action, password)
+    except AccountError as exc:
+        return _page(request, state, principal, user_error=f"{username}: {exc}", status_code=400)
+    done = {
+        "disable": f"{username} is disabled; {changed.sessions_ended} session(s) ended.",
+        "enable": f"{username} can log in again.",
+        "password": f"Password of {username} reset; {changed.sessions_ended} session(s) ended.",
+    }[action]
+    flash(request, state, "admin.notice", done)
+    return RedirectResponse("/admin#users", status_code=303)
+
+
+@router.post("/api/users", response_model=UserInfo, status_code=201)
+def add_user_api(request: Request, body: UserRequest, state: StateDep, principal: Admin) -> UserInfo:
+    """Add a user with a role and a password that follows the password rule (admin only)."""
+    try:
+        return _add_user(request, state, principal, body)
+    except AccountError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+
+
+@router.post("/api/users/{username}/disable", response_model=UserChanged)
+def disable_user_api(request: Request, state: StateDep, principal: Admin, username: Username) -> UserChanged:
+    """Disable a stored user: they cannot log in and every session of theirs ends (admin only)."""
+    return _change_api(request, state, principal, username, "disable")
+
+
+@router.post("/api/users/{username}/enable", response_model=UserChanged)
+def enable_user_api(request: Request, state: StateDep, principal: Admin, username: Username) -> UserChanged:
+    """Let a disabled stored user log in again (admin only)."""
+    return _change_api(request, state, principal, username, "enable")
+
+
+@router.post("/api/users/{username}/password", response_model=UserChanged)
+def reset_password_api(
+    request: Request, body: PasswordReset, state: StateDep, principal: Admin, username: Username
+) -> UserChanged:
+    """Set a stored user's password (the password rule applies); their sessions end (admin only)."""
+    return _change_api(request, state, principal, username, "password", body.password)
+
+
+def _change_api(
+    request: Request, state: WebState, principal: Admin, username: str, action: str, password: str = ""
+) -> UserChanged:
+    try:
+        return _change_user(request, state, principal, username, action, password)
+    except AccountError as exc:
+        status = 404 if str(exc).startswith("no stored user") else 400
+        raise HTTPException(status_code=status, detail=str(exc)) from None
 
 
 @router.delete("/api/users/{username}/sessions", response_model=SessionsEnded)

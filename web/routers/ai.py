@@ -110,6 +110,7 @@ def api_models(state: StateDep, principal: Viewer) -> list[ModelView]:
 
 @router.get("/api/ai/models/{model}", response_model=ModelView)
 def api_model(model: ModelName, state: StateDep, principal: Viewer) -> ModelView:
+    """One model: its versions, which one is active, and their evaluation and live monitoring."""
     return _ai(state).model(model)
 
 

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from alerts import state as alert_state
 from alerts.model import Ack, Alert, AlertState, NotificationRecord, Silence, StateChange
 from alerts.preview import RulePreview, preview_rule
+from web import alert_views
 from web.accounts import Principal
 from web.deps import Ops, StateDep, StoreDep, Viewer, WebState, render
 from web.settings import Role
@@ -69,6 +70,55 @@ def api_alerts(
 ) -> AlertsOverview:
     """Alerts (firing first), active silences and the latest notifications."""
     return _overview(store, state, web.now())
+
+
+class RuleStatus(BaseModel):
+    name: str
+    signal: str
+    severity: str = Field(description="The rule's severity label ('none' when it has none).")
+    condition: str = Field(description="Signal, comparison and threshold in the value's unit.")
+    unit: str = Field(description="count, seconds, ratio or number.")
+    state: str = Field(
+        description="firing, pending, suppressed (every live alert inhibited or silenced) or ok."
+    )
+    firing: int
+    pending: int
+    suppressed: int
+    last_evaluation: datetime | None
+    runbook_url: str = ""
+
+
+class RulesOverview(BaseModel):
+    rules_file: str | None
+    error: str = Field(default="", description="Why the rules file does not load, if it does not.")
+    rules: list[RuleStatus]
+
+
+@router.get("/api/alerts/rules", response_model=RulesOverview)
+def api_rules(state: StateDep, principal: Viewer) -> RulesOverview:
+    """The configured alert rules, each with its state now and when it was last evaluated."""
+    loaded = state.rules.get(state.alert_settings)
+    rows = alert_views.rule_rows(state.store, loaded.config)[0] if loaded.config else []
+    return RulesOverview(
+        rules_file=str(loaded.path) if loaded.path else None,
+        error=loaded.error,
+        rules=[
+            RuleStatus(
+                name=r.rule.name,
+                signal=r.rule.signal,
+                severity=r.severity,
+                condition=r.condition,
+                unit=r.rule.unit,
+                state=r.state,
+                firing=r.firing,
+                pending=r.pending,
+                suppressed=r.inhibited,
+                last_evaluation=r.last_evaluation,
+                runbook_url=r.runbook,
+            )
+            for r in rows
+        ],
+    )
 
 
 @router.get("/api/alerts/{fingerprint}", response_model=AlertDetail)
@@ -162,6 +212,38 @@ def api_expire_silence(request: Request, silence_id: SilenceId, state: StateDep,
     return _expire(request, state, silence_id, principal)
 
 
+def _alerts_page(
+    request: Request,
+    state: WebState,
+    principal: Principal,
+    alert_filter: AlertState | None,
+    *,
+    silence_form: dict[str, str] | None = None,
+    silence_error: str = "",
+    status_code: int = 200,
+) -> Response:
+    data = _overview(state.store, alert_filter, state.now())
+    loaded = state.rules.get(state.alert_settings)
+    return render(
+        request,
+        state,
+        "alerts.html",
+        {
+            "nav": "alerts",
+            "data": data,
+            "rows": alert_views.alert_rows(data.alerts, loaded.config),
+            "states": list(AlertState),
+            "chosen": alert_filter.value if alert_filter else "",
+            "can_act": principal.role.allows(Role.OPS),
+            "silence_form": silence_form or {"matchers": "", "comment": "", "hours": "2"},
+            "silence_error": silence_error,
+            "rules_error": loaded.error,
+        },
+        principal=principal,
+        status_code=status_code,
+    )
+
+
 @router.get("/alerts", include_in_schema=False)
 def alerts_page(
     request: Request,
@@ -169,19 +251,73 @@ def alerts_page(
     principal: Viewer,
     alert_filter: Annotated[AlertState | None, Query(alias="state")] = None,
 ) -> Response:
+    return _alerts_page(request, state, principal, alert_filter)
+
+
+@router.get("/alerts/rules", include_in_schema=False)
+def rules_page(request: Request, state: StateDep, principal: Viewer) -> Response:
+    loaded = state.rules.get(state.alert_settings)
+    rows, last_run = alert_views.rule_rows(state.store, loaded.config) if loaded.config else ([], None)
     return render(
         request,
         state,
-        "alerts.html",
+        "alert_rules.html",
+        {"nav": "alerts", "loaded": loaded, "rows": rows, "last_run": last_run},
+        principal=principal,
+    )
+
+
+@router.get("/alerts/rules/{rule}", include_in_schema=False)
+def rule_page(request: Request, rule: RuleName, state: StateDep, principal: Viewer) -> Response:
+    loaded = state.rules.get(state.alert_settings)
+    if loaded.config is None or state.alert_settings is None:
+        raise HTTPException(404, loaded.error or "no alert rules file is configured (alerts.rules_file)")
+    try:
+        chosen = loaded.config.rule(rule)
+    except KeyError:
+        raise HTTPException(404, f"no alert rule named {rule!r}") from None
+    now = state.now()
+    preview = preview_rule(state.store, state.alert_settings, rule, now, kpi_policy=state.policy)
+    alerts = alert_state.list_alerts(state.store, rule=rule, limit=200, now=now)
+    return render(
+        request,
+        state,
+        "alert_rule.html",
         {
             "nav": "alerts",
-            "data": _overview(state.store, alert_filter, state.now()),
-            "states": list(AlertState),
-            "chosen": alert_filter.value if alert_filter else "",
-            "can_act": principal.role.allows(Role.OPS),
+            "rule": chosen,
+            "condition": alert_views.condition_text(chosen),
+            "severity": alert_views.severity(chosen),
+            "severity_class": alert_views.severity_class(alert_views.severity(chosen)),
+            "preview": preview,
+            "samples": alert_views.preview_samples(chosen, preview),
+            "rows": alert_views.alert_rows(alerts, loaded.config),
+            "unit": chosen.unit,
         },
         principal=principal,
     )
+
+
+@router.get("/alerts/{fingerprint}", include_in_schema=False)
+def alert_detail_page(
+    request: Request, fingerprint: Fingerprint, state: StateDep, principal: Viewer
+) -> Response:
+    loaded = state.rules.get(state.alert_settings)
+    try:
+        page = alert_views.alert_page(state.store, fingerprint, loaded.config, state.now())
+    except alert_state.AlertNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    return render(
+        request,
+        state,
+        "alert.html",
+        {"nav": "alerts", "p": page, "can_act": principal.role.allows(Role.OPS)},
+        principal=principal,
+    )
+
+
+def _back(fingerprint: str, back: str) -> str:
+    return f"/alerts/{fingerprint}" if back == "detail" else "/alerts"
 
 
 @router.post("/alerts/{fingerprint}/ack", include_in_schema=False)
@@ -191,26 +327,49 @@ def ack_form(
     state: StateDep,
     principal: Ops,
     comment: Annotated[str, Form(max_length=2000)] = "",
+    back: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     _ack(request, state, fingerprint, principal.name, comment)
-    return RedirectResponse("/alerts", status_code=303)
+    return RedirectResponse(_back(fingerprint, back), status_code=303)
+
+
+MAX_SILENCE_FORM = 20_000
 
 
 @router.post("/alerts/silences", include_in_schema=False)
-def silence_form(
-    request: Request,
-    state: StateDep,
-    principal: Ops,
-    matchers: Annotated[str, Form(max_length=2000)],
-    comment: Annotated[str, Form(max_length=2000)],
-    hours: Annotated[float, Form(gt=0, le=24 * 30)] = 2.0,
-) -> Response:
-    lines = [line.strip() for line in matchers.splitlines() if line.strip()]
-    try:
-        body = SilenceRequest(matchers=lines, hours=hours, comment=comment)
-    except ValidationError as exc:
-        raise HTTPException(status_code=400, detail=f"invalid silence: {exc.errors()[0]['msg']}") from None
-    _silence(request, state, body, principal)
+async def silence_form(request: Request, state: StateDep, principal: Ops) -> Response:
+    """A bad silence comes back as the alerts page with the form as it was sent and the error next
+    to it (400), never as a bare error page that loses what was typed."""
+    form = await request.form(max_fields=20)
+    fields = {k: form.get(k) for k in ("matchers", "comment", "hours")}
+    kept = {k: (v if isinstance(v, str) else "")[:MAX_SILENCE_FORM] for k, v in fields.items()}
+    kept["hours"] = kept["hours"] or "2"
+    error = ""
+    body = None
+    too_long = [k for k, v in fields.items() if isinstance(v, str) and len(v) > 2000]
+    if too_long:
+        error = f"{too_long[0]}: at most 2,000 characters"
+    else:
+        lines = [line.strip() for line in kept["matchers"].splitlines() if line.strip()]
+        try:
+            hours = float(kept["hours"])
+        except ValueError:
+            hours = float("nan")
+        try:
+            body = SilenceRequest(matchers=lines, hours=hours, comment=kept["comment"])
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()) if not isinstance(p, int))
+            error = f"{where}: {first['msg']}" if where else str(first["msg"])
+    if body is not None:
+        try:
+            _silence(request, state, body, principal)
+        except HTTPException as exc:
+            error = str(exc.detail)
+    if error:
+        return _alerts_page(
+            request, state, principal, None, silence_form=kept, silence_error=error, status_code=400
+        )
     return RedirectResponse("/alerts", status_code=303)
 
 

@@ -10,7 +10,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from web.accounts import AccountError, Principal
-from web.deps import StateDep, Viewer, current_session, optional_principal, render, submitted_csrf
+from web.deps import (
+    StateDep,
+    Viewer,
+    current_session,
+    flash,
+    optional_principal,
+    pop_flashes,
+    render,
+    submitted_csrf,
+)
 from web.passwords import MAX_PASSWORD_LENGTH
 from web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, check_csrf, safe_next
 from web.sessions import login_csrf_token
@@ -120,7 +129,8 @@ async def logout(request: Request, state: StateDep) -> Response:
 
 @router.get("/account", include_in_schema=False)
 def account_page(request: Request, state: StateDep, principal: Viewer) -> Response:
-    return _account(request, state, principal, error=None, done=False, status_code=200)
+    done = bool(pop_flashes(request, state, "password.changed"))
+    return _account(request, state, principal, error=None, done=done, status_code=200)
 
 
 def _account(
@@ -173,7 +183,8 @@ def change_password(
     state.audit(request, principal.name, "password.change", principal.name)
     session_id, session = state.sessions.create(principal.name, state.address(request))
     request.state.tower_session = session
-    response = _account(request, state, principal, error=None, done=True, status_code=200)
+    flash(request, state, "password.changed", True)
+    response = RedirectResponse("/account", status_code=303)  # a refresh does not post it again
     _set_session_cookie(response, state, session_id)
     return response
 

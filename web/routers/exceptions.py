@@ -4,28 +4,32 @@ reopen (ops role) with the audit trail (functions in ``kpis.reports``)."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Path, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from ai.causes import CAUSES
 from kpis import reports
-from kpis.reports import ExceptionActionError, OrderException
+from kpis.reports import ExceptionActionError, OrderException, Segment
 from web import charts
+from web.csvexport import csv_response
 from web.deps import Ops, StateDep, Viewer, WebState, render
-from web.formatting import EXCEPTION_REF_PATTERN, exception_ref, exception_type_of
+from web.formatting import EXCEPTION_REF_PATTERN, exception_ref, exception_type_of, fmt_duration
 from web.settings import Role
 from web.views import (
     ExceptionDetail,
+    ExceptionFilters,
     ExceptionFiltersDep,
     ExceptionPage,
     PageNumber,
     SegmentDep,
     exception_detail,
+    exception_filter_values,
     exception_queue,
+    in_parallel,
     page_links,
     segment_options,
 )
@@ -125,6 +129,79 @@ def api_exception_action(
     return _act(request, state, order_id, _type(exception_type), action, principal.name, body)
 
 
+FILTER_KEYS = (
+    "status",
+    "exception_type",
+    "system",
+    "owner",
+    "aging",
+    "channel",
+    "region",
+    "erp_instance",
+    "warehouse",
+    "customer_tier",
+    "priority",
+)
+BULK_MAX = 500
+
+
+def _filter_query(filters: ExceptionFilters, segment: Segment, **override: str) -> str:
+    values = {**filters.model_dump(), **segment.model_dump(), **override}
+    return urlencode(
+        [(k, str(values[k])) for k in FILTER_KEYS if values.get(k) not in ("", 0, None)]
+        + ([("status", "")] if values.get("status") == "" else [])
+    )
+
+
+@router.get("/exceptions.csv", include_in_schema=False)
+def exceptions_csv(
+    state: StateDep, principal: Viewer, filters: ExceptionFiltersDep, segment: SegmentDep
+) -> Response:
+    """The exceptions matching the filters as CSV (up to 10,000 rows, oldest first)."""
+    queue = exception_queue(state.store, state.policy, filters, segment, 10_000, 1, now=state.now())
+    playbooks = state.policy.exception_playbooks
+    return csv_response(
+        "exceptions",
+        [
+            "order_id",
+            "exception_type",
+            "system",
+            "stage",
+            "opened_at",
+            "age_s",
+            "age",
+            "aging_bucket",
+            "owner",
+            "status",
+            "priority",
+            "customer_tier",
+            "region",
+            "warehouse",
+            "next_step",
+        ],
+        (
+            [
+                e.order_id,
+                e.exception_type,
+                e.system,
+                e.stage,
+                e.opened_at,
+                e.age_s,
+                fmt_duration(e.age_s),
+                e.aging_bucket,
+                e.owner,
+                e.status,
+                e.priority,
+                e.customer_tier,
+                e.region,
+                e.warehouse,
+                playbooks[e.exception_type].next_step if e.exception_type in playbooks else "",
+            ]
+            for e in queue.items
+        ),
+    )
+
+
 @router.get("/exceptions", include_in_schema=False)
 def exceptions_page(
     request: Request,
@@ -133,14 +210,26 @@ def exceptions_page(
     filters: ExceptionFiltersDep,
     segment: SegmentDep,
     page: PageNumber = 1,
+    done: Annotated[int, Query(ge=0, le=BULK_MAX)] = 0,
+    failed: Annotated[int, Query(ge=0, le=BULK_MAX)] = 0,
 ) -> Response:
-    queue = exception_queue(
-        state.store, state.policy, filters, segment, state.settings.page_size, page, now=state.now()
+    now = state.now()
+    queue, options, values, users = in_parallel(
+        lambda: exception_queue(
+            state.store, state.policy, filters, segment, state.settings.page_size, page, now=now
+        ),
+        lambda: segment_options(state.store, now=now),
+        lambda: exception_filter_values(state.store),
+        lambda: [u.username for u in state.accounts.list_users() if not u.disabled],
     )
     links = page_links(
         request.url.path, request.query_params.multi_items(), page, queue.page_size, queue.total
     )
     aging = charts.bars([(b.label, float(b.open_exceptions), "") for b in queue.aging], width=520)
+    aging_links = [
+        f"/exceptions?{_filter_query(filters, segment, status='open', aging=str(i + 1))}"
+        for i in range(len(queue.aging))
+    ]
     causes = (
         state.ai.causes([(e.order_id, e.exception_type) for e in queue.items]) if state.ai is not None else {}
     )
@@ -149,18 +238,70 @@ def exceptions_page(
         state,
         "exceptions.html",
         {
-            "segment_options": segment_options(state.store, now=state.now()),
+            "segment_options": options,
+            "filter_values": values,
+            "users": users,
             "nav": "exceptions",
             "queue": queue,
             "links": links,
             "aging": aging,
+            "aging_links": aging_links,
             "filters": filters,
             "segment": segment,
             "causes": causes,
             "ai_on": state.ai is not None and state.ai.enabled("exception_cause"),
+            "playbooks": state.policy.exception_playbooks,
+            "can_act": principal.role.allows(Role.OPS),
+            "me": principal.name,
+            "my_queue": f"/exceptions?{_filter_query(ExceptionFilters(owner=principal.name), Segment())}",
+            "back": request.url.query,
+            "csv": f"/exceptions.csv?{_filter_query(filters, segment)}",
+            "done": done,
+            "failed": failed,
+            "auto_refresh": True,
         },
         principal=principal,
     )
+
+
+@router.post("/exceptions/bulk", include_in_schema=False)
+def exceptions_bulk(
+    request: Request,
+    state: StateDep,
+    principal: Ops,
+    action: Annotated[Literal["assign", "resolve"], Form()],
+    item: Annotated[list[str], Form(description="exception_ref/order_id of each selected row")] = [],  # noqa: B006
+    owner: Annotated[str, Form(max_length=200)] = "",
+    note: Annotated[str, Form(max_length=10_000)] = "",
+    back: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Assign or resolve the selected exceptions (ops role, CSRF-checked); back to the queue (303)."""
+    if not item:
+        raise HTTPException(status_code=400, detail="select at least one exception")
+    if len(item) > BULK_MAX:
+        raise HTTPException(status_code=400, detail=f"at most {BULK_MAX} exceptions at once")
+    if action == "assign":
+        owner = owner.strip()
+        if owner not in {u.username for u in state.accounts.list_users() if not u.disabled}:
+            raise HTTPException(status_code=400, detail="choose an owner from the users")
+    targets = []
+    for value in item:
+        ref, sep, order_id = value.partition("/")
+        if not sep or not order_id or len(order_id) > 256:
+            raise HTTPException(status_code=400, detail=f"malformed selection {value[:80]!r}")
+        targets.append((_type(ref), order_id))
+    done = failed = 0
+    for kind, order_id in targets:
+        try:
+            _act(
+                request, state, order_id, kind, action, principal.name, ActionRequest(owner=owner, note=note)
+            )
+            done += 1
+        except HTTPException:
+            failed += 1
+    kept = [(k, v) for k, v in parse_qsl(back, keep_blank_values=True) if k in FILTER_KEYS or k == "page"]
+    query = urlencode([*kept, ("done", str(done)), ("failed", str(failed))])
+    return RedirectResponse(f"/exceptions?{query}", status_code=303)
 
 
 @router.get("/exceptions/{exception_type}/{order_id:path}", include_in_schema=False)
@@ -184,6 +325,8 @@ def exception_page(
             if ai is not None
             else [],
             "causes_list": CAUSES,
+            "users": [u.username for u in state.accounts.list_users() if not u.disabled],
+            "playbook": state.policy.exception_playbooks.get(kind),
         },
         principal=principal,
     )

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from web.deps import StateDep, Viewer, render
-from web.views import JobsOverview, jobs_overview
+from web.deps import Ops, StateDep, Viewer, render
+from web.views import JobRunRequest, JobRunResult, JobsOverview, jobs_overview, run_jobs
 
 router = APIRouter(tags=["jobs"])
 NAV = ("/jobs", "Jobs", "jobs")
@@ -21,6 +21,13 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Runs to list. Default: 
 def api_jobs(state: StateDep, principal: Viewer, job: JobName = "", limit: Limit = 100) -> JobsOverview:
     """Recent job runs, newest first, and each job's watermark."""
     return jobs_overview(state.store, state.engine, job, limit)
+
+
+@router.post("/api/jobs/run", response_model=list[JobRunResult])
+def api_run_jobs(state: StateDep, principal: Ops, request: JobRunRequest) -> list[JobRunResult]:
+    """Run the KPI and SLA jobs now (``tower kpis run`` while this tower holds the store): every job
+    incrementally by default, the given ``jobs``, ``from``/``to`` a time range, or ``full``."""
+    return run_jobs(state.engine, request)
 
 
 @router.get("/jobs", include_in_schema=False)

@@ -211,7 +211,7 @@ class RealCollector:
         rows = self.store.rows(
             "SELECT SpanName, TraceId, SpanId, ParentSpanId, SpanAttributes, ResourceAttributes,"
             " toUnixTimestamp64Nano(Timestamp) AS ns, Duration, StatusCode, StatusMessage, Links.SpanId AS links"
-            " FROM otel_traces WHERE ServiceName = {s:String} ORDER BY Timestamp, Timestamp + Duration, SpanName, SpanId",
+            " FROM otel_traces WHERE ServiceName = {s:String} ORDER BY Timestamp, Duration, SpanName, SpanId",
             {"s": service},
         )
         return [

@@ -297,7 +297,7 @@ def test_a_span_the_collector_rejects_sends_its_file_to_quarantine_with_the_coll
     assert report.quarantined == ["from_2300.x12"]
     assert sorted(report.processed) == ["810_invoice.x12", "856_asn.x12"]
     reason = reason_of(tmp_path, "from_2300.x12")
-    assert "not sent: collector rejected 3 span(s)" in reason and "out of range" in reason
+    assert "not sent: collector rejected 3 span(s)" in reason and "after the accepted window" in reason
     assert agent.ledger.count() == 2 and agent.ledger.count("quarantined") == 1
     assert agent.scan_once().processed == []
 

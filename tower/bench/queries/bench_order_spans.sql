@@ -1,7 +1,7 @@
 -- tower bench query: ten hop spans per order, simulator-shaped, generated inside ClickHouse.
 -- Orders {first}..{first}+{count}-1; order n starts at {base_ns} + n * {spacing_ns}. Traces break
 -- where the simulator breaks them: the order's own trace (capture..allocation; EDI orders are
--- captured in their partner's file trace), a WMS trace per shipment (linked to the allocation), a
+-- captured in their partner's file trace, a translation with the PO and ST02 under the file span), a WMS trace per shipment (linked to the allocation), a
 -- carrier webhook trace (tracking number only, linked to the ship confirmation) and the finance
 -- ERP's nightly invoice run (one trace per day and 500 orders).
 INSERT INTO otel_traces (
@@ -81,7 +81,9 @@ FROM (
          lower(hex(MD5(concat('c', toString(n))))),
          lower(hex(MD5(concat('r', toString(intDiv(run_ns, 86400000000000)), '-', toString(intDiv(n, 500))))))][hop + 1] AS trace_id,
         substring(lower(hex(MD5(concat('s', toString(n), '-', toString(hop))))), 1, 16) AS span_id,
-        if(hop = 9, substring(lower(hex(MD5(concat('run', toString(intDiv(run_ns, 86400000000000)), '-', toString(intDiv(n, 500)))))), 1, 16), '') AS parent_id,
+        multiIf(hop = 9, substring(lower(hex(MD5(concat('run', toString(intDiv(run_ns, 86400000000000)), '-', toString(intDiv(n, 500)))))), 1, 16),
+                hop = 0 AND edi, substring(lower(hex(MD5(concat('file', toString(file_no))))), 1, 16),  -- the 850's translation under its file
+                '') AS parent_id,
         multiIf(
             hop = 5, [order_trace],
             hop = 8, [wms_trace],

@@ -1,0 +1,307 @@
+"""OCEL 2.0 (JSON, SQLite, XML) and XES exports of the filter's orders, streamed in bounded memory.
+
+ClickHouse builds every event and object (``export_events.sql``, ``export_objects.sql``) and
+formats it (JSON lines, or XML text with every value escaped); this module only frames the stream.
+The object model is written down in docs/conventions.md ("Process mining").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+import orjson
+
+from kpis.process.filters import ProcessFilter
+from kpis.process.mining import SQL
+from storage import Store
+
+Format = Literal["json", "sqlite", "xml"]
+FORMATS: tuple[str, ...] = ("json", "sqlite", "xml")
+OBJECT_TYPES = (
+    "order",
+    "customer_po",
+    "shipment",
+    "tracking_number",
+    "invoice",
+    "batch",
+    "edi_interchange",
+    "edi_transaction_set",
+)
+ORDER_ATTRIBUTES = ("channel", "region", "erp", "warehouse", "customer_tier")
+EVENT_ATTRIBUTES: tuple[tuple[str, str], ...] = (
+    ("stage", "string"),
+    ("system", "string"),
+    ("system_kind", "string"),
+    ("span_name", "string"),
+    ("status", "string"),
+    ("status_code", "string"),
+    ("manual_touch", "boolean"),
+    ("user", "string"),
+    ("exception_type", "string"),
+    ("exception_outcome", "string"),
+    ("duration_s", "float"),
+)
+# XML 1.0 cannot carry most control characters, even escaped: they become U+FFFD.
+_XML = "replaceRegexpAll(toValidUTF8(replaceAll(replaceAll(replaceAll(replaceAll(replaceAll({v}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '\"', '&quot;'), '''', '&apos;')), '[\\\\x00-\\\\x08\\\\x0B\\\\x0C\\\\x0E-\\\\x1F]', '\\xef\\xbf\\xbd')"
+
+
+def _x(value: str) -> str:
+    return _XML.format(v=value)
+
+
+@dataclass(frozen=True)
+class ExportCounts:
+    """What an export holds: the tower's own count of each part."""
+
+    objects: int
+    events: int
+    event_objects: int
+    object_objects: int
+
+
+def _sql(name: str) -> str:
+    return SQL[name].replace("/*CASES*/", SQL["cases"]).replace("/*SPAN_OBJECTS*/", SQL["span_objects"])
+
+
+def _events(columns: str) -> str:
+    return f"SELECT {columns} FROM ({_sql('export_events')})"
+
+
+def _objects(columns: str) -> str:
+    return f"SELECT {columns} FROM ({_sql('export_objects')})"
+
+
+_JSON_EVENT = (
+    "id, type, time, CAST(attributes, 'Array(Tuple(name String, value String))') AS attributes, "
+    "CAST(relationships, 'Array(Tuple(objectId String, qualifier String))') AS relationships"
+)
+_JSON_OBJECT = (
+    "id, type, CAST(attributes, 'Array(Tuple(name String, time String, value String))') AS attributes, "
+    "CAST(relationships, 'Array(Tuple(objectId String, qualifier String))') AS relationships"
+)
+_XML_EVENT = (
+    "concat('<event id=\"', {id}, '\" type=\"', {type}, '\" time=\"', time, '\"><attributes>', "
+    "arrayStringConcat(arrayMap(a -> concat('<attribute name=\"', a.1, '\">', {a2}, '</attribute>'), attributes)), "
+    "'</attributes><objects>', "
+    "arrayStringConcat(arrayMap(r -> concat('<relationship object-id=\"', {r1}, '\" qualifier=\"', {r2}, '\"/>'), relationships)), "
+    "'</objects></event>')"
+).format(id=_x("id"), type=_x("type"), a2=_x("a.2"), r1=_x("r.1"), r2=_x("r.2"))
+_XML_OBJECT = (
+    "concat('<object id=\"', {id}, '\" type=\"', type, '\"><attributes>', "
+    "arrayStringConcat(arrayMap(a -> concat('<attribute name=\"', a.1, '\" time=\"', a.2, '\">', {a3}, '</attribute>'), attributes)), "
+    "'</attributes><objects>', "
+    "arrayStringConcat(arrayMap(r -> concat('<relationship object-id=\"', {r1}, '\" qualifier=\"', {r2}, '\"/>'), relationships)), "
+    "'</objects></object>')"
+).format(id=_x("id"), a3=_x("a.3"), r1=_x("r.1"), r2=_x("r.2"))
+
+
+def counts(store: Store, flt: ProcessFilter) -> ExportCounts:
+    """The tower's own count of the export's objects, events and relations."""
+    params = flt.parameters()
+    events, e2o = store.query(_events("count(), sum(length(relationships))"), params).result_rows[0]
+    objects, o2o = store.query(_objects("count(), sum(length(relationships))"), params).result_rows[0]
+    return ExportCounts(int(objects), int(events), int(e2o or 0), int(o2o or 0))
+
+
+def event_types(store: Store, flt: ProcessFilter) -> list[str]:
+    sql = f"SELECT DISTINCT arrayJoin(acts) AS a FROM ({SQL['cases']}) ORDER BY a"
+    return [r[0] for r in store.query(sql, flt.parameters()).result_rows]
+
+
+def _lines(store: Store, sql: str, params: dict[str, Any], fmt: str) -> Iterator[bytes]:
+    """The result of ``sql`` as lines (without their newline), streamed block by block.
+
+    Parallel formatting is off: with it the embedded engine formats a streamed JSON result many
+    times slower."""
+    settings = {"output_format_parallel_formatting": 0, "output_format_json_validate_utf8": 1}
+    rest = b""
+    with store.client.raw_stream(sql, parameters=params, fmt=fmt, settings=settings) as stream:
+        while chunk := stream.read(1 << 20):
+            *lines, rest = (rest + chunk).split(b"\n")
+            yield from lines
+    if rest:
+        yield rest
+
+
+def _type_headers(store: Store, flt: ProcessFilter) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    object_types = [
+        {
+            "name": t,
+            "attributes": [{"name": a, "type": "string"} for a in ORDER_ATTRIBUTES] if t == "order" else [],
+        }
+        for t in OBJECT_TYPES
+    ]
+    event_types_ = [
+        {"name": name, "attributes": [{"name": a, "type": kind} for a, kind in EVENT_ATTRIBUTES]}
+        for name in event_types(store, flt)
+    ]
+    return object_types, event_types_
+
+
+def write_json(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
+    """OCEL 2.0 JSON: objectTypes, eventTypes, objects, events."""
+    object_types, types = _type_headers(store, flt)
+    params = flt.parameters()
+    out.write(b'{"objectTypes":' + orjson.dumps(object_types) + b',"eventTypes":' + orjson.dumps(types))
+    for key, sql in ((b"objects", _objects(_JSON_OBJECT)), (b"events", _events(_JSON_EVENT))):
+        out.write(b',"' + key + b'":[')
+        first = True
+        for line in _lines(store, sql, params, "JSONEachRow"):
+            if line:
+                out.write(line if first else b",\n" + line)
+                first = False
+        out.write(b"]")
+    out.write(b"}\n")
+
+
+def write_xml(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
+    """OCEL 2.0 XML (``<log>`` with object-types, event-types, objects, events)."""
+    object_types, types = _type_headers(store, flt)
+    params = flt.parameters()
+
+    def esc(text: str) -> str:
+        return (
+            text.replace("&", "&amp;")
+            .replace("<", "&lt;")
+            .replace(">", "&gt;")
+            .replace('"', "&quot;")
+            .replace("'", "&apos;")
+        )
+
+    def type_block(tag: str, items: list[dict[str, Any]]) -> str:
+        parts = [f"<{tag}s>"]
+        for item in items:
+            attrs = "".join(
+                f'<attribute name="{esc(a["name"])}" type="{a["type"]}"/>' for a in item["attributes"]
+            )
+            parts.append(f'<{tag} name="{esc(item["name"])}"><attributes>{attrs}</attributes></{tag}>')
+        parts.append(f"</{tag}s>")
+        return "".join(parts)
+
+    out.write(b"<?xml version='1.0' encoding='UTF-8'?>\n<log>\n")
+    out.write(type_block("object-type", object_types).encode() + b"\n")
+    out.write(type_block("event-type", types).encode() + b"\n")
+    for tag, sql in (("objects", _objects(_XML_OBJECT)), ("events", _events(_XML_EVENT))):
+        out.write(f"<{tag}>\n".encode())
+        for line in _lines(store, sql, params, "TSVRaw"):
+            if line:
+                out.write(line + b"\n")
+        out.write(f"</{tag}>\n".encode())
+    out.write(b"</log>\n")
+
+
+def write_sqlite(store: Store, flt: ProcessFilter, path: Path, batch: int = 20_000) -> None:
+    """OCEL 2.0 SQLite: event, object, event_object, object_object, the type maps and one table per
+    event and object type (``event_<n>``, ``object_<n>``: types are numbered, names may hold anything)."""
+    if path.exists():
+        path.unlink()
+    object_types, types = _type_headers(store, flt)
+    params = flt.parameters()
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("PRAGMA synchronous = OFF")
+        db.executescript(
+            """
+            CREATE TABLE event (ocel_id TEXT PRIMARY KEY, ocel_type TEXT);
+            CREATE TABLE object (ocel_id TEXT PRIMARY KEY, ocel_type TEXT);
+            CREATE TABLE event_object (ocel_event_id TEXT, ocel_object_id TEXT, ocel_qualifier TEXT,
+                                       PRIMARY KEY (ocel_event_id, ocel_object_id, ocel_qualifier));
+            CREATE TABLE object_object (ocel_source_id TEXT, ocel_target_id TEXT, ocel_qualifier TEXT,
+                                        PRIMARY KEY (ocel_source_id, ocel_target_id, ocel_qualifier));
+            CREATE TABLE event_map_type (ocel_type TEXT PRIMARY KEY, ocel_type_map TEXT);
+            CREATE TABLE object_map_type (ocel_type TEXT PRIMARY KEY, ocel_type_map TEXT);
+            """
+        )
+        event_table = {t["name"]: f"t{i}" for i, t in enumerate(types)}
+        object_table = {t["name"]: f"t{i}" for i, t in enumerate(object_types)}
+        db.executemany("INSERT INTO event_map_type VALUES (?, ?)", list(event_table.items()))
+        db.executemany("INSERT INTO object_map_type VALUES (?, ?)", list(object_table.items()))
+        event_columns = [name for name, _ in EVENT_ATTRIBUTES]
+        sqlite_types = {"string": "TEXT", "boolean": "INTEGER", "float": "REAL"}
+        for table in event_table.values():
+            cols = "".join(f', "{n}" {sqlite_types[k]}' for n, k in EVENT_ATTRIBUTES)
+            db.execute(f'CREATE TABLE "event_{table}" (ocel_id TEXT PRIMARY KEY, ocel_time TIMESTAMP{cols})')
+        for name, table in object_table.items():
+            cols = "".join(f', "{a}" TEXT' for a in ORDER_ATTRIBUTES) if name == "order" else ""
+            db.execute(
+                f'CREATE TABLE "object_{table}" (ocel_id TEXT, ocel_time TIMESTAMP, ocel_changed_field TEXT{cols})'
+            )
+        pending: dict[str, list[tuple[Any, ...]]] = {}
+
+        def add(table: str, row: tuple[Any, ...]) -> None:
+            rows = pending.setdefault(table, [])
+            rows.append(row)
+            if len(rows) >= batch:
+                flush(table)
+
+        def flush(table: str) -> None:
+            rows = pending.pop(table, [])
+            if rows:
+                marks = ", ".join("?" * len(rows[0]))
+                db.executemany(f'INSERT OR IGNORE INTO "{table}" VALUES ({marks})', rows)
+
+        for line in _lines(store, _objects(_JSON_OBJECT), params, "JSONEachRow"):
+            if not line:
+                continue
+            obj = orjson.loads(line)
+            add("object", (obj["id"], obj["type"]))
+            values = {a["name"]: a["value"] for a in obj["attributes"]}
+            extra = tuple(values.get(a, "") for a in ORDER_ATTRIBUTES) if obj["type"] == "order" else ()
+            add(f"object_{object_table[obj['type']]}", (obj["id"], "1970-01-01 00:00:00", None, *extra))
+            for rel in obj["relationships"]:
+                add("object_object", (obj["id"], rel["objectId"], rel["qualifier"]))
+        for line in _lines(store, _events(_JSON_EVENT), params, "JSONEachRow"):
+            if not line:
+                continue
+            event = orjson.loads(line)
+            add("event", (event["id"], event["type"]))
+            values = {a["name"]: a["value"] for a in event["attributes"]}
+            row = [event["id"], event["time"].replace("T", " ").removesuffix("Z")]
+            for name in event_columns:
+                value: Any = values.get(name, "")
+                if name == "manual_touch":
+                    value = int(value == "true")
+                elif name == "duration_s":
+                    value = float(value or 0)
+                row.append(value)
+            add(f"event_{event_table[event['type']]}", tuple(row))
+            for rel in event["relationships"]:
+                add("event_object", (event["id"], rel["objectId"], rel["qualifier"]))
+        for table in list(pending):
+            flush(table)
+        db.commit()
+
+
+def write_xes(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
+    """XES (IEEE 1849) for case-centric tools: one trace per order, its hops as events in time order."""
+    params = flt.parameters()
+    out.write(
+        b"<?xml version='1.0' encoding='UTF-8'?>\n"
+        b'<log xes.version="1849-2016" xes.features="nested-attributes" xmlns="http://www.xes-standard.org/">\n'
+        b'<extension name="Concept" prefix="concept" uri="http://www.xes-standard.org/concept.xesext"/>\n'
+        b'<extension name="Time" prefix="time" uri="http://www.xes-standard.org/time.xesext"/>\n'
+        b'<extension name="Organizational" prefix="org" uri="http://www.xes-standard.org/org.xesext"/>\n'
+        b'<global scope="trace"><string key="concept:name" value="__INVALID__"/></global>\n'
+        b'<global scope="event"><string key="concept:name" value="__INVALID__"/>'
+        b'<date key="time:timestamp" value="1970-01-01T00:00:00.000+00:00"/></global>\n'
+        b'<classifier name="Activity" keys="concept:name"/>\n'
+    )
+    for line in _lines(store, SQL["export_xes"].replace("/*CASES*/", SQL["cases"]), params, "TSVRaw"):
+        if line:
+            out.write(line + b"\n")
+    out.write(b"</log>\n")
+
+
+def export(store: Store, flt: ProcessFilter, fmt: str, out: BinaryIO) -> None:
+    """Write the OCEL 2.0 export of ``flt`` in ``fmt`` (json or xml) to ``out``."""
+    if fmt == "json":
+        write_json(store, flt, out)
+    elif fmt == "xml":
+        write_xml(store, flt, out)
+    else:
+        raise ValueError(f"format {fmt!r} streams to a file only (sqlite) or is unknown; formats: {FORMATS}")

@@ -1,0 +1,33 @@
+"""``tower bench process`` on a small data set: the map and the variants cover every generated order
+(5,000 orders over 30 days once showed 3,559: the synthetic capture times wrapped in Int64), and the
+OCEL 2.0 export in its own process succeeds (durations are reported by the command, never asserted)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from support import cli
+
+ORDERS = 5_000  # past 3,559: the first order whose 30-day capture offset wrapped
+
+
+def test_bench_process_maps_and_exports_every_generated_order(tmp_path: Path) -> None:
+    data_dir = tmp_path / "bench"
+    done = cli.tower(
+        "bench", "process", "--orders", str(ORDERS), "--days", "30", "--repeat", "1", "--data-dir", str(data_dir),
+        data_dir=tmp_path / "unused", timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout)
+    data = figures["data"]
+    assert figures["benchmark"] == "process"
+    assert (data["orders_generated"], data["order_paths"], data["orders"]) == (ORDERS, ORDERS, ORDERS)
+    # every order of the generator has one hop per stage (the last ones still open: fewer hops)
+    assert 9 * ORDERS < data["order_spans"] <= 10 * ORDERS
+    assert data["activities"] >= 10 and data["variants"] >= 2
+    assert figures["map_and_variants"]["repeat"] == 1
+    export = figures["export_ocel_json"]
+    assert export["exit_status"] == 0
+    assert export["bytes"] > ORDERS * 100  # every order is an object, every hop an event
+    assert not data_dir.exists() or list(data_dir.iterdir()) == [], "the store is removed without --keep"

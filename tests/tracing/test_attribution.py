@@ -1,0 +1,89 @@
+"""The attribution step on its own: what the write-time view does, what a run adds, that runs are
+idempotent, and that hostile span graphs (a span its own parent, parent cycles, links to nowhere,
+array-valued keys) end and attribute nothing they should not."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from support.spans import SpanRow, at, insert, span_id, trace_id
+
+from storage import Store
+from tracing.attribution import attribute_arrivals, attribute_window, db_now
+
+
+def _rows(store: Store) -> list[tuple[str, str, str]]:
+    return sorted(
+        (r["OrderId"], r["SpanName"], r["Via"])
+        for r in store.rows("SELECT OrderId, SpanName, Via FROM order_spans FINAL")
+    )
+
+
+def span(name: str, trace: str, **attributes: str) -> SpanRow:
+    return SpanRow(
+        trace=trace,
+        key=name,
+        name=name,
+        start=at(5, 10),
+        duration=timedelta(seconds=1),
+        service="svc",
+        attributes={"order.stage": "pick", **attributes},
+    )
+
+
+def test_a_key_whose_owner_is_stored_is_attributed_as_the_span_is_written(store: Store) -> None:
+    insert(store, [span("ship", "t1", **{"order.id": "SO-1", "shipment.tracking_number": '["1Z1","1Z2"]'})])
+    # no attribution run after this write: the view attributes it (a list against a list, too)
+    insert(
+        store,
+        [
+            span("scan", "t2", **{"shipment.tracking_number": "1Z2"}),
+            span("scan-list", "t3", **{"shipment.tracking_number": '["1Z9","1Z1"]'}),
+            span("stranger", "t4", **{"shipment.tracking_number": "1Z7"}),
+        ],
+        attribute=False,
+    )
+    assert _rows(store) == [
+        ("SO-1", "scan", "key:shipment.tracking_number"),
+        ("SO-1", "scan-list", "key:shipment.tracking_number"),
+        ("SO-1", "ship", "order"),
+    ]
+
+
+def test_runs_are_idempotent_and_move_the_watermark(store: Store) -> None:
+    insert(store, [span("scan", "t2", **{"shipment.tracking_number": "1Z5"})], attribute=False)
+    insert(
+        store,
+        [span("ship", "t1", **{"order.id": "SO-5", "shipment.tracking_number": "1Z5"})],
+        attribute=False,
+    )
+    first = attribute_arrivals(store)  # the late key: the scan came first
+    assert first.attributed == 1
+    again = attribute_window(store, first.since, db_now(store))  # the same window once more
+    assert again.attributed == 0
+    assert attribute_arrivals(store).attributed == 0
+    assert store.scalar("SELECT count() FROM order_spans WHERE SpanName = 'scan'") == 1
+
+
+def test_hostile_span_graphs_end_and_attribute_only_what_belongs(store: Store) -> None:
+    named = span("hop", "t9", **{"order.id": "SO-9"})
+    own_parent = span("loop", "t9")
+    own_parent.parent = own_parent.span_id  # its own parent
+    a, b = span("a", "t9"), span("b", "t9")
+    a.parent, b.parent = b.span_id, a.span_id  # a cycle, out of reach of the order
+    child = span("child", "t9")
+    child.parent = named.span_id
+    grandchild = span("grandchild", "t9")
+    grandchild.parent = child.span_id
+    dangling = span("dangling", "t10")
+    dangling.links = [(trace_id("nowhere"), span_id("nowhere"))]
+    # children first, as an SDK exports them; each its own write
+    for row in (grandchild, child, own_parent, a, b, dangling):
+        insert(store, [row], attribute=False)
+        attribute_arrivals(store)
+    insert(store, [named])
+    assert _rows(store) == [
+        ("SO-9", "child", "parent"),
+        ("SO-9", "grandchild", "parent"),
+        ("SO-9", "hop", "order"),
+    ]

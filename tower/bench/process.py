@@ -1,0 +1,166 @@
+"""``tower bench process``: the process map + variants of N orders, and their OCEL 2.0 export (JSON).
+
+Orders are generated inside ClickHouse straight into order_spans (``kpis.synthetic``, as ``tower
+bench kpis`` does), their paths built by the order_paths job, then the map and the variants of every
+order are computed ``repeat`` times. The export runs in a child process (the embedded engine opens a
+data path once per process), writing OCEL 2.0 JSON to a file; its wall time and peak RSS
+(``ru_maxrss`` of the child, which includes the engine's shared library pages) are reported.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from kpis.process import mining
+from kpis.process.filters import make_filter
+from kpis.process.paths import refresh_paths
+from kpis.synthetic import generate_orders
+from storage import StorageSettings, open_store
+from storage.migrate import migrate
+from storage.settings import DEFAULT_TTL_DAYS
+from tracing.conventions import KEY_ROLES
+
+DATABASE = "bench_process"
+END = datetime(2026, 11, 30, tzinfo=UTC)  # fixed: a reused store keeps its data range
+
+
+def _settings(root: Path) -> StorageSettings:
+    """The bench's store keeps its data forever: the orders end at the fixed END, which the default
+    retention (30 days of spans) would start dropping once the wall clock is past it."""
+    return StorageSettings(
+        data_dir=root, database=DATABASE, ttl_days={table: 0 for table in DEFAULT_TTL_DAYS}
+    )
+
+
+def run_bench(
+    orders: int = 1_000_000,
+    days: int = 30,
+    repeat: int = 5,
+    data_dir: Path | None = None,
+    keep: bool = False,
+    reuse: bool = False,
+    export: bool = True,
+) -> dict[str, Any]:
+    if reuse and data_dir is None:
+        raise ValueError("--reuse needs --data-dir (a store kept by an earlier run with --keep)")
+    if not reuse and data_dir is not None and data_dir.exists() and any(data_dir.iterdir()):
+        raise ValueError(f"--data-dir {data_dir} must be a new or empty directory (or use --reuse)")
+    root = data_dir or Path(tempfile.mkdtemp(prefix="tower-bench-process-"))
+    start = END - timedelta(days=days)
+    flt = make_filter(start=start, end=END)
+    result: dict[str, Any] = {
+        "benchmark": "process",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+            "python": platform.python_version(),
+            "engine": "chdb (embedded)",
+        },
+    }
+    try:
+        store = open_store(_settings(root), command="tower bench process")
+        try:
+            migrate(store, KEY_ROLES)
+            generate_s = paths_s = 0.0
+            if not reuse:
+                t0 = time.perf_counter()
+                generate_orders(store, orders, start, END, via="hops")
+                generate_s = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                built = refresh_paths(store, everything=True)
+                paths_s = time.perf_counter() - t0
+                if built.status != "ok":
+                    raise RuntimeError(f"order_paths failed: {built.error}")
+                store.command("OPTIMIZE TABLE order_paths FINAL")
+            map_s, variants_s, both_s = [], [], []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                pm = mining.process_map(store, flt)
+                t1 = time.perf_counter()
+                vs = mining.variants(store, flt, limit=50)
+                t2 = time.perf_counter()
+                map_s.append(t1 - t0)
+                variants_s.append(t2 - t1)
+                both_s.append(t2 - t0)
+            result["data"] = {
+                "orders_generated": None if reuse else orders,
+                "orders": pm.orders,
+                "order_paths": int(store.scalar("SELECT count() FROM order_paths FINAL")),
+                "order_spans": int(store.scalar("SELECT count() FROM order_spans")),
+                "activities": len(pm.activities),
+                "edges": len(pm.edges),
+                "variants": vs.total_variants,
+                "generate_seconds": round(generate_s, 1),
+                "order_paths_full_build_seconds": round(paths_s, 1),
+            }
+            median = statistics.median(both_s)
+            result["map_and_variants"] = {
+                "repeat": repeat,
+                "map_seconds_median": round(statistics.median(map_s), 3),
+                "variants_seconds_median": round(statistics.median(variants_s), 3),
+                "seconds_median": round(median, 3),
+                "seconds_min": round(min(both_s), 3),
+                "seconds_max": round(max(both_s), 3),
+                "target_seconds": 3,
+                "met": median <= 3,
+            }
+        finally:
+            store.close()
+        if export:
+            result["export_ocel_json"] = _export_in_child(root, start, END)
+        result["machine"]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
+        return result
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _export_in_child(root: Path, start: datetime, end: datetime) -> dict[str, Any]:
+    out = root / "export.jsonocel"
+    code = (
+        "import sys; from datetime import datetime; from pathlib import Path; "
+        "from tower.bench.process import export_child; "
+        "export_child(Path(sys.argv[1]), datetime.fromisoformat(sys.argv[2]), "
+        "datetime.fromisoformat(sys.argv[3]), Path(sys.argv[4]))"
+    )
+    t0 = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, str(root), start.isoformat(), end.isoformat(), str(out)],
+        env=os.environ.copy(),
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - t0
+    rss_mib = usage.ru_maxrss / 1024
+    size = out.stat().st_size if out.exists() else 0
+    out.unlink(missing_ok=True)
+    return {
+        "exit_status": os.waitstatus_to_exitcode(status),
+        "seconds": round(seconds, 1),
+        "bytes": size,
+        "peak_rss_mib": round(rss_mib, 1),
+        "target_seconds": 60,
+        "target_rss_mib": 300,
+        "met": seconds <= 60 and rss_mib <= 300 and os.waitstatus_to_exitcode(status) == 0,
+    }
+
+
+def export_child(root: Path, start: datetime, end: datetime, out: Path) -> None:
+    """The child's side: export every order of [start, end) as OCEL 2.0 JSON to ``out``."""
+    from kpis.process import ocel
+
+    store = open_store(_settings(root), command="tower bench process export")
+    try:
+        with out.open("wb") as target:
+            ocel.write_json(store, make_filter(start=start, end=end), target)
+    finally:
+        store.close()
