@@ -383,6 +383,11 @@ def _done_steps(store: Store) -> set[str]:
     }
 
 
+def is_backfilled(store: Store) -> bool:
+    """Whether the backfill of the order-keyed tables has finished (``tower migrate`` ran it)."""
+    return "complete" in _done_steps(store)
+
+
 def pending_days(store: Store) -> list[str]:
     """Days of ``otel_traces`` up to the day the order-keyed tables were created that the backfill
     has not finished, oldest first (later spans were attributed as they arrived)."""

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from storage.migrate import SchemaNotReady, check_schema
+from storage.migrate import SchemaNotReady
 from tower import runtime
 from tower.commands.options import ConfigOption
 
@@ -43,7 +43,7 @@ def migrate(
             deadline = time.monotonic() + wait
             while True:
                 try:
-                    check_schema(store)
+                    runtime.check_ready(store)
                 except SchemaNotReady as exc:
                     if time.monotonic() >= deadline:
                         runtime.fail(str(exc), code=3)
