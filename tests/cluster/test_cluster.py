@@ -79,8 +79,8 @@ def test_the_replicated_layout_answers_as_one_server_does(cluster: Cluster, clus
 @pytest.mark.xfail(
     strict=True,
     reason="issue 20 item 1: the KPI, systems and stalled-orders queries filter a sharded table by a "
-    "subquery on another (Code 288); they are rewritten with GLOBAL IN / local subqueries once the "
-    "order-story tables (issue 11) land",
+    "subquery on another (Code 288); not yet rewritten with GLOBAL IN / local subqueries over the "
+    "order-keyed tables of issue 11",
 )
 def test_the_sharded_layout_runs_every_kpi_and_alert_query(cluster: Cluster, cluster_db: str) -> None:
     cluster.migrate(cluster_db, TWO_SHARDS, "sharded", refuse_sharded=False)

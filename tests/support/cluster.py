@@ -176,7 +176,7 @@ def _decode(value: Any) -> Any:
 def _worker(dsn: str) -> None:
     from storage import StorageSettings, Store
     from storage.migrate import Layout, migrate
-    from tracing.conventions import KEY_ATTRIBUTES
+    from tracing.conventions import KEY_ROLES
 
     stores: dict[tuple[str, str | None, str], Store] = {}
 
@@ -213,7 +213,7 @@ def _worker(dsn: str) -> None:
             keys = request.get("key_attributes")
             applied = migrate(
                 store,
-                KEY_ATTRIBUTES if keys is None else keys,
+                KEY_ROLES if keys is None else keys,
                 layout=layout,
                 refuse_sharded=request["refuse_sharded"],
             )
