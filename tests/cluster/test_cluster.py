@@ -89,6 +89,17 @@ def test_the_sharded_layout_runs_every_kpi_and_alert_query(cluster: Cluster, clu
     assert failed == {}
 
 
+def test_the_order_keyed_backfill_finds_the_stored_days_on_a_cluster(
+    cluster: Cluster, cluster_db: str
+) -> None:
+    # otel_traces is the Distributed table there: the days are read from otel_traces_local's parts
+    cluster.migrate(cluster_db, ONE_SHARD, "replicated")
+    seen = cluster.call(cluster_db, ONE_SHARD, "replicated", "support.cluster_workload:backfill_days")
+    assert seen["pending"] == seen["span days"] and len(seen["span days"]) >= 2
+    assert seen["filled"] == [f"day {day}" for day in seen["span days"]]
+    assert seen["left"] == []
+
+
 def test_migrate_refuses_the_sharded_layout_with_what_to_do(cluster: Cluster, cluster_db: str) -> None:
     for layout in ("replicated", "sharded"):
         with pytest.raises(ClusterError, match=r"tower_two_shards' has 2 shard.*refused.*layout replicated"):

@@ -90,3 +90,21 @@ def kpi_and_alert_queries(store: Store) -> dict[str, Any]:
         except Exception as exc:  # the caller asserts on the message (Code 288 on two shards)
             out[name] = f"error: {exc}"
     return out
+
+
+def backfill_days(store: Store) -> dict[str, Any]:
+    """What the order-keyed backfill of ``tower migrate`` sees on this store: spans stored (as
+    before the order-keyed tables existed, not yet attributed), the days it would fill, and the
+    days left once it ran."""
+    from tracing import attribution
+
+    spans = orders()
+    insert(store, spans, attribute=False)
+    found = attribution.pending_days(store)
+    steps = attribution.backfill(store)
+    return {
+        "span days": sorted({s.start.date().isoformat() for s in spans}),
+        "pending": found,
+        "filled": [step.name for step in steps],
+        "left": attribution.pending_days(store),
+    }
