@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlparse
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -66,6 +66,12 @@ class Store:
 
     def _new_client(self, database: str | None) -> Client:
         kwargs: dict[str, Any] = {"dsn": self.dsn, "settings": {"session_timezone": "UTC"}}
+        if self.embedded and "?" in self.dsn:
+            # chdb:///dir?config-file=/x.xml: engine options (a server config, as the two-shard test
+            # harness uses) go to chdb itself, not to clickhouse-connect
+            base, _, query = self.dsn.partition("?")
+            kwargs["dsn"] = base
+            kwargs["chdb_options"] = dict(parse_qsl(query))
         if database:
             kwargs["database"] = database
         if not self.embedded:

@@ -100,15 +100,33 @@ def expand_includes(text: str, depth: int = 0) -> str:
 
 @dataclass(frozen=True)
 class Layout:
-    """What the templates need to know about the target: database, cluster, retention."""
+    """What the templates need to know about the target: database, cluster, retention.
+
+    ``name`` is the layout (``storage.layout``): ``single``, ``replicated`` or ``sharded``. On a
+    cluster DDL runs ``ON CLUSTER`` with Replicated engines; ``on_cluster`` and ``replicated`` are
+    False only for the in-process two-shard test harness, whose embedded engine has no Keeper (so
+    it runs each node's DDL itself, which is what ``ON CLUSTER`` does).
+    """
 
     database: str
     cluster: str | None
     ttl_days: Mapping[str, int]
+    name: str = "single"
+    on_cluster: bool = True
+    replicated: bool = True
+
+    def __post_init__(self) -> None:
+        if self.cluster and self.name == "single":
+            object.__setattr__(self, "name", "replicated")
 
     @classmethod
     def of(cls, store: Store) -> Layout:
-        return cls(store.database, store.cluster, store.settings.ttl_days)
+        name = store.settings.layout or ("replicated" if store.cluster else "single")
+        return cls(store.database, store.cluster, store.settings.ttl_days, name)
+
+    @property
+    def on_cluster_clause(self) -> str:
+        return f" ON CLUSTER `{self.cluster}`" if self.cluster and self.on_cluster else ""
 
 
 def render(text: str, layout: Layout) -> list[str]:
@@ -124,11 +142,11 @@ def render(text: str, layout: Layout) -> list[str]:
         if key == "db":
             return db
         if key == "on_cluster":
-            return f"ON CLUSTER `{cluster}`" if cluster else ""
+            return layout.on_cluster_clause.strip()
         if key == "table":
             return table(arg)
         if key == "engine":
-            return _engine(arg, cluster)
+            return _engine(arg, cluster if layout.replicated else None)
         if key == "ttl":
             name, _, expr = arg.partition(":")
             days = layout.ttl_days.get(name, 0)
@@ -137,13 +155,13 @@ def render(text: str, layout: Layout) -> list[str]:
             return "" if cluster else f", non_replicated_deduplication_window = {DEDUP_WINDOW}"
         if key == "alter_distributed":
             name, _, clause = arg.partition(":")
-            return f"ALTER TABLE {db}.`{name}` ON CLUSTER `{cluster}` {clause}" if cluster else ""
+            return f"ALTER TABLE {db}.`{name}`{layout.on_cluster_clause} {clause}" if cluster else ""
         if key == "distributed":
             name, _, sharding = arg.partition(":")
             if not cluster:
                 return ""
             return (
-                f"CREATE TABLE IF NOT EXISTS {db}.`{name}` ON CLUSTER `{cluster}` AS {table(name)} "
+                f"CREATE TABLE IF NOT EXISTS {db}.`{name}`{layout.on_cluster_clause} AS {table(name)} "
                 f"ENGINE = Distributed(`{cluster}`, `{layout.database}`, `{name}{LOCAL_SUFFIX}`, {sharding})"
             )
         raise MigrationError(f"unknown placeholder {{{{{key}}}}}")
@@ -166,14 +184,19 @@ def fragment(name: str, layout: Layout, source: str) -> str:
     return statement
 
 
-def _engine(expr: str, cluster: str | None) -> str:
+# The Keeper path of a table replicated within its shard, and of one replicated on every node of the
+# cluster (the migration history: one history for the cluster, whichever node a process reaches).
+SHARD_REPLICA_PATH = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
+CLUSTER_REPLICA_PATH = "'/clickhouse/tables/all/{database}/{table}', '{shard}-{replica}'"
+
+
+def _engine(expr: str, cluster: str | None, path: str = SHARD_REPLICA_PATH) -> str:
     if not cluster:
         return expr
     match = _ENGINE.match(expr.strip())
     if not match:
         raise MigrationError(f"cannot replicate engine {expr!r}")
     name, args = match.group(1), match.group(2).strip()
-    path = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
     return f"Replicated{name}({path}{', ' + args if args else ''})"
 
 
@@ -183,7 +206,88 @@ def applied(store: Store) -> dict[int, str]:
     return {int(version): checksum for version, checksum in rows}
 
 
-def migrate(store: Store, key_attributes: Mapping[str, bool | str] | None = None) -> list[Migration]:
+class SchemaNotReady(MigrationError):
+    """The store's schema is older than this tower's: ``tower migrate`` has not run yet."""
+
+
+def pending(store: Store) -> list[Migration]:
+    """Migrations this tower ships that the store has not applied (all of them on a new database).
+
+    Reads only the history table: a process checks the schema version without running DDL.
+    """
+    # the admin client: the database itself may not exist yet
+    exists = (
+        store.admin_client()
+        .query(
+            "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+            parameters={"db": store.database, "t": MIGRATIONS_TABLE},
+        )
+        .result_rows[0][0]
+    )
+    done = applied(store) if exists else {}
+    return [m for m in available() if m.version not in done]
+
+
+def check_schema(store: Store) -> None:
+    """Raise :class:`SchemaNotReady` naming what to run when migrations are pending."""
+    missing = pending(store)
+    if missing:
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in missing[:3])
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise SchemaNotReady(
+            f"database {store.database} lacks {len(missing)} migration(s) this tower needs ({names}{more}): "
+            "run `tower migrate` once (a job or init step) before starting tower processes on a ClickHouse "
+            "server; they do not run DDL themselves"
+        )
+
+
+def check_layout(store: Store, layout: Layout, *, refuse_sharded: bool = True) -> None:
+    """Refuse a layout the tower cannot run correctly yet, with what to do instead."""
+    if not layout.cluster:
+        return
+    shards = int(
+        store.admin_client()
+        .query(
+            "SELECT uniqExact(shard_num) FROM system.clusters WHERE cluster = {c:String}",
+            parameters={"c": layout.cluster},
+        )
+        .result_rows[0][0]
+    )
+    if shards == 0:
+        raise MigrationError(
+            f"cluster {layout.cluster!r} is not defined on the ClickHouse server (system.clusters): "
+            "check storage.cluster against remote_servers in the server config"
+        )
+    if not refuse_sharded:
+        return
+    if layout.name == "sharded" or shards > 1:
+        raise MigrationError(
+            f"cluster {layout.cluster!r} has {shards} shard(s) and layout {layout.name}: the sharded layout "
+            "is refused until order-keyed tables are co-located by order (issue 20). Use a cluster of one "
+            "shard with replicas (layout replicated) or one server (layout single)."
+        )
+
+
+def history_table(layout: Layout) -> str:
+    """The DDL of ``tower_migrations``. On a cluster it is one table replicated on every node (its
+    Keeper path has no ``{shard}``), so every process sees one history whichever node it reaches."""
+    engine = _engine(
+        "ReplacingMergeTree(AppliedAt)", layout.cluster if layout.replicated else None, CLUSTER_REPLICA_PATH
+    )
+    return (
+        f"CREATE TABLE IF NOT EXISTS `{layout.database}`.`{MIGRATIONS_TABLE}`{layout.on_cluster_clause} "
+        "(Version UInt32, Name String, Checksum String, AppliedAt DateTime64(3)) "
+        f"ENGINE = {engine} ORDER BY Version"
+    )
+
+
+def migrate(
+    store: Store,
+    key_attributes: Mapping[str, bool | str] | None = None,
+    *,
+    layout: Layout | None = None,
+    refuse_sharded: bool = True,
+) -> list[Migration]:
     """Create the database and apply pending migrations; returns those applied now.
 
     ``key_attributes`` maps span attribute names that are business keys to their role in order
@@ -191,18 +295,15 @@ def migrate(store: Store, key_attributes: Mapping[str, bool | str] | None = None
     invoice; ``scope``: scopes a span to one order, e.g. an EDI transaction-set number; ``weak``:
     shared by many orders, search only) or, the older form, to whether their value is an order id.
     They are recorded in ``tower_key_attributes`` and ``tower_key_roles`` for the index and
-    attribution views to use.
+    attribution views to use. ``layout`` defaults to the store's settings; ``refuse_sharded=False``
+    is for the two-shard test harness only.
     """
-    layout = Layout.of(store)
+    layout = layout or Layout.of(store)
     admin = store.admin_client()
-    on_cluster = f" ON CLUSTER `{layout.cluster}`" if layout.cluster else ""
+    check_layout(store, layout, refuse_sharded=refuse_sharded)
+    on_cluster = layout.on_cluster_clause
     admin.command(f"CREATE DATABASE IF NOT EXISTS `{layout.database}`{on_cluster}")
-    engine = _engine("ReplacingMergeTree(AppliedAt)", layout.cluster)
-    admin.command(
-        f"CREATE TABLE IF NOT EXISTS {store.ident(MIGRATIONS_TABLE)}{on_cluster} "
-        "(Version UInt32, Name String, Checksum String, AppliedAt DateTime64(3)) "
-        f"ENGINE = {engine} ORDER BY Version"
-    )
+    admin.command(history_table(layout))
     done = applied(store)
     newly: list[Migration] = []
     for migration in available():
@@ -222,8 +323,8 @@ def migrate(store: Store, key_attributes: Mapping[str, bool | str] | None = None
         )
         newly.append(migration)
     if key_attributes is not None:
-        sync_key_attributes(store, key_attributes)
-    apply_ttl(store)
+        sync_key_attributes(store, key_attributes, layout)
+    apply_ttl(store, layout=layout)
     return newly
 
 
@@ -238,18 +339,22 @@ def _role(value: bool | str) -> str:
     return str(value)
 
 
-def sync_key_attributes(store: Store, key_attributes: Mapping[str, bool | str]) -> int:
+def sync_key_attributes(
+    store: Store, key_attributes: Mapping[str, bool | str], layout: Layout | None = None
+) -> int:
     """Make ``tower_key_attributes`` (and ``tower_key_roles``, once it exists) hold exactly
     ``key_attributes``; returns rows written."""
+    layout = layout or Layout.of(store)
     wanted = {name: _role(value) for name, value in key_attributes.items()}
     written = _sync(
         store,
+        layout,
         "tower_key_attributes",
         "IsOrderId",
         {name: int(role == "order") for name, role in wanted.items()},
     )
     if _table_exists(store, "tower_key_roles"):
-        written += _sync(store, "tower_key_roles", "Role", dict(wanted))
+        written += _sync(store, layout, "tower_key_roles", "Role", dict(wanted))
     return written
 
 
@@ -262,7 +367,7 @@ def _table_exists(store: Store, table: str) -> bool:
     )
 
 
-def _sync(store: Store, table: str, column: str, wanted: Mapping[str, int | str]) -> int:
+def _sync(store: Store, layout: Layout, table: str, column: str, wanted: Mapping[str, int | str]) -> int:
     current: dict[str, Any] = {
         row[0]: row[1]
         for row in store.query(f"SELECT Name, {column} FROM {store.ident(table)} FINAL").result_rows
@@ -273,8 +378,11 @@ def _sync(store: Store, table: str, column: str, wanted: Mapping[str, int | str]
     if changed:
         store.insert(table, [[n, v, version] for n, v in changed], ["Name", column, "Version"])
     if removed:
+        # a lightweight DELETE works on MergeTree tables only: on a cluster, the local tables on every
+        # node (the Distributed table under the public name refuses it)
+        local = table + (LOCAL_SUFFIX if layout.cluster else "")
         store.command(
-            f"DELETE FROM {store.ident(table)} WHERE Name IN {{names:Array(String)}}",
+            f"DELETE FROM {store.ident(local)}{layout.on_cluster_clause} WHERE Name IN {{names:Array(String)}}",
             parameters={"names": removed},
         )
     return len(changed) + len(removed)
@@ -309,11 +417,13 @@ _TTL_TABLES: dict[str, str] = {
 }
 
 
-def apply_ttl(store: Store, tables: Iterable[str] | None = None) -> list[str]:
+def apply_ttl(
+    store: Store, tables: Iterable[str] | None = None, *, layout: Layout | None = None
+) -> list[str]:
     """Bring each table's TTL in line with the settings; returns the tables altered."""
-    layout = Layout.of(store)
+    layout = layout or Layout.of(store)
     suffix = LOCAL_SUFFIX if layout.cluster else ""
-    on_cluster = f" ON CLUSTER `{layout.cluster}`" if layout.cluster else ""
+    on_cluster = layout.on_cluster_clause
     altered = []
     for table in tables or list(_TTL_TABLES):
         expr = _TTL_TABLES[table]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -104,6 +104,13 @@ class StorageSettings(StrictSettings):
         description="ClickHouse cluster name. When set, DDL runs ON CLUSTER with Replicated* engines "
         "and Distributed tables. Default: none (single node).",
     )
+    layout: Literal["single", "replicated", "sharded"] | None = Field(
+        default=None,
+        description="How tables are laid out: single (one server or ClickHouse Cloud, no ON CLUSTER), "
+        "replicated (one shard of Replicated tables, needs cluster) or sharded (several shards, needs "
+        "cluster; refused by tower migrate until order-keyed tables are co-located, issue 20). "
+        "Default: single, or replicated when cluster is set.",
+    )
     ttl_days: dict[str, int] = Field(
         default_factory=lambda: dict(DEFAULT_TTL_DAYS),
         description="Retention in days per table; 0 keeps data forever. Default: 30 days for spans and keys.",
@@ -122,6 +129,19 @@ class StorageSettings(StrictSettings):
     @classmethod
     def _cluster_identifier(cls, value: str | None) -> str | None:
         return None if value in (None, "") else check_identifier(value, "cluster")
+
+    @model_validator(mode="after")
+    def _layout_matches_cluster(self) -> StorageSettings:
+        if self.layout is None:
+            self.layout = "replicated" if self.cluster else "single"
+        elif self.layout == "single" and self.cluster:
+            raise ValueError(
+                f"layout single runs no ON CLUSTER DDL, but cluster is set ({self.cluster!r}): "
+                "set layout replicated (one shard) or remove cluster"
+            )
+        elif self.layout != "single" and not self.cluster:
+            raise ValueError(f"layout {self.layout} needs cluster: the name of the ClickHouse cluster")
+        return self
 
     @field_validator("ttl_days")
     @classmethod

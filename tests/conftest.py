@@ -2,7 +2,8 @@
 
 chdb opens one data path per process, so a pytest process shares one temporary data path and
 isolates tests by database name. Set ``TOWER_TEST_CLICKHOUSE_URL`` (http://user:pass@host:8123)
-to run the same tests against a ClickHouse server.
+to run the same tests against a ClickHouse server, and ``TOWER_TEST_CLICKHOUSE_CLUSTER`` as well for a
+cluster (``deploy/compose/cluster-tests.sh`` does both).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from storage.settings import DEFAULT_TTL_DAYS
 from tracing.conventions import KEY_ROLES
 
 SERVER_URL_ENV = "TOWER_TEST_CLICKHOUSE_URL"
+# with the URL: the cluster the server belongs to (deploy/compose/cluster-tests.sh sets both)
+SERVER_CLUSTER_ENV = "TOWER_TEST_CLICKHOUSE_CLUSTER"
 KEEP_DATA_ENV = "TOWER_TEST_KEEP_DATA"
 
 
@@ -39,7 +42,8 @@ def storage_settings(tmp_path_factory: pytest.TempPathFactory) -> StorageSetting
     keep = os.environ.get(KEEP_DATA_ENV) == "1"
     ttl = {"ttl_days": {table: 0 for table in DEFAULT_TTL_DAYS}} if keep else {}
     if url:
-        return StorageSettings(dsn=url, data_dir=data_dir, **ttl)
+        cluster = os.environ.get(SERVER_CLUSTER_ENV) or None
+        return StorageSettings(dsn=url, data_dir=data_dir, cluster=cluster, **ttl)
     return StorageSettings(data_dir=data_dir, **ttl)
 
 

@@ -13,7 +13,7 @@ from ai.policy import AiPolicy, AiPolicyError, load_ai_policy
 from kpis import state as kpi_state
 from kpis.policy import Policy, PolicyError, load_policy
 from storage import Store, StoreError, StoreLockedError, open_store
-from storage.migrate import MigrationError, migrate
+from storage.migrate import MigrationError, SchemaNotReady, check_schema, migrate
 from tower.settings import SettingsError, TowerSettings, load_settings
 from tracing import attribution
 from tracing.conventions import KEY_ROLES
@@ -23,7 +23,9 @@ BackfillProgress = Callable[[int, int, str], None]
 __all__ = [
     "MigrationError",
     "ai_policy_or_exit",
+    "check_ready",
     "configure_logging",
+    "ensure_schema",
     "fail",
     "migrate_store",
     "policy_or_exit",
@@ -82,9 +84,40 @@ def migrate_store(store: Store, progress: BackfillProgress | None = None) -> lis
     return [f"{m.version:04d}_{m.name}" for m in applied]
 
 
+def check_ready(store: Store) -> None:
+    """Raise :class:`SchemaNotReady` unless every migration is applied and the backfills they need
+    have finished (``tower migrate`` runs both; an interrupted run leaves the backfill to resume)."""
+    check_schema(store)
+    unfinished = [
+        name
+        for name, done in (
+            ("the order-keyed tables", attribution.is_backfilled),
+            ("the KPI state", kpi_state.is_built),
+        )
+        if not done(store)
+    ]
+    if unfinished:
+        raise SchemaNotReady(
+            f"database {store.database} has its migrations but the backfill of {' and '.join(unfinished)} "
+            "has not finished: run `tower migrate` (it resumes where it stopped)"
+        )
+
+
+def ensure_schema(store: Store) -> None:
+    """The embedded store migrates itself (one process owns it); on a ClickHouse server or cluster
+    only ``tower migrate`` runs DDL: other processes check the schema version and refuse to start
+    with what to run when it is behind (no ``ON CLUSTER`` DDL at start-up, so a process starts while
+    a node is down)."""
+    if store.embedded:
+        migrate_store(store)
+    else:
+        check_ready(store)
+
+
 @contextmanager
 def store_or_exit(settings: TowerSettings, command: str, *, migrate_first: bool = True) -> Iterator[Store]:
-    """Open (and migrate) the store for a command; clear one-line errors instead of stack traces."""
+    """Open the store for a command (its schema ensured, see :func:`ensure_schema`); clear one-line
+    errors instead of stack traces."""
     try:
         store = open_store(settings.storage, command=command)
     except StoreLockedError as exc:
@@ -94,7 +127,7 @@ def store_or_exit(settings: TowerSettings, command: str, *, migrate_first: bool 
     try:
         if migrate_first:
             try:
-                migrate_store(store)
+                ensure_schema(store)
             except MigrationError as exc:
                 fail(str(exc))
         yield store

@@ -59,7 +59,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from storage import SqlFiles, Store
-from storage.migrate import Layout, fragment
+from storage.migrate import LOCAL_SUFFIX, Layout, fragment
 from tracing import conventions as c
 
 log = logging.getLogger("tracing.attribution")
@@ -383,6 +383,11 @@ def _done_steps(store: Store) -> set[str]:
     }
 
 
+def is_backfilled(store: Store) -> bool:
+    """Whether the backfill of the order-keyed tables has finished (``tower migrate`` ran it)."""
+    return "complete" in _done_steps(store)
+
+
 def pending_days(store: Store) -> list[str]:
     """Days of ``otel_traces`` up to the day the order-keyed tables were created that the backfill
     has not finished, oldest first (later spans were attributed as they arrived)."""
@@ -393,13 +398,16 @@ def pending_days(store: Store) -> list[str]:
     )
     if not isinstance(created, datetime):
         return []
+    # the parts are the data table's: otel_traces_local on a cluster (where otel_traces is the
+    # Distributed table, which has no parts); a replicated single shard holds every day on each node
+    table = "otel_traces" + (LOCAL_SUFFIX if store.cluster else "")
     days = [
         str(row[0])
         for row in store.query(
             "SELECT DISTINCT toDate(min_time) AS day FROM system.parts "
-            "WHERE database = currentDatabase() AND table = 'otel_traces' AND active "
+            "WHERE database = currentDatabase() AND table = {table:String} AND active "
             "AND toDate(min_time) <= toDate({created:DateTime64(3)}) ORDER BY day",
-            {"created": created},
+            {"created": created, "table": table},
         ).result_rows
     ]
     done = _done_steps(store)

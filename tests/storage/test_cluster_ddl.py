@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from storage.migrate import Layout, available, render
+from storage.migrate import Layout, available, history_table, render
 
 SINGLE = Layout("otel", None, {"otel_traces": 30})
 CLUSTER = Layout("otel", "prod", {"otel_traces": 30})
@@ -68,3 +68,24 @@ def test_retention_is_rendered_only_for_tables_with_a_ttl() -> None:
     text = "\n".join(_all(Layout("otel", None, {"otel_traces": 3})))
     assert "TTL toDateTime(Timestamp) + toIntervalDay(3)" in text
     assert "toIntervalDay(0)" not in text
+
+
+def test_the_migration_history_is_one_table_for_the_whole_cluster() -> None:
+    # a Keeper path without {shard}: every node of every shard is a replica of the same history, so a
+    # process that reaches another shard finds the migrations applied (and does not re-run 0032's DROP)
+    ddl = history_table(CLUSTER)
+    assert "ON CLUSTER `prod`" in ddl
+    assert (
+        "ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{shard}-{replica}', AppliedAt)"
+        in ddl
+    )
+    assert "{shard}/" not in ddl
+    single = history_table(SINGLE)
+    assert "ON CLUSTER" not in single and "ENGINE = ReplacingMergeTree(AppliedAt)" in single
+
+
+def test_the_harness_layout_renders_cluster_tables_without_keeper() -> None:
+    harness = Layout("otel", "two", {}, "sharded", on_cluster=False, replicated=False)
+    ddl = "\n".join(_all(harness))
+    assert "ON CLUSTER" not in ddl and "Replicated" not in ddl
+    assert "ENGINE = Distributed(`two`, `otel`, `order_facts_local`, cityHash64(OrderId))" in ddl

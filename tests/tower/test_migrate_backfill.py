@@ -12,7 +12,7 @@ import pytest
 from kpis import state as kpi_state
 from storage import Store
 from storage import migrate as migrate_module
-from storage.migrate import available, migrate
+from storage.migrate import SchemaNotReady, available, migrate
 from tower import runtime
 from tracing import attribution
 from tracing.conventions import KEY_ROLES
@@ -94,3 +94,22 @@ def test_a_fresh_store_needs_no_backfill(empty_store: Store) -> None:
         [(attribution.BACKFILL, "complete"), (kpi_state.BACKFILL, kpi_state.STEP)]
     )
     assert attribution.pending_days(empty_store) == []
+
+
+def test_processes_on_a_server_wait_for_an_interrupted_backfill(old_store: Store) -> None:
+    """On a server only `tower migrate` runs the backfill, so a process must not start (and
+    `tower migrate --check` must not pass) while it is unfinished: the order-keyed tables would
+    miss the older orders."""
+
+    def interrupt(done: int, total: int, step: str) -> None:
+        raise KeyboardInterrupt  # the migrate job is stopped after its first day
+
+    with pytest.raises(KeyboardInterrupt):
+        runtime.migrate_store(old_store, interrupt)
+    assert migrate_module.pending(old_store) == []  # every migration is applied
+    with pytest.raises(
+        SchemaNotReady, match=r"backfill of the order-keyed tables and the KPI state.*tower migrate"
+    ):
+        runtime.check_ready(old_store)
+    runtime.migrate_store(old_store)  # the job runs again and resumes
+    runtime.check_ready(old_store)

@@ -332,7 +332,10 @@ def explain_command(
         runtime.fail(str(exc))
     else:
         with store:
-            runtime.migrate_store(store)
+            try:
+                runtime.ensure_schema(store)
+            except runtime.MigrationError as exc:
+                runtime.fail(str(exc))
             try:
                 timeline = order_timeline(store, order.strip())
             except (OrderNotFound, CrosswalkError) as exc:

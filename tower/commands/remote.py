@@ -112,7 +112,7 @@ def store_or_api(
         runtime.fail(str(exc))
     try:
         try:
-            runtime.migrate_store(store)
+            runtime.ensure_schema(store)
         except runtime.MigrationError as exc:
             runtime.fail(str(exc))
         yield store
