@@ -14,6 +14,7 @@ import pytest
 from clock import ANCHOR
 from conftest import PASSWORD, web_settings_for
 from orderspans import quick_order
+from support.browser import BROWSER_MARKS, chromium
 
 from kpis.jobs import KpiEngine
 from kpis.policy import load_policy
@@ -23,19 +24,7 @@ from tower.web_service import WebService
 from tracing.simulator import Simulator, SimulatorConfig
 from tracing.sinks import write_to_store
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium)"),
-]
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +55,8 @@ def server(simulated: Store, storage_settings: StorageSettings, password_hash: s
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

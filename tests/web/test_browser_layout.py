@@ -18,6 +18,7 @@ import pytest
 from clock import ANCHOR
 from conftest import PASSWORD, web_settings_for
 from orderspans import quick_order
+from support.browser import BROWSER_MARKS, chromium
 
 from kpis.jobs import KpiEngine
 from kpis.policy import load_policy
@@ -28,14 +29,9 @@ from tower.web_service import WebService
 from tracing.simulator import Simulator, SimulatorConfig
 from tracing.sinks import write_to_store
 
-CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent.parent / "fixtures" / "axe-core" / "axe.min.js"
 AXE_SHA256 = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium)"),
-]
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+pytestmark = BROWSER_MARKS
 WIDTHS = (1440, 390)
 
 
@@ -67,14 +63,8 @@ def server(simulated: Store, storage_settings: StorageSettings, password_hash: s
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _context(browser: Any, server: str, width: int, *, bypass_csp: bool = False) -> Any:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from conftest import PASSWORD, web_settings_for
+from support.browser import BROWSER_MARKS, chromium
 from support.warehouse import T0, stalled_warehouse
-from test_browser import CHROMIUM, LAUNCH_ARGS
 from test_web_oncall import RULES
 
 from alerts.evaluator import Evaluator
@@ -24,10 +24,7 @@ from storage import StorageSettings, Store
 from tower.settings import TowerSettings
 from tower.web_service import WebService
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium)"),
-]
+pytestmark = BROWSER_MARKS
 NOW = T0 + timedelta(minutes=20)
 WIDTHS = [1440, 390]
 
@@ -65,14 +62,8 @@ def server(
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(params=WIDTHS, ids=lambda w: f"{w}px")

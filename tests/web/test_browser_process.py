@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import pytest
 from clock import ANCHOR
 from conftest import PASSWORD, web_settings_for
+from support.browser import BROWSER_MARKS, chromium
 
 from kpis.policy import load_policy
 from kpis.process.paths import refresh_paths
@@ -22,12 +23,7 @@ from tower.web_service import WebService
 from tracing.simulator import Simulator, SimulatorConfig
 from tracing.sinks import write_to_store
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium)"),
-]
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+pytestmark = BROWSER_MARKS
 QUERY = urlencode(
     {"start": (ANCHOR - timedelta(days=10)).isoformat(), "end": (ANCHOR + timedelta(days=1)).isoformat()}
 )
@@ -53,10 +49,7 @@ def server(module_store: Store, storage_settings: StorageSettings, password_hash
 
 @pytest.fixture
 def page(server: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+    with chromium() as browser:
         context = browser.new_context(base_url=server, viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         errors: list[str] = []
@@ -67,8 +60,7 @@ def page(server: str) -> Iterator[Any]:
         page.click("button[type=submit]")
         page.wait_for_load_state()
         yield page
-        browser.close()
-        assert not [e for e in errors if "Content Security Policy" in e], errors
+    assert not [e for e in errors if "Content Security Policy" in e], errors
 
 
 def boxes(page: Any, selector: str) -> list[dict[str, float]]:
