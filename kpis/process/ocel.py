@@ -46,8 +46,15 @@ EVENT_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("exception_outcome", "string"),
     ("duration_s", "float"),
 )
-# XML 1.0 cannot carry most control characters, even escaped: they become U+FFFD.
-_XML = "replaceRegexpAll(toValidUTF8(replaceAll(replaceAll(replaceAll(replaceAll(replaceAll({v}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '\"', '&quot;'), '''', '&apos;')), '[\\\\x00-\\\\x08\\\\x0B\\\\x0C\\\\x0E-\\\\x1F]', '\\xef\\xbf\\xbd')"
+# XML 1.0 cannot carry most control characters, even escaped: they become U+FFFD. Tab, newline,
+# carriage return and backslash become character references: the stream is TabSeparated (which the
+# engine streams block by block) and TabSeparated would escape them; references keep them exact
+# (in attribute values, XML readers would even turn raw tabs and newlines into spaces).
+_XML = (
+    "replaceAll(replaceAll(replaceAll(replaceAll("
+    "replaceRegexpAll(toValidUTF8(replaceAll(replaceAll(replaceAll(replaceAll(replaceAll({v}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '\"', '&quot;'), '''', '&apos;')), '[\\\\x00-\\\\x08\\\\x0B\\\\x0C\\\\x0E-\\\\x1F]', '\\xef\\xbf\\xbd')"
+    ", '\\\\', '&#92;'), char(9), '&#9;'), char(10), '&#10;'), char(13), '&#13;')"
+)
 
 
 def _x(value: str) -> str:
@@ -113,14 +120,26 @@ def event_types(store: Store, flt: ProcessFilter) -> list[str]:
     return [r[0] for r in store.query(sql, flt.parameters()).result_rows]
 
 
-def _lines(store: Store, sql: str, params: dict[str, Any], fmt: str) -> Iterator[bytes]:
+# Bounded memory: the embedded engine streams a result block by block only in formats without a
+# header or footer (JSONEachRow, TabSeparated) and only without per-query client settings; with
+# them, or in TSVRaw, clickhouse-connect materialises the whole result first (the export's memory
+# grew with its size). So the settings ride in the SQL: small blocks, two threads, and no parallel
+# formatting (with it the engine formats a streamed JSON result many times slower).
+_STREAM_SETTINGS = (
+    "\nSETTINGS max_block_size = 8192, max_threads = 2, output_format_parallel_formatting = 0, "
+    "output_format_json_validate_utf8 = 1"
+)
+
+
+def _lines(
+    store: Store, sql: str, params: dict[str, Any], fmt: Literal["JSONEachRow", "TabSeparated"]
+) -> Iterator[bytes]:
     """The result of ``sql`` as lines (without their newline), streamed block by block.
 
-    Parallel formatting is off: with it the embedded engine formats a streamed JSON result many
-    times slower."""
-    settings = {"output_format_parallel_formatting": 0, "output_format_json_validate_utf8": 1}
+    A TabSeparated result is one column whose values hold no tab, newline, backslash or quote (the
+    XML expressions write them as character references), so TabSeparated escapes nothing."""
     rest = b""
-    with store.client.raw_stream(sql, parameters=params, fmt=fmt, settings=settings) as stream:
+    with store.client.raw_stream(sql + _STREAM_SETTINGS, parameters=params, fmt=fmt) as stream:
         while chunk := stream.read(1 << 20):
             *lines, rest = (rest + chunk).split(b"\n")
             yield from lines
@@ -188,7 +207,7 @@ def write_xml(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
     out.write(type_block("event-type", types).encode() + b"\n")
     for tag, sql in (("objects", _objects(_XML_OBJECT)), ("events", _events(_XML_EVENT))):
         out.write(f"<{tag}>\n".encode())
-        for line in _lines(store, sql, params, "TSVRaw"):
+        for line in _lines(store, sql, params, "TabSeparated"):
             if line:
                 out.write(line + b"\n")
         out.write(f"</{tag}>\n".encode())
@@ -291,7 +310,7 @@ def write_xes(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
         b'<date key="time:timestamp" value="1970-01-01T00:00:00.000+00:00"/></global>\n'
         b'<classifier name="Activity" keys="concept:name"/>\n'
     )
-    for line in _lines(store, SQL["export_xes"].replace("/*CASES*/", SQL["cases"]), params, "TSVRaw"):
+    for line in _lines(store, SQL["export_xes"].replace("/*CASES*/", SQL["cases"]), params, "TabSeparated"):
         if line:
             out.write(line + b"\n")
     out.write(b"</log>\n")
