@@ -1,7 +1,8 @@
--- XES (IEEE 1849) traces of the filter's orders, one line per order, formatted here: the order's
--- hops (each span once) in the order the process map uses (start, end, stage, system, span), every
--- value XML-escaped (control characters XML cannot carry become U+FFFD; tab, newline, carriage
--- return and backslash character references, so the TabSeparated stream escapes nothing).
+-- XES (IEEE 1849) traces of the filter's orders in one range of order ids (the RANGE placeholder;
+-- the export reads range after range: bounded memory), one line per order, formatted here: the
+-- order's hops (each span once) in the order the process map uses (start, end, stage, system,
+-- span), every value XML-escaped (control characters XML cannot carry become U+FFFD; tab, newline,
+-- carriage return and backslash character references, so the TabSeparated stream escapes nothing).
 WITH filter_orders AS (SELECT OrderId FROM (/*CASES*/))
 SELECT concat(
     '<trace><string key="concept:name" value="', replaceAll(replaceAll(replaceAll(replaceAll(replaceRegexpAll(toValidUTF8(replaceAll(replaceAll(replaceAll(replaceAll(replaceAll(OrderId, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&apos;')), '[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F]', '\xef\xbf\xbd'), '\\', '&#92;'), char(9), '&#9;'), char(10), '&#10;'), char(13), '&#13;'), '"/>',
@@ -22,5 +23,5 @@ SELECT concat(
             toString(OrderStatus), ManualTouch, toString(ExceptionType), concat(TraceId, ':', SpanId))))))),
     '</trace>')
 FROM order_spans FINAL
-WHERE Stage != '' AND OrderId IN filter_orders
+WHERE Stage != '' AND OrderId IN filter_orders /*RANGE*/
 GROUP BY OrderId
