@@ -309,7 +309,7 @@ def write_xml(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
     out.write(b"</log>\n")
 
 
-def write_sqlite(store: Store, flt: ProcessFilter, path: Path, batch: int = 20_000) -> None:
+def write_sqlite(store: Store, flt: ProcessFilter, path: Path, batch: int = 2_000) -> None:
     """OCEL 2.0 SQLite: event, object, event_object, object_object, the type maps and one table per
     event and object type (``event_<n>``, ``object_<n>``: types are numbered, names may hold anything)."""
     if path.exists():
