@@ -180,6 +180,18 @@ class Store:
         )
         return int(summary.written_rows)
 
+    def acknowledged_insert_settings(self) -> dict[str, Any]:
+        """Settings for an insert after which its rows count as stored (the collector then deletes
+        its spool segment). On one server the insert itself is enough. On a cluster an insert into a
+        Distributed table waits until the shard's table holds the rows instead of leaving them queued
+        on the node that received them (``distributed_foreground_insert``), and until a majority of
+        the shard's replicas have them (``insert_quorum``; when too few replicas answer within a
+        minute the insert fails and the segment stays spooled for the next attempt, whose
+        deduplication token makes a partly written block count once)."""
+        if not self.cluster:
+            return {}
+        return {"distributed_foreground_insert": 1, "insert_quorum": "auto", "insert_quorum_timeout": 60_000}
+
     # -- identifiers --------------------------------------------------------------------------
 
     def ident(self, table: str) -> str:

@@ -7,12 +7,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from support.cluster import ONE_SHARD, TWO_SHARDS, Cluster, ClusterError
 
 from tracing.conventions import KEY_ATTRIBUTES
 
-WORKLOAD = "support.cluster_workload:kpi_and_alert_queries"
+WORKLOADS = "support.cluster_workload:"
+WORKLOAD = WORKLOADS + "kpi_and_alert_queries"
 CODE_288 = "DISTRIBUTED_IN_JOIN_SUBQUERY_DENIED"
 
 
@@ -141,3 +144,18 @@ def test_a_removed_key_attribute_is_deleted_from_the_local_tables(cluster: Clust
     kept = dict(list(KEY_ATTRIBUTES.items())[1:])
     assert cluster.migrate(cluster_db, ONE_SHARD, "replicated", key_attributes=kept) == []
     assert [r[0] for r in cluster.query(cluster_db, names)] == sorted(kept)
+
+
+def test_the_collector_inserts_acknowledged_rows_into_the_shard_on_a_cluster(
+    cluster: Cluster, cluster_db: str, tmp_path: Path
+) -> None:
+    # issue 20 item 6: the collector deleted a spool segment once the receiving node had queued its
+    # rows; now its insert waits for the shard (and a majority of its replicas, which needs Keeper:
+    # deploy/compose/cluster-tests.sh). Here: the engine accepts those settings on the Distributed
+    # table, the rows are in the shard's table when the insert returns, a replayed segment counts once
+    cluster.migrate(cluster_db, ONE_SHARD, "replicated")
+    seen = cluster.call(cluster_db, ONE_SHARD, "replicated", WORKLOADS + "collector_inserts", str(tmp_path))
+    assert (
+        seen["settings"]["distributed_foreground_insert"] == 1 and seen["settings"]["insert_quorum"] == "auto"
+    )
+    assert seen["spans"] == seen["distinct spans"] == 45
