@@ -12,6 +12,7 @@ the parts change. Bounded: the least recently used results are dropped beyond ``
 from __future__ import annotations
 
 import contextvars
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from storage import SqlFiles, Store
 from storage.migrate import LOCAL_SUFFIX
 
+log = logging.getLogger(__name__)
 SQL = SqlFiles("web.queries")
 T = TypeVar("T")
 
@@ -36,7 +38,7 @@ class _Seen:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.versions: dict[int, int] = {}
+        self.versions: dict[int, int | None] = {}
 
 
 # Set per GET request by RequestScope; web.views.in_parallel's threads run in copies of the
@@ -44,12 +46,17 @@ class _Seen:
 _SEEN: contextvars.ContextVar[_Seen | None] = contextvars.ContextVar("kpi_tables_seen", default=None)
 
 
-def _read_version(store: Store) -> int:
-    return int(store.scalar(SQL["kpi_tables_version"], {"tables": _TABLES}) or 0)
+def _read_version(store: Store) -> int | None:
+    try:
+        return int(store.scalar(SQL["kpi_tables_version"], {"tables": _TABLES}) or 0)
+    except Exception as exc:  # e.g. a server user without access to system.parts: read, never reuse
+        log.warning("KPI results are not reused (cannot read the tables' parts: %s)", exc)
+        return None
 
 
-def tables_version(store: Store) -> int:
-    """The KPI tables' fingerprint (changes whenever their content may have); read once per request."""
+def tables_version(store: Store) -> int | None:
+    """The KPI tables' fingerprint (changes whenever their content may have); read once per request.
+    None when it cannot be read: results are then computed every time."""
     seen = _SEEN.get()
     if seen is None:
         return _read_version(store)
@@ -92,6 +99,8 @@ class KpiCache:
         objects for a hit: a key names them by ``id``, which stays theirs while the entry holds them.
         """
         version = tables_version(store)
+        if version is None:
+            return compute()
         full = (store.dsn, store.database, id(store), *(id(p) for p in pinned), key)
         with self._lock:
             entry = self._entries.get(full)
