@@ -65,7 +65,13 @@ class Store:
     # -- connection ---------------------------------------------------------------------------
 
     def _new_client(self, database: str | None) -> Client:
-        kwargs: dict[str, Any] = {"dsn": self.dsn, "settings": {"session_timezone": "UTC"}}
+        settings: dict[str, Any] = {"session_timezone": "UTC"}
+        if self.settings.layout == "sharded":
+            # a subquery or join on another Distributed table runs once, on the initiator, and its
+            # result goes to every shard (GLOBAL IN / GLOBAL JOIN): correct wherever the rows live,
+            # where the default refuses the query (Code 288, "double-distributed IN/JOIN")
+            settings["distributed_product_mode"] = "global"
+        kwargs: dict[str, Any] = {"dsn": self.dsn, "settings": settings}
         if self.embedded and "?" in self.dsn:
             # chdb:///dir?config-file=/x.xml: engine options (a server config, as the two-shard test
             # harness uses) go to chdb itself, not to clickhouse-connect

@@ -76,17 +76,32 @@ def test_the_replicated_layout_answers_as_one_server_does(cluster: Cluster, clus
     assert on_cluster == alone
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 20 item 1: the KPI, systems and stalled-orders queries filter a sharded table by a "
-    "subquery on another (Code 288); not yet rewritten with GLOBAL IN / local subqueries over the "
-    "order-keyed tables of issue 11",
-)
 def test_the_sharded_layout_runs_every_kpi_and_alert_query(cluster: Cluster, cluster_db: str) -> None:
+    # issue 20 item 1: these queries filter a sharded table by a subquery on another and failed with
+    # Code 288 on two shards; the sharded layout's sessions run such subqueries GLOBAL
     cluster.migrate(cluster_db, TWO_SHARDS, "sharded", refuse_sharded=False)
     answers = cluster.call(cluster_db, TWO_SHARDS, "sharded", WORKLOAD)
     failed = {step: answer for step, answer in answers.items() if str(answer).startswith("error")}
     assert failed == {}
+    # both shards are this one node, so a Distributed read sees every row once per shard: the same
+    # orders and breaches as one server, each more than once
+    assert answers["stalled orders"] and answers["stalled orders"][0][1] == [
+        "SO-0000",
+        "SO-0003",
+        "SO-0006",
+        "SO-0009",
+    ]
+    breaches = {tuple(b) for b in answers["sla breaches"]}
+    assert ("SO-0000", "capture_to_ship", "breached") in breaches
+    assert {b[0] for b in breaches if b[1] == "pricing"} == {"SO-0000", "SO-0003", "SO-0006", "SO-0009"}
+
+
+def test_two_shards_refuse_the_subquery_without_the_sharded_layout(cluster: Cluster, cluster_db: str) -> None:
+    # the replicated layout's sessions keep the engine's default: on two shards the same workload
+    # stops at the first such subquery with Code 288 (what issue 20 item 1 found)
+    cluster.migrate(cluster_db, TWO_SHARDS, "sharded", refuse_sharded=False)
+    with pytest.raises(ClusterError, match=CODE_288):
+        cluster.call(cluster_db, TWO_SHARDS, "replicated", WORKLOAD)
 
 
 def test_the_order_keyed_backfill_finds_the_stored_days_on_a_cluster(
