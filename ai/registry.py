@@ -20,8 +20,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import skops.io as sio
-
 from ai.history import naive
 from ai.policy import AutoPromote
 from storage import Store
@@ -193,6 +191,8 @@ class Registry:
             raise RegistryError(
                 f"model {model} version {version}: the stored file does not match its SHA-256"
             )
+        import skops.io as sio  # seconds of scikit-learn imports: only where a model is (de)serialised
+
         untrusted = set(sio.get_untrusted_types(data=blob))
         unknown = sorted(untrusted - TRUSTED_TYPES)
         if unknown:
@@ -217,6 +217,8 @@ class Registry:
         features: list[str],
     ) -> ModelVersion:
         """Store a newly trained version as a candidate (never active by itself)."""
+        import skops.io as sio
+
         blob = sio.dumps(fitted)
         digest = hashlib.sha256(blob).hexdigest()
         current = self.store.scalar(

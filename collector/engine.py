@@ -154,12 +154,21 @@ def insert_requests(
             handle.writelines(delimited(bodies))
         os.replace(temporary, scratch)
         try:
-            store.command(insert_sql("file"), {**params, "path": str(scratch)}, settings(token, schema_file))
+            store.command(
+                insert_sql("file"),
+                {**params, "path": str(scratch)},
+                {**settings(token, schema_file), **store.acknowledged_insert_settings()},
+            )
         finally:
             scratch.unlink(missing_ok=True)
     else:
         data = b"".join(delimited(bodies))
-        store.client.command(insert_sql("input"), parameters=params, data=data, settings=settings(token))
+        store.client.command(
+            insert_sql("input"),
+            parameters=params,
+            data=data,
+            settings={**settings(token), **store.acknowledged_insert_settings()},
+        )
 
 
 class RequestRows:

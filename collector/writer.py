@@ -106,6 +106,7 @@ def insert_block(store: Store, block: bytes | Sequence[bytes | memoryview], toke
             "insert_deduplication_token": token,
             "insert_deduplicate": 1,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
+            **store.acknowledged_insert_settings(),
         },
     )
 

@@ -65,7 +65,13 @@ class Store:
     # -- connection ---------------------------------------------------------------------------
 
     def _new_client(self, database: str | None) -> Client:
-        kwargs: dict[str, Any] = {"dsn": self.dsn, "settings": {"session_timezone": "UTC"}}
+        settings: dict[str, Any] = {"session_timezone": "UTC"}
+        if self.settings.layout == "sharded":
+            # a subquery or join on another Distributed table runs once, on the initiator, and its
+            # result goes to every shard (GLOBAL IN / GLOBAL JOIN): correct wherever the rows live,
+            # where the default refuses the query (Code 288, "double-distributed IN/JOIN")
+            settings["distributed_product_mode"] = "global"
+        kwargs: dict[str, Any] = {"dsn": self.dsn, "settings": settings}
         if self.embedded and "?" in self.dsn:
             # chdb:///dir?config-file=/x.xml: engine options (a server config, as the two-shard test
             # harness uses) go to chdb itself, not to clickhouse-connect
@@ -173,6 +179,18 @@ class Store:
             settings=settings,
         )
         return int(summary.written_rows)
+
+    def acknowledged_insert_settings(self) -> dict[str, Any]:
+        """Settings for an insert after which its rows count as stored (the collector then deletes
+        its spool segment). On one server the insert itself is enough. On a cluster an insert into a
+        Distributed table waits until the shard's table holds the rows instead of leaving them queued
+        on the node that received them (``distributed_foreground_insert``), and until a majority of
+        the shard's replicas have them (``insert_quorum``; when too few replicas answer within a
+        minute the insert fails and the segment stays spooled for the next attempt, whose
+        deduplication token makes a partly written block count once)."""
+        if not self.cluster:
+            return {}
+        return {"distributed_foreground_insert": 1, "insert_quorum": "auto", "insert_quorum_timeout": 60_000}
 
     # -- identifiers --------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ cluster. Every value substituted is an identifier validated by :mod:`storage.set
 ``{{table:NAME}}``               the table that holds data: ``db.NAME`` (``db.NAME_local`` on a cluster)
 ``{{engine:EXPR}}``              ``EXPR`` (``ReplicatedEXPR`` with the replica path on a cluster)
 ``{{ttl:TABLE:TIME_EXPR}}``      ``TTL TIME_EXPR + toIntervalDay(N)`` when TABLE has a retention
-``{{dedup_window}}``             ``, non_replicated_deduplication_window = N`` on a single node
+``{{dedup_window}}``             ``, non_replicated_deduplication_window = N`` (``replicated_...``
+                                 with Replicated engines)
 ``{{distributed:NAME:SHARDING}}`` a Distributed table ``NAME`` over ``NAME_local`` on a cluster
 ``{{alter_distributed:NAME:CLAUSE}}`` ``ALTER TABLE db.NAME ON CLUSTER ... CLAUSE`` for the Distributed
                                  table ``NAME`` on a cluster (its local tables are altered with
@@ -152,7 +153,10 @@ def render(text: str, layout: Layout) -> list[str]:
             days = layout.ttl_days.get(name, 0)
             return f"TTL {expr} + toIntervalDay({days})" if days > 0 else ""
         if key == "dedup_window":
-            return "" if cluster else f", non_replicated_deduplication_window = {DEDUP_WINDOW}"
+            # a replayed spool segment (same insert_deduplication_token) is dropped within the window;
+            # Replicated tables keep their own window (explicit: its default changed between releases)
+            replicated = bool(cluster) and layout.replicated
+            return f", {'' if replicated else 'non_'}replicated_deduplication_window = {DEDUP_WINDOW}"
         if key == "alter_distributed":
             name, _, clause = arg.partition(":")
             return f"ALTER TABLE {db}.`{name}`{layout.on_cluster_clause} {clause}" if cluster else ""

@@ -108,7 +108,8 @@ class StorageSettings(StrictSettings):
         default=None,
         description="How tables are laid out: single (one server or ClickHouse Cloud, no ON CLUSTER), "
         "replicated (one shard of Replicated tables, needs cluster) or sharded (several shards, needs "
-        "cluster; refused by tower migrate until order-keyed tables are co-located, issue 20). "
+        "cluster; its sessions run subqueries on Distributed tables GLOBAL; refused by tower migrate "
+        "until order-keyed tables are co-located, issue 20). "
         "Default: single, or replicated when cluster is set.",
     )
     ttl_days: dict[str, int] = Field(

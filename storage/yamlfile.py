@@ -33,28 +33,77 @@ class YamlSyntaxError(YamlFileError):
         super().__init__(f"{source}{f' line {line}' if line else ''}: not valid YAML: {problem}")
 
 
+# Every file the tower reads as YAML is a few kilobytes (the shipped policy is the largest); a file
+# far beyond that is a mistake (a log or a dump passed as --config) or an attack, refused before it
+# is read whole
+MAX_BYTES = 4 << 20
+# what a document may expand to through anchors and aliases (``&a`` / ``*a``): a few lines of
+# aliases to aliases stand for billions of values, which validation would walk one by one
+MAX_EXPANDED_NODES = 200_000
+
+
 def read_text(path: Path, what: str, max_bytes: int | None = None) -> str:
-    """The UTF-8 text of ``path``; :class:`YamlFileError` ("<what> file <path> ...") when it cannot be."""
+    """The UTF-8 text of ``path``; :class:`YamlFileError` ("<what> file <path> ...") when it cannot be.
+
+    At most ``max_bytes`` (default :data:`MAX_BYTES`) are read, whatever the file is (``/dev/zero``,
+    a huge file); a leading UTF-8 byte order mark is dropped."""
+    limit = MAX_BYTES if max_bytes is None else max_bytes
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as stream:
+            raw = stream.read(limit + 1)
     except FileNotFoundError:
         raise YamlFileError(f"{what} file {path} cannot be read: it does not exist") from None
+    except IsADirectoryError:
+        raise YamlFileError(f"{what} file {path} cannot be read: it is a directory") from None
     except OSError as exc:
         raise YamlFileError(f"{what} file {path} cannot be read: {exc.strerror or exc}") from None
-    if max_bytes is not None and len(raw) > max_bytes:
-        raise YamlFileError(f"{what} file {path} is larger than {max_bytes} bytes")
+    if len(raw) > limit:
+        raise YamlFileError(f"{what} file {path} is larger than {limit} bytes")
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise YamlFileError(f"{what} file {path} is not UTF-8 text") from None
 
 
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes ``node`` stands for once every alias is expanded (shared nodes counted each
+    time they are used; computed once per node; stops at the limit)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = MAX_EXPANDED_NODES + 1  # a node inside itself (a recursive alias) is too big
+    total = 1
+    if isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    else:
+        children = []
+    for child in children:
+        total += _expanded_size(child, sizes)
+        if total > MAX_EXPANDED_NODES:
+            break
+    sizes[id(node)] = total
+    return total
+
+
 def parse(text: str, source: str) -> tuple[Any, yaml.Node | None]:
-    """The document's data and its node tree (which knows the lines); :class:`YamlSyntaxError`."""
+    """The document's data and its node tree (which knows the lines); :class:`YamlSyntaxError`,
+    also for a document that expands to more than :data:`MAX_EXPANDED_NODES` values through aliases."""
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
+        if node is not None and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            raise YamlSyntaxError(
+                source,
+                None,
+                f"the document expands to more than {MAX_EXPANDED_NODES} values through its aliases "
+                "(*name); write the values out or use fewer aliases",
+            )
         data = loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        # the YAML composer (and pydantic after it) recurse once per level of nesting
+        raise YamlSyntaxError(source, None, "values are nested too deeply (hundreds of levels)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

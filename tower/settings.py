@@ -107,7 +107,7 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> To
 
 def _check_config_file(path: Path) -> None:
     """The file exists, is YAML and a mapping (the settings source itself ignores a missing file)."""
-    if not path.is_file():
+    if not path.exists():
         raise SettingsError(f"config file {path} does not exist")
     try:
         data, _ = yamlfile.parse(yamlfile.read_text(path, "config"), str(path))

@@ -434,6 +434,8 @@ def backfill(store: Store, progress: Callable[[int, int, str], None] | None = No
     running it again changes nothing (rows already there collapse, known pairs are skipped).
     ``progress(done, total, step)`` is called after each day.
     """
+    if is_backfilled(store):
+        return []  # what every process start finds: no insert (an insert costs the CLI ~1 s)
     days = pending_days(store)
     layout = Layout.of(store)
     steps: list[BackfillStep] = []

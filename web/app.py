@@ -28,6 +28,7 @@ from storage import Store
 from web import formatting
 from web.accounts import Accounts
 from web.deps import WebState, optional_principal, render
+from web.kpicache import RequestScope
 from web.security import (
     DOCS_PATH,
     BodyLimitMiddleware,
@@ -121,6 +122,7 @@ def create_app(
         app.state.web.clock = clock
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestScope)
     static_dir = Path(str(resources.files("web").joinpath("static")))
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
     _install_error_handlers(app)

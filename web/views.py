@@ -6,6 +6,7 @@ page-sized bundles that are also the JSON API's response models.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections import Counter
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from storage import SqlFiles, Store
 from tracing.timeline import Timeline, with_sla
 from web.charts import SlaMark
 from web.formatting import as_utc
+from web.kpicache import CACHE
 
 SQL = SqlFiles("web.queries")
 
@@ -50,7 +52,8 @@ def _pool() -> ThreadPoolExecutor:
 
 def in_parallel(*calls: Callable[[], Any]) -> list[Any]:
     """Results of ``calls``, run concurrently; the first error is raised."""
-    futures = [_pool().submit(call) for call in calls]
+    # each call runs in a copy of the caller's context (web.kpicache's per-request fingerprint)
+    futures = [_pool().submit(contextvars.copy_context().run, call) for call in calls]
     return [future.result() for future in futures]
 
 
@@ -82,9 +85,38 @@ SegmentDep = Annotated[Segment, Depends(segment_filter)]
 def segment_options(store: Store, days: int = 400, now: datetime | None = None) -> dict[str, list[str]]:
     """Values each segment filter can take (from the daily KPI rollup), for drop-downs."""
     since = ((now or datetime.now(UTC)) - timedelta(days=days)).date()
-    rows = store.rows(SQL["segment_values"], {"since": since})
-    row = rows[0] if rows else {}
-    return {name: list(row.get(name) or []) for name in reports.BREAKDOWN_DIMENSIONS}
+
+    def read() -> dict[str, list[str]]:
+        rows = store.rows(SQL["segment_values"], {"since": since})
+        row = rows[0] if rows else {}
+        return {name: list(row.get(name) or []) for name in reports.BREAKDOWN_DIMENSIONS}
+
+    return CACHE.get(store, ("segment_values", since), read)
+
+
+def _segment_key(segment: Segment | None) -> tuple[tuple[str, str], ...]:
+    return tuple((segment or Segment()).model_dump().items())
+
+
+def kpi_report(
+    store: Store, policy: Policy, start: date, end: date, segment: Segment | None = None
+) -> KpiReport:
+    """:func:`kpis.reports.kpi_report`, reused while the KPI tables are unchanged (web.kpicache)."""
+    return CACHE.get(
+        store,
+        ("kpi_report", start, end, _segment_key(segment)),
+        lambda: reports.kpi_report(store, policy, start, end, segment),
+        policy,
+    )
+
+
+def kpi_trend(store: Store, start: date, end: date, segment: Segment | None = None) -> list[KpiDay]:
+    """:func:`kpis.reports.kpi_trend`, reused while the KPI tables are unchanged."""
+    return CACHE.get(
+        store,
+        ("kpi_trend", start, end, _segment_key(segment)),
+        lambda: reports.kpi_trend(store, start, end, segment),
+    )
 
 
 class Period(BaseModel):
@@ -207,9 +239,17 @@ def key_variants(key: str) -> list[str]:
     return out
 
 
-def order_breaches(store: Store, policy: Policy, order_id: str) -> list[SlaBreach]:
-    """The order's breached and at-risk SLAs as the KPI jobs judged them."""
-    return reports.sla_breaches(store, policy, order_id=order_id, limit=50)
+def order_breaches(
+    store: Store, policy: Policy, order_id: str, now: datetime | None = None
+) -> list[SlaBreach]:
+    """The order's breached and at-risk SLAs as the KPI jobs judged them (as of ``now``): one point
+    read of the SLA results by the order's key."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    rows = store.rows(
+        SQL["order_sla_breaches"],
+        {"order_id": order_id, "slas": [s.name for s in policy.slas], "now": moment, "limit": 50},
+    )
+    return [SlaBreach(**r) for r in rows]
 
 
 def order_sla(policy: Policy, timeline: Timeline, breaches: list[SlaBreach], now: datetime) -> Timeline:
@@ -266,9 +306,13 @@ def exception_filters(
 
 def exception_filter_values(store: Store) -> dict[str, list[str]]:
     """Exception types, systems and owners seen in the queue, for the filter drop-downs."""
-    rows = store.rows(SQL["exception_filter_values"], {})
-    row = rows[0] if rows else {}
-    return {name: list(row.get(name) or []) for name in ("exception_type", "system", "owner")}
+
+    def read() -> dict[str, list[str]]:
+        rows = store.rows(SQL["exception_filter_values"], {})
+        row = rows[0] if rows else {}
+        return {name: list(row.get(name) or []) for name in ("exception_type", "system", "owner")}
+
+    return CACHE.get(store, ("exception_filter_values",), read)
 
 
 ExceptionFiltersDep = Annotated[ExceptionFilters, Depends(exception_filters)]
@@ -392,7 +436,7 @@ def sla_overview(
         raise HTTPException(status_code=400, detail=f"unknown SLA {sla!r}")
     since = datetime.combine(period.start, datetime.min.time(), UTC)
     report, (breaches, total) = in_parallel(
-        lambda: reports.kpi_report(store, policy, period.start, period.end, segment),
+        lambda: kpi_report(store, policy, period.start, period.end, segment),
         lambda: reports.sla_breach_page(
             store,
             policy,
@@ -431,9 +475,18 @@ class KpiOverview(BaseModel):
 
 
 def kpi_overview(store: Store, policy: Policy, period: Period, segment: Segment) -> KpiOverview:
+    return CACHE.get(
+        store,
+        ("kpi_overview", period.start, period.end, _segment_key(segment)),
+        lambda: _kpi_overview(store, policy, period, segment),
+        policy,
+    )
+
+
+def _kpi_overview(store: Store, policy: Policy, period: Period, segment: Segment) -> KpiOverview:
     report, both = in_parallel(
-        lambda: reports.kpi_report(store, policy, period.start, period.end, segment),
-        lambda: reports.kpi_trend(store, period.start - (period.end - period.start), period.end, segment),
+        lambda: kpi_report(store, policy, period.start, period.end, segment),
+        lambda: kpi_trend(store, period.start - (period.end - period.start), period.end, segment),
     )
     return KpiOverview(
         report=report,
@@ -450,7 +503,11 @@ def kpi_breakdown(
             status_code=400,
             detail=f"unknown dimension {dimension!r}; choose from {', '.join(reports.BREAKDOWN_DIMENSIONS)}",
         )
-    return reports.kpi_breakdown(store, dimension, period.start, period.end, segment)
+    return CACHE.get(
+        store,
+        ("kpi_breakdown", dimension, period.start, period.end, _segment_key(segment)),
+        lambda: reports.kpi_breakdown(store, dimension, period.start, period.end, segment),
+    )
 
 
 def kpi_orders(
@@ -458,7 +515,12 @@ def kpi_orders(
 ) -> Explanation:
     if kpi not in kpi_names(policy):
         raise HTTPException(status_code=404, detail=f"unknown KPI {kpi!r}")
-    return explain(store, policy, kpi, period.start, period.end, segment, limit=limit)
+    return CACHE.get(
+        store,
+        ("explain", kpi, period.start, period.end, _segment_key(segment), limit),
+        lambda: explain(store, policy, kpi, period.start, period.end, segment, limit=limit),
+        policy,
+    )
 
 
 # -- systems and jobs -----------------------------------------------------------------------------

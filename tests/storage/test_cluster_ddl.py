@@ -43,8 +43,10 @@ def test_cluster_tables_are_replicated_locals_behind_distributed_tables() -> Non
     distributed_names = {re.search(r"`otel`\.`(\w+)` ON CLUSTER", s).group(1) for s in distributed}  # type: ignore[union-attr]
     assert local_names == distributed_names
     assert "Distributed(`prod`, `otel`, `otel_traces_local`, rand())" in "\n".join(distributed)
-    # replicated tables deduplicate by themselves: no non-replicated window in their definitions
+    # replicated tables deduplicate replayed segments with their own window, set explicitly
     assert "non_replicated_deduplication_window" not in "\n".join(creates)
+    traces = next(s for s in local if "`otel_traces_local`" in s.split("(")[0])
+    assert "replicated_deduplication_window = 10000" in traces
 
 
 def test_cluster_views_read_and_write_local_tables() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ def test_unreadable_oversized_and_binary_files_are_named(tmp_path: Path) -> None
         yamlfile.YamlFileError, match=r"^rules file .*missing.yaml cannot be read: it does not exist$"
     ):
         yamlfile.read_text(tmp_path / "missing.yaml", "rules")
-    with pytest.raises(yamlfile.YamlFileError, match=r"^policy file .* cannot be read: Is a directory$"):
+    with pytest.raises(yamlfile.YamlFileError, match=r"^policy file .* cannot be read: it is a directory$"):
         yamlfile.read_text(tmp_path, "policy")
     big = tmp_path / "big.yaml"
     big.write_bytes(b"#" * 1001)
@@ -103,3 +104,81 @@ def test_unreadable_oversized_and_binary_files_are_named(tmp_path: Path) -> None
     binary.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(yamlfile.YamlFileError, match=r"bin.yaml is not UTF-8 text$"):
         yamlfile.read_text(binary, "config")
+
+
+# -- hostile files, through every loader a user points at a file -----------------------------------
+
+
+def _loaders() -> list[tuple[str, Callable[[Path], object], type[Exception]]]:
+    from ai.policy import AiPolicyError, load_ai_policy
+    from alerts.rules import RulesError, load_rules
+    from collector.agents.poller import PollerConfigError, load_mapping
+    from kpis.policy import PolicyError, load_policy
+    from tower.settings import SettingsError, load_settings
+
+    return [
+        ("config", load_settings, SettingsError),
+        ("policy", load_policy, PolicyError),
+        ("AI policy", load_ai_policy, AiPolicyError),
+        ("rules", load_rules, RulesError),
+        ("mapping", load_mapping, PollerConfigError),
+    ]
+
+
+LOADERS = [pytest.param(*loader, id=loader[0]) for loader in _loaders()]
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{before}'] * 9)}]\n"
+    for before, name in zip("abcdefgh", "bcdefghi", strict=True)
+)  # nine lines standing for 9**9 (387 million) values
+
+
+@pytest.mark.parametrize(("what", "load", "error"), LOADERS)
+def test_a_huge_file_is_refused_without_reading_it_whole(
+    what: str, load: Callable[[Path], object], error: type[Exception], tmp_path: Path
+) -> None:
+    huge = tmp_path / "huge.yaml"
+    with huge.open("wb") as out:  # a sparse 8 GiB file: reading it whole would take 8 GiB of memory
+        out.truncate(8 << 30)
+    with pytest.raises(error, match=rf"{what} file {huge} is larger than \d+ bytes"):
+        load(huge)
+    with pytest.raises(error, match=rf"{what} file /dev/zero is larger than \d+ bytes"):
+        load(Path("/dev/zero"))
+    with pytest.raises(
+        error, match=rf"{what} file {tmp_path} (cannot be read: it is a directory|does not exist)"
+    ):
+        load(tmp_path)
+
+
+@pytest.mark.parametrize(("what", "load", "error"), LOADERS)
+def test_aliases_that_expand_to_millions_of_values_are_refused(
+    what: str, load: Callable[[Path], object], error: type[Exception], tmp_path: Path
+) -> None:
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(BOMB, encoding="utf-8")
+    with pytest.raises(error, match="expands to more than 200000 values through its aliases"):
+        load(bomb)
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(error, match="nested too deeply"):
+        load(deep)
+    recursive = tmp_path / "recursive.yaml"
+    recursive.write_text("a: &loop [1, *loop]\n", encoding="utf-8")
+    with pytest.raises(error, match="through its aliases"):
+        load(recursive)
+
+
+def test_a_file_saved_with_a_byte_order_mark_reads_as_without(tmp_path: Path) -> None:
+    from kpis.policy import load_policy
+
+    plain, marked = tmp_path / "plain.yaml", tmp_path / "marked.yaml"
+    text = "closing_stage: ship\n"
+    plain.write_text(text, encoding="utf-8")
+    marked.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert load_policy(marked) == load_policy(plain)
+    assert load_policy(marked).closing_stage == "ship"
+
+
+def test_a_few_aliases_still_work() -> None:
+    data, _ = yamlfile.parse("base: &base {a: 1}\nother: *base\nlist: [*base, *base]\n", "ok.yaml")
+    assert data == {"base": {"a": 1}, "other": {"a": 1}, "list": [{"a": 1}, {"a": 1}]}

@@ -108,3 +108,29 @@ def backfill_days(store: Store) -> dict[str, Any]:
         "filled": [step.name for step in steps],
         "left": attribution.pending_days(store),
     }
+
+
+def collector_inserts(store: Store, scratch: str) -> dict[str, Any]:
+    """What the collector's writer leaves in the store on a cluster: two spooled OTLP requests
+    inserted the way the collector inserts a segment (the engine's conversion, then a replay of the
+    same segment after a lost acknowledgement), and a legacy block segment."""
+    from pathlib import Path
+
+    from clock import ANCHOR_NS
+
+    from collector.convert import Limits, convert
+    from collector.engine import insert_requests
+    from collector.testing import order_hop_request
+    from collector.writer import insert_block
+
+    bodies = [order_hop_request(20, seed, ANCHOR_NS).SerializeToString() for seed in (1, 2)]
+    for _attempt in range(2):  # the second attempt is the replay: the same token, nothing doubled
+        insert_requests(store, bodies, "segment-1", Limits(), Path(scratch) / "scratch.pb")
+    legacy = convert(order_hop_request(5, 3, ANCHOR_NS), Limits()).block
+    insert_block(store, legacy, "segment-2")
+    local = "otel_traces" + ("_local" if store.cluster else "")
+    return {
+        "settings": store.acknowledged_insert_settings(),
+        "spans": store.scalar(f"SELECT count() FROM {local}"),
+        "distinct spans": store.scalar(f"SELECT uniqExact(TraceId, SpanId) FROM {local}"),
+    }

@@ -18,6 +18,7 @@ from web import charts
 from web.csvexport import csv_response
 from web.deps import Ops, StateDep, Viewer, WebState, render
 from web.formatting import EXCEPTION_REF_PATTERN, exception_ref, exception_type_of, fmt_duration
+from web.kpicache import CACHE
 from web.settings import Role
 from web.views import (
     ExceptionDetail,
@@ -220,7 +221,12 @@ def exceptions_page(
         ),
         lambda: segment_options(state.store, now=now),
         lambda: exception_filter_values(state.store),
-        lambda: [u.username for u in state.accounts.list_users() if not u.disabled],
+        lambda: CACHE.get(
+            state.store,
+            ("owners",),
+            lambda: [u.username for u in state.accounts.list_users() if not u.disabled],
+            state.accounts,
+        ),
     )
     links = page_links(
         request.url.path, request.query_params.multi_items(), page, queue.page_size, queue.total

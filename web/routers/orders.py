@@ -63,11 +63,12 @@ def api_search(q: SearchKey, store: StoreDep, principal: Viewer) -> list[OrderMa
 
 def _judged_timeline(state: StateDep, order_id: str) -> Timeline:
     """The timeline with its SLAs judged: who holds the order, and whether it is late."""
+    now = state.now()
     timeline, breaches = views.in_parallel(
         lambda: _timeline(state.store, order_id),
-        lambda: views.order_breaches(state.store, state.policy, order_id.strip()),
+        lambda: views.order_breaches(state.store, state.policy, order_id.strip(), now),
     )
-    return views.order_sla(state.policy, timeline, breaches, state.now())
+    return views.order_sla(state.policy, timeline, breaches, now)
 
 
 @router.get("/api/orders/{order_id:path}/timeline", response_model=Timeline)
