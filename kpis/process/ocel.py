@@ -7,8 +7,9 @@ The object model is written down in docs/conventions.md ("Process mining").
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +47,15 @@ EVENT_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("exception_outcome", "string"),
     ("duration_s", "float"),
 )
-# XML 1.0 cannot carry most control characters, even escaped: they become U+FFFD.
-_XML = "replaceRegexpAll(toValidUTF8(replaceAll(replaceAll(replaceAll(replaceAll(replaceAll({v}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '\"', '&quot;'), '''', '&apos;')), '[\\\\x00-\\\\x08\\\\x0B\\\\x0C\\\\x0E-\\\\x1F]', '\\xef\\xbf\\xbd')"
+# XML 1.0 cannot carry most control characters, even escaped: they become U+FFFD. Tab, newline,
+# carriage return and backslash become character references: the stream is TabSeparated (which the
+# engine streams block by block) and TabSeparated would escape them; references keep them exact
+# (in attribute values, XML readers would even turn raw tabs and newlines into spaces).
+_XML = (
+    "replaceAll(replaceAll(replaceAll(replaceAll("
+    "replaceRegexpAll(toValidUTF8(replaceAll(replaceAll(replaceAll(replaceAll(replaceAll({v}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '\"', '&quot;'), '''', '&apos;')), '[\\\\x00-\\\\x08\\\\x0B\\\\x0C\\\\x0E-\\\\x1F]', '\\xef\\xbf\\xbd')"
+    ", '\\\\', '&#92;'), char(9), '&#9;'), char(10), '&#10;'), char(13), '&#13;')"
+)
 
 
 def _x(value: str) -> str:
@@ -64,16 +72,103 @@ class ExportCounts:
     object_objects: int
 
 
-def _sql(name: str) -> str:
-    return SQL[name].replace("/*CASES*/", SQL["cases"]).replace("/*SPAN_OBJECTS*/", SQL["span_objects"])
+# The exports read the filter's orders in ranges of order ids (order_spans and order_paths are sorted
+# by order id): each query holds one range's orders, whatever the size of the export.
+CHUNK_ORDERS = 20_000
 
 
-def _events(columns: str) -> str:
-    return f"SELECT {columns} FROM ({_sql('export_events')})"
+@dataclass(frozen=True)
+class _Range:
+    """The orders with ``lo < OrderId <= hi`` (an open end when None)."""
+
+    lo: str | None = None
+    hi: str | None = None
+
+    def condition(self) -> str:
+        lo = "AND OrderId > {range_lo:String}" if self.lo is not None else ""
+        hi = " AND OrderId <= {range_hi:String}" if self.hi is not None else ""
+        return lo + hi
+
+    def parameters(self) -> dict[str, str]:
+        bound = {"range_lo": self.lo, "range_hi": self.hi}
+        return {k: v for k, v in bound.items() if v is not None}
 
 
-def _objects(columns: str) -> str:
-    return f"SELECT {columns} FROM ({_sql('export_objects')})"
+_EVERYTHING = _Range()
+
+
+def _ranges(store: Store, flt: ProcessFilter, size: int | None = None) -> list[_Range]:
+    """Ranges of about ``size`` (default :data:`CHUNK_ORDERS`) of the filter's orders each, covering
+    all of them: the id of every size-th order (in id order) closes a range."""
+    size = size or CHUNK_ORDERS
+    sql = (
+        f"SELECT OrderId FROM (SELECT OrderId, rowNumberInAllBlocks() AS n FROM "
+        f"(SELECT OrderId FROM ({SQL['cases']}) ORDER BY OrderId)) WHERE n % {int(size)} = {int(size) - 1} "
+        "ORDER BY OrderId"
+    )
+    bounds = [str(row[0]) for row in store.query(sql, flt.parameters()).result_rows]
+    edges: list[str | None] = [None, *bounds, None]
+    return [_Range(lo, hi) for lo, hi in itertools.pairwise(edges)]
+
+
+def _sql(name: str, part: _Range = _EVERYTHING) -> str:
+    """A query of the export with the filter's orders of ``part`` put in (``ALL_CASES``: all of the
+    filter's orders, whatever the range)."""
+    cond = part.condition()
+    return (
+        SQL[name]
+        .replace("/*RANGE*/", cond)
+        .replace("/*CASES*/", SQL["cases"].replace("/*RANGE*/", cond))
+        .replace("/*ALL_CASES*/", SQL["cases"])
+        .replace("/*SPAN_OBJECTS*/", SQL["span_objects"])
+    )
+
+
+def _events(columns: str, part: _Range = _EVERYTHING) -> str:
+    return f"SELECT {columns} FROM ({_sql('export_events', part)})"
+
+
+def _objects(columns: str, part: _Range = _EVERYTHING) -> str:
+    return f"SELECT {columns} FROM ({_sql('export_objects', part)})"
+
+
+def _named_objects(columns: str) -> str:
+    return f"SELECT {columns} FROM ({_sql('export_named_objects')})"
+
+
+def _chunked(
+    store: Store,
+    flt: ProcessFilter,
+    parts: list[_Range],
+    query: Callable[[_Range], str],
+    fmt: Literal["JSONEachRow", "TabSeparated"],
+) -> Iterator[bytes]:
+    """The lines of ``query`` for each range of orders in turn."""
+    params = flt.parameters()
+    for part in parts:
+        yield from _lines(store, query(part), {**params, **part.parameters()}, fmt)
+
+
+def _object_lines(
+    store: Store,
+    flt: ProcessFilter,
+    parts: list[_Range],
+    columns: str,
+    fmt: Literal["JSONEachRow", "TabSeparated"],
+) -> Iterator[bytes]:
+    """The orders (range by range), then the objects their hops name."""
+    yield from _chunked(store, flt, parts, lambda part: _objects(columns, part), fmt)
+    yield from _lines(store, _named_objects(columns), flt.parameters(), fmt)
+
+
+def _event_lines(
+    store: Store,
+    flt: ProcessFilter,
+    parts: list[_Range],
+    columns: str,
+    fmt: Literal["JSONEachRow", "TabSeparated"],
+) -> Iterator[bytes]:
+    return _chunked(store, flt, parts, lambda part: _events(columns, part), fmt)
 
 
 _JSON_EVENT = (
@@ -104,8 +199,9 @@ def counts(store: Store, flt: ProcessFilter) -> ExportCounts:
     """The tower's own count of the export's objects, events and relations."""
     params = flt.parameters()
     events, e2o = store.query(_events("count(), sum(length(relationships))"), params).result_rows[0]
-    objects, o2o = store.query(_objects("count(), sum(length(relationships))"), params).result_rows[0]
-    return ExportCounts(int(objects), int(events), int(e2o or 0), int(o2o or 0))
+    orders, o2o = store.query(_objects("count(), sum(length(relationships))"), params).result_rows[0]
+    named, n2o = store.query(_named_objects("count(), sum(length(relationships))"), params).result_rows[0]
+    return ExportCounts(int(orders) + int(named), int(events), int(e2o or 0), int(o2o or 0) + int(n2o or 0))
 
 
 def event_types(store: Store, flt: ProcessFilter) -> list[str]:
@@ -113,14 +209,26 @@ def event_types(store: Store, flt: ProcessFilter) -> list[str]:
     return [r[0] for r in store.query(sql, flt.parameters()).result_rows]
 
 
-def _lines(store: Store, sql: str, params: dict[str, Any], fmt: str) -> Iterator[bytes]:
+# Bounded memory: the embedded engine streams a result block by block only in formats without a
+# header or footer (JSONEachRow, TabSeparated) and only without per-query client settings; with
+# them, or in TSVRaw, clickhouse-connect materialises the whole result first (the export's memory
+# grew with its size). So the settings ride in the SQL: small blocks, two threads, and no parallel
+# formatting (with it the engine formats a streamed JSON result many times slower).
+_STREAM_SETTINGS = (
+    "\nSETTINGS max_block_size = 8192, max_threads = 2, output_format_parallel_formatting = 0, "
+    "output_format_json_validate_utf8 = 1"
+)
+
+
+def _lines(
+    store: Store, sql: str, params: dict[str, Any], fmt: Literal["JSONEachRow", "TabSeparated"]
+) -> Iterator[bytes]:
     """The result of ``sql`` as lines (without their newline), streamed block by block.
 
-    Parallel formatting is off: with it the embedded engine formats a streamed JSON result many
-    times slower."""
-    settings = {"output_format_parallel_formatting": 0, "output_format_json_validate_utf8": 1}
+    A TabSeparated result is one column whose values hold no tab, newline, backslash or quote (the
+    XML expressions write them as character references), so TabSeparated escapes nothing."""
     rest = b""
-    with store.client.raw_stream(sql, parameters=params, fmt=fmt, settings=settings) as stream:
+    with store.client.raw_stream(sql + _STREAM_SETTINGS, parameters=params, fmt=fmt) as stream:
         while chunk := stream.read(1 << 20):
             *lines, rest = (rest + chunk).split(b"\n")
             yield from lines
@@ -146,12 +254,15 @@ def _type_headers(store: Store, flt: ProcessFilter) -> tuple[list[dict[str, Any]
 def write_json(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
     """OCEL 2.0 JSON: objectTypes, eventTypes, objects, events."""
     object_types, types = _type_headers(store, flt)
-    params = flt.parameters()
+    parts = _ranges(store, flt)
     out.write(b'{"objectTypes":' + orjson.dumps(object_types) + b',"eventTypes":' + orjson.dumps(types))
-    for key, sql in ((b"objects", _objects(_JSON_OBJECT)), (b"events", _events(_JSON_EVENT))):
+    for key, lines in (
+        (b"objects", _object_lines(store, flt, parts, _JSON_OBJECT, "JSONEachRow")),
+        (b"events", _event_lines(store, flt, parts, _JSON_EVENT, "JSONEachRow")),
+    ):
         out.write(b',"' + key + b'":[')
         first = True
-        for line in _lines(store, sql, params, "JSONEachRow"):
+        for line in lines:
             if line:
                 out.write(line if first else b",\n" + line)
                 first = False
@@ -162,7 +273,7 @@ def write_json(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
 def write_xml(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
     """OCEL 2.0 XML (``<log>`` with object-types, event-types, objects, events)."""
     object_types, types = _type_headers(store, flt)
-    params = flt.parameters()
+    parts = _ranges(store, flt)
 
     def esc(text: str) -> str:
         return (
@@ -186,22 +297,25 @@ def write_xml(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
     out.write(b"<?xml version='1.0' encoding='UTF-8'?>\n<log>\n")
     out.write(type_block("object-type", object_types).encode() + b"\n")
     out.write(type_block("event-type", types).encode() + b"\n")
-    for tag, sql in (("objects", _objects(_XML_OBJECT)), ("events", _events(_XML_EVENT))):
+    for tag, lines in (
+        ("objects", _object_lines(store, flt, parts, _XML_OBJECT, "TabSeparated")),
+        ("events", _event_lines(store, flt, parts, _XML_EVENT, "TabSeparated")),
+    ):
         out.write(f"<{tag}>\n".encode())
-        for line in _lines(store, sql, params, "TSVRaw"):
+        for line in lines:
             if line:
                 out.write(line + b"\n")
         out.write(f"</{tag}>\n".encode())
     out.write(b"</log>\n")
 
 
-def write_sqlite(store: Store, flt: ProcessFilter, path: Path, batch: int = 20_000) -> None:
+def write_sqlite(store: Store, flt: ProcessFilter, path: Path, batch: int = 2_000) -> None:
     """OCEL 2.0 SQLite: event, object, event_object, object_object, the type maps and one table per
     event and object type (``event_<n>``, ``object_<n>``: types are numbered, names may hold anything)."""
     if path.exists():
         path.unlink()
     object_types, types = _type_headers(store, flt)
-    params = flt.parameters()
+    parts = _ranges(store, flt)
     with closing(sqlite3.connect(path)) as db:
         db.execute("PRAGMA journal_mode = OFF")
         db.execute("PRAGMA synchronous = OFF")
@@ -245,7 +359,7 @@ def write_sqlite(store: Store, flt: ProcessFilter, path: Path, batch: int = 20_0
                 marks = ", ".join("?" * len(rows[0]))
                 db.executemany(f'INSERT OR IGNORE INTO "{table}" VALUES ({marks})', rows)
 
-        for line in _lines(store, _objects(_JSON_OBJECT), params, "JSONEachRow"):
+        for line in _object_lines(store, flt, parts, _JSON_OBJECT, "JSONEachRow"):
             if not line:
                 continue
             obj = orjson.loads(line)
@@ -255,7 +369,7 @@ def write_sqlite(store: Store, flt: ProcessFilter, path: Path, batch: int = 20_0
             add(f"object_{object_table[obj['type']]}", (obj["id"], "1970-01-01 00:00:00", None, *extra))
             for rel in obj["relationships"]:
                 add("object_object", (obj["id"], rel["objectId"], rel["qualifier"]))
-        for line in _lines(store, _events(_JSON_EVENT), params, "JSONEachRow"):
+        for line in _event_lines(store, flt, parts, _JSON_EVENT, "JSONEachRow"):
             if not line:
                 continue
             event = orjson.loads(line)
@@ -279,7 +393,6 @@ def write_sqlite(store: Store, flt: ProcessFilter, path: Path, batch: int = 20_0
 
 def write_xes(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
     """XES (IEEE 1849) for case-centric tools: one trace per order, its hops as events in time order."""
-    params = flt.parameters()
     out.write(
         b"<?xml version='1.0' encoding='UTF-8'?>\n"
         b'<log xes.version="1849-2016" xes.features="nested-attributes" xmlns="http://www.xes-standard.org/">\n'
@@ -291,7 +404,8 @@ def write_xes(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
         b'<date key="time:timestamp" value="1970-01-01T00:00:00.000+00:00"/></global>\n'
         b'<classifier name="Activity" keys="concept:name"/>\n'
     )
-    for line in _lines(store, SQL["export_xes"].replace("/*CASES*/", SQL["cases"]), params, "TSVRaw"):
+    parts = _ranges(store, flt)
+    for line in _chunked(store, flt, parts, lambda part: _sql("export_xes", part), "TabSeparated"):
         if line:
             out.write(line + b"\n")
     out.write(b"</log>\n")

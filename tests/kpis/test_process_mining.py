@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from clock import ANCHOR
 from support.sdk_orders import MINUTE_NS, SECOND_NS, Sender, hop, mixed_traffic, ns
@@ -25,7 +26,7 @@ from storage import Store
 
 START = ANCHOR - timedelta(days=5)
 FLT = make_filter(start=START - timedelta(days=1), end=ANCHOR + timedelta(days=3))
-HOSTILE = "<&\"'> ]]> \x01 é"
+HOSTILE = "<&\"'> ]]> \x01 é \\ \t tab\nline"
 # the module's traffic goes through a real collector, one span per request: slow on a busy machine
 pytestmark = pytest.mark.timeout(1200)
 
@@ -216,6 +217,48 @@ def test_a_consolidated_invoice_event_links_each_of_its_orders(
     o2o = log.o2o
     qualifiers = Counter(o2o["ocel:qualifier"])
     assert qualifiers["ships in"] > 0 and qualifiers["billed by"] > 0 and qualifiers["contains"] > 0
+
+
+def _json_log(store: Store, flt: ProcessFilter) -> dict[str, dict[str, Any]]:
+    out = io.BytesIO()
+    ocel.export(store, flt, "json", out)
+    log = orjson.loads(out.getvalue())
+    parts: dict[str, dict[str, Any]] = {}
+    for key in ("objects", "events"):
+        items = log[key]
+        parts[key] = {
+            item["id"]: {**item, "relationships": sorted(map(str, item["relationships"]))} for item in items
+        }
+        assert len(parts[key]) == len(items), f"an {key[:-1]} written twice"
+    return parts
+
+
+def test_an_export_read_in_small_ranges_of_orders_is_the_same_log(
+    module_store: Store, traffic: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exports read the orders range by range (bounded memory): with ranges of 2 orders, a
+    batch, an EDI file and a consolidated invoice span several ranges, and still each event and each
+    object is written once with every order it relates to."""
+    import pm4py
+
+    whole = _json_log(module_store, FLT)
+    monkeypatch.setattr(ocel, "CHUNK_ORDERS", 2)
+    assert len(ocel._ranges(module_store, FLT)) > len(traffic) // 2
+    ranged = _json_log(module_store, FLT)
+    assert ranged == whole
+    shared = [e for e in ranged["events"].values() if sum(r.count("order:") for r in e["relationships"]) > 1]
+    assert shared  # events linked to several orders were in the comparison
+    path = tmp_path / "ranged.xml"
+    with path.open("wb") as out:
+        ocel.export(module_store, FLT, "xml", out)
+    check_ocel(module_store, FLT, pm4py.read_ocel2_xml(str(path)))
+    xes = tmp_path / "ranged.xes"
+    with xes.open("wb") as out:
+        ocel.write_xes(module_store, FLT, out)
+    log = pm4py.read_xes(str(xes))
+    assert log["case:concept:name"].nunique() == len(traffic)
+    dfg, _, _ = pm4py.discover_dfg(log)
+    assert dict(dfg) == tower_dfg(module_store, FLT)
 
 
 def test_pm4py_reads_the_xes_export_and_finds_the_towers_map(

@@ -1,6 +1,6 @@
 """``tower bench process`` on a small data set: the map and the variants cover every generated order
 (5,000 orders over 30 days once showed 3,559: the synthetic capture times wrapped in Int64), and the
-OCEL 2.0 export in its own process succeeds (durations are reported by the command, never asserted)."""
+exports (OCEL 2.0 JSON, XML, SQLite; XES), each in its own process, succeed (durations are reported by the command, never asserted)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,10 @@ def test_bench_process_maps_and_exports_every_generated_order(tmp_path: Path) ->
     assert 9 * ORDERS < data["order_spans"] <= 10 * ORDERS
     assert data["activities"] >= 10 and data["variants"] >= 2
     assert figures["map_and_variants"]["repeat"] == 1
-    export = figures["export_ocel_json"]
-    assert export["exit_status"] == 0
-    assert export["bytes"] > ORDERS * 100  # every order is an object, every hop an event
+    for name in ("export_ocel_json", "export_ocel_xml", "export_ocel_sqlite", "export_xes"):
+        export = figures[name]
+        assert export["exit_status"] == 0, name
+        assert export["bytes"] > ORDERS * 100, name  # every order is an object or a trace, every hop an event
+        # the export process's own high-water mark, above the same process with the engine idle
+        assert export["peak_rss_mib"] >= export["idle_engine_rss_mib"] > 50, name
     assert not data_dir.exists() or list(data_dir.iterdir()) == [], "the store is removed without --keep"

@@ -233,15 +233,31 @@ def process(
         bool, typer.Option("--reuse", help="Measure the store kept in --data-dir by an earlier --keep run.")
     ] = False,
     export: Annotated[
-        bool, typer.Option("--export/--no-export", help="Also export every order as OCEL 2.0 JSON.")
+        bool, typer.Option("--export/--no-export", help="Also export every order (each --format).")
     ] = True,
+    formats: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format", help="Export format, repeatable: json, xml, sqlite (OCEL 2.0), xes. Default: all."
+        ),
+    ] = None,
 ) -> None:
     """Process map + variants of N orders (target <= 3 s) and their OCEL 2.0 export (<= 60 s, <= 300 MiB RSS), JSON."""
-    from tower.bench.process import run_bench
+    from tower.bench.process import EXPORT_FORMATS, run_bench
 
+    unknown = sorted(set(formats or ()) - set(EXPORT_FORMATS))
+    if unknown:
+        runtime.fail(f"unknown --format {', '.join(unknown)}; formats: {', '.join(EXPORT_FORMATS)}")
     try:
         result = run_bench(
-            orders=orders, days=days, repeat=repeat, data_dir=data_dir, keep=keep, reuse=reuse, export=export
+            orders=orders,
+            days=days,
+            repeat=repeat,
+            data_dir=data_dir,
+            keep=keep,
+            reuse=reuse,
+            export=export,
+            formats=tuple(formats) if formats else EXPORT_FORMATS,
         )
     except ValueError as exc:
         runtime.fail(str(exc))

@@ -1,4 +1,8 @@
-"""``tower export ocel|xes``: the orders of a time range for process-mining tools (OCEL 2.0, XES)."""
+"""``tower export ocel|xes``: the orders of a time range for process-mining tools (OCEL 2.0, XES).
+
+While a ``tower serve`` holds the embedded store, the export comes from that server's API
+(``/api/process/export/...``, streamed to the output as it arrives), as ``tower trace`` does.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,10 @@ from typing import Annotated, BinaryIO
 import typer
 
 from kpis.process.filters import FilterError, ProcessFilter, make_filter
+from storage import Store
 from tower import runtime
-from tower.commands.options import ConfigOption
+from tower.commands.options import ConfigOption, TokenOption
+from tower.commands.remote import Api, ApiError, store_or_api
 
 app = typer.Typer(name="export", help="Process-mining exports (OCEL 2.0, XES).", no_args_is_help=True)
 
@@ -49,6 +55,30 @@ def _filter(start: str, end: str, **segment: str) -> ProcessFilter:
         runtime.fail(str(exc).replace("start:", "--from:").replace("end:", "--to:"))
 
 
+# an export of a million orders takes minutes; a sqlite file is built before its first byte is sent
+EXPORT_TIMEOUT_S = 1800.0
+
+
+def _api_params(flt: ProcessFilter, **extra: str) -> dict[str, str]:
+    params = {"start": flt.start.isoformat(), "end": flt.end.isoformat(), **extra}
+    for name in ("channel", "region", "erp", "warehouse", "customer_tier"):
+        value = getattr(flt, name)
+        if value:
+            params[name] = value
+    return params
+
+
+def _download(api: Api, path: str, params: dict[str, str], output: Path | None) -> None:
+    """The export from the serving tower's API, into ``output`` (a partial file is removed)."""
+    try:
+        with _target(output) as out:
+            api.download(path, params, out)
+    except ApiError as exc:
+        if output is not None:
+            output.unlink(missing_ok=True)
+        runtime.fail(str(exc))
+
+
 def _target(output: Path | None) -> BinaryIO | nullcontext[BinaryIO]:
     if output is None:
         return nullcontext(sys.stdout.buffer)
@@ -72,6 +102,7 @@ def ocel_command(
     warehouse: WarehouseOption = "",
     customer_tier: TierOption = "",
     config: ConfigOption = None,
+    token: TokenOption = None,
 ) -> None:
     """OCEL 2.0 object-centric event log: orders, POs, shipments, tracking numbers, invoices, EDI
     interchanges and transaction sets, batches; events are the hops (docs/conventions.md)."""
@@ -86,7 +117,11 @@ def ocel_command(
         start, end, channel=channel, region=region, erp=erp, warehouse=warehouse, customer_tier=customer_tier
     )
     settings = runtime.settings_or_exit(config)
-    with runtime.store_or_exit(settings, "tower export ocel") as store:
+    with store_or_api(settings, "tower export ocel", token, timeout=EXPORT_TIMEOUT_S) as store:
+        if isinstance(store, Api):
+            _download(store, "/api/process/export/ocel", _api_params(flt, format=fmt), output)
+            return
+        assert isinstance(store, Store)
         refresh_paths(store)  # orders whose spans arrived since the scheduler last ran are included
         if fmt == "sqlite":
             assert output is not None
@@ -107,6 +142,7 @@ def xes_command(
     warehouse: WarehouseOption = "",
     customer_tier: TierOption = "",
     config: ConfigOption = None,
+    token: TokenOption = None,
 ) -> None:
     """XES event log for case-centric tools: one trace per order, its hops as events."""
     from kpis.process import ocel
@@ -116,7 +152,11 @@ def xes_command(
         start, end, channel=channel, region=region, erp=erp, warehouse=warehouse, customer_tier=customer_tier
     )
     settings = runtime.settings_or_exit(config)
-    with runtime.store_or_exit(settings, "tower export xes") as store:
+    with store_or_api(settings, "tower export xes", token, timeout=EXPORT_TIMEOUT_S) as store:
+        if isinstance(store, Api):
+            _download(store, "/api/process/export/xes", _api_params(flt), output)
+            return
+        assert isinstance(store, Store)
         refresh_paths(store)
         with _target(output) as out:
             ocel.write_xes(store, flt, out)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -66,6 +66,22 @@ class Api:
             raise ApiError(
                 f"the tower API at {self.base} answered {path} with something that is not JSON"
             ) from None
+
+    def download(self, path: str, params: dict[str, str], out: BinaryIO) -> int:
+        """Stream the body of ``GET path`` into ``out`` as it arrives (bounded memory, whatever its
+        size); returns the bytes written. A refusal is an :class:`ApiError`."""
+        written = 0
+        try:
+            with self.client.stream("GET", path, params=params) as response:
+                if not response.is_success:
+                    response.read()
+                    raise ApiError(self._refusal(response))
+                for chunk in response.iter_bytes(1 << 18):
+                    out.write(chunk)
+                    written += len(chunk)
+        except httpx.HTTPError as exc:
+            raise ApiError(f"the tower API at {self.base} failed during {path}: {exc}") from None
+        return written
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """:meth:`response`, for commands: a failure prints one line and exits 2."""

@@ -1,17 +1,25 @@
--- OCEL 2.0 events of the filter's orders: one per hop span (each span once, FINAL), whatever the
--- number of its orders. A span shared by several of the filter's orders (a batch, a consolidated
--- invoice, an EDI file) is written once, from the row of its first order, and relates to each of
--- them (qualifier: how it belongs to the order, the attribution rule); every object it names relates
--- too (qualifier: the attribute). Empty attribute values are left out. Rows are in order-id order
--- (no global sort: bounded memory).
+-- OCEL 2.0 events of the filter's orders in one range of order ids (the RANGE placeholder; the
+-- export reads range after range: bounded memory): one per hop span (each span once, FINAL),
+-- whatever the number of its orders. A span shared by several of the filter's orders (a batch, a
+-- consolidated invoice, an EDI file) is written once, from the row of its first order (smallest id,
+-- whichever range holds it), and relates to each of them (qualifier: how it belongs to the order,
+-- the attribution rule); every object it names relates too (qualifier: the attribute). Only spans
+-- that do not name their order are looked up in span_orders: a span naming its order.id belongs to
+-- that order only (attribution rules 1-2, docs/conventions.md). Empty attribute values are left
+-- out. Rows are in no global order (bounded memory).
 WITH
     filter_orders AS (SELECT OrderId FROM (/*CASES*/)),
+    chunk_spans AS (
+        SELECT TraceId, SpanId FROM order_spans
+        WHERE Stage != '' AND Via != 'order' AND OrderId IN filter_orders /*RANGE*/
+    ),
+    span_links AS (SELECT TraceId, SpanId, OrderId, Via FROM span_orders WHERE (TraceId, SpanId) IN chunk_spans),
     shared AS (
         SELECT TraceId, SpanId,
                arraySort(groupUniqArray((OrderId, Via))) AS pairs,
                arrayFilter((p, i) -> i = 1 OR p.1 != pairs[i - 1].1, pairs, arrayEnumerate(pairs)) AS links
-        FROM span_orders
-        WHERE OrderId IN filter_orders
+        FROM span_links
+        WHERE OrderId IN (SELECT OrderId FROM (/*ALL_CASES*/) WHERE OrderId IN (SELECT OrderId FROM span_links))
         GROUP BY TraceId, SpanId
         HAVING uniqExact(OrderId) > 1
     )
@@ -43,7 +51,7 @@ FROM (
            SystemKind, OrderStatus, ManualTouch, User, ExceptionType, ExceptionOutcome,
            /*SPAN_OBJECTS*/ AS objs
     FROM order_spans FINAL
-    WHERE Stage != '' AND OrderId IN filter_orders
+    WHERE Stage != '' AND OrderId IN filter_orders /*RANGE*/
 ) AS s
 LEFT JOIN shared AS sh ON s.TraceId = sh.TraceId AND s.SpanId = sh.SpanId
 WHERE empty(sh.links) OR s.OrderId = sh.links[1].1

@@ -1,6 +1,7 @@
--- OCEL 2.0 objects of the filter's orders: the orders (segment attributes; relationships to every
--- object their hops name: order -> shipment, invoice, customer PO, ...), then every object those
--- hops name (an EDI interchange relates to its transaction sets).
+-- OCEL 2.0 order objects of the filter's orders in one range of order ids (the RANGE placeholder;
+-- the export reads range after range: bounded memory): segment attributes; relationships to every
+-- object their hops name (order -> shipment, invoice, customer PO, ...). export_named_objects.sql
+-- has the others.
 WITH filter_orders AS (SELECT OrderId FROM (/*CASES*/))
 SELECT
     concat('order:', OrderId) AS id,
@@ -17,22 +18,5 @@ SELECT
                                  o.3 = 'batch', 'in batch', o.3 = 'edi_interchange', 'sent in', 'sent as')),
              arraySort(arrayDistinct(arrayFlatten(groupArray(/*SPAN_OBJECTS*/))))) AS relationships
 FROM order_spans FINAL
-WHERE Stage != '' AND OrderId IN filter_orders
+WHERE Stage != '' AND OrderId IN filter_orders /*RANGE*/
 GROUP BY OrderId
-UNION ALL
-SELECT
-    o.1 AS id,
-    o.3 AS type,
-    CAST([], 'Array(Tuple(String, String, String))') AS attributes,
-    arrayMap(t -> (t, 'contains'), arraySort(groupUniqArrayIf(ts, ts != '' AND o.3 = 'edi_interchange'))) AS relationships
-FROM (
-    SELECT objs, arrayFirst(x -> x.3 = 'edi_transaction_set', objs).1 AS ts
-    FROM (
-        SELECT /*SPAN_OBJECTS*/ AS objs
-        FROM order_spans FINAL
-        WHERE Stage != '' AND OrderId IN filter_orders
-    )
-)
-ARRAY JOIN objs AS o
-GROUP BY id, type
-SETTINGS max_bytes_before_external_group_by = 200000000
