@@ -7,7 +7,7 @@ picked up whatever their event time. Everything a job writes is a full recomputa
 or days it touches (ReplacingMergeTree, newest version wins), so runs are idempotent and a
 ``--from/--to`` re-run gives the same result as the incremental runs did.
 
-The jobs form a chain: order_facts (from order_state, the per-order aggregate states a view keeps
+The jobs form a chain: order_facts (from order_rollup, the per-order rollup a view keeps
 as spans reach order_spans, the order-keyed table of attributed spans, see tracing/attribution.py
 and kpis/state.py) -> sla_results and order_exceptions (from order_facts and the spans) ->
 kpi_daily; kpi_system_daily reads system_hops (order_spans by day) on its own. The chain runs in
