@@ -24,7 +24,7 @@ _PROJECTION = (
     "OrderStatus, ManualTouch, User, ExceptionType, ExceptionOutcome"
 )
 _STATE_COLUMNS = (
-    "OrderId, FirstMs, LastMs, LastAt, Hops, StageStart, StageEnd, ChannelFirst, RegionFirst, ErpFirst, "
+    "OrderId, FirstMs, LastMs, LastAt, Hops, ChannelFirst, RegionFirst, ErpFirst, "
     "WarehouseFirst, TierFirst, PriorityFirst, CustomerFirst, Errors, Touches, FirstTouch, Statuses, "
     "Exceptions, Allocations"
 )

@@ -4,7 +4,8 @@
 -- with one row, 7-10 s for 110k orders. order_rollup keeps the same facts as plain columns merged
 -- by SimpleAggregateFunction (include/order_rollup.sql), so the job reads it with FINAL: an order
 -- whose row is already merged costs a plain column read, only orders with rows in several parts
--- are merged. Derived data: kpis.state.rebuild fills it from order_spans (tower migrate runs it
+-- are merged. The per-stage first start and last end are not kept (merging minMap/maxMap columns
+-- cost more than deriving them from the hops, which are kept anyway). Derived data: kpis.state.rebuild fills it from order_spans (tower migrate runs it
 -- once for a store that held spans before this migration).
 DROP VIEW IF EXISTS {{db}}.`order_state_mv` {{on_cluster}} SYNC;
 
@@ -19,8 +20,6 @@ CREATE TABLE IF NOT EXISTS {{table:order_rollup}} {{on_cluster}} (
     LastAt SimpleAggregateFunction(max, DateTime),
     -- each hop span once: (start ms, end ms, system, stage, span key)
     Hops SimpleAggregateFunction(groupUniqArrayArray, Array(Tuple(Int64, Int64, String, String, UInt64))),
-    StageStart SimpleAggregateFunction(minMap, Map(String, Int64)),
-    StageEnd SimpleAggregateFunction(maxMap, Map(String, Int64)),
     -- (start ms of the first span with the value, value); (max Int64, '') when none has it
     ChannelFirst SimpleAggregateFunction(min, Tuple(Int64, String)),
     RegionFirst SimpleAggregateFunction(min, Tuple(Int64, String)),

@@ -1,6 +1,6 @@
 -- The KPI jobs' per-order rollup from rows of order_spans (one row per order and span): what
 -- order_facts needs, as plain values that order_rollup (AggregatingMergeTree with
--- SimpleAggregateFunction columns) merges with min, max, minMap, maxMap and distinct-set unions.
+-- SimpleAggregateFunction columns) merges with min, max and distinct-set unions.
 -- Every merge is idempotent, so a span written twice (re-sent, re-attributed, backfilled again)
 -- changes nothing, and the merged row is a function of the order's distinct spans whatever order
 -- they arrived in. Ties on a start time are broken by value (min of a tuple), never by arrival.
@@ -11,8 +11,6 @@ SELECT
     max(e_ms) AS LastMs,
     max(toDateTime(Timestamp)) AS LastAt,
     groupUniqArrayIf((s_ms, e_ms, toString(System), toString(Stage), span), Stage != '') AS Hops,
-    minMapIf(map(toString(Stage), s_ms), Stage != '') AS StageStart,
-    maxMapIf(map(toString(Stage), e_ms), Stage != '') AS StageEnd,
     min(if(Channel != '', (s_ms, toString(Channel)), (none_ms, ''))) AS ChannelFirst,
     min(if(Region != '', (s_ms, toString(Region)), (none_ms, ''))) AS RegionFirst,
     min(if(SystemKind = 'erp', (s_ms, toString(System)), (none_ms, ''))) AS ErpFirst,
