@@ -292,10 +292,11 @@ class KpiEngine:
 
     def _calendar_range(self) -> tuple[date, date]:
         """Days the business calendars must cover: the data's first day to well past today."""
-        first = self.store.scalar("SELECT min(toDate(CaptureAt)) FROM order_facts")
+        [(first, high_data)] = self.store.query(
+            "SELECT min(toDate(CaptureAt)), max(toDate(LastActivityAt)) FROM order_facts"
+        ).result_rows
         today = datetime.now(UTC).date()
         low = first if isinstance(first, date) and first.year > 1970 else today
-        high_data = self.store.scalar("SELECT max(toDate(LastActivityAt)) FROM order_facts")
         high = max(today, high_data if isinstance(high_data, date) else today)
         return low - timedelta(days=7), high + timedelta(days=45)
 
