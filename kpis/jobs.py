@@ -337,9 +337,18 @@ class KpiEngine:
         )
 
     def _kpi_daily(self, window: Window, version: int) -> int:
+        days: list[date] = []
+        if not window.everything:
+            # the days to recompute, found once (a CTE would be evaluated for each of its uses)
+            days = [
+                row[0] for row in self.store.query(SQL["kpi_daily_days"], window.parameters()).result_rows
+            ]
+            if not days:
+                return 0
         extra = {
             "on_time_sla": self.policy.perfect_order.on_time_sla,
             "sla_names": [s.name for s in self.policy.slas],
+            "days": days,
         }
         return self._insert("kpi_daily", window, version, extra)
 
