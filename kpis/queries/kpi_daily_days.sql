@@ -1,6 +1,6 @@
 -- The days a kpi_daily run recomputes (kpi_daily.sql's {days}): the capture days of orders whose
--- facts or SLA results changed in (since, until], the opening days of exceptions that changed, and
--- the days in [from, to).
+-- facts or SLA results changed in (since, until], the opening days of exceptions that changed,
+-- and the days in [from, to).
 SELECT Day FROM (
         -- the capture days of changed orders, old versions included (a late capture span can
         -- move an order to another day: both days are recomputed)
