@@ -38,10 +38,10 @@ SQL = SqlFiles("kpis.queries")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Inserts that started before a run's upper bound may commit shortly after it; each incremental
 # run re-reads this much of the spans and people's actions before its watermark (recomputing an
-# order twice is harmless). sla_results and order_exceptions read what order_facts wrote without it
-# (Window.chain_since): re-reading 5 s of it made the first incremental run after a quick full
-# recompute redo every order. kpi_daily keeps it: without it, the independent recomputation test
-# (tests/kpis/test_truth.py) found a rollup that differed from a full recompute (cause not found).
+# order twice is harmless). What an earlier job of the chain wrote needs none (Window.chain_since):
+# re-reading 5 s of it made the first incremental run after a quick full recompute redo every order
+# (and hid, in tests whose runs are seconds apart, that kpi_daily missed the old opening day of an
+# exception that a late span moved).
 OVERLAP = timedelta(seconds=5)
 JOB_NAMES = ("order_facts", "sla_results", "order_exceptions", "kpi_daily", "kpi_system_daily")
 # jobs of one stage read nothing the others of the stage write: they run concurrently
