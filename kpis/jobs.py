@@ -7,7 +7,7 @@ picked up whatever their event time. Everything a job writes is a full recomputa
 or days it touches (ReplacingMergeTree, newest version wins), so runs are idempotent and a
 ``--from/--to`` re-run gives the same result as the incremental runs did.
 
-The jobs form a chain: order_facts (from order_state, the per-order aggregate states a view keeps
+The jobs form a chain: order_facts (from order_rollup, the per-order rollup a view keeps
 as spans reach order_spans, the order-keyed table of attributed spans, see tracing/attribution.py
 and kpis/state.py) -> sla_results and order_exceptions (from order_facts and the spans) ->
 kpi_daily; kpi_system_daily reads system_hops (order_spans by day) on its own. The chain runs in
@@ -37,7 +37,11 @@ log = logging.getLogger(__name__)
 SQL = SqlFiles("kpis.queries")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Inserts that started before a run's upper bound may commit shortly after it; each incremental
-# run re-reads this much before its watermark (recomputing an order twice is harmless).
+# run re-reads this much of the spans and people's actions before its watermark (recomputing an
+# order twice is harmless). What an earlier job of the chain wrote needs none (Window.chain_since):
+# re-reading 5 s of it made the first incremental run after a quick full recompute redo every order
+# (and hid, in tests whose runs are seconds apart, that kpi_daily missed the old opening day of an
+# exception that a late span moved).
 OVERLAP = timedelta(seconds=5)
 JOB_NAMES = ("order_facts", "sla_results", "order_exceptions", "kpi_daily", "kpi_system_daily")
 # jobs of one stage read nothing the others of the stage write: they run concurrently
@@ -50,9 +54,15 @@ STAGES: tuple[tuple[str, ...], ...] = (
 
 @dataclass(frozen=True)
 class Window:
-    """What a run covers: arrivals in (since, until], event times in [start, end), or everything."""
+    """What a run covers: arrivals in (since, until], event times in [start, end), or everything.
+
+    ``chain_since`` bounds what an earlier job of the chain wrote (``UpdatedAt`` of order_facts,
+    sla_results, order_exceptions): that job's stage committed before this job took its watermark,
+    so it needs no overlap; unset, it is ``since``.
+    """
 
     since: datetime = EPOCH
+    chain_since: datetime = EPOCH
     until: datetime = EPOCH
     start: datetime = EPOCH
     end: datetime = EPOCH
@@ -72,6 +82,7 @@ class Window:
     def parameters(self) -> dict[str, Any]:
         return {
             "since": _naive(self.since),
+            "chain_since": _naive(self.chain_since if self.chain_since > EPOCH else self.since),
             "until": _naive(self.until),
             "from": _naive(self.start),
             "to": _naive(self.end),
@@ -138,7 +149,9 @@ class KpiEngine:
                 wm_from = self.watermark(job)
                 wm_to = self.db_now()
                 window = Window(
-                    since=max(wm_from - self.overlap, EPOCH) if wm_from > EPOCH else EPOCH, until=wm_to
+                    since=max(wm_from - self.overlap, EPOCH) if wm_from > EPOCH else EPOCH,
+                    chain_since=wm_from,
+                    until=wm_to,
                 )
             rows = self._jobs[job](window, time.time_ns())
             if incremental and wm_to is not None:
@@ -292,10 +305,11 @@ class KpiEngine:
 
     def _calendar_range(self) -> tuple[date, date]:
         """Days the business calendars must cover: the data's first day to well past today."""
-        first = self.store.scalar("SELECT min(toDate(CaptureAt)) FROM order_facts")
+        [(first, high_data)] = self.store.query(
+            "SELECT min(toDate(CaptureAt)), max(toDate(LastActivityAt)) FROM order_facts"
+        ).result_rows
         today = datetime.now(UTC).date()
         low = first if isinstance(first, date) and first.year > 1970 else today
-        high_data = self.store.scalar("SELECT max(toDate(LastActivityAt)) FROM order_facts")
         high = max(today, high_data if isinstance(high_data, date) else today)
         return low - timedelta(days=7), high + timedelta(days=45)
 
@@ -336,9 +350,18 @@ class KpiEngine:
         )
 
     def _kpi_daily(self, window: Window, version: int) -> int:
+        days: list[date] = []
+        if not window.everything:
+            # the days to recompute, found once (a CTE would be evaluated for each of its uses)
+            days = [
+                row[0] for row in self.store.query(SQL["kpi_daily_days"], window.parameters()).result_rows
+            ]
+            if not days:
+                return 0
         extra = {
             "on_time_sla": self.policy.perfect_order.on_time_sla,
             "sla_names": [s.name for s in self.policy.slas],
+            "days": days,
         }
         return self._insert("kpi_daily", window, version, extra)
 

@@ -1,9 +1,9 @@
-"""The KPI engine's incremental state: ``order_state``, ``system_hops`` (migration 0080) and
-``exception_signals`` (0081).
+"""The KPI engine's incremental state: ``order_rollup`` (migration 0082, replacing 0080's
+``order_state``), ``system_hops`` (0080) and ``exception_signals`` (0081).
 
 Materialized views keep them as rows reach ``order_spans``; :func:`rebuild` fills them from
 ``order_spans`` for a store that held spans before the views existed (``tower migrate`` runs it
-once per :data:`STEP`; it is safe to run again: every state is idempotent and the other two tables
+once per :data:`STEP`; it is safe to run again: every rollup merge is idempotent and the other two tables
 collapse repeats).
 It works one month partition of ``order_spans`` at a time, so its memory stays bounded by a month.
 """
@@ -17,14 +17,14 @@ from storage import Store
 from storage.migrate import Layout, fragment
 
 BACKFILL = "kpi_state"
-STEP = "complete 0081"  # the last migration that added a state table: a store built before rebuilds
+STEP = "complete 0082"  # the last migration that added a state table: a store built before rebuilds
 # order_spans' MATERIALIZED columns (the hop projection): SELECT * leaves them out
 _PROJECTION = (
     "Stage, System, SystemKind, Channel, Region, Warehouse, CustomerTier, CustomerId, Priority, "
     "OrderStatus, ManualTouch, User, ExceptionType, ExceptionOutcome"
 )
 _STATE_COLUMNS = (
-    "OrderId, FirstMs, LastMs, LastAt, Hops, StageStart, StageEnd, ChannelFirst, RegionFirst, ErpFirst, "
+    "OrderId, FirstMs, LastMs, LastAt, Hops, ChannelFirst, RegionFirst, ErpFirst, "
     "WarehouseFirst, TierFirst, PriorityFirst, CustomerFirst, Errors, Touches, FirstTouch, Statuses, "
     "Exceptions, Allocations"
 )
@@ -65,7 +65,7 @@ def rebuild(store: Store, progress: Callable[[int, int, str], None] | None = Non
     for i, month in enumerate(months):
         params = {"month": month}
         store.command(
-            f"INSERT INTO order_state ({_STATE_COLUMNS}) {fragment('order_state', layout, source)}", params
+            f"INSERT INTO order_rollup ({_STATE_COLUMNS}) {fragment('order_rollup', layout, source)}", params
         )
         store.command(
             f"INSERT INTO system_hops ({_HOP_COLUMNS}) {fragment('system_hops', layout, source)}", params

@@ -1,28 +1,12 @@
--- Recompute kpi_daily for whole days: every day when {all} = 1, else the capture days of orders
--- whose facts or SLA results changed in (since, until], the opening days of exceptions that changed,
--- and the days in [from, to). All rows of a recomputed day share one Version; readers keep, per
--- day, only the latest Version, so a segment (or day) that no longer has orders disappears.
+-- Recompute kpi_daily for whole days: every day when {all} = 1, else the days {days} (found by
+-- kpi_daily_days.sql, which the job runs first: as a CTE here it was evaluated once per reference).
+-- All rows of a recomputed day share one Version; readers keep, per day, only the latest Version,
+-- so a segment (or day) that no longer has orders disappears.
 INSERT INTO kpi_daily
 WITH
-    days AS (
-        -- the capture days of changed orders, old versions included (a late capture span can
-        -- move an order to another day: both days are recomputed)
-        SELECT DISTINCT toDate(CaptureAt) AS Day FROM order_facts
-        WHERE OrderId IN (SELECT OrderId FROM order_facts
-                          WHERE UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)})
-        UNION DISTINCT
-        SELECT DISTINCT toDate(CaptureAt) FROM sla_results
-        WHERE UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
-        UNION DISTINCT
-        SELECT DISTINCT toDate(OpenedAt) FROM order_exceptions
-        WHERE UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
-        UNION DISTINCT
-        SELECT arrayJoin(arrayMap(d -> toDate({from:DateTime64(3)}) + d,
-            range(toUInt32(greatest(dateDiff('day', toDate({from:DateTime64(3)}), toDate({to:DateTime64(3)})), 0)))))
-    ),
     on_time AS (
         SELECT OrderId, State FROM sla_results FINAL
-        WHERE Sla = {on_time_sla:String} AND State = 'breached' AND ({all:UInt8} = 1 OR toDate(CaptureAt) IN days)
+        WHERE Sla = {on_time_sla:String} AND State = 'breached' AND ({all:UInt8} = 1 OR toDate(CaptureAt) IN {days:Array(Date)})
     )
 SELECT
     Day, Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority,
@@ -67,7 +51,7 @@ FROM (
                PerfectEligible, PerfectOtherwise, SlaCompleted, AllocationCount, AllocationAccurate, CycleTimeS,
                InvoiceLatencyS
         FROM order_facts FINAL
-        WHERE {all:UInt8} = 1 OR toDate(CaptureAt) IN days
+        WHERE {all:UInt8} = 1 OR toDate(CaptureAt) IN {days:Array(Date)}
     ) AS f
     LEFT JOIN on_time AS o ON o.OrderId = f.OrderId
     UNION ALL
@@ -78,18 +62,18 @@ FROM (
         0, 0, []
     FROM sla_results FINAL
     WHERE State = 'breached' AND has({sla_names:Array(String)}, Sla)
-      AND ({all:UInt8} = 1 OR toDate(CaptureAt) IN days)
+      AND ({all:UInt8} = 1 OR toDate(CaptureAt) IN {days:Array(Date)})
     UNION ALL
     SELECT
         toDate(OpenedAt), Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority,
         0, 0, 0, 0, 0, 0, 0, [], [], map(), map(),
         1, toUInt64(Status = 'resolved'), if(ResolutionS IS NULL, [], [assumeNotNull(ResolutionS)])
     FROM order_exceptions FINAL
-    WHERE {all:UInt8} = 1 OR toDate(OpenedAt) IN days
+    WHERE {all:UInt8} = 1 OR toDate(OpenedAt) IN {days:Array(Date)}
     UNION ALL
     -- one zero row per recomputed day, so a day whose orders all moved away gets a new version too
     SELECT Day, '', '', '', '', '', '', 0, 0, 0, 0, 0, 0, 0, [], [], map(), map(), 0, 0, []
-    FROM (SELECT Day FROM days UNION DISTINCT SELECT DISTINCT Day FROM kpi_daily WHERE {all:UInt8} = 1)
+    FROM (SELECT arrayJoin({days:Array(Date)}) AS Day UNION DISTINCT SELECT DISTINCT Day FROM kpi_daily WHERE {all:UInt8} = 1)
 )
 GROUP BY Day, Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority
 SETTINGS join_use_nulls = 0, optimize_on_insert = 0,

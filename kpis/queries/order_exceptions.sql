@@ -15,7 +15,7 @@ WITH
         SELECT OrderId FROM exception_actions WHERE At > {since:DateTime64(3)} AND At <= {until:DateTime64(3)}
         UNION DISTINCT
         SELECT OrderId FROM order_facts
-        WHERE ExceptionCount > 0 AND UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
+        WHERE ExceptionCount > 0 AND UpdatedAt > {chain_since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
         UNION DISTINCT
         SELECT arrayJoin({orders:Array(String)}) AS OrderId
     ),

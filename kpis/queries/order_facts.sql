@@ -1,10 +1,10 @@
 -- Recompute order_facts for the orders selected by the run: every order when {all} = 1, else the
 -- orders with spans that *arrived* in (since, until] (late spans and late attributions included), or
--- with a span *starting* in [from, to). Input: order_state, the per-order aggregate states that a
+-- with a span *starting* in [from, to). Input: order_rollup, the per-order rollup that a
 -- materialized view keeps as rows reach the order-keyed table order_spans (attributed by the rules
--- of tracing/attribution.py, with the hop projection its columns define): merging an order's states
--- reads one row per order and insert, never its spans, and every state counts a span once (a
--- re-sent span changes nothing). Hop model (same as tracing/timeline.py): a hop is a span with
+-- of tracing/attribution.py, with the hop projection its columns define): one row per order once
+-- merged (FINAL merges an order's rows from several inserts), never its spans; every rollup column
+-- counts a span once (a re-sent span changes nothing). Hop model (same as tracing/timeline.py): a hop is a span with
 -- order.stage; hop end = start + duration; a handoff gap is the time from one hop's end to the next
 -- hop's start (hops sorted by start), counted when positive.
 INSERT INTO order_facts
@@ -17,41 +17,45 @@ WITH
         SELECT arrayJoin({orders:Array(String)}) AS OrderId
     ),
     h AS (
-        -- the touched orders' states merged (kpis/state.py; storage/migrations/include/order_state.sql)
+        -- the touched orders' rollups (kpis/state.py; storage/migrations/include/order_rollup.sql):
+        -- plain columns, merged by FINAL only for orders whose rows are in several parts
         SELECT
             OrderId,
-            min(FirstMs) AS first_ms,
-            max(LastMs) AS last_ms,
+            FirstMs AS first_ms,
+            LastMs AS last_ms,
             -- hops sorted by (start, end, system, stage); each distinct span once
-            arraySort(groupUniqArrayIfMerge(Hops)) AS hops,
-            minMapIfMerge(StageStart) AS sm_start,
-            maxMapIfMerge(StageEnd) AS sm_end,
-            mapKeys(sm_start) AS stage_names,
-            mapValues(sm_start) AS stage_starts,
-            mapValues(sm_end) AS stage_ends,
-            tupleElement(minIfMerge(ChannelFirst), 2) AS channel,
-            tupleElement(minIfMerge(RegionFirst), 2) AS region,
-            tupleElement(minIfMerge(ErpFirst), 2) AS erp,
-            tupleElement(minIfMerge(WarehouseFirst), 2) AS warehouse,
-            tupleElement(minIfMerge(TierFirst), 2) AS tier,
-            tupleElement(minIfMerge(PriorityFirst), 2) AS priority,
-            tupleElement(minIfMerge(CustomerFirst), 2) AS customer,
+            arraySort(Hops) AS hops,
+            -- per stage (sorted by name): the first hop start and the last hop end
+            arraySort(x -> (x.4, x.1), Hops) AS by_start,
+            arraySort(x -> (x.4, -x.2), Hops) AS by_end,
+            arrayEnumerateUniq(by_start.4) AS first_of_stage,
+            arrayFilter((x, k) -> k = 1, by_start.4, first_of_stage) AS stage_names,
+            arrayFilter((x, k) -> k = 1, by_start.1, first_of_stage) AS stage_starts,
+            arrayFilter((x, k) -> k = 1, by_end.2, arrayEnumerateUniq(by_end.4)) AS stage_ends,
+            mapFromArrays(stage_names, stage_starts) AS sm_start,
+            mapFromArrays(stage_names, stage_ends) AS sm_end,
+            ChannelFirst.2 AS channel,
+            RegionFirst.2 AS region,
+            ErpFirst.2 AS erp,
+            WarehouseFirst.2 AS warehouse,
+            TierFirst.2 AS tier,
+            PriorityFirst.2 AS priority,
+            CustomerFirst.2 AS customer,
             hops[-1].4 AS current_stage,
             hops[-1].3 AS current_system,
             length(hops) AS hop_count,
-            uniqExactIfMerge(Errors) AS error_count,
-            uniqExactIfMerge(Touches) AS touch_count,
-            minIfMerge(FirstTouch) AS first_touch,
+            length(Errors) AS error_count,
+            length(Touches) AS touch_count,
+            FirstTouch AS first_touch,
             first_touch.2 AS touch_stage,
             first_touch.3 AS touch_system,
             first_touch.4 AS touch_user,
-            first_touch.1 AS touch_ms,
-            groupUniqArrayIfMerge(Statuses) AS statuses,
-            groupUniqArrayArrayMerge(Exceptions) AS exceptions,
-            uniqExactIfMerge(Allocations) AS allocations
-        FROM order_state
+            if(touch_count > 0, first_touch.1, 0) AS touch_ms,
+            Statuses AS statuses,
+            Exceptions AS exceptions,
+            length(Allocations) AS allocations
+        FROM order_rollup FINAL
         WHERE {all:UInt8} = 1 OR OrderId IN touched
-        GROUP BY OrderId
     )
 SELECT
     OrderId,
@@ -111,6 +115,4 @@ FROM (
     SELECT h.*, if(mapContains(h.sm_start, 'capture'), h.sm_start['capture'], h.first_ms) AS capture_ms
     FROM h
 )
-SETTINGS join_use_nulls = 0, optimize_on_insert = 0, max_insert_threads = 2,
-         -- order_state is sorted by order: merge each order's states as they stream by (bounded memory)
-         optimize_aggregation_in_order = 1
+SETTINGS join_use_nulls = 0, optimize_on_insert = 0, max_insert_threads = 2

@@ -11,7 +11,7 @@ SELECT * EXCEPT (bdue, hk, pd) FROM (
 WITH
     touched AS (
         SELECT OrderId FROM order_facts
-        WHERE UpdatedAt > {since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
+        WHERE UpdatedAt > {chain_since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
         UNION DISTINCT
         SELECT OrderId FROM order_spans
         WHERE Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)}

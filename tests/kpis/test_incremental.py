@@ -181,8 +181,8 @@ def test_a_run_with_nothing_new_reads_nothing_and_a_new_span_wakes_the_chain(sto
 
 
 def test_state_rebuilt_from_order_spans_gives_the_same_figures(store: Store) -> None:
-    """kpis.state.rebuild (tower migrate, for spans stored before migration 0080) fills order_state
-    and system_hops as the views did; running it twice changes nothing (idempotent states)."""
+    """kpis.state.rebuild (tower migrate, for spans stored before migrations 0080/0082) fills
+    order_rollup and system_hops as the views did; running it twice changes nothing (idempotent)."""
     engine = _engine(store)
     spans = [s for i in range(4) for s in order_flow(f"SO-{i}", DAY0 + timedelta(hours=i), gap_s=1800 * i)]
     spans.append(
@@ -192,9 +192,9 @@ def test_state_rebuilt_from_order_spans_gives_the_same_figures(store: Store) -> 
     engine.run_all()
     before = _snapshot(store)
     daily = reports.system_daily(store, *PERIOD)
-    for table in ("order_state", "system_hops"):
+    for table in ("order_rollup", "system_hops"):
         store.command(f"TRUNCATE TABLE {store.ident(table)}")
-    # the facts come from the state, not from the spans: without it a full recompute finds no order
+    # the facts come from the rollup, not from the spans: without it a full recompute finds no order
     assert {r.job: r.rows for r in engine.recompute()}["order_facts"] == 0
     assert kpi_state.rebuild(store) == store.scalar("SELECT count() FROM order_spans") > 0
     assert kpi_state.rebuild(store) > 0
