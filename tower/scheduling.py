@@ -24,9 +24,24 @@ from tracing.attribution import attribute_arrivals
 ATTRIBUTION_INTERVAL_S = 10.0
 
 
+# What incremental KPI runs re-read before their watermark when not configured: on one server inserts
+# commit within seconds; on a cluster ArrivedAt is stamped by the replica that took the insert and
+# the others see the row once replicated, which the collector's quorum inserts bound by 60 s
+ARRIVAL_OVERLAP_S = 5.0
+CLUSTER_ARRIVAL_OVERLAP_S = 120.0
+
+
+def arrival_overlap(settings: TowerSettings) -> timedelta:
+    """``kpis.arrival_overlap_s``, else the default for the store's layout."""
+    configured = settings.kpis.arrival_overlap_s
+    if configured is None:
+        configured = CLUSTER_ARRIVAL_OVERLAP_S if settings.storage.cluster else ARRIVAL_OVERLAP_S
+    return timedelta(seconds=configured)
+
+
 def kpi_engine(settings: TowerSettings, store: Store, policy: Policy) -> KpiEngine:
-    """The KPI engine with the process's policy and the configured arrival overlap."""
-    return KpiEngine(store, policy, overlap=timedelta(seconds=settings.kpis.arrival_overlap_s))
+    """The KPI engine with the process's policy and the arrival overlap (:func:`arrival_overlap`)."""
+    return KpiEngine(store, policy, overlap=arrival_overlap(settings))
 
 
 def build_scheduler(settings: TowerSettings, store: Store, policy: Policy) -> Scheduler:

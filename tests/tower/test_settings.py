@@ -159,3 +159,17 @@ def test_invalid_env_stops_startup_with_one_clear_line() -> None:
         "tower: invalid setting web.port: Input should be a valid integer, unable to parse string as an integer "
         "(env TOWER_WEB__PORT or config file)"
     ]
+
+
+def test_the_kpi_overlap_is_sized_for_replication_on_a_cluster(tmp_path: Path) -> None:
+    from tower.scheduling import arrival_overlap
+
+    assert arrival_overlap(load_settings()).total_seconds() == 5
+    config = tmp_path / "tower.yaml"
+    config.write_text("storage:\n  dsn: http://ch:8123\n  cluster: prod\n", encoding="utf-8")
+    # ArrivedAt is stamped by the replica that took the insert: 5 s would skip rows replicated later
+    assert arrival_overlap(load_settings(config)).total_seconds() == 120
+    config.write_text(
+        "storage:\n  dsn: http://ch:8123\n  cluster: prod\nkpis:\n  arrival_overlap_s: 30\n", encoding="utf-8"
+    )
+    assert arrival_overlap(load_settings(config)).total_seconds() == 30
