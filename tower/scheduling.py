@@ -24,7 +24,8 @@ from tracing.attribution import attribute_arrivals
 ATTRIBUTION_INTERVAL_S = 10.0
 
 
-# What incremental KPI runs re-read before their watermark when not configured: on one server inserts
+# What incremental KPI and attribution runs re-read before their watermark when not configured
+# (kpis.arrival_overlap_s): on one server inserts
 # commit within seconds; on a cluster ArrivedAt is stamped by the replica that took the insert and
 # the others see the row once replicated, which the collector's quorum inserts bound by 60 s
 ARRIVAL_OVERLAP_S = 5.0
@@ -46,7 +47,10 @@ def kpi_engine(settings: TowerSettings, store: Store, policy: Policy) -> KpiEngi
 
 def build_scheduler(settings: TowerSettings, store: Store, policy: Policy) -> Scheduler:
     scheduler = Scheduler(store)
-    scheduler.add_job("attribution", lambda: attribute_arrivals(store).attributed, ATTRIBUTION_INTERVAL_S)
+    overlap = arrival_overlap(settings)
+    scheduler.add_job(
+        "attribution", lambda: attribute_arrivals(store, overlap=overlap).attributed, ATTRIBUTION_INTERVAL_S
+    )
     if settings.kpis.enabled:
         add_kpi_jobs(scheduler, kpi_engine(settings, store, policy), settings.kpis.interval_s)
         scheduler.add_job(

@@ -85,6 +85,8 @@ RAW_ROUND_OFFSET = 100  # raw candidates of round r are kept as round 100 + r
 # Inserts that started before a run's upper bound may commit just after it: each run re-reads this
 # much before its watermark (a pair found twice is written once).
 OVERLAP = timedelta(seconds=5)
+# on a cluster: the collector's quorum inserts bound replication of what it acknowledged by 60 s
+CLUSTER_OVERLAP = timedelta(seconds=120)
 WATERMARK_JOB = "attribution"
 BACKFILL = "order_spans_v1"
 MIGRATION_NAME = "order_spans"  # the migration that created the order-keyed tables
@@ -303,10 +305,19 @@ def set_watermark(store: Store, value: datetime) -> None:
     )
 
 
-def attribute_arrivals(store: Store, *, overlap: timedelta = OVERLAP) -> AttributionRun:
-    """One incremental run: everything that arrived since the watermark (less ``overlap``), then the
-    watermark moves to the run's upper bound. The first run ever starts when the order-keyed tables
-    were created; spans stored before are the backfill's (:func:`backfill`)."""
+def default_overlap(store: Store) -> timedelta:
+    """:data:`OVERLAP` on one server; :data:`CLUSTER_OVERLAP` on a cluster, where ``ArrivedAt`` is
+    stamped by the replica that took the insert and the others see the row once it is replicated."""
+    return CLUSTER_OVERLAP if store.cluster else OVERLAP
+
+
+def attribute_arrivals(store: Store, *, overlap: timedelta | None = None) -> AttributionRun:
+    """One incremental run: everything that arrived since the watermark (less ``overlap``, by
+    default :func:`default_overlap`), then the watermark moves to the run's upper bound. The first
+    run ever starts when the order-keyed tables were created; spans stored before are the
+    backfill's (:func:`backfill`)."""
+    if overlap is None:
+        overlap = default_overlap(store)
     until = db_now(store)
     last = watermark(store)
     if last is None:  # the first run: from when the tables were created (the backfill did before)
@@ -327,9 +338,9 @@ class Attributor:
     Runs never overlap; a failed run is logged (the spans are stored; a later run picks them up).
     """
 
-    def __init__(self, store: Store, *, overlap: timedelta = OVERLAP) -> None:
+    def __init__(self, store: Store, *, overlap: timedelta | None = None) -> None:
         self.store = store
-        self.overlap = overlap
+        self.overlap = default_overlap(store) if overlap is None else overlap
         self._lock = threading.Lock()
         self.last: AttributionRun | None = None
         self.failures = 0

@@ -169,6 +169,12 @@ def test_the_kpi_overlap_is_sized_for_replication_on_a_cluster(tmp_path: Path) -
     config.write_text("storage:\n  dsn: http://ch:8123\n  cluster: prod\n", encoding="utf-8")
     # ArrivedAt is stamped by the replica that took the insert: 5 s would skip rows replicated later
     assert arrival_overlap(load_settings(config)).total_seconds() == 120
+    # the collector's own attribution step, which has no tower settings, sizes it by the store
+    from storage import Store
+    from tracing.attribution import Attributor
+
+    assert Attributor(Store(load_settings(config).storage)).overlap.total_seconds() == 120
+    assert Attributor(Store(load_settings().storage)).overlap.total_seconds() == 5
     config.write_text(
         "storage:\n  dsn: http://ch:8123\n  cluster: prod\nkpis:\n  arrival_overlap_s: 30\n", encoding="utf-8"
     )
