@@ -12,6 +12,17 @@ store keeps (other fields are skipped as unknown):
   array or map value parses into a message with a required field that is never set, so
   ``IsInitialized()`` is False and the receiver takes the exact Python path for that request (which
   spools the values as text). Strings are UTF-8 checked (edition 2023), as proto3 does.
+
+and the door's quick forms (:mod:`collector.door`), which spare the receivers a Python object per
+span and per attribute:
+
+* :func:`columns_class` - the same messages with every repeated message field made singular, so
+  that all the spans (attributes, events, ...) of a request merge into one message of columns;
+  parsing with it checks what parsing with :func:`request_class` checks (wire format, UTF-8) and
+  collects array and map values into two columns;
+* :func:`keys_class` - per span only what the door checks (ids, times, how many attributes, events
+  and links); :func:`key_columns_class` reads its compact serialisation as columns,
+  :func:`span_bytes_class` as one byte string per span.
 """
 
 from __future__ import annotations
@@ -125,6 +136,125 @@ def structure() -> str:
     return ", ".join(
         f"{field} {column_type(kind, repeated)}" for field, _n, kind, repeated in by_name[MESSAGE]
     )
+
+
+_TYPES = {
+    "string": descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
+    "bytes": descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
+    "bool": descriptor_pb2.FieldDescriptorProto.TYPE_BOOL,
+    "int64": descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
+    "int32": descriptor_pb2.FieldDescriptorProto.TYPE_INT32,
+    "double": descriptor_pb2.FieldDescriptorProto.TYPE_DOUBLE,
+    "fixed64": descriptor_pb2.FieldDescriptorProto.TYPE_FIXED64,
+}
+# per span what the door checks; the counted fields are messages without fields ("Empty"), so that
+# they count as the spool schema counts them and serialise to two bytes each
+_KEY_MESSAGES: list[tuple[str, list[tuple[str, int, str, bool]]]] = [
+    ("Empty", []),
+    ("Resource", [("attributes", 1, "Empty", True)]),
+    ("Event", [("time_unix_nano", 1, "fixed64", False), ("attributes", 3, "Empty", True)]),
+    ("Link", [("attributes", 4, "Empty", True)]),
+    (
+        "Span",
+        [
+            ("trace_id", 1, "bytes", False),
+            ("span_id", 2, "bytes", False),
+            ("parent_span_id", 4, "bytes", False),
+            ("start_time_unix_nano", 7, "fixed64", False),
+            ("end_time_unix_nano", 8, "fixed64", False),
+            ("attributes", 9, "Empty", True),
+            ("events", 11, "Event", True),
+            ("links", 13, "Link", True),
+        ],
+    ),
+    ("ScopeSpans", [("spans", 2, "Span", True)]),
+    ("ResourceSpans", [("resource", 1, "Resource", False), ("scope_spans", 2, "ScopeSpans", True)]),
+    (MESSAGE, [("resource_spans", 1, "ResourceSpans", True)]),
+]
+
+
+def _message_class(
+    package: str, messages: list[tuple[str, list[tuple[str, int, str, bool]]]], merged: bool
+) -> type[Message]:
+    """``messages`` as an edition-2023 message class; ``merged``: every scalar field repeated and
+    every message field singular (repeated messages merge: their fields become columns)."""
+    file = descriptor_pb2.FileDescriptorProto(name=f"{package}.proto", package=package)
+    file.syntax = "editions"
+    file.edition = descriptor_pb2.EDITION_2023
+    for name, fields in messages:
+        message = file.message_type.add(name=name)
+        for field, number, kind, repeated in fields:
+            entry = message.field.add(name=field, number=number)
+            if kind in _TYPES:
+                entry.type = _TYPES[kind]
+                repeated = repeated or merged
+            else:
+                entry.type = descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE
+                entry.type_name = f".{package}.{kind}"
+                repeated = repeated and not merged
+            entry.label = (
+                descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED
+                if repeated
+                else descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL
+            )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.{MESSAGE}"))
+
+
+@cache
+def columns_class() -> type[Message]:
+    """The spool schema merged into columns; array and map values are byte-string columns."""
+    messages = [
+        (name, [*fields, ("array_value", 5, "bytes", False), ("kvlist_value", 6, "bytes", False)])
+        if name == "AnyValue"
+        else (name, fields)
+        for name, fields in MESSAGES
+    ]
+    return _message_class("tower.door.columns", messages, merged=True)
+
+
+@cache
+def keys_class() -> type[Message]:
+    """Per span what the door checks (everything else is an unknown field)."""
+    return _message_class("tower.door.keys", _KEY_MESSAGES, merged=False)
+
+
+@cache
+def key_columns_class() -> type[Message]:
+    """A serialised :func:`keys_class` message as columns; attributes, events and links are byte
+    strings (one per item: counted; events and links parse again with :func:`event_columns_class`
+    and :func:`link_columns_class`)."""
+    counted = {"attributes", "events", "links"}
+    messages = [
+        (name, [(f, n, "bytes" if f in counted else k, r) for f, n, k, r in fields])
+        for name, fields in _KEY_MESSAGES
+    ]
+    return _message_class("tower.door.keycolumns", messages, merged=True)
+
+
+@cache
+def event_columns_class() -> type[Message]:
+    """Serialised key events, concatenated, as columns (times; one byte string per attribute)."""
+    fields = [("time_unix_nano", 1, "fixed64", False), ("attributes", 3, "bytes", True)]
+    return _message_class("tower.door.events", [(MESSAGE, fields)], merged=True)
+
+
+@cache
+def link_columns_class() -> type[Message]:
+    """Serialised key links, concatenated, as columns (one byte string per attribute)."""
+    return _message_class("tower.door.links", [(MESSAGE, [("attributes", 4, "bytes", True)])], merged=True)
+
+
+@cache
+def span_bytes_class() -> type[Message]:
+    """A serialised :func:`keys_class` message with each span as one byte string."""
+    messages: list[tuple[str, list[tuple[str, int, str, bool]]]] = [
+        ("ScopeSpans", [("spans", 2, "bytes", True)]),
+        ("ResourceSpans", [("scope_spans", 2, "ScopeSpans", True)]),
+        (MESSAGE, [("resource_spans", 1, "ResourceSpans", True)]),
+    ]
+    return _message_class("tower.door.spanbytes", messages, merged=False)
 
 
 @cache
