@@ -1,21 +1,24 @@
 """Validation at the door: which spans of a request the store can keep, decided before the answer.
 
-The quick way (:func:`_admit_all`) decides a request whose every span passes without a Python
-object per span: the body is parsed with the spool schema merged into columns (same wire and UTF-8
-checks; array and map values show up as columns), then with a schema holding per span only the
-ids, times and counts, serialised compactly (each field at most once per span) and read back as
-columns, so that whole-column checks (min, max, lengths) decide for every span at once. When any
-check fails or cannot be proven that way, the request takes the way below, span by span.
-
 The receivers spool OTLP requests as they arrived and the engine converts them (``engine.py``).
-Here a protobuf body is parsed once (C speed; strings UTF-8 checked) with the spool schema
-(:mod:`collector.otlp_schema`) and each span is checked: trace and span ids, start and end in the
-accepted time window (:class:`collector.convert.TimeWindow`), end not before start, event times in
-the window. Rejected spans are removed from the request (it is serialised again only then); the
-rest is spooled byte for byte. Attributes, events and links beyond the count limits are counted
-here (the engine cuts them).
+Here each span is checked: trace and span ids, start and end in the accepted time window
+(:class:`collector.convert.TimeWindow`), end not before start, event times in the window. Rejected
+spans are removed from the request (it is serialised again only then); the rest is spooled byte
+for byte. Attributes, events and links beyond the count limits are counted here (the engine cuts
+them).
 
-A body this path cannot take exactly returns None and goes the exact Python way
+Two ways, the same decisions (``tests/collector/test_door.py`` holds them to the exact path):
+
+* the quick way (:func:`_admit_all`) accepts a request whose every span passes without a Python
+  object per span or per attribute: the body is parsed with the spool schema merged into columns
+  (the same wire-format and UTF-8 checks; array and map values show up as two columns), then with a
+  schema holding per span only its ids, times and counts, which is serialised compactly (each field
+  at most once per span) and read back as columns, so that whole-column checks (min, max, lengths)
+  decide for every span at once. Whatever it cannot prove that way goes
+* span by span: the body is parsed with the spool schema (:mod:`collector.otlp_schema`), each
+  span checked and the rejected ones removed, with a reason and an example each.
+
+A body neither can take exactly returns None and goes the exact Python way
 (:func:`collector.convert.prerender`): invalid UTF-8 (repaired), attribute values nested deeper
 than an array or map of scalars, anything the schema parser refuses.
 """
@@ -136,10 +139,10 @@ def _admit_all(body: bytes, limits: Limits, window: TimeWindow, now_ns: int) -> 
     keys.DiscardUnknownFields()
     compact = keys.SerializeToString()
     span_columns: Any = key_columns_class().FromString(compact).resource_spans.scope_spans.spans
-    traces = span_columns.trace_id
-    span_ids = span_columns.span_id
-    starts = span_columns.start_time_unix_nano
-    ends = span_columns.end_time_unix_nano
+    traces = list(span_columns.trace_id)  # each column read once (every read makes its objects)
+    span_ids = list(span_columns.span_id)
+    starts = list(span_columns.start_time_unix_nano)
+    ends = list(span_columns.end_time_unix_nano)
     # the compact form has each field at most once per span: n values = one per span, in order
     if not (len(traces) == len(span_ids) == len(starts) == len(ends) == count):
         return None

@@ -10,8 +10,9 @@ store keeps (other fields are skipped as unknown):
 * :func:`request_class` - the Python message class the receivers parse with. Attribute values are
   scalars (string, bool, int, double, bytes: what the SQL renders, and what order spans carry); an
   array or map value parses into a message with a required field that is never set, so
-  ``IsInitialized()`` is False and the receiver takes the exact Python path for that request (which
-  spools the values as text). Strings are UTF-8 checked (edition 2023), as proto3 does.
+  ``IsInitialized()`` is False (and serialising it fails) and the receiver takes the exact Python
+  path for that request (which spools the values as text). Strings are UTF-8 checked (edition
+  2023), as proto3 does;
 
 and the door's quick forms (:mod:`collector.door`), which spare the receivers a Python object per
 span and per attribute:
