@@ -38,6 +38,27 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+# glibc mallopt parameters: M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_HEAP_KEEP_BYTES = 64 * 1024 * 1024
+_HEAP_MMAP_BYTES = 32 * 1024 * 1024
+
+
+def _keep_heap() -> None:
+    """Keep freed memory in the heap instead of returning it to the kernel after every request.
+
+    Parsing a request at the door allocates a few MiB and frees it at once; with glibc's defaults
+    those blocks are mapped and unmapped (or trimmed) per request, and the page faults of touching
+    them again cost as much CPU as the parse. Peak memory is unchanged (bounded by the in-flight
+    limit); the heap just stays at its high-water mark.
+    """
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: its defaults stay
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, _HEAP_MMAP_BYTES)
+        libc.mallopt(_M_TRIM_THRESHOLD, _HEAP_KEEP_BYTES)
+
+
 def run(config: dict[str, Any]) -> None:
     settings = CollectorSettings.model_validate(config["settings"])
     root = Path(config["spool_root"])
@@ -80,6 +101,7 @@ def run(config: dict[str, Any]) -> None:
 
 def main() -> None:
     _die_with_parent()
+    _keep_heap()
     config = json.loads(sys.stdin.readline())
     logging.basicConfig(
         level=getattr(logging, str(config.get("log_level", "INFO")).upper(), logging.INFO),
