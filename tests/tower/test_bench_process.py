@@ -33,4 +33,5 @@ def test_bench_process_maps_and_exports_every_generated_order(tmp_path: Path) ->
         assert export["bytes"] > ORDERS * 100, name  # every order is an object or a trace, every hop an event
         # the export process's own high-water mark, above the same process with the engine idle
         assert export["peak_rss_mib"] >= export["idle_engine_rss_mib"] > 50, name
+        assert export["cpu_seconds"] > 0, name  # the child's own CPU, reported next to the wall time
     assert not data_dir.exists() or list(data_dir.iterdir()) == [], "the store is removed without --keep"
