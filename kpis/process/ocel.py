@@ -441,6 +441,12 @@ def write_sqlite(store: Store, flt: ProcessFilter, path: Path) -> None:
             relations("stage_event", "event_object")
             db.execute("DELETE FROM stage_event")
         db.commit()
+        # the staging tables go, and with them the in-memory temp store: building an index sorts
+        # every row of its table, which spills to temporary files only with temp_store = FILE
+        db.execute("DROP TABLE stage_event")
+        db.execute("DROP TABLE stage_object")
+        db.execute("PRAGMA temp_store = FILE")
+        db.execute("PRAGMA cache_size = -65536")  # 64 MiB: the sorter's runs before it spills
         keys = [
             ("event", "ocel_id"),
             ("object", "ocel_id"),
