@@ -57,6 +57,10 @@ def run_bench(
 ) -> dict[str, Any]:
     if reuse and data_dir is None:
         raise ValueError("--reuse needs --data-dir (a store kept by an earlier run with --keep)")
+    if reuse and data_dir is not None and not (data_dir.is_dir() and any(data_dir.iterdir())):
+        raise ValueError(f"--reuse: {data_dir} holds no store (keep one with --keep first)")
+    # a reused store is never removed: it took minutes to generate, and another run may measure it
+    keep = keep or reuse
     if not reuse and data_dir is not None and data_dir.exists() and any(data_dir.iterdir()):
         raise ValueError(f"--data-dir {data_dir} must be a new or empty directory (or use --reuse)")
     root = data_dir or Path(tempfile.mkdtemp(prefix="tower-bench-process-"))
