@@ -61,16 +61,16 @@ def test_a_large_export_arrives_while_it_is_still_being_read(
     first_bytes = threading.Event()
     produced = [0]
     waited: list[bool] = []
-    real_lines = ocel._lines
+    real_stream = ocel._stream
 
-    def lines(*args: Any, **kwargs: Any) -> Iterator[bytes]:
+    def stream(*args: Any, **kwargs: Any) -> Iterator[bytes]:
         if produced[0] > 300 * 1024 and not waited:
             waited.append(first_bytes.wait(timeout=120))
-        for line in real_lines(*args, **kwargs):
-            produced[0] += len(line) + 1
-            yield line
+        for chunk in real_stream(*args, **kwargs):
+            produced[0] += len(chunk)
+            yield chunk
 
-    monkeypatch.setattr(ocel, "_lines", lines)
+    monkeypatch.setattr(ocel, "_stream", stream)
     path = tmp_path / "log.xml"
     headers = {"Authorization": f"Bearer {served.viewer}"}
     with (
