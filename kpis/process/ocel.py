@@ -143,13 +143,13 @@ def _chunked(
     query: Callable[[_Range], str],
     fmt: Literal["JSONEachRow", "TabSeparated"],
 ) -> Iterator[bytes]:
-    """The lines of ``query`` for each range of orders in turn."""
+    """The result of ``query`` for each range of orders in turn, as the engine's chunks of bytes."""
     params = flt.parameters()
     for part in parts:
-        yield from _lines(store, query(part), {**params, **part.parameters()}, fmt)
+        yield from _stream(store, query(part), {**params, **part.parameters()}, fmt)
 
 
-def _object_lines(
+def _object_chunks(
     store: Store,
     flt: ProcessFilter,
     parts: list[_Range],
@@ -158,10 +158,10 @@ def _object_lines(
 ) -> Iterator[bytes]:
     """The orders (range by range), then the objects their hops name."""
     yield from _chunked(store, flt, parts, lambda part: _objects(columns, part), fmt)
-    yield from _lines(store, _named_objects(columns), flt.parameters(), fmt)
+    yield from _stream(store, _named_objects(columns), flt.parameters(), fmt)
 
 
-def _event_lines(
+def _event_chunks(
     store: Store,
     flt: ProcessFilter,
     parts: list[_Range],
@@ -220,20 +220,37 @@ _STREAM_SETTINGS = (
 )
 
 
-def _lines(
+# Bytes read from the engine at a time: the export's own memory is about one of these (and the
+# engine's blocks of max_block_size rows).
+READ_BYTES = 1 << 20
+
+
+def _stream(
     store: Store, sql: str, params: dict[str, Any], fmt: Literal["JSONEachRow", "TabSeparated"]
 ) -> Iterator[bytes]:
-    """The result of ``sql`` as lines (without their newline), streamed block by block.
+    """The result of ``sql`` as the engine formats it, streamed block by block in chunks of bytes
+    (which end anywhere, not at a row's end). Each row ends with a newline.
 
     A TabSeparated result is one column whose values hold no tab, newline, backslash or quote (the
-    XML expressions write them as character references), so TabSeparated escapes nothing."""
-    rest = b""
+    XML expressions write them as character references), so TabSeparated escapes nothing and each
+    row is the value and a newline: the chunks are the export's text as it is. In JSONEachRow a
+    newline ends each row and nothing else (a JSON string escapes its control characters)."""
     with store.client.raw_stream(sql + _STREAM_SETTINGS, parameters=params, fmt=fmt) as stream:
-        while chunk := stream.read(1 << 20):
-            *lines, rest = (rest + chunk).split(b"\n")
-            yield from lines
-    if rest:
-        yield rest
+        while chunk := stream.read(READ_BYTES):
+            yield chunk
+
+
+def _json_items(chunks: Iterator[bytes], out: BinaryIO) -> None:
+    """JSONEachRow rows as the items of a JSON array: each row's newline becomes ``,\n`` except the
+    last one's, which is dropped (the rows' text is written as it came, never parsed)."""
+    held = False  # the previous chunk ended with a row's newline, not yet written
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if held:
+            out.write(b",\n")
+        held = chunk.endswith(b"\n")
+        out.write((chunk[:-1] if held else chunk).replace(b"\n", b",\n"))
 
 
 def _type_headers(store: Store, flt: ProcessFilter) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -256,16 +273,12 @@ def write_json(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
     object_types, types = _type_headers(store, flt)
     parts = _ranges(store, flt)
     out.write(b'{"objectTypes":' + orjson.dumps(object_types) + b',"eventTypes":' + orjson.dumps(types))
-    for key, lines in (
-        (b"objects", _object_lines(store, flt, parts, _JSON_OBJECT, "JSONEachRow")),
-        (b"events", _event_lines(store, flt, parts, _JSON_EVENT, "JSONEachRow")),
+    for key, chunks in (
+        (b"objects", _object_chunks(store, flt, parts, _JSON_OBJECT, "JSONEachRow")),
+        (b"events", _event_chunks(store, flt, parts, _JSON_EVENT, "JSONEachRow")),
     ):
         out.write(b',"' + key + b'":[')
-        first = True
-        for line in lines:
-            if line:
-                out.write(line if first else b",\n" + line)
-                first = False
+        _json_items(chunks, out)
         out.write(b"]")
     out.write(b"}\n")
 
@@ -297,36 +310,73 @@ def write_xml(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
     out.write(b"<?xml version='1.0' encoding='UTF-8'?>\n<log>\n")
     out.write(type_block("object-type", object_types).encode() + b"\n")
     out.write(type_block("event-type", types).encode() + b"\n")
-    for tag, lines in (
-        ("objects", _object_lines(store, flt, parts, _XML_OBJECT, "TabSeparated")),
-        ("events", _event_lines(store, flt, parts, _XML_EVENT, "TabSeparated")),
+    for tag, chunks in (
+        ("objects", _object_chunks(store, flt, parts, _XML_OBJECT, "TabSeparated")),
+        ("events", _event_chunks(store, flt, parts, _XML_EVENT, "TabSeparated")),
     ):
         out.write(f"<{tag}>\n".encode())
-        for line in lines:
-            if line:
-                out.write(line + b"\n")
+        for chunk in chunks:  # one element and a newline a row, as they are to be written
+            out.write(chunk)
         out.write(f"</{tag}>\n".encode())
     out.write(b"</log>\n")
 
 
-def write_sqlite(store: Store, flt: ProcessFilter, path: Path, batch: int = 2_000) -> None:
+def _attribute(name: str, kind: str) -> str:
+    """An event attribute's value as a column of the SQLite export ('' when the event has none)."""
+    value = f"arrayFirst(a -> a.1 = '{name}', attributes).2"
+    if kind == "boolean":
+        return f"toUInt8({value} = 'true')"
+    if kind == "float":
+        return f"toFloat64OrZero({value})"
+    return f"toValidUTF8({value})"
+
+
+_SQLITE_RELATIONSHIPS = (
+    "toJSONString(arrayDistinct(arrayMap(r -> (toValidUTF8(r.1), toValidUTF8(r.2)), relationships)))"
+)
+# the rows of the SQLite export's staging tables, which SQLite itself fans out to its tables
+_SQLITE_EVENT = (
+    "toValidUTF8(type), id, toString(toDateTime64(at, 6, 'UTC')), "
+    + ", ".join(_attribute(name, kind) for name, kind in EVENT_ATTRIBUTES)
+    + f", {_SQLITE_RELATIONSHIPS}"
+)
+_SQLITE_OBJECT = (
+    "type, toValidUTF8(id), "
+    + ", ".join(f"toValidUTF8(arrayFirst(a -> a.1 = '{name}', attributes).3)" for name in ORDER_ATTRIBUTES)
+    + f", {_SQLITE_RELATIONSHIPS}"
+)
+
+
+def _row_blocks(store: Store, sql: str, params: dict[str, Any]) -> Iterator[Any]:
+    """The rows of ``sql`` (tuples), streamed block by block (settings in the SQL: see _STREAM_SETTINGS)."""
+    with store.client.query_row_block_stream(sql + _STREAM_SETTINGS, parameters=params) as stream:
+        yield from stream
+
+
+def write_sqlite(store: Store, flt: ProcessFilter, path: Path) -> None:
     """OCEL 2.0 SQLite: event, object, event_object, object_object, the type maps and one table per
-    event and object type (``event_<n>``, ``object_<n>``: types are numbered, names may hold anything)."""
+    event and object type (``event_<n>``, ``object_<n>``: types are numbered, names may hold anything).
+
+    ClickHouse shapes each range's rows (relationships as a JSON array, each once); Python hands the
+    blocks to a staging table unchanged and SQLite fans them out to the export's tables (the
+    relationships with json_each). The keys are unique indexes built once the tables are loaded: a
+    million orders are tens of millions of rows, and keeping a B-tree of random ids up to date row
+    by row is what made the export slow."""
     if path.exists():
         path.unlink()
     object_types, types = _type_headers(store, flt)
     parts = _ranges(store, flt)
+    params = flt.parameters()
     with closing(sqlite3.connect(path)) as db:
         db.execute("PRAGMA journal_mode = OFF")
         db.execute("PRAGMA synchronous = OFF")
+        db.execute("PRAGMA temp_store = MEMORY")  # one range of orders at a time
         db.executescript(
             """
-            CREATE TABLE event (ocel_id TEXT PRIMARY KEY, ocel_type TEXT);
-            CREATE TABLE object (ocel_id TEXT PRIMARY KEY, ocel_type TEXT);
-            CREATE TABLE event_object (ocel_event_id TEXT, ocel_object_id TEXT, ocel_qualifier TEXT,
-                                       PRIMARY KEY (ocel_event_id, ocel_object_id, ocel_qualifier));
-            CREATE TABLE object_object (ocel_source_id TEXT, ocel_target_id TEXT, ocel_qualifier TEXT,
-                                        PRIMARY KEY (ocel_source_id, ocel_target_id, ocel_qualifier));
+            CREATE TABLE event (ocel_id TEXT, ocel_type TEXT);
+            CREATE TABLE object (ocel_id TEXT, ocel_type TEXT);
+            CREATE TABLE event_object (ocel_event_id TEXT, ocel_object_id TEXT, ocel_qualifier TEXT);
+            CREATE TABLE object_object (ocel_source_id TEXT, ocel_target_id TEXT, ocel_qualifier TEXT);
             CREATE TABLE event_map_type (ocel_type TEXT PRIMARY KEY, ocel_type_map TEXT);
             CREATE TABLE object_map_type (ocel_type TEXT PRIMARY KEY, ocel_type_map TEXT);
             """
@@ -335,59 +385,77 @@ def write_sqlite(store: Store, flt: ProcessFilter, path: Path, batch: int = 2_00
         object_table = {t["name"]: f"t{i}" for i, t in enumerate(object_types)}
         db.executemany("INSERT INTO event_map_type VALUES (?, ?)", list(event_table.items()))
         db.executemany("INSERT INTO object_map_type VALUES (?, ?)", list(object_table.items()))
-        event_columns = [name for name, _ in EVENT_ATTRIBUTES]
         sqlite_types = {"string": "TEXT", "boolean": "INTEGER", "float": "REAL"}
+        event_cols = "".join(f', "{n}" {sqlite_types[k]}' for n, k in EVENT_ATTRIBUTES)
         for table in event_table.values():
-            cols = "".join(f', "{n}" {sqlite_types[k]}' for n, k in EVENT_ATTRIBUTES)
-            db.execute(f'CREATE TABLE "event_{table}" (ocel_id TEXT PRIMARY KEY, ocel_time TIMESTAMP{cols})')
+            db.execute(f'CREATE TABLE "event_{table}" (ocel_id TEXT, ocel_time TIMESTAMP{event_cols})')
         for name, table in object_table.items():
             cols = "".join(f', "{a}" TEXT' for a in ORDER_ATTRIBUTES) if name == "order" else ""
             db.execute(
                 f'CREATE TABLE "object_{table}" (ocel_id TEXT, ocel_time TIMESTAMP, ocel_changed_field TEXT{cols})'
             )
-        pending: dict[str, list[tuple[Any, ...]]] = {}
+        attrs = ", ".join(f'"{n}"' for n, _ in EVENT_ATTRIBUTES)
+        order_attrs = ", ".join(f'"{a}"' for a in ORDER_ATTRIBUTES)
+        db.execute(f"CREATE TEMP TABLE stage_event (type TEXT, id TEXT, time TEXT, {attrs}, rels TEXT)")
+        db.execute(f"CREATE TEMP TABLE stage_object (type TEXT, id TEXT, {order_attrs}, rels TEXT)")
+        event_marks = ", ".join("?" * (len(EVENT_ATTRIBUTES) + 4))
+        object_marks = ", ".join("?" * (len(ORDER_ATTRIBUTES) + 3))
 
-        def add(table: str, row: tuple[Any, ...]) -> None:
-            rows = pending.setdefault(table, [])
-            rows.append(row)
-            if len(rows) >= batch:
-                flush(table)
+        def load(table: str, marks: str, sql: str, bound: dict[str, Any]) -> None:
+            for block in _row_blocks(store, sql, bound):
+                db.executemany(f"INSERT INTO {table} VALUES ({marks})", block)
 
-        def flush(table: str) -> None:
-            rows = pending.pop(table, [])
-            if rows:
-                marks = ", ".join("?" * len(rows[0]))
-                db.executemany(f'INSERT OR IGNORE INTO "{table}" VALUES ({marks})', rows)
+        def relations(stage: str, table: str) -> None:
+            db.execute(
+                f"INSERT INTO {table} SELECT s.id, json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]') "
+                f"FROM {stage} AS s, json_each(s.rels) AS r"
+            )
 
-        for line in _object_lines(store, flt, parts, _JSON_OBJECT, "JSONEachRow"):
-            if not line:
-                continue
-            obj = orjson.loads(line)
-            add("object", (obj["id"], obj["type"]))
-            values = {a["name"]: a["value"] for a in obj["attributes"]}
-            extra = tuple(values.get(a, "") for a in ORDER_ATTRIBUTES) if obj["type"] == "order" else ()
-            add(f"object_{object_table[obj['type']]}", (obj["id"], "1970-01-01 00:00:00", None, *extra))
-            for rel in obj["relationships"]:
-                add("object_object", (obj["id"], rel["objectId"], rel["qualifier"]))
-        for line in _event_lines(store, flt, parts, _JSON_EVENT, "JSONEachRow"):
-            if not line:
-                continue
-            event = orjson.loads(line)
-            add("event", (event["id"], event["type"]))
-            values = {a["name"]: a["value"] for a in event["attributes"]}
-            row = [event["id"], event["time"].replace("T", " ").removesuffix("Z")]
-            for name in event_columns:
-                value: Any = values.get(name, "")
-                if name == "manual_touch":
-                    value = int(value == "true")
-                elif name == "duration_s":
-                    value = float(value or 0)
-                row.append(value)
-            add(f"event_{event_table[event['type']]}", tuple(row))
-            for rel in event["relationships"]:
-                add("event_object", (event["id"], rel["objectId"], rel["qualifier"]))
-        for table in list(pending):
-            flush(table)
+        def fan_out_objects() -> None:
+            db.execute("INSERT INTO object SELECT id, type FROM stage_object")
+            for name, table in object_table.items():
+                extra = f", {order_attrs}" if name == "order" else ""
+                db.execute(
+                    f"INSERT INTO \"object_{table}\" SELECT id, '1970-01-01 00:00:00', NULL{extra} "
+                    "FROM stage_object WHERE type = ?",
+                    (name,),
+                )
+            relations("stage_object", "object_object")
+            db.execute("DELETE FROM stage_object")
+
+        for part in parts:
+            load(
+                "stage_object", object_marks, _objects(_SQLITE_OBJECT, part), {**params, **part.parameters()}
+            )
+            fan_out_objects()
+        load("stage_object", object_marks, _named_objects(_SQLITE_OBJECT), params)
+        fan_out_objects()
+        for part in parts:
+            load("stage_event", event_marks, _events(_SQLITE_EVENT, part), {**params, **part.parameters()})
+            db.execute("INSERT INTO event SELECT id, type FROM stage_event")
+            for name, table in event_table.items():
+                db.execute(
+                    f'INSERT INTO "event_{table}" SELECT id, time, {attrs} FROM stage_event WHERE type = ?',
+                    (name,),
+                )
+            relations("stage_event", "event_object")
+            db.execute("DELETE FROM stage_event")
+        db.commit()
+        # the staging tables go, and with them the in-memory temp store: building an index sorts
+        # every row of its table, which spills to temporary files only with temp_store = FILE
+        db.execute("DROP TABLE stage_event")
+        db.execute("DROP TABLE stage_object")
+        db.execute("PRAGMA temp_store = FILE")
+        db.execute("PRAGMA cache_size = -65536")  # 64 MiB: the sorter's runs before it spills
+        keys = [
+            ("event", "ocel_id"),
+            ("object", "ocel_id"),
+            ("event_object", "ocel_event_id, ocel_object_id, ocel_qualifier"),
+            ("object_object", "ocel_source_id, ocel_target_id, ocel_qualifier"),
+            *((f"event_{table}", "ocel_id") for table in event_table.values()),
+        ]
+        for table, columns in keys:
+            db.execute(f'CREATE UNIQUE INDEX "{table}_key" ON "{table}" ({columns})')
         db.commit()
 
 
@@ -405,9 +473,8 @@ def write_xes(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
         b'<classifier name="Activity" keys="concept:name"/>\n'
     )
     parts = _ranges(store, flt)
-    for line in _chunked(store, flt, parts, lambda part: _sql("export_xes", part), "TabSeparated"):
-        if line:
-            out.write(line + b"\n")
+    for chunk in _chunked(store, flt, parts, lambda part: _sql("export_xes", part), "TabSeparated"):
+        out.write(chunk)  # one <trace> and a newline a row
     out.write(b"</log>\n")
 
 

@@ -33,4 +33,18 @@ def test_bench_process_maps_and_exports_every_generated_order(tmp_path: Path) ->
         assert export["bytes"] > ORDERS * 100, name  # every order is an object or a trace, every hop an event
         # the export process's own high-water mark, above the same process with the engine idle
         assert export["peak_rss_mib"] >= export["idle_engine_rss_mib"] > 50, name
+        assert export["cpu_seconds"] > 0, name  # the child's own CPU, reported next to the wall time
     assert not data_dir.exists() or list(data_dir.iterdir()) == [], "the store is removed without --keep"
+
+
+def test_reuse_without_a_kept_store_is_refused(tmp_path: Path) -> None:
+    """--reuse on a directory without a store says so instead of measuring an empty store (0 orders)."""
+    empty = tmp_path / "nothing-kept"
+    empty.mkdir()
+    done = cli.tower(
+        "bench", "process", "--reuse", "--data-dir", str(empty), "--no-export", "--repeat", "1",
+        data_dir=tmp_path / "unused", timeout=300,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "holds no store" in done.stderr and done.stdout == ""
+    assert list(empty.iterdir()) == []  # nothing was created in it

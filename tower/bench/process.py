@@ -57,6 +57,10 @@ def run_bench(
 ) -> dict[str, Any]:
     if reuse and data_dir is None:
         raise ValueError("--reuse needs --data-dir (a store kept by an earlier run with --keep)")
+    if reuse and data_dir is not None and not (data_dir.is_dir() and any(data_dir.iterdir())):
+        raise ValueError(f"--reuse: {data_dir} holds no store (keep one with --keep first)")
+    # a reused store is never removed: it took minutes to generate, and another run may measure it
+    keep = keep or reuse
     if not reuse and data_dir is not None and data_dir.exists() and any(data_dir.iterdir()):
         raise ValueError(f"--data-dir {data_dir} must be a new or empty directory (or use --reuse)")
     root = data_dir or Path(tempfile.mkdtemp(prefix="tower-bench-process-"))
@@ -170,6 +174,9 @@ def _export_in_child(root: Path, start: datetime, end: datetime, fmt: str) -> di
         "peak_rss_mib": None if rss_mib is None else round(rss_mib, 1),
         "idle_engine_rss_mib": round(idle, 1),
         "export_growth_mib": None if rss_mib is None else round(rss_mib - idle, 1),
+        # CPU (user + system) the export took in the child: Python and the embedded engine's threads
+        # together; on a busy machine it says more than the wall time
+        "cpu_seconds": round(figures["cpu_s"], 1) if "cpu_s" in figures else None,
         "load_average_1m_at_start": load,
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "target_seconds": 60,
@@ -197,6 +204,7 @@ def export_child(root: Path, start: datetime, end: datetime, out: Path, fmt: str
         flt = make_filter(start=start, end=end)
         store.scalar("SELECT count() FROM order_paths")  # the engine is up and has read its parts
         print(json.dumps({"idle_rss_mib": _rss_mib()}), flush=True)
+        cpu0 = time.process_time()
         if fmt == "sqlite":
             ocel.write_sqlite(store, flt, out)
         else:
@@ -205,6 +213,8 @@ def export_child(root: Path, start: datetime, end: datetime, out: Path, fmt: str
                     ocel.write_xes(store, flt, target)
                 else:
                     ocel.export(store, flt, fmt, target)
-        print(json.dumps({"peak_rss_mib": _rss_mib("VmHWM")}), flush=True)
+        print(
+            json.dumps({"peak_rss_mib": _rss_mib("VmHWM"), "cpu_s": time.process_time() - cpu0}), flush=True
+        )
     finally:
         store.close()

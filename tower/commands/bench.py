@@ -230,7 +230,10 @@ def process(
     ] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the generated store.")] = False,
     reuse: Annotated[
-        bool, typer.Option("--reuse", help="Measure the store kept in --data-dir by an earlier --keep run.")
+        bool,
+        typer.Option(
+            "--reuse", help="Measure the store kept in --data-dir by an earlier --keep run (never removed)."
+        ),
     ] = False,
     export: Annotated[
         bool, typer.Option("--export/--no-export", help="Also export every order (each --format).")
