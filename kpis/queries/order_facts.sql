@@ -19,6 +19,9 @@ WITH
     -- orders whose rollup is still in several rows (inserts not merged yet): merged below by
     -- GROUP BY. Every other order's row is read as it is: FINAL would push every row, merged or
     -- not, through the columns' aggregate functions (8 of 10 CPU-s of reading 1M rollups).
+    -- The two reads of order_rollup are not one snapshot: an insert committing between them can
+    -- leave an order it touches with a partial fact until the next run, which recomputes it (its
+    -- rows arrived after this run's upper bound).
     multi AS (
         SELECT OrderId FROM order_rollup
         WHERE {all:UInt8} = 1 OR OrderId IN touched
