@@ -118,6 +118,10 @@ def settings(token: str, schema_file: Path | None = None) -> dict[str, object]:
         "insert_deduplication_token": token,
         "insert_deduplicate": 1,
         "deduplicate_blocks_in_dependent_materialized_views": 1,
+        # no merging pass over each new part of the Replacing/Aggregating tables the views feed:
+        # readers already take duplicates across parts (FINAL, LIMIT 1 BY, -Merge), and merges
+        # collapse them later; the pass cost ~12 of ~95 µs per span of the whole insert
+        "optimize_on_insert": 0,
         # one reading thread: a replayed segment forms the same blocks (and tokens)
         "max_threads": 1,
         "input_format_parallel_parsing": 0,

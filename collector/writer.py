@@ -106,6 +106,7 @@ def insert_block(store: Store, block: bytes | Sequence[bytes | memoryview], toke
             "insert_deduplication_token": token,
             "insert_deduplicate": 1,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
+            "optimize_on_insert": 0,  # as collector.engine.settings
             **store.acknowledged_insert_settings(),
         },
     )

@@ -470,6 +470,15 @@ def sla_breaches(
     )[0]
 
 
+def order_sla_breaches(
+    store: Store, policy: Policy, order_id: str, now: datetime | None = None
+) -> list[SlaBreach]:
+    """One order's breached and at-risk SLAs as of ``now`` (those :func:`sla_breaches` lists for it):
+    a point read of the SLA results by the order's key, without the paging window."""
+    params = {"order_id": order_id, "slas": [s.name for s in policy.slas], "now": _now(now), "limit": 50}
+    return [SlaBreach(**r) for r in store.rows(SQL["order_sla_breaches"], params)]
+
+
 def _page_rows(store: Store, sql: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
     """Rows of one page (LIMIT/OFFSET in the SQL) and the total match count (``total_rows``)."""
     rows = store.rows(sql, params)

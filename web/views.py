@@ -242,14 +242,8 @@ def key_variants(key: str) -> list[str]:
 def order_breaches(
     store: Store, policy: Policy, order_id: str, now: datetime | None = None
 ) -> list[SlaBreach]:
-    """The order's breached and at-risk SLAs as the KPI jobs judged them (as of ``now``): one point
-    read of the SLA results by the order's key."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-    rows = store.rows(
-        SQL["order_sla_breaches"],
-        {"order_id": order_id, "slas": [s.name for s in policy.slas], "now": moment, "limit": 50},
-    )
-    return [SlaBreach(**r) for r in rows]
+    """The order's breached and at-risk SLAs as the KPI jobs judged them (as of ``now``)."""
+    return reports.order_sla_breaches(store, policy, order_id, now)
 
 
 def order_sla(policy: Policy, timeline: Timeline, breaches: list[SlaBreach], now: datetime) -> Timeline:

@@ -4,8 +4,6 @@ process, through its JSON API (``POST /api/jobs/run``), as ``tower trace`` and `
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,54 +12,23 @@ import httpx
 import pytest
 from clock import ANCHOR
 from kpi_spans import order_flow, write
+from support.served import serving
 from typer.testing import CliRunner
 
 from kpis.jobs import JOB_NAMES
-from kpis.policy import load_policy
 from storage import Store
 from tower.cli import app
-from tower.settings import load_settings
-from tower.web_service import WebService
 from web.accounts import Accounts
 from web.settings import Role
 
 Served = tuple[dict[str, str], Accounts, str]
 
 
-HOLDER = """
-import sys
-from pathlib import Path
-from storage import lock
-path = Path(sys.argv[1])
-lock.acquire(path, "tower serve (test)")
-lock.announce(path, api_url=sys.argv[2])
-print("ready", flush=True)
-sys.stdin.read()
-"""
-
-
 @pytest.fixture
 def served(store: Store, tmp_path: Path) -> Iterator[Served]:
-    """The real dashboard app serving ``store``; a helper process holds the data directory and
-    announces that API, as ``tower serve`` does."""
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    settings = load_settings(storage={"data_dir": str(data_dir)}, web={"host": "127.0.0.1", "port": 0})
-    service = WebService(settings, store, load_policy())
-    service.start()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str((data_dir / "clickhouse").resolve()), service.url],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-    env = {"TOWER_STORAGE__DATA_DIR": str(data_dir), "TOWER_CONFIG": "", "TOWER_API_TOKEN": ""}
-    try:
-        yield env, Accounts(store, settings.web), service.url
-    finally:
-        holder.communicate(input="", timeout=10)
-        service.stop()
+    """The real dashboard app serving ``store``, its data directory held (tests/support/served.py)."""
+    with serving(store, tmp_path / "data") as served:
+        yield served.env, Accounts(store, served.settings.web), served.url
 
 
 def test_kpis_run_goes_through_the_serving_towers_api(store: Store, served: Served) -> None:

@@ -8,8 +8,6 @@ the real CLI app on that data directory.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,16 +16,14 @@ import pytest
 from click.testing import Result
 from support import cli
 from support.receivers import http_recorder
+from support.served import serving
 from support.warehouse import T0, stalled_warehouse
 
 from alerts import state
 from alerts.evaluator import Evaluator
 from alerts.rules import parse_rules
 from alerts.settings import AlertSettings
-from kpis.policy import load_policy
 from storage import Store
-from tower.settings import load_settings
-from tower.web_service import WebService
 from web.accounts import Accounts
 from web.settings import Role
 
@@ -42,47 +38,14 @@ receivers: [{name: ops, webhook_configs: [{url: "URL"}]}]
 """
 
 
-HOLDER = """
-import sys
-from pathlib import Path
-from storage import lock
-path = Path(sys.argv[1])
-lock.acquire(path, "tower serve (test)")
-lock.announce(path, api_url=sys.argv[2])
-print("ready", flush=True)
-sys.stdin.read()
-"""
-
-
 @pytest.fixture
 def served(store: Store, tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    settings = load_settings(storage={"data_dir": str(data_dir)}, web={"host": "127.0.0.1", "port": 0})
-    service = WebService(settings, store, load_policy())
-    service.app.state.web.clock = lambda: T0  # silences start and end at the tests' anchor
-    service.start()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str((data_dir / "clickhouse").resolve()), service.url],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-    token = Accounts(store, settings.web).create_token("cli", Role.OPS, "test").token
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES.replace("URL", "https://hooks.example.com/x"))
-    env = {
-        "TOWER_STORAGE__DATA_DIR": str(data_dir),
-        "TOWER_ALERTS__RULES_FILE": str(rules),
-        "TOWER_CONFIG": "",
-        "TOWER_API_TOKEN": "",
-    }
-    try:
-        yield env, token
-    finally:
-        holder.communicate(input="", timeout=10)
-        service.stop()
+    # silences start and end at the tests' anchor
+    with serving(store, tmp_path / "data", clock=lambda: T0) as served:
+        token = Accounts(store, served.settings.web).create_token("cli", Role.OPS, "test").token
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(RULES.replace("URL", "https://hooks.example.com/x"))
+        yield {**served.env, "TOWER_ALERTS__RULES_FILE": str(rules)}, token
 
 
 def tower(*args: str, env: dict[str, str]) -> Result:

@@ -5,8 +5,6 @@ it is written (a client has its first bytes while the rest is still being read f
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,16 +14,14 @@ from typing import Any
 import httpx
 import pytest
 from clock import ANCHOR
+from support.served import serving
 from typer.testing import CliRunner
 
-from kpis.policy import load_policy
 from kpis.process import mining, ocel
 from kpis.process.filters import make_filter
 from kpis.process.paths import refresh_paths
 from storage import Store
 from tower.cli import app
-from tower.settings import load_settings
-from tower.web_service import WebService
 from tracing.simulator import Simulator, SimulatorConfig
 from tracing.sinks import write_to_store
 from web.accounts import Accounts
@@ -35,17 +31,6 @@ START, END = ANCHOR - timedelta(days=10), ANCHOR + timedelta(days=1)
 RANGE = {"start": START.isoformat(), "end": END.isoformat()}
 FLT = make_filter(start=START, end=END)
 
-HOLDER = """
-import sys
-from pathlib import Path
-from storage import lock
-path = Path(sys.argv[1])
-lock.acquire(path, "tower serve (test)")
-lock.announce(path, api_url=sys.argv[2])
-print("ready", flush=True)
-sys.stdin.read()
-"""
-
 
 class Served:
     def __init__(self, env: dict[str, str], url: str, viewer: str) -> None:
@@ -54,30 +39,14 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(module_store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """Simulated orders; the real dashboard app serving them; a helper process holds the data
-    directory and announces that API, as ``tower serve`` does."""
+    """Simulated orders; the real dashboard app serving them, its data directory held
+    (tests/support/served.py)."""
     store = module_store
     write_to_store(store, Simulator(SimulatorConfig(seed=18, orders=200, days=6, end=ANCHOR)).backfill())
     assert refresh_paths(store).status == "ok"
-    data_dir = tmp_path_factory.mktemp("served") / "data"
-    data_dir.mkdir()
-    settings = load_settings(storage={"data_dir": str(data_dir)}, web={"host": "127.0.0.1", "port": 0})
-    service = WebService(settings, store, load_policy())
-    service.start()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str((data_dir / "clickhouse").resolve()), service.url],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-    env = {"TOWER_STORAGE__DATA_DIR": str(data_dir), "TOWER_CONFIG": "", "TOWER_API_TOKEN": ""}
-    viewer = Accounts(store, settings.web).create_token("viewer", Role.VIEWER, "test").token
-    try:
-        yield Served(env, service.url, viewer)
-    finally:
-        holder.communicate(input="", timeout=10)
-        service.stop()
+    with serving(store, tmp_path_factory.mktemp("served") / "data") as served:
+        viewer = Accounts(store, served.settings.web).create_token("viewer", Role.VIEWER, "test").token
+        yield Served(served.env, served.url, viewer)
 
 
 def test_a_large_export_arrives_while_it_is_still_being_read(
