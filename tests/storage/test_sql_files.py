@@ -38,14 +38,16 @@ def test_a_fragment_goes_where_a_query_includes_it_without_its_comments(
     assert store.rows(text, {"x": 21}) == [{"doubled": 42, "plus": 43}]
 
 
-def test_a_missing_or_circular_fragment_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_or_circular_fragment_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sql = _package(
         tmp_path,
         monkeypatch,
         "sqlpkg_bad",
         {"missing": "SELECT {{include:nowhere}}", "loop": "SELECT {{include:loop}}"},
     )
-    with pytest.raises(KeyError, match="no SQL file nowhere.sql in sqlpkg_bad"):
+    with pytest.raises(KeyError, match=r"no SQL file nowhere\.sql in sqlpkg_bad"):
         sql["missing"]
     with pytest.raises(ValueError, match="include each other too deeply"):
         sql["loop"]
