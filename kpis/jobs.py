@@ -336,8 +336,7 @@ class KpiEngine:
             "alloc_failure_statuses": p.allocation.failure_statuses,
             "alloc_failure_exceptions": p.allocation.failure_exceptions,
             "sla_names": [s.name for s in p.slas],
-            "sla_start_stages": [s.start.stage for s in p.slas],
-            "sla_end_stages": [s.end.stage for s in p.slas],
+            **sla_stage_masks(p),
         }
         return self._insert("order_facts", window, version, extra)
 
@@ -369,6 +368,22 @@ class KpiEngine:
         if window.orders:
             return 0
         return self._insert("kpi_system_daily", window, version)
+
+
+def sla_stage_masks(policy: Policy) -> dict[str, Any]:
+    """The SLAs' stages as bits (order_facts.sql): bit k+1 is stage k of ``sla_stage_set``.
+
+    An order's stages set bits the same way (none for a stage no SLA names); an SLA is completed
+    when the order has both bits of its mask.
+    """
+    stage_set = list(dict.fromkeys(st for s in policy.slas for st in (s.start.stage, s.end.stage)))
+    if len(stage_set) > 63:
+        raise ValueError(f"the SLAs name {len(stage_set)} stages; at most 63 are supported")
+    bit = {stage: 1 << (k + 1) for k, stage in enumerate(stage_set)}
+    return {
+        "sla_stage_set": stage_set,
+        "sla_stage_masks": [bit[s.start.stage] | bit[s.end.stage] for s in policy.slas],
+    }
 
 
 _RUN_COLUMNS = [

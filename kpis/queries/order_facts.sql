@@ -16,6 +16,35 @@ WITH
         UNION DISTINCT
         SELECT arrayJoin({orders:Array(String)}) AS OrderId
     ),
+    -- orders whose rollup is still in several rows (inserts not merged yet): merged below by
+    -- GROUP BY. Every other order's row is read as it is: FINAL would push every row, merged or
+    -- not, through the columns' aggregate functions (8 of 10 CPU-s of reading 1M rollups).
+    -- The two reads of order_rollup are not one snapshot: an insert committing between them can
+    -- leave an order it touches with a partial fact until the next run, which recomputes it (its
+    -- rows arrived after this run's upper bound).
+    multi AS (
+        SELECT OrderId FROM order_rollup
+        WHERE {all:UInt8} = 1 OR OrderId IN touched
+        GROUP BY OrderId
+        HAVING count() > 1
+    ),
+    r AS (
+        SELECT
+            OrderId, FirstMs, LastMs, Hops, ChannelFirst, RegionFirst, ErpFirst, WarehouseFirst, TierFirst,
+            PriorityFirst, CustomerFirst, Errors, Touches, FirstTouch, Statuses, Exceptions, Allocations
+        FROM order_rollup
+        WHERE ({all:UInt8} = 1 OR OrderId IN touched) AND OrderId NOT IN multi
+        UNION ALL
+        -- the merge FINAL would do (include/order_rollup.sql: min, max, distinct-set unions)
+        SELECT
+            OrderId, min(FirstMs), max(LastMs), groupUniqArrayArray(Hops), min(ChannelFirst), min(RegionFirst),
+            min(ErpFirst), min(WarehouseFirst), min(TierFirst), min(PriorityFirst), min(CustomerFirst),
+            groupUniqArrayArray(Errors), groupUniqArrayArray(Touches), min(FirstTouch),
+            groupUniqArrayArray(Statuses), groupUniqArrayArray(Exceptions), groupUniqArrayArray(Allocations)
+        FROM order_rollup
+        WHERE OrderId IN multi
+        GROUP BY OrderId
+    ),
     h AS (
         -- the touched orders' rollups (kpis/state.py; storage/migrations/include/order_rollup.sql):
         -- plain columns, merged by FINAL only for orders whose rows are in several parts
@@ -34,6 +63,10 @@ WITH
             arrayFilter((x, k) -> k = 1, by_end.2, arrayEnumerateUniq(by_end.4)) AS stage_ends,
             mapFromArrays(stage_names, stage_starts) AS sm_start,
             mapFromArrays(stage_names, stage_ends) AS sm_end,
+            -- bit k: the order has a hop of stage k of {sla_stage_set} (stage names are distinct,
+            -- so the sum is an OR; a stage outside the set adds nothing)
+            arraySum(arrayMap(k -> bitShiftLeft(toUInt64(k > 0), k),
+                              arrayMap(n -> indexOf({sla_stage_set:Array(String)}, n), stage_names))) AS stage_bits,
             ChannelFirst.2 AS channel,
             RegionFirst.2 AS region,
             ErpFirst.2 AS erp,
@@ -54,8 +87,7 @@ WITH
             Statuses AS statuses,
             Exceptions AS exceptions,
             length(Allocations) AS allocations
-        FROM order_rollup FINAL
-        WHERE {all:UInt8} = 1 OR OrderId IN touched
+        FROM r
     )
 SELECT
     OrderId,
@@ -106,13 +138,18 @@ SELECT
             ExceptionCount > 0, 'exception',
             hasAny(statuses, {invoice_error_statuses:Array(String)}), 'invoice_error', '') AS PerfectMiss,
     toUInt8(PerfectMiss = '') AS PerfectOtherwise,
-    -- an edge <stage>.start or <stage>.end exists when the stage has a hop
-    arrayFilter((name, a, b) -> mapContains(sm_start, a) AND mapContains(sm_start, b),
-                {sla_names:Array(String)}, {sla_start_stages:Array(String)}, {sla_end_stages:Array(String)}) AS SlaCompleted,
+    -- an edge <stage>.start or <stage>.end exists when the stage has a hop: an SLA is completed
+    -- when the order's stages (as bits of {sla_stage_set}) hold both of its stages' bits
+    -- ({sla_stage_masks}); a lambda capturing the order's stage map copied it once per SLA
+    arrayFilter((name, need) -> bitAnd(stage_bits, need) = need,
+                {sla_names:Array(String)}, {sla_stage_masks:Array(UInt64)}) AS SlaCompleted,
     now64(3) AS UpdatedAt,
     {version:UInt64} AS Version
 FROM (
     SELECT h.*, if(mapContains(h.sm_start, 'capture'), h.sm_start['capture'], h.first_ms) AS capture_ms
     FROM h
 )
-SETTINGS join_use_nulls = 0, optimize_on_insert = 0, max_insert_threads = 2
+-- parts of at most 64 MiB: squashing a full recompute's rows into blocks of a million held them all
+-- (1.2 GiB at 1M orders)
+SETTINGS join_use_nulls = 0, optimize_on_insert = 0, max_insert_threads = 2,
+         min_insert_block_size_rows = 0, min_insert_block_size_bytes = 67108864

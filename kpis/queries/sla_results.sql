@@ -90,13 +90,22 @@ FROM (
                     if(has({seg_values:Array(Array(String))}[3], CustomerTier), CustomerTier, ''),
                     if(has({seg_values:Array(Array(String))}[4], Warehouse), Warehouse, ''),
                     if(has({seg_values:Array(Array(String))}[5], Region), Region, '')], {seg_dims:Array(UInt8)}), '|')) AS seg,
-                arrayMap(k -> toUnixTimestamp64Milli(StageStart[k]), {sla_stage_set:Array(String)}) AS starts,
-                arrayMap(k -> toUnixTimestamp64Milli(StageEnd[k]), {sla_stage_set:Array(String)}) AS ends,
+                -- each of the order's stages: its position in {sla_stage_set} (0: no SLA names it)
+                -- and its first start / last end in epoch milliseconds (a lambda over the set that
+                -- looked each stage up in the order's map copied the map once per stage: 4 CPU-s
+                -- at 1M orders)
+                arrayMap(k -> indexOf({sla_stage_set:Array(String)}, k), mapKeys(StageStart)) AS start_pos,
+                arrayMap(v -> toUnixTimestamp64Milli(v), mapValues(StageStart)) AS start_ms,
+                arrayMap(k -> indexOf({sla_stage_set:Array(String)}, k), mapKeys(StageEnd)) AS end_pos,
+                arrayMap(v -> toUnixTimestamp64Milli(v), mapValues(StageEnd)) AS end_ms,
                 -- the SLAs whose start edge happened, with their edges in epoch milliseconds
+                -- (index 0, a stage without a hop, reads 0)
                 arrayFilter(t -> t.2 > 0, arrayZip(
                     range(1, n_sla + 1),
-                    arrayMap((p, e) -> if(e = 1, ends[p], starts[p]), {sla_from_pos:Array(UInt32)}, {sla_from_end:Array(UInt8)}),
-                    arrayMap((p, e) -> if(e = 1, ends[p], starts[p]), {sla_to_pos:Array(UInt32)}, {sla_to_end:Array(UInt8)}))) AS edges
+                    arrayMap((p, e) -> if(e = 1, end_ms[indexOf(end_pos, p)], start_ms[indexOf(start_pos, p)]),
+                             {sla_from_pos:Array(UInt32)}, {sla_from_end:Array(UInt8)}),
+                    arrayMap((p, e) -> if(e = 1, end_ms[indexOf(end_pos, p)], start_ms[indexOf(start_pos, p)]),
+                             {sla_to_pos:Array(UInt32)}, {sla_to_end:Array(UInt8)}))) AS edges
             FROM order_facts FINAL
             WHERE ({all:UInt8} = 1 OR OrderId IN touched)
         )
