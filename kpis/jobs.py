@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from kpis.policy import Policy, sla_parameters
+from kpis.policy import MAX_SLA_STAGES, Policy, sla_parameters
 from storage import SqlFiles, Store
 
 log = logging.getLogger(__name__)
@@ -377,8 +377,7 @@ def sla_stage_masks(policy: Policy) -> dict[str, Any]:
     when the order has both bits of its mask.
     """
     stage_set = list(dict.fromkeys(st for s in policy.slas for st in (s.start.stage, s.end.stage)))
-    if len(stage_set) > 63:
-        raise ValueError(f"the SLAs name {len(stage_set)} stages; at most 63 are supported")
+    assert len(stage_set) <= MAX_SLA_STAGES  # the policy refuses more when it is loaded
     bit = {stage: 1 << (k + 1) for k, stage in enumerate(stage_set)}
     return {
         "sla_stage_set": stage_set,

@@ -49,6 +49,9 @@ KPI_NAMES = (
 )
 
 
+MAX_SLA_STAGES = 63
+
+
 class PolicyError(TowerError, ValueError):
     """The policy file is invalid; the message names the file, line and field."""
 
@@ -371,6 +374,12 @@ class Policy(Strict):
                     )
             if sla.apply_cutoff and not any(self.calendars[c].cutoff for c in cals if c is not None):
                 raise ValueError(f"SLA {sla.name}: apply_cutoff needs a calendar with a cutoff")
+        stages = {st for s in self.slas for st in (s.start.stage, s.end.stage)}
+        if len(stages) > MAX_SLA_STAGES:
+            # order_facts.sql keeps the stages an order reached as bits of one UInt64
+            raise ValueError(
+                f"the SLAs' start and end edges name {len(stages)} stages; at most {MAX_SLA_STAGES} are supported"
+            )
         known = {*KPI_NAMES, "sla", *(f"sla:{n}" for n in names)}
         unknown = sorted(set(self.kpi_targets) - known)
         if unknown:

@@ -60,6 +60,25 @@ def test_bad_policy_is_rejected_naming_line_and_field(text: str, line: int, word
         assert word in message
 
 
+def test_a_policy_whose_slas_name_more_stages_than_the_jobs_can_track_is_refused_at_load() -> None:
+    """The KPI jobs keep the stages an order reached as bits of one number: 63 SLA stages load, a
+    64th is refused when the policy is read (not hours later, when the jobs run)."""
+
+    def slas(stages: int) -> str:
+        edges = [f"s{n}" for n in range(stages)]
+        return "version: 1\nperfect_order: {on_time_sla: sla0}\nslas:\n" + "".join(
+            f"  - {{name: sla{n}, start: {a}.start, end: {b}.end, target: 1h}}\n"
+            for n, (a, b) in enumerate(zip(edges[::2], edges[1::2], strict=True))
+        )
+
+    assert (
+        len(parse_policy(slas(62) + "  - {name: last, start: s0.start, end: s62.end, target: 1h}\n").slas)
+        == 32
+    )
+    with pytest.raises(PolicyError, match="name 64 stages; at most 63 are supported"):
+        parse_policy(slas(64), "policy.yaml")
+
+
 def test_bad_policy_file_on_disk(tmp_path) -> None:  # type: ignore[no-untyped-def]
     missing = tmp_path / "nope.yaml"
     with pytest.raises(PolicyError, match="does not exist"):
