@@ -21,6 +21,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from collector.convert import Conversion, Limits, TimeWindow, prerender
 from collector.decode import parse_protobuf
 from collector.door import _admit_all, admit
+from collector.engine import _varint  # the wire format's varint, as the spool's framing writes it
 from collector.testing import order_hop_request
 
 HOUR_NS = 3_600_000_000_000
@@ -143,18 +144,6 @@ def _span_bytes(spans: list[bytes]) -> bytes:
 
     scope = b"".join(field(2, span) for span in spans)
     return field(1, field(2, scope))
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def _wire_spans() -> list[bytes]:
