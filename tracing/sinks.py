@@ -67,14 +67,14 @@ def write_to_store(
     With ``attribute`` (the default) the attribution step runs after each insert, as the collector
     does after each write, so the spans are on their orders' timelines when this returns.
     """
-    from tracing.attribution import attribute_window, db_now
+    from tracing.attribution import attribute_window
 
     written = 0
     for batch in _batches(records, batch_size):
-        began = db_now(store) if attribute else None
+        began = store.now() if attribute else None
         written += store.insert(table, _columns(batch), OTEL_TRACES_COLUMNS, column_oriented=True)
         if began is not None:
-            attribute_window(store, began - timedelta(seconds=1), db_now(store))
+            attribute_window(store, began - timedelta(seconds=1), store.now())
     return written
 
 
@@ -139,11 +139,11 @@ def replicate_in_store(
     from tracing.conventions import KEY_ATTRIBUTES
 
     sql = SqlFiles("tracing.queries")["replicate_simulated_spans"]
-    from tracing.attribution import attribute_window, db_now
+    from tracing.attribution import attribute_window
 
     count_sql = "SELECT count() FROM otel_traces WHERE ScopeName = {scope:String}"
     before = int(store.scalar(count_sql, {"scope": COPY_SCOPE_NAME}))
-    began = db_now(store)
+    began = store.now()
     done = 0
     while done < copies:
         step = min(copies_per_insert, copies - done)
@@ -160,7 +160,7 @@ def replicate_in_store(
         done += step
         if progress is not None:
             progress(done, copies)
-    attribute_window(store, began - timedelta(seconds=1), db_now(store))
+    attribute_window(store, began - timedelta(seconds=1), store.now())
     return int(store.scalar(count_sql, {"scope": COPY_SCOPE_NAME})) - before
 
 
