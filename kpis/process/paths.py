@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,8 @@ from storage import SqlFiles, Store
 log = logging.getLogger(__name__)
 SQL = SqlFiles("kpis.process.queries")
 JOB = "order_paths"
+# the scheduler and an export (CLI or API) may refresh at once: one run at a time per process
+_RUNNING = threading.Lock()
 
 
 def _naive(moment: datetime) -> datetime:
@@ -25,6 +28,11 @@ def refresh_paths(
     """Recompute the paths of the orders whose spans arrived since the job's watermark (or of
     ``orders``, or of every order) and move the watermark. With ``record`` the run is recorded in
     job_runs and a failure returned; without, a failure raises (for a caller that records runs)."""
+    with _RUNNING:
+        return _refresh(store, everything, orders, record)
+
+
+def _refresh(store: Store, everything: bool, orders: list[str] | None, record: bool) -> JobResult:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     wm_from = read_watermark(store, JOB)
