@@ -18,6 +18,12 @@ WITH
         UNION DISTINCT
         SELECT arrayJoin({orders:Array(String)}) AS OrderId
     ),
+    -- orders with a breached/open/skipped row: each of their SLAs is evaluated (a met result
+    -- is written when it replaces one of those rows)
+    prior_open AS (
+        SELECT DISTINCT OrderId FROM sla_results FINAL
+        WHERE State != 'met' AND ({all:UInt8} = 1 OR OrderId IN touched)
+    ),
     length({sla_names:Array(String)}) AS n_sla,
     3600000 AS hour_ms
 SELECT
@@ -84,6 +90,7 @@ FROM (
             SELECT
                 OrderId, CaptureAt, Status, CurrentStage, CurrentSystem,
                 Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority,
+                OrderId IN prior_open AS prior,
                 indexOf({seg_keys:Array(String)}, arrayStringConcat(arrayFilter((v, d) -> d = 1, [
                     if(has({seg_values:Array(Array(String))}[1], Channel), Channel, ''),
                     if(has({seg_values:Array(Array(String))}[2], Priority), Priority, ''),
@@ -99,8 +106,12 @@ FROM (
                 arrayMap(k -> indexOf({sla_stage_set:Array(String)}, k), mapKeys(StageEnd)) AS end_pos,
                 arrayMap(v -> toUnixTimestamp64Milli(v), mapValues(StageEnd)) AS end_ms,
                 -- the SLAs whose start edge happened, with their edges in epoch milliseconds
-                -- (index 0, a stage without a hop, reads 0)
-                arrayFilter(t -> t.2 > 0, arrayZip(
+                -- (index 0, a stage without a hop, reads 0), less those surely met: completed
+                -- within the target in wall time (business time between two instants is never
+                -- more than wall time), unless the order had a row that a met one must replace
+                arrayFilter(t -> t.2 > 0 AND (t.3 = 0 OR prior
+                                              OR greatest(t.3 - t.2, 0) / 1000.0 > {seg_targets:Array(Float64)}[(seg - 1) * n_sla + t.1]),
+                            arrayZip(
                     range(1, n_sla + 1),
                     arrayMap((p, e) -> if(e = 1, end_ms[indexOf(end_pos, p)], start_ms[indexOf(start_pos, p)]),
                              {sla_from_pos:Array(UInt32)}, {sla_from_end:Array(UInt8)}),

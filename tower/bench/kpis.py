@@ -42,12 +42,14 @@ class PeakMemory:
     """Samples the largest tracked memory of any running query (system.processes) on its own thread.
 
     The embedded engine keeps no query log, so the peak is sampled every ``every_s`` seconds while
-    the jobs run (a query shorter than that may be missed; the big ones last far longer).
+    the jobs run (a query shorter than that may be missed; the big ones last far longer). A sample
+    costs about 4 ms of CPU in this process: every 20 ms it took a fifth of a core from the jobs it
+    measured on a 2-core machine.
     """
 
     SQL = "SELECT max(peak_memory_usage) FROM system.processes"
 
-    def __init__(self, store: Store, every_s: float = 0.02) -> None:
+    def __init__(self, store: Store, every_s: float = 0.1) -> None:
         self.store = store
         self.every_s = every_s
         self.peak = 0
