@@ -87,9 +87,12 @@ def run(config: dict[str, Any]) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     print("ready", flush=True)
+    published = -1
     while not stop.wait(1.0):
-        write_receiver_metrics(directory, metrics)
-    http_server.should_exit = True
+        if pipeline.changes != published:  # an idle receiver writes nothing
+            published = pipeline.changes
+            write_receiver_metrics(directory, metrics)
+    http_server.stop()
     grpc_server.stop(grace=2).wait(5)
     http_thread.join(10)
     spool.close()
