@@ -30,6 +30,7 @@ from collector.health import Health
 from collector.pipeline import Pipeline, Refusal
 from collector.serving import ServerLimits, uvicorn_options
 from collector.settings import CollectorSettings
+from storage.errors import TowerError
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ Asgi = Callable[
 _EXPORT_PATH = "/v1/traces"
 
 
-class _Disconnected(Exception):
+class _Disconnected(TowerError):
     """The client went away before its body was complete."""
 
 
