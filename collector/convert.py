@@ -24,7 +24,10 @@ from typing import Any
 import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from collector.reasons import event_rejection, example, iso_time, span_rejection
 from collector.settings import CollectorSettings
+
+__all__ = ["iso_time"]  # re-exported: the reasons module writes times the same way
 
 # Blocks of the Python path are JSONCompactColumns in storage.schema.OTEL_TRACES_COLUMNS order (the
 # exporter's insert columns; imported where needed, so that receivers do not load the store client).
@@ -39,7 +42,6 @@ _NS = 1_000_000_000
 STORE_MIN_NS = 100_000_000 * _NS
 STORE_MAX_NS = (2**32 - 1) * _NS
 _DAY_NS = 86_400 * _NS
-_ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 MAX_ERROR_EXAMPLES = 5
 
@@ -96,19 +98,6 @@ class TimeWindow:
     def describe(self, now_ns: int) -> str:
         first, last = self.bounds(now_ns)
         return f"{iso_time(first)} .. {iso_time(last)}"
-
-
-def iso_time(ns: int) -> str:
-    """Unix nanoseconds as an ISO 8601 UTC time (any int; out-of-range years are clamped)."""
-    from datetime import UTC, datetime, timedelta
-
-    seconds, fraction = divmod(ns, _NS)
-    try:
-        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
-    except OverflowError:
-        return f"{ns} ns (beyond year 9999)"
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{fraction:09d}Z" if fraction else f"{text}Z"
 
 
 @dataclass
@@ -324,10 +313,10 @@ def _convert(
         now_ns = time.time_ns()
     first, last = window.bounds(now_ns)
 
-    def reject(reason: str, span: Any, detail: str) -> None:
+    def reject(reason: str, detail: str, span: Any) -> None:
         reasons[reason] += 1
         if len(examples) < MAX_ERROR_EXAMPLES:
-            examples.append(f"span {span.span_id.hex() or '(no id)'} {span.name[:80]!r}: {detail}")
+            examples.append(example(span, detail))
 
     for resource_spans in request.resource_spans:
         resource = attributes(resource_spans.resource.attributes)
@@ -342,30 +331,9 @@ def _convert(
                 parent = span.parent_span_id
                 start = span.start_time_unix_nano
                 end = span.end_time_unix_nano
-                if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
-                    reject(
-                        "invalid_trace_id", span, f"trace id must be 16 non-zero bytes, got {len(trace_id)}"
-                    )
-                    continue
-                if len(span_id) != 8 or span_id == _ZERO_SPAN:
-                    reject("invalid_span_id", span, f"span id must be 8 non-zero bytes, got {len(span_id)}")
-                    continue
-                if parent and len(parent) != 8:
-                    reject(
-                        "invalid_parent_span_id", span, f"parent span id must be 8 bytes, got {len(parent)}"
-                    )
-                    continue
-                if end < start:
-                    reject("end_before_start", span, f"end {end} is before start {start}")
-                    continue
-                if start < first or end > last:
-                    early = start < first
-                    reject(
-                        "time_before_window" if early else "time_after_window",
-                        span,
-                        f"{'start' if early else 'end'} {iso_time(start if early else end)} is "
-                        f"{'before' if early else 'after'} the accepted window",
-                    )
+                rejection = span_rejection(trace_id, span_id, parent, start, end, first, last)
+                if rejection is not None:
+                    reject(*rejection, span)
                     continue
                 events = span.events
                 events_cut = len(events) - max_events
@@ -375,14 +343,9 @@ def _convert(
                     event_times = [e.time_unix_nano for e in events]
                     earliest = min(event_times)
                     latest = max(event_times)
-                    if earliest < first or latest > last:
-                        early = earliest < first
-                        reject(
-                            "time_before_window" if early else "time_after_window",
-                            span,
-                            f"event time {iso_time(earliest if early else latest)} is "
-                            f"{'before' if early else 'after'} the accepted window",
-                        )
+                    rejection = event_rejection(earliest, latest, first, last)
+                    if rejection is not None:
+                        reject(*rejection, span)
                         continue
                 if events_cut > 0:
                     cut.truncated += events_cut

@@ -26,12 +26,12 @@ than an array or map of scalars, anything the schema parser refuses.
 from __future__ import annotations
 
 from collections import Counter
-from operator import attrgetter, lt
+from operator import attrgetter
 from typing import Any
 
 from google.protobuf.message import DecodeError, EncodeError
 
-from collector.convert import MAX_ERROR_EXAMPLES, Conversion, Limits, TimeWindow, iso_time
+from collector.convert import MAX_ERROR_EXAMPLES, Conversion, Limits, TimeWindow
 from collector.otlp_schema import (
     columns_class,
     event_columns_class,
@@ -41,9 +41,8 @@ from collector.otlp_schema import (
     request_class,
     span_bytes_class,
 )
+from collector.reasons import columns_pass, event_rejection, event_times_pass, example, span_rejection
 
-_ZERO_TRACE = bytes(16)
-_ZERO_SPAN = bytes(8)
 # one C call per span: what the checks read
 _SPAN_FIELDS = attrgetter(
     "trace_id",
@@ -56,7 +55,6 @@ _SPAN_FIELDS = attrgetter(
     "attributes",
 )
 _ATTRIBUTES = attrgetter("attributes")
-_ID_LENGTHS = {16}, {8}, ({0}, {8}, {0, 8})
 
 
 def admit(body: bytes, limits: Limits, window: TimeWindow, now_ns: int) -> Conversion | None:
@@ -147,16 +145,7 @@ def _admit_all(body: bytes, limits: Limits, window: TimeWindow, now_ns: int) -> 
     if not (len(traces) == len(span_ids) == len(starts) == len(ends) == count):
         return None
     first, last = window.bounds(now_ns)
-    if (
-        min(starts) < first
-        or max(ends) > last
-        or any(map(lt, ends, starts))
-        or set(map(len, traces)) != {16}
-        or set(map(len, span_ids)) != {8}
-        or not set(map(len, span_columns.parent_span_id)) <= {0, 8}
-        or _ZERO_TRACE in traces
-        or _ZERO_SPAN in span_ids
-    ):
+    if not columns_pass(traces, span_ids, span_columns.parent_span_id, starts, ends, first, last):
         return None
     events = span_columns.events
     if events:
@@ -166,8 +155,7 @@ def _admit_all(body: bytes, limits: Limits, window: TimeWindow, now_ns: int) -> 
         times = event_columns.time_unix_nano
         if (
             len(times) != len(events)
-            or min(times) < first
-            or max(times) > last
+            or not event_times_pass(times, first, last)
             or len(event_columns.attributes) > max_attributes
         ):
             return None
@@ -195,25 +183,14 @@ def _all_admitted(rows: list[tuple[Any, ...]], limits: Limits, first: int, last:
     """Whole-list checks of one scope's spans (C loops over columns): the number of attributes,
     events and links beyond the limits when every span passes, else None."""
     traces, span_ids, parents, starts, ends, events, links, attributes = zip(*rows, strict=True)
-    trace_lengths, span_lengths, parent_lengths = _ID_LENGTHS
-    if (
-        min(starts) < first
-        or max(ends) > last
-        or any(map(lt, ends, starts))
-        or set(map(len, traces)) != trace_lengths
-        or set(map(len, span_ids)) != span_lengths
-        or set(map(len, parents)) not in parent_lengths
-        or _ZERO_TRACE in traces
-        or _ZERO_SPAN in span_ids
-    ):
+    if not columns_pass(traces, span_ids, parents, starts, ends, first, last):
         return None
     max_attributes = limits.max_attributes
     max_events = limits.max_events
     truncated = 0
     for span_events in filter(None, events):
         kept = span_events[:max_events]
-        times = [event.time_unix_nano for event in kept]
-        if min(times) < first or max(times) > last:
+        if not event_times_pass([event.time_unix_nano for event in kept], first, last):
             return None
         truncated += max(0, len(span_events) - max_events)
         for event in kept:
@@ -250,50 +227,30 @@ def _admit_each(
     truncated = 0
     rejected_here: list[int] = []
 
-    def reject(reason: str, index: int, detail: str) -> None:
+    def reject(reason: str, detail: str, index: int) -> None:
         reasons[reason] += 1
         rejected_here.append(index)
         if len(examples) < MAX_ERROR_EXAMPLES:
-            span = spans[index]
-            examples.append(f"span {span.span_id.hex() or '(no id)'} {span.name[:80]!r}: {detail}")
+            examples.append(example(spans[index], detail))
 
     for index, (trace_id, span_id, parent_id, start, end, events, links, attributes) in enumerate(rows):
-        if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
-            reject("invalid_trace_id", index, f"trace id must be 16 non-zero bytes, got {len(trace_id)}")
-        elif len(span_id) != 8 or span_id == _ZERO_SPAN:
-            reject("invalid_span_id", index, f"span id must be 8 non-zero bytes, got {len(span_id)}")
-        elif (parent := len(parent_id)) and parent != 8:
-            reject("invalid_parent_span_id", index, f"parent span id must be 8 bytes, got {parent}")
-        elif end < start:
-            reject("end_before_start", index, f"end {end} is before start {start}")
-        elif start < first or end > last:
-            early = start < first
-            reject(
-                "time_before_window" if early else "time_after_window",
-                index,
-                f"{'start' if early else 'end'} {iso_time(start if early else end)} is "
-                f"{'before' if early else 'after'} the accepted window",
-            )
-        else:
-            span_truncated = 0
-            if events:
-                kept = events[:max_events]
-                times = [event.time_unix_nano for event in kept]
-                earliest, latest = min(times), max(times)
-                if earliest < first or latest > last:
-                    early = earliest < first
-                    reject(
-                        "time_before_window" if early else "time_after_window",
-                        index,
-                        f"event time {iso_time(earliest if early else latest)} is "
-                        f"{'before' if early else 'after'} the accepted window",
-                    )
-                    continue
-                span_truncated += max(0, len(events) - max_events)
-                for event in kept:
-                    span_truncated += max(0, len(event.attributes) - max_attributes)
-            if links:
-                span_truncated += _links_truncated(links, limits)
-            truncated += span_truncated + max(0, len(attributes) - max_attributes)
-            accepted += 1
+        rejection = span_rejection(trace_id, span_id, parent_id, start, end, first, last)
+        if rejection is not None:
+            reject(*rejection, index)
+            continue
+        span_truncated = 0
+        if events:
+            kept = events[:max_events]
+            times = [event.time_unix_nano for event in kept]
+            rejection = event_rejection(min(times), max(times), first, last)
+            if rejection is not None:
+                reject(*rejection, index)
+                continue
+            span_truncated += max(0, len(events) - max_events)
+            for event in kept:
+                span_truncated += max(0, len(event.attributes) - max_attributes)
+        if links:
+            span_truncated += _links_truncated(links, limits)
+        truncated += span_truncated + max(0, len(attributes) - max_attributes)
+        accepted += 1
     return accepted, truncated, rejected_here

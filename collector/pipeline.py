@@ -85,6 +85,8 @@ class Pipeline:
         self._tokens = [t.get_secret_value().encode() for t in settings.tokens if t.get_secret_value()]
         self._inflight = 0
         self._inflight_lock = threading.Lock()
+        # bumped whenever this pipeline changes its metrics (a receiver re-renders /metrics then)
+        self.changes = 0
 
     # -- admission ---------------------------------------------------------------------------
 
@@ -110,11 +112,13 @@ class Pipeline:
                 )
             self._inflight += size
             self.metrics.inflight_bytes.set(self._inflight)
+            self.changes += 1
 
     def release(self, size: int) -> None:
         with self._inflight_lock:
             self._inflight -= size
             self.metrics.inflight_bytes.set(self._inflight)
+            self.changes += 1
 
     # -- decoding ----------------------------------------------------------------------------
 
@@ -157,6 +161,7 @@ class Pipeline:
                 ",".join(f"{k}:{v}" for k, v in sorted(conversion.reasons.items())),
                 conversion.error_message[:500],
             )
+        self.changes += 1
         return Decoded(conversion, received)
 
     def _parse(self, body: bytes, json: bool) -> tuple[ExportTraceServiceRequest, int]:
@@ -195,6 +200,7 @@ class Pipeline:
         if conversion.rejected:
             response.partial_success.rejected_spans = conversion.rejected
             response.partial_success.error_message = conversion.error_message
+        self.changes += 1
         return response
 
     def refused(self, refusal: Refusal, transport: str, peer: str) -> None:
@@ -210,3 +216,4 @@ class Pipeline:
             peer,
             refusal.message[:300],
         )
+        self.changes += 1

@@ -28,7 +28,7 @@ from collector.otlp_http import create_app, http_limits, serve_in_thread
 from collector.pipeline import Pipeline
 from collector.settings import CollectorSettings
 from collector.spool import Spool
-from collector.status import merged_metrics, read_health, write_receiver_metrics
+from collector.status import MergedMetrics, read_health, write_receiver_metrics
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +74,8 @@ def run(config: dict[str, Any]) -> None:
     spool.open()
     metrics = CollectorMetrics()
     pipeline = Pipeline(settings, spool, metrics, retention_days=int(config["retention_days"]))
-    app = create_app(
-        pipeline,
-        lambda: read_health(root, settings),
-        lambda: merged_metrics(root, metrics, directory),
-    )
+    merged = MergedMetrics(root, metrics, directory, lambda: pipeline.changes)
+    app = create_app(pipeline, lambda: read_health(root, settings), merged.render)
     grpc_server, _port = create_server(
         pipeline, settings.host, int(config["grpc_port"]), settings.grpc_workers
     )
@@ -90,9 +87,12 @@ def run(config: dict[str, Any]) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     print("ready", flush=True)
+    published = -1
     while not stop.wait(1.0):
-        write_receiver_metrics(directory, metrics)
-    http_server.should_exit = True
+        if pipeline.changes != published:  # an idle receiver writes nothing
+            published = pipeline.changes
+            write_receiver_metrics(directory, metrics)
+    http_server.stop()
     grpc_server.stop(grace=2).wait(5)
     http_thread.join(10)
     spool.close()

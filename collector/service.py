@@ -23,12 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import grpc
-import uvicorn
 
 from collector.health import Health, assess
 from collector.metrics import CollectorMetrics
 from collector.otlp_grpc import create_server
-from collector.otlp_http import create_app, http_limits, listening_socket, serve_in_thread
+from collector.otlp_http import OtlpServer, create_app, http_limits, listening_socket, serve_in_thread
 from collector.pipeline import Pipeline
 from collector.settings import CollectorSettings
 from collector.spool import OPEN_SUFFIX, SUFFIX, Spool
@@ -90,7 +89,7 @@ class Collector:
         )
         self.http_port = 0
         self.grpc_port = 0
-        self._http: uvicorn.Server | None = None
+        self._http: OtlpServer | None = None
         self._http_thread: threading.Thread | None = None
         self._grpc: grpc.Server | None = None
         self._sockets: list[socket.socket] = []
@@ -227,7 +226,7 @@ class Collector:
         self._started = False
         self._stopping.set()
         if self._http is not None:
-            self._http.should_exit = True
+            self._http.stop()
         if self._grpc is not None:
             self._grpc.stop(grace=2).wait(5)
         if self._http_thread is not None:

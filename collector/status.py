@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +83,75 @@ def merged_metrics(spool_root: Path, own: CollectorMetrics, own_directory: Path)
     if isinstance(status, dict) and isinstance(status.get("metrics"), dict):
         snapshots.append(status["metrics"])
     return render_merged(snapshots)
+
+
+# a receiver's /metrics is rendered again at least this often, even when nothing seems to change
+_RENDER_MAX_AGE_S = 1.0
+
+
+class MergedMetrics:
+    """Receiver side: :func:`merged_metrics`, rendered again only when something changed.
+
+    ``version()`` changes whenever this receiver's own figures do (the pipeline counts its
+    requests); the other processes' files are known by their inode, size and mtime (each is
+    replaced whole). A client polling /metrics many times a second (``tower bench ingest`` waiting
+    for the writer) then costs a few ``stat`` calls per poll instead of a render.
+    """
+
+    def __init__(
+        self, spool_root: Path, own: CollectorMetrics, own_directory: Path, version: Callable[[], int]
+    ) -> None:
+        self.spool_root = spool_root
+        self.own = own
+        self.own_directory = own_directory
+        self.version = version
+        self._lock = threading.Lock()
+        self._key: tuple[Any, ...] | None = None
+        self._body = b""
+        self._rendered_at = 0.0
+        self._files: dict[str, tuple[tuple[int, int, int], Samples | None]] = {}
+
+    def _others(self) -> list[str]:
+        paths = []
+        try:
+            with os.scandir(self.spool_root) as entries:
+                for entry in entries:
+                    if (
+                        entry.name.startswith("r")
+                        and entry.is_dir()
+                        and entry.path != str(self.own_directory)
+                    ):
+                        paths.append(os.path.join(entry.path, RECEIVER_METRICS))
+        except OSError:
+            pass
+        paths.sort()
+        paths.append(str(self.spool_root / STATUS))
+        return paths
+
+    def render(self) -> bytes:
+        paths = self._others()
+        signatures = []
+        for path in paths:
+            try:
+                stat = os.stat(path)
+                signatures.append((stat.st_ino, stat.st_size, stat.st_mtime_ns))
+            except OSError:
+                signatures.append((0, 0, 0))
+        key = (self.version(), tuple(paths), tuple(signatures))
+        with self._lock:
+            if key == self._key and time.monotonic() - self._rendered_at < _RENDER_MAX_AGE_S:
+                return self._body
+            snapshots: list[Samples] = [snapshot(self.own.registry)]
+            for path, signature in zip(paths, signatures, strict=True):
+                known = self._files.get(path)
+                if known is None or known[0] != signature:
+                    data = _read_json(Path(path))
+                    samples = data.get("metrics") if isinstance(data, dict) else None
+                    known = (signature, samples if isinstance(samples, dict) else None)
+                    self._files[path] = known
+                if known[1] is not None:
+                    snapshots.append(known[1])
+            self._body = render_merged(snapshots)
+            self._key = key
+            self._rendered_at = time.monotonic()
+            return self._body

@@ -9,7 +9,9 @@ before the clock starts, so the clients spend their time sending.
 
 Phase 1 sends as fast as the collector acknowledges, then waits until the collector's own counter
 of written spans reaches the acknowledged ones (``written_spans``): ``durable_spans_per_s``. CPU per span: ``receiver_cpu_us_per_span`` is the CPU of the tower's
-processes that is not the engine's; ``engine_cpu_us_per_span`` is the engine's (inserts,
+processes that is not the engine's (the receiver processes', up to the drain: their share of the
+bench's own /metrics polls included; ``receiver_cpu_us_per_span_while_sending`` only until the
+clients stop); ``engine_cpu_us_per_span`` is the engine's (inserts,
 materialized views and merges: user + system time from ``system.events``, up to the drain plus a
 few seconds of merges). Phase 2 offers twice the durable rate for as long and records the peak RSS
 of all tower processes together (``tower_peak_rss_mib``) and how the collector pushed back.
@@ -202,12 +204,17 @@ def _written(url: str) -> int:
     return int(_metric(url, "tower_collector_spans_written_total"))
 
 
+# How often the bench asks /metrics whether the writer is done. The writer publishes its count twice
+# a second; each poll is served by a receiver and counted in receiver_cpu_us_per_span.
+POLL_S = 0.2
+
+
 def _wait_written(url: str, spans: int, timeout: float = 300.0) -> int:
     """Wait until the collector has written ``spans`` spans in all (the spool's pending count alone
     misses what receiver processes have not sealed yet); returns the count it reached."""
     deadline = time.perf_counter() + timeout
     while (written := _written(url)) < spans and time.perf_counter() < deadline:
-        time.sleep(0.05)
+        time.sleep(POLL_S)
     return written
 
 
@@ -319,6 +326,7 @@ def run_bench(
         load = _Load(url, bodies, spans_per_request, clients)
         ack_elapsed = load.run(seconds)
         acked = load.acked
+        sending_cpu = sum(_cpu_seconds(pid) - cpu_before.get(pid, 0.0) for pid in pids if _is_receiver(pid))
         started = time.perf_counter() - ack_elapsed
         written = _wait_written(url, written_before + acked) - written_before
         durable_elapsed = time.perf_counter() - started
@@ -369,6 +377,7 @@ def run_bench(
         "durable_spans_per_s": round(durable_rate),
         "drain_seconds_after_load": round(durable_elapsed - ack_elapsed, 2),
         "receiver_cpu_us_per_span": round(receiver_cpu / acked * 1e6, 2) if acked else None,
+        "receiver_cpu_us_per_span_while_sending": round(sending_cpu / acked * 1e6, 2) if acked else None,
         "engine_cpu_us_per_span": round(engine / acked * 1e6, 2) if acked else None,
         "tower_cpu_us_per_span": round(total_cpu / acked * 1e6, 2) if acked else None,
         "receiver_peak_rss_mib": round(receiver_peak, 1) if receiver_peak is not None else None,
