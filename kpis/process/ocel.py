@@ -51,10 +51,18 @@ EVENT_ATTRIBUTES: tuple[tuple[str, str], ...] = (
 # carriage return and backslash become character references: the stream is TabSeparated (which the
 # engine streams block by block) and TabSeparated would escape them; references keep them exact
 # (in attribute values, XML readers would even turn raw tabs and newlines into spaces).
-_XML = (
+_XML_EVERY_VALUE = (
     "replaceAll(replaceAll(replaceAll(replaceAll("
     "replaceRegexpAll(toValidUTF8(replaceAll(replaceAll(replaceAll(replaceAll(replaceAll({v}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '\"', '&quot;'), '''', '&apos;')), '[\\\\x00-\\\\x08\\\\x0B\\\\x0C\\\\x0E-\\\\x1F]', '\\xef\\xbf\\xbd')"
     ", '\\\\', '&#92;'), char(9), '&#9;'), char(10), '&#10;'), char(13), '&#13;')"
+)
+# Most values are valid UTF-8 without control characters or backslashes: for them the five
+# entities are all there is to write (one pass: encodeXMLComponent writes the same entities); only
+# the others take the passes above (the engine evaluates a branch of `if` only for its rows).
+_XML = (
+    "if(isValidUTF8({v}) AND NOT match({v}, '[\\\\\\\\\\\\x00-\\\\x1F]'), encodeXMLComponent({v}), "
+    + _XML_EVERY_VALUE
+    + ")"
 )
 
 
@@ -182,14 +190,44 @@ def _event_chunks(
     )
 
 
+def _j(value: str) -> str:
+    """A value as a JSON string, as the engine's JSON formats write it (valid UTF-8: invalid bytes
+    become U+FFFD, as output_format_json_validate_utf8 has them)."""
+    return f"toJSONString(toValidUTF8({value}))"
+
+
+# Each event and object is formatted in the engine as one line of JSON text, by the query's
+# threads (JSONEachRow would format every row in the one thread that reads the stream), and read as
+# TabSeparated: see _json_items. Attribute names are the export's own, plain ASCII.
+_JSON_RELATIONSHIPS = (
+    "arrayStringConcat(arrayMap(r -> concat('{{\"objectId\":', {r1}, ',\"qualifier\":', {r2}, '}}'), "
+    "relationships), ',')"
+).format(r1=_j("r.1"), r2=_j("r.2"))
+
+
+def _json_attribute(name: str) -> str:
+    """An event attribute (a column of export_events.sql) as an item of the JSON array of attributes
+    with a leading comma, or '' when the event has none (an empty value). A JSON string escapes
+    every quote of the value, so the empty item can only be the whole text."""
+    item = f',{{"name":"{name}","value":'
+    return f"replaceOne(concat('{item}', {_j(name)}, '}}'), '{item}\"\"}}', '')"
+
+
 _JSON_EVENT = (
-    "id, type, time, CAST(attributes, 'Array(Tuple(name String, value String))') AS attributes, "
-    "CAST(relationships, 'Array(Tuple(objectId String, qualifier String))') AS relationships"
+    "concat('{{\"id\":', {id}, ',\"type\":', {type}, ',\"time\":', {time}, ',\"attributes\":[', "
+    "substring(concat({attributes}), 2), '],\"relationships\":[', {rels}, ']}}')"
+).format(
+    id=_j("id"),
+    type=_j("type"),
+    time=_j("time"),
+    attributes=", ".join(_json_attribute(name) for name, _ in EVENT_ATTRIBUTES),
+    rels=_JSON_RELATIONSHIPS,
 )
 _JSON_OBJECT = (
-    "id, type, CAST(attributes, 'Array(Tuple(name String, time String, value String))') AS attributes, "
-    "CAST(relationships, 'Array(Tuple(objectId String, qualifier String))') AS relationships"
-)
+    "concat('{{\"id\":', {id}, ',\"type\":', {type}, ',\"attributes\":[', "
+    'arrayStringConcat(arrayMap(a -> concat(\'{{"name":"\', a.1, \'","time":"\', a.2, \'","value":\', {a3}, \'}}\'), '
+    "attributes), ','), '],\"relationships\":[', {rels}, ']}}')"
+).format(id=_j("id"), type=_j("type"), a3=_j("a.3"), rels=_JSON_RELATIONSHIPS)
 _XML_EVENT = (
     "concat('<event id=\"', {id}, '\" type=\"', {type}, '\" time=\"', time, '\"><attributes>', "
     "arrayStringConcat(arrayMap(a -> concat('<attribute name=\"', a.1, '\">', {a2}, '</attribute>'), attributes)), "
@@ -252,10 +290,22 @@ def _stream(
 
 
 def _json_items(chunks: Iterator[bytes], out: BinaryIO) -> None:
-    """JSONEachRow rows as the items of a JSON array: each row's newline becomes ``,\n`` except the
-    last one's, which is dropped (the rows' text is written as it came, never parsed)."""
+    """Lines of JSON text, read as TabSeparated, as the items of a JSON array: each row's newline
+    becomes ``,\n`` except the last one's, which is dropped.
+
+    JSON text holds no control characters (its strings escape them), so TabSeparated has escaped
+    only its backslashes (``\\\\``) and apostrophes (``\\'``): undone here, in that order (every
+    backslash of the stream begins one of those pairs; a pair cut by the end of a chunk waits for
+    the next one)."""
     held = False  # the previous chunk ended with a row's newline, not yet written
+    cut = b""  # the first backslash of a pair the previous chunk ended in
     for chunk in chunks:
+        if cut:
+            chunk, cut = cut + chunk, b""
+        if b"\\" in chunk:
+            if chunk.endswith(b"\\") and (len(chunk) - len(chunk.rstrip(b"\\"))) % 2:
+                chunk, cut = chunk[:-1], b"\\"
+            chunk = chunk.replace(b"\\\\", b"\\").replace(b"\\'", b"'")
         if not chunk:
             continue
         if held:
@@ -285,8 +335,8 @@ def write_json(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
     parts = _ranges(store, flt)
     out.write(b'{"objectTypes":' + orjson.dumps(object_types) + b',"eventTypes":' + orjson.dumps(types))
     for key, chunks in (
-        (b"objects", _object_chunks(store, flt, parts, _JSON_OBJECT, "JSONEachRow")),
-        (b"events", _event_chunks(store, flt, parts, _JSON_EVENT, "JSONEachRow")),
+        (b"objects", _object_chunks(store, flt, parts, _JSON_OBJECT, "TabSeparated")),
+        (b"events", _event_chunks(store, flt, parts, _JSON_EVENT, "TabSeparated")),
     ):
         out.write(b',"' + key + b'":[')
         _json_items(chunks, out)

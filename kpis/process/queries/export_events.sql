@@ -10,18 +10,31 @@ SELECT
     concat(s.Stage, ' @ ', s.System) AS type,
     s.Timestamp AS at,
     replaceOne(toString(toDateTime64(s.Timestamp, 6, 'UTC')), ' ', 'T') || 'Z' AS time,
+    -- the attributes, one column each, named as in the export (LowCardinality where the hop is: a
+    -- value formatted from one of them is formatted once per distinct value)
+    s.Stage AS stage,
+    s.System AS system,
+    s.SystemKind AS system_kind,
+    s.SpanName AS span_name,
+    s.OrderStatus AS status,
+    s.StatusCode AS status_code,
+    if(s.ManualTouch = 1, 'true', 'false') AS manual_touch,
+    s.User AS user,
+    s.ExceptionType AS exception_type,
+    s.ExceptionOutcome AS exception_outcome,
+    toString(round(s.Duration / 1e9, 6)) AS duration_s,
     arrayFilter(a -> a.2 != '', [
-        ('stage', toString(s.Stage)),
-        ('system', toString(s.System)),
-        ('system_kind', toString(s.SystemKind)),
-        ('span_name', toString(s.SpanName)),
-        ('status', toString(s.OrderStatus)),
-        ('status_code', toString(s.StatusCode)),
-        ('manual_touch', if(s.ManualTouch = 1, 'true', 'false')),
-        ('user', s.User),
-        ('exception_type', toString(s.ExceptionType)),
-        ('exception_outcome', toString(s.ExceptionOutcome)),
-        ('duration_s', toString(round(s.Duration / 1e9, 6)))
+        ('stage', toString(stage)),
+        ('system', toString(system)),
+        ('system_kind', toString(system_kind)),
+        ('span_name', toString(span_name)),
+        ('status', toString(status)),
+        ('status_code', toString(status_code)),
+        ('manual_touch', manual_touch),
+        ('user', user),
+        ('exception_type', toString(exception_type)),
+        ('exception_outcome', toString(exception_outcome)),
+        ('duration_s', duration_s)
     ]) AS attributes,
     arrayConcat(s.links, arrayMap(o -> (o.1, o.2), s.objs)) AS relationships
 FROM (/*EVENT_SPANS*/) AS s
