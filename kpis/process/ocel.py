@@ -228,13 +228,31 @@ _JSON_OBJECT = (
     'arrayStringConcat(arrayMap(a -> concat(\'{{"name":"\', a.1, \'","time":"\', a.2, \'","value":\', {a3}, \'}}\'), '
     "attributes), ','), '],\"relationships\":[', {rels}, ']}}')"
 ).format(id=_j("id"), type=_j("type"), a3=_j("a.3"), rels=_JSON_RELATIONSHIPS)
+
+
+def _xml_attribute(name: str) -> str:
+    """An event attribute (a column of export_events.sql) as an ``<attribute>`` element, or '' when
+    the event has none (an empty value: escaped, a value holds no ``<``, so the empty element can
+    only be the whole text). The escaping is the plain chain of replacements, which on a
+    LowCardinality column runs once per distinct value."""
+    item = f'<attribute name="{name}">'
+    value = _XML_EVERY_VALUE.format(v=name)
+    return f"replaceOne(concat('{item}', {value}, '</attribute>'), '{item}</attribute>', '')"
+
+
 _XML_EVENT = (
     "concat('<event id=\"', {id}, '\" type=\"', {type}, '\" time=\"', time, '\"><attributes>', "
-    "arrayStringConcat(arrayMap(a -> concat('<attribute name=\"', a.1, '\">', {a2}, '</attribute>'), attributes)), "
+    "{attributes}, "
     "'</attributes><objects>', "
     "arrayStringConcat(arrayMap(r -> concat('<relationship object-id=\"', {r1}, '\" qualifier=\"', {r2}, '\"/>'), relationships)), "
     "'</objects></event>')"
-).format(id=_x("id"), type=_x("type"), a2=_x("a.2"), r1=_x("r.1"), r2=_x("r.2"))
+).format(
+    id=_x("id"),
+    type=_x("type"),
+    attributes=", ".join(_xml_attribute(name) for name, _ in EVENT_ATTRIBUTES),
+    r1=_x("r.1"),
+    r2=_x("r.2"),
+)
 _XML_OBJECT = (
     "concat('<object id=\"', {id}, '\" type=\"', type, '\"><attributes>', "
     "arrayStringConcat(arrayMap(a -> concat('<attribute name=\"', a.1, '\" time=\"', a.2, '\">', {a3}, '</attribute>'), attributes)), "
@@ -383,13 +401,13 @@ def write_xml(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
 
 
 def _attribute(name: str, kind: str) -> str:
-    """An event attribute's value as a column of the SQLite export ('' when the event has none)."""
-    value = f"arrayFirst(a -> a.1 = '{name}', attributes).2"
+    """An event attribute's value (its column of export_events.sql) as a column of the SQLite
+    export ('' when the event has none)."""
     if kind == "boolean":
-        return f"toUInt8({value} = 'true')"
+        return f"toUInt8({name} = 'true')"
     if kind == "float":
-        return f"toFloat64OrZero({value})"
-    return f"toValidUTF8({value})"
+        return f"toFloat64OrZero({name})"
+    return f"toValidUTF8(toString({name}))"
 
 
 _SQLITE_RELATIONSHIPS = (
