@@ -30,7 +30,9 @@ from ai.predictions import Prediction, PredictionLog, ReviewAction
 from ai.registry import Registry
 from ai.training import calibration
 from kpis.policy import Policy
-from storage import Store
+from storage import SqlFiles, Store
+
+SQL = SqlFiles("ai.queries")
 
 ACCURACY_METRIC = {
     "delay": "live_auc",
@@ -257,9 +259,7 @@ def _reviewed(
 def latest(store: Store, model: str | None = None) -> dict[str, dict[str, Measurement]]:
     """The latest value of each metric of each model."""
     rows = store.rows(
-        "SELECT Model, Version, Metric, argMax(Value, At) AS value, argMax(Samples, At) AS samples, "
-        "argMax(Details, At) AS details, max(At) AS at FROM ai_monitoring "
-        "WHERE {any:UInt8} = 1 OR Model = {m:String} GROUP BY Model, Version, Metric ORDER BY at",
+        SQL["monitoring_latest"],
         {"any": int(model is None), "m": model or ""},
     )
     out: dict[str, dict[str, Measurement]] = {}

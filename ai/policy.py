@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kpis.policy import PolicyError
 from storage import yamlfile
@@ -130,30 +130,18 @@ def load_ai_policy(path: Path | str | None = None) -> AiPolicy:
     if path is None:
         text = resources.files("ai").joinpath(DEFAULT_POLICY).read_text(encoding="utf-8")
         return parse_ai_policy(text, f"ai/{DEFAULT_POLICY}")
-    path = Path(path)
-    try:
-        text = yamlfile.read_text(path, "AI policy")
-    except yamlfile.YamlFileError as exc:
-        raise AiPolicyError(str(exc)) from None
+    text = yamlfile.read(path, "AI policy", AiPolicyError)
     return parse_ai_policy(text, str(path))
 
 
 def parse_ai_policy(text: str, source: str = "<ai policy>") -> AiPolicy:
     """Validate AI policy YAML; errors name the source, line and field path."""
-    try:
-        data, node = yamlfile.parse(text, source)
-    except yamlfile.YamlSyntaxError as exc:
-        raise AiPolicyError(str(exc)) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise AiPolicyError(f"{source} line 1: an AI policy must be a mapping, got {type(data).__name__}")
-    try:
-        return AiPolicy.model_validate(data)
-    except ValidationError as exc:
-        raise AiPolicyError(
-            "; ".join(
-                f"{source} line {p.line or 1}: {'.'.join(str(part) for part in p.loc) or 'policy'}: {p.message}"
-                for p in yamlfile.problems(exc, node)
-            )
-        ) from None
+    return yamlfile.validate(
+        text,
+        source,
+        AiPolicy,
+        AiPolicyError,
+        not_mapping="an AI policy must be a mapping, got {kind}",
+        whole="policy",
+        line_always=True,
+    )

@@ -172,9 +172,7 @@ class PredictionLog:
             key = uuid.UUID(prediction_id)
         except ValueError:
             raise ReviewError(f"{prediction_id!r} is not a prediction id") from None
-        rows = self.store.rows(
-            "SELECT * FROM ai_predictions WHERE PredictionId = {p:UUID} LIMIT 1", {"p": key}
-        )
+        rows = self.store.rows(SQL["prediction"], {"p": key})
         if not rows:
             raise ReviewError(f"no prediction {prediction_id}")
         return self._prediction(rows[0])
@@ -276,8 +274,7 @@ class PredictionLog:
     ) -> list[Review]:
         """Reviews, newest first."""
         rows = self.store.rows(
-            "SELECT * FROM ai_reviews WHERE ({any_subject:UInt8} = 1 OR Subject IN {subjects:Array(String)}) "
-            "AND ({any_model:UInt8} = 1 OR Model = {model:String}) ORDER BY At DESC LIMIT {limit:UInt32}",
+            SQL["reviews"],
             {
                 "any_subject": int(subjects is None),
                 "subjects": list(subjects or []),

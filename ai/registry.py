@@ -22,8 +22,10 @@ from typing import Any
 
 from ai.history import naive
 from ai.policy import AutoPromote
-from storage import Store
+from storage import SqlFiles, Store
 from storage.errors import TowerError
+
+SQL = SqlFiles("ai.queries")
 
 
 class Status(StrEnum):
@@ -135,14 +137,12 @@ class Registry:
     # -- reading --------------------------------------------------------------------------------
 
     def versions(self, model: str) -> list[ModelVersion]:
-        rows = self.store.rows(
-            "SELECT * FROM ai_models FINAL WHERE Model = {m:String} ORDER BY Version DESC", {"m": model}
-        )
+        rows = self.store.rows(SQL["model_versions"], {"m": model})
         return [self._version(row) for row in rows]
 
     def get(self, model: str, version: int) -> ModelVersion:
         rows = self.store.rows(
-            "SELECT * FROM ai_models FINAL WHERE Model = {m:String} AND Version = {v:UInt32}",
+            SQL["model_version"],
             {"m": model, "v": version},
         )
         if not rows:
@@ -151,16 +151,14 @@ class Registry:
 
     def active(self, model: str) -> ModelVersion | None:
         rows = self.store.rows(
-            "SELECT * FROM ai_models FINAL WHERE Model = {m:String} AND Status = 'active' "
-            "ORDER BY StatusAt DESC LIMIT 1",
+            SQL["model_active"],
             {"m": model},
         )
         return self._version(rows[0]) if rows else None
 
     def events(self, model: str | None = None, limit: int = 200) -> list[ModelEvent]:
         rows = self.store.rows(
-            "SELECT Model, Version, Action, Actor, Reason, At, Details FROM ai_model_events "
-            "WHERE {any:UInt8} = 1 OR Model = {m:String} ORDER BY At DESC LIMIT {n:UInt32}",
+            SQL["model_events"],
             {"any": int(model is None), "m": model or "", "n": limit},
         )
         return [
@@ -180,8 +178,7 @@ class Registry:
         """The fitted model of a version (types checked against the allow-list, digest verified)."""
         entry = self.get(model, version)
         data = self.store.scalar(
-            "SELECT argMax(Artifact, Sha256 = {h:String}) FROM ai_model_artifacts "
-            "WHERE Model = {m:String} AND Version = {v:UInt32}",
+            SQL["model_artifact"],
             {"m": model, "v": version, "h": entry.sha256},
         )
         if not data:
@@ -221,9 +218,7 @@ class Registry:
 
         blob = sio.dumps(fitted)
         digest = hashlib.sha256(blob).hexdigest()
-        current = self.store.scalar(
-            "SELECT max(Version) FROM ai_models WHERE Model = {m:String}", {"m": model}
-        )
+        current = self.store.scalar(SQL["model_max_version"], {"m": model})
         version = int(current or 0) + 1
         now = datetime.now(UTC)
         self.store.insert(

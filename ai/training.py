@@ -33,7 +33,9 @@ from ai.policy import AiPolicy
 from ai.predictions import PredictionLog, Review, ReviewAction
 from ai.registry import ModelVersion, Registry
 from kpis.policy import Policy
-from storage import Store
+from storage import SqlFiles, Store
+
+SQL = SqlFiles("ai.queries")
 
 log = logging.getLogger(__name__)
 PRIMARY_METRIC = {
@@ -583,7 +585,7 @@ def due(store: Store, policy: AiPolicy, now: datetime) -> bool:
     every = policy.training.retrain_every_days
     if every <= 0:
         return False
-    last = store.scalar("SELECT max(TrainedAt) FROM ai_models")
+    last = store.scalar(SQL["last_training"])
     if not isinstance(last, datetime) or last.year <= 1970:
         return True
     last = last.replace(tzinfo=UTC) if last.tzinfo is None else last

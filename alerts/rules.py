@@ -560,32 +560,20 @@ def load_config(settings: AlertSettings) -> RulesConfig:
 
 def load_rules(path: Path | str) -> RulesConfig:
     """Read and validate a rules file; raise :class:`RulesError` naming line and field."""
-    path = Path(path)
-    try:
-        text = yamlfile.read_text(path, "rules", MAX_RULES_FILE_BYTES)
-    except yamlfile.YamlFileError as exc:
-        raise RulesError(str(exc)) from None
+    text = yamlfile.read(path, "rules", RulesError, MAX_RULES_FILE_BYTES)
     return parse_rules(text, str(path))
 
 
 def parse_rules(text: str, source: str = "<rules>") -> RulesConfig:
-    try:
-        data, node = yamlfile.parse(text, source)
-    except yamlfile.YamlSyntaxError as exc:
-        raise RulesError(str(exc)) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise RulesError(f"{source} line 1: expected a mapping with rules, route and receivers")
-    try:
-        return RulesConfig.model_validate(data)
-    except ValidationError as exc:
-        raise RulesError(
-            "; ".join(
-                f"{source}{f' line {p.line}' if p.line else ''}: {_field(p.loc) or 'file'}: {p.message}"
-                for p in yamlfile.problems(exc, node)
-            )
-        ) from None
+    return yamlfile.validate(
+        text,
+        source,
+        RulesConfig,
+        RulesError,
+        not_mapping="expected a mapping with rules, route and receivers",
+        whole="file",
+        field=_field,
+    )
 
 
 def _field(loc: tuple[Any, ...]) -> str:

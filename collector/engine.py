@@ -26,6 +26,9 @@ from storage.sql import SqlFiles
 
 _FILES = SqlFiles("collector")
 _CALL = re.compile(r"\{\{(\w+):([^{}]*)\}\}")
+# requests converted per block by the insert (a request larger than this is a block of its own);
+# measured on 4 x 50k bench spans (all views): engine peak 1,254 -> 750 MiB, CPU unchanged (67 us)
+INPUT_BLOCK_BYTES = 4 << 20
 
 
 def _varint(value: int) -> bytes:
@@ -125,6 +128,10 @@ def settings(token: str, schema_file: Path | None = None) -> dict[str, object]:
         # one reading thread: a replayed segment forms the same blocks (and tokens)
         "max_threads": 1,
         "input_format_parallel_parsing": 0,
+        # the requests are converted a few MiB at a time (the blocks are squashed again before the
+        # insert writes its parts): converting a whole 50k-span batch at once held every
+        # intermediate column of the attribute conversion together, ~0.8 GiB of the engine's peak
+        "input_format_max_block_size_bytes": INPUT_BLOCK_BYTES,
         "output_format_json_escape_forward_slashes": 0,
     }
 

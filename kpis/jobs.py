@@ -277,22 +277,13 @@ class KpiEngine:
         }
 
     def watermark(self, job: str) -> datetime:
-        value = self.store.scalar(
-            "SELECT argMax(Watermark, Version) FROM job_watermarks WHERE Job = {job:String} HAVING count() > 0",
-            {"job": job},
-        )
-        return value.replace(tzinfo=UTC) if isinstance(value, datetime) else EPOCH
+        return read_watermark(self.store, job)
 
     def set_watermark(self, job: str, value: datetime) -> None:
-        self.store.insert(
-            "job_watermarks",
-            [[job, _naive(value), datetime.now(UTC).replace(tzinfo=None), time.time_ns()]],
-            ["Job", "Watermark", "UpdatedAt", "Version"],
-        )
+        write_watermark(self.store, job, value)
 
     def db_now(self) -> datetime:
-        value = self.store.scalar("SELECT now64(3, 'UTC')")
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return self.store.now()
 
     def _record(self, result: JobResult, started: datetime) -> None:
         record_run(self.store, result, started)
@@ -397,6 +388,21 @@ _RUN_COLUMNS = [
     "Status",
     "Error",
 ]
+
+
+def read_watermark(store: Store, job: str) -> datetime:
+    """Where ``job`` stopped: its next run reads what arrived after this (EPOCH: it never ran)."""
+    value = store.scalar(SQL["job_watermark"], {"job": job})
+    return value.replace(tzinfo=UTC) if isinstance(value, datetime) else EPOCH
+
+
+def write_watermark(store: Store, job: str, value: datetime) -> None:
+    """Move ``job``'s watermark (the newest version wins, see :func:`read_watermark`)."""
+    store.insert(
+        "job_watermarks",
+        [[job, _naive(value), datetime.now(UTC).replace(tzinfo=None), time.time_ns()]],
+        ["Job", "Watermark", "UpdatedAt", "Version"],
+    )
 
 
 def record_run(store: Store, result: JobResult, started: datetime) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kpis.process.policy import ProcessPolicy
 from storage import yamlfile
@@ -424,33 +424,22 @@ def load_policy(path: Path | str | None = None) -> Policy:
     if path is None:
         text = resources.files("kpis").joinpath(DEFAULT_POLICY).read_text(encoding="utf-8")
         return parse_policy(text, f"kpis/{DEFAULT_POLICY}")
-    path = Path(path)
-    try:
-        text = yamlfile.read_text(path, "policy")
-    except yamlfile.YamlFileError as exc:
-        raise PolicyError(str(exc)) from None
+    text = yamlfile.read(path, "policy", PolicyError)
     return parse_policy(text, str(path))
 
 
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
     """Validate policy YAML; errors name the source, line and field path."""
-    try:
-        data, node = yamlfile.parse(text, source)
-    except yamlfile.YamlSyntaxError as exc:
-        raise PolicyError(str(exc)) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise PolicyError(f"{source} line 1: a policy must be a mapping, got {type(data).__name__}")
-    try:
-        return Policy.model_validate(data)
-    except ValidationError as exc:
-        raise PolicyError(
-            "; ".join(
-                f"{source} line {p.line or 1}: {'.'.join(str(part) for part in p.loc) or 'policy'}: {p.message}"
-                for p in yamlfile.problems(exc, node, lambda message: _locate(data, message))
-            )
-        ) from None
+    return yamlfile.validate(
+        text,
+        source,
+        Policy,
+        PolicyError,
+        not_mapping="a policy must be a mapping, got {kind}",
+        whole="policy",
+        line_always=True,
+        locate=_locate,
+    )
 
 
 def _locate(data: dict[str, Any], message: str) -> tuple[Any, ...]:

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Sequence
 from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
@@ -19,6 +20,9 @@ from clickhouse_connect.driver.query import QueryResult
 from storage import lock
 from storage.errors import TowerError
 from storage.settings import StorageSettings, check_identifier
+from storage.sql import SqlFiles
+
+SQL = SqlFiles("storage.queries")
 
 
 class StoreError(TowerError, RuntimeError):
@@ -154,6 +158,11 @@ class Store:
     def scalar(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
         result = self.query(sql, parameters).result_rows
         return result[0][0] if result else None
+
+    def now(self) -> datetime:
+        """The store's clock, in UTC (insert times are the store's, not this process's)."""
+        value = self.scalar(SQL["now"])
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     def command(
         self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None

@@ -3,7 +3,8 @@
 The rules file (:mod:`alerts.rules`), the KPI policy (:mod:`kpis.policy`), the config file
 (:mod:`tower.settings`) and a poller's row mapping (:mod:`collector.agents.poller`) are read with
 :func:`read_text` and :func:`parse`; their pydantic errors are turned into :class:`Problem` s with
-the line of the offending key by :func:`problems`. Each caller words the final message.
+the line of the offending key by :func:`problems`. The policy files and the rules file go through
+:func:`read` and :func:`validate`, which word the message the same way for all of them.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from storage.errors import TowerError
 
@@ -169,3 +170,59 @@ def problems(
             message = "unknown field"
         found.append(Problem(loc, line_of(node, loc), message))
     return found
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read(path: Path | str, what: str, error: type[Exception], max_bytes: int | None = None) -> str:
+    """:func:`read_text`, its :class:`YamlFileError` raised as the caller's ``error``."""
+    try:
+        return read_text(Path(path), what, max_bytes)
+    except YamlFileError as exc:
+        raise error(str(exc)) from None
+
+
+def dotted(loc: tuple[Any, ...]) -> str:
+    """``slas.0.stages``: the field path as pydantic reports it."""
+    return ".".join(str(part) for part in loc)
+
+
+def validate(
+    text: str,
+    source: str,
+    model: type[M],
+    error: type[Exception],
+    *,
+    not_mapping: str,
+    whole: str,
+    field: Callable[[tuple[Any, ...]], str] = dotted,
+    line_always: bool = False,
+    locate: Callable[[dict[str, Any], str], tuple[Any, ...]] | None = None,
+) -> M:
+    """Parse ``text`` and validate it as ``model``; every problem raises one ``error``.
+
+    The message is one part per problem, ``"<source> line <n>: <field>: <problem>"`` joined by
+    ``"; "``: ``field`` words a location (``whole`` when it is the document itself); a problem
+    without a line names line 1 when ``line_always``, else no line. An empty document is an empty
+    mapping; a document that is not a mapping raises ``"<source> line 1: <not_mapping>"``
+    (``{kind}`` in it: the type the document is). ``locate(data, message)`` places a problem
+    reported for the whole document (see :func:`problems`).
+    """
+    try:
+        data, node = parse(text, source)
+    except YamlSyntaxError as exc:
+        raise error(str(exc)) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise error(f"{source} line 1: " + not_mapping.format(kind=type(data).__name__))
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        found = problems(exc, node, None if locate is None else lambda message: locate(data, message))
+        parts = []
+        for p in found:
+            line = p.line or (1 if line_always else None)
+            parts.append(f"{source}{f' line {line}' if line else ''}: {field(p.loc) or whole}: {p.message}")
+        raise error("; ".join(parts)) from None

@@ -111,11 +111,6 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def db_now(store: Store) -> datetime:
-    """The store's clock (insert times are the store's, not this process's)."""
-    return _utc(store.scalar("SELECT now64(3, 'UTC')"))
-
-
 # Rule 3-6 queries over a window of arrivals; each runs only when the window holds spans it can
 # resolve (attribute_window.sql counts them), since most windows hold only spans naming orders.
 WINDOW_RULES: Final = (
@@ -318,7 +313,7 @@ def attribute_arrivals(store: Store, *, overlap: timedelta | None = None) -> Att
     backfill's (:func:`backfill`)."""
     if overlap is None:
         overlap = default_overlap(store)
-    until = db_now(store)
+    until = store.now()
     last = watermark(store)
     if last is None:  # the first run: from when the tables were created (the backfill did before)
         created = store.scalar(
@@ -348,7 +343,7 @@ class Attributor:
     def begin(self) -> datetime | None:
         """The store's clock before a write (None when the store cannot be asked)."""
         try:
-            return db_now(self.store)
+            return self.store.now()
         except Exception:
             log.exception("attribution: cannot read the store's clock")
             return None
@@ -358,7 +353,7 @@ class Attributor:
         if began is None:
             return 0
         return self._guarded(
-            lambda: attribute_window(self.store, began - timedelta(seconds=1), db_now(self.store))
+            lambda: attribute_window(self.store, began - timedelta(seconds=1), self.store.now())
         )
 
     def run(self) -> int:
@@ -455,7 +450,7 @@ def backfill(store: Store, progress: Callable[[int, int, str], None] | None = No
             "(SELECT * FROM otel_traces WHERE Timestamp >= toDateTime64({day:Date}, 9, 'UTC') "
             "AND Timestamp < toDateTime64({day:Date} + 1, 9, 'UTC'))"
         )
-        before = db_now(store)
+        before = store.now()
         for name in ("order_spans_named", "order_spans_keyed_join"):  # what the views do as spans arrive
             store.command(
                 f"INSERT INTO order_spans ({_ORDER_SPAN_COLUMNS}) {fragment(name, layout, source)}",
@@ -472,7 +467,7 @@ def backfill(store: Store, progress: Callable[[int, int, str], None] | None = No
                 {"day": day},
             )
         )
-        attribute_window(store, before - timedelta(milliseconds=1), db_now(store))
+        attribute_window(store, before - timedelta(milliseconds=1), store.now())
         store.insert(
             "tower_backfills",
             [[BACKFILL, f"day {day}", rows, datetime.now(UTC).replace(tzinfo=None)]],

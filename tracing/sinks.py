@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -28,6 +30,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 
 from storage.errors import TowerError
 from storage.schema import OTEL_TRACES_COLUMNS
+from tracing.otlp_http import EmitError, OtlpHttp, TooLarge
 from tracing.records import SCOPE_NAME, SpanRecord, text_map
 
 if TYPE_CHECKING:
@@ -67,14 +70,14 @@ def write_to_store(
     With ``attribute`` (the default) the attribution step runs after each insert, as the collector
     does after each write, so the spans are on their orders' timelines when this returns.
     """
-    from tracing.attribution import attribute_window, db_now
+    from tracing.attribution import attribute_window
 
     written = 0
     for batch in _batches(records, batch_size):
-        began = db_now(store) if attribute else None
+        began = store.now() if attribute else None
         written += store.insert(table, _columns(batch), OTEL_TRACES_COLUMNS, column_oriented=True)
         if began is not None:
-            attribute_window(store, began - timedelta(seconds=1), db_now(store))
+            attribute_window(store, began - timedelta(seconds=1), store.now())
     return written
 
 
@@ -139,11 +142,11 @@ def replicate_in_store(
     from tracing.conventions import KEY_ATTRIBUTES
 
     sql = SqlFiles("tracing.queries")["replicate_simulated_spans"]
-    from tracing.attribution import attribute_window, db_now
+    from tracing.attribution import attribute_window
 
     count_sql = "SELECT count() FROM otel_traces WHERE ScopeName = {scope:String}"
     before = int(store.scalar(count_sql, {"scope": COPY_SCOPE_NAME}))
-    began = db_now(store)
+    began = store.now()
     done = 0
     while done < copies:
         step = min(copies_per_insert, copies - done)
@@ -160,7 +163,7 @@ def replicate_in_store(
         done += step
         if progress is not None:
             progress(done, copies)
-    attribute_window(store, began - timedelta(seconds=1), db_now(store))
+    attribute_window(store, began - timedelta(seconds=1), store.now())
     return int(store.scalar(count_sql, {"scope": COPY_SCOPE_NAME})) - before
 
 
@@ -258,10 +261,13 @@ def to_readable_spans(records: Iterable[SpanRecord]) -> Iterator[ReadableSpan]:
 
 
 class OtlpSink:
-    """Exports records in batches through a ``SpanExporter`` (OTLP/HTTP protobuf by default, or gRPC).
+    """Exports records in batches over OTLP/HTTP protobuf (default), gRPC, or a given ``SpanExporter``.
 
-    Batches are exported synchronously: a batch the exporter rejects after its own retries raises
-    :class:`SinkError` (nothing is dropped silently). Counts what was sent.
+    Batches are exported synchronously: a batch that is not acknowledged after the retries raises
+    :class:`SinkError` (nothing is dropped silently). Over HTTP the collector's answer is read
+    (:class:`tracing.otlp_http.OtlpHttp`): spans it rejects in a ``partial_success`` raise
+    :class:`SinkError` with its reason, a 413 splits the batch. The SDK's gRPC exporter does not show
+    a partial success. Counts what was sent.
     """
 
     def __init__(
@@ -274,10 +280,13 @@ class OtlpSink:
         timeout_s: float = 10.0,
         protocol: str = "http",
     ) -> None:
-        if exporter is None:
-            exporter = _otlp_exporter(protocol, endpoint, token, timeout_s)
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        self.http: OtlpHttp | None = None
+        if exporter is None and protocol == "http":
+            self.http = OtlpHttp(traces_endpoint(endpoint or _default_endpoint()), token or "", timeout_s)
+        elif exporter is None:
+            exporter = _otlp_exporter(protocol, endpoint, token, timeout_s)
         self.exporter = exporter
         self.batch_size = batch_size
         self.spans_sent = 0
@@ -287,8 +296,9 @@ class OtlpSink:
         """Export the records; returns how many were sent by this call."""
         sent = 0
         for batch in _batches(to_readable_spans(records), self.batch_size):
-            result = self.exporter.export(batch)
-            if result is not SpanExportResult.SUCCESS:
+            if self.http is not None:
+                self._post(batch, self.spans_sent + sent)
+            elif self.exporter is not None and self.exporter.export(batch) is not SpanExportResult.SUCCESS:
                 raise SinkError(
                     f"the exporter rejected a batch of {len(batch)} spans after {self.spans_sent + sent} were sent"
                 )
@@ -297,22 +307,30 @@ class OtlpSink:
         self.spans_sent += sent
         return sent
 
+    def _post(self, batch: Sequence[ReadableSpan], before: int) -> None:
+        assert self.http is not None
+        try:
+            self.http.post(encode_spans(batch).SerializeToString())
+        except TooLarge:
+            if len(batch) == 1:
+                raise SinkError(
+                    f"the collector refuses a single span as too large after {before} were sent"
+                ) from None
+            half = len(batch) // 2
+            self._post(batch[:half], before)
+            self._post(batch[half:], before + half)
+        except EmitError as exc:
+            raise SinkError(f"a batch of {len(batch)} spans after {before} were sent: {exc}") from None
+
     def close(self) -> None:
-        self.exporter.shutdown()
+        if self.http is not None:
+            self.http.close()
+        elif self.exporter is not None:
+            self.exporter.shutdown()
 
 
 def _otlp_exporter(protocol: str, endpoint: str | None, token: str | None, timeout_s: float) -> SpanExporter:
-    """The SDK's OTLP exporter: ``http`` (protobuf, gzip) or ``grpc`` (gzip), with a bearer token."""
-    if protocol == "http":
-        from opentelemetry.exporter.otlp.proto.http import Compression
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter(
-            endpoint=traces_endpoint(endpoint) if endpoint else None,
-            headers={"authorization": f"Bearer {token}"} if token else None,
-            timeout=timeout_s,
-            compression=Compression.Gzip,
-        )
+    """The SDK's OTLP/gRPC exporter (gzip), with a bearer token (HTTP goes through OtlpHttp)."""
     if protocol == "grpc":
         from grpc import Compression as GrpcCompression
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
@@ -326,6 +344,15 @@ def _otlp_exporter(protocol: str, endpoint: str | None, token: str | None, timeo
             compression=GrpcCompression.Gzip,
         )
     raise ValueError(f"protocol must be http or grpc, got {protocol!r}")
+
+
+def _default_endpoint() -> str:
+    """Where the SDK's exporter would send without an endpoint: the OTEL_EXPORTER_OTLP_* variables."""
+    return (
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or "http://localhost:4318"
+    )
 
 
 def traces_endpoint(url: str) -> str:

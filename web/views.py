@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -44,14 +45,23 @@ from web.kpicache import CACHE
 SQL = SqlFiles("web.queries")
 
 
+_POOL_THREADS = "web-query"
+
+
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
     """Runs a page's independent queries side by side (each thread has its own store client)."""
-    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="web-query")
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix=_POOL_THREADS)
 
 
 def in_parallel(*calls: Callable[[], Any]) -> list[Any]:
-    """Results of ``calls``, run concurrently; the first error is raised."""
+    """Results of ``calls``, run concurrently; the first error is raised.
+
+    Called from one of the pool's own threads (a page part that is itself run in parallel, such as
+    the KPI overview on the KPI page), the calls run one after another in that thread: a pool thread
+    waiting for work queued behind it would hang the dashboard once every thread waits so."""
+    if threading.current_thread().name.startswith(_POOL_THREADS):
+        return [call() for call in calls]
     # each call runs in a copy of the caller's context (web.kpicache's per-request fingerprint)
     futures = [_pool().submit(contextvars.copy_context().run, call) for call in calls]
     return [future.result() for future in futures]

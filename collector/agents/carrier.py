@@ -49,12 +49,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter, SpansRejected
+from collector.agents.emitter import AgentHop, AttrValue, Emitter
 from collector.agents.settings import CarrierAgentSettings, FieldMapping, standard_webhooks_key
 from collector.agents.state import OpenKeys, SeenIds
 from collector.serving import ServerLimits, uvicorn_options
 from storage.errors import TowerError
 from tracing import conventions as c
+from tracing.otlp_http import EmitError, SpansRejected
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from typing import BinaryIO
 from opentelemetry import trace
 from opentelemetry.trace import SpanContext, SpanKind
 
-from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter, Encoded, SpansRejected
+from collector.agents.emitter import AgentHop, AttrValue, Emitter, Encoded
 from collector.agents.settings import EdiAgentSettings
 from collector.agents.x12 import (
     SET_NAMES,
@@ -53,6 +53,7 @@ from collector.agents.x12 import (
 from storage.errors import TowerError
 from tracing import conventions as c
 from tracing.instrument import EDI_REF_NAME, EDI_REF_QUALIFIER, context_from_name, context_from_traceparent
+from tracing.otlp_http import EmitError, SpansRejected
 
 log = logging.getLogger(__name__)
 

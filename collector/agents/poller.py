@@ -24,12 +24,13 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from collector.agents.emitter import AgentHop, AttrValue, EmitError, Emitter, SpansRejected, now_ns
+from collector.agents.emitter import AgentHop, AttrValue, Emitter, now_ns
 from collector.agents.settings import PollerAgentSettings, RowMapping
 from collector.agents.state import read_json, write_json_atomic
 from storage import yamlfile
 from storage.errors import TowerError
 from tracing import conventions as c
+from tracing.otlp_http import EmitError, SpansRejected
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from collector.agents.carrier import CarrierAgent
 from collector.agents.edi import EdiAgent
-from collector.agents.emitter import Emitter, TimeWindow, otlp_exporter
+from collector.agents.emitter import Emitter, TimeWindow
 from collector.agents.poller import Poller
 from collector.agents.settings import (
     AgentSettings,
@@ -17,6 +17,7 @@ from collector.agents.settings import (
     ExportSettings,
     PollerAgentSettings,
 )
+from tracing.otlp_http import otlp_exporter
 
 log = logging.getLogger(__name__)
 

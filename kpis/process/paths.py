@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from kpis.jobs import EPOCH, OVERLAP, JobResult, record_run
+from kpis.jobs import EPOCH, OVERLAP, JobResult, read_watermark, record_run, write_watermark
 from storage import SqlFiles, Store
 
 log = logging.getLogger(__name__)
 SQL = SqlFiles("kpis.process.queries")
 JOB = "order_paths"
+# the scheduler and an export (CLI or API) may refresh at once: one run at a time per process
+_RUNNING = threading.Lock()
 
 
 def _naive(moment: datetime) -> datetime:
@@ -25,10 +28,15 @@ def refresh_paths(
     """Recompute the paths of the orders whose spans arrived since the job's watermark (or of
     ``orders``, or of every order) and move the watermark. With ``record`` the run is recorded in
     job_runs and a failure returned; without, a failure raises (for a caller that records runs)."""
+    with _RUNNING:
+        return _refresh(store, everything, orders, record)
+
+
+def _refresh(store: Store, everything: bool, orders: list[str] | None, record: bool) -> JobResult:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    wm_from = _watermark(store)
-    until = _db_now(store)
+    wm_from = read_watermark(store, JOB)
+    until = store.now()
     since = EPOCH if everything else max(wm_from - OVERLAP, EPOCH) if wm_from > EPOCH else EPOCH
     version = time.time_ns()
     params: dict[str, Any] = {
@@ -45,13 +53,9 @@ def refresh_paths(
         if everything:
             sql = sql.replace("{all:UInt8} = 1 OR OrderId IN touched", "1")
         store.command(sql, params)
-        rows = int(store.scalar("SELECT count() FROM order_paths WHERE Version = {v:UInt64}", {"v": version}))
+        rows = int(store.scalar(SQL["paths_written"], {"v": version}))
         if not orders:
-            store.insert(
-                "job_watermarks",
-                [[JOB, _naive(until), datetime.now(UTC).replace(tzinfo=None), time.time_ns()]],
-                ["Job", "Watermark", "UpdatedAt", "Version"],
-            )
+            write_watermark(store, JOB, until)
         mode = "full" if everything else "orders" if orders else "incremental"
         result = JobResult(JOB, mode, rows, time.perf_counter() - t0, wm_from, until)
     except Exception as exc:  # recorded, never stops the scheduler's other jobs
@@ -71,16 +75,3 @@ def refresh_paths(
     if record:
         record_run(store, result, started)
     return result
-
-
-def _watermark(store: Store) -> datetime:
-    value = store.scalar(
-        "SELECT argMax(Watermark, Version) FROM job_watermarks WHERE Job = {job:String} HAVING count() > 0",
-        {"job": JOB},
-    )
-    return value.replace(tzinfo=UTC) if isinstance(value, datetime) else EPOCH
-
-
-def _db_now(store: Store) -> datetime:
-    value = store.scalar("SELECT now64(3, 'UTC')")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -26,13 +26,14 @@ from clock import ANCHOR
 
 from collector.agents.carrier import sign_standard
 from collector.agents.edi import EdiAgent
-from collector.agents.emitter import Emitter, otlp_exporter
+from collector.agents.emitter import Emitter
 from collector.agents.settings import EdiAgentSettings
 from collector.testing import running_collector
 from kpis.policy import load_policy
 from storage import Store
 from tower.settings import TowerSettings
 from tracing import conventions as c
+from tracing.otlp_http import otlp_exporter
 from tracing.records import SpanRecord
 from tracing.simulator import ExceptionRates, Simulator, SimulatorConfig
 from tracing.sinks import OtlpSink

@@ -20,13 +20,14 @@ from pydantic import SecretStr
 from slowloris import Trickle
 
 from collector.agents.carrier import CarrierAgent
-from collector.agents.emitter import Emitter, otlp_exporter
+from collector.agents.emitter import Emitter
 from collector.agents.settings import CarrierAgentSettings
 from collector.testing import running_collector
 from kpis.policy import load_policy
 from storage import Store
 from tower.settings import TowerSettings
 from tower.web_service import WebService
+from tracing.otlp_http import otlp_exporter
 from web.settings import WebSettings
 
 HEADER_TIMEOUT_S = 2.0

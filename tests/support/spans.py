@@ -21,7 +21,7 @@ from clock import ANCHOR
 
 from storage import Store
 from storage.schema import OTEL_TRACES_COLUMNS
-from tracing.attribution import attribute_window, db_now
+from tracing.attribution import attribute_window
 
 COLUMNS = list(OTEL_TRACES_COLUMNS)
 
@@ -108,10 +108,10 @@ def _stringify(value: Any) -> str:
 def insert(store: Store, spans: list[SpanRow], *, attribute: bool = True) -> int:
     """Insert the rows into otel_traces; then (as the collector does after each write) run the
     attribution step over them, unless ``attribute`` is False."""
-    began = db_now(store)
+    began = store.now()
     written = store.insert("otel_traces", [s.row() for s in spans], COLUMNS)
     if attribute:
-        attribute_window(store, began - timedelta(seconds=1), db_now(store))
+        attribute_window(store, began - timedelta(seconds=1), store.now())
     return written
 
 

@@ -22,6 +22,7 @@ from kpis.process.filters import make_filter
 from kpis.process.paths import refresh_paths
 from storage import Store
 from tower.cli import app
+from tracing import conventions as c
 from tracing.simulator import Simulator, SimulatorConfig
 from tracing.sinks import write_to_store
 from web.accounts import Accounts
@@ -138,3 +139,25 @@ def test_a_bad_filter_is_one_clear_line_and_leaves_no_file(served: Served, tmp_p
     assert done.exit_code == 2
     assert "region" in done.stderr and "Traceback" not in done.stderr
     assert not out.exists()
+
+
+def test_an_export_through_the_api_includes_the_orders_whose_spans_just_arrived(
+    module_store: Store, served: Served, tmp_path: Path
+) -> None:
+    """Spans written after the order paths were last computed (the scheduler runs every few
+    minutes): the served export still has their orders, as the direct ``tower export`` has."""
+    import pm4py
+
+    late = list(
+        Simulator(SimulatorConfig(seed=1818, orders=4, days=1, end=ANCHOR, id_offset=500_000)).backfill()
+    )
+    late_ids = {str(r.attributes[c.ORDER_ID]) for r in late if c.ORDER_ID in r.attributes}
+    assert late_ids
+    write_to_store(module_store, late)
+    xes = tmp_path / "orders.xes"
+    args = ["export", "xes", "--from", RANGE["start"], "--to", RANGE["end"], "-o", str(xes)]
+    done = CliRunner().invoke(app, [*args, "--token", served.viewer], env=served.env)
+    assert done.exit_code == 0, done.stderr
+    cases = set(pm4py.read_xes(str(xes))["case:concept:name"])
+    assert late_ids <= cases
+    assert len(cases) == mining.process_map(module_store, FLT).orders

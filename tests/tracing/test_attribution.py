@@ -9,7 +9,7 @@ from datetime import timedelta
 from support.spans import SpanRow, at, insert, span_id, trace_id
 
 from storage import Store
-from tracing.attribution import attribute_arrivals, attribute_window, db_now
+from tracing.attribution import attribute_arrivals, attribute_window
 
 
 def _rows(store: Store) -> list[tuple[str, str, str]]:
@@ -59,7 +59,7 @@ def test_runs_are_idempotent_and_move_the_watermark(store: Store) -> None:
     )
     first = attribute_arrivals(store)  # the late key: the scan came first
     assert first.attributed == 1
-    again = attribute_window(store, first.since, db_now(store))  # the same window once more
+    again = attribute_window(store, first.since, store.now())  # the same window once more
     assert again.attributed == 0
     assert attribute_arrivals(store).attributed == 0
     assert store.scalar("SELECT count() FROM order_spans WHERE SpanName = 'scan'") == 1

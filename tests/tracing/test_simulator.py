@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from tracing.conventions import Channel, ExceptionOutcome, ExceptionType, Stage
 from tracing.instrument import check_attributes
 from tracing.records import SpanRecord
 from tracing.simulator import DAY, HOUR, ExceptionRates, Simulator, SimulatorConfig
-from tracing.sinks import OtlpSink, fill_store, write_to_store
+from tracing.sinks import OtlpSink, SinkError, fill_store, write_to_store
 
 END = ANCHOR  # a fixed point of the working week that the store's retention keeps (tests/clock.py)
 
@@ -317,6 +318,24 @@ def test_otlp_sink_through_the_real_collector(store: Store, tmp_path: Path) -> N
         for row in store.rows("SELECT OrderId FROM order_keys WHERE Key = {k:String}", {"k": po})
     }
     assert any(o.startswith("SO-") for o in orders)
+
+
+def test_otlp_sink_says_which_spans_the_collector_rejected(store: Store, tmp_path: Path) -> None:
+    """``tower simulate --otlp`` and ``tower demo`` send through this sink: a span the collector
+    refuses in a partial success (here one starting in 1972) is an error naming the collector's
+    reason, not a batch counted as sent; the batch's other spans are stored."""
+    records = simulate(orders=6, days=2)
+    year_1972 = 2 * 365 * 86_400 * 10**9
+    hostile = replace(records[3], start_ns=year_1972, end_ns=year_1972 + 10**9)
+    sent = [*records[:3], hostile, *records[4:]]
+    with running_collector(store, tmp_path / "spool", max_clock_skew_s=7 * 86_400) as collector:
+        sink = OtlpSink(endpoint=collector.http_endpoint, batch_size=len(sent))
+        with pytest.raises(SinkError, match=r"rejected 1 span.*(window|1972|before)") as refused:
+            sink.send(sent)
+        assert sink.spans_sent == 0 and "after 0 were sent" in str(refused.value)
+        sink.close()
+        collector.wait_drained()
+    assert store.scalar("SELECT count() FROM otel_traces") == len(sent) - 1
 
 
 def test_big_invoice_runs_are_split_so_collectors_keep_every_order() -> None:

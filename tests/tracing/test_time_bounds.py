@@ -22,7 +22,7 @@ from kpis.jobs import KpiEngine, Window
 from kpis.policy import load_policy
 from storage import Store
 from storage.schema import OTEL_TRACES_COLUMNS
-from tracing.attribution import attribute_window, db_now
+from tracing.attribution import attribute_window
 from tracing.crosswalk import fetch_trace_spans
 from tracing.timeline import order_timeline
 
@@ -63,7 +63,7 @@ def single_row_parts(store: Store) -> Store:
     """An order's two hops, each inserted alone (a single-row part each): the first at a whole
     second, the second half a second into that second; and a carrier scan with only a tracking
     number 0.5 s into the next second."""
-    began = db_now(store)
+    began = store.now()
     spans = [
         (SECOND, {"order.id": "SO-T1", "order.stage": "capture", "system.kind": "erp"}),
         (
@@ -77,7 +77,7 @@ def single_row_parts(store: Store) -> Store:
     ]
     for n, (at, attributes) in enumerate(spans):
         store.insert("otel_traces", [_span(n, at, attributes)], OTEL_TRACES_COLUMNS)
-    attribute_window(store, began - timedelta(seconds=1), db_now(store))
+    attribute_window(store, began - timedelta(seconds=1), store.now())
     parts = store.scalar(
         "SELECT groupArray(rows) FROM system.parts WHERE database = currentDatabase() "
         "AND table = 'otel_traces' AND active"

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from collector.agents.edi import EdiAgent
-from collector.agents.emitter import Emitter, otlp_exporter
+from collector.agents.emitter import Emitter
 from collector.agents.settings import EdiAgentSettings
 from collector.agents.x12 import parse_file
 from collector.testing import running_collector
 from storage import StorageSettings, open_store
 from storage.migrate import migrate
 from tracing.conventions import KEY_ROLES
+from tracing.otlp_http import otlp_exporter
 
 
 def write_850(path: Path, isa: int, orders: int, lines: int = 3) -> int:

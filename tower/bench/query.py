@@ -38,7 +38,7 @@ from typing import Any
 
 from storage import SqlFiles, StorageSettings, Store, open_store
 from tower import runtime
-from tracing.attribution import attribute_window, db_now
+from tracing.attribution import attribute_window
 from tracing.crosswalk import fetch_trace_spans, order_spans
 from tracing.timeline import find_orders, order_timeline
 
@@ -85,11 +85,11 @@ def generate(store: Store, spans: int, *, progress: Callable[[str], None]) -> di
     attribution_s = 0.0
     files = math.ceil(orders / 150)
     # the EDI files and invoice runs first: each chunk of orders then finds them (as live traffic would)
-    began = db_now(store)
+    began = store.now()
     store.command(SQL["bench_run_spans"], {"orders": orders, "base_ns": base_ns, "spacing_ns": spacing_ns})
-    attributed = attribute_window(store, began - timedelta(seconds=1), db_now(store)).attributed
+    attributed = attribute_window(store, began - timedelta(seconds=1), store.now()).attributed
     for first_file in range(0, files, CHUNK_FILES):
-        began = db_now(store)
+        began = store.now()
         store.command(
             SQL["bench_batch_spans"],
             {
@@ -100,17 +100,17 @@ def generate(store: Store, spans: int, *, progress: Callable[[str], None]) -> di
                 "spacing_ns": spacing_ns,
             },
         )
-        attributed += attribute_window(store, began - timedelta(seconds=1), db_now(store)).attributed
+        attributed += attribute_window(store, began - timedelta(seconds=1), store.now()).attributed
     for first in range(0, orders, CHUNK_ORDERS):
         count = min(CHUNK_ORDERS, orders - first)
-        began = db_now(store)
+        began = store.now()
         store.command(
             SQL["bench_order_spans"],
             {"first": first, "count": count, "base_ns": base_ns, "spacing_ns": spacing_ns},
             settings={"max_insert_block_size": 1_048_576, "max_threads": 2},
         )
         step = time.perf_counter()
-        attributed += attribute_window(store, began - timedelta(seconds=1), db_now(store)).attributed
+        attributed += attribute_window(store, began - timedelta(seconds=1), store.now()).attributed
         attribution_s += time.perf_counter() - step
         progress(f"generated {first + count:,} of {orders:,} orders ({time.perf_counter() - started:.0f}s)")
     generated = time.perf_counter() - started

@@ -20,6 +20,7 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from kpis.process import conformance as conf
 from kpis.process import mining, ocel
 from kpis.process.filters import SEGMENT_FIELDS, FilterError, ProcessFilter, make_filter
+from kpis.process.paths import refresh_paths
 from web.deps import StateDep, Viewer, render
 from web.process_chart import process_chart
 
@@ -250,6 +251,7 @@ def api_export_ocel(
 ) -> Response:
     """OCEL 2.0 of the filter's orders (json, xml: streamed as written; sqlite: a database file)."""
     store = state.store
+    refresh_paths(store)  # orders whose spans arrived since the scheduler last ran are included
     if fmt == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="tower-ocel-"))
         path = folder / _name(flt, "sqlite")
@@ -283,6 +285,7 @@ def api_export_ocel(
 def api_export_xes(state: StateDep, principal: Viewer, flt: FilterDep) -> Response:
     """XES of the filter's orders (case = order), streamed."""
     store = state.store
+    refresh_paths(store)
     return StreamingResponse(
         streamed(lambda out: ocel.write_xes(store, flt, out)),
         media_type="application/xml",

@@ -27,10 +27,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from collector.agents.emitter import Emitter, TimeWindow, otlp_exporter
+from collector.agents.emitter import Emitter, TimeWindow
 from collector.service import Collector
 from collector.testing import running_collector
 from storage import Store
+from tracing.otlp_http import otlp_exporter
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "agent-token"

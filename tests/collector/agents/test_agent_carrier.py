@@ -20,9 +20,10 @@ from standardwebhooks.webhooks import Webhook
 from support.ports import refused_port
 
 from collector.agents.carrier import CarrierAgent, WebhookConfigError, sign, sign_standard
-from collector.agents.emitter import Emitter, TimeWindow, otlp_exporter
+from collector.agents.emitter import Emitter, TimeWindow
 from collector.agents.settings import CarrierAgentSettings, FieldMapping
 from tracing import conventions as c
+from tracing.otlp_http import otlp_exporter
 
 SECRET = "whsec_" + base64.b64encode(b"carrier-webhook-test-key-32bytes").decode()
 NOW = ANCHOR.timestamp()  # the webhook's "now" (tests/clock.py), injected

@@ -15,9 +15,10 @@ import pytest
 from support.ports import refused_port
 
 from collector.agents.edi import EDI_ACK_REJECTED, EdiAgent
-from collector.agents.emitter import EmitError, Emitter, TimeWindow, otlp_exporter
+from collector.agents.emitter import Emitter, TimeWindow
 from collector.agents.settings import EdiAgentSettings
 from tracing import conventions as c
+from tracing.otlp_http import EmitError, otlp_exporter
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DAY = 86400

@@ -15,10 +15,11 @@ import sqlalchemy as sa
 from clock import ANCHOR
 from support.postgres import postgres_server
 
-from collector.agents.emitter import EmitError, Emitter
+from collector.agents.emitter import Emitter
 from collector.agents.poller import Poller, PollerConfigError, load_mapping
 from collector.agents.settings import PollerAgentSettings
 from tracing import conventions as c
+from tracing.otlp_http import EmitError
 
 MAPPING_YAML = """
 span_name: erp status change
