@@ -298,10 +298,12 @@ def _stream(
     """The result of ``sql`` as the engine formats it, streamed block by block in chunks of bytes
     (which end anywhere, not at a row's end). Each row ends with a newline.
 
-    A TabSeparated result is one column whose values hold no tab, newline, backslash or quote (the
-    XML expressions write them as character references), so TabSeparated escapes nothing and each
-    row is the value and a newline: the chunks are the export's text as it is. In JSONEachRow a
-    newline ends each row and nothing else (a JSON string escapes its control characters)."""
+    A TabSeparated result of the XML expressions is one column whose values hold no tab, newline,
+    backslash or quote (they write them as character references), so TabSeparated escapes nothing
+    and each row is the value and a newline: the chunks are the export's text as it is. Lines of
+    JSON text hold backslashes and apostrophes, which TabSeparated escapes (_json_items undoes it),
+    but no newline. In JSONEachRow a newline ends each row and nothing else (a JSON string escapes
+    its control characters)."""
     with store.client.raw_stream(sql + _STREAM_SETTINGS, parameters=params, fmt=fmt) as stream:
         while chunk := stream.read(READ_BYTES):
             yield chunk
