@@ -51,10 +51,18 @@ EVENT_ATTRIBUTES: tuple[tuple[str, str], ...] = (
 # carriage return and backslash become character references: the stream is TabSeparated (which the
 # engine streams block by block) and TabSeparated would escape them; references keep them exact
 # (in attribute values, XML readers would even turn raw tabs and newlines into spaces).
-_XML = (
+_XML_EVERY_VALUE = (
     "replaceAll(replaceAll(replaceAll(replaceAll("
     "replaceRegexpAll(toValidUTF8(replaceAll(replaceAll(replaceAll(replaceAll(replaceAll({v}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '\"', '&quot;'), '''', '&apos;')), '[\\\\x00-\\\\x08\\\\x0B\\\\x0C\\\\x0E-\\\\x1F]', '\\xef\\xbf\\xbd')"
     ", '\\\\', '&#92;'), char(9), '&#9;'), char(10), '&#10;'), char(13), '&#13;')"
+)
+# Most values are valid UTF-8 without control characters or backslashes: for them the five
+# entities are all there is to write (one pass: encodeXMLComponent writes the same entities); only
+# the others take the passes above (the engine evaluates a branch of `if` only for its rows).
+_XML = (
+    "if(isValidUTF8({v}) AND NOT match({v}, '[\\\\\\\\\\\\x00-\\\\x1F]'), encodeXMLComponent({v}), "
+    + _XML_EVERY_VALUE
+    + ")"
 )
 
 
@@ -111,12 +119,14 @@ def _ranges(store: Store, flt: ProcessFilter, size: int | None = None) -> list[_
     return [_Range(lo, hi) for lo, hi in itertools.pairwise(edges)]
 
 
-def _sql(name: str, part: _Range = _EVERYTHING) -> str:
+def _sql(name: str, part: _Range = _EVERYTHING, spans: str = "event_spans_shared") -> str:
     """A query of the export with the filter's orders of ``part`` put in (``ALL_CASES``: all of the
-    filter's orders, whatever the range)."""
+    filter's orders, whatever the range); the events' spans from ``spans``."""
     cond = part.condition()
     return (
         SQL[name]
+        .replace("/*EVENT_SPANS*/", SQL[spans])
+        .replace("/*SPAN_ROWS*/", SQL["event_span_rows"])
         .replace("/*RANGE*/", cond)
         .replace("/*CASES*/", SQL["cases"].replace("/*RANGE*/", cond))
         .replace("/*ALL_CASES*/", SQL["cases"])
@@ -124,8 +134,15 @@ def _sql(name: str, part: _Range = _EVERYTHING) -> str:
     )
 
 
-def _events(columns: str, part: _Range = _EVERYTHING) -> str:
-    return f"SELECT {columns} FROM ({_sql('export_events', part)})"
+def _events(columns: str, part: _Range = _EVERYTHING, spans: str = "event_spans_shared") -> str:
+    return f"SELECT {columns} FROM ({_sql('export_events', part, spans)})"
+
+
+def _event_spans(store: Store, flt: ProcessFilter, part: _Range) -> str:
+    """The events' spans of ``part``: without the look-up of spans shared by several orders (a join,
+    a tenth of the export's time) when every hop span of the range names its order."""
+    found = store.scalar(_sql("event_spans_probe", part), {**flt.parameters(), **part.parameters()})
+    return "event_spans_shared" if int(found) else "event_spans_own"
 
 
 def _objects(columns: str, part: _Range = _EVERYTHING) -> str:
@@ -168,24 +185,74 @@ def _event_chunks(
     columns: str,
     fmt: Literal["JSONEachRow", "TabSeparated"],
 ) -> Iterator[bytes]:
-    return _chunked(store, flt, parts, lambda part: _events(columns, part), fmt)
+    return _chunked(
+        store, flt, parts, lambda part: _events(columns, part, _event_spans(store, flt, part)), fmt
+    )
+
+
+def _j(value: str) -> str:
+    """A value as a JSON string, as the engine's JSON formats write it (valid UTF-8: invalid bytes
+    become U+FFFD, as output_format_json_validate_utf8 has them)."""
+    return f"toJSONString(toValidUTF8({value}))"
+
+
+# Each event and object is formatted in the engine as one line of JSON text, by the query's
+# threads (JSONEachRow would format every row in the one thread that reads the stream), and read as
+# TabSeparated: see _json_items. Attribute names are the export's own, plain ASCII.
+_JSON_RELATIONSHIPS = (
+    "arrayStringConcat(arrayMap(r -> concat('{{\"objectId\":', {r1}, ',\"qualifier\":', {r2}, '}}'), "
+    "relationships), ',')"
+).format(r1=_j("r.1"), r2=_j("r.2"))
+
+
+def _json_attribute(name: str) -> str:
+    """An event attribute (a column of export_events.sql) as an item of the JSON array of attributes
+    with a leading comma, or '' when the event has none (an empty value). A JSON string escapes
+    every quote of the value, so the empty item can only be the whole text."""
+    item = f',{{"name":"{name}","value":'
+    return f"replaceOne(concat('{item}', {_j(name)}, '}}'), '{item}\"\"}}', '')"
 
 
 _JSON_EVENT = (
-    "id, type, time, CAST(attributes, 'Array(Tuple(name String, value String))') AS attributes, "
-    "CAST(relationships, 'Array(Tuple(objectId String, qualifier String))') AS relationships"
+    "concat('{{\"id\":', {id}, ',\"type\":', {type}, ',\"time\":', {time}, ',\"attributes\":[', "
+    "substring(concat({attributes}), 2), '],\"relationships\":[', {rels}, ']}}')"
+).format(
+    id=_j("id"),
+    type=_j("type"),
+    time=_j("time"),
+    attributes=", ".join(_json_attribute(name) for name, _ in EVENT_ATTRIBUTES),
+    rels=_JSON_RELATIONSHIPS,
 )
 _JSON_OBJECT = (
-    "id, type, CAST(attributes, 'Array(Tuple(name String, time String, value String))') AS attributes, "
-    "CAST(relationships, 'Array(Tuple(objectId String, qualifier String))') AS relationships"
-)
+    "concat('{{\"id\":', {id}, ',\"type\":', {type}, ',\"attributes\":[', "
+    'arrayStringConcat(arrayMap(a -> concat(\'{{"name":"\', a.1, \'","time":"\', a.2, \'","value":\', {a3}, \'}}\'), '
+    "attributes), ','), '],\"relationships\":[', {rels}, ']}}')"
+).format(id=_j("id"), type=_j("type"), a3=_j("a.3"), rels=_JSON_RELATIONSHIPS)
+
+
+def _xml_attribute(name: str) -> str:
+    """An event attribute (a column of export_events.sql) as an ``<attribute>`` element, or '' when
+    the event has none (an empty value: escaped, a value holds no ``<``, so the empty element can
+    only be the whole text). The escaping is the plain chain of replacements, which on a
+    LowCardinality column runs once per distinct value."""
+    item = f'<attribute name="{name}">'
+    value = _XML_EVERY_VALUE.format(v=name)
+    return f"replaceOne(concat('{item}', {value}, '</attribute>'), '{item}</attribute>', '')"
+
+
 _XML_EVENT = (
     "concat('<event id=\"', {id}, '\" type=\"', {type}, '\" time=\"', time, '\"><attributes>', "
-    "arrayStringConcat(arrayMap(a -> concat('<attribute name=\"', a.1, '\">', {a2}, '</attribute>'), attributes)), "
+    "{attributes}, "
     "'</attributes><objects>', "
     "arrayStringConcat(arrayMap(r -> concat('<relationship object-id=\"', {r1}, '\" qualifier=\"', {r2}, '\"/>'), relationships)), "
     "'</objects></event>')"
-).format(id=_x("id"), type=_x("type"), a2=_x("a.2"), r1=_x("r.1"), r2=_x("r.2"))
+).format(
+    id=_x("id"),
+    type=_x("type"),
+    attributes=", ".join(_xml_attribute(name) for name, _ in EVENT_ATTRIBUTES),
+    r1=_x("r.1"),
+    r2=_x("r.2"),
+)
 _XML_OBJECT = (
     "concat('<object id=\"', {id}, '\" type=\"', type, '\"><attributes>', "
     "arrayStringConcat(arrayMap(a -> concat('<attribute name=\"', a.1, '\" time=\"', a.2, '\">', {a3}, '</attribute>'), attributes)), "
@@ -231,20 +298,34 @@ def _stream(
     """The result of ``sql`` as the engine formats it, streamed block by block in chunks of bytes
     (which end anywhere, not at a row's end). Each row ends with a newline.
 
-    A TabSeparated result is one column whose values hold no tab, newline, backslash or quote (the
-    XML expressions write them as character references), so TabSeparated escapes nothing and each
-    row is the value and a newline: the chunks are the export's text as it is. In JSONEachRow a
-    newline ends each row and nothing else (a JSON string escapes its control characters)."""
+    A TabSeparated result of the XML expressions is one column whose values hold no tab, newline,
+    backslash or quote (they write them as character references), so TabSeparated escapes nothing
+    and each row is the value and a newline: the chunks are the export's text as it is. Lines of
+    JSON text hold backslashes and apostrophes, which TabSeparated escapes (_json_items undoes it),
+    but no newline. In JSONEachRow a newline ends each row and nothing else (a JSON string escapes
+    its control characters)."""
     with store.client.raw_stream(sql + _STREAM_SETTINGS, parameters=params, fmt=fmt) as stream:
         while chunk := stream.read(READ_BYTES):
             yield chunk
 
 
 def _json_items(chunks: Iterator[bytes], out: BinaryIO) -> None:
-    """JSONEachRow rows as the items of a JSON array: each row's newline becomes ``,\n`` except the
-    last one's, which is dropped (the rows' text is written as it came, never parsed)."""
+    """Lines of JSON text, read as TabSeparated, as the items of a JSON array: each row's newline
+    becomes ``,\n`` except the last one's, which is dropped.
+
+    JSON text holds no control characters (its strings escape them), so TabSeparated has escaped
+    only its backslashes (``\\\\``) and apostrophes (``\\'``): undone here, in that order (every
+    backslash of the stream begins one of those pairs; a pair cut by the end of a chunk waits for
+    the next one)."""
     held = False  # the previous chunk ended with a row's newline, not yet written
+    cut = b""  # the first backslash of a pair the previous chunk ended in
     for chunk in chunks:
+        if cut:
+            chunk, cut = cut + chunk, b""
+        if b"\\" in chunk:
+            if chunk.endswith(b"\\") and (len(chunk) - len(chunk.rstrip(b"\\"))) % 2:
+                chunk, cut = chunk[:-1], b"\\"
+            chunk = chunk.replace(b"\\\\", b"\\").replace(b"\\'", b"'")
         if not chunk:
             continue
         if held:
@@ -274,8 +355,8 @@ def write_json(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
     parts = _ranges(store, flt)
     out.write(b'{"objectTypes":' + orjson.dumps(object_types) + b',"eventTypes":' + orjson.dumps(types))
     for key, chunks in (
-        (b"objects", _object_chunks(store, flt, parts, _JSON_OBJECT, "JSONEachRow")),
-        (b"events", _event_chunks(store, flt, parts, _JSON_EVENT, "JSONEachRow")),
+        (b"objects", _object_chunks(store, flt, parts, _JSON_OBJECT, "TabSeparated")),
+        (b"events", _event_chunks(store, flt, parts, _JSON_EVENT, "TabSeparated")),
     ):
         out.write(b',"' + key + b'":[')
         _json_items(chunks, out)
@@ -322,13 +403,13 @@ def write_xml(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
 
 
 def _attribute(name: str, kind: str) -> str:
-    """An event attribute's value as a column of the SQLite export ('' when the event has none)."""
-    value = f"arrayFirst(a -> a.1 = '{name}', attributes).2"
+    """An event attribute's value (its column of export_events.sql) as a column of the SQLite
+    export ('' when the event has none)."""
     if kind == "boolean":
-        return f"toUInt8({value} = 'true')"
+        return f"toUInt8({name} = 'true')"
     if kind == "float":
-        return f"toFloat64OrZero({value})"
-    return f"toValidUTF8({value})"
+        return f"toFloat64OrZero({name})"
+    return f"toValidUTF8(toString({name}))"
 
 
 _SQLITE_RELATIONSHIPS = (
@@ -431,7 +512,13 @@ def write_sqlite(store: Store, flt: ProcessFilter, path: Path) -> None:
         load("stage_object", object_marks, _named_objects(_SQLITE_OBJECT), params)
         fan_out_objects()
         for part in parts:
-            load("stage_event", event_marks, _events(_SQLITE_EVENT, part), {**params, **part.parameters()})
+            spans = _event_spans(store, flt, part)
+            load(
+                "stage_event",
+                event_marks,
+                _events(_SQLITE_EVENT, part, spans),
+                {**params, **part.parameters()},
+            )
             db.execute("INSERT INTO event SELECT id, type FROM stage_event")
             for name, table in event_table.items():
                 db.execute(

@@ -261,6 +261,22 @@ def test_an_export_read_in_small_ranges_of_orders_is_the_same_log(
     assert dict(dfg) == tower_dfg(module_store, FLT)
 
 
+def test_the_json_export_read_a_byte_at_a_time_is_the_same_log(
+    module_store: Store, traffic: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine formats the JSON text and the stream carries it as TabSeparated, which escapes its
+    backslashes and apostrophes: read one byte at a time, every escape is cut by the end of a chunk,
+    and still the log is the same, hostile value included."""
+    whole = _json_log(module_store, FLT)
+    monkeypatch.setattr(ocel, "READ_BYTES", 1)
+    bytewise = _json_log(module_store, FLT)
+    assert bytewise == whole
+    statuses = {
+        a["value"] for e in bytewise["events"].values() for a in e["attributes"] if a["name"] == "status"
+    }
+    assert HOSTILE in statuses
+
+
 def test_pm4py_reads_the_xes_export_and_finds_the_towers_map(
     module_store: Store, traffic: list[str], tmp_path: Path
 ) -> None:
