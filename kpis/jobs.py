@@ -147,7 +147,7 @@ class KpiEngine:
         try:
             if window is None:
                 wm_from = self.watermark(job)
-                wm_to = self.db_now()
+                wm_to = self.store.now()
                 window = Window(
                     since=max(wm_from - self.overlap, EPOCH) if wm_from > EPOCH else EPOCH,
                     chain_since=wm_from,
@@ -247,23 +247,25 @@ class KpiEngine:
         if start is None and end is None:
 
             def full(job: str) -> JobResult:
-                began = self.db_now()
+                began = self.store.now()
                 result = self.run(job, Window(everything=True))
                 if result.status == "ok":
                     self.set_watermark(job, began)
                 return result
 
             return self._staged(jobs or list(JOB_NAMES), full)
-        return self.run_all(Window(start=start or EPOCH, end=end or self.db_now() + timedelta(days=1)), jobs)
+        return self.run_all(
+            Window(start=start or EPOCH, end=end or self.store.now() + timedelta(days=1)), jobs
+        )
 
     def refresh_orders(self, orders: list[str], jobs: list[str] | None = None) -> list[JobResult]:
         """Recompute the given orders now (used after a person acted on an exception)."""
-        began = self.db_now()
+        began = self.store.now()
         chosen = jobs or ["order_facts", "sla_results", "order_exceptions"]
         results = self.run_all(Window(orders=tuple(orders)), [j for j in chosen if j != "kpi_daily"])
         if jobs is None or "kpi_daily" in jobs:
             results.append(
-                self.run("kpi_daily", Window(since=began - timedelta(milliseconds=1), until=self.db_now()))
+                self.run("kpi_daily", Window(since=began - timedelta(milliseconds=1), until=self.store.now()))
             )
         return results
 
@@ -281,9 +283,6 @@ class KpiEngine:
 
     def set_watermark(self, job: str, value: datetime) -> None:
         write_watermark(self.store, job, value)
-
-    def db_now(self) -> datetime:
-        return self.store.now()
 
     def _record(self, result: JobResult, started: datetime) -> None:
         record_run(self.store, result, started)
