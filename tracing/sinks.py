@@ -292,7 +292,7 @@ class OtlpSink:
             elif protocol == "grpc":
                 from tracing.otlp_grpc import OtlpGrpc
 
-                self.client = OtlpGrpc(endpoint or _default_grpc_endpoint(), token or "", timeout_s)
+                self.client = OtlpGrpc(endpoint or _default_endpoint(4317), token or "", timeout_s)
             else:
                 raise ValueError(f"protocol must be http or grpc, got {protocol!r}")
         self.exporter = exporter
@@ -337,21 +337,13 @@ class OtlpSink:
             self.exporter.shutdown()
 
 
-def _default_endpoint() -> str:
-    """Where the SDK's exporter would send without an endpoint: the OTEL_EXPORTER_OTLP_* variables."""
+def _default_endpoint(port: int = 4318) -> str:
+    """Where the SDK's exporters would send without an endpoint: the OTEL_EXPORTER_OTLP_* variables,
+    else localhost on the protocol's port (HTTP 4318, gRPC 4317)."""
     return (
         os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        or "http://localhost:4318"
-    )
-
-
-def _default_grpc_endpoint() -> str:
-    """Where the SDK's gRPC exporter would send without an endpoint."""
-    return (
-        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        or "http://localhost:4317"
+        or f"http://localhost:{port}"
     )
 
 
