@@ -10,12 +10,15 @@ or days it touches (ReplacingMergeTree, newest version wins), so runs are idempo
 The jobs form a chain: order_facts (from order_rollup, the per-order rollup a view keeps
 as spans reach order_spans, the order-keyed table of attributed spans, see tracing/attribution.py
 and kpis/state.py) -> sla_results and order_exceptions (from order_facts and the spans) ->
-kpi_daily; kpi_system_daily reads system_hops (order_spans by day) on its own. The chain runs in
-stages (:data:`STAGES`): the jobs of a stage are independent and run concurrently, each on its own
-thread and client of the one engine; a stage starts when the one before has committed. Every job
+kpi_daily; kpi_system_daily reads system_hops (order_spans by day) on its own. A run follows the
+chain's dependencies (:data:`DEPENDS`): each job starts as soon as the jobs it reads have committed,
+each on its own thread and client of the one engine, so independent jobs run concurrently. Every job
 counts each span once (a span re-sent by an at-least-once sender is stored twice until merged).
-An incremental run of the whole chain first asks one cheap question — did anything arrive since the
-jobs' watermarks? — and when nothing did, it records an idle run and reads nothing else.
+An incremental run reads every job's watermark and the store's clock in one query, then asks one
+cheap question — did anything arrive since the jobs' watermarks? — and when nothing did, it records
+an idle run and reads nothing else. The runs' records and the moved watermarks are written at the
+end of the run, one insert each (a run cut short moves no watermark: its work is redone, which is
+harmless).
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -43,13 +46,17 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # (and hid, in tests whose runs are seconds apart, that kpi_daily missed the old opening day of an
 # exception that a late span moved).
 OVERLAP = timedelta(seconds=5)
+# in dependency order: a job comes after every job it reads
 JOB_NAMES = ("order_facts", "sla_results", "order_exceptions", "kpi_daily", "kpi_system_daily")
-# jobs of one stage read nothing the others of the stage write: they run concurrently
-STAGES: tuple[tuple[str, ...], ...] = (
-    ("order_facts", "kpi_system_daily"),
-    ("sla_results", "order_exceptions"),
-    ("kpi_daily",),
-)
+# the jobs whose output each job reads: a job starts once they have committed, the others run
+# concurrently with it (kpi_system_daily reads only spans)
+DEPENDS: dict[str, tuple[str, ...]] = {
+    "order_facts": (),
+    "sla_results": ("order_facts",),
+    "order_exceptions": ("order_facts",),
+    "kpi_daily": ("order_facts", "sla_results", "order_exceptions"),
+    "kpi_system_daily": (),
+}
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,21 @@ class JobResult:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class _Done:
+    """One job's run before it is recorded: its result, when it started, and the store's clock
+    read after it committed (None when it wrote nothing): the upper bound of the jobs after it."""
+
+    result: JobResult
+    started: datetime
+    committed: datetime | None
+    began: datetime = EPOCH  # the store's clock when it could start (a full recompute's watermark)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _naive(moment: datetime) -> datetime:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
@@ -122,7 +144,7 @@ class KpiEngine:
         # long-lived workers: each keeps its own client of the store (one per thread)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_guard = threading.Lock()
-        self._jobs: dict[str, Callable[[Window, int], int]] = {
+        self._jobs: dict[str, Callable[[Window, int], tuple[int, datetime | None]]] = {
             "order_facts": self._order_facts,
             "sla_results": self._sla_results,
             "order_exceptions": self._order_exceptions,
@@ -139,30 +161,77 @@ class KpiEngine:
         """
         if job not in self._jobs:
             raise KeyError(f"unknown job {job!r}; jobs: {', '.join(JOB_NAMES)}")
+        if window is None:
+            marks, clock = self.watermarks_and_clock()
+            done = self._execute(job, *self._incremental_window(job, marks, clock))
+            self._finish([done], {job: clock} if done.result.status == "ok" else {})
+        else:
+            done = self._execute(job, window)
+            self._finish([done], {})
+        return done.result
+
+    def run_all(self, window: Window | None = None, jobs: list[str] | None = None) -> list[JobResult]:
+        """Run the chain (each job once the jobs it reads have committed); a failing job is
+        recorded and the others still run.
+
+        An incremental run of the whole chain with nothing new since the watermarks reads nothing
+        else and records an idle run of every job.
+        """
+        chosen = self._check(jobs or list(JOB_NAMES))
+        if window is not None:
+            given = window
+            done = self._graph(chosen, EPOCH, lambda job, ready: self._execute(job, given))
+            self._finish(done, {})
+            return [d.result for d in done]
+        marks, clock = self.watermarks_and_clock()
+        if jobs is None and not self.anything_new(marks):
+            return self._idle()
+        done = self._graph(
+            chosen, clock, lambda job, ready: self._execute(job, *self._incremental_window(job, marks, ready))
+        )
+        self._finish(
+            done,
+            {
+                d.result.job: d.result.watermark_to
+                for d in done
+                if d.result.status == "ok" and d.result.watermark_to is not None
+            },
+        )
+        return [d.result for d in done]
+
+    def _check(self, jobs: Sequence[str]) -> list[str]:
+        for job in jobs:
+            if job not in self._jobs:
+                raise KeyError(f"unknown job {job!r}; jobs: {', '.join(JOB_NAMES)}")
+        return list(jobs)
+
+    def _incremental_window(
+        self, job: str, marks: dict[str, datetime], until: datetime
+    ) -> tuple[Window, datetime, datetime]:
+        """From the job's watermark to ``until`` (the store's clock once the jobs it reads committed)."""
+        wm_from = marks.get(job, EPOCH)
+        window = Window(
+            since=max(wm_from - self.overlap, EPOCH) if wm_from > EPOCH else EPOCH,
+            chain_since=wm_from,
+            until=until,
+        )
+        return window, wm_from, until
+
+    def _execute(
+        self, job: str, window: Window, wm_from: datetime | None = None, wm_to: datetime | None = None
+    ) -> _Done:
+        """Run one job's query (no recording): an error is caught and returned in the result."""
         started = datetime.now(UTC)
         t0 = time.perf_counter()
-        incremental = window is None
-        wm_from: datetime | None = None
-        wm_to: datetime | None = None
         try:
-            if window is None:
-                wm_from = self.watermark(job)
-                wm_to = self.store.now()
-                window = Window(
-                    since=max(wm_from - self.overlap, EPOCH) if wm_from > EPOCH else EPOCH,
-                    chain_since=wm_from,
-                    until=wm_to,
-                )
-            rows = self._jobs[job](window, time.time_ns())
-            if incremental and wm_to is not None:
-                self.set_watermark(job, wm_to)
+            rows, committed = self._jobs[job](window, time.time_ns())
             result = JobResult(job, window.mode, rows, time.perf_counter() - t0, wm_from, wm_to)
         except Exception as exc:  # a failing job is recorded and never stops the others
             log.exception("job %s failed", job)
-            mode = window.mode if window is not None else "incremental"
+            committed = None
             result = JobResult(
                 job,
-                mode,
+                window.mode,
                 0,
                 time.perf_counter() - t0,
                 wm_from,
@@ -170,39 +239,52 @@ class KpiEngine:
                 "error",
                 f"{type(exc).__name__}: {exc}",
             )
-        self._record(result, started)
-        return result
+        return _Done(result, started, committed)
 
-    def run_all(self, window: Window | None = None, jobs: list[str] | None = None) -> list[JobResult]:
-        """Run the chain stage by stage; a failing job is recorded and the others still run.
+    def _graph(
+        self, jobs: Sequence[str], clock: datetime, run_one: Callable[[str, datetime], _Done]
+    ) -> list[_Done]:
+        """Run ``jobs`` in dependency order, each as soon as the chosen jobs it reads are done.
 
-        An incremental run of the whole chain with nothing new since the watermarks reads nothing
-        else and records an idle run of every job.
+        ``run_one(job, ready)`` gets the store's clock after those jobs committed (``clock`` when
+        there are none): what they wrote is all before it.
         """
-        if window is None and jobs is None and not self.anything_new():
-            return self._idle()
-        return self._staged(jobs or list(JOB_NAMES), lambda job: self.run(job, window))
+        order = [job for job in JOB_NAMES if job in jobs]
 
-    def _staged(self, jobs: Sequence[str], run_one: Callable[[str], JobResult]) -> list[JobResult]:
-        for job in jobs:
-            if job not in self._jobs:
-                raise KeyError(f"unknown job {job!r}; jobs: {', '.join(JOB_NAMES)}")
-        results: dict[str, JobResult] = {}
-        for stage in STAGES:
-            names = [job for job in stage if job in jobs]
-            if len(names) > 1 and self.concurrent:
-                for job, result in zip(names, self._workers().map(run_one, names), strict=True):
-                    results[job] = result
-            else:
-                for job in names:
-                    results[job] = run_one(job)
+        def ready(job: str, done: Callable[[str], _Done]) -> datetime:
+            marks = [clock] + [
+                c for dep in DEPENDS[job] if dep in order and (c := done(dep).committed) is not None
+            ]
+            return max(marks)
+
+        results: dict[str, _Done] = {}
+        if not self.concurrent or len(order) < 2:
+            for job in order:
+                results[job] = run_one(job, ready(job, results.__getitem__))
+        else:
+            futures: dict[str, Future[_Done]] = {}
+
+            def waited(job: str) -> _Done:
+                return futures[job].result()
+
+            pool = self._workers()
+            # submitted in dependency order: a job waits only on jobs submitted before it, and the
+            # pool has a thread for every job, so a waiting job never holds up one it waits on
+            for job in order:
+                futures[job] = pool.submit(lambda j=job: run_one(j, ready(j, waited)))  # type: ignore[misc]
+            results = {job: future.result() for job, future in futures.items()}
         return [results[job] for job in jobs]
+
+    def _finish(self, done: Sequence[_Done], marks: dict[str, datetime]) -> None:
+        """Move the watermarks (one insert), then record the runs (one insert)."""
+        if marks:
+            write_watermarks(self.store, marks)
+        record_done(self.store, [(d.result, d.started) for d in done])
 
     def _workers(self) -> ThreadPoolExecutor:
         with self._pool_guard:
             if self._pool is None:
-                width = max(len(stage) for stage in STAGES)
-                self._pool = ThreadPoolExecutor(width, thread_name_prefix="kpi-job")
+                self._pool = ThreadPoolExecutor(len(JOB_NAMES), thread_name_prefix="kpi-job")
             return self._pool
 
     def close(self) -> None:
@@ -212,9 +294,13 @@ class KpiEngine:
                 self._pool.shutdown(wait=True)
                 self._pool = None
 
-    def anything_new(self) -> bool:
-        """Whether an input of some job changed after that job's watermark (true before a first run)."""
-        marks = self.watermarks()
+    def anything_new(self, marks: dict[str, datetime] | None = None) -> bool:
+        """Whether an input of some job changed after that job's watermark (true before a first run).
+
+        ``marks``: the watermarks if already read (:meth:`watermarks_and_clock`).
+        """
+        if marks is None:
+            marks = self.watermarks()
         if any(marks.get(job, EPOCH) <= EPOCH for job in JOB_NAMES):
             return True
 
@@ -245,15 +331,14 @@ class KpiEngine:
         watermark there; a range re-run leaves the watermarks alone.
         """
         if start is None and end is None:
-
-            def full(job: str) -> JobResult:
-                began = self.store.now()
-                result = self.run(job, Window(everything=True))
-                if result.status == "ok":
-                    self.set_watermark(job, began)
-                return result
-
-            return self._staged(jobs or list(JOB_NAMES), full)
+            # each job's watermark: the store's clock when it began (after the jobs it reads committed)
+            done = self._graph(
+                self._check(jobs or list(JOB_NAMES)),
+                self.store.now(),
+                lambda job, ready: replace(self._execute(job, Window(everything=True)), began=ready),
+            )
+            self._finish(done, {d.result.job: d.began for d in done if d.result.status == "ok"})
+            return [d.result for d in done]
         return self.run_all(
             Window(start=start or EPOCH, end=end or self.store.now() + timedelta(days=1)), jobs
         )
@@ -272,11 +357,12 @@ class KpiEngine:
     # -- watermarks -----------------------------------------------------------------------------
 
     def watermarks(self) -> dict[str, datetime]:
-        return {
-            str(job): value.replace(tzinfo=UTC)
-            for job, value in self.store.query(SQL["watermarks"]).result_rows
-            if isinstance(value, datetime)
-        }
+        return self.watermarks_and_clock()[0]
+
+    def watermarks_and_clock(self) -> tuple[dict[str, datetime], datetime]:
+        """Every job's watermark and the store's clock, in one query."""
+        [(now, marks)] = self.store.query(SQL["watermarks"]).result_rows
+        return {str(job): _utc(value) for job, value in marks if isinstance(value, datetime)}, _utc(now)
 
     def watermark(self, job: str) -> datetime:
         return read_watermark(self.store, job)
@@ -284,26 +370,28 @@ class KpiEngine:
     def set_watermark(self, job: str, value: datetime) -> None:
         write_watermark(self.store, job, value)
 
-    def _record(self, result: JobResult, started: datetime) -> None:
-        record_run(self.store, result, started)
-
     # -- the jobs -------------------------------------------------------------------------------
 
-    def _policy_parameters(self) -> dict[str, Any]:
-        low, high = self._calendar_range()
+    def _policy_parameters(self, window: Window) -> dict[str, Any]:
+        low, high = self._calendar_range(window)
         return sla_parameters(self.policy, low, high)
 
-    def _calendar_range(self) -> tuple[date, date]:
-        """Days the business calendars must cover: the data's first day to well past today."""
-        [(first, high_data)] = self.store.query(
-            "SELECT min(toDate(CaptureAt)), max(toDate(LastActivityAt)) FROM order_facts"
-        ).result_rows
+    def _calendar_range(self, window: Window) -> tuple[date, date]:
+        """Days the business calendars must cover: the first capture day of the orders evaluated
+        (an incremental run's: those whose facts changed in its window, found by the index on
+        UpdatedAt; otherwise every order's) to well past today. A wider calendar gives the same
+        results: business time is a difference of cumulative values."""
+        params = {**window.parameters(), "incremental": int(window.mode == "incremental")}
+        [(first, high_data)] = self.store.query(SQL["calendar_range"], params).result_rows
         today = datetime.now(UTC).date()
         low = first if isinstance(first, date) and first.year > 1970 else today
         high = max(today, high_data if isinstance(high_data, date) else today)
         return low - timedelta(days=7), high + timedelta(days=45)
 
-    def _insert(self, name: str, window: Window, version: int, extra: dict[str, Any] | None = None) -> int:
+    def _insert(
+        self, name: str, window: Window, version: int, extra: dict[str, Any] | None = None
+    ) -> tuple[int, datetime]:
+        """Run a job's INSERT ... SELECT; the rows it wrote and the store's clock after it committed."""
         params = {**window.parameters(), "version": version, **(extra or {})}
         sql = SQL[name]
         if window.everything:
@@ -311,11 +399,12 @@ class KpiEngine:
             sql = sql.replace("{all:UInt8} = 1 OR OrderId IN touched", "1")
         self.store.command(sql, params)
         # the embedded engine does not report written rows: count this run's version instead
-        return int(
-            self.store.scalar(f"SELECT count() FROM {name} WHERE Version = {{v:UInt64}}", {"v": version})
-        )
+        [(rows, now)] = self.store.query(
+            f"SELECT count(), now64(3, 'UTC') FROM {name} WHERE Version = {{v:UInt64}}", {"v": version}
+        ).result_rows
+        return int(rows), _utc(now)
 
-    def _order_facts(self, window: Window, version: int) -> int:
+    def _order_facts(self, window: Window, version: int) -> tuple[int, datetime | None]:
         p = self.policy
         extra = {
             "closing_stage": p.closing_stage,
@@ -330,15 +419,15 @@ class KpiEngine:
         }
         return self._insert("order_facts", window, version, extra)
 
-    def _sla_results(self, window: Window, version: int) -> int:
-        return self._insert("sla_results", window, version, self._policy_parameters())
+    def _sla_results(self, window: Window, version: int) -> tuple[int, datetime | None]:
+        return self._insert("sla_results", window, version, self._policy_parameters(window))
 
-    def _order_exceptions(self, window: Window, version: int) -> int:
+    def _order_exceptions(self, window: Window, version: int) -> tuple[int, datetime | None]:
         return self._insert(
             "order_exceptions", window, version, {"resolved_outcomes": self.policy.resolved_outcomes}
         )
 
-    def _kpi_daily(self, window: Window, version: int) -> int:
+    def _kpi_daily(self, window: Window, version: int) -> tuple[int, datetime | None]:
         days: list[date] = []
         if not window.everything:
             # the days to recompute, found once (a CTE would be evaluated for each of its uses)
@@ -346,7 +435,7 @@ class KpiEngine:
                 row[0] for row in self.store.query(SQL["kpi_daily_days"], window.parameters()).result_rows
             ]
             if not days:
-                return 0
+                return 0, None
         extra = {
             "on_time_sla": self.policy.perfect_order.on_time_sla,
             "sla_names": [s.name for s in self.policy.slas],
@@ -354,9 +443,9 @@ class KpiEngine:
         }
         return self._insert("kpi_daily", window, version, extra)
 
-    def _kpi_system_daily(self, window: Window, version: int) -> int:
+    def _kpi_system_daily(self, window: Window, version: int) -> tuple[int, datetime | None]:
         if window.orders:
-            return 0
+            return 0, None
         return self._insert("kpi_system_daily", window, version)
 
 
@@ -397,9 +486,16 @@ def read_watermark(store: Store, job: str) -> datetime:
 
 def write_watermark(store: Store, job: str, value: datetime) -> None:
     """Move ``job``'s watermark (the newest version wins, see :func:`read_watermark`)."""
+    write_watermarks(store, {job: value})
+
+
+def write_watermarks(store: Store, marks: dict[str, datetime]) -> None:
+    """Move several jobs' watermarks in one insert."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    version = time.time_ns()
     store.insert(
         "job_watermarks",
-        [[job, _naive(value), datetime.now(UTC).replace(tzinfo=None), time.time_ns()]],
+        [[job, _naive(value), now, version] for job, value in marks.items()],
         ["Job", "Watermark", "UpdatedAt", "Version"],
     )
 
@@ -410,7 +506,15 @@ def record_run(store: Store, result: JobResult, started: datetime) -> None:
 
 
 def record_runs(store: Store, results: Sequence[JobResult], started: datetime) -> None:
-    """Append runs to job_runs in one insert (best effort: a failure is logged, not raised)."""
+    """Append runs that started together to job_runs in one insert (best effort)."""
+    record_done(store, [(result, started) for result in results])
+
+
+def record_done(store: Store, runs: Sequence[tuple[JobResult, datetime]]) -> None:
+    """Append runs (each with its start) to job_runs in one insert (best effort: a failure is
+    logged, not raised)."""
+    if not runs:
+        return
     rows = [
         [
             uuid.uuid4(),
@@ -424,9 +528,9 @@ def record_runs(store: Store, results: Sequence[JobResult], started: datetime) -
             result.status,
             result.error[:4000],
         ]
-        for result in results
+        for result, started in runs
     ]
     try:
         store.insert("job_runs", rows, _RUN_COLUMNS)
     except Exception:
-        log.exception("recording the runs of %s failed", ", ".join(r.job for r in results))
+        log.exception("recording the runs of %s failed", ", ".join(r.job for r, _ in runs))

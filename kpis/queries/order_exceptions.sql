@@ -10,7 +10,7 @@ WITH
     touched AS (
         SELECT OrderId FROM exception_signals
         WHERE (ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
-           OR (At >= {from:DateTime64(3)} AND At < {to:DateTime64(3)})
+           OR ({from:DateTime64(3)} < {to:DateTime64(3)} AND At >= {from:DateTime64(3)} AND At < {to:DateTime64(3)})
         UNION DISTINCT
         SELECT OrderId FROM exception_actions WHERE At > {since:DateTime64(3)} AND At <= {until:DateTime64(3)}
         UNION DISTINCT

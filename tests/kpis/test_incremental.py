@@ -201,3 +201,40 @@ def test_state_rebuilt_from_order_spans_gives_the_same_figures(store: Store) -> 
     engine.recompute()
     assert _snapshot(store) == before
     assert reports.system_daily(store, *PERIOD) == daily
+
+
+def test_a_failing_job_keeps_its_watermark_and_catches_up_on_the_next_run(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = _engine(store)
+    write(store, order_flow("SO-1", DAY0))
+    engine.run_all()
+    marks = engine.watermarks()
+    write(store, [hop("SO-1", "credit", DAY0 + timedelta(minutes=20), attrs={"enduser.id": "erin"})])
+
+    def refused(window: object, version: int) -> tuple[int, datetime]:
+        raise RuntimeError("the store refused the insert")
+
+    # the SLA evaluation fails once: the jobs after it in the chain still run, it keeps its watermark
+    monkeypatch.setitem(engine._jobs, "sla_results", refused)
+    results = {r.job: r for r in engine.run_all()}
+    assert (results["sla_results"].status, results["sla_results"].error) == (
+        "error",
+        "RuntimeError: the store refused the insert",
+    )
+    assert {job: r.status for job, r in results.items() if job != "sla_results"} == dict.fromkeys(
+        [j for j in JOB_NAMES if j != "sla_results"], "ok"
+    )
+    assert results["kpi_daily"].rows > 0
+    assert reports.job_runs(store, "sla_results")[0].status == "error"  # visible on /jobs
+    moved = engine.watermarks()
+    assert moved["sla_results"] == marks["sla_results"]
+    assert all(moved[j] > marks[j] for j in JOB_NAMES if j != "sla_results")
+    monkeypatch.undo()
+
+    # the next run picks up what the failed one missed: the same figures as a full recompute
+    assert {r.job: r.status for r in engine.run_all()} == dict.fromkeys(JOB_NAMES, "ok")
+    assert engine.watermarks()["sla_results"] > marks["sla_results"]
+    caught_up = _snapshot(store)
+    engine.recompute()
+    assert _snapshot(store) == caught_up
