@@ -205,11 +205,21 @@ _JSON_RELATIONSHIPS = (
 ).format(r1=_j("r.1"), r2=_j("r.2"))
 
 
+# Event attributes whose values the engine writes itself, never empty and with nothing to escape
+# (digits, a point, a sign; true or false): written as they are, without the per-row escaping and
+# the test for an empty value (columns that are not LowCardinality are formatted row by row).
+_PLAIN_ATTRIBUTES = ("manual_touch", "duration_s")
+
+
 def _json_attribute(name: str) -> str:
     """An event attribute (a column of export_events.sql) as an item of the JSON array of attributes
     with a leading comma, or '' when the event has none (an empty value). A JSON string escapes
     every quote of the value, so the empty item can only be the whole text."""
     item = f',{{"name":"{name}","value":'
+    if name in _PLAIN_ATTRIBUTES:
+        return f"concat('{item}\"', {name}, '\"}}')"
+    if name == "user":  # a String, mostly empty: escaped only when there is one
+        return f"if({name} = '', '', concat('{item}', {_j(name)}, '}}'))"
     return f"replaceOne(concat('{item}', {_j(name)}, '}}'), '{item}\"\"}}', '')"
 
 
@@ -218,8 +228,10 @@ _JSON_EVENT = (
     "substring(concat({attributes}), 2), '],\"relationships\":[', {rels}, ']}}')"
 ).format(
     id=_j("id"),
-    type=_j("type"),
-    time=_j("time"),
+    # the type is "<stage> @ <system>": each part escaped once per distinct value (LowCardinality
+    # columns), the quotes of the two JSON strings dropped where they meet
+    type=f"concat(substring({_j('stage')}, 1, -1), ' @ ', substring({_j('system')}, 2))",
+    time="concat('\"', time, '\"')",  # digits, '-', ':', '.', 'T' and 'Z': nothing to escape
     attributes=", ".join(_json_attribute(name) for name, _ in EVENT_ATTRIBUTES),
     rels=_JSON_RELATIONSHIPS,
 )
@@ -236,6 +248,10 @@ def _xml_attribute(name: str) -> str:
     only be the whole text). The escaping is the plain chain of replacements, which on a
     LowCardinality column runs once per distinct value."""
     item = f'<attribute name="{name}">'
+    if name in _PLAIN_ATTRIBUTES:
+        return f"concat('{item}', {name}, '</attribute>')"
+    if name == "user":  # a String, mostly empty: escaped only when there is one
+        return f"if({name} = '', '', concat('{item}', {_x(name)}, '</attribute>'))"
     value = _XML_EVERY_VALUE.format(v=name)
     return f"replaceOne(concat('{item}', {value}, '</attribute>'), '{item}</attribute>', '')"
 
@@ -248,7 +264,7 @@ _XML_EVENT = (
     "'</objects></event>')"
 ).format(
     id=_x("id"),
-    type=_x("type"),
+    type="concat({}, ' @ ', {})".format(_XML_EVERY_VALUE.format(v="stage"), _XML_EVERY_VALUE.format(v="system")),
     attributes=", ".join(_xml_attribute(name) for name, _ in EVENT_ATTRIBUTES),
     r1=_x("r.1"),
     r2=_x("r.2"),
