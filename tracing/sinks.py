@@ -35,6 +35,7 @@ from tracing.records import SCOPE_NAME, SpanRecord, text_map
 
 if TYPE_CHECKING:
     from storage import Store
+    from tracing.otlp_grpc import OtlpGrpc
     from tracing.simulator import SimulatorConfig
 
 T = TypeVar("T")
@@ -261,13 +262,13 @@ def to_readable_spans(records: Iterable[SpanRecord]) -> Iterator[ReadableSpan]:
 
 
 class OtlpSink:
-    """Exports records in batches over OTLP/HTTP protobuf (default), gRPC, or a given ``SpanExporter``.
+    """Exports records in batches over OTLP/HTTP protobuf (default) or gRPC, or to a given ``SpanExporter``.
 
     Batches are exported synchronously: a batch that is not acknowledged after the retries raises
-    :class:`SinkError` (nothing is dropped silently). Over HTTP the collector's answer is read
-    (:class:`tracing.otlp_http.OtlpHttp`): spans it rejects in a ``partial_success`` raise
-    :class:`SinkError` with its reason, a 413 splits the batch. The SDK's gRPC exporter does not show
-    a partial success. Counts what was sent.
+    :class:`SinkError` (nothing is dropped silently). The collector's answer is read
+    (:class:`tracing.otlp_http.OtlpHttp`, :class:`tracing.otlp_grpc.OtlpGrpc`): spans it rejects in a
+    ``partial_success`` raise :class:`SinkError` with its reason; a batch refused as too large is
+    split. Counts what was sent.
     """
 
     def __init__(
@@ -282,11 +283,18 @@ class OtlpSink:
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        self.http: OtlpHttp | None = None
-        if exporter is None and protocol == "http":
-            self.http = OtlpHttp(traces_endpoint(endpoint or _default_endpoint()), token or "", timeout_s)
-        elif exporter is None:
-            exporter = _otlp_exporter(protocol, endpoint, token, timeout_s)
+        self.client: OtlpHttp | OtlpGrpc | None = None
+        if exporter is None:
+            if protocol == "http":
+                self.client = OtlpHttp(
+                    traces_endpoint(endpoint or _default_endpoint()), token or "", timeout_s
+                )
+            elif protocol == "grpc":
+                from tracing.otlp_grpc import OtlpGrpc
+
+                self.client = OtlpGrpc(endpoint or _default_endpoint(4317), token or "", timeout_s)
+            else:
+                raise ValueError(f"protocol must be http or grpc, got {protocol!r}")
         self.exporter = exporter
         self.batch_size = batch_size
         self.spans_sent = 0
@@ -296,7 +304,7 @@ class OtlpSink:
         """Export the records; returns how many were sent by this call."""
         sent = 0
         for batch in _batches(to_readable_spans(records), self.batch_size):
-            if self.http is not None:
+            if self.client is not None:
                 self._post(batch, self.spans_sent + sent)
             elif self.exporter is not None and self.exporter.export(batch) is not SpanExportResult.SUCCESS:
                 raise SinkError(
@@ -308,9 +316,9 @@ class OtlpSink:
         return sent
 
     def _post(self, batch: Sequence[ReadableSpan], before: int) -> None:
-        assert self.http is not None
+        assert self.client is not None
         try:
-            self.http.post(encode_spans(batch).SerializeToString())
+            self.client.post(encode_spans(batch).SerializeToString())
         except TooLarge:
             if len(batch) == 1:
                 raise SinkError(
@@ -323,35 +331,19 @@ class OtlpSink:
             raise SinkError(f"a batch of {len(batch)} spans after {before} were sent: {exc}") from None
 
     def close(self) -> None:
-        if self.http is not None:
-            self.http.close()
+        if self.client is not None:
+            self.client.close()
         elif self.exporter is not None:
             self.exporter.shutdown()
 
 
-def _otlp_exporter(protocol: str, endpoint: str | None, token: str | None, timeout_s: float) -> SpanExporter:
-    """The SDK's OTLP/gRPC exporter (gzip), with a bearer token (HTTP goes through OtlpHttp)."""
-    if protocol == "grpc":
-        from grpc import Compression as GrpcCompression
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
-
-        target = endpoint.removeprefix("http://").removeprefix("https://") if endpoint else None
-        return GrpcSpanExporter(
-            endpoint=target,
-            insecure=not (endpoint or "").startswith("https://"),
-            headers=(("authorization", f"Bearer {token}"),) if token else None,
-            timeout=timeout_s,
-            compression=GrpcCompression.Gzip,
-        )
-    raise ValueError(f"protocol must be http or grpc, got {protocol!r}")
-
-
-def _default_endpoint() -> str:
-    """Where the SDK's exporter would send without an endpoint: the OTEL_EXPORTER_OTLP_* variables."""
+def _default_endpoint(port: int = 4318) -> str:
+    """Where the SDK's exporters would send without an endpoint: the OTEL_EXPORTER_OTLP_* variables,
+    else localhost on the protocol's port (HTTP 4318, gRPC 4317)."""
     return (
         os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        or "http://localhost:4318"
+        or f"http://localhost:{port}"
     )
 
 

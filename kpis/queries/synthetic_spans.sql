@@ -2,7 +2,8 @@
 -- {count} orders numbered from {first}, captured evenly over [{start}, {end}), one hop per stage
 -- with pseudo-random durations and handoff waits; hops that would start after {end} are left out
 -- (open orders). Segments, manual touches (every 7th order), credit holds (every 20th, resolved
--- two stages later) and errors (every 50th) follow the order number, so results are reproducible.
+-- two stages later), errors (every 50th) and the documents the hops name follow the order number, so
+-- results are reproducible.
 -- The capture offset is computed in Int128: order number x window in nanoseconds overflows Int64
 -- past ~3,500 orders over 30 days (the captures then wrapped and bunched on a few days).
 INSERT INTO otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName,
@@ -34,7 +35,17 @@ SELECT
         'enduser.id', if(n % 7 = 0 AND k = 3, 'credit-analyst-' || toString(n % 5), ''),
         'order.exception.type', if(n % 20 = 0 AND k IN (3, 5), 'credit_hold', ''),
         'order.exception.outcome', if(n % 20 = 0 AND k = 3, 'opened', if(n % 20 = 0 AND k = 5, 'resolved', '')),
-        'order.status', if(n % 33 = 0 AND k = 5, 'backordered', ''))) AS SpanAttributes,
+        'order.status', if(n % 33 = 0 AND k = 5, 'backordered', ''),
+        -- the documents real hops name (OCEL objects, search keys): the customer's PO at capture,
+        -- EDI orders' interchange (about ten orders of one partner each) and transaction set, the
+        -- shipment and its tracking number at ship, one invoice for every two orders
+        'order.customer_po', if(k = 1, 'PO-' || toString(n), ''),
+        'edi.sender_id', if(k = 1 AND n % 4 = 1, 'PARTNER' || toString(intDiv(n, 40) % 25), ''),
+        'edi.interchange_control_number', if(k = 1 AND n % 4 = 1, leftPad(toString(intDiv(n, 40) % 1000000000), 9, '0'), ''),
+        'edi.transaction_set_control_number', if(k = 1 AND n % 4 = 1, leftPad(toString(n % 10000), 4, '0'), ''),
+        'shipment.id', if(k = 8, 'SH-' || toString(n), ''),
+        'shipment.tracking_number', if(k = 8, '1Z' || upper(substring(hex(cityHash64(n, 'trk')), 1, 16)), ''),
+        'invoice.id', if(k = 10, 'INV-' || toString(intDiv(n, 2)), ''))) AS SpanAttributes,
     toUInt64(durs[k] * 1000000000) AS Duration,
     if(n % 50 = 0 AND k = 8, 'Error', 'Unset') AS StatusCode
 FROM (

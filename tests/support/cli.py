@@ -15,9 +15,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clock import ANCHOR
+
+if TYPE_CHECKING:
+    from storage import Store
 
 TESTS = Path(__file__).resolve().parents[1]
 PROJECT = TESTS.parent
@@ -74,6 +77,23 @@ def start(
         text=True,
         start_new_session=new_session,
     )
+
+
+def store_env(store: Store) -> dict[str, str]:
+    """The settings that point an in-process ``invoke`` at ``store``'s database (the pytest process's
+    engine, shared: chdb opens one data path per process), with no config file or API token."""
+    settings = store.settings
+    env = {
+        "TOWER_STORAGE__DATA_DIR": str(settings.data_dir),
+        "TOWER_STORAGE__DATABASE": store.database,
+        "TOWER_CONFIG": "",
+        "TOWER_API_TOKEN": "",
+    }
+    if settings.dsn is not None:
+        env["TOWER_STORAGE__DSN"] = settings.dsn.get_secret_value()
+    if settings.cluster:
+        env["TOWER_STORAGE__CLUSTER"] = settings.cluster
+    return env
 
 
 def invoke(*args: str, env: dict[str, str] | None = None, **kwargs: Any) -> Any:

@@ -26,6 +26,13 @@ def test_bench_process_maps_and_exports_every_generated_order(tmp_path: Path) ->
     # every order of the generator has one hop per stage (the last ones still open: fewer hops)
     assert 9 * ORDERS < data["order_spans"] <= 10 * ORDERS
     assert data["activities"] >= 10 and data["variants"] >= 2
+    # the hops name documents as real traffic does (the export's span objects): a PO at every
+    # capture, a shipment and tracking number at every ship, EDI envelopes for a quarter of the orders
+    documents = data["spans_naming_documents"]
+    assert documents["customer_po"] == ORDERS
+    assert 0.2 * ORDERS < documents["edi"] < 0.3 * ORDERS
+    assert 0.5 * ORDERS < documents["shipment"] == documents["tracking_number"] <= ORDERS
+    assert 0 < documents["invoice"] <= documents["shipment"]
     assert figures["map_and_variants"]["repeat"] == 1
     for name in ("export_ocel_json", "export_ocel_xml", "export_ocel_sqlite", "export_xes"):
         export = figures[name]

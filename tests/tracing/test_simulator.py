@@ -320,22 +320,47 @@ def test_otlp_sink_through_the_real_collector(store: Store, tmp_path: Path) -> N
     assert any(o.startswith("SO-") for o in orders)
 
 
-def test_otlp_sink_says_which_spans_the_collector_rejected(store: Store, tmp_path: Path) -> None:
-    """``tower simulate --otlp`` and ``tower demo`` send through this sink: a span the collector
-    refuses in a partial success (here one starting in 1972) is an error naming the collector's
-    reason, not a batch counted as sent; the batch's other spans are stored."""
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_otlp_sink_says_which_spans_the_collector_rejected(
+    store: Store, tmp_path: Path, protocol: str
+) -> None:
+    """``tower simulate`` and ``tower demo`` send through this sink: a span the collector refuses in a
+    partial success (here one starting in 1972) is an error naming the collector's reason, not a batch
+    counted as sent (the SDK's exporters discard the answer), over HTTP and gRPC alike; the batch's
+    other spans are stored."""
     records = simulate(orders=6, days=2)
     year_1972 = 2 * 365 * 86_400 * 10**9
     hostile = replace(records[3], start_ns=year_1972, end_ns=year_1972 + 10**9)
     sent = [*records[:3], hostile, *records[4:]]
     with running_collector(store, tmp_path / "spool", max_clock_skew_s=7 * 86_400) as collector:
-        sink = OtlpSink(endpoint=collector.http_endpoint, batch_size=len(sent))
+        endpoint = collector.http_endpoint if protocol == "http" else f"http://{collector.grpc_endpoint}"
+        sink = OtlpSink(endpoint=endpoint, batch_size=len(sent), protocol=protocol)
         with pytest.raises(SinkError, match=r"rejected 1 span.*(window|1972|before)") as refused:
             sink.send(sent)
         assert sink.spans_sent == 0 and "after 0 were sent" in str(refused.value)
         sink.close()
         collector.wait_drained()
     assert store.scalar("SELECT count() FROM otel_traces") == len(sent) - 1
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_otlp_sink_splits_a_batch_the_collector_finds_too_large(
+    store: Store, tmp_path: Path, protocol: str
+) -> None:
+    """A collector with a smaller request limit than the sink's batch (413 over HTTP,
+    RESOURCE_EXHAUSTED over gRPC) gets the batch in halves until each fits: every span arrives once."""
+    records = simulate(orders=40, days=2)
+    with running_collector(
+        store, tmp_path / "spool", max_clock_skew_s=7 * 86_400, max_body_bytes=64 * 1024
+    ) as collector:
+        endpoint = collector.http_endpoint if protocol == "http" else f"http://{collector.grpc_endpoint}"
+        sink = OtlpSink(endpoint=endpoint, batch_size=len(records), protocol=protocol)
+        assert sink.send(records) == len(records)
+        sink.close()
+        collector.wait_drained()
+    assert sink.batches_sent == 1
+    stored = store.scalar("SELECT uniqExact(TraceId, SpanId) FROM otel_traces")
+    assert stored == len(records) == store.scalar("SELECT count() FROM otel_traces")
 
 
 def test_big_invoice_runs_are_split_so_collectors_keep_every_order() -> None:

@@ -287,7 +287,11 @@ def simulate_command(
         ),
     ] = None,
     protocol: Annotated[
-        Protocol, typer.Option("--protocol", help="OTLP over HTTP (protobuf) or gRPC, both gzip-compressed.")
+        Protocol,
+        typer.Option(
+            "--protocol",
+            help="OTLP over HTTP (protobuf) or gRPC (gzip-compressed); the collector's answer is read, rejected spans are an error.",
+        ),
     ] = Protocol.HTTP,
     token: Annotated[
         str | None, typer.Option("--token", envvar="TOWER_OTLP_TOKEN", help="Bearer token for ingest.")
