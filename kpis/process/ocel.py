@@ -7,6 +7,7 @@ The object model is written down in docs/conventions.md ("Process mining").
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -87,10 +88,14 @@ CHUNK_ORDERS = 20_000
 
 @dataclass(frozen=True)
 class _Range:
-    """The orders with ``lo < OrderId <= hi`` (an open end when None)."""
+    """The orders with ``lo < OrderId <= hi`` (an open end when None). ``shared``: a hop span of the
+    range may be shared by several orders; ``objects``: a hop span of the range may name an object
+    (both unknown, so assumed, until :func:`_probed`)."""
 
     lo: str | None = None
     hi: str | None = None
+    shared: bool = True
+    objects: bool = True
 
     def condition(self) -> str:
         lo = "AND OrderId > {range_lo:String}" if self.lo is not None else ""
@@ -119,10 +124,17 @@ def _ranges(store: Store, flt: ProcessFilter, size: int | None = None) -> list[_
     return [_Range(lo, hi) for lo, hi in itertools.pairwise(edges)]
 
 
-def _sql(name: str, part: _Range = _EVERYTHING, spans: str = "event_spans_shared") -> str:
+# the objects of a range none of whose hop spans names one (span_objects.sql's type)
+_NO_SPAN_OBJECTS = "CAST([], 'Array(Tuple(String, String, String))')"
+
+
+def _sql(name: str, part: _Range = _EVERYTHING) -> str:
     """A query of the export with the filter's orders of ``part`` put in (``ALL_CASES``: all of the
-    filter's orders, whatever the range); the events' spans from ``spans``."""
+    filter's orders, whatever the range); the events' spans with the look-up of shared spans
+    (event_spans_shared.sql) and the objects the spans name (span_objects.sql) only where the range
+    may have them."""
     cond = part.condition()
+    spans = "event_spans_shared" if part.shared else "event_spans_own"
     return (
         SQL[name]
         .replace("/*EVENT_SPANS*/", SQL[spans])
@@ -130,19 +142,28 @@ def _sql(name: str, part: _Range = _EVERYTHING, spans: str = "event_spans_shared
         .replace("/*RANGE*/", cond)
         .replace("/*CASES*/", SQL["cases"].replace("/*RANGE*/", cond))
         .replace("/*ALL_CASES*/", SQL["cases"])
-        .replace("/*SPAN_OBJECTS*/", SQL["span_objects"])
+        .replace("/*SPAN_OBJECTS*/", SQL["span_objects"] if part.objects else _NO_SPAN_OBJECTS)
     )
 
 
-def _events(columns: str, part: _Range = _EVERYTHING, spans: str = "event_spans_shared") -> str:
-    return f"SELECT {columns} FROM ({_sql('export_events', part, spans)})"
+def _events(columns: str, part: _Range = _EVERYTHING) -> str:
+    return f"SELECT {columns} FROM ({_sql('export_events', part)})"
 
 
-def _event_spans(store: Store, flt: ProcessFilter, part: _Range) -> str:
-    """The events' spans of ``part``: without the look-up of spans shared by several orders (a join,
-    a tenth of the export's time) when every hop span of the range names its order."""
-    found = store.scalar(_sql("event_spans_probe", part), {**flt.parameters(), **part.parameters()})
-    return "event_spans_shared" if int(found) else "event_spans_own"
+def _probed(store: Store, flt: ProcessFilter, parts: list[_Range]) -> list[_Range]:
+    """``parts`` with what each holds (event_spans_probe.sql, one cheap query a range): the look-up
+    of spans shared by several orders (a join, a tenth of the export's time) is left out of a range
+    whose hop spans all name their order, and the look-up of the objects spans name (every span's
+    attributes read, by each of the three queries that need them) out of a range whose spans have
+    no attribute that names one."""
+    params = flt.parameters()
+    probed = []
+    for part in parts:
+        shared, objects = store.query(
+            _sql("event_spans_probe", part), {**params, **part.parameters()}
+        ).result_rows[0]
+        probed.append(dataclasses.replace(part, shared=bool(shared), objects=bool(objects)))
+    return probed
 
 
 def _objects(columns: str, part: _Range = _EVERYTHING) -> str:
@@ -173,9 +194,11 @@ def _object_chunks(
     columns: str,
     fmt: Literal["JSONEachRow", "TabSeparated"],
 ) -> Iterator[bytes]:
-    """The orders (range by range), then the objects their hops name."""
+    """The orders (range by range), then the objects their hops name (none when no range's spans
+    name one: the query is left out)."""
     yield from _chunked(store, flt, parts, lambda part: _objects(columns, part), fmt)
-    yield from _stream(store, _named_objects(columns), flt.parameters(), fmt)
+    if any(part.objects for part in parts):
+        yield from _stream(store, _named_objects(columns), flt.parameters(), fmt)
 
 
 def _event_chunks(
@@ -185,9 +208,7 @@ def _event_chunks(
     columns: str,
     fmt: Literal["JSONEachRow", "TabSeparated"],
 ) -> Iterator[bytes]:
-    return _chunked(
-        store, flt, parts, lambda part: _events(columns, part, _event_spans(store, flt, part)), fmt
-    )
+    return _chunked(store, flt, parts, lambda part: _events(columns, part), fmt)
 
 
 def _j(value: str) -> str:
@@ -205,11 +226,21 @@ _JSON_RELATIONSHIPS = (
 ).format(r1=_j("r.1"), r2=_j("r.2"))
 
 
+# Event attributes whose values the engine writes itself, never empty and with nothing to escape
+# (digits, a point, a sign; true or false): written as they are, without the per-row escaping and
+# the test for an empty value (columns that are not LowCardinality are formatted row by row).
+_PLAIN_ATTRIBUTES = ("manual_touch", "duration_s")
+
+
 def _json_attribute(name: str) -> str:
     """An event attribute (a column of export_events.sql) as an item of the JSON array of attributes
     with a leading comma, or '' when the event has none (an empty value). A JSON string escapes
     every quote of the value, so the empty item can only be the whole text."""
     item = f',{{"name":"{name}","value":'
+    if name in _PLAIN_ATTRIBUTES:
+        return f"concat('{item}\"', {name}, '\"}}')"
+    if name == "user":  # a String, mostly empty: escaped only when there is one
+        return f"if({name} = '', '', concat('{item}', {_j(name)}, '}}'))"
     return f"replaceOne(concat('{item}', {_j(name)}, '}}'), '{item}\"\"}}', '')"
 
 
@@ -218,8 +249,10 @@ _JSON_EVENT = (
     "substring(concat({attributes}), 2), '],\"relationships\":[', {rels}, ']}}')"
 ).format(
     id=_j("id"),
-    type=_j("type"),
-    time=_j("time"),
+    # the type is "<stage> @ <system>": each part escaped once per distinct value (LowCardinality
+    # columns), the quotes of the two JSON strings dropped where they meet
+    type=f"concat(substring({_j('stage')}, 1, -1), ' @ ', substring({_j('system')}, 2))",
+    time="concat('\"', time, '\"')",  # digits, '-', ':', '.', 'T' and 'Z': nothing to escape
     attributes=", ".join(_json_attribute(name) for name, _ in EVENT_ATTRIBUTES),
     rels=_JSON_RELATIONSHIPS,
 )
@@ -236,6 +269,10 @@ def _xml_attribute(name: str) -> str:
     only be the whole text). The escaping is the plain chain of replacements, which on a
     LowCardinality column runs once per distinct value."""
     item = f'<attribute name="{name}">'
+    if name in _PLAIN_ATTRIBUTES:
+        return f"concat('{item}', {name}, '</attribute>')"
+    if name == "user":  # a String, mostly empty: escaped only when there is one
+        return f"if({name} = '', '', concat('{item}', {_x(name)}, '</attribute>'))"
     value = _XML_EVERY_VALUE.format(v=name)
     return f"replaceOne(concat('{item}', {value}, '</attribute>'), '{item}</attribute>', '')"
 
@@ -248,7 +285,9 @@ _XML_EVENT = (
     "'</objects></event>')"
 ).format(
     id=_x("id"),
-    type=_x("type"),
+    type="concat({}, ' @ ', {})".format(
+        _XML_EVERY_VALUE.format(v="stage"), _XML_EVERY_VALUE.format(v="system")
+    ),
     attributes=", ".join(_xml_attribute(name) for name, _ in EVENT_ATTRIBUTES),
     r1=_x("r.1"),
     r2=_x("r.2"),
@@ -352,7 +391,7 @@ def _type_headers(store: Store, flt: ProcessFilter) -> tuple[list[dict[str, Any]
 def write_json(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
     """OCEL 2.0 JSON: objectTypes, eventTypes, objects, events."""
     object_types, types = _type_headers(store, flt)
-    parts = _ranges(store, flt)
+    parts = _probed(store, flt, _ranges(store, flt))
     out.write(b'{"objectTypes":' + orjson.dumps(object_types) + b',"eventTypes":' + orjson.dumps(types))
     for key, chunks in (
         (b"objects", _object_chunks(store, flt, parts, _JSON_OBJECT, "TabSeparated")),
@@ -367,7 +406,7 @@ def write_json(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
 def write_xml(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
     """OCEL 2.0 XML (``<log>`` with object-types, event-types, objects, events)."""
     object_types, types = _type_headers(store, flt)
-    parts = _ranges(store, flt)
+    parts = _probed(store, flt, _ranges(store, flt))
 
     def esc(text: str) -> str:
         return (
@@ -446,7 +485,7 @@ def write_sqlite(store: Store, flt: ProcessFilter, path: Path) -> None:
     if path.exists():
         path.unlink()
     object_types, types = _type_headers(store, flt)
-    parts = _ranges(store, flt)
+    parts = _probed(store, flt, _ranges(store, flt))
     params = flt.parameters()
     with closing(sqlite3.connect(path)) as db:
         db.execute("PRAGMA journal_mode = OFF")
@@ -509,16 +548,11 @@ def write_sqlite(store: Store, flt: ProcessFilter, path: Path) -> None:
                 "stage_object", object_marks, _objects(_SQLITE_OBJECT, part), {**params, **part.parameters()}
             )
             fan_out_objects()
-        load("stage_object", object_marks, _named_objects(_SQLITE_OBJECT), params)
-        fan_out_objects()
+        if any(part.objects for part in parts):
+            load("stage_object", object_marks, _named_objects(_SQLITE_OBJECT), params)
+            fan_out_objects()
         for part in parts:
-            spans = _event_spans(store, flt, part)
-            load(
-                "stage_event",
-                event_marks,
-                _events(_SQLITE_EVENT, part, spans),
-                {**params, **part.parameters()},
-            )
+            load("stage_event", event_marks, _events(_SQLITE_EVENT, part), {**params, **part.parameters()})
             db.execute("INSERT INTO event SELECT id, type FROM stage_event")
             for name, table in event_table.items():
                 db.execute(

@@ -1,8 +1,14 @@
--- 1 when a hop span of the filter's orders in the range reaches its order other than by naming it
--- (a batch, a carrier scan, an EDI file: it may be shared by several orders), else 0: the export
--- then reads the range with event_spans_own.sql (no look-up of shared spans).
-SELECT count() FROM (
-    SELECT 1 FROM order_spans
-    WHERE Stage != '' AND Via != 'order' AND OrderId IN (SELECT OrderId FROM (/*CASES*/)) /*RANGE*/
-    LIMIT 1
-)
+-- What one range of the filter's orders holds, read from every version of its hop spans (no FINAL:
+-- a superset of the export's rows), each 1 or 0:
+-- shared: a hop span reaches its order other than by naming it (a batch, a carrier scan, an EDI
+--   file: it may be shared by several orders); else the export reads the range with
+--   event_spans_own.sql (no look-up of shared spans);
+-- objects: a hop span has an attribute that names an object (the keys span_objects.sql reads);
+--   else the export leaves out the look-up of the objects (it reads every span's attributes).
+--   Only the attribute names are read here.
+SELECT max(Via != 'order') AS shared,
+       max(hasAny(SpanAttributes.keys, ['order.customer_po', 'shipment.id', 'invoice.id', 'order.batch.id',
+                                        'edi.interchange_control_number', 'edi.transaction_set_control_number',
+                                        'shipment.tracking_number'])) AS objects
+FROM order_spans
+WHERE Stage != '' AND OrderId IN (SELECT OrderId FROM (/*CASES*/)) /*RANGE*/

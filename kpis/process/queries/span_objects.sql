@@ -1,5 +1,7 @@
 -- The objects a hop span names (OCEL 2.0 object model, docs/conventions.md "Process mining"):
 -- (object id, qualifier = the attribute that named it, object type); ids are "<type>:<key>".
+-- The attribute names read here are listed again in event_spans_probe.sql (a range whose spans have
+-- none of them is exported without this look-up): keep the two lists together.
 arrayConcat(
     arrayFilter(o -> o.1 != '', [
         (if(SpanAttributes['order.customer_po'] != '', concat('customer_po:', SpanAttributes['order.customer_po']), ''), 'order.customer_po', 'customer_po'),
