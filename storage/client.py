@@ -247,8 +247,8 @@ def _pin_utc() -> None:
 
 # The embedded engine's allocator (jemalloc) keeps freed pages for 5 s before handing them back (its
 # compiled-in dirty_decay_ms:5000): under sustained ingest the pages one insert or merge freed were
-# still counted while the next grew the process. 1 s, alternated with the default on 8 inserts of
-# 39k spans: peak RSS ~800-850 -> ~730-740 MiB, CPU within the noise (0 s: ~660 MiB, +30-50% CPU).
+# still counted while the next grew the process. 1 s on 4 inserts of 50k spans (load 4-5): peak RSS
+# 795-849 -> 738 MiB, CPU within the noise (0 s: 652-658 MiB, but +30-50% CPU).
 ENGINE_ALLOCATOR_CONF = "dirty_decay_ms:1000"
 
 
