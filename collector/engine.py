@@ -9,7 +9,6 @@ a replayed segment forms the same blocks and is dropped by its token.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Iterable
@@ -25,7 +24,6 @@ from collector.otlp_schema import MESSAGE, proto_text, request_class, structure
 from storage import Store
 from storage.sql import SqlFiles
 
-log = logging.getLogger(__name__)
 _FILES = SqlFiles("collector")
 _CALL = re.compile(r"\{\{(\w+):([^{}]*)\}\}")
 # requests converted per block by the insert (a request larger than this is a block of its own);
@@ -149,19 +147,6 @@ def parameters(limits: Limits) -> dict[str, int]:
     }
 
 
-def release_memory(store: Store) -> None:
-    """Hand the pages an embedded insert freed back to the system at once.
-
-    The engine's allocator (jemalloc) keeps freed pages for seconds before returning them, per CPU
-    arena; an insert of a 50k-span batch frees a few hundred MiB, so under sustained load the next
-    insert (or a merge on the other CPU's arena) grew the process on top of what the last one left.
-    """
-    try:
-        store.command("SYSTEM JEMALLOC PURGE")
-    except Exception:  # an engine built without jemalloc: nothing to release, never fail the write
-        log.debug("collector.jemalloc_purge_failed", exc_info=True)
-
-
 def insert_requests(
     store: Store, bodies: Iterable[bytes | memoryview], token: str, limits: Limits, scratch: Path
 ) -> None:
@@ -187,7 +172,6 @@ def insert_requests(
             )
         finally:
             scratch.unlink(missing_ok=True)
-        release_memory(store)
     else:
         data = b"".join(delimited(bodies))
         store.client.command(

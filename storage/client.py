@@ -247,8 +247,9 @@ def _pin_utc() -> None:
 
 # The embedded engine's allocator (jemalloc) keeps freed pages for 5 s before handing them back (its
 # compiled-in dirty_decay_ms:5000): under sustained ingest the pages one insert or merge freed were
-# still counted while the next grew the process. 1 s on 4 inserts of 50k spans (load 4-5): peak RSS
-# 795-849 -> 738 MiB, CPU within the noise (0 s: 652-658 MiB, but +30-50% CPU).
+# still counted while the next grew the process. 1 s on 4 inserts of 50k spans, alternated on a quiet
+# machine: peak RSS 796-798 -> 711-732 MiB, CPU within the noise (56-64 vs 60-66 us/span); 0 s:
+# 652-658 MiB but +30-50% CPU; a purge after every insert on top saved little more and cost CPU.
 ENGINE_ALLOCATOR_CONF = "dirty_decay_ms:1000"
 
 
