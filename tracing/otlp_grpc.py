@@ -12,8 +12,6 @@ CANCELLED, ABORTED, OUT_OF_RANGE and DATA_LOSS, and RESOURCE_EXHAUSTED carrying 
 
 from __future__ import annotations
 
-import logging
-import random
 import threading
 import time
 
@@ -21,9 +19,7 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from tracing.otlp_http import EmitError, SpansRejected, TooLarge
-
-log = logging.getLogger(__name__)
+from tracing.otlp_http import EmitError, SpansRejected, TooLarge, backoff, check_partial_success
 
 METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -100,19 +96,14 @@ class OtlpGrpc:
                         f"collector answered {code.name}: {problem or 'request refused'}"
                     ) from None
                 if delay is None:
-                    delay = min(2 ** (attempt - 1), 8) * random.uniform(0.8, 1.2)
+                    delay = backoff(attempt)
                 if time.monotonic() + delay > deadline or self._closed.is_set():
                     raise EmitError(
                         f"collector answered {code.name} after {attempt} attempt(s): {problem}"
                     ) from None
                 self._closed.wait(delay)
                 continue
-            partial = answer.partial_success
-            if partial.rejected_spans:
-                reason = partial.error_message or "no reason given"
-                raise SpansRejected(f"collector rejected {partial.rejected_spans} span(s): {reason}")
-            if partial.error_message:
-                log.warning("collector accepted the spans with a warning: %s", partial.error_message)
+            check_partial_success(answer.partial_success.rejected_spans, answer.partial_success.error_message)
             return
 
     def close(self) -> None:

@@ -59,6 +59,20 @@ def _status_message(body: bytes, content_type: str) -> str:
         return ""
 
 
+def backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt ``attempt`` (1-based): 1, 2, 4, 8, 8, ... with ±20% jitter."""
+    return float(min(2 ** (attempt - 1), 8) * random.uniform(0.8, 1.2))
+
+
+def check_partial_success(rejected: int, message: str) -> None:
+    """The collector's ``partial_success``: :class:`SpansRejected` when it rejected spans, a logged
+    warning when it only says something."""
+    if rejected:
+        raise SpansRejected(f"collector rejected {rejected} span(s): {message or 'no reason given'}")
+    if message:
+        log.warning("collector accepted the spans with a warning: %s", message)
+
+
 class OtlpHttp:
     """POSTs encoded OTLP requests to ``<endpoint>/v1/traces`` and reads the answer, partial success included.
 
@@ -107,7 +121,7 @@ class OtlpHttp:
                     raise EmitError(f"collector refused the agent's credentials ({status}): {problem}")
                 if 400 <= status < 500 and status not in _RETRYABLE:
                     raise SpansRejected(f"collector answered {status}: {problem or 'request refused'}")
-            delay = min(2 ** (attempt - 1), 8) * random.uniform(0.8, 1.2)
+            delay = backoff(attempt)
             if retry_after is not None:
                 with contextlib.suppress(ValueError):
                     delay = max(0.0, float(retry_after))
@@ -135,10 +149,7 @@ class OtlpHttp:
                 message = answer.partial_success.error_message
         except Exception as exc:  # an answer we cannot read is not an acknowledgement
             raise EmitError(f"unreadable collector answer: {exc}") from None
-        if rejected:
-            raise SpansRejected(f"collector rejected {rejected} span(s): {message or 'no reason given'}")
-        if message:
-            log.warning("collector accepted the spans with a warning: %s", message)
+        check_partial_success(rejected, message)
 
     def close(self) -> None:
         self._closed.set()
