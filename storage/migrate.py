@@ -27,7 +27,6 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -320,10 +319,10 @@ def migrate(
             continue
         for statement in render(migration.text, layout):
             admin.command(statement)
-        store.insert(
-            MIGRATIONS_TABLE,
-            [[migration.version, migration.name, migration.checksum, datetime.now(UTC)]],
-            ["Version", "Name", "Checksum", "AppliedAt"],
+        store.command(
+            f"INSERT INTO {store.ident(MIGRATIONS_TABLE)} (Version, Name, Checksum, AppliedAt) "
+            "SELECT {v:UInt32}, {n:String}, {c:String}, now64(3)",
+            {"v": migration.version, "n": migration.name, "c": migration.checksum},
         )
         newly.append(migration)
     if key_attributes is not None:
@@ -429,12 +428,16 @@ def apply_ttl(
     suffix = LOCAL_SUFFIX if layout.cluster else ""
     on_cluster = layout.on_cluster_clause
     altered = []
-    for table in tables or list(_TTL_TABLES):
+    wanted = tables or list(_TTL_TABLES)
+    engines: dict[str, str] = dict(
+        store.query(
+            "SELECT name, engine_full FROM system.tables WHERE database = {db:String} AND name IN {t:Array(String)}",
+            {"db": layout.database, "t": [table + suffix for table in wanted]},
+        ).result_rows
+    )
+    for table in wanted:
         expr = _TTL_TABLES[table]
-        engine_full = store.scalar(
-            "SELECT engine_full FROM system.tables WHERE database = {db:String} AND name = {t:String}",
-            {"db": layout.database, "t": table + suffix},
-        )
+        engine_full = engines.get(table + suffix)
         if engine_full is None:
             continue
         days = layout.ttl_days.get(table, 0)
