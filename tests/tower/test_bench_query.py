@@ -10,19 +10,18 @@ from pathlib import Path
 from support import cli
 
 
-def test_bench_query_small_run_prints_figures_for_every_key_type(tmp_path: Path) -> None:
-    done = cli.tower(
-        "bench",
-        "query",
-        "--spans",
-        "3000",
-        "--samples",
-        "5",
-        "--freshness-samples",
-        "6",
-        cwd=tmp_path,
-        timeout=300,
-    )
+def test_bench_query_prints_figures_for_every_key_type_and_measures_a_kept_store_again(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "bench"
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return cli.tower(
+            "bench", "query", "--spans", "3000", "--samples", "5", "--freshness-samples", "6",
+            "--data-dir", str(data_dir), *extra, cwd=tmp_path, timeout=300,
+        )  # fmt: skip
+
+    done = run("--keep")
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     assert figures["orders"] == 300
@@ -66,31 +65,29 @@ def test_bench_query_small_run_prints_figures_for_every_key_type(tmp_path: Path)
     assert (fresh["samples"], fresh["misses"]) == (6, 0)
     assert set(fresh["by_span"]) == {"names the order", "key only"}
     assert figures["freshness_lag_p95_ms"] == fresh["p95_ms"]
-    assert figures["data_dir"] is None  # the temporary store is removed
+    assert figures["data_dir"] == str(data_dir)
 
-
-def test_bench_query_reuse_measures_the_kept_store_again(tmp_path: Path) -> None:
-    data_dir = tmp_path / "bench"
-
-    def run(*extra: str) -> subprocess.CompletedProcess[str]:
-        return cli.tower(
-            "bench", "query", "--spans", "2000", "--samples", "3", "--freshness-samples", "3",
-            "--data-dir", str(data_dir), *extra, cwd=tmp_path, timeout=300,
-        )  # fmt: skip
-
-    first = run("--keep")
-    assert first.returncode == 0, first.stderr
-    kept = json.loads(first.stdout)
-    assert kept["data_dir"] == str(data_dir)
     # without --reuse a store already there is refused, never overwritten
     refused = run()
     assert refused.returncode != 0
     assert "already holds a store" in refused.stderr
     again = run("--reuse", "--no-merge")
     assert again.returncode == 0, again.stderr
-    figures = json.loads(again.stdout)
-    assert figures["reused"] is True
-    assert figures["spans"] == kept["spans"]  # the same data, nothing generated twice
-    assert figures["generate_s"] is None
-    assert figures["timeline"]["hops_avg"] == 11
-    assert figures["lookup"]["order.id"]["orders_per_key"] == 1
+    reused = json.loads(again.stdout)
+    assert reused["reused"] is True
+    assert reused["spans"] == figures["spans"]  # the same data, nothing generated twice
+    assert reused["generate_s"] is None
+    assert reused["timeline"]["hops_avg"] == 11
+    assert reused["lookup"]["order.id"]["orders_per_key"] == 1
+
+
+def test_bench_query_without_data_dir_removes_its_temporary_store(tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = cli.tower(
+        "bench", "query", "--spans", "300", "--samples", "2", "--freshness-samples", "2",
+        cwd=tmp_path, env={"TMPDIR": str(scratch)}, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["data_dir"] is None
+    assert list(scratch.iterdir()) == [], "the temporary store and spool are removed"
