@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from clock import ANCHOR
 from kpi_spans import hop, order_flow, write
+from support.spans import COLUMNS
 
 from kpis import explain, reports
 from kpis import state as kpi_state
@@ -201,6 +202,56 @@ def test_state_rebuilt_from_order_spans_gives_the_same_figures(store: Store) -> 
     engine.recompute()
     assert _snapshot(store) == before
     assert reports.system_daily(store, *PERIOD) == daily
+
+
+def test_an_order_s_facts_are_the_same_whether_its_spans_arrive_together_or_apart(store: Store) -> None:
+    """order_rollup gets a row per span (migration 0091): an order's rows from one insert merge
+    like rows from several, and a one-span order read unmerged counts an exception type once even
+    when the span and its events repeat it."""
+    engine = _engine(store)
+    # rows as the collector's view writes them (no merging pass on insert), before any merge
+    # collapses them: the job reads an order's single row as it is
+    store.command(f"SYSTEM STOP MERGES {store.ident('order_rollup')}")
+
+    def collector_write(spans: list[Any]) -> None:
+        store.insert("otel_traces", [s.row() for s in spans], COLUMNS, settings={"optimize_on_insert": 0})
+
+    def spans(order: str) -> list[Any]:
+        pricing = hop(
+            order, "pricing", DAY0 + timedelta(hours=1), 60, attrs={"order.exception.type": "pricing"}
+        )
+        pricing.events = [
+            (DAY0 + timedelta(hours=1, seconds=10), "exception", {"order.exception.type": "pricing"}),
+            (
+                DAY0 + timedelta(hours=1, seconds=20),
+                "exception",
+                {"order.exception.type": "pricing", "order.exception.outcome": "resolved"},
+            ),
+        ]
+        touched = hop(
+            order, "credit", DAY0 + timedelta(minutes=30), 60, status="Error", attrs={"enduser.id": "al"}
+        )
+        return [*order_flow(order, DAY0), pricing, touched]
+
+    collector_write(spans("SO-TOGETHER"))
+    for span in spans("SO-APART"):
+        collector_write([span])
+    collector_write(spans("SO-SOLO")[-2:-1])
+    assert store.scalar("SELECT count() FROM order_rollup WHERE OrderId = 'SO-TOGETHER'") > 1
+    engine.run_all()
+    store.command(f"SYSTEM START MERGES {store.ident('order_rollup')}")
+    facts = {
+        row["OrderId"]: row
+        for row in store.rows("SELECT * EXCEPT (UpdatedAt, Version) FROM order_facts FINAL ORDER BY OrderId")
+    }
+    together, apart = facts.pop("SO-TOGETHER"), facts.pop("SO-APART")
+    assert (together["HopCount"], together["ErrorCount"], together["ManualTouchCount"]) == (
+        len(spans("SO-X")),
+        1,
+        1,
+    )
+    assert {**together, "OrderId": ""} == {**apart, "OrderId": ""}
+    assert (facts["SO-SOLO"]["ExceptionTypes"], facts["SO-SOLO"]["ExceptionCount"]) == (["pricing"], 1)
 
 
 def test_a_failing_job_keeps_its_watermark_and_catches_up_on_the_next_run(
