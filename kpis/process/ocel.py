@@ -124,14 +124,15 @@ def _ranges(store: Store, flt: ProcessFilter, size: int | None = None) -> list[_
     return [_Range(lo, hi) for lo, hi in itertools.pairwise(edges)]
 
 
-# the objects of a range none of whose hop spans names one (span_objects.sql's type)
+# the objects of a range none of whose hop spans names one (the type of order_spans.SpanObjects)
 _NO_SPAN_OBJECTS = "CAST([], 'Array(Tuple(String, String, String))')"
 
 
 def _sql(name: str, part: _Range = _EVERYTHING) -> str:
     """A query of the export with the filter's orders of ``part`` put in (``ALL_CASES``: all of the
     filter's orders, whatever the range); the events' spans with the look-up of shared spans
-    (event_spans_shared.sql) and the objects the spans name (span_objects.sql) only where the range
+    (event_spans_shared.sql) and the objects the spans name (span_objects.sql: order_spans' column
+    SpanObjects) only where the range
     may have them."""
     cond = part.condition()
     spans = "event_spans_shared" if part.shared else "event_spans_own"
@@ -153,9 +154,8 @@ def _events(columns: str, part: _Range = _EVERYTHING) -> str:
 def _probed(store: Store, flt: ProcessFilter, parts: list[_Range]) -> list[_Range]:
     """``parts`` with what each holds (event_spans_probe.sql, one cheap query a range): the look-up
     of spans shared by several orders (a join, a tenth of the export's time) is left out of a range
-    whose hop spans all name their order, and the look-up of the objects spans name (every span's
-    attributes read, by each of the three queries that need them) out of a range whose spans have
-    no attribute that names one."""
+    whose hop spans all name their order, and the objects spans name (read by each of the three
+    queries that need them) out of a range none of whose spans names one."""
     params = flt.parameters()
     probed = []
     for part in parts:

@@ -3,12 +3,9 @@
 -- shared: a hop span reaches its order other than by naming it (a batch, a carrier scan, an EDI
 --   file: it may be shared by several orders); else the export reads the range with
 --   event_spans_own.sql (no look-up of shared spans);
--- objects: a hop span has an attribute that names an object (the keys span_objects.sql reads);
---   else the export leaves out the look-up of the objects (it reads every span's attributes).
---   Only the attribute names are read here.
+-- objects: a hop span names an object (order_spans.SpanObjects is not empty); else the export
+--   leaves out the look-up of the objects.
 SELECT max(Via != 'order') AS shared,
-       max(hasAny(SpanAttributes.keys, ['order.customer_po', 'shipment.id', 'invoice.id', 'order.batch.id',
-                                        'edi.interchange_control_number', 'edi.transaction_set_control_number',
-                                        'shipment.tracking_number'])) AS objects
+       max(notEmpty(SpanObjects)) AS objects
 FROM order_spans
 WHERE Stage != '' AND OrderId IN (SELECT OrderId FROM (/*CASES*/)) /*RANGE*/
