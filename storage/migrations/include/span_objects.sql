@@ -1,6 +1,6 @@
 -- The objects a hop span names (OCEL 2.0 object model, docs/conventions.md "Process mining"):
 -- (object id, qualifier = the attribute that named it, object type); ids are "<type>:<key>". The
--- expression of order_spans' MATERIALIZED column SpanObjects (0091_order_spans_span_objects.sql),
+-- expression of order_spans' MATERIALIZED column SpanObjects (0092_order_spans_span_objects.sql),
 -- which the process exports read (kpis/process/queries). Part of that migration's checksum: a
 -- change is a new migration (MODIFY COLUMN), not an edit of this file.
 arrayConcat(
