@@ -429,12 +429,13 @@ def apply_ttl(
     on_cluster = layout.on_cluster_clause
     altered = []
     wanted = tables or list(_TTL_TABLES)
-    engines: dict[str, str] = dict(
-        store.query(
+    engines = {
+        str(name): str(engine_full)
+        for name, engine_full in store.query(
             "SELECT name, engine_full FROM system.tables WHERE database = {db:String} AND name IN {t:Array(String)}",
             {"db": layout.database, "t": [table + suffix for table in wanted]},
         ).result_rows
-    )
+    }
     for table in wanted:
         expr = _TTL_TABLES[table]
         engine_full = engines.get(table + suffix)
