@@ -260,9 +260,10 @@ class StoreWriter:
         group = self.spool.next_group(timeout, self.batch_max_rows, self.batch_max_bytes)
         if not group:
             return None
-        if len(group) == 1:
-            return group, group[0].token  # a segment alone: its name is its token (no intent needed)
-        token = f"{group[0].token}+{len(group)}"
+        # a segment alone: its name is its token. It is written down too: after a crash between its
+        # insert and its delete it must be inserted alone again (the same token), not grouped with
+        # segments sealed since (another token: its rows stored twice). ~0.6 ms per insert here.
+        token = group[0].token if len(group) == 1 else f"{group[0].token}+{len(group)}"
         self._intent_dir.mkdir(exist_ok=True)
         path = self._intent_dir / f"{token}.json"
         names = [str(segment.path.relative_to(self.spool.directory)) for segment in group]

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import grpc
 import httpx
+import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from collector.convert import Limits, convert
 from collector.quarantine import Quarantine
 from collector.spool import Spool
 from collector.testing import order_hop_request, running_collector
+from collector.writer import StoreWriter
 from storage import Store
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -167,4 +170,41 @@ def test_a_batch_of_segments_interrupted_by_a_crash_is_replayed_as_the_same_batc
     with running_collector(store, spool_dir) as collector:
         assert collector.wait_drained(30)
     assert counts(store)[0] == 117  # the replayed batch dropped by its token, the new one stored
+    assert not list((spool_dir / "batches").glob("*.json"))
+
+
+def test_a_segment_inserted_alone_and_crashed_is_not_grouped_with_newer_segments_on_replay(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The crash test's doubled request: a segment inserted alone (its name its token), the process
+    killed before the delete; at the restart newer segments wait beside it. Replayed in a group (a
+    new token) its rows were stored twice. The spool is copied as it is on disk right after the
+    insert, i.e. what a SIGKILL at that moment leaves."""
+    spool_dir = tmp_path / "spool"
+    spool_with(spool_dir, requests=1, spans=40)
+    crashed = tmp_path / "crashed"
+    insert = StoreWriter._insert
+
+    def insert_then_crash(self: StoreWriter, *args: Any, **kwargs: Any) -> None:
+        insert(self, *args, **kwargs)
+        if not crashed.exists():
+            shutil.copytree(spool_dir, crashed)
+
+    monkeypatch.setattr(StoreWriter, "_insert", insert_then_crash)
+    with running_collector(store, spool_dir) as collector:
+        assert collector.wait_drained(30)
+        assert collector.metrics.batches_written._value.get() == 1
+    assert counts(store)[0] == 40
+    monkeypatch.setattr(StoreWriter, "_insert", insert)
+    shutil.rmtree(spool_dir)
+    shutil.copytree(crashed, spool_dir)
+    assert list(spool_dir.glob("*.wal"))  # the inserted segment is still there: it is replayed
+    spool = Spool(spool_dir, max_bytes=1 << 30, segment_max_rows=10**6, flush_interval_s=60)
+    spool.open()  # acknowledged after the crash, before the restart's writer runs
+    spool.append(order_hop_request(7, seed=77).SerializeToString(), 7).result(10)
+    spool.close()
+    with running_collector(store, spool_dir) as collector:
+        assert collector.wait_drained(30)
+    assert counts(store)[:2] == (47, 47)  # the 40 once (dropped by their token), the 7 stored
+    assert not list(spool_dir.glob("*.wal"))
     assert not list((spool_dir / "batches").glob("*.json"))
