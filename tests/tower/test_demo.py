@@ -6,6 +6,7 @@ import io
 import json
 import re
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,9 @@ def test_demo_keeps_live_traffic_flowing_and_answers_tower_trace_meanwhile(tmp_p
             demo.terminate()
             pytest.fail(f"tower trace failed: {traced.stderr}\ndemo log:\n{demo.communicate(timeout=60)[1]}")
         assert json.loads(traced.stdout)
+        # live traffic is sent once a second: on a fast machine the trace above answers before the
+        # first tick, and a Ctrl-C then would find nothing sent yet
+        time.sleep(3)
         demo.send_signal(signal.SIGINT)  # Ctrl-C, as a user stops the demo
         rest, errors = demo.communicate(timeout=120)
     assert demo.returncode == 0, rest + errors
