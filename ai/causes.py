@@ -20,9 +20,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from tracing.conventions import RootCause
-
-CAUSES = [str(c) for c in RootCause]
 CONTEXT = ["exception_type", "system_kind", "stage", "span_name", "error_type"]
 
 # the keyword rules a service desk would write (first match wins), then a default per exception type

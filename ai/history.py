@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from storage import SqlFiles, Store
+from storage.times import naive
 
 SQL = SqlFiles("ai.queries")
 STAGES = (
@@ -41,11 +42,6 @@ EXCEPTION_TYPES = (
 )
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
-
-
-def naive(moment: datetime) -> datetime:
-    """Naive UTC, as ClickHouse compares DateTime64 values."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
 def to_ms(moment: datetime) -> int:

@@ -16,7 +16,6 @@ Results go to ``ai_monitoring``; the alert signals ``ai_accuracy`` and ``ai_drif
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +23,7 @@ import numpy as np
 from sklearn.metrics import brier_score_loss, f1_score, roc_auc_score
 
 from ai import delay as dl
+from ai.catalog import Measurement
 from ai.history import exception_spans, naive, order_outcomes, to_ms
 from ai.policy import AiPolicy
 from ai.predictions import Prediction, PredictionLog, ReviewAction
@@ -33,25 +33,6 @@ from kpis.policy import Policy
 from storage import SqlFiles, Store
 
 SQL = SqlFiles("ai.queries")
-
-ACCURACY_METRIC = {
-    "delay": "live_auc",
-    "exception_cause": "live_accuracy",
-    "duplicates": "live_precision",
-    "spikes": "live_precision",
-    "allocation": "live_on_time_in_full",
-}
-
-
-@dataclass
-class Measurement:
-    model: str
-    version: int
-    metric: str
-    value: float
-    samples: int
-    details: dict[str, Any] = field(default_factory=dict)
-    at: datetime | None = None
 
 
 def psi(reference: dict[str, list[float]], values: np.ndarray) -> float:
@@ -254,24 +235,3 @@ def _reviewed(
     if len(known) < max(5, policy.monitoring.min_samples // 5):
         return []
     return [Measurement(name, version, "live_precision", float(np.mean(known)), len(known))]
-
-
-def latest(store: Store, model: str | None = None) -> dict[str, dict[str, Measurement]]:
-    """The latest value of each metric of each model."""
-    rows = store.rows(
-        SQL["monitoring_latest"],
-        {"any": int(model is None), "m": model or ""},
-    )
-    out: dict[str, dict[str, Measurement]] = {}
-    for r in rows:
-        at = r["at"].replace(tzinfo=UTC) if r["at"].tzinfo is None else r["at"]
-        out.setdefault(r["Model"], {})[r["Metric"]] = Measurement(
-            r["Model"],
-            int(r["Version"]),
-            r["Metric"],
-            float(r["value"]),
-            int(r["samples"]),
-            json.loads(r["details"] or "{}"),
-            at,
-        )
-    return out

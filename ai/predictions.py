@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from ai.history import naive
 from storage import SqlFiles, Store
 from storage.errors import TowerError
+from storage.times import naive
 
 SQL = SqlFiles("ai.queries")
 MAX_REASON = 2000

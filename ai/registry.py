@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from ai.history import naive
 from ai.policy import AutoPromote
 from storage import SqlFiles, Store
 from storage.errors import TowerError
+from storage.times import naive
 
 SQL = SqlFiles("ai.queries")
 

@@ -13,13 +13,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ai import summary as summaries
-from ai.causes import CAUSES
-from ai.monitoring import ACCURACY_METRIC, latest
+from ai.catalog import ACCURACY_METRIC, CAUSES, PRIMARY_METRIC, latest
 from ai.policy import MODEL_NAMES, USE_CASES, AiPolicy
 from ai.predictions import Current, PredictionLog, Review, ReviewAction, ReviewError
 from ai.registry import ModelVersion, Registry
 from ai.settings import AiSettings
-from ai.training import PRIMARY_METRIC
 from kpis.policy import Policy
 from storage import SqlFiles, Store
 from tracing.timeline import Timeline

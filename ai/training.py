@@ -27,6 +27,7 @@ from ai import delay as dl
 from ai import duplicates as dp
 from ai import features as f
 from ai import spikes as sp
+from ai.catalog import CAUSES, PRIMARY_METRIC
 from ai.compute import limited
 from ai.history import DAY_MS, Window, exception_spans, order_lines, order_outcomes, order_progress, to_ms
 from ai.policy import AiPolicy
@@ -38,13 +39,6 @@ from storage import SqlFiles, Store
 SQL = SqlFiles("ai.queries")
 
 log = logging.getLogger(__name__)
-PRIMARY_METRIC = {
-    "delay": "auc",
-    "duplicates": "f1",
-    "spikes": "precision",
-    "exception_cause": "macro_f1",
-    "allocation": "on_time_in_full_rate",
-}
 ALGORITHM = {
     "delay": "HistGradientBoostingClassifier on order snapshots (SLA as a feature); baseline: SLA timer",
     "duplicates": "HistGradientBoostingClassifier on the closest earlier order of the customer with the same items",
@@ -436,7 +430,7 @@ class CauseTrainer:
             "not_used": "the resolution, its reason code and anything after the exception opened",
             "baseline": "keyword rules (ai/causes.py KEYWORD_RULES) with a default cause per exception type",
             "limitations": "Reason codes are recorded by people and systems and are sometimes wrong; the model learns their mistakes too. Messages in other languages are unknown words.",
-            "classes": ca.CAUSES,
+            "classes": CAUSES,
         }
 
 

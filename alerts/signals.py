@@ -11,13 +11,14 @@ SLA breaches, at-risk orders, exception aging and KPIs read the KPI engine's tab
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.rules import LATENCY_QUANTILES, SEGMENTS, Rule
 from kpis.policy import Policy
 from storage import SqlFiles, Store
 from storage.errors import TowerError
+from storage.times import naive
 
 SQL = SqlFiles("alerts.queries")
 NO_DATA_LABEL = "alert_reason"
@@ -55,11 +56,6 @@ def evaluate(
     return _kpi_samples(store, rule, now, policy, max_orders)
 
 
-def _naive(ts: datetime) -> datetime:
-    """Naive UTC, as ClickHouse returns and compares DateTime64 values."""
-    return ts if ts.tzinfo is None else ts.astimezone(UTC).replace(tzinfo=None)
-
-
 def _filters(rule: Rule) -> tuple[list[str], list[list[str]]]:
     keys = list(rule.filters)
     return [SEGMENTS[k] for k in keys], [list(rule.filters[k]) for k in keys]
@@ -71,7 +67,7 @@ def _stalled(store: Store, rule: Rule, now: datetime, max_orders: int) -> list[S
     filter_keys = [k for k in rule.filters if k not in group]
     attrs = [SEGMENTS[k] for k in group + filter_keys]
     allowed = [list(rule.filters.get(k, [])) for k in group + filter_keys]
-    until = _naive(now)
+    until = naive(now)
     rows = store.rows(
         SQL["stalled_orders"],
         {
@@ -99,7 +95,7 @@ def _span_health(store: Store, rule: Rule, now: datetime) -> list[Sample]:
     if rule.signal == "system_quiet" and "system" not in group:
         group = ["system", *group]
     filter_attrs, filter_values = _filters(rule)
-    until = _naive(now)
+    until = naive(now)
     span = p["lookback"] if rule.signal == "system_quiet" else p["window"]
     rows = store.rows(
         SQL["span_health"],
@@ -221,7 +217,7 @@ def _process_deviations(
     if policy is None:
         raise SignalError("signal process_deviations needs the KPI policy, and the evaluator was given none")
     p = rule.params
-    flt = make_filter(start=_naive(now) - p["window"], end=_naive(now))
+    flt = make_filter(start=naive(now) - p["window"], end=naive(now))
     records: list[Any] = []
     while len(records) < _KPI_LIMIT:
         total, page = deviating_orders(
@@ -242,7 +238,7 @@ def _process_deviations(
 def _ai_samples(store: Store, rule: Rule, now: datetime) -> list[Sample]:
     """The models' latest live monitoring (ai.monitoring): one sample per model, labelled ``model``.
     ai_drift: the largest feature PSI against the training window; ai_accuracy: the live metric."""
-    from ai.monitoring import ACCURACY_METRIC, latest
+    from ai.catalog import ACCURACY_METRIC, latest
 
     p = rule.params
     samples = []

@@ -35,6 +35,7 @@ from typing import Any
 
 from kpis.policy import MAX_SLA_STAGES, Policy, sla_parameters
 from storage import SqlFiles, Store
+from storage.times import naive
 
 log = logging.getLogger(__name__)
 SQL = SqlFiles("kpis.queries")
@@ -88,11 +89,11 @@ class Window:
 
     def parameters(self) -> dict[str, Any]:
         return {
-            "since": _naive(self.since),
-            "chain_since": _naive(self.chain_since if self.chain_since > EPOCH else self.since),
-            "until": _naive(self.until),
-            "from": _naive(self.start),
-            "to": _naive(self.end),
+            "since": naive(self.since),
+            "chain_since": naive(self.chain_since if self.chain_since > EPOCH else self.since),
+            "until": naive(self.until),
+            "from": naive(self.start),
+            "to": naive(self.end),
             "all": int(self.everything),
             "orders": list(self.orders),
         }
@@ -123,12 +124,6 @@ class _Done:
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _naive(moment: datetime) -> datetime:
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
 
 
 class KpiEngine:
@@ -305,7 +300,7 @@ class KpiEngine:
             return True
 
         def since(*jobs: str, overlap: bool = False) -> datetime:
-            return _naive(min(marks[j] for j in jobs) - (self.overlap if overlap else timedelta(0)))
+            return naive(min(marks[j] for j in jobs) - (self.overlap if overlap else timedelta(0)))
 
         params = {
             "spans_since": since("order_facts", "order_exceptions", "kpi_system_daily", overlap=True),
@@ -495,7 +490,7 @@ def write_watermarks(store: Store, marks: dict[str, datetime]) -> None:
     version = time.time_ns()
     store.insert(
         "job_watermarks",
-        [[job, _naive(value), now, version] for job, value in marks.items()],
+        [[job, naive(value), now, version] for job, value in marks.items()],
         ["Job", "Watermark", "UpdatedAt", "Version"],
     )
 
@@ -520,11 +515,11 @@ def record_done(store: Store, runs: Sequence[tuple[JobResult, datetime]]) -> Non
             uuid.uuid4(),
             result.job,
             result.mode,
-            _naive(started),
+            naive(started),
             result.duration_s,
             result.rows,
-            _naive(result.watermark_from) if result.watermark_from else None,
-            _naive(result.watermark_to) if result.watermark_to else None,
+            naive(result.watermark_from) if result.watermark_from else None,
+            naive(result.watermark_to) if result.watermark_to else None,
             result.status,
             result.error[:4000],
         ]

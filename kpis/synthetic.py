@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from storage import SqlFiles, Store
+from storage.times import naive
 
 SQL = SqlFiles("kpis.queries")
 
@@ -24,14 +25,10 @@ def generate_orders(
     ingest); ``via="hops"`` inserts what order_spans_named_mv would make of them straight into
     order_spans.
     """
-    params = {"count": count, "first": first, "start": _naive(start), "end": _naive(end)}
+    params = {"count": count, "first": first, "start": naive(start), "end": naive(end)}
     if via == "spans":
         store.command(SQL["synthetic_spans"], params)
         return
     spans = SQL["synthetic_spans"]
     select = spans[spans.index("WITH\n") :]
     store.command(SQL["synthetic_hops"].replace("FROM (/*SPANS*/)", f"FROM ({select})"), params)
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from storage.client import Store
 from storage.sql import SqlFiles
+from storage.times import naive
 
 log = logging.getLogger(__name__)
 SQL = SqlFiles("storage.queries")
@@ -53,10 +54,6 @@ def _clip(text: str, limit: int = MAX_FIELD) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
 def record(
     store: Store,
     actor: str,
@@ -69,7 +66,7 @@ def record(
     at: datetime | None = None,
 ) -> None:
     """Append one event; logs instead of raising when the store refuses it."""
-    moment = _naive(at or datetime.now(UTC))
+    moment = naive(at or datetime.now(UTC))
     text = json.dumps(details or {}, default=str, sort_keys=True)
     if len(text) > MAX_DETAILS:
         text = json.dumps({"truncated": text[:MAX_DETAILS]})
@@ -107,8 +104,8 @@ def events(
             "actor": actor,
             "action": action.removesuffix(".*"),
             "outcome": outcome,
-            "since": _naive(since) if since else EPOCH,
-            "until": _naive(until) if until else FAR_FUTURE,
+            "since": naive(since) if since else EPOCH,
+            "until": naive(until) if until else FAR_FUTURE,
             "limit": page_size,
             "offset": (page - 1) * page_size,
         },

@@ -60,6 +60,7 @@ from typing import Any, Final
 
 from storage import SqlFiles, Store
 from storage.migrate import LOCAL_SUFFIX, Layout, fragment
+from storage.times import naive
 from tracing import conventions as c
 
 log = logging.getLogger("tracing.attribution")
@@ -101,10 +102,6 @@ class AttributionRun:
     rounds: int
     attributed: int  # (span, order) pairs written
     duration_s: float
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _utc(moment: datetime) -> datetime:
@@ -153,7 +150,7 @@ def _with_round(sql: str, source: str) -> str:
 def attribute_window(store: Store, since: datetime, until: datetime) -> AttributionRun:
     """Apply rules 3-7 to the spans that arrived in (since, until], following parents down and up."""
     started = time.perf_counter()
-    params: dict[str, Any] = {"since": _naive(since), "until": _naive(until)}
+    params: dict[str, Any] = {"since": naive(since), "until": naive(until)}
     result = store.query(SQL["attribute_window"], params, settings=POINT_SETTINGS)
     counts = [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
     wanted = [rule for rule in WINDOW_RULES if counts and counts[0][rule]]
@@ -295,7 +292,7 @@ def watermark(store: Store) -> datetime | None:
 def set_watermark(store: Store, value: datetime) -> None:
     store.insert(
         "job_watermarks",
-        [[WATERMARK_JOB, _naive(value), datetime.now(UTC).replace(tzinfo=None), time.time_ns()]],
+        [[WATERMARK_JOB, naive(value), datetime.now(UTC).replace(tzinfo=None), time.time_ns()]],
         ["Job", "Watermark", "UpdatedAt", "Version"],
     )
 

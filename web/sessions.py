@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from storage import SqlFiles, Store
+from storage.times import naive
 
 SQL = SqlFiles("web.queries")
 TABLE = "web_sessions"
@@ -41,10 +42,6 @@ COLUMNS = [
 ]
 SESSION_ID_BYTES = 32
 MAX_COOKIE_LENGTH = 100
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -106,9 +103,9 @@ class SessionStore:
                     session.username,
                     session.csrf_token,
                     session.address,
-                    _naive(session.created),
-                    _naive(session.last_seen),
-                    _naive(session.expires_at),
+                    naive(session.created),
+                    naive(session.last_seen),
+                    naive(session.expires_at),
                     int(revoked),
                     time.time_ns(),
                 ]
@@ -153,7 +150,7 @@ class SessionStore:
 
     def revoke_user(self, username: str) -> int:
         """End every live session of ``username`` ("sign out everywhere"); returns how many."""
-        rows = self.store.rows(SQL["sessions_of_user"], {"username": username, "now": _naive(self.clock())})
+        rows = self.store.rows(SQL["sessions_of_user"], {"username": username, "now": naive(self.clock())})
         sessions = [Session.from_row(row) for row in rows]
         if sessions:
             version = time.time_ns()
@@ -165,9 +162,9 @@ class SessionStore:
                         s.username,
                         s.csrf_token,
                         s.address,
-                        _naive(s.created),
-                        _naive(s.last_seen),
-                        _naive(s.expires_at),
+                        naive(s.created),
+                        naive(s.last_seen),
+                        naive(s.expires_at),
                         1,
                         version,
                     ]
@@ -178,7 +175,7 @@ class SessionStore:
         return len(sessions)
 
     def live_sessions(self, username: str) -> list[Session]:
-        rows = self.store.rows(SQL["sessions_of_user"], {"username": username, "now": _naive(self.clock())})
+        rows = self.store.rows(SQL["sessions_of_user"], {"username": username, "now": naive(self.clock())})
         now = self.clock()
         return [s for s in (Session.from_row(r) for r in rows) if now - s.last_seen < self.idle_timeout]
 

@@ -10,16 +10,13 @@ from typing import Any
 
 from kpis.jobs import EPOCH, OVERLAP, JobResult, read_watermark, record_run, write_watermark
 from storage import SqlFiles, Store
+from storage.times import naive
 
 log = logging.getLogger(__name__)
 SQL = SqlFiles("kpis.process.queries")
 JOB = "order_paths"
 # the scheduler and an export (CLI or API) may refresh at once: one run at a time per process
 _RUNNING = threading.Lock()
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def refresh_paths(
@@ -40,8 +37,8 @@ def _refresh(store: Store, everything: bool, orders: list[str] | None, record: b
     since = EPOCH if everything else max(wm_from - OVERLAP, EPOCH) if wm_from > EPOCH else EPOCH
     version = time.time_ns()
     params: dict[str, Any] = {
-        "since": _naive(since),
-        "until": _naive(until),
+        "since": naive(since),
+        "until": naive(until),
         "orders": list(orders or []),
         "all": int(everything),
         "version": version,

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from ai.causes import CAUSES
+from ai.catalog import CAUSES
 from kpis import reports
 from kpis.reports import ExceptionActionError, OrderException, Segment
 from web import charts
