@@ -326,8 +326,9 @@ _STREAM_SETTINGS = (
 )
 
 
-# Bytes read from the engine at a time: the export's own memory is about one of these (and the
-# engine's blocks of max_block_size rows).
+# Bytes handed on at a time: the export's own memory is about one of the engine's blocks of
+# max_block_size rows (a few MB of text) and one of these. Python's passes over the text (replaces,
+# writes) are faster over pieces that stay in the CPU's cache than over whole blocks.
 READ_BYTES = 1 << 20
 
 
@@ -344,8 +345,17 @@ def _stream(store: Store, sql: str, params: dict[str, Any], settings: str = "") 
     with store.client.raw_stream(
         sql + _STREAM_SETTINGS + settings, parameters=params, fmt="TabSeparated"
     ) as stream:
-        while chunk := stream.read(READ_BYTES):
-            yield chunk
+        # clickhouse-connect's stream of the embedded engine (chdb) has each block's bytes from
+        # _pull; its read() gathers them in a buffer and copies them out again (events of 200,000
+        # orders, JSON: 4.1-4.8 -> 3.1-3.4 CPU-s). Any other stream (a ClickHouse server's) is read.
+        pull = getattr(stream, "_pull", None)
+        if not callable(pull):
+            while chunk := stream.read(READ_BYTES):
+                yield chunk
+            return
+        while block := pull():
+            for start in range(0, len(block), READ_BYTES):
+                yield block[start : start + READ_BYTES]
 
 
 # The engine writes the JSON lines' strings with '/' as it is (by default its JSON escapes it as
