@@ -179,12 +179,12 @@ def _chunked(
     flt: ProcessFilter,
     parts: list[_Range],
     query: Callable[[_Range], str],
-    fmt: Literal["JSONEachRow", "TabSeparated"],
+    settings: str = "",
 ) -> Iterator[bytes]:
     """The result of ``query`` for each range of orders in turn, as the engine's chunks of bytes."""
     params = flt.parameters()
     for part in parts:
-        yield from _stream(store, query(part), {**params, **part.parameters()}, fmt)
+        yield from _stream(store, query(part), {**params, **part.parameters()}, settings)
 
 
 def _object_chunks(
@@ -192,13 +192,13 @@ def _object_chunks(
     flt: ProcessFilter,
     parts: list[_Range],
     columns: str,
-    fmt: Literal["JSONEachRow", "TabSeparated"],
+    settings: str = "",
 ) -> Iterator[bytes]:
     """The orders (range by range), then the objects their hops name (none when no range's spans
     name one: the query is left out)."""
-    yield from _chunked(store, flt, parts, lambda part: _objects(columns, part), fmt)
+    yield from _chunked(store, flt, parts, lambda part: _objects(columns, part), settings)
     if any(part.objects for part in parts):
-        yield from _stream(store, _named_objects(columns), flt.parameters(), fmt)
+        yield from _stream(store, _named_objects(columns), flt.parameters(), settings)
 
 
 def _event_chunks(
@@ -206,9 +206,9 @@ def _event_chunks(
     flt: ProcessFilter,
     parts: list[_Range],
     columns: str,
-    fmt: Literal["JSONEachRow", "TabSeparated"],
+    settings: str = "",
 ) -> Iterator[bytes]:
-    return _chunked(store, flt, parts, lambda part: _events(columns, part), fmt)
+    return _chunked(store, flt, parts, lambda part: _events(columns, part), settings)
 
 
 def _j(value: str) -> str:
@@ -326,36 +326,74 @@ _STREAM_SETTINGS = (
 )
 
 
-# Bytes read from the engine at a time: the export's own memory is about one of these (and the
-# engine's blocks of max_block_size rows).
+# Bytes handed on at a time: the export's own memory is about one of the engine's blocks of
+# max_block_size rows (a few MB of text) and one of these. Python's passes over the text (replaces,
+# writes) are faster over pieces that stay in the CPU's cache than over whole blocks.
 READ_BYTES = 1 << 20
 
 
-def _stream(
-    store: Store, sql: str, params: dict[str, Any], fmt: Literal["JSONEachRow", "TabSeparated"]
-) -> Iterator[bytes]:
-    """The result of ``sql`` as the engine formats it, streamed block by block in chunks of bytes
-    (which end anywhere, not at a row's end). Each row ends with a newline.
+def _stream(store: Store, sql: str, params: dict[str, Any], settings: str = "") -> Iterator[bytes]:
+    """The result of ``sql`` as TabSeparated text, streamed block by block in chunks of bytes (which
+    end anywhere, not at a row's end), with ``settings`` (``, name = value``...) after the stream's
+    own. Each row ends with a newline.
 
     A TabSeparated result of the XML expressions is one column whose values hold no tab, newline,
     backslash or quote (they write them as character references), so TabSeparated escapes nothing
     and each row is the value and a newline: the chunks are the export's text as it is. Lines of
-    JSON text hold backslashes and apostrophes, which TabSeparated escapes (_json_items undoes it),
-    but no newline. In JSONEachRow a newline ends each row and nothing else (a JSON string escapes
-    its control characters)."""
-    with store.client.raw_stream(sql + _STREAM_SETTINGS, parameters=params, fmt=fmt) as stream:
-        while chunk := stream.read(READ_BYTES):
-            yield chunk
+    JSON text may hold backslashes and apostrophes, which TabSeparated escapes (_json_items undoes
+    it), but no newline."""
+    with store.client.raw_stream(
+        sql + _STREAM_SETTINGS + settings, parameters=params, fmt="TabSeparated"
+    ) as stream:
+        # clickhouse-connect's stream of the embedded engine (chdb) has each block's bytes from
+        # _pull; its read() gathers them in a buffer and copies them out again (events of 200,000
+        # orders, JSON: 4.1-4.8 -> 3.1-3.4 CPU-s). Any other stream (a ClickHouse server's) is read.
+        pull = getattr(stream, "_pull", None)
+        if not callable(pull):
+            while chunk := stream.read(READ_BYTES):
+                yield chunk
+            return
+        while block := pull():
+            for start in range(0, len(block), READ_BYTES):
+                yield block[start : start + READ_BYTES]
+
+
+# The engine writes the JSON lines' strings with '/' as it is (by default its JSON escapes it as
+# '\/'): _json_items writes every '/' of the text back as '\/', a replacement of one byte that Python
+# does at memory speed. So the stream holds a backslash only where a value has a quote, a backslash,
+# a control character or an apostrophe, and undoing the TabSeparated escapes (a search for pairs of
+# bytes, ~0.4 s a 100 MB) is left out of the other chunks. Outside its strings, the JSON text of an
+# event or object holds no '/'.
+_JSON_TEXT_SETTINGS = ", output_format_json_escape_forward_slashes = 0"
+
+
+def _unescaped(chunk: bytes) -> bytes:
+    """``chunk`` without TabSeparated's escapes of JSON text (``\\\\`` and ``\\'``; it holds no other):
+    every backslash but the second of a pair goes. Split at the backslashes (a search for one
+    byte), a pair of backslashes leaves an empty piece between them."""
+    pieces = chunk.split(b"\\")
+    kept = [pieces[0]]
+    i, n = 1, len(pieces)
+    while i < n:
+        if pieces[i]:  # after an escaped apostrophe: the apostrophe and what follows
+            kept.append(pieces[i])
+            i += 1
+        else:  # an escaped backslash: the backslash, then the text after it (up to the next escape)
+            kept.append(b"\\")
+            if i + 1 < n:
+                kept.append(pieces[i + 1])
+            i += 2
+    return b"".join(kept)
 
 
 def _json_items(chunks: Iterator[bytes], out: BinaryIO) -> None:
-    """Lines of JSON text, read as TabSeparated, as the items of a JSON array: each row's newline
-    becomes ``,\n`` except the last one's, which is dropped.
+    """Lines of JSON text, read as TabSeparated with '/' unescaped (_JSON_TEXT_SETTINGS), as the
+    items of a JSON array: each row's newline becomes ``,\n`` except the last one's, which is
+    dropped, and each '/' becomes ``\\/``.
 
     JSON text holds no control characters (its strings escape them), so TabSeparated has escaped
-    only its backslashes (``\\\\``) and apostrophes (``\\'``): undone here, in that order (every
-    backslash of the stream begins one of those pairs; a pair cut by the end of a chunk waits for
-    the next one)."""
+    only its backslashes (``\\\\``) and apostrophes (``\\'``): undone here first (every backslash of
+    the stream begins one of those pairs; a pair cut by the end of a chunk waits for the next one)."""
     held = False  # the previous chunk ended with a row's newline, not yet written
     cut = b""  # the first backslash of a pair the previous chunk ended in
     for chunk in chunks:
@@ -364,13 +402,13 @@ def _json_items(chunks: Iterator[bytes], out: BinaryIO) -> None:
         if b"\\" in chunk:
             if chunk.endswith(b"\\") and (len(chunk) - len(chunk.rstrip(b"\\"))) % 2:
                 chunk, cut = chunk[:-1], b"\\"
-            chunk = chunk.replace(b"\\\\", b"\\").replace(b"\\'", b"'")
+            chunk = _unescaped(chunk)
         if not chunk:
             continue
         if held:
             out.write(b",\n")
         held = chunk.endswith(b"\n")
-        out.write((chunk[:-1] if held else chunk).replace(b"\n", b",\n"))
+        out.write((chunk[:-1] if held else chunk).replace(b"\n", b",\n").replace(b"/", b"\\/"))
 
 
 def _type_headers(store: Store, flt: ProcessFilter) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -394,8 +432,8 @@ def write_json(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
     parts = _probed(store, flt, _ranges(store, flt))
     out.write(b'{"objectTypes":' + orjson.dumps(object_types) + b',"eventTypes":' + orjson.dumps(types))
     for key, chunks in (
-        (b"objects", _object_chunks(store, flt, parts, _JSON_OBJECT, "TabSeparated")),
-        (b"events", _event_chunks(store, flt, parts, _JSON_EVENT, "TabSeparated")),
+        (b"objects", _object_chunks(store, flt, parts, _JSON_OBJECT, _JSON_TEXT_SETTINGS)),
+        (b"events", _event_chunks(store, flt, parts, _JSON_EVENT, _JSON_TEXT_SETTINGS)),
     ):
         out.write(b',"' + key + b'":[')
         _json_items(chunks, out)
@@ -431,8 +469,8 @@ def write_xml(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
     out.write(type_block("object-type", object_types).encode() + b"\n")
     out.write(type_block("event-type", types).encode() + b"\n")
     for tag, chunks in (
-        ("objects", _object_chunks(store, flt, parts, _XML_OBJECT, "TabSeparated")),
-        ("events", _event_chunks(store, flt, parts, _XML_EVENT, "TabSeparated")),
+        ("objects", _object_chunks(store, flt, parts, _XML_OBJECT)),
+        ("events", _event_chunks(store, flt, parts, _XML_EVENT)),
     ):
         out.write(f"<{tag}>\n".encode())
         for chunk in chunks:  # one element and a newline a row, as they are to be written
@@ -594,7 +632,7 @@ def write_xes(store: Store, flt: ProcessFilter, out: BinaryIO) -> None:
         b'<classifier name="Activity" keys="concept:name"/>\n'
     )
     parts = _ranges(store, flt)
-    for chunk in _chunked(store, flt, parts, lambda part: _sql("export_xes", part), "TabSeparated"):
+    for chunk in _chunked(store, flt, parts, lambda part: _sql("export_xes", part)):
         out.write(chunk)  # one <trace> and a newline a row
     out.write(b"</log>\n")
 
