@@ -24,13 +24,14 @@ from sklearn.metrics import brier_score_loss, f1_score, roc_auc_score
 
 from ai import delay as dl
 from ai.catalog import Measurement
-from ai.history import exception_spans, naive, order_outcomes, to_ms
+from ai.history import exception_spans, order_outcomes, to_ms
 from ai.policy import AiPolicy
 from ai.predictions import Prediction, PredictionLog, ReviewAction
 from ai.registry import Registry
 from ai.training import calibration
 from kpis.policy import Policy
 from storage import SqlFiles, Store
+from storage.times import naive
 
 SQL = SqlFiles("ai.queries")
 
