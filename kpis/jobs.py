@@ -58,6 +58,12 @@ DEPENDS: dict[str, tuple[str, ...]] = {
     "kpi_daily": ("order_facts", "sla_results", "order_exceptions"),
     "kpi_system_daily": (),
 }
+# Jobs whose expressions an incremental (or range, or orders) run evaluates uncompiled: each run's
+# constants (windows, calendars) make its expressions new to the JIT, which compiled them again every
+# run (order_facts 22 ms, sla_results 45-52 ms of CPU, a quarter of either query, for 10k orders
+# after a full recompute of 1M); a full recompute keeps the JIT, whose compiled code pays off on
+# millions of rows.
+NO_JIT = ("order_facts", "sla_results")
 
 
 @dataclass(frozen=True)
@@ -392,6 +398,8 @@ class KpiEngine:
         if window.everything:
             # everything: no set of touched orders to build or probe (the files mark the filter)
             sql = sql.replace("{all:UInt8} = 1 OR OrderId IN touched", "1")
+        elif name in NO_JIT:
+            sql = with_setting(sql, "compile_expressions = 0")
         self.store.command(sql, params)
         # the embedded engine does not report written rows: count this run's version instead
         [(rows, now)] = self.store.query(
@@ -442,6 +450,14 @@ class KpiEngine:
         if window.orders:
             return 0, None
         return self._insert("kpi_system_daily", window, version)
+
+
+def with_setting(sql: str, setting: str) -> str:
+    """``sql`` with ``setting`` ("name = value") added to its trailing SETTINGS clause (or one added)."""
+    head, found, tail = sql.rpartition("SETTINGS ")
+    if not found or ")" in tail:  # no trailing clause: a SETTINGS inside a subquery is not it
+        return f"{sql.rstrip()}\nSETTINGS {setting}"
+    return f"{head}SETTINGS {setting}, {tail}"
 
 
 def sla_stage_masks(policy: Policy) -> dict[str, Any]:
