@@ -51,7 +51,15 @@ FROM (
                PerfectEligible, PerfectOtherwise, SlaCompleted, AllocationCount, AllocationAccurate, CycleTimeS,
                InvoiceLatencyS
         FROM order_facts FINAL
-        WHERE {all:UInt8} = 1 OR toDate(CaptureAt) IN {days:Array(Date)}
+        -- the orders of those days found first (the index on CaptureAt, every version), then read
+        -- by the primary key: with the day filter alone, FINAL read every part's rows in the key
+        -- ranges of the day's granules (one day of 1M orders, right after a full recompute whose
+        -- old versions were not merged yet: this query read 2.2-2.5M rows, 0.46-0.55 CPU-s; this
+        -- way 0.72M, 0.18-0.24 CPU-s; once merged, 0.35M rows before, 0.40M this way, about 15 ms
+        -- of CPU more). The day filter stays: an order's latest version decides its day.
+        WHERE {all:UInt8} = 1
+           OR (OrderId IN (SELECT OrderId FROM order_facts WHERE toDate(CaptureAt) IN {days:Array(Date)})
+               AND toDate(CaptureAt) IN {days:Array(Date)})
     ) AS f
     LEFT JOIN on_time AS o ON o.OrderId = f.OrderId
     UNION ALL
