@@ -12,9 +12,11 @@ Two ways, the same decisions (``tests/collector/test_door.py`` holds them to the
 * the quick way (:func:`_admit_all`) accepts a request whose every span passes without a Python
   object per span or per attribute: the body is parsed with the spool schema merged into columns
   (the same wire-format and UTF-8 checks; array and map values show up as two columns), then with a
-  schema holding per span only its ids, times and counts, which is serialised compactly (each field
-  at most once per span) and read back as columns, so that whole-column checks (min, max, lengths)
-  decide for every span at once. Whatever it cannot prove that way goes
+  schema holding per span only its ids, times, events and links, which is serialised compactly
+  (each field at most once per span) and read back as columns, so that whole-column checks (min,
+  max, lengths) decide for every span at once; how many attributes a span has is bounded by a
+  byte count of its bytes (:func:`attribute_tags_bound`), and counted only when the bound is over
+  the limit. Whatever it cannot prove that way goes
 * span by span: the body is parsed with the spool schema (:mod:`collector.otlp_schema`), each
   span checked and the rejected ones removed, with a reason and an example each.
 
@@ -26,7 +28,7 @@ than an array or map of scalars, anything the schema parser refuses.
 from __future__ import annotations
 
 from collections import Counter
-from operator import attrgetter
+from operator import attrgetter, methodcaller
 from typing import Any
 
 from google.protobuf.message import DecodeError, EncodeError
@@ -40,6 +42,7 @@ from collector.otlp_schema import (
     link_columns_class,
     request_class,
     span_bytes_class,
+    span_keys_class,
 )
 from collector.reasons import columns_pass, event_rejection, event_times_pass, example, span_rejection
 
@@ -112,7 +115,7 @@ def _admit_all(body: bytes, limits: Limits, window: TimeWindow, now_ns: int) -> 
     """The whole request accepted, when whole-column checks prove every span passes; else None."""
     try:
         columns: Any = columns_class().FromString(body)
-        keys: Any = keys_class().FromString(body)
+        keys: Any = span_keys_class().FromString(body)
     except DecodeError:
         return None
     resources = columns.resource_spans
@@ -165,18 +168,32 @@ def _admit_all(body: bytes, limits: Limits, window: TimeWindow, now_ns: int) -> 
             return None
         if len(link_columns_class().FromString(b"".join(links)).attributes) > max_attributes:
             return None
-    # a span's compact form holds two bytes per attribute: short spans cannot exceed the limit
-    longest = max(
-        max(map(len, scope_spans.spans), default=0)
-        for resource_spans in span_bytes_class().FromString(compact).resource_spans
-        for scope_spans in resource_spans.scope_spans
-    )
-    if longest > 2 * max_attributes + 1:
-        for resource_spans in keys.resource_spans:
+    if attribute_tags_bound(body) > max_attributes:  # some span might have more: count them
+        for resource_spans in keys_class().FromString(body).resource_spans:
             for scope_spans in resource_spans.scope_spans:
                 for span_attributes in map(_ATTRIBUTES, scope_spans.spans):
                     truncated += max(0, len(span_attributes) - max_attributes)
     return Conversion(block=body, accepted=count, truncated=truncated)
+
+
+_COUNT_TAG = methodcaller("count", b"\x4a")  # the tag of field 9 (a span's attribute), wire type 2
+
+
+def attribute_tags_bound(body: bytes) -> int:
+    """At least as many as the most attributes a span of ``body`` (a valid request) has.
+
+    An attribute is field 9 of the span, length-delimited: its tag is the varint 0x4a, written as
+    the byte 0x4a or, longer than needed (the parsers accept that), as bytes starting with 0xca.
+    So a span has at most as many attributes as it has 0x4a bytes, plus the 0xca bytes of the
+    whole body: one C count per span instead of a message per attribute.
+    """
+    most = 0
+    for resource_spans in span_bytes_class().FromString(body).resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            spans = scope_spans.spans
+            if spans:
+                most = max(most, max(map(_COUNT_TAG, spans)))
+    return most + body.count(b"\xca")
 
 
 def _all_admitted(rows: list[tuple[Any, ...]], limits: Limits, first: int, last: int) -> int | None:

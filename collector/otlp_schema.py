@@ -21,9 +21,11 @@ span and per attribute:
   that all the spans (attributes, events, ...) of a request merge into one message of columns;
   parsing with it checks what parsing with :func:`request_class` checks (wire format, UTF-8) and
   collects array and map values into two columns;
-* :func:`keys_class` - per span only what the door checks (ids, times, how many attributes, events
-  and links); :func:`key_columns_class` reads its compact serialisation as columns,
-  :func:`span_bytes_class` as one byte string per span.
+* :func:`span_keys_class` - per span only what the door checks (ids, times, events and links);
+  :func:`key_columns_class` reads its compact serialisation as columns; :func:`span_bytes_class`
+  reads a request with each span as one byte string (the door bounds a span's attributes from it);
+  :func:`keys_class` also counts each span's attributes (a message each: only when the bound says
+  some span might have more than the limit).
 """
 
 from __future__ import annotations
@@ -217,19 +219,36 @@ def columns_class() -> type[Message]:
 
 @cache
 def keys_class() -> type[Message]:
-    """Per span what the door checks (everything else is an unknown field)."""
+    """Per span what the door checks and its attributes, each an empty message (everything else is
+    an unknown field)."""
     return _message_class("tower.door.keys", _KEY_MESSAGES, merged=False)
+
+
+# the same without the span's attributes (left unknown and discarded): the quick way bounds their
+# count from the span's bytes instead (:func:`collector.door.attribute_tags_bound`), sparing a
+# message per attribute in the parse, the discard and the compact form
+_SPAN_KEY_MESSAGES: list[tuple[str, list[tuple[str, int, str, bool]]]] = [
+    (name, [field for field in fields if name != "Span" or field[0] != "attributes"])
+    for name, fields in _KEY_MESSAGES
+]
+
+
+@cache
+def span_keys_class() -> type[Message]:
+    """Per span the ids, times, events and links the door checks; everything else (the span's
+    attributes too) is an unknown field."""
+    return _message_class("tower.door.spankeys", _SPAN_KEY_MESSAGES, merged=False)
 
 
 @cache
 def key_columns_class() -> type[Message]:
-    """A serialised :func:`keys_class` message as columns; attributes, events and links are byte
+    """A serialised :func:`span_keys_class` message as columns; attributes, events and links are byte
     strings (one per item: counted; events and links parse again with :func:`event_columns_class`
     and :func:`link_columns_class`)."""
     counted = {"attributes", "events", "links"}
     messages = [
         (name, [(f, n, "bytes" if f in counted else k, r) for f, n, k, r in fields])
-        for name, fields in _KEY_MESSAGES
+        for name, fields in _SPAN_KEY_MESSAGES
     ]
     return _message_class("tower.door.keycolumns", messages, merged=True)
 
@@ -249,7 +268,7 @@ def link_columns_class() -> type[Message]:
 
 @cache
 def span_bytes_class() -> type[Message]:
-    """A serialised :func:`keys_class` message with each span as one byte string."""
+    """A request (or a serialised :func:`keys_class` message) with each span as one byte string."""
     messages: list[tuple[str, list[tuple[str, int, str, bool]]]] = [
         ("ScopeSpans", [("spans", 2, "bytes", True)]),
         ("ResourceSpans", [("scope_spans", 2, "ScopeSpans", True)]),

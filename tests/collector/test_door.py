@@ -16,11 +16,12 @@ from collections.abc import Callable
 import pytest
 from clock import ANCHOR_NS
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from collector.convert import Conversion, Limits, TimeWindow, prerender
 from collector.decode import parse_protobuf
-from collector.door import _admit_all, admit
+from collector.door import _admit_all, admit, attribute_tags_bound
 from collector.engine import _varint  # the wire format's varint, as the spool's framing writes it
 from collector.testing import order_hop_request
 
@@ -177,6 +178,19 @@ def _explicit_zero_start() -> bytes:
     return _span_bytes([spans[0], span.SerializeToString() + b"\x39" + bytes(8), *spans[2:]])
 
 
+def _many_attributes_written_long(count: int) -> bytes:
+    """Span 1 carries ``count`` more attributes, each tag written as a two-byte varint (0xca 0x00
+    instead of 0x4a: the parsers take it), so that a count of 0x4a bytes alone would miss them."""
+    spans = _wire_spans()
+    extra = b""
+    for n in range(count):
+        attribute = KeyValue(key=f"long.{n}")
+        attribute.value.int_value = n
+        payload = attribute.SerializeToString()
+        extra += b"\xca\x00" + _varint(len(payload)) + payload
+    return _span_bytes([spans[0], spans[1] + extra, *spans[2:]])
+
+
 def _invalid_utf8(where: str) -> bytes:
     request = _request()
     marker = "\u2603MARK\u2603"
@@ -255,6 +269,7 @@ HOSTILE: dict[str, bytes] = {
     "array in an event": _body(_array_in("event")),
     "array in a link": _body(_array_in("link")),
     "200 attributes in one span": _body(_many_attributes(200)),
+    "200 attributes in one span, their tags written long": _many_attributes_written_long(200),
     "events over the limit": _body(_with_events([ANCHOR_NS - HOUR_NS] * 3)),
     "event attributes over the limit": _body(_with_events([ANCHOR_NS - HOUR_NS], attributes=7)),
     "links over the limit": _body(_links(3)),
@@ -311,11 +326,29 @@ def test_quick_way_never_accepts_what_it_cannot_prove(name: str) -> None:
     assert _admit_all(HOSTILE[name], LIMITS, WINDOW, ANCHOR_NS) is None
 
 
-def test_cut_attributes_are_counted_as_the_exact_path_counts_them() -> None:
-    body = HOSTILE["200 attributes in one span"]
+@pytest.mark.parametrize(
+    "name", ["200 attributes in one span", "200 attributes in one span, their tags written long"]
+)
+def test_cut_attributes_are_counted_as_the_exact_path_counts_them(name: str) -> None:
+    body = HOSTILE[name]
     quick = _admit_all(body, LIMITS, WINDOW, ANCHOR_NS)
     assert quick is not None and quick.truncated == 200 + 13 - 128
     _same_decision(quick, _exact(body, LIMITS))
+
+
+@pytest.mark.parametrize("name", [*ACCEPTED_WHOLE, *HOSTILE])
+def test_attribute_bound_is_never_below_a_spans_attributes(name: str) -> None:
+    """The byte count the quick way bounds attributes with is never below what a span has (when it
+    is, cut attributes would go uncounted)."""
+    body = {**ACCEPTED_WHOLE, **HOSTILE}[name]
+    request, _repaired = parse_protobuf(body)
+    most = max(
+        len(span.attributes)
+        for resource_spans in request.resource_spans
+        for scope_spans in resource_spans.scope_spans
+        for span in scope_spans.spans
+    )
+    assert attribute_tags_bound(body) >= most
 
 
 def test_a_body_that_is_not_protobuf_is_left_to_the_exact_path() -> None:

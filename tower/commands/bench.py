@@ -42,6 +42,24 @@ def ingest(
     typer.echo(json.dumps(result, indent=2))
 
 
+@app.command("receiver")
+def receiver(
+    requests: Annotated[int, typer.Option("--requests", min=1, help="Distinct requests sent.")] = 1000,
+    clients: Annotated[int, typer.Option("--clients", min=1, help="Concurrent OTLP/HTTP clients.")] = 4,
+    spans_per_request: Annotated[int, typer.Option("--spans-per-request", min=1)] = 500,
+    work_dir: Annotated[
+        Path | None, typer.Option("--work-dir", help="Where the spool goes. Default: a temp dir.")
+    ] = None,
+) -> None:
+    """One receiver process alone (no engine): its CPU per acknowledged span (JSON)."""
+    from tower.bench.receiver import run_bench
+
+    result = run_bench(
+        requests=requests, clients=clients, spans_per_request=spans_per_request, work_dir=work_dir
+    )
+    typer.echo(json.dumps(result, indent=2))
+
+
 @app.command("query")
 def query(
     spans: Annotated[int, typer.Option("--spans", min=10, help="Spans to generate.")] = 10_000_000,
