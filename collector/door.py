@@ -168,7 +168,7 @@ def _admit_all(body: bytes, limits: Limits, window: TimeWindow, now_ns: int) -> 
             return None
         if len(link_columns_class().FromString(b"".join(links)).attributes) > max_attributes:
             return None
-    if attribute_tags_bound(body) > max_attributes:  # some span might have more: count them
+    if attribute_tags_bound(body, max_attributes) > max_attributes:  # some span might have more: count them
         for resource_spans in keys_class().FromString(body).resource_spans:
             for scope_spans in resource_spans.scope_spans:
                 for span_attributes in map(_ATTRIBUTES, scope_spans.spans):
@@ -179,21 +179,30 @@ def _admit_all(body: bytes, limits: Limits, window: TimeWindow, now_ns: int) -> 
 _COUNT_TAG = methodcaller("count", b"\x4a")  # the tag of field 9 (a span's attribute), wire type 2
 
 
-def attribute_tags_bound(body: bytes) -> int:
+def attribute_tags_bound(body: bytes, limit: int | None = None) -> int:
     """At least as many as the most attributes a span of ``body`` (a valid request) has.
 
     An attribute is field 9 of the span, length-delimited: its tag is the varint 0x4a, written as
     the byte 0x4a or, longer than needed (the parsers accept that), as bytes starting with 0xca.
-    So a span has at most as many attributes as it has 0x4a bytes, plus the 0xca bytes of the
-    whole body: one C count per span instead of a message per attribute.
+    So a span has at most as many attributes as it has 0x4a and 0xca bytes: C counts per span
+    instead of a message per attribute. The 0xca bytes are counted per span only when the whole
+    body's would lift the bound past ``limit`` (random ids and times hold about one in 256 bytes, so
+    a large request's body count alone would send every span to the exact count).
     """
-    most = 0
-    for resource_spans in span_bytes_class().FromString(body).resource_spans:
-        for scope_spans in resource_spans.scope_spans:
-            spans = scope_spans.spans
-            if spans:
-                most = max(most, max(map(_COUNT_TAG, spans)))
-    return most + body.count(b"\xca")
+    spans_of = [
+        scope_spans.spans
+        for resource_spans in span_bytes_class().FromString(body).resource_spans
+        for scope_spans in resource_spans.scope_spans
+        if scope_spans.spans
+    ]
+    most = max((max(map(_COUNT_TAG, spans)) for spans in spans_of), default=0)
+    bound = most + body.count(b"\xca")
+    if limit is None or bound <= limit:
+        return bound
+    return max(
+        (max(span.count(b"\x4a") + span.count(b"\xca") for span in spans) for spans in spans_of),
+        default=0,
+    )
 
 
 def _all_admitted(rows: list[tuple[Any, ...]], limits: Limits, first: int, last: int) -> int | None:

@@ -349,6 +349,18 @@ def test_attribute_bound_is_never_below_a_spans_attributes(name: str) -> None:
         for span in scope_spans.spans
     )
     assert attribute_tags_bound(body) >= most
+    assert attribute_tags_bound(body, limit=0) >= most  # counted span by span
+
+
+def test_a_large_request_is_bounded_span_by_span_within_the_limit() -> None:
+    """A collector's 8,192-span batch: its random ids and times hold thousands of 0xca bytes, which
+    counted over the whole body would send every span to the exact (slower) count; counted per
+    span, the bound stays near a span's real attributes."""
+    body = _body(spans=8192)
+    most = max(len(span.attributes) for span in _request(8192).resource_spans[0].scope_spans[0].spans)
+    assert body.count(b"\xca") > LIMITS.max_attributes
+    assert most <= attribute_tags_bound(body, LIMITS.max_attributes) <= LIMITS.max_attributes
+    _same_decision(_admit_all(body, LIMITS, WINDOW, ANCHOR_NS), _exact(body, LIMITS))
 
 
 def test_a_body_that_is_not_protobuf_is_left_to_the_exact_path() -> None:
