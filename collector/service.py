@@ -162,34 +162,16 @@ class Collector:
         self._supervisor.start()
 
     def _spawn(self, index: int, http_socket: socket.socket) -> subprocess.Popen[str]:
-        settings = self.settings
-        values = settings.model_dump(mode="json", exclude={"agents"})
-        values["tokens"] = [token.get_secret_value() for token in settings.tokens]
-        config = {
-            "index": index,
-            "receivers": self.processes,
-            "spool_root": str(self.spool.directory),
-            "http_fd": http_socket.fileno(),
-            "grpc_port": self.grpc_port,
-            "retention_days": self.retention_days,
-            "log_level": logging.getLevelName(logging.getLogger().getEffectiveLevel()),
-            "settings": values,
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "collector.receiver"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            pass_fds=(http_socket.fileno(),),
-            text=True,
+        return start_receiver(
+            self.settings,
+            index=index,
+            receivers=self.processes,
+            spool_root=self.spool.directory,
+            http_socket=http_socket,
+            grpc_port=self.grpc_port,
+            retention_days=self.retention_days,
+            log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
         )
-        assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(json.dumps(config) + "\n")
-        process.stdin.flush()
-        line = process.stdout.readline()
-        if line.strip() != "ready":
-            process.kill()
-            raise RuntimeError(f"collector receiver {index} did not start (exit code {process.wait()})")
-        return process
 
     def _supervise(self, http_socket: socket.socket) -> None:
         """Publish health for the receivers; restart a receiver that died."""
@@ -270,3 +252,45 @@ class Collector:
         if not self.spool.wait_drained(max(0.0, deadline - time.monotonic())):
             return False
         return self.writer.wait_attributed(max(0.0, deadline - time.monotonic()))
+
+
+def start_receiver(
+    settings: CollectorSettings,
+    *,
+    index: int,
+    receivers: int,
+    spool_root: Path,
+    http_socket: socket.socket,
+    grpc_port: int,
+    retention_days: int,
+    log_level: str,
+) -> subprocess.Popen[str]:
+    """Start receiver process ``index`` (``collector.receiver``) on the inherited HTTP socket; return
+    once it says it is ready (killed and an error raised when it does not)."""
+    values = settings.model_dump(mode="json", exclude={"agents"})
+    values["tokens"] = [token.get_secret_value() for token in settings.tokens]
+    config = {
+        "index": index,
+        "receivers": receivers,
+        "spool_root": str(spool_root),
+        "http_fd": http_socket.fileno(),
+        "grpc_port": grpc_port,
+        "retention_days": retention_days,
+        "log_level": log_level,
+        "settings": values,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "collector.receiver"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        pass_fds=(http_socket.fileno(),),
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(json.dumps(config) + "\n")
+    process.stdin.flush()
+    line = process.stdout.readline()
+    if line.strip() != "ready":
+        process.kill()
+        raise RuntimeError(f"collector receiver {index} did not start (exit code {process.wait()})")
+    return process

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from collector.service import start_receiver
 from collector.settings import CollectorSettings
 from tower.bench.ingest import DistinctBodies
 
@@ -85,31 +86,16 @@ def run_bench(
     listener.set_inheritable(True)
     port = listener.getsockname()[1]
     settings = CollectorSettings(spool_max_bytes=8 * 1024 * 1024 * 1024)
-    values = settings.model_dump(mode="json", exclude={"agents"})
-    values["tokens"] = []
-    config = {
-        "index": 0,
-        "receivers": 1,
-        "spool_root": str(spool_root),
-        "http_fd": listener.fileno(),
-        "grpc_port": 0,
-        "retention_days": 0,
-        "log_level": "WARNING",
-        "settings": values,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "collector.receiver"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        pass_fds=(listener.fileno(),),
-        text=True,
+    process = start_receiver(
+        settings,
+        index=0,
+        receivers=1,
+        spool_root=spool_root,
+        http_socket=listener,
+        grpc_port=0,
+        retention_days=0,
+        log_level="WARNING",
     )
-    assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(json.dumps(config) + "\n")
-    process.stdin.flush()
-    if process.stdout.readline().strip() != "ready":
-        process.kill()
-        raise RuntimeError("the receiver did not start")
     stop = threading.Event()
     writer = threading.Thread(target=_play_writer, args=(spool_root / "r0", stop), daemon=True)
     writer.start()
