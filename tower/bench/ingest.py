@@ -13,8 +13,10 @@ processes that is not the engine's (the receiver processes', up to the drain: th
 bench's own /metrics polls included; ``receiver_cpu_us_per_span_while_sending`` only until the
 clients stop); ``engine_cpu_us_per_span`` is the engine's (inserts,
 materialized views and merges: user + system time from ``system.events``, up to the drain plus a
-few seconds of merges). Phase 2 offers twice the durable rate for as long and records the peak RSS
-of all tower processes together (``tower_peak_rss_mib``) and how the collector pushed back.
+few seconds of merges). Phase 2 offers twice the durable rate for as long, on new distinct bodies
+made once that rate is known, and records the peak RSS of all tower processes together
+(``tower_peak_rss_mib``) and how the collector pushed back. ``ran_out_of_bodies`` says a phase sent
+every body it had before its time was up (it then ends early and its rates cover the shorter time).
 ``load_average`` is the machine's before and after: other work on the machine inflates every figure.
 """
 
@@ -232,11 +234,13 @@ class _Load:
         self.acked = 0
         self.refused = 0
         self.errors = 0
+        self.ran_out = False  # every body was sent before the time was up: the phase ended early
         self.lock = threading.Lock()
 
     def _take(self) -> bytes | None:
         with self.lock:
             if self.next >= len(self.bodies):
+                self.ran_out = True
                 return None
             body = self.bodies[self.next]
             self.next += 1
@@ -283,11 +287,14 @@ class _Load:
         started = time.perf_counter()
         for thread in threads:
             thread.start()
-        stop.wait(seconds)
+        deadline = started + seconds
+        for thread in threads:  # until the time is up or every body has been sent
+            thread.join(max(0.0, deadline - time.perf_counter()))
+        elapsed = time.perf_counter() - started
         stop.set()
         for thread in threads:
             thread.join(60)
-        return time.perf_counter() - started
+        return elapsed if self.ran_out else time.perf_counter() - started
 
 
 def run_bench(
@@ -296,15 +303,17 @@ def run_bench(
     spans_per_request: int = 500,
     work_dir: Path | None = None,
     receivers: int | None = None,
-    max_rate: float = 120_000.0,
+    max_rate: float = 300_000.0,
 ) -> dict[str, Any]:
     """Run the benchmark; returns the figures (see the module docstring)."""
     base = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="tower-bench-ingest-"))
     base.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     generator = DistinctBodies(spans_per_request, time.time_ns() - 2 * 3_600_000_000_000)
-    # enough distinct bodies for both phases at up to max_rate spans/s
-    count = int(2 * seconds * max_rate / spans_per_request) + 2 * clients
+    # enough distinct bodies for phase 1 at up to max_rate spans/s (phase 2's are made after the drain,
+    # once its rate is known: before 2 December the bench made both phases' bodies up front at 120k
+    # spans/s, and when the receivers acknowledged faster phase 2 ran out after a few requests)
+    count = int(seconds * max_rate / spans_per_request) + 2 * clients
     bodies = [generator.body(index) for index in range(count)]
     ExportTraceServiceRequest.FromString(bodies[-1])  # the patched bodies are valid OTLP
 
@@ -346,7 +355,11 @@ def run_bench(
 
         # phase 2: twice the durable rate, paced; peak RSS of every tower process together
         offered = 2 * durable_rate
-        overload = _Load(url, bodies[load.next :], spans_per_request, max(clients, 8))
+        overload_clients = max(clients, 8)
+        overload_count = int(seconds * offered / spans_per_request) + 2 * overload_clients
+        del bodies
+        bodies = [generator.body(index) for index in range(count, count + overload_count)]
+        overload = _Load(url, bodies, spans_per_request, overload_clients)
         sampler = threading.Thread(target=sample_rss, daemon=True)
         sampler.start()
         overload_elapsed = overload.run(seconds, rate=offered)
@@ -384,6 +397,7 @@ def run_bench(
         "server_peak_rss_mib": round(server_peak, 1),
         "refused_requests": load.refused,
         "client_errors": load.errors,
+        "ran_out_of_bodies": load.ran_out,
         "overload": {
             "offered_spans_per_s": round(offered),
             "seconds": round(overload_elapsed, 2),
@@ -392,6 +406,7 @@ def run_bench(
             "acknowledged_spans_per_s": round(overload.acked / overload_elapsed) if overload_elapsed else 0,
             "refused_requests": overload.refused,
             "client_errors": overload.errors,
+            "ran_out_of_bodies": overload.ran_out,
             "tower_peak_rss_mib": round(max(samples, default=0.0), 1),
             "tower_peak_rss_hwm_sum_mib": round(peak_hwm, 1),
         },
