@@ -40,6 +40,16 @@ def test_bench_process_maps_and_exports_every_generated_order(tmp_path: Path) ->
         assert export["bytes"] > ORDERS * 100, name  # every order is an object or a trace, every hop an event
         # the export process's own high-water mark, above the same process with the engine idle
         assert export["peak_rss_mib"] >= export["idle_engine_rss_mib"] > 50, name
+        # what the idle figure is made of: the interpreter and modules before the engine, and the
+        # pages of mapped files (the engine library's code) in it, which the export's queries add to
+        idle = export["idle_engine_rss_mib"]
+        assert 0 < export["rss_before_engine_mib"] < idle, name
+        assert (
+            0
+            < export["idle_engine_rss_file_mib"]
+            <= export["rss_file_mib_after_export"]
+            < export["peak_rss_mib"]
+        ), name
         assert export["cpu_seconds"] > 0, name  # the child's own CPU, reported next to the wall time
     assert not data_dir.exists() or list(data_dir.iterdir()) == [], "the store is removed without --keep"
 

@@ -5,7 +5,8 @@ bench kpis`` does), their paths built by the order_paths job, then the map and t
 order are computed ``repeat`` times. Each export (OCEL 2.0 json, xml, sqlite; XES) runs in a child
 process (the embedded engine opens a data path once per process), writing a file; its wall time,
 peak RSS (the child's ``VmHWM``, which includes the engine's shared library pages), the RSS of
-the child with the engine open and idle, and the load average are reported.
+the child with the engine open and idle (and what it is made of: the RSS before the engine loads,
+and the pages of mapped files, nearly all the engine library's), and the load average are reported.
 """
 
 from __future__ import annotations
@@ -175,6 +176,14 @@ def _export_in_child(root: Path, start: datetime, end: datetime, fmt: str) -> di
         "bytes": size,
         "peak_rss_mib": None if rss_mib is None else round(rss_mib, 1),
         "idle_engine_rss_mib": round(idle, 1),
+        # what the idle figure is made of (the floor under any export): the interpreter and the
+        # tower's modules before the engine loads, and the pages of mapped files (nearly all the
+        # engine library's code and read-only data) with the engine open; the file pages again
+        # after the export (the code its queries ran), the rest of the peak being the process's
+        # own memory (the engine's and Python's)
+        "rss_before_engine_mib": _rounded(figures.get("rss_before_engine_mib")),
+        "idle_engine_rss_file_mib": _rounded(figures.get("idle_rss_file_mib")),
+        "rss_file_mib_after_export": _rounded(figures.get("rss_file_mib")),
         "export_growth_mib": None if rss_mib is None else round(rss_mib - idle, 1),
         # CPU (user + system) the export took in the child: Python and the embedded engine's threads
         # together; on a busy machine it says more than the wall time
@@ -187,8 +196,13 @@ def _export_in_child(root: Path, start: datetime, end: datetime, fmt: str) -> di
     }
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
 def _rss_mib(field: str = "VmRSS") -> float:
-    """This process's resident set (``VmHWM``: its high-water mark since exec), MiB."""
+    """This process's resident set (``VmHWM``: its high-water mark since exec; ``RssFile``: its pages
+    of mapped files), MiB."""
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith(field + ":"):
@@ -201,11 +215,13 @@ def export_child(root: Path, start: datetime, end: datetime, out: Path, fmt: str
     xml or sqlite, or xes); prints the RSS with the engine open and idle as JSON."""
     from kpis.process import ocel
 
+    before_engine = _rss_mib()
     store = open_store(_settings(root), command="tower bench process export")
     try:
         flt = make_filter(start=start, end=end)
         store.scalar("SELECT count() FROM order_paths")  # the engine is up and has read its parts
-        print(json.dumps({"idle_rss_mib": _rss_mib()}), flush=True)
+        idle = {"idle_rss_mib": _rss_mib(), "idle_rss_file_mib": _rss_mib("RssFile")}
+        print(json.dumps({"rss_before_engine_mib": before_engine, **idle}), flush=True)
         cpu0 = time.process_time()
         if fmt == "sqlite":
             ocel.write_sqlite(store, flt, out)
@@ -215,8 +231,11 @@ def export_child(root: Path, start: datetime, end: datetime, out: Path, fmt: str
                     ocel.write_xes(store, flt, target)
                 else:
                     ocel.export(store, flt, fmt, target)
-        print(
-            json.dumps({"peak_rss_mib": _rss_mib("VmHWM"), "cpu_s": time.process_time() - cpu0}), flush=True
-        )
+        figures = {
+            "peak_rss_mib": _rss_mib("VmHWM"),
+            "rss_file_mib": _rss_mib("RssFile"),
+            "cpu_s": time.process_time() - cpu0,
+        }
+        print(json.dumps(figures), flush=True)
     finally:
         store.close()
