@@ -19,29 +19,31 @@ SELECT
     span.name,
     if(span.kind BETWEEN 0 AND 5,
        ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'][span.kind + 1], 'Unspecified'),
-    maps[1]['service.name'],
-    maps[1],
+    resource_map['service.name'],
+    resource_map,
     scope.scope.name,
     scope.scope.version,
-    maps[2],
+    maps[1],
     span.end_time_unix_nano - span.start_time_unix_nano,
     if(span.status.code BETWEEN 0 AND 2, ['Unset', 'Ok', 'Error'][span.status.code + 1], 'Unset'),
     span.status.message,
     arrayMap(event -> fromUnixTimestamp64Nano(toInt64(event.time_unix_nano)), events),
     arrayMap(event -> event.name, events),
-    arraySlice(maps, 3, length(events)),
+    arraySlice(maps, 2, length(events)),
     arrayMap(link -> lower(hex(link.trace_id)), links),
     arrayMap(link -> lower(hex(link.span_id)), links),
     arrayMap(link -> link.trace_state, links),
-    arraySlice(maps, 3 + length(events), length(links))
-FROM {{source}}
-ARRAY JOIN resource_spans AS resource
+    arraySlice(maps, 2 + length(events), length(links))
+-- a resource's attributes converted once per resource, not once per span of it (issue 12: 9.4 -> 7.4
+-- µs of engine CPU per bench span for the conversion alone, 4 resource and 13 span attributes)
+FROM (SELECT resource, {{attributes:resource.resource.attributes}} AS resource_map
+      FROM {{source}} ARRAY JOIN resource_spans AS resource)
 ARRAY JOIN resource.scope_spans AS scope
 ARRAY JOIN scope.spans AS span
--- the attribute lists of the resource, the span, its events and its links, in one expansion
+-- the attribute lists of the span, its events and its links, in one expansion
 LEFT ARRAY JOIN [arraySlice(span.events, 1, {max_events:UInt32})] AS events
 LEFT ARRAY JOIN [arraySlice(span.links, 1, {max_links:UInt32})] AS links
 LEFT ARRAY JOIN [arrayMap(list -> {{attributes:list}},
-                          arrayConcat([resource.resource.attributes, span.attributes],
+                          arrayConcat([span.attributes],
                                       arrayMap(event -> event.attributes, events),
                                       arrayMap(link -> link.attributes, links)))] AS maps

@@ -171,3 +171,30 @@ def test_a_batch_converted_a_few_requests_at_a_time_is_stored_whole_and_once(
     for table in ("order_keys", "order_spans", "span_arrivals"):
         query = f"SELECT count() FROM {table}"
         assert store.scalar(query) == second_store.scalar(query) > 0
+
+
+def test_each_span_keeps_its_own_resource_when_a_request_carries_several(
+    store: Store, second_store: Store, tmp_path: Path
+) -> None:
+    """The engine converts a resource's attributes once for all its spans: with several resources in
+    one request (an agent forwarding for many services), one of them without attributes, every span
+    still gets its own resource's attributes and service name, as the Python converter stores them."""
+    request = ExportTraceServiceRequest()
+    for seed, service in ((1, "erp-east"), (2, "wms-dc1"), (3, "")):
+        part = order_hop_request(3, seed=seed, start_ns=ANCHOR_NS - 3_600 * 10**9).resource_spans[0]
+        if service:
+            for attribute in part.resource.attributes:
+                if attribute.key == "service.name":
+                    attribute.value.string_value = service
+            part.resource.attributes.add(key=f"only.{service}", value=AnyValue(int_value=seed))
+        else:
+            del part.resource.attributes[:]
+        request.resource_spans.append(part)
+    insert_requests(store, [request.SerializeToString()], "engine-3", Limits(), tmp_path / "scratch.pb")
+    insert_block(second_store, convert(request, Limits()).block, "python-3")
+    rows = read_spans(store)
+    assert rows == read_spans(second_store)
+    services = sorted(
+        (r["ServiceName"], r["ResourceAttributes"].get(f"only.{r['ServiceName']}")) for r in rows
+    )
+    assert services == [("", None)] * 3 + [("erp-east", "1")] * 3 + [("wms-dc1", "2")] * 3

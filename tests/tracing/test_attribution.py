@@ -89,6 +89,29 @@ def test_hostile_span_graphs_end_and_attribute_only_what_belongs(store: Store) -
     ]
 
 
+def test_a_span_naming_its_order_after_its_job_and_a_link_to_it_arrived_brings_both_to_the_order(
+    store: Store,
+) -> None:
+    # a poller's job span and a span linking to the coming hop, each written (and attributed) before
+    # the hop that names the order; the hop's own write then attributes the job (rule 7, its child
+    # names the order) and the linking span (rule 5, late), and nothing else
+    job = span("poll job", "t20")
+    hop = span("pick", "t20", **{"order.id": "SO-20"})
+    hop.parent = job.span_id
+    linker = span("invoice run", "t21")
+    linker.links = [(hop.trace_id, hop.span_id)]
+    stranger = span("other job", "t20")
+    for row in (job, linker, stranger):
+        insert(store, [row])
+    assert _rows(store) == []
+    insert(store, [hop])
+    assert _rows(store) == [
+        ("SO-20", "invoice run", "linked_from"),
+        ("SO-20", "pick", "order"),
+        ("SO-20", "poll job", "child"),
+    ]
+
+
 def test_one_large_insert_of_scans_attributes_every_scan_to_its_own_order(store: Store) -> None:
     # a carrier feed flushes 20,000 scans in one insert, each carrying only the tracking number of one
     # of 20,000 shipped orders: every scan lands on its own order (and no other), as it is written
