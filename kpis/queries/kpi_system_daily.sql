@@ -12,6 +12,7 @@ WITH
         SELECT arrayJoin(arrayMap(d -> toDate({from:DateTime64(3)}) + d,
             range(toUInt32(greatest(dateDiff('day', toDate({from:DateTime64(3)}), toDate({to:DateTime64(3)})), 0)))))
     )
+SELECT * EXCEPT (latency_quantiles) FROM (
 SELECT
     Day,
     System,
@@ -20,10 +21,14 @@ SELECT
     uniqExact(OrderId) AS Orders,
     sum(Error) AS Errors,
     avg(Duration) / 1e9 AS LatencyMeanS,
-    quantileExactInclusive(0.5)(Duration) / 1e9 AS LatencyP50S,
-    quantileExactInclusive(0.95)(Duration) / 1e9 AS LatencyP95S,
+    -- both quantiles from one state (one copy of the durations, sorted once): the same values as
+    -- quantileExactInclusive(0.5) and (0.95) apart, for less than half their memory
+    quantilesExactInclusive(0.5, 0.95)(Duration) AS latency_quantiles,
+    latency_quantiles[1] / 1e9 AS LatencyP50S,
+    latency_quantiles[2] / 1e9 AS LatencyP95S,
     {version:UInt64} AS Version
 FROM system_hops FINAL
 WHERE {all:UInt8} = 1 OR Day IN days
 GROUP BY Day, System, SystemKind
+)
 SETTINGS optimize_on_insert = 0, max_insert_threads = 2, do_not_merge_across_partitions_select_final = 1

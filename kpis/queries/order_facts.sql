@@ -56,13 +56,17 @@ WITH
             LastMs AS last_ms,
             -- hops sorted by (start, end, system, stage); each distinct span once
             arraySort(Hops) AS hops,
-            -- per stage (sorted by name): the first hop start and the last hop end
-            arraySort(x -> (x.4, x.1), Hops) AS by_start,
-            arraySort(x -> (x.4, -x.2), Hops) AS by_end,
-            arrayEnumerateUniq(by_start.4) AS first_of_stage,
-            arrayFilter((x, k) -> k = 1, by_start.4, first_of_stage) AS stage_names,
-            arrayFilter((x, k) -> k = 1, by_start.1, first_of_stage) AS stage_starts,
-            arrayFilter((x, k) -> k = 1, by_end.2, arrayEnumerateUniq(by_end.4)) AS stage_ends,
+            -- per stage (sorted by name): the first hop start and the last hop end. One sort of
+            -- (stage, start, end) only, then the ends sorted within each stage as numbers (the
+            -- stage's rank, -end): two sorts of the whole hops by a lambda key (which moved every
+            -- hop's strings) took 1.8 CPU-s at 1M orders, this 1.3
+            arraySort(arrayMap(x -> (x.4, x.1, x.2), Hops)) AS by_start,
+            arrayEnumerateUniq(by_start.1) AS first_of_stage,
+            arrayFilter((x, k) -> k = 1, by_start.1, first_of_stage) AS stage_names,
+            arrayFilter((x, k) -> k = 1, by_start.2, first_of_stage) AS stage_starts,
+            arraySort(arrayZip(arrayCumSum(arrayMap(k -> toUInt32(k = 1), first_of_stage)),
+                               arrayMap(v -> -v, by_start.3))) AS by_end,
+            arrayMap(v -> -v, arrayFilter((x, k) -> k = 1, by_end.2, arrayEnumerateUniq(by_end.1))) AS stage_ends,
             mapFromArrays(stage_names, stage_starts) AS sm_start,
             mapFromArrays(stage_names, stage_ends) AS sm_end,
             -- bit k: the order has a hop of stage k of {sla_stage_set} (stage names are distinct,
