@@ -45,10 +45,13 @@ class CollectorSettings(StrictSettings):
         description="Rows per ClickHouse insert (a spool segment is sealed at this size). Default: 50000",
     )
     batch_max_bytes: int = Field(
-        default=16 * 1024 * 1024,
+        # 12 MiB: at a real 2x overload 16 MiB inserts took all tower processes to 935-1,048 MiB
+        # (the target is 1 GiB); 12 MiB: 901-972, the writer's process ~100 MiB less, CPU per span
+        # within the noise (docs/benchmarks.md, 1 December, ninth session)
+        default=12 * 1024 * 1024,
         gt=0,
         description="Request bytes per ClickHouse insert (a spool segment is sealed at this size too): "
-        "bounds the engine's memory per insert. Default: 16 MiB",
+        "bounds the engine's memory per insert. Default: 12 MiB",
     )
     python_convert_max_rows: int = Field(
         default=1000,

@@ -123,7 +123,7 @@ class StoreWriter:
         *,
         limits: Limits | None = None,
         batch_max_rows: int = 50_000,
-        batch_max_bytes: int = 16 * 1024 * 1024,
+        batch_max_bytes: int = 12 * 1024 * 1024,
         python_convert_max_rows: int = 1000,
         initial_backoff_s: float = 0.2,
         max_backoff_s: float = 10.0,
