@@ -39,6 +39,8 @@ def test_bench_ingest_writes_every_acknowledged_span_and_prints_json(tmp_path: P
         assert figures[name] > 0, name
     assert figures["durable_spans_per_s"] <= figures["acknowledged_spans_per_s"]
     assert len(figures["load_average"]) == 2
+    # the store it made is gone without --keep (a 10 s run leaves ~3 GB)
+    assert not (tmp_path / "work" / "server").exists()
     assert figures["targets"] == {
         "receiver_cpu_us_per_span": 5,
         "durable_spans_per_s": 60_000,

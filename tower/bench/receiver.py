@@ -150,7 +150,7 @@ def run_bench(
         except subprocess.TimeoutExpired:
             process.kill()
         listener.close()
-        shutil.rmtree(spool_root, ignore_errors=True)
+        shutil.rmtree(spool_root if work_dir else base, ignore_errors=True)
     cpu = cpu_after - cpu_before
     per_thread = {
         name: round((seconds - threads_before.get(name, 0.0)) / acked * 1e6, 2)

@@ -28,6 +28,7 @@ def ingest(
             "--receivers", min=0, help="Receiver processes (collector.receivers). Default: the setting."
         ),
     ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the store it made (under --work-dir).")] = False,
 ) -> None:
     """OTLP/HTTP ingest of a collector on a fresh embedded store, distinct spans, 2x overload (JSON)."""
     from tower.bench.ingest import run_bench
@@ -38,6 +39,7 @@ def ingest(
         spans_per_request=spans_per_request,
         work_dir=work_dir,
         receivers=receivers,
+        keep=keep,
     )
     typer.echo(json.dumps(result, indent=2))
 
