@@ -13,12 +13,16 @@ from tower import runtime
 
 app = typer.Typer(name="bench", help="Benchmarks that print JSON.", no_args_is_help=True)
 
+# the OTLP/HTTP load of `bench ingest` and `bench receiver`
+Clients = Annotated[int, typer.Option("--clients", min=1, help="Concurrent OTLP/HTTP clients.")]
+SpansPerRequest = Annotated[int, typer.Option("--spans-per-request", min=1)]
+
 
 @app.command("ingest")
 def ingest(
     seconds: Annotated[float, typer.Option("--seconds", min=1, help="How long the clients send.")] = 10.0,
-    clients: Annotated[int, typer.Option("--clients", min=1, help="Concurrent OTLP/HTTP clients.")] = 4,
-    spans_per_request: Annotated[int, typer.Option("--spans-per-request", min=1)] = 500,
+    clients: Clients = 4,
+    spans_per_request: SpansPerRequest = 500,
     work_dir: Annotated[
         Path | None, typer.Option("--work-dir", help="Where the fresh stores go. Default: a temp dir.")
     ] = None,
@@ -47,8 +51,8 @@ def ingest(
 @app.command("receiver")
 def receiver(
     requests: Annotated[int, typer.Option("--requests", min=1, help="Distinct requests sent.")] = 1000,
-    clients: Annotated[int, typer.Option("--clients", min=1, help="Concurrent OTLP/HTTP clients.")] = 4,
-    spans_per_request: Annotated[int, typer.Option("--spans-per-request", min=1)] = 500,
+    clients: Clients = 4,
+    spans_per_request: SpansPerRequest = 500,
     work_dir: Annotated[
         Path | None, typer.Option("--work-dir", help="Where the spool goes. Default: a temp dir.")
     ] = None,
