@@ -69,6 +69,12 @@ CLOCK_SLACK = timedelta(minutes=1)
 # CPU was the same either way (the compiled code earns it back). A full recompute keeps the JIT,
 # whose compiled code pays off on millions of rows.
 NO_JIT = ("sla_results",)
+# Settings a full recompute adds to a job's query. kpi_system_daily aggregated in the order of
+# system_hops' key (Day, System, SystemKind, ...): a group's rows come one after another, so it is
+# finished and dropped when the next begins (1M orders: 0.8-0.95 CPU-s and ~260 MiB instead of
+# 1.2-1.35 CPU-s and ~440 MiB). For an incremental run's few days it was slower (10k new orders:
+# 97-105 ms of CPU instead of 78).
+FULL_SETTINGS = {"kpi_system_daily": "optimize_aggregation_in_order = 1"}
 
 
 @dataclass(frozen=True)
@@ -411,6 +417,8 @@ class KpiEngine:
         if window.everything:
             # everything: no set of touched orders to build or probe (the files mark the filter)
             sql = sql.replace("{all:UInt8} = 1 OR OrderId IN touched", "1")
+            if name in FULL_SETTINGS:
+                sql = with_setting(sql, FULL_SETTINGS[name])
         elif name in NO_JIT:
             sql = with_setting(sql, "compile_expressions = 0")
         self.store.command(sql, params)
