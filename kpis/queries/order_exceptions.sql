@@ -29,11 +29,18 @@ WITH
             OrderId,
             ExceptionType,
             min(At) AS opened,
-            argMin(System, At) AS system,
-            argMin(Stage, At) AS stage,
-            argMax(Outcome, (At, has({resolved_outcomes:Array(String)}, Outcome))) AS last_outcome,
+            -- signals at the same instant are ordered by their values too, so the row does not
+            -- depend on which part or thread the engine read first (a fact is a function of the
+            -- distinct spans): the first system and stage are one signal's, the smallest
+            argMin((System, Stage), (At, System, Stage)) AS first_where,
+            first_where.1 AS system,
+            first_where.2 AS stage,
+            -- the latest signal (a resolution before an opening at the same instant), its outcome and who
+            argMax((Outcome, if(User != '', User, System)),
+                   (At, has({resolved_outcomes:Array(String)}, Outcome), Outcome, if(User != '', User, System))) AS last_sig,
+            last_sig.1 AS last_outcome,
             max(At) AS last_at,
-            argMax(if(User != '', User, System), At) AS last_by,
+            last_sig.2 AS last_by,
             maxIf(At, NOT has({resolved_outcomes:Array(String)}, Outcome)) AS last_open_at
         FROM signals
         GROUP BY OrderId, ExceptionType
@@ -42,9 +49,9 @@ WITH
         SELECT
             OrderId,
             ExceptionType,
-            argMaxIf(Owner, At, Action = 'assign') AS owner,
+            argMaxIf(Owner, (At, Owner), Action = 'assign') AS owner,
             maxIf(At, Action = 'resolve') AS resolved_at,
-            argMaxIf(Actor, At, Action = 'resolve') AS resolved_by,
+            argMaxIf(Actor, (At, Actor), Action = 'resolve') AS resolved_by,
             maxIf(At, Action = 'reopen') AS reopened_at,
             countIf(Action = 'comment') AS comments
         FROM exception_actions

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from clock import ANCHOR
 from kpi_spans import hop, order_flow, write
+from support.spans import SpanRow, trace_id
 
 from kpis import reports
 from kpis.jobs import KpiEngine
@@ -18,12 +19,21 @@ POLICY = load_policy()
 NOW = ANCHOR  # the queue, the aging and people's actions are all judged at this moment
 
 
-def _exception(order: str, kind: str, outcome: str, at: datetime, stage: str = "credit", **extra: str):  # type: ignore[no-untyped-def]
+def _exception(  # type: ignore[no-untyped-def]
+    order: str,
+    kind: str,
+    outcome: str,
+    at: datetime,
+    stage: str = "credit",
+    system: str | None = None,
+    **extra: str,
+):
     return hop(
         order,
         stage,
         at,
         60,
+        system=system,
         attrs={"order.exception.type": kind, "order.exception.outcome": outcome, **extra},
     )
 
@@ -123,6 +133,38 @@ def test_assign_comment_resolve_keep_an_audit_trail(store: Store) -> None:
     engine.run_all()
     again = reports.exceptions_queue(store, POLICY, status="open", now=NOW + timedelta(minutes=5)).items
     assert [(e.order_id, e.owner) for e in again] == [("SO-7", "alice")]
+
+
+def test_signals_at_the_same_instant_give_one_answer_whatever_their_order(store: Store) -> None:
+    """Two systems report the same hold at the same millisecond, and a person resolves it at the
+    very moment another system reports it again: each order's row is the same, whichever of its
+    spans the engine reads first (here: the two orders' spans in opposite trace-id order, written
+    in opposite order)."""
+    opened, closed = NOW - timedelta(hours=2), NOW - timedelta(hours=1)
+
+    def signals(order: str, east_first: bool) -> list[SpanRow]:
+        east = _exception(order, "credit_hold", "opened", opened, stage="credit", system="erp-east")
+        west = _exception(order, "credit_hold", "opened", opened, stage="pricing", system="erp-west")
+        again = _exception(order, "credit_hold", "opened", closed, stage="credit", system="erp-west")
+        done = _exception(order, "credit_hold", "resolved", closed, stage="credit", **{"enduser.id": "amy"})
+        # trace names whose ids sort east before west for one order and west before east for the other
+        names = sorted((f"{order}-{i}" for i in range(8)), key=trace_id)
+        east.trace, west.trace = (names[0], names[-1]) if east_first else (names[-1], names[0])
+        again.trace, done.trace = (names[1], names[-2]) if east_first else (names[-2], names[1])
+        spans = [east, west, again, done]
+        return spans if east_first else spans[::-1]
+
+    write(store, order_flow("SO-A", opened - timedelta(hours=1), stages=["capture"]))
+    write(store, order_flow("SO-B", opened - timedelta(hours=1), stages=["capture"]))
+    for span in signals("SO-A", east_first=True) + signals("SO-B", east_first=False):
+        write(store, [span])  # one part each: the engine may read them in any order
+    _engine(store).run_all()
+    found = {e.order_id: e for e in reports.exceptions_queue(store, POLICY, status="", now=NOW).items}
+    rows = {o: (e.system, e.stage, e.status, e.resolved_by, e.resolution_s) for o, e in sorted(found.items())}
+    assert rows == {
+        "SO-A": ("erp-east", "credit", "resolved", "amy", 3600.0),
+        "SO-B": ("erp-east", "credit", "resolved", "amy", 3600.0),
+    }
 
 
 BAD_ACTIONS = [
