@@ -104,7 +104,7 @@ SELECT
     if(mapContains(sm_end, 'invoice'), fromUnixTimestamp64Milli(sm_end['invoice'], 'UTC'), NULL) AS InvoiceAt,
     mapFromArrays(stage_names, arrayMap(v -> fromUnixTimestamp64Milli(v, 'UTC'), stage_starts)) AS StageStart,
     mapFromArrays(stage_names, arrayMap(v -> fromUnixTimestamp64Milli(v, 'UTC'), stage_ends)) AS StageEnd,
-    mapFromArrays(stage_names, arrayMap((e, b) -> (e - b) / 1000.0, stage_ends, stage_starts)) AS StageDurationS,
+    -- StageDurationS: an ALIAS column of StageStart and StageEnd (storage/migrations/0097)
     arrayPopBack(tupleElement(hops, 3)) AS HandoffFrom,
     arrayPopFront(tupleElement(hops, 3)) AS HandoffTo,
     arrayMap((a, b) -> greatest(a - b, 0) / 1000.0,
