@@ -145,6 +145,25 @@ def test_late_span_naming_the_order_only_by_tracking_number_is_attributed(store:
     assert (facts["HopCount"], facts["CurrentStage"], facts["CurrentSystem"]) == (6, "deliver", "carrier-ups")
 
 
+def test_a_late_hop_widens_its_stage_s_duration_in_the_order_s_facts(store: Store) -> None:
+    engine = _engine(store)
+    write(store, order_flow("SO-7", DAY0, stages=["capture", "credit", "ship"], gap_s=600, duration_s=300))
+    engine.run_all()
+    facts = reports.order_facts(store, "SO-7")
+    assert facts is not None
+    assert facts["StageDurationS"] == {"capture": 300.0, "credit": 300.0, "ship": 300.0}
+    # a second credit review, an hour after the first one started and 90 s long, arrives late
+    write(store, [hop("SO-7", "credit", DAY0 + timedelta(seconds=900 + 3600), duration_s=90)])
+    engine.run_all()
+    facts = reports.order_facts(store, "SO-7")
+    assert facts is not None
+    assert facts["StageDurationS"] == {"capture": 300.0, "credit": 3690.0, "ship": 300.0}
+    assert (
+        facts["StageDurationS"]["credit"]
+        == (facts["StageEnd"]["credit"] - facts["StageStart"]["credit"]).total_seconds()
+    )
+
+
 def test_a_run_with_nothing_new_reads_nothing_and_a_new_span_wakes_the_chain(store: Store) -> None:
     engine = _engine(store)
     write(store, order_flow("SO-1", DAY0))
