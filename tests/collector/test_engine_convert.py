@@ -15,8 +15,13 @@ import httpx
 import pytest
 from clock import ANCHOR_NS
 from collector_helpers import read_spans
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from collector.convert import Limits, convert
 from collector.engine import insert_requests
@@ -198,3 +203,54 @@ def test_each_span_keeps_its_own_resource_when_a_request_carries_several(
         (r["ServiceName"], r["ResourceAttributes"].get(f"only.{r['ServiceName']}")) for r in rows
     )
     assert services == [("", None)] * 3 + [("erp-east", "1")] * 3 + [("wms-dc1", "2")] * 3
+
+
+def test_an_agent_forwarding_for_several_services_keeps_each_span_s_resource(
+    store: Store, second_store: Store, tmp_path: Path
+) -> None:
+    """The same with a request the plain OpenTelemetry SDK encodes: one export of spans from three
+    tracer providers (a forwarding agent's batch), one with an empty resource. Each span is stored with
+    its own service and resource attributes, as the Python converter stores them."""
+    spans = []
+    resources = [
+        Resource.create({"service.name": "erp-east", "deployment.region": "eu", "host.cpus": 8}),
+        Resource.create({"service.name": "wms-dc1", "wms.site.open": True, "wms.load": 0.75}),
+        Resource({}),
+    ]
+    for n, resource in enumerate(resources):
+        memory = InMemorySpanExporter()  # shut down with its provider
+        provider = TracerProvider(resource=resource)
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+        tracer = provider.get_tracer("tower.tests")
+        with (
+            tracer.start_as_current_span(f"hop {n}", attributes={"order.id": f"SO-{n}"}),
+            tracer.start_as_current_span(f"step {n}"),
+        ):
+            pass
+        provider.shutdown()
+        spans += memory.get_finished_spans()
+    request = encode_spans(spans)
+    assert len(request.resource_spans) == 3  # one request, three resources
+    insert_requests(store, [request.SerializeToString()], "sdk-1", Limits(), tmp_path / "scratch.pb")
+    insert_block(second_store, convert(request, Limits()).block, "sdk-python-1")
+    rows = read_spans(store)
+    assert rows == read_spans(second_store)
+    stored = sorted(
+        (
+            r["SpanName"],
+            r["ServiceName"],
+            r["ResourceAttributes"].get("deployment.region"),
+            r["ResourceAttributes"].get("wms.load"),
+            len(r["ResourceAttributes"]),
+        )
+        for r in rows
+    )
+    erp, wms = (len(resource.attributes) for resource in resources[:2])
+    assert stored == [
+        ("hop 0", "erp-east", "eu", None, erp),
+        ("hop 1", "wms-dc1", None, "0.75", wms),
+        ("hop 2", "", None, None, 0),
+        ("step 0", "erp-east", "eu", None, erp),
+        ("step 1", "wms-dc1", None, "0.75", wms),
+        ("step 2", "", None, None, 0),
+    ]
