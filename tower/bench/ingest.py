@@ -314,7 +314,7 @@ def run_bench(
     load_before = os.getloadavg()
     generator = DistinctBodies(spans_per_request, time.time_ns() - 2 * 3_600_000_000_000)
     # enough distinct bodies for phase 1 at up to max_rate spans/s (phase 2's are made after the drain,
-    # once its rate is known: before 2 December the bench made both phases' bodies up front at 120k
+    # once its rate is known: until 1 December the bench made both phases' bodies up front at 120k
     # spans/s, and when the receivers acknowledged faster phase 2 ran out after a few requests)
     count = int(seconds * max_rate / spans_per_request) + 2 * clients
     bodies = [generator.body(index) for index in range(count)]

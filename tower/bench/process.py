@@ -174,7 +174,7 @@ def _export_in_child(root: Path, start: datetime, end: datetime, fmt: str) -> di
         "exit_status": code_,
         "seconds": round(seconds, 1),
         "bytes": size,
-        "peak_rss_mib": None if rss_mib is None else round(rss_mib, 1),
+        "peak_rss_mib": _rounded(rss_mib),
         "idle_engine_rss_mib": round(idle, 1),
         # what the idle figure is made of (the floor under any export): the interpreter and the
         # tower's modules before the engine loads, and the pages of mapped files (nearly all the
