@@ -23,6 +23,8 @@ harmless).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -446,11 +448,13 @@ class KpiEngine:
             "alloc_failure_exceptions": p.allocation.failure_exceptions,
             "sla_names": [s.name for s in p.slas],
             **sla_stage_masks(p),
+            **sla_review(p),
         }
         return self._insert("order_facts", window, version, extra)
 
     def _sla_results(self, window: Window, version: int) -> tuple[int, datetime | None]:
-        return self._insert("sla_results", window, version, self._policy_parameters(window))
+        extra = {**self._policy_parameters(window), "sla_digest": sla_review(self.policy)["sla_digest"]}
+        return self._insert("sla_results", window, version, extra)
 
     def _order_exceptions(self, window: Window, version: int) -> tuple[int, datetime | None]:
         return self._insert(
@@ -500,6 +504,32 @@ def sla_stage_masks(policy: Policy) -> dict[str, Any]:
         "sla_stage_set": stage_set,
         "sla_stage_masks": [bit[s.start.stage] | bit[s.end.stage] for s in policy.slas],
     }
+
+
+def sla_review(policy: Policy) -> dict[str, Any]:
+    """What order_facts.sql needs to tell that an order's SLAs are surely met, and the digest it
+    stamps such an order with (``SlaSettledBy``; sla_results.sql skips the orders stamped with
+    the digest of the policy it runs with).
+
+    Each SLA's start and end edge as a position in the edges order_facts.sql lists (the stages of
+    ``sla_stage_set``: first starts, then last ends), and its smallest target in any segment (an
+    order is held to the SLA's own target or to one of its overrides'). The digest covers exactly these, so facts stamped under another policy are
+    evaluated again; it is never 0 (0 marks an order to evaluate).
+    """
+    stage_set = sla_stage_masks(policy)["sla_stage_set"]
+    n = len(stage_set)
+
+    def edge(stage: str, at: str) -> int:
+        return stage_set.index(stage) + 1 + (n if at == "end" else 0)
+
+    review = {
+        "sla_from_edge": [edge(s.start.stage, s.start.at) for s in policy.slas],
+        "sla_to_edge": [edge(s.end.stage, s.end.at) for s in policy.slas],
+        "sla_min_target_s": [min([s.target, *(o.target for o in s.overrides)]) for s in policy.slas],
+    }
+    blob = json.dumps({"stages": stage_set, **review}, sort_keys=True).encode()
+    digest = int.from_bytes(hashlib.blake2b(blob, digest_size=8).digest(), "little")
+    return {**review, "sla_digest": digest or 1}
 
 
 _RUN_COLUMNS = [

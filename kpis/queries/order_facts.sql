@@ -69,10 +69,23 @@ WITH
             arrayMap(v -> -v, arrayFilter((x, k) -> k = 1, by_end.2, arrayEnumerateUniq(by_end.1))) AS stage_ends,
             mapFromArrays(stage_names, stage_starts) AS sm_start,
             mapFromArrays(stage_names, stage_ends) AS sm_end,
+            -- each of the order's stages: its position in {sla_stage_set} (0: no SLA names it)
+            arrayMap(n -> indexOf({sla_stage_set:Array(String)}, n), stage_names) AS stage_pos,
             -- bit k: the order has a hop of stage k of {sla_stage_set} (stage names are distinct,
             -- so the sum is an OR; a stage outside the set adds nothing)
-            arraySum(arrayMap(k -> bitShiftLeft(toUInt64(k > 0), k),
-                              arrayMap(n -> indexOf({sla_stage_set:Array(String)}, n), stage_names))) AS stage_bits,
+            arraySum(arrayMap(k -> bitShiftLeft(toUInt64(k > 0), k), stage_pos)) AS stage_bits,
+            -- every stage of {sla_stage_set}: its first start, then (after the set's length) its
+            -- last end, in epoch milliseconds (0: the order has no hop of it), as sla_results.sql
+            -- builds them
+            arrayMap(k -> indexOf(stage_pos, k), range(1, length({sla_stage_set:Array(String)}) + 1)) AS set_index,
+            arrayConcat(arrayMap(j -> stage_starts[j], set_index), arrayMap(j -> stage_ends[j], set_index)) AS edge_ms,
+            -- an SLA sla_results.sql must evaluate: its start edge happened and its end edge did
+            -- not, or took longer (in wall time) than its smallest target in any segment; otherwise
+            -- every SLA of the order is surely met (business time between two instants is never
+            -- more than wall time), and sla_results skips the order (its SlaSettledBy below)
+            arrayExists((f, t, m) -> edge_ms[f] > 0 AND (edge_ms[t] = 0 OR greatest(edge_ms[t] - edge_ms[f], 0) / 1000.0 > m),
+                        {sla_from_edge:Array(UInt32)}, {sla_to_edge:Array(UInt32)},
+                        {sla_min_target_s:Array(Float64)}) AS sla_review,
             ChannelFirst.2 AS channel,
             RegionFirst.2 AS region,
             ErpFirst.2 AS erp,
@@ -149,6 +162,9 @@ SELECT
     -- ({sla_stage_masks}); a lambda capturing the order's stage map copied it once per SLA
     arrayFilter((name, need) -> bitAnd(stage_bits, need) = need,
                 {sla_names:Array(String)}, {sla_stage_masks:Array(UInt64)}) AS SlaCompleted,
+    -- the digest of the SLA edges and smallest targets (kpis/jobs.py sla_review) under which every
+    -- SLA of the order is surely met; 0 when sla_results must evaluate the order
+    if(sla_review, toUInt64(0), {sla_digest:UInt64}) AS SlaSettledBy,
     now64(3) AS UpdatedAt,
     {version:UInt64} AS Version
 FROM (

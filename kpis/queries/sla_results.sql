@@ -160,6 +160,9 @@ FROM (
                         arrayMap(v -> toUnixTimestamp64Milli(v), mapValues(StageEnd)) AS end_ms
                     FROM order_facts FINAL
                     WHERE ({all:UInt8} = 1 OR OrderId IN touched)
+                      -- an order whose facts found every SLA surely met under this policy's edges
+                      -- and smallest targets has no row to write, unless it had a row to replace
+                      AND (SlaSettledBy != {sla_digest:UInt64} OR OrderId IN prior_open)
                 )
             )
         )

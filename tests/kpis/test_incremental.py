@@ -308,3 +308,36 @@ def test_a_failing_job_keeps_its_watermark_and_catches_up_on_the_next_run(
     caught_up = _snapshot(store)
     engine.recompute()
     assert _snapshot(store) == caught_up
+
+
+def _with_target(policy: Any, sla: str, target_s: float) -> Any:
+    slas = [s.model_copy(update={"target": target_s}) if s.name == sla else s for s in policy.slas]
+    return policy.model_copy(update={"slas": slas})
+
+
+def test_orders_settled_under_one_policy_are_evaluated_again_under_a_stricter_one(store: Store) -> None:
+    # a complete order within every target (no SLA open): order entry (capture end -> validation
+    # end) took 15 minutes, within 2 h
+    write(store, order_flow("SO-1", DAY0, gap_s=600))
+    _engine(store).run_all()
+    assert reports.sla_breaches(store, POLICY, sla="order_entry", now=ANCHOR) == []
+    # the policy now holds order entry to 10 minutes: re-running the SLA job alone (the facts were
+    # computed under the old targets) shows the breach
+    strict = _with_target(POLICY, "order_entry", 600.0)
+    assert {
+        r.status for r in KpiEngine(store, strict, overlap=timedelta(0)).recompute(jobs=["sla_results"])
+    } == {"ok"}
+    breaches = reports.sla_breaches(store, strict, sla="order_entry", now=ANCHOR)
+    assert [(b.order_id, b.status, b.elapsed_s) for b in breaches] == [("SO-1", "breached", 900.0)]
+
+
+def test_an_order_held_to_a_smaller_override_target_is_evaluated(store: Store) -> None:
+    # complete orders (no SLA open) with 90 minutes of order entry: within order_entry's 2 h, beyond
+    # the 1 h it holds EDI orders to; every other SLA met
+    for order, channel in (("SO-WEB", "ecommerce"), ("SO-EDI", "edi")):
+        write(store, order_flow(order, DAY0, gap_s=5100, segment={"order.channel": channel}))
+    _engine(store).run_all()
+    breaches = reports.sla_breaches(store, POLICY, now=ANCHOR)
+    assert [(b.order_id, b.sla, b.status, b.elapsed_s, b.target_s) for b in breaches] == [
+        ("SO-EDI", "order_entry", "breached", 5400.0, 3600.0)
+    ]
