@@ -116,10 +116,11 @@ SELECT
     if(mapContains(sm_end, 'deliver'), fromUnixTimestamp64Milli(sm_end['deliver'], 'UTC'), NULL) AS DeliverAt,
     if(mapContains(sm_end, 'invoice'), fromUnixTimestamp64Milli(sm_end['invoice'], 'UTC'), NULL) AS InvoiceAt,
     mapFromArrays(stage_names, arrayMap(v -> fromUnixTimestamp64Milli(v, 'UTC'), stage_starts)) AS StageStart,
-    mapFromArrays(stage_names, arrayMap(v -> fromUnixTimestamp64Milli(v, 'UTC'), stage_ends)) AS StageEnd,
-    -- StageDurationS: an ALIAS column of StageStart and StageEnd (storage/migrations/0097)
-    arrayPopBack(tupleElement(hops, 3)) AS HandoffFrom,
-    arrayPopFront(tupleElement(hops, 3)) AS HandoffTo,
+    -- each stage's last end, in StageStart's order of stages: StageEnd is an ALIAS column of
+    -- StageStart's stages and these (storage/migrations/0099), as StageDurationS is (0097)
+    arrayMap(v -> fromUnixTimestamp64Milli(v, 'UTC'), stage_ends) AS StageEndAt,
+    -- the hops' systems in hop order: HandoffFrom and HandoffTo are ALIAS columns of it (0099)
+    tupleElement(hops, 3) AS HopSystems,
     arrayMap((a, b) -> greatest(a - b, 0) / 1000.0,
              arrayPopFront(tupleElement(hops, 1)), arrayPopBack(tupleElement(hops, 2))) AS HandoffWaitS,
     arraySum(HandoffWaitS) AS HandoffTotalS,

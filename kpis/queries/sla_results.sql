@@ -133,14 +133,14 @@ FROM (
                     arrayMap(k -> stage_ms[k], arrayMap((p, e) -> p + e * n_stage, sla_to_pos, sla_to_end)))) AS edges
             FROM (
                 SELECT
-                    * EXCEPT (start_keys, start_ms, end_keys, end_ms),
+                    * EXCEPT (start_keys, start_ms, end_ms),
                     -- every stage of {sla_stage_set}: its first start, then (after the set's length)
                     -- its last end, in epoch milliseconds (0: the order has no hop of it), built
                     -- once per order so that each edge is one element read: looking each SLA's two
                     -- edges up by indexOf in the order's stage arrays (a lambda per SLA capturing
                     -- four arrays) cost 5 of 11 CPU-s at 1M orders
                     arrayConcat(arrayMap(n -> start_ms[indexOf(start_keys, n)], sla_stage_set),
-                                arrayMap(n -> end_ms[indexOf(end_keys, n)], sla_stage_set)) AS stage_ms
+                                arrayMap(n -> end_ms[indexOf(start_keys, n)], sla_stage_set)) AS stage_ms
                 FROM (
                     SELECT
                         OrderId, CaptureAt, Status, CurrentStage, CurrentSystem,
@@ -153,11 +153,11 @@ FROM (
                             if(has(seg_values[4], Warehouse), Warehouse, ''),
                             if(has(seg_values[5], Region), Region, '')], seg_dims), '|')) AS seg,
                         -- the order's stages (map keys, distinct) and their first start / last end
-                        -- in epoch milliseconds
+                        -- in epoch milliseconds (StageEndAt: the last ends in StageStart's order of
+                        -- stages, what the ALIAS column StageEnd maps them from)
                         mapKeys(StageStart) AS start_keys,
                         arrayMap(v -> toUnixTimestamp64Milli(v), mapValues(StageStart)) AS start_ms,
-                        mapKeys(StageEnd) AS end_keys,
-                        arrayMap(v -> toUnixTimestamp64Milli(v), mapValues(StageEnd)) AS end_ms
+                        arrayMap(v -> toUnixTimestamp64Milli(v), StageEndAt) AS end_ms
                     FROM order_facts FINAL
                     WHERE ({all:UInt8} = 1 OR OrderId IN touched)
                       -- an order whose facts found every SLA surely met under this policy's edges
