@@ -59,9 +59,11 @@ WITH
         GROUP BY OrderId, ExceptionType
     ),
     f AS (
+        -- the segment of each order with signals (the join's build side: every order's facts made
+        -- a hash table of 1M rows for ~50k orders with exceptions, ~40% of the query's CPU)
         SELECT OrderId, Channel, Region, ErpInstance, Warehouse, CustomerTier, Priority
         FROM order_facts FINAL
-        WHERE {all:UInt8} = 1 OR OrderId IN touched
+        WHERE ({all:UInt8} = 1 OR OrderId IN touched) AND OrderId IN (SELECT OrderId FROM signals)
     )
 SELECT
     x.OrderId AS OrderId,
