@@ -519,8 +519,10 @@ def sla_review(policy: Policy) -> dict[str, Any]:
 
     Each SLA's start and end edge as a position in the edges order_facts.sql lists (the stages of
     ``sla_stage_set``: first starts, then last ends), and its smallest target in any segment (an
-    order is held to the SLA's own target or to one of its overrides'). The digest covers exactly these, so facts stamped under another policy are
-    evaluated again; it is never 0 (0 marks an order to evaluate).
+    order is held to the SLA's own target or to one of its overrides'). The digest covers exactly
+    these, so facts stamped under another policy are evaluated again; it is never 0 (0 marks an
+    order to evaluate). Calendars, cut-offs and warnings are not in it: business time between two
+    instants is never more than wall time, and an SLA still open is always evaluated.
     """
     stage_set = sla_stage_masks(policy)["sla_stage_set"]
     n = len(stage_set)
