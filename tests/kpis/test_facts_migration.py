@@ -3,9 +3,10 @@ columns (storage/migrations/0099) keeps every order's stage ends and handoffs on
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
+from clock import ANCHOR
 
 from kpis import reports
 from storage import Store
@@ -13,11 +14,12 @@ from storage import migrate as migrate_module
 from storage.migrate import available, migrate
 from tracing.conventions import KEY_ROLES
 
-T0 = datetime(2026, 11, 2, 14, 0)
+# within the store's retention whatever the date (tests/clock.py)
+T0 = (ANCHOR - timedelta(days=2)).replace(hour=14, minute=0, tzinfo=None)
 
 
 def _at(minutes: int) -> datetime:
-    return T0.replace(minute=minutes)
+    return T0 + timedelta(minutes=minutes)
 
 
 def test_facts_written_before_the_alias_columns_keep_their_stage_ends_and_handoffs(
