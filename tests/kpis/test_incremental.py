@@ -341,3 +341,23 @@ def test_an_order_held_to_a_smaller_override_target_is_evaluated(store: Store) -
     assert [(b.order_id, b.sla, b.status, b.elapsed_s, b.target_s) for b in breaches] == [
         ("SO-EDI", "order_entry", "breached", 5400.0, 3600.0)
     ]
+
+
+def test_a_hop_lasting_centuries_is_a_breach_not_a_settled_order(store: Store) -> None:
+    # a WMS with a broken clock reports the ship hop of SO-LONG ending two centuries from now (its
+    # duration); SO-OK is the same order with sane spans: the SLA check of order_facts must send
+    # SO-LONG to sla_results rather than find it settled, and the breaches show it at once
+    years_s = 200 * 365 * 86400.0
+    write(store, order_flow("SO-OK", DAY0, gap_s=600))
+    spans = order_flow("SO-LONG", DAY0, gap_s=600)
+    ship = next(i for i, s in enumerate(spans) if s.attributes["order.stage"] == "ship")
+    broken = hop("SO-LONG", "ship", spans[ship].start, duration_s=years_s)
+    broken.attributes.update({k: v for k, v in spans[ship].attributes.items() if k != "order.stage"})
+    spans[ship] = broken
+    write(store, spans)
+    _engine(store).run_all()
+    breaches = reports.sla_breaches(store, POLICY, now=ANCHOR)
+    assert sorted((b.order_id, b.sla, b.status) for b in breaches) == [
+        ("SO-LONG", "capture_to_ship", "breached"),
+        ("SO-LONG", "release_to_ship", "breached"),
+    ]
