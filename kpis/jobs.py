@@ -282,8 +282,8 @@ class KpiEngine:
                 return futures[job].result()
 
             def start(job: str) -> _Done:
-                # this thread's client first (a new thread's costs ~30-50 ms of queries): made
-                # while the jobs this one waits on run, not after them
+                # this thread's client first (a new thread's cost 15-36 ms of queries in a full
+                # recompute): made while the jobs this one waits on run, not after them
                 _ = self.store.client
                 return run_one(job, ready(job, waited))
 
