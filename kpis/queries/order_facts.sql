@@ -174,8 +174,10 @@ FROM (
 )
 -- parts of at most 52 MiB: squashing a full recompute's rows into blocks of a million held them all
 -- (1.2 GiB at 1M orders). 52 MiB holds ~100k facts (as 64 MiB did before StageDurationS became an
--- ALIAS column, storage/migrations/0097): ten parts, of which the merge running during a full
--- recompute takes ~645k rows (0.8 CPU-s); with 64 MiB the job wrote eight parts and that merge took
--- ~795k rows (1.2-1.7 CPU-s). The query peaks at ~290 MiB instead of ~350.
+-- ALIAS column, storage/migrations/0097): nine or ten parts, which a full recompute leaves unmerged
+-- until its jobs are done (kpis/jobs.py merges_held; the merge the engine started at once took
+-- ~670k rows, 0.8-1.3 CPU-s, while they ran). The query peaks at ~290 MiB instead of ~350 with
+-- 64 MiB; with 128 MiB it wrote four parts the engine did not merge at once, but peaked at
+-- 690-805 MiB.
 SETTINGS join_use_nulls = 0, optimize_on_insert = 0, max_insert_threads = 2,
          min_insert_block_size_rows = 0, min_insert_block_size_bytes = 54525952

@@ -361,3 +361,41 @@ def test_a_hop_lasting_centuries_is_a_breach_not_a_settled_order(store: Store) -
         ("SO-LONG", "capture_to_ship", "breached"),
         ("SO-LONG", "release_to_ship", "breached"),
     ]
+
+
+def test_order_facts_merges_again_after_a_full_recompute_even_one_cut_short(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full recompute holds merges of order_facts while its jobs run (kpis/jobs.py merges_held):
+    afterwards, finished or not, the facts' parts merge again; never left unmerged for good."""
+    engine = _engine(store)
+    write(store, [s for i in range(3) for s in order_flow(f"SO-{i}", DAY0 + timedelta(minutes=i))])
+    facts = store.ident("order_facts")
+    held: list[str] = []
+    original = engine._jobs["sla_results"]
+
+    def sla_results_while_facts_written(window: Any, version: int) -> tuple[int, datetime | None]:
+        # the facts job has written its part: merging them now is refused (merges are held)
+        try:
+            store.command(f"OPTIMIZE TABLE {facts} FINAL")
+        except Exception as exc:
+            held.append(str(exc))
+        return original(window, version)
+
+    monkeypatch.setitem(engine._jobs, "sla_results", sla_results_while_facts_written)
+    engine.recompute()
+    assert len(held) == 1 and "Cancelled merging parts" in held[0]
+    monkeypatch.undo()
+
+    def cut_short(*args: object) -> object:
+        raise RuntimeError("the process was told to stop")
+
+    engine.recompute()  # a second version of every fact, in a second part
+    monkeypatch.setattr(engine, "_graph", cut_short)
+    with pytest.raises(RuntimeError, match="told to stop"):
+        engine.recompute()
+    monkeypatch.undo()
+    store.command(f"OPTIMIZE TABLE {facts} FINAL")  # refused while merges are held
+    parts = "SELECT count() FROM system.parts WHERE active AND database = currentDatabase() AND table = 'order_facts'"
+    assert store.scalar(parts) == 1
+    assert store.scalar("SELECT count() FROM order_facts") == 3
