@@ -72,6 +72,9 @@ CLOCK_SLACK = timedelta(minutes=1)
 # CPU was the same either way (the compiled code earns it back). A full recompute keeps the JIT,
 # whose compiled code pays off on millions of rows.
 NO_JIT = ("sla_results",)
+# The most orders whose full recompute holds merges of order_facts until it is done (merges_held):
+# ~200 parts of ~100k facts, well under the engine's 1,000 parts per partition that delay inserts
+HOLD_MERGES_MAX_ORDERS = 20_000_000
 # Settings a full recompute adds to a job's query. kpi_system_daily aggregated in the order of
 # system_hops' key (Day, System, SystemKind, ...): a group's rows come one after another, so it is
 # finished and dropped when the next begins (1M orders: 0.8-0.95 CPU-s and ~260 MiB instead of
@@ -498,13 +501,18 @@ def merges_held(store: Store, table: str | None) -> Iterator[None]:
     """Hold background merges of ``table`` while a full recompute runs (embedded store only).
 
     A full recompute writes every order's fact again, in parts of ~100k rows (order_facts.sql); the
-    merge the engine starts on them at once (~670k of 1M rows, 1.3 CPU-s) competed for the same
+    merge the engine starts on them at once (~670k of 1M rows, 0.8-1.3 CPU-s) competed for the same
     cores as the jobs still running and reading them. Held, it runs after the recompute instead,
-    and the jobs read the parts with FINAL as they would read unmerged parts anyway. Only on the
-    embedded engine, whose merge state dies with this process: a server would keep merges
-    stopped if this process died between the two commands.
+    and the jobs read the parts with FINAL as they would read unmerged parts anyway. Not held for
+    more than HOLD_MERGES_MAX_ORDERS orders (the parts would pile up towards the engine's limits on
+    parts per partition, and every FINAL read would merge them), nor on a server, which keeps a
+    table's merges stopped if the process that stopped them dies.
     """
     if table is None or not store.embedded:
+        yield
+        return
+    orders = store.scalar(SQL["rollup_rows"]) or 0
+    if int(orders) > HOLD_MERGES_MAX_ORDERS:
         yield
         return
     name = store.ident(table)

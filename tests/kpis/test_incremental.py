@@ -13,6 +13,7 @@ from kpi_spans import hop, order_flow, write
 from support.spans import COLUMNS
 
 from kpis import explain, reports
+from kpis import jobs as kpi_jobs
 from kpis import state as kpi_state
 from kpis.jobs import JOB_NAMES, KpiEngine
 from kpis.policy import load_policy
@@ -399,3 +400,24 @@ def test_order_facts_merges_again_after_a_full_recompute_even_one_cut_short(
     parts = "SELECT count() FROM system.parts WHERE active AND database = currentDatabase() AND table = 'order_facts'"
     assert store.scalar(parts) == 1
     assert store.scalar("SELECT count() FROM order_facts") == 3
+
+
+def test_a_full_recompute_too_big_to_hold_merges_merges_as_it_goes(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above HOLD_MERGES_MAX_ORDERS orders the parts of a full recompute would pile up towards the
+    engine's parts limits: order_facts merges while the jobs run, as without the hold."""
+    engine = _engine(store)
+    write(store, [s for i in range(3) for s in order_flow(f"SO-{i}", DAY0 + timedelta(minutes=i))])
+    monkeypatch.setattr(kpi_jobs, "HOLD_MERGES_MAX_ORDERS", 2)  # three orders are too many
+    merged: list[int] = []
+    original = engine._jobs["sla_results"]
+
+    def sla_results_while_facts_written(window: Any, version: int) -> tuple[int, datetime | None]:
+        store.command(f"OPTIMIZE TABLE {store.ident('order_facts')} FINAL")  # not refused
+        merged.append(1)
+        return original(window, version)
+
+    monkeypatch.setitem(engine._jobs, "sla_results", sla_results_while_facts_written)
+    assert {r.job: r.status for r in engine.recompute()} == dict.fromkeys(JOB_NAMES, "ok")
+    assert merged == [1]
