@@ -425,3 +425,22 @@ def test_a_full_recompute_too_big_to_hold_merges_merges_as_it_goes(
     monkeypatch.setitem(engine._jobs, "sla_results", sla_results_while_facts_written)
     assert {r.job: r.status for r in engine.recompute()} == dict.fromkeys(JOB_NAMES, "ok")
     assert merged == [1]
+
+
+def test_a_full_recompute_runs_when_the_store_refuses_to_hold_merges(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Holding merges is an optimization: a store that refuses it (a user without the SYSTEM
+    privilege) still gets every figure."""
+    engine = _engine(store)
+    write(store, [s for i in range(3) for s in order_flow(f"SO-{i}", DAY0 + timedelta(minutes=i))])
+    command = store.command
+
+    def refusing(sql: str, *args: Any, **kwargs: Any) -> Any:
+        if sql.startswith("SYSTEM STOP MERGES"):
+            raise RuntimeError("Not enough privileges")
+        return command(sql, *args, **kwargs)
+
+    monkeypatch.setattr(store, "command", refusing)
+    assert {r.job: r.status for r in engine.recompute()} == dict.fromkeys(JOB_NAMES, "ok")
+    assert reports.kpi_report(store, POLICY, *PERIOD).value("orders").value == 3
