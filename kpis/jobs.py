@@ -511,24 +511,30 @@ def merges_held(store: Store, table: str | None) -> Iterator[None]:
     table's merges stopped if the process that stopped them dies. A store that refuses to hold
     them (no SYSTEM privilege) gets the recompute without the hold.
     """
-    if table is None or not store.embedded:
-        yield
-        return
-    orders = store.scalar(SQL["rollup_rows"]) or 0
-    if int(orders) > HOLD_MERGES_MAX_ORDERS:
-        yield
-        return
-    name = store.ident(table)
-    try:
-        store.command(f"SYSTEM STOP MERGES {name}")
-    except Exception:  # an optimization: the recompute runs anyway, merging as it goes
-        log.warning("could not hold merges of %s during a full recompute", table, exc_info=True)
-        yield
-        return
+    held = None
+    if (
+        table is not None
+        and store.embedded
+        and int(store.scalar(SQL["rollup_rows"]) or 0) <= HOLD_MERGES_MAX_ORDERS
+        and _stop_merges(store, table)
+    ):
+        held = table
     try:
         yield
     finally:
-        store.command(f"SYSTEM START MERGES {name}")
+        if held is not None:
+            store.command(f"SYSTEM START MERGES {store.ident(held)}")
+
+
+def _stop_merges(store: Store, table: str) -> bool:
+    """Stop background merges of ``table``; False (logged) when the store refuses: the hold is an
+    optimization, the recompute runs anyway and merges as it goes."""
+    try:
+        store.command(f"SYSTEM STOP MERGES {store.ident(table)}")
+    except Exception:
+        log.warning("could not hold merges of %s during a full recompute", table, exc_info=True)
+        return False
+    return True
 
 
 def with_setting(sql: str, setting: str) -> str:
