@@ -40,9 +40,25 @@ def _snapshot(store: Store) -> dict[str, Any]:
     }
 
 
+def _three_orders(store: Store) -> None:
+    write(store, [s for i in range(3) for s in order_flow(f"SO-{i}", DAY0 + timedelta(minutes=i))])
+
+
+def _during_sla_results(monkeypatch: pytest.MonkeyPatch, engine: KpiEngine, action: Any) -> None:
+    """``action()`` runs in the sla_results job, before its query: after order_facts has committed
+    and while the jobs of the run still read it."""
+    original = engine._jobs["sla_results"]
+
+    def job(window: Any, version: int) -> tuple[int, datetime | None]:
+        action()
+        return original(window, version)
+
+    monkeypatch.setitem(engine._jobs, "sla_results", job)
+
+
 def test_late_manual_touch_changes_touchless_rate_on_next_run(store: Store) -> None:
     engine = _engine(store)
-    write(store, [s for i in range(3) for s in order_flow(f"SO-{i}", DAY0 + timedelta(minutes=i))])
+    _three_orders(store)
     assert {r.status for r in engine.run_all()} == {"ok"}
     assert reports.kpi_report(store, POLICY, *PERIOD).value("touchless_rate").value == 1.0
 
@@ -370,20 +386,18 @@ def test_order_facts_merges_again_after_a_full_recompute_even_one_cut_short(
     """A full recompute holds merges of order_facts while its jobs run (kpis/jobs.py merges_held):
     afterwards, finished or not, the facts' parts merge again; never left unmerged for good."""
     engine = _engine(store)
-    write(store, [s for i in range(3) for s in order_flow(f"SO-{i}", DAY0 + timedelta(minutes=i))])
+    _three_orders(store)
     facts = store.ident("order_facts")
     held: list[str] = []
-    original = engine._jobs["sla_results"]
 
-    def sla_results_while_facts_written(window: Any, version: int) -> tuple[int, datetime | None]:
+    def merge_facts() -> None:
         # the facts job has written its part: merging them now is refused (merges are held)
         try:
             store.command(f"OPTIMIZE TABLE {facts} FINAL")
         except Exception as exc:
             held.append(str(exc))
-        return original(window, version)
 
-    monkeypatch.setitem(engine._jobs, "sla_results", sla_results_while_facts_written)
+    _during_sla_results(monkeypatch, engine, merge_facts)
     engine.recompute()
     assert len(held) == 1 and "Cancelled merging parts" in held[0]
     monkeypatch.undo()
@@ -412,17 +426,15 @@ def test_a_full_recompute_too_big_to_hold_merges_merges_as_it_goes(
     """Above HOLD_MERGES_MAX_ORDERS orders the parts of a full recompute would pile up towards the
     engine's parts limits: order_facts merges while the jobs run, as without the hold."""
     engine = _engine(store)
-    write(store, [s for i in range(3) for s in order_flow(f"SO-{i}", DAY0 + timedelta(minutes=i))])
+    _three_orders(store)
     monkeypatch.setattr(kpi_jobs, "HOLD_MERGES_MAX_ORDERS", 2)  # three orders are too many
     merged: list[int] = []
-    original = engine._jobs["sla_results"]
 
-    def sla_results_while_facts_written(window: Any, version: int) -> tuple[int, datetime | None]:
+    def merge_facts() -> None:
         store.command(f"OPTIMIZE TABLE {store.ident('order_facts')} FINAL")  # not refused
         merged.append(1)
-        return original(window, version)
 
-    monkeypatch.setitem(engine._jobs, "sla_results", sla_results_while_facts_written)
+    _during_sla_results(monkeypatch, engine, merge_facts)
     assert {r.job: r.status for r in engine.recompute()} == dict.fromkeys(JOB_NAMES, "ok")
     assert merged == [1]
 
@@ -433,7 +445,7 @@ def test_a_full_recompute_runs_when_the_store_refuses_to_hold_merges(
     """Holding merges is an optimization: a store that refuses it (a user without the SYSTEM
     privilege) still gets every figure."""
     engine = _engine(store)
-    write(store, [s for i in range(3) for s in order_flow(f"SO-{i}", DAY0 + timedelta(minutes=i))])
+    _three_orders(store)
     command = store.command
 
     def refusing(sql: str, *args: Any, **kwargs: Any) -> Any:
