@@ -175,12 +175,10 @@ FROM (
     SELECT h.*, if(mapContains(h.sm_start, 'capture'), h.sm_start['capture'], h.first_ms) AS capture_ms
     FROM h
 )
--- parts of at most 52 MiB: squashing a full recompute's rows into blocks of a million held them all
--- (1.2 GiB at 1M orders). 52 MiB holds ~100k facts (as 64 MiB did before StageDurationS became an
--- ALIAS column, storage/migrations/0097): nine or ten parts, which a full recompute leaves unmerged
--- until its jobs are done (kpis/jobs.py merges_held; the merge the engine started at once took
--- ~670k rows, 0.8-1.3 CPU-s, while they ran). The query peaks at ~290 MiB instead of ~350 with
--- 64 MiB; with 128 MiB it wrote four parts the engine did not merge at once, but peaked at
--- 690-805 MiB.
+-- An incremental run's few orders go into one part (squashed up to 52 MiB). A full recompute reads
+-- the rollups in bigger blocks and writes each block as a part as it comes, without squashing
+-- (kpis/jobs.py FULL_SETTINGS replaces min_insert_block_size_bytes): squashing a full recompute's
+-- rows into blocks of a million held them all (1.2 GiB at 1M orders), and squashed blocks of 52 MiB
+-- mixed the two reading threads' rows, so each had to be sorted again.
 SETTINGS join_use_nulls = 0, optimize_on_insert = 0, max_insert_threads = 2,
          min_insert_block_size_rows = 0, min_insert_block_size_bytes = 54525952
