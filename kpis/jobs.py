@@ -512,7 +512,7 @@ class KpiEngine:
 def merges_held(store: Store, table: str | None) -> Iterator[None]:
     """Hold background merges of ``table`` while a full recompute runs (embedded store only).
 
-    A full recompute writes every order's fact again, in parts of ~100k rows (order_facts.sql); the
+    A full recompute writes every order's fact again, in parts of ~32-65k rows (FULL_SETTINGS); the
     merge the engine starts on them at once (~670k of 1M rows, 0.8-1.3 CPU-s) competed for the same
     cores as the jobs still running and reading them. Held, it runs after the recompute instead,
     and the jobs read the parts with FINAL as they would read unmerged parts anyway. Not held for
