@@ -79,16 +79,16 @@ NO_JIT = JOB_NAMES
 # delay inserts
 HOLD_MERGES_MAX_ORDERS = 10_000_000
 # Settings a full recompute adds to a job's query (replacing the file's value of a setting it names).
-# order_facts reads the rollups in blocks of up to max_block_size rows instead of ~1 MB (the
-# default preferred_block_size_bytes: ~2-3k orders with their hops), and each block, sorted by
-# OrderId as read, is written as a part of its own instead of squashed with others into 52 MiB
-# blocks that had to be sorted again (1M orders, fresh processes on copies of one store: 7.1-7.8
-# CPU-s -> 4.5-5.9, the whole recompute 6.1-6.8 s -> 4.2-5.6; peak ~300 -> 470-560 MiB; 20 parts
-# of 32-65k facts instead of 9). An incremental run keeps one part of its few orders. kpi_system_daily aggregated
-# in the order of system_hops' key (Day, System, SystemKind, ...): a group's rows come one after
-# another, so it is finished and dropped when the next begins (1M orders: 0.8-0.95 CPU-s and
-# ~260 MiB instead of 1.2-1.35 CPU-s and ~440 MiB). For an incremental run's few days it was
-# slower (10k new orders: 97-105 ms of CPU instead of 78).
+# order_facts: reads the rollups in blocks of up to max_block_size rows instead of ~1 MB (the default
+# preferred_block_size_bytes: ~2-3k orders with their hops), and writes each block, sorted by OrderId
+# as read, as a part of its own instead of squashing blocks into 52 MiB that had to be sorted again
+# (1M orders, fresh processes on copies of one store: 7.1-7.8 CPU-s -> 4.5-5.9, the whole recompute
+# 6.1-6.8 s -> 4.2-5.6; peak ~300 -> 470-560 MiB; 20 parts of 32-65k facts instead of 9). An
+# incremental run keeps one part of its few orders.
+# kpi_system_daily: aggregates in the order of system_hops' key (Day, System, SystemKind, ...): a
+# group's rows come one after another, so it is finished and dropped when the next begins (1M
+# orders: 0.8-0.95 CPU-s and ~260 MiB instead of 1.2-1.35 CPU-s and ~440 MiB). For an incremental
+# run's few days it was slower (10k new orders: 97-105 ms of CPU instead of 78).
 FULL_SETTINGS = {
     "order_facts": "preferred_block_size_bytes = 134217728, min_insert_block_size_bytes = 1048576",
     "kpi_system_daily": "optimize_aggregation_in_order = 1",
