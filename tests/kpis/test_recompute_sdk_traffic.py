@@ -1,17 +1,19 @@
 """A full recompute of orders sent with the plain OpenTelemetry SDK through the real collector, one
 span per request (tests/support/sdk_orders.py), not the simulator: what a person sees when the
-recompute returns (it holds the facts' merges while it runs), and on the next run after one more
-span is acknowledged."""
+recompute returns (it holds the facts' merges while it runs and writes each block of facts as a part
+of its own; blocks of one order here), and on the next run after one more span is acknowledged."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from clock import ANCHOR
 from support.sdk_orders import MINUTE_NS, SECOND_NS, Sender, hop, ns, order_keys, plain_order_steps, send_step
 
 from collector.testing import running_collector
+from kpis import jobs as kpi_jobs
 from kpis import reports
 from kpis.jobs import JOB_NAMES, KpiEngine
 from kpis.policy import load_policy
@@ -27,9 +29,13 @@ def _utc(value: datetime) -> datetime:
 
 
 def test_a_full_recompute_of_sdk_traffic_shows_every_order_and_the_next_span(
-    store: Store, tmp_path: Path
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = KpiEngine(store, POLICY, overlap=timedelta(0))
+    one_order_blocks = ", max_block_size = 1, min_insert_block_size_bytes = 1"
+    monkeypatch.setitem(
+        kpi_jobs.FULL_SETTINGS, "order_facts", kpi_jobs.FULL_SETTINGS["order_facts"] + one_order_blocks
+    )
     orders = [order_keys(f"SO-SDK-{i}") for i in range(3)]
     steps = [plain_order_steps(order, ns(START) + i * MINUTE_NS) for i, order in enumerate(orders)]
     # the web shop of the third order has a broken clock: its checkout span says 1 January 1972,
