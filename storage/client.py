@@ -66,6 +66,7 @@ class Store:
             _pin_utc()
             _engine_allocator()
         self._owns_lock = False
+        self._known_settings: dict[str, bool] = {}
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -164,6 +165,15 @@ class Store:
         """The store's clock, in UTC (insert times are the store's, not this process's)."""
         value = self.scalar(SQL["now"])
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def knows_setting(self, name: str) -> bool:
+        """Whether the engine has the setting ``name`` (asked once per store: a feature newer than
+        the server, such as ``enable_materialized_cte`` before ClickHouse 26.3, is not there)."""
+        known = self._known_settings.get(name)
+        if known is None:
+            found = {row[0] for row in self.query(SQL["known_settings"], {"names": [name]}).result_rows}
+            known = self._known_settings[name] = name in found
+        return known
 
     def command(
         self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
