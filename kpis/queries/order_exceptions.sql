@@ -7,7 +7,9 @@
 -- exception in the same file is the sibling's.
 INSERT INTO order_exceptions
 WITH
-    touched AS (
+    -- touched and signals are read more than once: MATERIALIZED computes each once (kpis/jobs.py
+    -- inline_ctes)
+    touched AS MATERIALIZED (
         SELECT OrderId FROM exception_signals
         WHERE (ArrivedAt > {since:DateTime64(3)} AND ArrivedAt <= {until:DateTime64(3)})
            OR ({from:DateTime64(3)} < {to:DateTime64(3)} AND At >= {from:DateTime64(3)} AND At < {to:DateTime64(3)})
@@ -19,7 +21,7 @@ WITH
         UNION DISTINCT
         SELECT arrayJoin({orders:Array(String)}) AS OrderId
     ),
-    signals AS (
+    signals AS MATERIALIZED (
         SELECT OrderId, ExceptionType, Outcome, At, System, Stage, User
         FROM exception_signals FINAL
         WHERE {all:UInt8} = 1 OR OrderId IN touched

@@ -9,7 +9,9 @@
 -- hop's start (hops sorted by start), counted when positive.
 INSERT INTO order_facts
 WITH
-    touched AS (
+    -- touched and multi are read more than once (sets built from them for the filters and for the
+    -- primary key): MATERIALIZED computes each once (kpis/jobs.py inline_ctes explains)
+    touched AS MATERIALIZED (
         SELECT OrderId FROM order_spans
         -- ({from} < {to}: without a range the OR folds away, and the index on ArrivedAt skips old
         -- granules: 3x less CPU than scanning both columns of every row)
@@ -24,7 +26,7 @@ WITH
     -- The two reads of order_rollup are not one snapshot: an insert committing between them can
     -- leave an order it touches with a partial fact until the next run, which recomputes it (its
     -- rows arrived after this run's upper bound).
-    multi AS (
+    multi AS MATERIALIZED (
         SELECT OrderId FROM order_rollup
         WHERE {all:UInt8} = 1 OR OrderId IN touched
         GROUP BY OrderId

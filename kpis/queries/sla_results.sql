@@ -38,7 +38,9 @@ WITH
     {sla_to_end:Array(UInt8)} AS sla_to_end,
     {sla_to_pos:Array(UInt32)} AS sla_to_pos,
     {sla_warn_s:Array(Float64)} AS sla_warn_s,
-    touched AS (
+    -- touched and prior_open are read more than once: MATERIALIZED computes each once
+    -- (kpis/jobs.py inline_ctes)
+    touched AS MATERIALIZED (
         SELECT OrderId FROM order_facts
         WHERE UpdatedAt > {chain_since:DateTime64(3)} AND UpdatedAt <= {until:DateTime64(3)}
         UNION DISTINCT
@@ -49,7 +51,7 @@ WITH
     ),
     -- orders with a breached/open/skipped row: each of their SLAs is evaluated (a met result
     -- is written when it replaces one of those rows)
-    prior_open AS (
+    prior_open AS MATERIALIZED (
         SELECT DISTINCT OrderId FROM sla_results FINAL
         WHERE State != 'met' AND ({all:UInt8} = 1 OR OrderId IN touched)
     ),

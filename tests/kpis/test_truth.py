@@ -56,9 +56,13 @@ def _snapshot(store: Store, policy: Policy) -> dict[str, Any]:
     }
 
 
+def _spans() -> list[Any]:
+    return list(Simulator(SimulatorConfig(orders=400, days=10, end=END, seed=11)).generate())
+
+
 @pytest.fixture(scope="module")
 def computed(module_store: Store, policy: Policy) -> Computed:
-    spans = list(Simulator(SimulatorConfig(orders=400, days=10, end=END, seed=11)).generate())
+    spans = _spans()
     on_time = [s for i, s in enumerate(spans) if i % 5 != 2]
     late = [s for i, s in enumerate(spans) if i % 5 == 2]
     resent = spans[::20]
@@ -174,3 +178,33 @@ def test_facts_agree_with_the_order_timeline(computed: Computed) -> None:
             "OrderId"
         ]
         assert len(timeline.manual_touches) == f["ManualTouchCount"], f["OrderId"]
+
+
+def test_the_figures_are_the_same_where_ctes_cannot_be_materialized(
+    computed: Computed, store: Store, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ClickHouse server older than 26.3 has no materialized CTEs (and a cluster does not use
+    them): the jobs then send their queries with every CTE inlined, never the ``AS MATERIALIZED``
+    such a server refuses as a syntax error, and the same spans arriving the same way (late and
+    re-sent ones included) give the figures the materialized queries gave."""
+    materialized, _, _ = computed
+    assert KpiEngine(materialized, policy).materializes_ctes()  # the embedded engine has them
+    sent: list[str] = []
+    command = store.command
+
+    def recording(sql: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(sql)
+        return command(sql, *args, **kwargs)
+
+    monkeypatch.setattr(store, "knows_setting", lambda name: False)
+    monkeypatch.setattr(store, "command", recording)
+    engine = KpiEngine(store, policy)
+    spans = _spans()
+    write_to_store(store, [s for i, s in enumerate(spans) if i % 5 != 2])
+    engine.run_all()
+    write_to_store(store, [s for i, s in enumerate(spans) if i % 5 == 2] + spans[::20])
+    results = engine.run_all()
+    assert [r.status for r in results] == ["ok"] * len(results), [r.error for r in results]
+    jobs = [sql for sql in sent if "INSERT INTO order_facts" in sql or "INSERT INTO sla_results" in sql]
+    assert len(jobs) == 4 and not any("AS MATERIALIZED (" in sql for sql in sent)
+    assert _snapshot(store, policy) == _snapshot(materialized, policy)
