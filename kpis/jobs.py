@@ -375,8 +375,12 @@ class KpiEngine:
         def since(*jobs: str, overlap: bool = False) -> datetime:
             return naive(min(marks[j] for j in jobs) - (self.overlap if overlap else timedelta(0)))
 
+        # new spans first, alone: they are what wakes most runs, and the five probes in one query
+        # took 12-15 ms where this one takes 4-5 (a run with nothing new asks both)
+        spans_since = since("order_facts", "order_exceptions", "kpi_system_daily", overlap=True)
+        if self.store.scalar(SQL["new_spans"], {"spans_since": spans_since}):
+            return True
         params = {
-            "spans_since": since("order_facts", "order_exceptions", "kpi_system_daily", overlap=True),
             "actions_since": since("order_exceptions", overlap=True),
             "facts_since": since("sla_results", "order_exceptions", "kpi_daily"),
             "sla_since": since("kpi_daily"),
