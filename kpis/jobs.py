@@ -194,7 +194,6 @@ class KpiEngine:
         self.policy = policy
         self.overlap = overlap
         self.concurrent = concurrent
-        self._materialize: bool | None = None  # whether to materialize CTEs (asked once)
         # long-lived workers: each keeps its own client of the store (one per thread)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_guard = threading.Lock()
@@ -499,12 +498,9 @@ class KpiEngine:
 
     def materializes_ctes(self) -> bool:
         """Whether the jobs' queries compute their ``MATERIALIZED`` CTEs once (see
-        :func:`inline_ctes`): on one server, or the embedded engine, that has the feature."""
-        if self._materialize is None:
-            self._materialize = self.store.cluster is None and self.store.knows_setting(
-                "enable_materialized_cte"
-            )
-        return self._materialize
+        :func:`inline_ctes`): on one server, or the embedded engine, that has the feature (the
+        store asks the engine once)."""
+        return self.store.cluster is None and self.store.knows_setting("enable_materialized_cte")
 
     def _order_facts(self, window: Window, version: int) -> tuple[int, datetime | None]:
         p = self.policy
